@@ -1,0 +1,102 @@
+package dev.sluice.balance;
+
+import dev.sluice.config.BackendConfig;
+import dev.sluice.config.HostPort;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One backend of a pool at run time: its configured identity plus the live figures the algorithms
+ * read (active load, reply-latency EWMA) and the admin-adjustable weight.
+ *
+ * <p>Thread-safe: counters are atomic or volatile; event loops update them concurrently, selectors
+ * read them without locks (a slightly stale figure only shifts one pick).
+ */
+public final class Backend {
+  /** Weight of the newest latency sample in the EWMA (≈ the last 10 samples dominate). */
+  static final double LATENCY_ALPHA = 0.2;
+
+  private final String pool;
+  private final String name;
+  private final HostPort address;
+  private final int priority;
+  private final int index;
+  private volatile int weight;
+  private final AtomicInteger active = new AtomicInteger();
+  private volatile long latencyEwmaNanos;
+
+  /**
+   * @param index position of the backend in its pool (0-based), stable for the pool's lifetime;
+   *     algorithms may use it to index per-backend arrays
+   */
+  public Backend(String pool, BackendConfig config, int index) {
+    this.pool = pool;
+    this.name = config.name();
+    this.address = config.address();
+    this.priority = config.priority();
+    this.weight = config.weight();
+    this.index = index;
+  }
+
+  public String pool() {
+    return pool;
+  }
+
+  public String name() {
+    return name;
+  }
+
+  public HostPort address() {
+    return address;
+  }
+
+  public int priority() {
+    return priority;
+  }
+
+  public int index() {
+    return index;
+  }
+
+  /** Current configured weight (admin API may change it at run time). */
+  public int weight() {
+    return weight;
+  }
+
+  public void setWeight(int weight) {
+    if (weight < 0) {
+      throw new IllegalArgumentException("weight must be >= 0");
+    }
+    this.weight = weight;
+  }
+
+  /** Active sessions (tcp / connection balancing) or in-flight transactions on this backend. */
+  public int active() {
+    return active.get();
+  }
+
+  /** Counts one more session or transaction; pair every call with {@link #release()}. */
+  public void acquire() {
+    active.incrementAndGet();
+  }
+
+  public void release() {
+    active.decrementAndGet();
+  }
+
+  /** Reply-latency EWMA in nanoseconds, 0 while no sample was recorded. */
+  public long latencyEwmaNanos() {
+    return latencyEwmaNanos;
+  }
+
+  /** Records one backend reply time (banner, or a command round trip). */
+  public void recordLatency(long nanos) {
+    long old = latencyEwmaNanos;
+    // Racy read-modify-write on purpose: losing one sample under contention is harmless for an EWMA.
+    latencyEwmaNanos = old == 0 ? nanos : (long) (old + LATENCY_ALPHA * (nanos - old));
+  }
+
+  @Override
+  public String toString() {
+    return pool + "/" + name + "(" + address + ")";
+  }
+}

@@ -1,0 +1,63 @@
+package dev.sluice.config;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * A health profile: the probe recipe one listener uses to judge backends. Each backend is judged
+ * separately under each profile in use (DESIGN §6), so a server refusing internet senders can be
+ * drained from the internet listener and still serve the internal relay.
+ *
+ * <p>{@code rcptTo} may be null (no {@code rcpt_to} step). Immutable.
+ */
+public record HealthProfile(
+    String name,
+    List<Step> steps,
+    String helo,
+    String mailFrom,
+    String rcptTo,
+    Duration interval,
+    Duration timeout,
+    int rise,
+    int fall,
+    int certWarnDays,
+    Set<String> acknowledge,
+    Location location) {
+
+  /** Default steps: deep enough to see back pressure, which shows only at MAIL FROM. */
+  public static final List<Step> DEFAULT_STEPS =
+      List.of(Step.CONNECT, Step.BANNER, Step.EHLO, Step.MAIL_FROM, Step.QUIT);
+
+  /** The profile of a listener that names none. */
+  public static final HealthProfile DEFAULT =
+      new HealthProfile(
+          "default",
+          DEFAULT_STEPS,
+          "probe.sluice.invalid",
+          "probe@sluice-probe.invalid",
+          null,
+          Duration.ofSeconds(5),
+          Duration.ofSeconds(3),
+          2,
+          2,
+          14,
+          Set.of(),
+          Location.NONE);
+
+  public HealthProfile {
+    steps = List.copyOf(steps);
+    acknowledge = Set.copyOf(acknowledge);
+  }
+
+  /** One step of a probe, in the order written in {@code steps}. */
+  public enum Step {
+    CONNECT,
+    BANNER,
+    EHLO,
+    STARTTLS,
+    MAIL_FROM,
+    RCPT_TO,
+    QUIT
+  }
+}

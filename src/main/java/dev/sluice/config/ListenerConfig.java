@@ -1,0 +1,126 @@
+package dev.sluice.config;
+
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * A listener: one virtual service with its address, mode, pool, health profile, trust zone, source
+ * address towards backends, client-identity protocol, ACLs, limits and TLS (DESIGN §3).
+ *
+ * <p>{@code health} is null when the listener uses the built-in default profile; {@code
+ * sourceAddress} and {@code tls} are null when not set. Immutable.
+ */
+public record ListenerConfig(
+    String name,
+    HostPort listen,
+    Mode mode,
+    Balance balance,
+    String pool,
+    String health,
+    Trust trust,
+    InetAddress sourceAddress,
+    ClientIdentity clientIdentity,
+    List<Cidr> acceptProxy,
+    List<Cidr> allow,
+    List<Cidr> deny,
+    String hostname,
+    int retries,
+    BareNewline bareNewline,
+    Auth auth,
+    BackendTls backendTls,
+    Tls tls,
+    Limits limits,
+    Set<String> acknowledge,
+    Location location) {
+
+  public ListenerConfig {
+    acceptProxy = List.copyOf(acceptProxy);
+    allow = List.copyOf(allow);
+    deny = List.copyOf(deny);
+    acknowledge = Set.copyOf(acknowledge);
+  }
+
+  /** Whether the ACL lets {@code client} in: allowed by some {@code allow} and no {@code deny}. */
+  public boolean admits(InetAddress client) {
+    for (Cidr c : deny) {
+      if (c.contains(client)) {
+        return false;
+      }
+    }
+    for (Cidr c : allow) {
+      if (c.contains(client)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** {@code mode}: speak SMTP to the client, or relay bytes. */
+  public enum Mode {
+    SMTP,
+    TCP
+  }
+
+  /** {@code balance} (smtp mode): schedule every transaction afresh, or pin the connection. */
+  public enum Balance {
+    TRANSACTION,
+    CONNECTION
+  }
+
+  /** {@code trust}: the zone this listener serves; the audit keeps zones apart. */
+  public enum Trust {
+    EXTERNAL,
+    INTERNAL
+  }
+
+  /** {@code client_identity}: how the real client address reaches the backend. */
+  public enum ClientIdentity {
+    NONE,
+    PROXY_V1,
+    PROXY_V2,
+    XCLIENT,
+    XFORWARD
+  }
+
+  /** {@code bare_newline} (smtp mode): what to do with a bare CR or LF in a message body. */
+  public enum BareNewline {
+    REJECT,
+    NORMALIZE
+  }
+
+  /** {@code auth} (smtp mode). */
+  public enum Auth {
+    NONE,
+    RELAY
+  }
+
+  /** {@code backend_tls} (smtp mode). */
+  public enum BackendTls {
+    NONE,
+    STARTTLS,
+    REQUIRE
+  }
+
+  /** {@code tls}: certificate and key (PEM); {@code implicit} for port-465-style listeners. */
+  public record Tls(Path cert, Path key, boolean implicit) {}
+
+  /**
+   * {@code limits}. Zero means "no limit" for the counts; {@code connectionRate} is null when unset.
+   */
+  public record Limits(
+      int maxConnections,
+      int maxConnectionsPerClient,
+      Rate connectionRate,
+      long maxMessageSize,
+      int maxRecipients,
+      Duration idleTimeout) {
+    public static final Limits DEFAULT =
+        new Limits(5000, 100, null, 50L * 1024 * 1024, 1000, Duration.ofMinutes(5));
+  }
+
+  /** A rate such as {@code 60/m}: {@code count} events per {@code per}. */
+  public record Rate(int count, Duration per) {}
+}

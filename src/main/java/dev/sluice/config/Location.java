@@ -1,0 +1,18 @@
+package dev.sluice.config;
+
+/**
+ * Where something stands in a configuration file: 1-based line and column.
+ *
+ * <p>Immutable; safe to share between threads.
+ */
+public record Location(String file, int line, int column) {
+
+  /** A location for objects that were not read from a file (built-in defaults, tests). */
+  public static final Location NONE = new Location("<built-in>", 0, 0);
+
+  /** {@code file:line:col}, the form editors and compilers use. */
+  @Override
+  public String toString() {
+    return file + ":" + line + ":" + column;
+  }
+}

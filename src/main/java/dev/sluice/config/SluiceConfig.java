@@ -1,0 +1,34 @@
+package dev.sluice.config;
+
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * A whole, validated Sluice configuration: the immutable snapshot that the runtime swaps atomically
+ * on reload. Maps keep the order of the file.
+ *
+ * <p>Built only by {@link ConfigLoader} (or tests); every value is already checked, so consumers
+ * never re-validate. Immutable; safe to share between threads.
+ */
+public record SluiceConfig(
+    Path file,
+    AdminConfig admin,
+    LogConfig log,
+    Map<String, HealthProfile> health,
+    Map<String, PoolConfig> pools,
+    Map<String, ListenerConfig> listeners) {
+
+  public SluiceConfig {
+    health = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(health));
+    pools = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(pools));
+    listeners = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(listeners));
+  }
+
+  /** The health profile a listener uses: its named one, or the built-in default. */
+  public HealthProfile profileFor(ListenerConfig listener) {
+    if (listener.health() == null) {
+      return HealthProfile.DEFAULT;
+    }
+    return health.get(listener.health());
+  }
+}
