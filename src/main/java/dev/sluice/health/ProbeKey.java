@@ -1,0 +1,16 @@
+package dev.sluice.health;
+
+import java.net.InetAddress;
+
+/**
+ * Who a probe pretends to be: a health profile sent from a source address. Listeners sharing both
+ * share one set of probes; a listener with its own source address gets its own, because a backend
+ * may treat that address differently (trust zones, the seed's pitfall 5). {@code source} is null for
+ * "any local address".
+ */
+public record ProbeKey(String profile, InetAddress source) {
+  @Override
+  public String toString() {
+    return source == null ? profile : profile + "@" + source.getHostAddress();
+  }
+}

@@ -1,0 +1,346 @@
+package dev.sluice.health;
+
+import dev.sluice.config.HealthProfile;
+import dev.sluice.config.HealthProfile.Step;
+import dev.sluice.proxy.smtp.ReplyAssembler;
+import dev.sluice.proxy.smtp.SmtpReply;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.LineBasedFrameDecoder;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLException;
+
+/**
+ * Runs one health probe: a real SMTP dialogue with a backend following a {@link HealthProfile}'s
+ * steps, judged as a sender would experience it. A probe always ends politely with RSET (when a
+ * transaction was opened) and QUIT, so backends log a clean session instead of a lost connection.
+ *
+ * <p>Each step's reply must arrive within the profile's {@code timeout}. Thread-safe: each probe runs
+ * on one event loop of the given group and completes its future there.
+ */
+public final class SmtpProbe {
+  private static final int MAX_LINE = 4096;
+
+  private final EventLoopGroup group;
+  private final Class<? extends SocketChannel> channelClass;
+  private final SslContext probeTls;
+
+  public SmtpProbe(EventLoopGroup group, Class<? extends SocketChannel> channelClass) {
+    this.group = group;
+    this.channelClass = channelClass;
+    try {
+      // The probe reports the certificate (subject, expiry) rather than trusting it: chain
+      // validation is the backend_tls setting's job, not the health check's.
+      this.probeTls = SslContextBuilder.forClient().trustManager(InsecureTrustManagerFactory.INSTANCE).build();
+    } catch (SSLException e) {
+      throw new IllegalStateException("cannot initialise TLS for probes", e);
+    }
+  }
+
+  /**
+   * Probes {@code backend} from {@code source} (null: any local address).
+   *
+   * @return a future that always completes normally with the result
+   */
+  public CompletableFuture<ProbeResult> probe(InetSocketAddress backend, InetAddress source, HealthProfile profile) {
+    CompletableFuture<ProbeResult> result = new CompletableFuture<>();
+    long start = System.nanoTime();
+    Dialogue dialogue = new Dialogue(profile, backend, result, start);
+    Bootstrap b =
+        new Bootstrap()
+            .group(group)
+            .channel(channelClass)
+            .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, profile.timeout().toMillis()))
+            .option(ChannelOption.TCP_NODELAY, true)
+            .handler(
+                new ChannelInitializer<SocketChannel>() {
+                  @Override
+                  protected void initChannel(SocketChannel ch) {
+                    ch.pipeline().addLast("lines", new LineBasedFrameDecoder(MAX_LINE, true, true));
+                    ch.pipeline().addLast("dialogue", dialogue);
+                  }
+                });
+    ChannelFuture connect =
+        source == null ? b.connect(backend) : b.connect(backend, new InetSocketAddress(source, 0));
+    connect.addListener(
+        f -> {
+          if (!f.isSuccess()) {
+            dialogue.transcript.add("*: connect to " + backend + " failed: " + describe(f.cause()));
+            dialogue.complete(ProbeOutcome.FAILED, "connect failed: " + describe(f.cause()));
+          }
+        });
+    return result;
+  }
+
+  static String describe(Throwable t) {
+    String m = t.getMessage();
+    return m == null ? t.getClass().getSimpleName() : m;
+  }
+
+  /** The state of one probe's SMTP dialogue; lives on one channel's event loop. */
+  private final class Dialogue extends SimpleChannelInboundHandler<ByteBuf> {
+    final HealthProfile profile;
+    final InetSocketAddress backend;
+    final CompletableFuture<ProbeResult> result;
+    final long start;
+    final List<String> transcript = new ArrayList<>();
+    final ReplyAssembler assembler = new ReplyAssembler();
+    /** Steps still to run, after CONNECT. */
+    final List<Step> todo = new ArrayList<>();
+    Channel channel;
+    String awaiting = "banner";
+    boolean inTransaction;
+    boolean closing;
+    ProbeOutcome verdict;
+    String reason;
+    ProbeResult.CertificateInfo certificate;
+    ScheduledFuture<?> timer;
+
+    Dialogue(HealthProfile profile, InetSocketAddress backend, CompletableFuture<ProbeResult> result, long start) {
+      this.profile = profile;
+      this.backend = backend;
+      this.result = result;
+      this.start = start;
+      for (Step s : profile.steps()) {
+        if (s != Step.CONNECT && s != Step.QUIT) {
+          todo.add(s);
+        }
+      }
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+      channel = ctx.channel();
+      if (todo.isEmpty() || todo.get(0) != Step.BANNER) {
+        // A connect-only probe still reads the banner silently so QUIT is not sent into nothing.
+        todo.add(0, Step.BANNER);
+      }
+      todo.remove(0);
+      awaitReply("banner");
+    }
+
+    private void awaitReply(String what) {
+      awaiting = what;
+      cancelTimer();
+      long ms = profile.timeout().toMillis();
+      timer =
+          channel.eventLoop().schedule(
+              () -> {
+                transcript.add("*: no reply to " + what + " within " + format(profile.timeout()));
+                fail(ProbeOutcome.FAILED, "timeout waiting for " + what + " reply", false);
+              },
+              ms,
+              TimeUnit.MILLISECONDS);
+    }
+
+    private void cancelTimer() {
+      if (timer != null) {
+        timer.cancel(false);
+        timer = null;
+      }
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, ByteBuf msg) {
+      String line = msg.toString(StandardCharsets.UTF_8);
+      transcript.add("S: " + line);
+      SmtpReply reply;
+      try {
+        reply = assembler.feed(line);
+      } catch (ReplyAssembler.MalformedReplyException e) {
+        fail(ProbeOutcome.FAILED, "bad reply to " + awaiting + ": " + e.getMessage(), false);
+        return;
+      }
+      if (reply != null) {
+        onReply(reply);
+      }
+    }
+
+    private void onReply(SmtpReply reply) {
+      cancelTimer();
+      if (closing) {
+        if (awaiting.equals("RSET")) {
+          send("QUIT", "QUIT");
+        } else {
+          channel.close();
+          finish();
+        }
+        return;
+      }
+      switch (awaiting) {
+        case "banner", "EHLO" -> {
+          if (!reply.isPositive()) {
+            fail(ProbeOutcome.FAILED, awaiting + " refused: " + reply, true);
+            return;
+          }
+        }
+        case "STARTTLS" -> {
+          if (reply.code() != 220) {
+            fail(ProbeOutcome.FAILED, "STARTTLS refused: " + reply, true);
+            return;
+          }
+          startTls();
+          return;
+        }
+        case "MAIL FROM", "RCPT TO" -> {
+          inTransaction = true;
+          if (reply.isTransient()) {
+            fail(ProbeOutcome.BACK_PRESSURE, "back pressure at " + awaiting + ": " + reply, true);
+            return;
+          }
+          if (!reply.isPositive()) {
+            fail(
+                ProbeOutcome.MISCONFIGURED,
+                "probe misconfigured: profile '" + profile.name() + "' " + awaiting + " refused: " + reply,
+                true);
+            return;
+          }
+        }
+        default -> throw new IllegalStateException("unexpected reply while awaiting " + awaiting);
+      }
+      next();
+    }
+
+    /** Runs the next step, or ends the dialogue when none is left. */
+    private void next() {
+      if (todo.isEmpty()) {
+        verdict = ProbeOutcome.OK;
+        reason = "all steps answered";
+        goodbye();
+        return;
+      }
+      Step step = todo.remove(0);
+      switch (step) {
+        case BANNER -> next(); // the banner was already awaited on connect
+        case EHLO -> send("EHLO " + profile.helo(), "EHLO");
+        case STARTTLS -> send("STARTTLS", "STARTTLS");
+        case MAIL_FROM -> send("MAIL FROM:<" + profile.mailFrom() + ">", "MAIL FROM");
+        case RCPT_TO -> send("RCPT TO:<" + profile.rcptTo() + ">", "RCPT TO");
+        default -> next();
+      }
+    }
+
+    private void startTls() {
+      SslHandler ssl = probeTls.newHandler(channel.alloc(), backend.getHostString(), backend.getPort());
+      channel.pipeline().addFirst("tls", ssl);
+      awaitReply("TLS handshake");
+      ssl.handshakeFuture()
+          .addListener(
+              f -> {
+                cancelTimer();
+                if (!f.isSuccess()) {
+                  transcript.add("*: TLS handshake failed: " + describe(f.cause()));
+                  fail(ProbeOutcome.FAILED, "TLS handshake failed: " + describe(f.cause()), false);
+                  return;
+                }
+                recordCertificate(ssl);
+                // RFC 3207 §4.2: after TLS the client must discard what it knew and EHLO again.
+                send("EHLO " + profile.helo(), "EHLO");
+              });
+    }
+
+    private void recordCertificate(SslHandler ssl) {
+      try {
+        Certificate[] chain = ssl.engine().getSession().getPeerCertificates();
+        if (chain.length > 0 && chain[0] instanceof X509Certificate x) {
+          Instant notAfter = x.getNotAfter().toInstant();
+          long days = Duration.between(Instant.now(), notAfter).toDays();
+          certificate = new ProbeResult.CertificateInfo(x.getSubjectX500Principal().getName(), notAfter, days);
+          transcript.add("*: TLS " + ssl.engine().getSession().getProtocol() + ", certificate " + certificate.subject()
+              + ", expires " + notAfter + " (" + days + " days)");
+        }
+      } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+        transcript.add("*: TLS without a peer certificate");
+      }
+    }
+
+    private void send(String command, String awaitingWhat) {
+      transcript.add("C: " + command);
+      channel.writeAndFlush(ByteBufUtil.writeAscii(channel.alloc(), command + "\r\n"));
+      awaitReply(awaitingWhat);
+    }
+
+    /** Records a verdict; when the server is still talking, ends the session politely first. */
+    private void fail(ProbeOutcome outcome, String why, boolean polite) {
+      if (verdict == null) {
+        verdict = outcome;
+        reason = why;
+      }
+      if (polite && channel != null && channel.isActive()) {
+        goodbye();
+      } else {
+        if (channel != null) {
+          channel.close();
+        }
+        finish();
+      }
+    }
+
+    private void goodbye() {
+      closing = true;
+      if (inTransaction) {
+        send("RSET", "RSET");
+      } else {
+        send("QUIT", "QUIT");
+      }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      cancelTimer();
+      if (verdict == null) {
+        transcript.add("*: connection closed by server while waiting for " + awaiting);
+        verdict = ProbeOutcome.FAILED;
+        reason = "connection closed while waiting for " + awaiting;
+      }
+      finish();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      transcript.add("*: " + describe(cause));
+      fail(ProbeOutcome.FAILED, "error while waiting for " + awaiting + ": " + describe(cause), false);
+    }
+
+    void complete(ProbeOutcome outcome, String why) {
+      verdict = outcome;
+      reason = why;
+      finish();
+    }
+
+    private void finish() {
+      if (!result.isDone()) {
+        result.complete(new ProbeResult(verdict, reason, transcript, System.nanoTime() - start, certificate));
+      }
+    }
+  }
+
+  static String format(Duration d) {
+    long ms = d.toMillis();
+    return ms % 1000 == 0 ? (ms / 1000) + "s" : ms + "ms";
+  }
+}

@@ -1,0 +1,40 @@
+package dev.sluice.proxy;
+
+import dev.sluice.balance.Backend;
+import dev.sluice.runtime.Transport;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+
+/**
+ * Opens connections to backends on the caller's event loop (so both halves of a session share one
+ * thread and need no locking), from the listener's {@code source_address} when it has one.
+ * Stateless apart from its settings; thread-safe.
+ */
+public final class BackendConnector {
+  private final Transport transport;
+  private final int connectTimeoutMillis;
+
+  public BackendConnector(Transport transport, Duration connectTimeout) {
+    this.transport = transport;
+    this.connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
+  }
+
+  public ChannelFuture connect(EventLoop loop, Backend backend, InetAddress source, ChannelHandler handler) {
+    Bootstrap b =
+        new Bootstrap()
+            .group(loop)
+            .channel(transport.clientChannel())
+            .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
+            .option(ChannelOption.TCP_NODELAY, true)
+            .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+            .handler(handler);
+    InetSocketAddress remote = backend.address().toSocketAddress();
+    return source == null ? b.connect(remote) : b.connect(remote, new InetSocketAddress(source, 0));
+  }
+}

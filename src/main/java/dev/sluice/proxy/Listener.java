@@ -1,0 +1,98 @@
+package dev.sluice.proxy;
+
+import dev.sluice.runtime.Transport;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetSocketAddress;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
+
+/**
+ * One bound listener socket. Holds the current {@link ListenerRoute} (swapped atomically on reload)
+ * and the group of open client sessions (for graceful shutdown).
+ *
+ * <p>Thread-safe.
+ */
+public final class Listener {
+  private final AtomicReference<ListenerRoute> route;
+  private final ChannelGroup sessions = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+  private Channel serverChannel;
+
+  public Listener(ListenerRoute route) {
+    this.route = new AtomicReference<>(route);
+  }
+
+  public String name() {
+    return route.get().listener().name();
+  }
+
+  public ListenerRoute route() {
+    return route.get();
+  }
+
+  public void swap(ListenerRoute next) {
+    route.set(next);
+  }
+
+  /**
+   * Binds the listen address; each accepted channel gets the handler that {@code sessionHandler}
+   * builds from this listener.
+   */
+  public void bind(
+      EventLoopGroup boss,
+      EventLoopGroup workers,
+      Transport transport,
+      Function<Listener, io.netty.channel.ChannelHandler> sessionHandler)
+      throws InterruptedException {
+    InetSocketAddress at = route.get().listener().listen().toSocketAddress();
+    ServerBootstrap b =
+        new ServerBootstrap()
+            .group(boss, workers)
+            .channel(transport.serverChannel())
+            .option(ChannelOption.SO_BACKLOG, 1024)
+            .option(ChannelOption.SO_REUSEADDR, true)
+            // Reads start only once a backend has answered: until then the client's bytes wait in
+            // the kernel, which is the flow control we want.
+            .childOption(ChannelOption.AUTO_READ, false)
+            .childOption(ChannelOption.TCP_NODELAY, true)
+            .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+            .childHandler(
+                new ChannelInitializer<SocketChannel>() {
+                  @Override
+                  protected void initChannel(SocketChannel ch) {
+                    sessions.add(ch);
+                    ch.pipeline().addLast("session", sessionHandler.apply(Listener.this));
+                  }
+                });
+    serverChannel = b.bind(at).sync().channel();
+  }
+
+  /** The bound address (useful when the config asked for port 0). */
+  public InetSocketAddress boundAddress() {
+    return (InetSocketAddress) serverChannel.localAddress();
+  }
+
+  /** Open client sessions right now. */
+  public int activeSessions() {
+    return sessions.size();
+  }
+
+  /** Stops accepting; sessions in flight go on. */
+  public void stopAccepting() {
+    if (serverChannel != null) {
+      serverChannel.close().syncUninterruptibly();
+    }
+  }
+
+  /** Closes every open session (the end of a graceful shutdown's grace period). */
+  public void closeSessions() {
+    sessions.close().awaitUninterruptibly();
+  }
+}

@@ -1,0 +1,66 @@
+package dev.sluice.proxy.smtp;
+
+import java.util.List;
+
+/**
+ * One complete SMTP reply (RFC 5321 §4.2): a three-digit code and its text lines, as received. A
+ * multi-line reply ({@code 250-…} … {@code 250 …}) is one reply. Immutable.
+ *
+ * @param lines the raw lines without CRLF, e.g. {@code "250-PIPELINING"}
+ */
+public record SmtpReply(int code, List<String> lines) {
+
+  public SmtpReply {
+    lines = List.copyOf(lines);
+  }
+
+  /** A one-line reply, e.g. {@code of(421, "4.3.2 Service not available")}. */
+  public static SmtpReply of(int code, String text) {
+    return new SmtpReply(code, List.of(code + " " + text));
+  }
+
+  /** 2xx: positive completion. */
+  public boolean isPositive() {
+    return code >= 200 && code < 300;
+  }
+
+  /** 4xx: transient negative; a sender retries later, a balancer may try another backend. */
+  public boolean isTransient() {
+    return code >= 400 && code < 500;
+  }
+
+  /** 5xx: permanent negative. */
+  public boolean isPermanent() {
+    return code >= 500 && code < 600;
+  }
+
+  /** The text after the code of the last line (e.g. {@code "4.3.1 Insufficient system resources"}). */
+  public String text() {
+    String last = lines.get(lines.size() - 1);
+    return last.length() > 4 ? last.substring(4) : "";
+  }
+
+  /** All lines joined with CRLF and terminated by CRLF: the exact wire form. */
+  public String wire() {
+    StringBuilder sb = new StringBuilder();
+    for (String l : lines) {
+      sb.append(l).append("\r\n");
+    }
+    return sb.toString();
+  }
+
+  /** Keywords offered in an EHLO reply (first word of each line after the greeting), upper case. */
+  public List<String> ehloKeywords() {
+    return lines.stream()
+        .skip(1)
+        .map(l -> l.length() > 4 ? l.substring(4).trim() : "")
+        .map(s -> s.split("[ =]", 2)[0].toUpperCase(java.util.Locale.ROOT))
+        .filter(s -> !s.isEmpty())
+        .toList();
+  }
+
+  @Override
+  public String toString() {
+    return String.join(" | ", lines);
+  }
+}

@@ -1,0 +1,146 @@
+package dev.sluice.proxy.tcp;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.timeout.IdleStateEvent;
+
+/**
+ * Byte relay between a client and its backend: one instance per direction, installed once the
+ * backend's banner has been accepted.
+ *
+ * <p>Flow control: when the peer's outbound buffer passes its high-water mark this side stops
+ * reading, and resumes when the peer drains, so a slow side never makes Sluice buffer without
+ * bound. Half-close: end of input on one side shuts down output towards the other (SMTP peers rarely
+ * half-close, but a transparent relay must not lose the last bytes); when both directions have
+ * ended, or either side closes, both are closed. Writes are flushed once per read batch.
+ *
+ * <p>Threading: both channels live on one event loop, so the shared {@link Ends} needs no locking.
+ */
+final class Relay extends ChannelInboundHandlerAdapter {
+  private final Channel peer;
+  private final Ends ends;
+  private final boolean clientSide;
+
+  private Relay(Channel peer, Ends ends, boolean clientSide) {
+    this.peer = peer;
+    this.ends = ends;
+    this.clientSide = clientSide;
+  }
+
+  /** Joins client and backend: installs a relay on each and starts reading both. */
+  static void join(Channel client, Channel backend, Runnable onClose) {
+    Ends ends = new Ends(client, backend, onClose);
+    backend.pipeline().addLast("relay", new Relay(client, ends, false));
+    client.pipeline().addLast("relay", new Relay(backend, ends, true));
+    client.closeFuture().addListener(f -> ends.closeBoth());
+    backend.closeFuture().addListener(f -> ends.closeBoth());
+    client.config().setAutoRead(true);
+    backend.config().setAutoRead(true);
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    peer.write(msg, peer.voidPromise());
+    if (!peer.isWritable()) {
+      ctx.channel().config().setAutoRead(false);
+    }
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    peer.flush();
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    // Our outbound buffer drained: the peer may read again.
+    if (ctx.channel().isWritable() && !ends.inputEnded(!clientSide)) {
+      peer.config().setAutoRead(true);
+    }
+    ctx.fireChannelWritabilityChanged();
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof ChannelInputShutdownEvent) {
+      ends.inputEnded(clientSide, true);
+      peer.writeAndFlush(Unpooled.EMPTY_BUFFER)
+          .addListener(
+              f -> {
+                if (peer instanceof DuplexChannel d && peer.isActive()) {
+                  d.shutdownOutput();
+                }
+              });
+      if (ends.inputEnded(!clientSide)) {
+        ends.closeBoth();
+      }
+    } else if (evt instanceof IdleStateEvent) {
+      ends.closeBoth();
+    } else {
+      ctx.fireUserEventTriggered(evt);
+    }
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    ends.closeBoth();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    // Resets and broken pipes are normal ends of TCP sessions; nothing to report beyond closing.
+    ends.closeBoth();
+  }
+
+  /** Shared end-of-stream state of one relayed pair. */
+  private static final class Ends {
+    final Channel client;
+    final Channel backend;
+    final Runnable onClose;
+    boolean clientInputEnded;
+    boolean backendInputEnded;
+    boolean closed;
+
+    Ends(Channel client, Channel backend, Runnable onClose) {
+      this.client = client;
+      this.backend = backend;
+      this.onClose = onClose;
+    }
+
+    boolean inputEnded(boolean clientSide) {
+      return clientSide ? clientInputEnded : backendInputEnded;
+    }
+
+    void inputEnded(boolean clientSide, boolean value) {
+      if (clientSide) {
+        clientInputEnded = value;
+      } else {
+        backendInputEnded = value;
+      }
+    }
+
+    /** Flushes what is pending towards each side, then closes both; runs the hook once. */
+    void closeBoth() {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      flushAndClose(client);
+      flushAndClose(backend);
+      onClose.run();
+    }
+
+    private static void flushAndClose(Channel ch) {
+      if (ch.isActive()) {
+        ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+      } else {
+        ch.close();
+      }
+    }
+  }
+}

@@ -1,0 +1,160 @@
+package dev.sluice.proxy.tcp;
+
+import dev.sluice.balance.Backend;
+import dev.sluice.balance.SelectionKey;
+import dev.sluice.config.ListenerConfig;
+import dev.sluice.proxy.BackendConnector;
+import dev.sluice.proxy.Listener;
+import dev.sluice.proxy.ListenerRoute;
+import dev.sluice.proxy.smtp.SmtpReply;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.handler.codec.LineBasedFrameDecoder;
+import io.netty.handler.timeout.IdleStateHandler;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One client session of a tcp-mode listener (DESIGN §4): ACL, then pick a backend, connect from the
+ * listener's source address, read the backend's banner. A failed connect or a 4xx/5xx banner moves
+ * on to the next eligible backend (never the same one twice for this client) before the client sees
+ * anything; the first 2xx banner is passed to the client and from then on bytes are relayed both
+ * ways. With no eligible backend left Sluice itself answers {@code 421 4.3.2} and closes, so the
+ * sender retries later and nothing is lost.
+ *
+ * <p>Threading: the client channel and its backend channel share one event loop; all state here is
+ * confined to it.
+ */
+public final class TcpSession extends ChannelInboundHandlerAdapter {
+  private static final Logger log = LoggerFactory.getLogger(TcpSession.class);
+  /** SMTP reply lines are at most 512 octets (RFC 5321 §4.5.3.1.5); allow generous slack. */
+  private static final int MAX_BANNER_LINE = 4096;
+
+  private final Listener listener;
+  private final BackendConnector connector;
+  private final Duration bannerTimeout;
+  private final Set<Backend> tried = new HashSet<>(4);
+  private ListenerRoute route;
+  private Channel client;
+  private SelectionKey key;
+  private Channel backendChannel;
+
+  public TcpSession(Listener listener, BackendConnector connector, Duration bannerTimeout) {
+    this.listener = listener;
+    this.connector = connector;
+    this.bannerTimeout = bannerTimeout;
+  }
+
+  private ListenerConfig config() {
+    return route.listener();
+  }
+
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) {
+    route = listener.route();
+    client = ctx.channel();
+    InetSocketAddress remote = (InetSocketAddress) client.remoteAddress();
+    if (!config().admits(remote.getAddress())) {
+      log.info("{}: refused {} by ACL", listener.name(), remote);
+      answerAndClose("554 5.7.1 " + config().hostname() + " Access denied");
+      return;
+    }
+    key = new SelectionKey(remote.getAddress().getAddress());
+    tryNextBackend();
+  }
+
+  private void tryNextBackend() {
+    if (!client.isActive()) {
+      return;
+    }
+    Backend backend = route.balancer().select(key, route.eligibility(), tried::contains);
+    if (backend == null) {
+      log.warn("{}: no eligible backend for {} (tried {})", listener.name(), client.remoteAddress(), tried);
+      answerAndClose("421 4.3.2 " + config().hostname() + " Service not available, no backend server available; try again later");
+      return;
+    }
+    tried.add(backend);
+    connector
+        .connect(
+            client.eventLoop(),
+            backend,
+            config().sourceAddress(),
+            new ChannelInitializer<Channel>() {
+              @Override
+              protected void initChannel(Channel ch) {
+                ch.pipeline().addLast("lines", new LineBasedFrameDecoder(MAX_BANNER_LINE, true, true));
+                ch.pipeline().addLast("banner", new BannerGate(TcpSession.this, backend, bannerTimeout));
+              }
+            })
+        .addListener(
+            (ChannelFutureListener)
+                f -> {
+                  if (!f.isSuccess()) {
+                    log.warn("{}: backend {} connect failed: {}", listener.name(), backend, f.cause().getMessage());
+                    tryNextBackend();
+                  } else {
+                    backendChannel = f.channel();
+                    if (!client.isActive()) {
+                      backendChannel.close();
+                    }
+                  }
+                });
+  }
+
+  /** The backend's banner was a 2xx: pass it on and start relaying. */
+  void bannerAccepted(Channel backend, Backend chosen, SmtpReply banner, long latencyNanos) {
+    if (!client.isActive()) {
+      backend.close();
+      return;
+    }
+    chosen.recordLatency(latencyNanos);
+    chosen.acquire();
+    client.write(ByteBufUtil.writeAscii(client.alloc(), banner.wire()));
+    Duration idle = config().limits().idleTimeout();
+    if (!idle.isZero()) {
+      client.pipeline().addLast("idle", new IdleStateHandler(0, 0, idle.toMillis(), TimeUnit.MILLISECONDS));
+    }
+    client.pipeline().remove(this);
+    Relay.join(client, backend, chosen::release);
+    // Removing the line decoder hands any bytes that arrived after the banner to the relay.
+    backend.pipeline().remove("banner");
+    backend.pipeline().remove("lines");
+    client.flush();
+    log.debug("{}: {} -> {}", listener.name(), client.remoteAddress(), chosen);
+  }
+
+  /** The backend failed before or at its banner: try the next one. */
+  void bannerFailed(Channel backend, Backend chosen, String why) {
+    log.warn("{}: backend {} refused session from {}: {}", listener.name(), chosen, client.remoteAddress(), why);
+    backend.close();
+    backendChannel = null;
+    tryNextBackend();
+  }
+
+  private void answerAndClose(String line) {
+    client.writeAndFlush(ByteBufUtil.writeAscii(client.alloc(), line + "\r\n")).addListener(ChannelFutureListener.CLOSE);
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    // The client left before a backend was joined.
+    if (backendChannel != null) {
+      backendChannel.close();
+    }
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    log.debug("{}: client {} error before relay: {}", listener.name(), ctx.channel().remoteAddress(), cause.toString());
+    ctx.close();
+  }
+}

@@ -1,0 +1,203 @@
+package dev.sluice.runtime;
+
+import dev.sluice.balance.Backend;
+import dev.sluice.balance.PoolBalancer;
+import dev.sluice.config.BackendConfig;
+import dev.sluice.config.HealthProfile;
+import dev.sluice.config.ListenerConfig;
+import dev.sluice.config.PoolConfig;
+import dev.sluice.config.SluiceConfig;
+import dev.sluice.health.HealthMonitor;
+import dev.sluice.health.ProbeKey;
+import dev.sluice.health.ProbeTarget;
+import dev.sluice.health.SmtpProbe;
+import dev.sluice.proxy.BackendConnector;
+import dev.sluice.proxy.Listener;
+import dev.sluice.proxy.ListenerRoute;
+import dev.sluice.proxy.tcp.TcpSession;
+import io.netty.channel.EventLoopGroup;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running Sluice: the pools, the health monitor and the listeners built from one {@link
+ * SluiceConfig}. {@link #start()} probes every backend once before opening the listeners, so the
+ * first client is balanced on real health rather than on guesses.
+ *
+ * <p>Threading: start and shutdown are called from one control thread; the data path runs on Netty
+ * event loops.
+ */
+public final class SluiceServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(SluiceServer.class);
+  /** Live traffic gets more patience than probes: a busy server may be slow to greet. */
+  static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
+  static final Duration BANNER_TIMEOUT = Duration.ofSeconds(30);
+
+  private final SluiceConfig config;
+  private final Transport transport = Transport.best();
+  private final Map<String, PoolBalancer> pools = new LinkedHashMap<>();
+  private final List<Listener> listeners = new ArrayList<>();
+  private EventLoopGroup boss;
+  private EventLoopGroup workers;
+  private HealthMonitor health;
+
+  public SluiceServer(SluiceConfig config) {
+    this.config = config;
+  }
+
+  /**
+   * Builds everything, waits for the first round of probes (at most the longest probe timeout plus
+   * a margin) and binds every listener.
+   *
+   * @throws StartupException when a listener cannot be served (address in use, unsupported mode)
+   */
+  public void start() throws StartupException, InterruptedException {
+    for (ListenerConfig l : config.listeners().values()) {
+      if (l.mode() != ListenerConfig.Mode.TCP) {
+        throw new StartupException(
+            l.location() + ": listener '" + l.name() + "' uses mode: smtp, which this version of Sluice does not"
+                + " serve yet; use mode: tcp");
+      }
+    }
+    boss = transport.newGroup(1);
+    workers = transport.newGroup(0);
+    SplittableRandom seed = new SplittableRandom();
+    for (PoolConfig p : config.pools().values()) {
+      List<Backend> backends = new ArrayList<>();
+      for (BackendConfig bc : p.backends()) {
+        backends.add(new Backend(p.name(), bc, backends.size()));
+      }
+      pools.put(p.name(), new PoolBalancer(p, backends, System::nanoTime, seed.split()));
+    }
+    health = new HealthMonitor(new SmtpProbe(workers, transport.clientChannel()), workers, System::nanoTime, seed.split());
+    Map<ListenerConfig, ProbeKey> keys = new LinkedHashMap<>();
+    long longestTimeout = 0;
+    for (ListenerConfig l : config.listeners().values()) {
+      HealthProfile profile = config.profileFor(l);
+      ProbeKey key = new ProbeKey(profile.name(), l.sourceAddress());
+      keys.put(l, key);
+      longestTimeout = Math.max(longestTimeout, profile.timeout().toMillis() * (profile.steps().size() + 2));
+      for (Backend b : pools.get(l.pool()).backends()) {
+        health.register(key, b, profile);
+      }
+    }
+    health.start();
+    try {
+      health.firstRound().get(longestTimeout + 1000, TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      log.warn("first health round not complete after {} ms; opening listeners anyway", longestTimeout + 1000);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException(e);
+    }
+    BackendConnector connector = new BackendConnector(transport, CONNECT_TIMEOUT);
+    for (ListenerConfig l : config.listeners().values()) {
+      PoolBalancer balancer = pools.get(l.pool());
+      Listener listener =
+          new Listener(new ListenerRoute(l, balancer, health.eligibility(keys.get(l), balancer.backends())));
+      try {
+        listener.bind(boss, workers, transport, self -> new TcpSession(self, connector, BANNER_TIMEOUT));
+      } catch (Exception e) {
+        shutdown(Duration.ZERO);
+        throw new StartupException(
+            l.location() + ": listener '" + l.name() + "' cannot listen on " + l.listen() + ": " + describe(e));
+      }
+      listeners.add(listener);
+      log.info("listener {} on {} ({}) -> pool {}", l.name(), listener.boundAddress(), l.mode().name().toLowerCase(), l.pool());
+    }
+  }
+
+  private static String describe(Throwable e) {
+    return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+  }
+
+  public SluiceConfig config() {
+    return config;
+  }
+
+  public Transport transport() {
+    return transport;
+  }
+
+  public List<Listener> listeners() {
+    return List.copyOf(listeners);
+  }
+
+  public Listener listener(String name) {
+    return listeners.stream().filter(l -> l.name().equals(name)).findFirst().orElseThrow();
+  }
+
+  public Map<String, PoolBalancer> pools() {
+    return Map.copyOf(pools);
+  }
+
+  public HealthMonitor health() {
+    return health;
+  }
+
+  /** A human-readable table of listeners, pools and backend states, as printed at startup. */
+  public String describeState() {
+    StringBuilder sb = new StringBuilder();
+    for (Listener l : listeners) {
+      ListenerConfig c = l.route().listener();
+      sb.append(String.format("listener %-12s %-22s mode %-4s pool %-10s health %s%n",
+          c.name(), l.boundAddress().getHostString() + ":" + l.boundAddress().getPort(),
+          c.mode().name().toLowerCase(), c.pool(), config.profileFor(c).name()));
+    }
+    for (ProbeTarget t : health.all()) {
+      Backend b = t.backend();
+      String last = t.lastResult() == null ? "" : t.lastResult().reason();
+      sb.append(String.format("  %-10s %-12s %-22s weight %-3d prio %d  %-8s %s (%s)%n",
+          b.pool(), b.name(), b.address(), b.weight(), b.priority(), t.state(), t.key(), last));
+    }
+    return sb.toString();
+  }
+
+  /**
+   * Graceful stop: no new sessions; sessions in flight may finish within {@code grace}; then the
+   * rest are closed and the event loops end.
+   */
+  public void shutdown(Duration grace) {
+    listeners.forEach(Listener::stopAccepting);
+    long deadline = System.nanoTime() + grace.toNanos();
+    while (System.nanoTime() < deadline && listeners.stream().anyMatch(l -> l.activeSessions() > 0)) {
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    listeners.forEach(Listener::closeSessions);
+    if (health != null) {
+      health.close();
+    }
+    if (workers != null) {
+      workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+    if (boss != null) {
+      boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+  }
+
+  @Override
+  public void close() {
+    shutdown(Duration.ZERO);
+  }
+
+  /** A listener that cannot be served; the message names the config location. */
+  public static final class StartupException extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    public StartupException(String message) {
+      super(message, null, false, false);
+    }
+  }
+}
