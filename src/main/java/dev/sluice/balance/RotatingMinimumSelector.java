@@ -5,10 +5,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Shared core of the "least loaded relative to weight" algorithms: picks the candidate with the
- * lowest {@code load(b) / weight}, starting the scan at a rotating position so that ties (typically
- * several idle backends) are shared in turn rather than always going to the first.
+ * lowest {@code load(b) / weight}. When several tie (typically idle backends), they take turns: a
+ * rotating counter chooses which of the tied candidates wins, so each gets an equal share however
+ * the tied ones sit among the others.
  *
- * <p>Thread-safe: the only shared state is the rotation counter.
+ * <p>Thread-safe: the only shared state is the rotation counter, touched only on ties.
  */
 abstract sealed class RotatingMinimumSelector implements Selector
     permits WeightedLeastConnections, LeastLatency {
@@ -20,22 +21,34 @@ abstract sealed class RotatingMinimumSelector implements Selector
   @Override
   public final Backend select(List<Backend> candidates, double[] weights, SelectionKey key) {
     int n = candidates.size();
-    int start = Math.floorMod(rotation.getAndIncrement(), n);
-    int best = start;
-    double bestLoad = load(candidates.get(start));
-    double bestWeight = weights[start];
-    for (int step = 1; step < n; step++) {
-      int i = start + step;
-      if (i >= n) {
-        i -= n;
-      }
+    int best = 0;
+    double bestLoad = load(candidates.get(0));
+    double bestWeight = weights[0];
+    int ties = 1;
+    for (int i = 1; i < n; i++) {
       double l = load(candidates.get(i));
-      // l / w < bestLoad / bestWeight, cross-multiplied: no division on the hot path, and exact
-      // for integral loads and weights, so equal ratios really tie.
-      if (l * bestWeight < bestLoad * weights[i]) {
+      // Compares l / w with bestLoad / bestWeight cross-multiplied: no division on the hot path,
+      // and exact for integral loads and weights, so equal ratios really tie.
+      double lhs = l * bestWeight;
+      double rhs = bestLoad * weights[i];
+      if (lhs < rhs) {
         best = i;
         bestLoad = l;
         bestWeight = weights[i];
+        ties = 1;
+      } else if (lhs == rhs) {
+        ties++;
+      }
+    }
+    if (ties == 1) {
+      return candidates.get(best);
+    }
+    // Second pass for the turn-th of the tied. Loads may have moved meanwhile (other event loops);
+    // if the tie has dissolved before the turn-th is found, the first minimum is still a fine pick.
+    int turn = Math.floorMod(rotation.getAndIncrement(), ties);
+    for (int i = best; i < n; i++) {
+      if (load(candidates.get(i)) * bestWeight == bestLoad * weights[i] && turn-- == 0) {
+        return candidates.get(i);
       }
     }
     return candidates.get(best);

@@ -37,11 +37,12 @@ final class StableHash {
   }
 
   /**
-   * A uniform double strictly inside (0, 1) from a hash: the top 53 bits, offset by half a step so
-   * neither 0 nor 1 can come out (rendezvous hashing takes its logarithm and divides by it).
+   * A uniform double strictly inside (0, 1) from a hash: the top 52 bits, offset by half a step so
+   * neither 0 nor 1 can come out (rendezvous hashing takes its logarithm and divides by it). 52, not
+   * 53: the top value plus the half step must still fit a double's mantissa, or it rounds to 1.
    */
   static double unitInterval(long hash) {
-    return ((hash >>> 11) + 0.5) * 0x1.0p-53;
+    return ((hash >>> 12) + 0.5) * 0x1.0p-52;
   }
 
   private static long mixBlock(long k) {
