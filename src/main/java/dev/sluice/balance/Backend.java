@@ -2,6 +2,7 @@ package dev.sluice.balance;
 
 import dev.sluice.config.BackendConfig;
 import dev.sluice.config.HostPort;
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -20,6 +21,7 @@ public final class Backend {
   private final HostPort address;
   private final int priority;
   private final int index;
+  private final long nameHash;
   private volatile int weight;
   private final AtomicInteger active = new AtomicInteger();
   private volatile long latencyEwmaNanos;
@@ -35,6 +37,7 @@ public final class Backend {
     this.priority = config.priority();
     this.weight = config.weight();
     this.index = index;
+    this.nameHash = StableHash.hash64(name.getBytes(StandardCharsets.UTF_8), 0);
   }
 
   public String pool() {
@@ -55,6 +58,14 @@ public final class Backend {
 
   public int index() {
     return index;
+  }
+
+  /**
+   * {@link StableHash} of the name, computed once: {@link ConsistentSourceHash} seeds each client
+   * hash with it, so its result depends on names, never on order or index.
+   */
+  long nameHash() {
+    return nameHash;
   }
 
   /** Current configured weight (admin API may change it at run time). */

@@ -7,8 +7,10 @@ import java.util.List;
  * same (best non-empty) priority tier. One implementation per algorithm of DESIGN §5.
  *
  * <p>Contract: {@code candidates} is non-empty; {@code weights[i]} is the effective weight of
- * {@code candidates.get(i)} (configured weight scaled by slow start, always &gt; 0). Implementations
- * are thread-safe: event loops call {@link #select} concurrently. Deterministic given the injected
+ * {@code candidates.get(i)} (configured weight scaled by slow start, always &gt; 0). {@code weights}
+ * may be longer than {@code candidates}: entries past {@code candidates.size()} are meaningless.
+ * Both are scratch space reused by the caller, valid only during the call. Implementations are
+ * thread-safe: event loops call {@link #select} concurrently. Deterministic given the injected
  * randomness.
  */
 public interface Selector {

@@ -32,7 +32,8 @@ public final class IpLiteral {
     byte[] out = new byte[4];
     for (int i = 0; i < 4; i++) {
       String p = parts[i];
-      if (p.isEmpty() || p.length() > 3 || !p.chars().allMatch(Character::isDigit)) {
+      // ASCII digits only: Character.isDigit would let other scripts' digits through.
+      if (p.isEmpty() || p.length() > 3 || !p.chars().allMatch(c -> c >= '0' && c <= '9')) {
         return null;
       }
       int v = Integer.parseInt(p);

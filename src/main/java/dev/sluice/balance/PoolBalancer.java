@@ -1,0 +1,208 @@
+package dev.sluice.balance;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.sluice.config.PoolConfig;
+import dev.sluice.config.PoolConfig.Persistence;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.function.LongSupplier;
+import java.util.function.Predicate;
+import java.util.random.RandomGenerator;
+
+/**
+ * Chooses the backend of one pool for each new session or transaction (DESIGN §5): source-IP
+ * persistence first, then the best non-empty priority tier, slow-start weights, and the pool's
+ * {@link Selector}.
+ *
+ * <p>Pure: no I/O and no threads of its own; time comes from the injected nano clock and
+ * randomness from the injected generator, so tests drive both. Health is not its business: each
+ * call says through an {@link Eligibility} which backends the calling listener may use.
+ *
+ * <p>Thread-safe: event loops call {@link #select} concurrently. The scratch candidate list and
+ * weight array are per thread, so a selection allocates nothing beyond the persistence lookup.
+ */
+public final class PoolBalancer {
+  /**
+   * Share of its weight a backend gets the moment it becomes eligible again, growing linearly to
+   * the full weight over {@code slow_start}. Not 0: a zero weight would keep the backend out of
+   * rotation (no real traffic to prove it healthy) and cannot divide a load. 10% is also Envoy's
+   * default {@code min_weight_percent}: a cold backend takes a trickle, not a stampede.
+   */
+  static final double SLOW_START_FLOOR = 0.1;
+
+  private final List<Backend> backends;
+  /** The same backends by ascending priority, so a scan stops at the end of the first usable tier. */
+  private final Backend[] byPriority;
+  private final Selector selector;
+  private final LongSupplier nanoClock;
+  private final long slowStartNanos;
+  /** Client address → backend last chosen for it; null when persistence is off. */
+  private final Cache<ClientKey, Backend> persistence;
+  private final ThreadLocal<Scratch> scratch;
+
+  /**
+   * @param backends the pool's backends, the one at position i having {@link Backend#index()} i
+   * @param nanoClock monotonic nanoseconds ({@code System::nanoTime} in production); the same clock
+   *     as the {@link Eligibility} times
+   * @param random randomness for algorithms that draw; need not be thread-safe
+   */
+  public PoolBalancer(
+      PoolConfig config, List<Backend> backends, LongSupplier nanoClock, RandomGenerator random) {
+    for (int i = 0; i < backends.size(); i++) {
+      if (backends.get(i).index() != i) {
+        throw new IllegalArgumentException(
+            "backend " + backends.get(i) + " has index " + backends.get(i).index() + ", not " + i);
+      }
+    }
+    this.backends = List.copyOf(backends);
+    this.byPriority = backends.toArray(new Backend[0]);
+    Arrays.sort(byPriority, Comparator.comparingInt(Backend::priority)); // stable: keeps config order
+    this.selector = Selectors.forAlgorithm(config.algorithm(), backends.size(), random);
+    this.nanoClock = nanoClock;
+    this.slowStartNanos = config.slowStart().toNanos();
+    this.persistence = newPersistenceTable(config.persistence(), nanoClock);
+    int poolSize = backends.size();
+    this.scratch = ThreadLocal.withInitial(() -> new Scratch(poolSize));
+  }
+
+  private static Cache<ClientKey, Backend> newPersistenceTable(
+      Persistence persistence, LongSupplier nanoClock) {
+    if (persistence.mode() != Persistence.Mode.SOURCE_IP) {
+      return null;
+    }
+    // Caffeine bounds the table with W-TinyLFU rather than plain LRU: a burst of one-off clients
+    // (a scan, a spam run) cannot flush the entries of senders that keep coming back. Maintenance
+    // runs on the calling thread (no executor threads in a pure package), timed by our clock.
+    return Caffeine.newBuilder()
+        .maximumSize(persistence.maxEntries())
+        .expireAfterAccess(persistence.ttl())
+        .ticker(nanoClock::getAsLong)
+        .executor(Runnable::run)
+        .build();
+  }
+
+  /** The pool's backends, by index. */
+  public List<Backend> backends() {
+    return backends;
+  }
+
+  /**
+   * Chooses a backend for a new session or transaction of {@code key}'s client.
+   *
+   * <p>A client remembered by persistence (used within {@code ttl}) goes back to its backend if
+   * that one is still eligible, not excluded and weighted above 0, whatever its tier. Otherwise the
+   * pool's algorithm picks among the eligible, non-excluded backends with weight above 0 in the
+   * lowest priority value that has any, with weights reduced by slow start; the pick is remembered.
+   *
+   * @param eligibility which backends the calling listener may use, and since when
+   * @param excluded backends this client must not get (e.g. the ones that already failed it)
+   * @return the backend, or null when no backend qualifies
+   */
+  public Backend select(SelectionKey key, Eligibility eligibility, Predicate<Backend> excluded) {
+    ClientKey client = persistence == null ? null : new ClientKey(key.clientAddress());
+    if (client != null) {
+      Backend remembered = persistence.getIfPresent(client); // refreshes the entry's ttl
+      if (remembered != null
+          && remembered.weight() > 0
+          && !excluded.test(remembered)
+          && eligibility.eligibleSince(remembered) != Eligibility.NOT_ELIGIBLE) {
+        return remembered;
+      }
+    }
+    Backend chosen = selectFromBestTier(key, eligibility, excluded);
+    if (client != null && chosen != null) {
+      persistence.put(client, chosen);
+    }
+    return chosen;
+  }
+
+  private Backend selectFromBestTier(
+      SelectionKey key, Eligibility eligibility, Predicate<Backend> excluded) {
+    Scratch s = scratch.get();
+    List<Backend> candidates = s.candidates;
+    double[] weights = s.weights;
+    candidates.clear();
+    long now = 0;
+    boolean nowRead = false;
+    for (Backend b : byPriority) {
+      if (!candidates.isEmpty() && b.priority() != candidates.get(0).priority()) {
+        break; // sorted by priority: the first usable tier is complete
+      }
+      int weight = b.weight();
+      if (weight <= 0 || excluded.test(b)) {
+        continue;
+      }
+      long since = eligibility.eligibleSince(b);
+      if (since == Eligibility.NOT_ELIGIBLE) {
+        continue;
+      }
+      double factor = 1;
+      if (since != Eligibility.ALWAYS && slowStartNanos > 0) {
+        if (!nowRead) { // one clock read per selection, and none when nobody is ramping
+          now = nanoClock.getAsLong();
+          nowRead = true;
+        }
+        factor = slowStartFactor(now - since, slowStartNanos);
+      }
+      weights[candidates.size()] = weight * factor;
+      candidates.add(b);
+    }
+    return candidates.isEmpty() ? null : selector.select(candidates, weights, key);
+  }
+
+  /**
+   * The slow-start weight multiplier after {@code eligibleNanos} of continuous eligibility:
+   * linear from {@link #SLOW_START_FLOOR} at 0 to 1 at {@code slowStartNanos}, 1 afterwards.
+   */
+  static double slowStartFactor(long eligibleNanos, long slowStartNanos) {
+    if (eligibleNanos >= slowStartNanos) {
+      return 1;
+    }
+    double progress = Math.max(0, eligibleNanos) / (double) slowStartNanos;
+    return SLOW_START_FLOOR + (1 - SLOW_START_FLOOR) * progress;
+  }
+
+  /** Remembered clients after pending evictions and expiries are applied; for tests. */
+  long rememberedClients() {
+    if (persistence == null) {
+      return 0;
+    }
+    persistence.cleanUp();
+    return persistence.estimatedSize();
+  }
+
+  /** One thread's reusable candidate list and weight array, sized to the pool. */
+  private static final class Scratch {
+    final List<Backend> candidates;
+    final double[] weights;
+
+    Scratch(int poolSize) {
+      candidates = new ArrayList<>(poolSize);
+      weights = new double[poolSize];
+    }
+  }
+
+  /** Address bytes as a map key: arrays compare by identity, this compares by content. */
+  private static final class ClientKey {
+    private final byte[] address;
+    private final int hash;
+
+    ClientKey(byte[] address) {
+      this.address = address;
+      this.hash = Arrays.hashCode(address);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof ClientKey other && Arrays.equals(address, other.address);
+    }
+
+    @Override
+    public int hashCode() {
+      return hash;
+    }
+  }
+}

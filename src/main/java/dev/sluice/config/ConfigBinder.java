@@ -1,0 +1,507 @@
+package dev.sluice.config;
+
+import dev.sluice.config.HealthProfile.Step;
+import dev.sluice.config.ListenerConfig.Auth;
+import dev.sluice.config.ListenerConfig.BackendTls;
+import dev.sluice.config.ListenerConfig.Balance;
+import dev.sluice.config.ListenerConfig.BareNewline;
+import dev.sluice.config.ListenerConfig.ClientIdentity;
+import dev.sluice.config.ListenerConfig.Limits;
+import dev.sluice.config.ListenerConfig.Mode;
+import dev.sluice.config.ListenerConfig.Tls;
+import dev.sluice.config.ListenerConfig.Trust;
+import dev.sluice.config.PoolConfig.Algorithm;
+import dev.sluice.config.PoolConfig.Passive;
+import dev.sluice.config.PoolConfig.Persistence;
+import java.net.InetAddress;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.BiFunction;
+
+/**
+ * Binds a located YAML tree to the configuration records, applying defaults and checking every
+ * rule of DESIGN §3, including references between sections (a listener's pool and health profile)
+ * and uniqueness (listen addresses, backend names). All errors are collected; none stops binding.
+ *
+ * <p>Not thread-safe: one instance binds one file.
+ */
+final class ConfigBinder {
+  private static final Set<String> TOP_KEYS = Section.keys("admin", "log", "health", "pools", "listeners");
+  private static final Set<String> ADMIN_KEYS = Section.keys("listen", "token_file", "acknowledge");
+  private static final Set<String> LOG_KEYS = Section.keys("protocol_dir", "protocol_level");
+  private static final Set<String> HEALTH_KEYS =
+      Section.keys("steps", "helo", "mail_from", "rcpt_to", "interval", "timeout", "rise", "fall",
+          "cert_warn_days", "acknowledge");
+  private static final Set<String> POOL_KEYS =
+      Section.keys("algorithm", "persistence", "slow_start", "passive", "backends", "acknowledge");
+  private static final Set<String> PERSISTENCE_KEYS = Section.keys("mode", "ttl", "max_entries");
+  private static final Set<String> PASSIVE_KEYS = Section.keys("consecutive_failures", "eject_for", "max_eject_for");
+  private static final Set<String> BACKEND_KEYS = Section.keys("name", "address", "weight", "priority", "acknowledge");
+  private static final Set<String> LISTENER_KEYS =
+      Section.keys("listen", "mode", "balance", "pool", "health", "trust", "source_address",
+          "client_identity", "accept_proxy", "allow", "deny", "hostname", "retries", "bare_newline",
+          "auth", "backend_tls", "tls", "limits", "acknowledge");
+  /** Listener keys that configure the SMTP conversation, meaningless when relaying bytes. */
+  private static final List<String> SMTP_ONLY_KEYS =
+      List.of("balance", "hostname", "retries", "bare_newline", "auth", "backend_tls");
+  private static final Set<String> TLS_KEYS = Section.keys("cert", "key", "implicit");
+  private static final Set<String> LIMITS_KEYS =
+      Section.keys("max_connections", "max_connections_per_client", "connection_rate",
+          "max_message_size", "max_recipients", "idle_timeout");
+
+  private static final Duration DEFAULT_PERSISTENCE_TTL = Duration.ofMinutes(30);
+  private static final int DEFAULT_PERSISTENCE_ENTRIES = 100_000;
+  private static final List<Cidr> ALLOW_ALL = List.of(Cidr.parse("0.0.0.0/0"), Cidr.parse("::/0"));
+  private static final String PATH_HINT = "a file path; a relative path is relative to the configuration file's directory";
+  private static final String STEPS_HINT =
+      "steps run in this order, each at most once: " + String.join(", ", Section.enumNames(Step.class))
+          + "; the first must be connect";
+  private static final String IP_HINT = "an IP address, e.g. 192.0.2.21 or 2001:db8::21 (no host names)";
+
+  private final Path file;
+  private final String fileName;
+  private final Path baseDir;
+  private final List<ConfigError> errors = new ArrayList<>();
+  /** Where each listener's {@code listen} value is written, for the duplicate-address check. */
+  private final Map<String, Location> listenLocations = new LinkedHashMap<>();
+
+  private ConfigBinder(Path file) {
+    this.file = file;
+    this.fileName = file.toString();
+    Path parent = file.toAbsolutePath().normalize().getParent();
+    this.baseDir = parent == null ? Path.of("").toAbsolutePath() : parent;
+  }
+
+  /**
+   * Binds {@code root} (null for an empty file); {@code earlier} are the errors found while reading
+   * the YAML, reported together with the binding errors, sorted by position.
+   */
+  static SluiceConfig bind(Path file, YamlNode root, List<ConfigError> earlier) throws ConfigException {
+    ConfigBinder b = new ConfigBinder(file);
+    b.errors.addAll(earlier);
+    SluiceConfig config = b.bindRoot(root);
+    if (!b.errors.isEmpty()) {
+      List<ConfigError> sorted = new ArrayList<>(b.errors);
+      sorted.sort(Comparator.comparingInt((ConfigError e) -> e.location().line())
+          .thenComparingInt(e -> e.location().column()));
+      throw new ConfigException(sorted);
+    }
+    return config;
+  }
+
+  private SluiceConfig bindRoot(YamlNode root) {
+    if (root == null) {
+      if (errors.isEmpty()) {
+        errors.add(new ConfigError(new Location(fileName, 1, 1), "the configuration file is empty",
+            "a configuration needs at least 'pools' and 'listeners'; see docs/configuration.md"));
+      }
+      return null;
+    }
+    Location rootAt = new Location(fileName, 1, 1);
+    Section top = Section.open(root, rootAt, "the top level", TOP_KEYS, errors);
+    AdminConfig admin = bindAdmin(top);
+    LogConfig log = bindLog(top);
+    Map<String, HealthProfile> health = named(top, "health", "health profile", HEALTH_KEYS, false, this::bindHealth);
+    Map<String, PoolConfig> pools = named(top, "pools", "pool", POOL_KEYS, true, this::bindPool);
+    Map<String, ListenerConfig> listeners =
+        named(top, "listeners", "listener", LISTENER_KEYS, true, (name, s) -> bindListener(name, s, pools, health));
+    checkUniqueListen(listeners);
+    return new SluiceConfig(file, admin, log, health, pools, listeners);
+  }
+
+  /** A map of named sections (pools, listeners, health profiles), each bound by {@code binder}. */
+  private <T> Map<String, T> named(
+      Section top, String key, String kind, Set<String> validKeys, boolean required,
+      BiFunction<String, Section, T> binder) {
+    Map<String, T> out = new LinkedHashMap<>();
+    String example = "e.g. " + key + ": { my_" + kind.replace(' ', '_') + ": { ... } }";
+    YamlNode node = top.node(key);
+    if (node == null) {
+      if (required) {
+        top.require(key, "define at least one " + kind + " under '" + key + ":'; " + example);
+      }
+      return out;
+    }
+    if (!(node instanceof YamlNode.MapNode map)) {
+      top.error(key, node.location(), "'" + key + "' must be a map of " + kind + "s by name, found " + node.kindName(),
+          example);
+      return out;
+    }
+    if (required && map.entries().isEmpty()) {
+      top.error(key, node.location(), "'" + key + "' defines no " + kind, "define at least one; " + example);
+    }
+    for (YamlNode.Entry e : map.entries().values()) {
+      Section s = Section.open(e.value(), e.keyLocation(), kind + " '" + e.key() + "'", validKeys, errors);
+      out.put(e.key(), binder.apply(e.key(), s));
+    }
+    return out;
+  }
+
+  private AdminConfig bindAdmin(Section top) {
+    if (!top.has("admin")) {
+      // An explicit "admin:" with nothing below is as good as no admin section.
+      top.section("admin", "'admin'", ADMIN_KEYS);
+      return AdminConfig.NONE;
+    }
+    Section s = top.section("admin", "'admin'", ADMIN_KEYS);
+    s.require("listen", "the admin endpoint's address, " + ConfigValues.IP_ADDRESS_HINT);
+    HostPort listen = listenAddress(s, "listen");
+    Path token = path(s, "token_file", null);
+    return new AdminConfig(listen, token, s.acknowledge(), s.keyLocation());
+  }
+
+  private LogConfig bindLog(Section top) {
+    Section s = top.section("log", "'log'", LOG_KEYS);
+    Path dir = path(s, "protocol_dir", baseDir.resolve("logs"));
+    LogConfig.ProtocolLevel level = s.enumValue("protocol_level", LogConfig.ProtocolLevel.class, LogConfig.ProtocolLevel.BASIC);
+    return new LogConfig(dir, level, top.has("log") ? s.keyLocation() : Location.NONE);
+  }
+
+  private HealthProfile bindHealth(String name, Section s) {
+    HealthProfile d = HealthProfile.DEFAULT;
+    List<Step> steps = s.listOf("steps", d.steps(), ConfigBinder::parseStep, STEPS_HINT);
+    String helo = s.string("helo", d.helo());
+    String mailFrom = s.string("mail_from", d.mailFrom());
+    String rcptTo = s.string("rcpt_to", null);
+    Duration interval = s.duration("interval", d.interval());
+    Duration timeout = s.duration("timeout", d.timeout());
+    int rise = s.integer("rise", d.rise(), 1, 1000, null);
+    int fall = s.integer("fall", d.fall(), 1, 1000, null);
+    int certWarnDays = s.integer("cert_warn_days", d.certWarnDays(), 0, 3650, null);
+    if (s.ok("steps")) {
+      checkSteps(s, steps, rcptTo != null);
+    }
+    if (s.ok("interval") && interval.isZero()) {
+      s.error("interval", s.locationOfValue("interval"), "'interval' in " + s.description() + " must be more than 0",
+          ConfigValues.DURATION_HINT);
+    } else if (s.ok("interval") && s.ok("timeout") && timeout.compareTo(interval) >= 0) {
+      s.error("timeout", s.locationOfValue("timeout"),
+          "'timeout' in " + s.description() + " (" + timeout + ") must be shorter than 'interval' (" + interval + ")",
+          "a probe must finish before the next one starts, e.g. interval: 5s with timeout: 3s");
+    }
+    return new HealthProfile(name, steps, helo, mailFrom, rcptTo, interval, timeout, rise, fall, certWarnDays,
+        s.acknowledge(), s.keyLocation());
+  }
+
+  private static Step parseStep(String text) {
+    Step step = Section.parseEnum(text, Step.class);
+    if (step == null) {
+      String near = Suggestions.nearest(text, Section.enumNames(Step.class));
+      throw new IllegalArgumentException("'" + text + "' is not a probe step" + (near == null ? "" : "; did you mean '" + near + "'?"));
+    }
+    return step;
+  }
+
+  private void checkSteps(Section s, List<Step> steps, boolean hasRcptTo) {
+    Location at = s.locationOfValue("steps");
+    String where = "'steps' in " + s.description();
+    if (steps.isEmpty() || steps.get(0) != Step.CONNECT) {
+      s.error("steps", at, where + " must start with connect", STEPS_HINT);
+      return;
+    }
+    for (int i = 1; i < steps.size(); i++) {
+      if (steps.get(i).ordinal() <= steps.get(i - 1).ordinal()) {
+        s.error("steps", at, where + ": '" + lower(steps.get(i)) + "' cannot come after '" + lower(steps.get(i - 1)) + "'",
+            STEPS_HINT);
+        return;
+      }
+    }
+    if (steps.contains(Step.RCPT_TO) && !steps.contains(Step.MAIL_FROM)) {
+      s.error("steps", at, where + ": a rcpt_to step needs a mail_from step before it",
+          "e.g. steps: [connect, banner, ehlo, mail_from, rcpt_to, quit]");
+    }
+    if (steps.contains(Step.RCPT_TO) && !hasRcptTo) {
+      s.error("rcpt_to", s.keyLocation(), s.description() + " has a rcpt_to step but no 'rcpt_to' address",
+          "add e.g. rcpt_to: postmaster@corp.example (a recipient every backend accepts), or remove the rcpt_to step");
+    }
+  }
+
+  private PoolConfig bindPool(String name, Section s) {
+    Algorithm algorithm = s.enumValue("algorithm", Algorithm.class, Algorithm.ROUND_ROBIN);
+    Persistence persistence = bindPersistence(s);
+    Duration slowStart = s.duration("slow_start", Duration.ZERO);
+    Passive passive = bindPassive(s);
+    List<BackendConfig> backends = bindBackends(s);
+    return new PoolConfig(name, algorithm, persistence, slowStart, passive, backends, s.acknowledge(), s.keyLocation());
+  }
+
+  private Persistence bindPersistence(Section pool) {
+    YamlNode node = pool.node("persistence");
+    if (node == null) {
+      return Persistence.NONE;
+    }
+    String modesHint = "none, source_ip, or { mode: source_ip, ttl: 30m, max_entries: 100000 }";
+    if (node instanceof YamlNode.ScalarNode) {
+      // The short form: "persistence: none" (or "source_ip" with the default ttl and table size).
+      Persistence.Mode mode = pool.enumValue("persistence", Persistence.Mode.class, Persistence.Mode.NONE);
+      return persistence(mode, DEFAULT_PERSISTENCE_TTL, DEFAULT_PERSISTENCE_ENTRIES);
+    }
+    Section s = pool.section("persistence", "'persistence' of " + pool.description(), PERSISTENCE_KEYS);
+    s.require("mode", "valid modes: " + modesHint);
+    Persistence.Mode mode = s.enumValue("mode", Persistence.Mode.class, Persistence.Mode.NONE);
+    Duration ttl = positive(s, "ttl", DEFAULT_PERSISTENCE_TTL);
+    int maxEntries = s.integer("max_entries", DEFAULT_PERSISTENCE_ENTRIES, 1, Integer.MAX_VALUE, null);
+    return persistence(mode, ttl, maxEntries);
+  }
+
+  /** Mode none is always {@link Persistence#NONE}, so consumers can compare against it. */
+  private static Persistence persistence(Persistence.Mode mode, Duration ttl, int maxEntries) {
+    return mode == Persistence.Mode.NONE ? Persistence.NONE : new Persistence(mode, ttl, maxEntries);
+  }
+
+  private Passive bindPassive(Section pool) {
+    Section s = pool.section("passive", "'passive' of " + pool.description(), PASSIVE_KEYS);
+    Passive d = Passive.DEFAULT;
+    int failures = s.integer("consecutive_failures", d.consecutiveFailures(), 1, 1000, null);
+    Duration ejectFor = positive(s, "eject_for", d.ejectFor());
+    Duration maxEjectFor = positive(s, "max_eject_for", d.maxEjectFor());
+    if (s.ok("eject_for") && s.ok("max_eject_for") && maxEjectFor.compareTo(ejectFor) < 0) {
+      s.error("max_eject_for", s.locationOfValue("max_eject_for"),
+          "'max_eject_for' (" + maxEjectFor + ") is shorter than 'eject_for' (" + ejectFor + ")",
+          "ejection doubles from eject_for up to max_eject_for, e.g. eject_for: 30s, max_eject_for: 5m");
+    }
+    return new Passive(failures, ejectFor, maxEjectFor);
+  }
+
+  private List<BackendConfig> bindBackends(Section pool) {
+    String example = "e.g. backends: [ { name: server1, address: 192.0.2.10:25 }, 192.0.2.11:25 ]";
+    List<BackendConfig> out = new ArrayList<>();
+    if (!pool.require("backends", "a pool needs at least one backend; " + example)) {
+      return out;
+    }
+    List<YamlNode> items = pool.list("backends", "host:port or { name: ..., address: host:port, weight: 1 }");
+    if (items == null) {
+      return out;
+    }
+    if (items.isEmpty()) {
+      pool.error("backends", pool.locationOfValue("backends"), pool.description() + " has no backends",
+          "a pool needs at least one backend; " + example);
+    }
+    Map<String, BackendConfig> byName = new LinkedHashMap<>();
+    for (YamlNode item : items) {
+      BackendConfig b = bindBackend(pool, item);
+      if (b == null) {
+        continue;
+      }
+      BackendConfig first = byName.putIfAbsent(b.name(), b);
+      if (first != null) {
+        pool.error("backends", b.location(), "duplicate backend name '" + b.name() + "' in " + pool.description(),
+            "'" + b.name() + "' is already defined at line " + first.location().line()
+                + "; give each backend its own name");
+      }
+      out.add(b);
+    }
+    return out;
+  }
+
+  /** One backend: a scalar {@code host:port} or a map; null when it cannot be bound at all. */
+  private BackendConfig bindBackend(Section pool, YamlNode item) {
+    if (item instanceof YamlNode.ScalarNode scalar && !scalar.isNull()) {
+      try {
+        HostPort address = ConfigValues.parseHostPort(scalar.text(), false, false);
+        return new BackendConfig(scalar.text().trim(), address, 1, 1, Set.of(), item.location());
+      } catch (IllegalArgumentException e) {
+        pool.error("backends", item.location(), "backend in " + pool.description() + ": " + e.getMessage(),
+            ConfigValues.ADDRESS_HINT);
+        return null;
+      }
+    }
+    Section s = Section.open(item, item.location(), "a backend of " + pool.description(), BACKEND_KEYS, errors);
+    s.require("address", ConfigValues.ADDRESS_HINT);
+    HostPort address = s.value("address", null, t -> ConfigValues.parseHostPort(t, false, false), ConfigValues.ADDRESS_HINT);
+    String name = s.string("name", address == null ? s.text("address", "") : address.toString());
+    int weight = s.integer("weight", 1, 1, 1_000_000,
+        "weight is a share and must be at least 1; to take a server out of service, drain it instead");
+    int priority = s.integer("priority", 1, 1, 1000, "priority is a tier: 1 = first, 2 = used only when tier 1 has no eligible backend");
+    if (address == null) {
+      return null;
+    }
+    Location at = s.has("name") ? s.locationOfValue("name") : item.location();
+    return new BackendConfig(name, address, weight, priority, s.acknowledge(), at);
+  }
+
+  private ListenerConfig bindListener(
+      String name, Section s, Map<String, PoolConfig> pools, Map<String, HealthProfile> profiles) {
+    s.require("listen", "the address this listener accepts connections on, " + ConfigValues.IP_ADDRESS_HINT);
+    HostPort listen = listenAddress(s, "listen");
+    listenLocations.put(name, s.locationOfValue("listen"));
+    Mode mode = s.enumValue("mode", Mode.class, Mode.SMTP);
+    if (mode == Mode.TCP) {
+      for (String key : SMTP_ONLY_KEYS) {
+        if (s.has(key)) {
+          s.error(key, s.locationOfKey(key), "'" + key + "' does not apply to " + s.description() + ", which has mode: tcp",
+              "'" + key + "' is only valid with mode: smtp; remove it or set mode: smtp");
+        }
+      }
+    }
+    Balance balance = s.enumValue("balance", Balance.class, Balance.TRANSACTION);
+    s.require("pool", "the pool this listener sends traffic to; " + Suggestions.hint(null, pools.keySet(), "defined pools"));
+    String pool = reference(s, "pool", "pool", pools.keySet());
+    String health = reference(s, "health", "health profile", profiles.keySet());
+    Trust trust = s.enumValue("trust", Trust.class, Trust.EXTERNAL);
+    InetAddress source = s.value("source_address", null, ConfigBinder::ipAddress, IP_HINT);
+    ClientIdentity identity = s.enumValue("client_identity", ClientIdentity.class, ClientIdentity.NONE);
+    if (mode == Mode.TCP && (identity == ClientIdentity.XCLIENT || identity == ClientIdentity.XFORWARD)) {
+      s.error("client_identity", s.locationOfValue("client_identity"),
+          "client_identity " + lower(identity) + " is an SMTP command and needs mode: smtp",
+          "with mode: tcp use none, proxy_v1 or proxy_v2; or set mode: smtp");
+    }
+    List<Cidr> acceptProxy = s.listOf("accept_proxy", List.of(), Cidr::parse, ConfigValues.CIDR_HINT);
+    List<Cidr> allow = s.listOf("allow", ALLOW_ALL, Cidr::parse, ConfigValues.CIDR_HINT);
+    List<Cidr> deny = s.listOf("deny", List.of(), Cidr::parse, ConfigValues.CIDR_HINT);
+    String hostname = s.has("hostname") ? s.string("hostname", LocalHost.NAME) : LocalHost.NAME;
+    int retries = s.integer("retries", 2, 0, 10, "how many other backends to try before a 4xx reaches the client, 0..10");
+    BareNewline bareNewline = s.enumValue("bare_newline", BareNewline.class, BareNewline.REJECT);
+    Auth auth = s.enumValue("auth", Auth.class, Auth.NONE);
+    BackendTls backendTls = s.enumValue("backend_tls", BackendTls.class, BackendTls.NONE);
+    Tls tls = bindTls(s);
+    Limits limits = bindLimits(s);
+    return new ListenerConfig(name, listen, mode, balance, pool, health, trust, source, identity, acceptProxy, allow,
+        deny, hostname, retries, bareNewline, auth, backendTls, tls, limits, s.acknowledge(), s.keyLocation());
+  }
+
+  /** A reference to a named section; an unknown name is an error listing the defined ones. */
+  private static String reference(Section s, String key, String kind, Set<String> defined) {
+    String ref = s.string(key, null);
+    if (ref != null && !defined.contains(ref)) {
+      s.error(key, s.locationOfValue(key), s.description() + " refers to unknown " + kind + " '" + ref + "'",
+          Suggestions.hint(ref, defined, "defined " + kind + "s"));
+    }
+    return ref;
+  }
+
+  private Tls bindTls(Section listener) {
+    if (!listener.has("tls")) {
+      listener.section("tls", "'tls' of " + listener.description(), TLS_KEYS);
+      return null;
+    }
+    Section s = listener.section("tls", "'tls' of " + listener.description(), TLS_KEYS);
+    s.require("cert", "the certificate chain (PEM), e.g. cert: tls/cert.pem");
+    s.require("key", "the private key (PEM), e.g. key: tls/key.pem");
+    Path cert = path(s, "cert", null);
+    Path key = path(s, "key", null);
+    boolean implicit = s.bool("implicit", false);
+    return new Tls(cert, key, implicit);
+  }
+
+  private Limits bindLimits(Section listener) {
+    Section s = listener.section("limits", "'limits' of " + listener.description(), LIMITS_KEYS);
+    Limits d = Limits.DEFAULT;
+    String zero = "a whole number, 0 for no limit";
+    int maxConnections = s.integer("max_connections", d.maxConnections(), 0, Integer.MAX_VALUE, zero);
+    int perClient = s.integer("max_connections_per_client", d.maxConnectionsPerClient(), 0, Integer.MAX_VALUE, zero);
+    ListenerConfig.Rate rate = s.value("connection_rate", d.connectionRate(), ConfigValues::parseRate, ConfigValues.RATE_HINT);
+    long maxSize = s.size("max_message_size", d.maxMessageSize());
+    int maxRecipients = s.integer("max_recipients", d.maxRecipients(), 0, Integer.MAX_VALUE, zero);
+    Duration idle = positive(s, "idle_timeout", d.idleTimeout());
+    return new Limits(maxConnections, perClient, rate, maxSize, maxRecipients, idle);
+  }
+
+  /** Two listeners cannot bind the same address and port (nor one the wildcard of the other's family). */
+  private void checkUniqueListen(Map<String, ListenerConfig> listeners) {
+    List<ListenerConfig> seen = new ArrayList<>();
+    for (ListenerConfig l : listeners.values()) {
+      if (l.listen() == null || l.listen().port() == 0) {
+        continue;
+      }
+      for (ListenerConfig other : seen) {
+        if (conflict(l.listen(), other.listen())) {
+          errors.add(new ConfigError(listenLocations.get(l.name()),
+              "listener '" + l.name() + "' listens on " + l.listen() + ", which listener '" + other.name()
+                  + "' (line " + other.location().line() + ") already uses",
+              "give each listener its own address:port"));
+          break;
+        }
+      }
+      seen.add(l);
+    }
+  }
+
+  private static boolean conflict(HostPort a, HostPort b) {
+    if (a.port() != b.port()) {
+      return false;
+    }
+    byte[] x = IpLiteral.parse(a.host());
+    byte[] y = IpLiteral.parse(b.host());
+    if (x == null || y == null || x.length != y.length) {
+      return false;
+    }
+    return java.util.Arrays.equals(x, y) || isWildcard(x) || isWildcard(y);
+  }
+
+  private static boolean isWildcard(byte[] address) {
+    for (byte b : address) {
+      if (b != 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** A listening address: an IP literal and port (port 0 picks a free port). */
+  private HostPort listenAddress(Section s, String key) {
+    return s.value(key, null, t -> ConfigValues.parseHostPort(t, true, true), ConfigValues.IP_ADDRESS_HINT);
+  }
+
+  private Path path(Section s, String key, Path def) {
+    return s.value(key, def, this::resolve, PATH_HINT);
+  }
+
+  private Path resolve(String text) {
+    if (text.isBlank()) {
+      throw new IllegalArgumentException("the path is empty");
+    }
+    try {
+      return baseDir.resolve(text.trim()).normalize();
+    } catch (InvalidPathException e) {
+      throw new IllegalArgumentException("'" + text + "' is not a valid path: " + e.getReason());
+    }
+  }
+
+  /** A duration that must be more than zero. */
+  private static Duration positive(Section s, String key, Duration def) {
+    Duration d = s.duration(key, def);
+    if (d.isZero() && s.ok(key)) {
+      s.error(key, s.locationOfValue(key), "'" + key + "' in " + s.description() + " must be more than 0",
+          ConfigValues.DURATION_HINT);
+      return def;
+    }
+    return d;
+  }
+
+  private static InetAddress ipAddress(String text) {
+    InetAddress a = IpLiteral.toAddress(text.trim());
+    if (a == null) {
+      throw new IllegalArgumentException("'" + text + "' is not an IP address");
+    }
+    return a;
+  }
+
+  private static String lower(Enum<?> e) {
+    return e.name().toLowerCase(java.util.Locale.ROOT);
+  }
+
+  /**
+   * The default {@code hostname}: this host's name, looked up once and only when a listener needs
+   * it (the lookup may consult DNS).
+   */
+  private static final class LocalHost {
+    static final String NAME = lookup();
+
+    private static String lookup() {
+      try {
+        String name = InetAddress.getLocalHost().getHostName();
+        return name == null || name.isBlank() || IpLiteral.parse(name) != null ? "localhost" : name;
+      } catch (java.io.IOException | SecurityException e) {
+        return "localhost";
+      }
+    }
+  }
+}

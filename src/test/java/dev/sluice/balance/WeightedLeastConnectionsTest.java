@@ -1,0 +1,94 @@
+package dev.sluice.balance;
+
+import static dev.sluice.balance.Pools.counts;
+import static dev.sluice.balance.Pools.ipv4;
+import static dev.sluice.balance.Pools.picks;
+import static dev.sluice.balance.Pools.weighted;
+import static dev.sluice.balance.Pools.weightsOf;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class WeightedLeastConnectionsTest {
+  private final WeightedLeastConnections wlc = new WeightedLeastConnections();
+
+  @Test
+  void picks_the_lowest_active_plus_one_over_weight() {
+    List<Backend> backends = weighted(1, 3, 1);
+    activate(backends.get(0), 1); // (1+1)/1 = 2
+    activate(backends.get(1), 5); // (5+1)/3 = 2
+    activate(backends.get(2), 0); // (0+1)/1 = 1  ← lowest
+
+    assertThat(wlc.select(backends, weightsOf(backends), ipv4(1)).name()).isEqualTo("c");
+
+    activate(backends.get(2), 3); // c: 4; a: 2, b: 2 tie
+    activate(backends.get(1), -1); // b: (4+1)/3 ≈ 1.67 ← lowest
+    assertThat(wlc.select(backends, weightsOf(backends), ipv4(2)).name()).isEqualTo("b");
+  }
+
+  @Test
+  void weight_counts_even_when_everyone_is_idle() {
+    List<Backend> backends = weighted(2, 1);
+
+    // Placing sessions as they are picked: a (1/2), then a 2/2 vs b 1/1 tie, …: a gets 2 of 3.
+    List<String> picked =
+        picks(
+            300,
+            i -> {
+              Backend b = wlc.select(backends, weightsOf(backends), ipv4(i));
+              b.acquire();
+              return b;
+            });
+
+    assertThat(counts(picked)).isEqualTo(Map.of("a", 200, "b", 100));
+  }
+
+  @Test
+  void equal_idle_backends_alternate_instead_of_always_the_first() {
+    List<Backend> backends = weighted(1, 1, 1);
+
+    List<String> picked = picks(9, i -> wlc.select(backends, weightsOf(backends), ipv4(i)));
+
+    assertThat(counts(picked)).isEqualTo(Map.of("a", 3, "b", 3, "c", 3));
+    assertThat(picked.get(0)).isNotEqualTo(picked.get(1));
+  }
+
+  @Test
+  void ties_rotate_among_the_tied_only() {
+    List<Backend> backends = weighted(1, 1, 1);
+    activate(backends.get(1), 2); // b is busier than the tied a and c
+
+    List<String> picked = picks(10, i -> wlc.select(backends, weightsOf(backends), ipv4(i)));
+
+    assertThat(counts(picked)).isEqualTo(Map.of("a", 5, "c", 5));
+  }
+
+  @Test
+  void slow_start_weights_reduce_the_share() {
+    List<Backend> backends = weighted(1, 1);
+    double[] weights = {1.0, 0.25}; // b ramping: a quarter of its weight
+
+    List<String> picked =
+        picks(
+            500,
+            i -> {
+              Backend b = wlc.select(backends, weights, ipv4(i));
+              b.acquire();
+              return b;
+            });
+
+    assertThat(counts(picked)).isEqualTo(Map.of("a", 400, "b", 100));
+  }
+
+  static void activate(Backend b, int sessions) {
+    for (int i = 0; i < Math.abs(sessions); i++) {
+      if (sessions > 0) {
+        b.acquire();
+      } else {
+        b.release();
+      }
+    }
+  }
+}
