@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "An SMTP-aware load balancer.",
-    subcommands = {RunCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {RunCommand.class, CheckCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
   public static void main(String[] args) {
@@ -21,8 +21,8 @@ public final class Main implements Runnable {
 
   /** Runs the command line and returns the exit code (tests call this instead of main). */
   public static int execute(String... args) {
+    // picocli answers invalid usage with exit code 2 (ExitCode.USAGE), as our contract wants.
     CommandLine cl = new CommandLine(new Main());
-    cl.setExitCodeOnInvalidInput(2);
     return cl.execute(args);
   }
 
