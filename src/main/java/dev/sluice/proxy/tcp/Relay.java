@@ -33,13 +33,17 @@ final class Relay extends ChannelInboundHandlerAdapter {
   }
 
   /** Joins client and backend: installs a relay on each and starts reading both. */
-  static void join(Channel client, Channel backend, Runnable onClose) {
+  static void join(Channel client, Channel backend, Runnable onClose, boolean clientInputEnded) {
     Ends ends = new Ends(client, backend, onClose);
+    ends.clientInputEnded = clientInputEnded;
     backend.pipeline().addLast("relay", new Relay(client, ends, false));
     client.pipeline().addLast("relay", new Relay(backend, ends, true));
     client.closeFuture().addListener(f -> ends.closeBoth());
     backend.closeFuture().addListener(f -> ends.closeBoth());
-    client.config().setAutoRead(true);
+    // Resuming reads on an input that has already ended makes the transport close the channel.
+    if (!clientInputEnded) {
+      client.config().setAutoRead(true);
+    }
     backend.config().setAutoRead(true);
   }
 
@@ -69,13 +73,7 @@ final class Relay extends ChannelInboundHandlerAdapter {
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
     if (evt instanceof ChannelInputShutdownEvent) {
       ends.inputEnded(clientSide, true);
-      peer.writeAndFlush(Unpooled.EMPTY_BUFFER)
-          .addListener(
-              f -> {
-                if (peer instanceof DuplexChannel d && peer.isActive()) {
-                  d.shutdownOutput();
-                }
-              });
+      endOutput(peer);
       if (ends.inputEnded(!clientSide)) {
         ends.closeBoth();
       }
@@ -84,6 +82,17 @@ final class Relay extends ChannelInboundHandlerAdapter {
     } else {
       ctx.fireUserEventTriggered(evt);
     }
+  }
+
+  /** Flushes what is pending towards {@code ch}, then shuts down its output (TCP half-close). */
+  static void endOutput(Channel ch) {
+    ch.writeAndFlush(Unpooled.EMPTY_BUFFER)
+        .addListener(
+            f -> {
+              if (ch instanceof DuplexChannel d && ch.isActive()) {
+                d.shutdownOutput();
+              }
+            });
   }
 
   @Override

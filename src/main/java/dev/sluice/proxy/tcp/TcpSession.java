@@ -7,12 +7,15 @@ import dev.sluice.proxy.BackendConnector;
 import dev.sluice.proxy.Listener;
 import dev.sluice.proxy.ListenerRoute;
 import dev.sluice.proxy.smtp.SmtpReply;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.LineBasedFrameDecoder;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.net.InetSocketAddress;
@@ -38,6 +41,8 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(TcpSession.class);
   /** SMTP reply lines are at most 512 octets (RFC 5321 §4.5.3.1.5); allow generous slack. */
   private static final int MAX_BANNER_LINE = 4096;
+  /** Bytes an early talker may send before the banner; a real SMTP client sends none. */
+  private static final int MAX_EARLY_BYTES = 64 * 1024;
 
   private final Listener listener;
   private final BackendConnector connector;
@@ -47,6 +52,9 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
   private Channel client;
   private SelectionKey key;
   private Channel backendChannel;
+  /** Bytes the client sent before a backend was joined (SMTP clients should wait for the banner). */
+  private CompositeByteBuf early;
+  private boolean clientInputEnded;
 
   public TcpSession(Listener listener, BackendConnector connector, Duration bannerTimeout) {
     this.listener = listener;
@@ -123,12 +131,22 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
     if (!idle.isZero()) {
       client.pipeline().addLast("idle", new IdleStateHandler(0, 0, idle.toMillis(), TimeUnit.MILLISECONDS));
     }
+    ByteBuf pending = early;
+    early = null; // handed to the backend below, not released with this handler
     client.pipeline().remove(this);
-    Relay.join(client, backend, chosen::release);
+    Relay.join(client, backend, chosen::release, clientInputEnded);
     // Removing the line decoder hands any bytes that arrived after the banner to the relay.
     backend.pipeline().remove("banner");
     backend.pipeline().remove("lines");
     client.flush();
+    if (pending != null) {
+      backend.write(pending);
+    }
+    if (clientInputEnded) {
+      Relay.endOutput(backend);
+    } else {
+      backend.flush();
+    }
     log.debug("{}: {} -> {}", listener.name(), client.remoteAddress(), chosen);
   }
 
@@ -142,6 +160,38 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
 
   private void answerAndClose(String line) {
     client.writeAndFlush(ByteBufUtil.writeAscii(client.alloc(), line + "\r\n")).addListener(ChannelFutureListener.CLOSE);
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    // Reads are off until the join, but a transport may still deliver what arrived together with
+    // the client's end of input; keep it (bounded) for the backend.
+    ByteBuf buf = (ByteBuf) msg;
+    if (early == null) {
+      early = ctx.alloc().compositeBuffer();
+    }
+    early.addComponent(true, buf);
+    if (early.readableBytes() > MAX_EARLY_BYTES) {
+      log.info("{}: {} sent {} bytes before any banner; closing", listener.name(), client.remoteAddress(), early.readableBytes());
+      ctx.close();
+    }
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof ChannelInputShutdownEvent) {
+      clientInputEnded = true;
+    } else {
+      ctx.fireUserEventTriggered(evt);
+    }
+  }
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    if (early != null) {
+      early.release();
+      early = null;
+    }
   }
 
   @Override

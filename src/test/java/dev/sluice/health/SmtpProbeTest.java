@@ -1,0 +1,208 @@
+package dev.sluice.health;
+
+import static dev.sluice.config.HealthProfile.Step.BANNER;
+import static dev.sluice.config.HealthProfile.Step.CONNECT;
+import static dev.sluice.config.HealthProfile.Step.EHLO;
+import static dev.sluice.config.HealthProfile.Step.MAIL_FROM;
+import static dev.sluice.config.HealthProfile.Step.QUIT;
+import static dev.sluice.config.HealthProfile.Step.RCPT_TO;
+import static dev.sluice.config.HealthProfile.Step.STARTTLS;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sluice.config.HealthProfile;
+import dev.sluice.config.Location;
+import dev.sluice.lab.EmbeddedSmtpServer;
+import dev.sluice.runtime.Transport;
+import dev.sluice.testing.ScriptedPeer;
+import io.netty.channel.EventLoopGroup;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class SmtpProbeTest {
+  static final Transport TRANSPORT = Transport.NIO;
+  static EventLoopGroup group;
+  static SmtpProbe probe;
+
+  @BeforeAll
+  static void start() {
+    group = TRANSPORT.newGroup(1);
+    probe = new SmtpProbe(group, TRANSPORT.clientChannel());
+  }
+
+  @AfterAll
+  static void stop() {
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+  }
+
+  static HealthProfile profile(List<HealthProfile.Step> steps, String mailFrom, String rcptTo, Duration timeout) {
+    return new HealthProfile("external", steps, "probe.test", mailFrom, rcptTo, Duration.ofSeconds(5), timeout, 2, 2, 14,
+        Set.of(), Location.NONE);
+  }
+
+  static final HealthProfile DEEP =
+      profile(List.of(CONNECT, BANNER, EHLO, MAIL_FROM, QUIT), "probe@internet.example", null, Duration.ofSeconds(2));
+
+  ProbeResult run(InetSocketAddress at, HealthProfile p) throws Exception {
+    return probe.probe(at, null, p).get(10, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void healthyServerPassesEveryStepAndIsLeftWithRsetAndQuit() throws Exception {
+    try (EmbeddedSmtpServer s = new EmbeddedSmtpServer("s1", null).start(new InetSocketAddress("127.0.0.1", 0), group, TRANSPORT)) {
+      ProbeResult r = run(s.address(), DEEP);
+      assertThat(r.outcome()).as(r.transcript().toString()).isEqualTo(ProbeOutcome.OK);
+      assertThat(r.transcript()).first().asString().startsWith("S: 220 s1");
+      assertThat(r.transcript()).contains("C: EHLO probe.test", "C: MAIL FROM:<probe@internet.example>", "C: RSET", "C: QUIT");
+      assertThat(r.transcript()).last().asString().startsWith("S: 221");
+    }
+  }
+
+  @Test
+  void backPressureAtMailFromIsDegradedNotDown() throws Exception {
+    try (EmbeddedSmtpServer s = new EmbeddedSmtpServer("s1", "corp.example").start(new InetSocketAddress("127.0.0.1", 0), group, TRANSPORT)) {
+      s.setBackPressure(true);
+      ProbeResult r = run(s.address(), DEEP);
+      assertThat(r.outcome()).isEqualTo(ProbeOutcome.BACK_PRESSURE);
+      assertThat(r.reason()).contains("452 4.3.1");
+      assertThat(r.transcript()).containsSubsequence("S: 452 4.3.1 Insufficient system resources", "C: RSET", "C: QUIT");
+      // The same server still accepts the internal sender: judged per profile.
+      HealthProfile internal = profile(DEEP.steps(), "health@corp.example", null, Duration.ofSeconds(2));
+      assertThat(run(s.address(), internal).outcome()).isEqualTo(ProbeOutcome.OK);
+    }
+  }
+
+  @Test
+  void bannerHelloOnlyProbeIsBlindToBackPressure() throws Exception {
+    // The seed's pitfall 4, shown: a probe that stops at EHLO calls a refusing server healthy.
+    try (EmbeddedSmtpServer s = new EmbeddedSmtpServer("s1", null).start(new InetSocketAddress("127.0.0.1", 0), group, TRANSPORT)) {
+      s.setBackPressure(true);
+      HealthProfile shallow = profile(List.of(CONNECT, BANNER, EHLO, QUIT), "x@y", null, Duration.ofSeconds(2));
+      assertThat(run(s.address(), shallow).outcome()).isEqualTo(ProbeOutcome.OK);
+    }
+  }
+
+  @Test
+  void transientReplyAtRcptToIsBackPressure() throws Exception {
+    try (ScriptedPeer peer = new ScriptedPeer(c -> {
+      c.say("220 ready");
+      c.hearUntil("EHLO");
+      c.say("250 ok");
+      c.hearUntil("MAIL");
+      c.say("250 ok");
+      c.hearUntil("RCPT");
+      c.say("451 4.3.0 try later");
+      c.serveRest();
+    })) {
+      HealthProfile p = profile(List.of(CONNECT, BANNER, EHLO, MAIL_FROM, RCPT_TO, QUIT), "a@b.example", "postmaster@c.example",
+          Duration.ofSeconds(2));
+      ProbeResult r = run(peer.address(), p);
+      assertThat(r.outcome()).isEqualTo(ProbeOutcome.BACK_PRESSURE);
+      assertThat(peer.received()).containsSubsequence("RCPT TO:<postmaster@c.example>", "RSET", "QUIT");
+    }
+  }
+
+  @Test
+  void serviceNotAvailableBannerIsDown() throws Exception {
+    try (ScriptedPeer peer = new ScriptedPeer(c -> {
+      c.say("421 4.3.2 Service shutting down");
+      c.hear();
+    })) {
+      ProbeResult r = run(peer.address(), DEEP);
+      assertThat(r.outcome()).isEqualTo(ProbeOutcome.FAILED);
+      assertThat(r.reason()).contains("banner refused").contains("421");
+    }
+  }
+
+  @Test
+  void bannerPastTimeoutIsDown() throws Exception {
+    try (ScriptedPeer peer = new ScriptedPeer(c -> {
+      c.hear(); // never greets; waits until the probe gives up and closes
+    })) {
+      ProbeResult r = run(peer.address(), profile(DEEP.steps(), "a@b", null, Duration.ofMillis(300)));
+      assertThat(r.outcome()).isEqualTo(ProbeOutcome.FAILED);
+      assertThat(r.reason()).isEqualTo("timeout waiting for banner reply");
+    }
+  }
+
+  @Test
+  void refusedConnectionIsDown() throws Exception {
+    int port;
+    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      port = s.getLocalPort();
+    }
+    ProbeResult r = run(new InetSocketAddress("127.0.0.1", port), DEEP);
+    assertThat(r.outcome()).isEqualTo(ProbeOutcome.FAILED);
+    assertThat(r.reason()).startsWith("connect failed");
+  }
+
+  @Test
+  void permanentRefusalOfTheProbeSenderIsAMisconfiguration() throws Exception {
+    try (ScriptedPeer peer = new ScriptedPeer(c -> {
+      c.say("220 ready");
+      c.hearUntil("EHLO");
+      c.say("250 ok");
+      c.hearUntil("MAIL");
+      c.say("553 5.7.1 Sender address rejected");
+      c.serveRest();
+    })) {
+      ProbeResult r = run(peer.address(), DEEP);
+      assertThat(r.outcome()).isEqualTo(ProbeOutcome.MISCONFIGURED);
+      assertThat(r.reason()).contains("profile 'external'").contains("553 5.7.1");
+    }
+  }
+
+  @Test
+  void multiLineEhloSplitAcrossPacketsIsOneReply() throws Exception {
+    try (ScriptedPeer peer = new ScriptedPeer(c -> {
+      c.say("220-first greeting line");
+      c.say("220 second greeting line");
+      c.hearUntil("EHLO");
+      c.raw("250-mx.exa");
+      c.raw("mple\r\n250-PIPE");
+      c.raw("LINING\r\n250 8BIT");
+      c.raw("MIME\r\n");
+      c.serveRest();
+    })) {
+      ProbeResult r = run(peer.address(), DEEP);
+      assertThat(r.outcome()).as(r.transcript().toString()).isEqualTo(ProbeOutcome.OK);
+      assertThat(r.transcript()).contains("S: 250-mx.example", "S: 250-PIPELINING", "S: 250 8BITMIME");
+    }
+  }
+
+  @Test
+  void connectOnlyProbeStillReadsBannerAndQuits() throws Exception {
+    try (ScriptedPeer peer = new ScriptedPeer(c -> {
+      c.say("220 ready");
+      c.serveRest();
+    })) {
+      ProbeResult r = run(peer.address(), profile(List.of(CONNECT), "a@b", null, Duration.ofSeconds(2)));
+      assertThat(r.outcome()).isEqualTo(ProbeOutcome.OK);
+      assertThat(peer.received()).containsExactly("QUIT");
+    }
+  }
+
+  @Test
+  void failedTlsHandshakeIsDown() throws Exception {
+    try (ScriptedPeer peer = new ScriptedPeer(c -> {
+      c.say("220 ready");
+      c.hearUntil("EHLO");
+      c.say("250-mx").say("250 STARTTLS");
+      c.hearUntil("STARTTLS");
+      c.say("220 go ahead");
+      c.raw("this is not a TLS server hello\r\n");
+      c.hear();
+    })) {
+      ProbeResult r = run(peer.address(), profile(List.of(CONNECT, BANNER, EHLO, STARTTLS, MAIL_FROM, QUIT), "a@b", null,
+          Duration.ofSeconds(2)));
+      assertThat(r.outcome()).isEqualTo(ProbeOutcome.FAILED);
+      assertThat(r.reason()).startsWith("TLS handshake failed");
+    }
+  }
+}

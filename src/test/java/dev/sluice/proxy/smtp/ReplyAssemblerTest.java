@@ -1,0 +1,40 @@
+package dev.sluice.proxy.smtp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+
+class ReplyAssemblerTest {
+  private final ReplyAssembler a = new ReplyAssembler();
+
+  @Test
+  void assemblesMultiLineReply() throws Exception {
+    assertThat(a.feed("250-mx.example")).isNull();
+    assertThat(a.feed("250-PIPELINING")).isNull();
+    SmtpReply r = a.feed("250 8BITMIME");
+    assertThat(r.code()).isEqualTo(250);
+    assertThat(r.lines()).containsExactly("250-mx.example", "250-PIPELINING", "250 8BITMIME");
+    assertThat(r.ehloKeywords()).containsExactly("PIPELINING", "8BITMIME");
+    assertThat(r.wire()).isEqualTo("250-mx.example\r\n250-PIPELINING\r\n250 8BITMIME\r\n");
+  }
+
+  @Test
+  void acceptsBareCodeAndClassifies() throws Exception {
+    assertThat(a.feed("354").code()).isEqualTo(354);
+    SmtpReply r = a.feed("452 4.3.1 Insufficient system resources");
+    assertThat(r.isTransient()).isTrue();
+    assertThat(r.text()).isEqualTo("4.3.1 Insufficient system resources");
+    assertThat(a.feed("221 bye").isPositive()).isTrue();
+    assertThat(a.feed("550 no").isPermanent()).isTrue();
+  }
+
+  @Test
+  void rejectsGarbageAndCodeChanges() throws Exception {
+    assertThatThrownBy(() -> a.feed("hello")).isInstanceOf(ReplyAssembler.MalformedReplyException.class);
+    assertThatThrownBy(() -> a.feed("25")).isInstanceOf(ReplyAssembler.MalformedReplyException.class);
+    assertThatThrownBy(() -> a.feed("250x")).isInstanceOf(ReplyAssembler.MalformedReplyException.class);
+    a.feed("250-first");
+    assertThatThrownBy(() -> a.feed("251 second")).isInstanceOf(ReplyAssembler.MalformedReplyException.class);
+  }
+}

@@ -1,0 +1,154 @@
+package dev.sluice.testing;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A TCP peer on loopback that plays a script per connection, for behaviours real servers will not
+ * produce on demand (a 421 banner, a banner that never comes, replies split across packets). Lines
+ * it receives are recorded. One daemon thread per connection.
+ */
+public final class ScriptedPeer implements AutoCloseable {
+  /** What the peer does on one connection. */
+  @FunctionalInterface
+  public interface Script {
+    void play(Conversation c) throws IOException, InterruptedException;
+  }
+
+  private final ServerSocket server;
+  private final List<String> received = new CopyOnWriteArrayList<>();
+  private final AtomicInteger connections = new AtomicInteger();
+  private volatile boolean closed;
+
+  public ScriptedPeer(Script script) throws IOException {
+    server = new ServerSocket();
+    server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+    Thread acceptor = new Thread(() -> accept(script), "scripted-peer");
+    acceptor.setDaemon(true);
+    acceptor.start();
+  }
+
+  private void accept(Script script) {
+    while (!closed) {
+      try {
+        Socket s = server.accept();
+        connections.incrementAndGet();
+        Thread t = new Thread(() -> {
+          try (s) {
+            script.play(new Conversation(s));
+          } catch (IOException | InterruptedException e) {
+            // the other side went away; the script ends with it
+          }
+        }, "scripted-peer-conn");
+        t.setDaemon(true);
+        t.start();
+      } catch (IOException e) {
+        return;
+      }
+    }
+  }
+
+  public InetSocketAddress address() {
+    return (InetSocketAddress) server.getLocalSocketAddress();
+  }
+
+  public int port() {
+    return server.getLocalPort();
+  }
+
+  /** Every line received on any connection, in arrival order. */
+  public List<String> received() {
+    return received;
+  }
+
+  public int connections() {
+    return connections.get();
+  }
+
+  @Override
+  public void close() throws IOException {
+    closed = true;
+    server.close();
+  }
+
+  /** One connection of the script. */
+  public final class Conversation {
+    private final Socket socket;
+    private final BufferedReader in;
+    private final OutputStream out;
+
+    Conversation(Socket socket) throws IOException {
+      this.socket = socket;
+      this.in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.ISO_8859_1));
+      this.out = socket.getOutputStream();
+    }
+
+    /** Writes raw text (add CRLF yourself) and flushes: one call is usually one TCP segment. */
+    public Conversation raw(String text) throws IOException {
+      out.write(text.getBytes(StandardCharsets.ISO_8859_1));
+      out.flush();
+      return this;
+    }
+
+    /** Writes one reply line with CRLF. */
+    public Conversation say(String line) throws IOException {
+      return raw(line + "\r\n");
+    }
+
+    /** Reads one line (recorded), or null at end of stream. */
+    public String hear() throws IOException {
+      String line = in.readLine();
+      if (line != null) {
+        received.add(line);
+      }
+      return line;
+    }
+
+    /** Reads lines until one starts with {@code prefix} (case-insensitive). */
+    public String hearUntil(String prefix) throws IOException {
+      String line;
+      while ((line = hear()) != null) {
+        if (line.regionMatches(true, 0, prefix, 0, prefix.length())) {
+          return line;
+        }
+      }
+      return null;
+    }
+
+    /** A plain SMTP server from here on: answers every command until QUIT. */
+    public void serveRest() throws IOException {
+      String line;
+      while ((line = hear()) != null) {
+        String u = line.toUpperCase(java.util.Locale.ROOT);
+        if (u.startsWith("QUIT")) {
+          say("221 2.0.0 Bye");
+          return;
+        } else if (u.startsWith("EHLO")) {
+          say("250-scripted").say("250 PIPELINING");
+        } else if (u.startsWith("DATA")) {
+          say("354 go ahead");
+          while ((line = in.readLine()) != null && !line.equals(".")) {
+            // body discarded
+          }
+          say("250 2.0.0 queued");
+        } else {
+          say("250 2.0.0 Ok");
+        }
+      }
+    }
+
+    public void close() throws IOException {
+      socket.close();
+    }
+  }
+}

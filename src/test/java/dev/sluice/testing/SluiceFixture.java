@@ -1,0 +1,38 @@
+package dev.sluice.testing;
+
+import dev.sluice.config.ConfigLoader;
+import dev.sluice.runtime.SluiceServer;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+
+/**
+ * Runs a {@link SluiceServer} inside the test JVM from YAML text, so tests can read its state and
+ * count its file descriptors. Close it to shut it down.
+ */
+public final class SluiceFixture implements AutoCloseable {
+  private final SluiceServer server;
+
+  private SluiceFixture(SluiceServer server) {
+    this.server = server;
+  }
+
+  public static SluiceFixture start(String yaml) throws Exception {
+    SluiceServer s = new SluiceServer(ConfigLoader.parse(yaml, "test.yaml"));
+    s.start();
+    return new SluiceFixture(s);
+  }
+
+  public SluiceServer server() {
+    return server;
+  }
+
+  /** The bound address of a listener. */
+  public InetSocketAddress address(String listener) {
+    return server.listener(listener).boundAddress();
+  }
+
+  @Override
+  public void close() {
+    server.shutdown(Duration.ZERO);
+  }
+}
