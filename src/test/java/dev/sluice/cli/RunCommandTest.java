@@ -1,0 +1,133 @@
+package dev.sluice.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.sluice.lab.EmbeddedSmtpServer;
+import dev.sluice.lab.LabSmtpClient;
+import dev.sluice.runtime.Transport;
+import dev.sluice.testing.Loopback;
+import io.netty.channel.EventLoopGroup;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code sluice run} as a separate process: startup output, SIGTERM drain and exit codes. */
+class RunCommandTest {
+  @TempDir Path dir;
+  EventLoopGroup group;
+  EmbeddedSmtpServer backend;
+  Process process;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    group = Transport.NIO.newGroup(1);
+    backend = new EmbeddedSmtpServer("b1", null).start(new InetSocketAddress("127.0.0.1", 0), group, Transport.NIO);
+  }
+
+  @AfterEach
+  void tearDown() {
+    if (process != null) {
+      process.destroyForcibly();
+    }
+    backend.close();
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+  }
+
+  Process start(String... args) throws IOException {
+    List<String> cmd = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+    cmd.addAll(List.of(args));
+    return new ProcessBuilder(cmd).redirectOutput(dir.resolve("out.txt").toFile())
+        .redirectError(dir.resolve("err.txt").toFile()).start();
+  }
+
+  String out() throws IOException {
+    return Files.readString(dir.resolve("out.txt"));
+  }
+
+  String err() throws IOException {
+    return Files.readString(dir.resolve("err.txt"));
+  }
+
+  @Test
+  void printsStateAtStartupDrainsOnSigtermAndExitsZero() throws Exception {
+    int port = Loopback.freePort();
+    Path cfg = dir.resolve("sluice.yaml");
+    Files.writeString(cfg, """
+        pools:
+          hub:
+            backends:
+              - { name: b1, address: 127.0.0.1:%d }
+        listeners:
+          relay:
+            listen: 127.0.0.1:%d
+            mode: tcp
+            pool: hub
+        """.formatted(backend.port(), port));
+    process = start("run", "-c", cfg.toString(), "--grace", "20s");
+    await().atMost(Duration.ofSeconds(20)).until(() -> out().contains("b1"));
+    assertThat(out()).contains("listener relay").contains("127.0.0.1:" + port).contains("pool hub").contains("UP");
+
+    try (LabSmtpClient inFlight = LabSmtpClient.connect(new InetSocketAddress("127.0.0.1", port), null, Duration.ofSeconds(10))) {
+      assertThat(inFlight.banner().code()).isEqualTo(220);
+      inFlight.command("EHLO drain.test");
+      process.destroy(); // SIGTERM
+      // New sessions are refused once Sluice stops accepting ...
+      await().atMost(Duration.ofSeconds(10)).until(() -> refused(port));
+      // ... while the session in flight finishes its message.
+      assertThat(inFlight.send("a@internet.example", "b@corp.example", "Subject: x\n\nbody\n").code()).isEqualTo(250);
+    }
+    assertThat(process.waitFor(20, TimeUnit.SECONDS)).isTrue();
+    assertThat(process.exitValue()).isZero();
+    assertThat(backend.messages()).isEqualTo(1);
+    assertThat(out()).contains("stopped");
+  }
+
+  private static boolean refused(int port) {
+    try (Socket s = new Socket("127.0.0.1", port)) {
+      return false;
+    } catch (ConnectException e) {
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  @Test
+  void badConfigExitsTwoWithLocationAndNoStackTrace() throws Exception {
+    Path cfg = dir.resolve("bad.yaml");
+    Files.writeString(cfg, "pools:\n  hub:\n    algoritm: round_robin\n    backends: [127.0.0.1:25]\nlisteners: {}\n");
+    process = start("run", "-c", cfg.toString());
+    assertThat(process.waitFor(20, TimeUnit.SECONDS)).isTrue();
+    assertThat(process.exitValue()).isEqualTo(2);
+    assertThat(err()).contains("bad.yaml:3:5").contains("algorithm").doesNotContain("Exception").doesNotContain("\tat ");
+  }
+
+  @Test
+  void listenAddressInUseExitsTwoNamingTheListener() throws Exception {
+    try (java.net.ServerSocket busy = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+      Path cfg = dir.resolve("busy.yaml");
+      Files.writeString(cfg, """
+          pools: { hub: { backends: [ "127.0.0.1:%d" ] } }
+          listeners: { relay: { listen: "127.0.0.1:%d", mode: tcp, pool: hub } }
+          """.formatted(backend.port(), busy.getLocalPort()));
+      process = start("run", "-c", cfg.toString());
+      assertThat(process.waitFor(20, TimeUnit.SECONDS)).isTrue();
+      assertThat(process.exitValue()).isEqualTo(2);
+      assertThat(err()).contains("listener 'relay' cannot listen on 127.0.0.1:" + busy.getLocalPort()).doesNotContain("\tat ");
+    }
+  }
+}
