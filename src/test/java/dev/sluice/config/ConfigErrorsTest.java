@@ -451,7 +451,7 @@ class ConfigErrorsTest {
 
   @Test
   void describeListsEveryErrorWithItsHint() {
-    ConfigException e = (ConfigException) catchThrowableOfType(ConfigException.class, () ->
+    ConfigException e = catchThrowableOfType(ConfigException.class, () ->
         ConfigLoader.parse("pools: {}\nlisteners: {}\n", "t.yaml"));
     assertThat(e.describe()).contains("t.yaml:1:8: 'pools' defines no pool\n    hint: ")
         .contains("t.yaml:2:12: 'listeners' defines no listener");
