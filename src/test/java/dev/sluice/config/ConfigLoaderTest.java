@@ -127,6 +127,11 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void byteOrderMarkIsIgnored() throws Exception {
+    assertThat(ConfigLoader.parse("\uFEFF" + MINIMAL, "t.yaml").pools()).containsOnlyKeys("hub");
+  }
+
+  @Test
   void healthProfileDefaults() throws Exception {
     SluiceConfig c = ConfigLoader.parse("health: { deep: {} }\n" + MINIMAL, "t.yaml");
     HealthProfile p = c.health().get("deep");
