@@ -146,9 +146,7 @@ final class ConfigBinder {
 
   private AdminConfig bindAdmin(Section top) {
     if (!top.has("admin")) {
-      // An explicit "admin:" with nothing below is as good as no admin section.
-      top.section("admin", "'admin'", ADMIN_KEYS);
-      return AdminConfig.NONE;
+      return AdminConfig.NONE; // also for an explicit "admin:" with nothing below it
     }
     Section s = top.section("admin", "'admin'", ADMIN_KEYS);
     s.require("listen", "the admin endpoint's address, " + ConfigValues.IP_ADDRESS_HINT);
@@ -316,7 +314,7 @@ final class ConfigBinder {
     Section s = Section.open(item, item.location(), "a backend of " + pool.description(), BACKEND_KEYS, errors);
     s.require("address", ConfigValues.ADDRESS_HINT);
     HostPort address = s.value("address", null, t -> ConfigValues.parseHostPort(t, false, false), ConfigValues.ADDRESS_HINT);
-    String name = s.string("name", address == null ? s.text("address", "") : address.toString());
+    String name = s.string("name", address == null ? null : address.toString());
     int weight = s.integer("weight", 1, 1, 1_000_000,
         "weight is a share and must be at least 1; to take a server out of service, drain it instead");
     int priority = s.integer("priority", 1, 1, 1000, "priority is a tier: 1 = first, 2 = used only when tier 1 has no eligible backend");
@@ -379,7 +377,6 @@ final class ConfigBinder {
 
   private Tls bindTls(Section listener) {
     if (!listener.has("tls")) {
-      listener.section("tls", "'tls' of " + listener.description(), TLS_KEYS);
       return null;
     }
     Section s = listener.section("tls", "'tls' of " + listener.description(), TLS_KEYS);

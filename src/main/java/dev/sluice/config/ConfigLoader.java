@@ -41,7 +41,9 @@ public final class ConfigLoader {
   }
 
   private static SluiceConfig parse(String yamlText, Path file) throws ConfigException {
-    YamlTreeReader.Result tree = YamlTreeReader.read(yamlText, file.toString());
+    // Editors on Windows may save a byte-order mark; it is not content.
+    String text = yamlText.startsWith("\uFEFF") ? yamlText.substring(1) : yamlText;
+    YamlTreeReader.Result tree = YamlTreeReader.read(text, file.toString());
     return ConfigBinder.bind(file, tree.root(), tree.errors());
   }
 

@@ -52,7 +52,7 @@ final class YamlTreeReader {
   }
 
   private YamlNode readDocument(String text) {
-    try (YAMLParser p = (YAMLParser) FACTORY.createParser(text)) {
+    try (YAMLParser p = FACTORY.createParser(text)) {
       parser = p;
       JsonToken first = p.nextToken();
       if (first == null) {
@@ -79,7 +79,7 @@ final class YamlTreeReader {
 
   private YamlNode readValue(JsonToken token) throws IOException {
     Location at = tokenLocation();
-    String anchor = parser.getCurrentAnchor();
+    String anchor = parser.getObjectId(); // the YAML anchor (&name), if any
     YamlNode node =
         switch (token) {
           case START_OBJECT -> readMap(at);

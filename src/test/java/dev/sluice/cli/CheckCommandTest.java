@@ -1,0 +1,67 @@
+package dev.sluice.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class CheckCommandTest {
+  private final StringWriter out = new StringWriter();
+  private final StringWriter err = new StringWriter();
+
+  private int run(String... args) {
+    CommandLine cmd = new CommandLine(new CheckCommand());
+    cmd.setOut(new PrintWriter(out));
+    cmd.setErr(new PrintWriter(err));
+    return cmd.execute(args);
+  }
+
+  @Test
+  void validConfigPrintsSummaryAndExitsZero(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("sluice.yaml");
+    try (InputStream in = getClass().getResourceAsStream("/dev/sluice/config/example.yaml")) {
+      Files.copy(in, file);
+    }
+    assertThat(run("-c", file.toString())).isZero();
+    assertThat(out.toString()).isEqualTo(file + ": OK (2 listeners, 1 pool, 3 backends, 2 health profiles)"
+        + System.lineSeparator());
+    assertThat(err.toString()).isEmpty();
+  }
+
+  @Test
+  void invalidConfigPrintsEveryErrorAndExitsTwo(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("bad.yaml");
+    Files.writeString(file, """
+        pools:
+          hub: { algoritm: round_robin, backends: [127.0.0.1:10025] }
+        listeners:
+          in: { listen: 127.0.0.1:2525, pool: hbu }
+        """);
+    assertThat(run("--config", file.toString())).isEqualTo(2);
+    assertThat(out.toString()).isEmpty();
+    assertThat(err.toString())
+        .contains(file + ":2:10: unknown key 'algoritm' in pool 'hub'")
+        .contains("hint: did you mean 'algorithm'?")
+        .contains(file + ":4:39: listener 'in' refers to unknown pool 'hbu'")
+        .endsWith(file + ": 2 errors" + System.lineSeparator());
+  }
+
+  @Test
+  void missingFileExitsTwoWithoutStackTrace() {
+    assertThat(run("-c", "/nonexistent/sluice.yaml")).isEqualTo(2);
+    assertThat(err.toString()).startsWith("/nonexistent/sluice.yaml:0:0: cannot read the configuration: no such file")
+        .doesNotContain("Exception");
+  }
+
+  @Test
+  void configOptionIsRequired() {
+    assertThat(run()).isEqualTo(CommandLine.ExitCode.USAGE);
+    assertThat(err.toString()).contains("--config");
+  }
+}

@@ -1,0 +1,469 @@
+package dev.sluice.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** One test per kind of configuration error: exact position, message and hint. */
+class ConfigErrorsTest {
+
+  private static List<ConfigError> errors(String yaml) {
+    ConfigException e = catchThrowableOfType(ConfigException.class, () -> ConfigLoader.parse(yaml, "t.yaml"));
+    assertThat(e).as("expected a ConfigException for:%n%s", yaml).isNotNull();
+    return e.errors();
+  }
+
+  /** The only error in {@code yaml}, checked to be at {@code line:col}. */
+  private static ConfigError single(String yaml, int line, int col) {
+    List<ConfigError> errors = errors(yaml);
+    assertThat(errors).as("errors").hasSize(1);
+    ConfigError e = errors.get(0);
+    assertThat(e.location()).as(e.toString()).isEqualTo(new Location("t.yaml", line, col));
+    return e;
+  }
+
+  @Test
+  void unknownKeySuggestsTheNearestValidKey() {
+    ConfigError e = single("""
+        pools:
+          hub:
+            algoritm: round_robin
+            backends: [127.0.0.1:10025]
+        listeners:
+          in: { listen: 127.0.0.1:2525, pool: hub }
+        """, 3, 5);
+    assertThat(e.message()).contains("unknown key 'algoritm'").contains("pool 'hub'");
+    assertThat(e.hint()).startsWith("did you mean 'algorithm'?").contains("valid keys: algorithm, persistence");
+  }
+
+  @Test
+  void unknownTopLevelKeyListsValidKeys() {
+    ConfigError e = single("""
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        monitoring: yes
+        """, 3, 1);
+    assertThat(e.hint()).isEqualTo("valid keys: admin, log, health, pools, listeners");
+  }
+
+  @Test
+  void stringWhereMapExpected() {
+    ConfigError e = single("""
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners:
+          in:
+            listen: 127.0.0.1:2525
+            pool: hub
+            limits: lots
+        """, 6, 13);
+    assertThat(e.message()).contains("'limits' of listener 'in' must be a map, found a single value");
+    assertThat(e.hint()).contains("max_connections");
+  }
+
+  @Test
+  void listWhereScalarExpected() {
+    ConfigError e = single("""
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners:
+          in:
+            listen: 127.0.0.1:2525
+            pool: hub
+            mode: [smtp, tcp]
+        """, 6, 11);
+    assertThat(e.message()).contains("'mode' in listener 'in' must be a single value, found a list");
+    assertThat(e.hint()).contains("smtp, tcp");
+  }
+
+  @Test
+  void badDuration() {
+    ConfigError e = single("""
+        health:
+          ext: { interval: 5 minutes }
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        """, 2, 20);
+    assertThat(e.message()).contains("'5 minutes' is not a duration");
+    assertThat(e.hint()).contains("30s").contains("5m");
+  }
+
+  @Test
+  void durationWithoutUnit() {
+    ConfigError e = single("""
+        pools: { hub: { slow_start: 30, backends: [127.0.0.1:10025] } }
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        """, 1, 29);
+    assertThat(e.message()).contains("'30' has no unit");
+    assertThat(e.hint()).contains("30s");
+  }
+
+  @Test
+  void badSize() {
+    ConfigError e = single("""
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners:
+          in:
+            listen: 127.0.0.1:2525
+            pool: hub
+            limits: { max_message_size: 50 megabytes }
+        """, 6, 33);
+    assertThat(e.message()).contains("'50 megabytes' is not a size");
+    assertThat(e.hint()).contains("50MB").contains("1 KB = 1024 bytes");
+  }
+
+  @Test
+  void badRate() {
+    ConfigError e = single("""
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners:
+          in:
+            listen: 127.0.0.1:2525
+            pool: hub
+            limits:
+              connection_rate: 60 per minute
+        """, 7, 24);
+    assertThat(e.hint()).contains("60/m");
+  }
+
+  @Test
+  void addressWithoutPort() {
+    ConfigError e = single("""
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners:
+          in:
+            listen: 127.0.0.1
+            pool: hub
+        """, 4, 13);
+    assertThat(e.message()).contains("'127.0.0.1' has no port");
+    assertThat(e.hint()).contains("127.0.0.1:2525").contains("[::1]:25");
+  }
+
+  @Test
+  void addressWithPortOutOfRange() {
+    ConfigError e = single("""
+        pools:
+          hub:
+            backends:
+              - { name: a, address: 10.0.0.1:70000 }
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        """, 4, 29);
+    assertThat(e.message()).contains("port 70000").contains("out of range 1..65535");
+    assertThat(e.hint()).contains("192.0.2.10:25");
+  }
+
+  @Test
+  void listenAddressMustNotBeAName() {
+    ConfigError e = single("""
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners: { in: { listen: "mx.example:25", pool: hub } }
+        """, 2, 28);
+    assertThat(e.message()).contains("is a name, not an IP address");
+  }
+
+  @Test
+  void badCidr() {
+    ConfigError e = single("""
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners:
+          in:
+            listen: 127.0.0.1:2525
+            pool: hub
+            allow: [10.0.0.0/8, 10.1.0.0/33]
+        """, 6, 25);
+    assertThat(e.message()).contains("prefix length 33");
+    assertThat(e.hint()).contains("10.0.0.0/8");
+  }
+
+  @Test
+  void badEnumValueListsValidValues() {
+    ConfigError e = single("""
+        pools:
+          hub:
+            algorithm: least_conections
+            backends: [127.0.0.1:10025]
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        """, 3, 16);
+    assertThat(e.message()).contains("'algorithm' in pool 'hub' cannot be 'least_conections'");
+    assertThat(e.hint())
+        .startsWith("did you mean 'least_connections'?")
+        .contains("valid values: round_robin, least_connections, source_hash, random_two, least_latency");
+  }
+
+  @Test
+  void unknownPoolReference() {
+    ConfigError e = single("""
+        pools:
+          hub: { backends: [127.0.0.1:10025] }
+          edge: { backends: [127.0.0.1:10026] }
+        listeners:
+          in: { listen: 127.0.0.1:2525, pool: hbu }
+        """, 5, 39);
+    assertThat(e.message()).contains("listener 'in' refers to unknown pool 'hbu'");
+    assertThat(e.hint()).isEqualTo("did you mean 'hub'? defined pools: hub, edge");
+  }
+
+  @Test
+  void unknownHealthProfileReference() {
+    ConfigError e = single("""
+        health:
+          external: {}
+          internal: {}
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners:
+          in:
+            listen: 127.0.0.1:2525
+            pool: hub
+            health: externel
+        """, 9, 13);
+    assertThat(e.message()).contains("unknown health profile 'externel'");
+    assertThat(e.hint()).isEqualTo("did you mean 'external'? defined health profiles: external, internal");
+  }
+
+  @Test
+  void duplicateListenAddressPointsAtTheSecond() {
+    ConfigError e = single("""
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners:
+          a: { listen: 127.0.0.1:2525, pool: hub }
+          b: { listen: 127.0.0.1:2525, pool: hub }
+        """, 4, 16);
+    assertThat(e.message()).contains("listener 'b' listens on 127.0.0.1:2525").contains("'a' (line 3)");
+  }
+
+  @Test
+  void wildcardListenConflictsWithSpecificAddressOnSamePort() {
+    ConfigError e = single("""
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners:
+          a: { listen: 0.0.0.0:25, pool: hub }
+          b: { listen: 127.0.0.1:25, pool: hub }
+          c: { listen: "[::1]:25", pool: hub }
+        """, 4, 16);
+    assertThat(e.message()).contains("listener 'b'");
+  }
+
+  @Test
+  void duplicateBackendNamePointsAtTheSecond() {
+    ConfigError e = single("""
+        pools:
+          hub:
+            backends:
+              - { name: server1, address: 127.0.0.1:10025 }
+              - { name: server1, address: 127.0.0.1:10026 }
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        """, 5, 17);
+    assertThat(e.message()).contains("duplicate backend name 'server1' in pool 'hub'");
+    assertThat(e.hint()).contains("line 4");
+  }
+
+  @Test
+  void duplicateScalarBackend() {
+    ConfigError e = single("""
+        pools:
+          hub:
+            backends:
+              - 127.0.0.1:10025
+              - 127.0.0.1:10025
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        """, 5, 9);
+    assertThat(e.message()).contains("duplicate backend name '127.0.0.1:10025'");
+  }
+
+  @Test
+  void poolWithNoBackends() {
+    ConfigError e = single("""
+        pools:
+          hub:
+            backends: []
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        """, 3, 15);
+    assertThat(e.message()).isEqualTo("pool 'hub' has no backends");
+    assertThat(e.hint()).contains("address: 192.0.2.10:25");
+  }
+
+  @Test
+  void missingRequiredKeyPointsAtTheParentKey() {
+    ConfigError e = single("""
+        pools:
+          hub:
+            algorithm: random_two
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        """, 2, 3);
+    assertThat(e.message()).isEqualTo("missing required key 'backends' in pool 'hub'");
+    assertThat(e.hint()).contains("at least one backend");
+  }
+
+  @Test
+  void missingTopLevelSection() {
+    ConfigError e = single("""
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        """, 1, 1);
+    assertThat(e.message()).isEqualTo("missing required key 'listeners' in the top level");
+  }
+
+  @Test
+  void duplicateYamlKey() {
+    ConfigError e = single("""
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners:
+          in:
+            listen: 127.0.0.1:2525
+            pool: hub
+            pool: hub
+        """, 6, 5);
+    assertThat(e.message()).isEqualTo("duplicate key 'pool'");
+    assertThat(e.hint()).contains("line 5 column 5");
+  }
+
+  @Test
+  void yamlSyntaxError() {
+    ConfigError e = single("""
+        pools:
+          hub:
+            backends: [127.0.0.1:10025
+        listeners: {}
+        """, 4, 10);
+    assertThat(e.message()).startsWith("YAML syntax error:");
+    assertThat(e.hint()).contains("line 3 column 15").contains("indentation");
+  }
+
+  @Test
+  void smtpOnlyKeyOnTcpListener() {
+    ConfigError e = single("""
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners:
+          relay:
+            listen: 127.0.0.1:2526
+            mode: tcp
+            pool: hub
+            bare_newline: normalize
+        """, 7, 5);
+    assertThat(e.message()).contains("'bare_newline' does not apply to listener 'relay'");
+    assertThat(e.hint()).contains("only valid with mode: smtp");
+  }
+
+  @Test
+  void xclientNeedsSmtpMode() {
+    ConfigError e = single("""
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners:
+          relay: { listen: 127.0.0.1:2526, mode: tcp, pool: hub, client_identity: xclient }
+        """, 3, 75);
+    assertThat(e.hint()).contains("proxy_v2");
+  }
+
+  @Test
+  void weightZeroSuggestsDraining() {
+    ConfigError e = single("""
+        pools:
+          hub:
+            backends:
+              - { name: s1, address: 127.0.0.1:10025, weight: 0 }
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        """, 4, 55);
+    assertThat(e.message()).contains("'weight' in a backend of pool 'hub' is 0");
+    assertThat(e.hint()).contains("drain");
+  }
+
+  @Test
+  void timeoutMustBeShorterThanInterval() {
+    ConfigError e = single("""
+        health:
+          ext: { interval: 5s, timeout: 5s }
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub, health: ext } }
+        """, 2, 33);
+    assertThat(e.message()).contains("must be shorter than 'interval'");
+  }
+
+  @Test
+  void healthStepsMustStartWithConnect() {
+    ConfigError e = single("""
+        health:
+          ext: { steps: [banner, ehlo] }
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        """, 2, 17);
+    assertThat(e.message()).contains("must start with connect");
+  }
+
+  @Test
+  void unknownHealthStepSuggestsNearest() {
+    ConfigError e = single("""
+        health:
+          ext: { steps: [connect, mailfrom] }
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        """, 2, 27);
+    assertThat(e.message()).contains("did you mean 'mail_from'?");
+  }
+
+  @Test
+  void rcptToStepNeedsMailFromAndAnAddress() {
+    List<ConfigError> errors = errors("""
+        health:
+          ext:
+            steps: [connect, banner, ehlo, rcpt_to]
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        """);
+    assertThat(errors).extracting(ConfigError::message).containsExactly(
+        "health profile 'ext' has a rcpt_to step but no 'rcpt_to' address",
+        "'steps' in health profile 'ext': a rcpt_to step needs a mail_from step before it");
+    assertThat(errors.get(0).location().line()).isEqualTo(2);
+    assertThat(errors.get(1).location()).isEqualTo(new Location("t.yaml", 3, 12));
+  }
+
+  @Test
+  void badAcknowledgeCode() {
+    ConfigError e = single("""
+        pools: { hub: { backends: [127.0.0.1:10025], acknowledge: [SL001, SL1] } }
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        """, 1, 67);
+    assertThat(e.hint()).contains("SL001");
+  }
+
+  @Test
+  void emptyFile() {
+    ConfigError e = single("", 1, 1);
+    assertThat(e.message()).contains("empty");
+  }
+
+  @Test
+  void collectsEveryErrorInOneRun() {
+    List<ConfigError> errors = errors("""
+        pools:
+          hub:
+            algoritm: round_robin
+            backends:
+              - { name: s1, address: 127.0.0.1:10025, weight: 0 }
+        listeners:
+          in:
+            listen: 127.0.0.1:99999
+            pool: hbu
+            limits: { idle_timeout: soon }
+        """);
+    assertThat(errors).extracting(e -> e.location().line() + ":" + e.location().column())
+        .containsExactly("3:5", "5:55", "8:13", "9:11", "10:29");
+  }
+
+  @Test
+  void describeListsEveryErrorWithItsHint() {
+    ConfigException e = catchThrowableOfType(ConfigException.class, () ->
+        ConfigLoader.parse("pools: {}\nlisteners: {}\n", "t.yaml"));
+    assertThat(e.describe()).contains("t.yaml:1:8: 'pools' defines no pool\n    hint: ")
+        .contains("t.yaml:2:12: 'listeners' defines no listener");
+  }
+
+  @Test
+  void missingFileIsAConfigErrorNotAStackTrace() {
+    assertThatThrownBy(() -> ConfigLoader.load(java.nio.file.Path.of("/nonexistent/sluice.yaml")))
+        .isInstanceOfSatisfying(ConfigException.class, ex -> {
+          assertThat(ex.errors()).hasSize(1);
+          assertThat(ex.errors().get(0).location()).isEqualTo(new Location("/nonexistent/sluice.yaml", 0, 0));
+          assertThat(ex.errors().get(0).message()).contains("no such file");
+        });
+  }
+}
