@@ -13,14 +13,17 @@ import dev.sluice.config.ListenerConfig.Trust;
 import dev.sluice.config.PoolConfig.Algorithm;
 import dev.sluice.config.PoolConfig.Passive;
 import dev.sluice.config.PoolConfig.Persistence;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.BiFunction;
@@ -235,14 +238,19 @@ final class ConfigBinder {
     if (node == null) {
       return Persistence.NONE;
     }
-    String modesHint = "none, source_ip, or { mode: source_ip, ttl: 30m, max_entries: 100000 }";
+    if (node instanceof YamlNode.ListNode) {
+      pool.error("persistence", node.location(),
+          "'persistence' in " + pool.description() + " must be none, source_ip or a map, found a list",
+          "e.g. persistence: none, or persistence: { mode: source_ip, ttl: 30m, max_entries: 100000 }");
+      return Persistence.NONE;
+    }
     if (node instanceof YamlNode.ScalarNode) {
       // The short form: "persistence: none" (or "source_ip" with the default ttl and table size).
       Persistence.Mode mode = pool.enumValue("persistence", Persistence.Mode.class, Persistence.Mode.NONE);
       return persistence(mode, DEFAULT_PERSISTENCE_TTL, DEFAULT_PERSISTENCE_ENTRIES);
     }
     Section s = pool.section("persistence", "'persistence' of " + pool.description(), PERSISTENCE_KEYS);
-    s.require("mode", "valid modes: " + modesHint);
+    s.require("mode", "valid modes: none, source_ip");
     Persistence.Mode mode = s.enumValue("mode", Persistence.Mode.class, Persistence.Mode.NONE);
     Duration ttl = positive(s, "ttl", DEFAULT_PERSISTENCE_TTL);
     int maxEntries = s.integer("max_entries", DEFAULT_PERSISTENCE_ENTRIES, 1, Integer.MAX_VALUE, null);
@@ -430,7 +438,7 @@ final class ConfigBinder {
     if (x == null || y == null || x.length != y.length) {
       return false;
     }
-    return java.util.Arrays.equals(x, y) || isWildcard(x) || isWildcard(y);
+    return Arrays.equals(x, y) || isWildcard(x) || isWildcard(y);
   }
 
   private static boolean isWildcard(byte[] address) {
@@ -482,7 +490,7 @@ final class ConfigBinder {
   }
 
   private static String lower(Enum<?> e) {
-    return e.name().toLowerCase(java.util.Locale.ROOT);
+    return e.name().toLowerCase(Locale.ROOT);
   }
 
   /**
@@ -496,7 +504,7 @@ final class ConfigBinder {
       try {
         String name = InetAddress.getLocalHost().getHostName();
         return name == null || name.isBlank() || IpLiteral.parse(name) != null ? "localhost" : name;
-      } catch (java.io.IOException | SecurityException e) {
+      } catch (IOException | SecurityException e) {
         return "localhost";
       }
     }

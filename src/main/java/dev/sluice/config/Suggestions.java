@@ -1,6 +1,7 @@
 package dev.sluice.config;
 
 import java.util.Collection;
+import java.util.Locale;
 
 /**
  * "Did you mean" help for hints: the nearest valid word by edit distance. Stateless.
@@ -13,12 +14,12 @@ final class Suggestions {
    * typo (more than a third of the word's length away, at least 2 edits allowed).
    */
   static String nearest(String word, Collection<String> candidates) {
-    String lower = word.toLowerCase(java.util.Locale.ROOT);
+    String lower = word.toLowerCase(Locale.ROOT);
     int limit = Math.max(2, lower.length() / 3);
     String best = null;
     int bestDistance = Integer.MAX_VALUE;
     for (String c : candidates) {
-      int d = distance(lower, c.toLowerCase(java.util.Locale.ROOT));
+      int d = distance(lower, c.toLowerCase(Locale.ROOT));
       if (d < bestDistance) {
         best = c;
         bestDistance = d;
