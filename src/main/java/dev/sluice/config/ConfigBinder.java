@@ -184,7 +184,7 @@ final class ConfigBinder {
           ConfigValues.DURATION_HINT);
     } else if (s.ok("interval") && s.ok("timeout") && timeout.compareTo(interval) >= 0) {
       s.error("timeout", s.locationOfValue("timeout"),
-          "'timeout' in " + s.description() + " (" + timeout + ") must be shorter than 'interval' (" + interval + ")",
+          "'timeout' in " + s.description() + " (" + ConfigValues.formatDuration(timeout) + ") must be shorter than 'interval' (" + ConfigValues.formatDuration(interval) + ")",
           "a probe must finish before the next one starts, e.g. interval: 5s with timeout: 3s");
     }
     return new HealthProfile(name, steps, helo, mailFrom, rcptTo, interval, timeout, rise, fall, certWarnDays,
@@ -270,7 +270,7 @@ final class ConfigBinder {
     Duration maxEjectFor = positive(s, "max_eject_for", d.maxEjectFor());
     if (s.ok("eject_for") && s.ok("max_eject_for") && maxEjectFor.compareTo(ejectFor) < 0) {
       s.error("max_eject_for", s.locationOfValue("max_eject_for"),
-          "'max_eject_for' (" + maxEjectFor + ") is shorter than 'eject_for' (" + ejectFor + ")",
+          "'max_eject_for' (" + ConfigValues.formatDuration(maxEjectFor) + ") is shorter than 'eject_for' (" + ConfigValues.formatDuration(ejectFor) + ")",
           "ejection doubles from eject_for up to max_eject_for, e.g. eject_for: 30s, max_eject_for: 5m");
     }
     return new Passive(failures, ejectFor, maxEjectFor);

@@ -33,6 +33,23 @@ public final class ConfigValues {
   private ConfigValues() {}
 
   /** {@code 500ms}, {@code 30s}, {@code 5m}, {@code 2h}, {@code 1d}, or {@code 0}. */
+  /** Formats a duration in the config's own syntax ({@code 500ms}, {@code 30s}, {@code 5m}, {@code 2h}, {@code 1d}). */
+  public static String formatDuration(Duration d) {
+    long ms = d.toMillis();
+    if (ms % 1000 != 0) {
+      return ms + "ms";
+    }
+    long s = ms / 1000;
+    if (s != 0 && s % 86400 == 0) {
+      return s / 86400 + "d";
+    } else if (s != 0 && s % 3600 == 0) {
+      return s / 3600 + "h";
+    } else if (s != 0 && s % 60 == 0) {
+      return s / 60 + "m";
+    }
+    return s + "s";
+  }
+
   public static Duration parseDuration(String text) {
     String s = text.trim();
     if (s.equals("0")) {

@@ -1,5 +1,6 @@
 package dev.sluice.health;
 
+import dev.sluice.config.ConfigValues;
 import dev.sluice.config.HealthProfile;
 import dev.sluice.config.HealthProfile.Step;
 import dev.sluice.proxy.smtp.ReplyAssembler;
@@ -150,7 +151,7 @@ public final class SmtpProbe {
       timer =
           channel.eventLoop().schedule(
               () -> {
-                transcript.add("*: no reply to " + what + " within " + format(profile.timeout()));
+                transcript.add("*: no reply to " + what + " within " + ConfigValues.formatDuration(profile.timeout()));
                 fail(ProbeOutcome.FAILED, "timeout waiting for " + what + " reply", false);
               },
               ms,
@@ -337,10 +338,5 @@ public final class SmtpProbe {
         result.complete(new ProbeResult(verdict, reason, transcript, System.nanoTime() - start, certificate));
       }
     }
-  }
-
-  static String format(Duration d) {
-    long ms = d.toMillis();
-    return ms % 1000 == 0 ? (ms / 1000) + "s" : ms + "ms";
   }
 }

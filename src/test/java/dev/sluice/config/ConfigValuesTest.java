@@ -11,6 +11,16 @@ import org.junit.jupiter.params.provider.ValueSource;
 class ConfigValuesTest {
 
   @Test
+  void formatsDurationsInConfigSyntax() {
+    assertThat(ConfigValues.formatDuration(java.time.Duration.ofMillis(500))).isEqualTo("500ms");
+    assertThat(ConfigValues.formatDuration(java.time.Duration.ofSeconds(90))).isEqualTo("90s");
+    assertThat(ConfigValues.formatDuration(java.time.Duration.ofMinutes(5))).isEqualTo("5m");
+    assertThat(ConfigValues.formatDuration(java.time.Duration.ofHours(2))).isEqualTo("2h");
+    assertThat(ConfigValues.formatDuration(java.time.Duration.ofDays(1))).isEqualTo("1d");
+    assertThat(ConfigValues.formatDuration(java.time.Duration.ZERO)).isEqualTo("0s");
+  }
+
+  @Test
   void durations() {
     assertThat(ConfigValues.parseDuration("500ms")).isEqualTo(Duration.ofMillis(500));
     assertThat(ConfigValues.parseDuration("30s")).isEqualTo(Duration.ofSeconds(30));
