@@ -3,6 +3,7 @@ package dev.sluice.health;
 import dev.sluice.config.ConfigValues;
 import dev.sluice.config.HealthProfile;
 import dev.sluice.config.HealthProfile.Step;
+import dev.sluice.proxy.NetErrors;
 import dev.sluice.proxy.smtp.ReplyAssembler;
 import dev.sluice.proxy.smtp.SmtpReply;
 import io.netty.bootstrap.Bootstrap;
@@ -97,9 +98,8 @@ public final class SmtpProbe {
     return result;
   }
 
-  static String describe(Throwable t) {
-    String m = t.getMessage();
-    return m == null ? t.getClass().getSimpleName() : m;
+  private static String describe(Throwable t) {
+    return NetErrors.describe(t);
   }
 
   /** The state of one probe's SMTP dialogue; lives on one channel's event loop. */

@@ -1,6 +1,7 @@
 package dev.sluice.proxy.tcp;
 
 import dev.sluice.balance.Backend;
+import dev.sluice.proxy.NetErrors;
 import dev.sluice.proxy.smtp.ReplyAssembler;
 import dev.sluice.proxy.smtp.SmtpReply;
 import io.netty.buffer.ByteBuf;
@@ -74,7 +75,7 @@ final class BannerGate extends SimpleChannelInboundHandler<ByteBuf> {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    fail(ctx, cause.getMessage() == null ? cause.toString() : cause.getMessage());
+    fail(ctx, NetErrors.describe(cause));
   }
 
   private void fail(ChannelHandlerContext ctx, String why) {

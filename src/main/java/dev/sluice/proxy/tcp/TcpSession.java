@@ -6,6 +6,7 @@ import dev.sluice.config.ListenerConfig;
 import dev.sluice.proxy.BackendConnector;
 import dev.sluice.proxy.Listener;
 import dev.sluice.proxy.ListenerRoute;
+import dev.sluice.proxy.NetErrors;
 import dev.sluice.proxy.smtp.SmtpReply;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
@@ -107,7 +108,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
             (ChannelFutureListener)
                 f -> {
                   if (!f.isSuccess()) {
-                    log.warn("{}: backend {} connect failed: {}", listener.name(), backend, f.cause().getMessage());
+                    log.warn("{}: backend {} connect failed: {}", listener.name(), backend, NetErrors.describe(f.cause()));
                     tryNextBackend();
                   } else {
                     backendChannel = f.channel();

@@ -1,0 +1,152 @@
+package dev.sluice.cli;
+
+import dev.sluice.config.ConfigException;
+import dev.sluice.config.ConfigLoader;
+import dev.sluice.config.ConfigValues;
+import dev.sluice.config.HealthProfile;
+import dev.sluice.config.HealthProfile.Step;
+import dev.sluice.config.HostPort;
+import dev.sluice.config.IpLiteral;
+import dev.sluice.config.Location;
+import dev.sluice.config.SluiceConfig;
+import dev.sluice.health.ProbeOutcome;
+import dev.sluice.health.ProbeResult;
+import dev.sluice.health.SmtpProbe;
+import dev.sluice.runtime.Transport;
+import io.netty.channel.EventLoopGroup;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code sluice probe}: one-off checks of a server, printed as an SMTP dialogue. */
+@Command(name = "probe", description = "Probe a server once and print the SMTP dialogue.",
+    mixinStandardHelpOptions = true, subcommands = {ProbeCommand.Backend.class})
+public final class ProbeCommand implements Runnable {
+  @Override
+  public void run() {
+    new picocli.CommandLine(this).usage(System.out);
+  }
+
+  /**
+   * {@code sluice probe backend HOST:PORT}: runs a deep health probe once (the same code the
+   * balancer runs) and prints the dialogue and the verdict. Exit 0 UP, 1 DEGRADED, 2 DOWN.
+   */
+  @Command(name = "backend", mixinStandardHelpOptions = true,
+      description = {"Run a deep health probe once against HOST:PORT and print the dialogue and verdict.",
+          "Exit status: 0 UP, 1 DEGRADED (back pressure), 2 DOWN (or usage error)."})
+  static final class Backend implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "HOST:PORT", description = "The server to probe.")
+    String target;
+
+    @Option(names = "--mail-from", description = "Sender for MAIL FROM (default: ${DEFAULT-VALUE}).",
+        defaultValue = "probe@sluice-probe.invalid")
+    String mailFrom;
+
+    @Option(names = "--rcpt-to", description = "Recipient for RCPT TO; adds the rcpt_to step.")
+    String rcptTo;
+
+    @Option(names = "--helo", description = "Name for EHLO (default: ${DEFAULT-VALUE}).", defaultValue = "probe.sluice.invalid")
+    String helo;
+
+    @Option(names = "--starttls", description = "Upgrade with STARTTLS and report the certificate.")
+    boolean starttls;
+
+    @Option(names = "--source", description = "Local address to probe from (as a listener's source_address).")
+    String source;
+
+    @Option(names = "--timeout", defaultValue = "5s", converter = DurationConverter.class,
+        description = "Time allowed for each reply (default: ${DEFAULT-VALUE}).")
+    Duration timeout;
+
+    @Option(names = "--profile", description = "Use this health profile from the config given with -c.")
+    String profileName;
+
+    @Option(names = {"-c", "--config"}, description = "Configuration file, with --profile.")
+    Path config;
+
+    @Override
+    public Integer call() throws Exception {
+      PrintStream out = System.out;
+      HostPort hp;
+      try {
+        hp = ConfigValues.parseHostPort(target, false, false);
+      } catch (IllegalArgumentException e) {
+        System.err.println("sluice probe backend: " + e.getMessage() + " (expected HOST:PORT, e.g. 127.0.0.1:25)");
+        return 2;
+      }
+      InetAddress from = null;
+      if (source != null && (from = IpLiteral.toAddress(source)) == null) {
+        System.err.println("sluice probe backend: --source '" + source + "' is not an IP address");
+        return 2;
+      }
+      HealthProfile profile = profile();
+      if (profile == null) {
+        return 2;
+      }
+      Transport transport = Transport.best();
+      EventLoopGroup group = transport.newGroup(1);
+      try {
+        ProbeResult r = new SmtpProbe(group, transport.clientChannel())
+            .probe(hp.toSocketAddress(), from, profile)
+            .get(timeout.toMillis() * (profile.steps().size() + 4), TimeUnit.MILLISECONDS);
+        r.transcript().forEach(out::println);
+        out.println();
+        String verdict = switch (r.outcome()) {
+          case OK -> "UP";
+          case BACK_PRESSURE -> "DEGRADED";
+          case FAILED, MISCONFIGURED -> "DOWN";
+        };
+        out.println(verdict + ": " + r.reason() + " (" + r.elapsedNanos() / 1_000_000 + " ms)");
+        if (r.certificate() != null) {
+          out.println("certificate: " + r.certificate().subject() + ", expires " + r.certificate().notAfter()
+              + " (" + r.certificate().daysLeft() + " days)");
+        }
+        return r.outcome() == ProbeOutcome.OK ? 0 : r.outcome() == ProbeOutcome.BACK_PRESSURE ? 1 : 2;
+      } finally {
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      }
+    }
+
+    /** The profile from the config, or one built from the options; null after a printed error. */
+    private HealthProfile profile() {
+      if (profileName != null) {
+        if (config == null) {
+          System.err.println("sluice probe backend: --profile needs -c FILE");
+          return null;
+        }
+        try {
+          SluiceConfig cfg = ConfigLoader.load(config);
+          HealthProfile p = cfg.health().get(profileName);
+          if (p == null) {
+            System.err.println("sluice probe backend: no health profile '" + profileName + "' in " + config
+                + "; defined: " + String.join(", ", cfg.health().keySet()));
+          }
+          return p;
+        } catch (ConfigException e) {
+          System.err.print(e.describe());
+          return null;
+        }
+      }
+      List<Step> steps = new ArrayList<>(List.of(Step.CONNECT, Step.BANNER, Step.EHLO));
+      if (starttls) {
+        steps.add(Step.STARTTLS);
+      }
+      steps.add(Step.MAIL_FROM);
+      if (rcptTo != null) {
+        steps.add(Step.RCPT_TO);
+      }
+      steps.add(Step.QUIT);
+      return new HealthProfile("command line", steps, helo, mailFrom, rcptTo, timeout.plusSeconds(1), timeout, 1, 1, 14,
+          Set.of(), Location.NONE);
+    }
+  }
+}

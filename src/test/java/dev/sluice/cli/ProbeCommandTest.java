@@ -1,0 +1,94 @@
+package dev.sluice.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sluice.lab.EmbeddedSmtpServer;
+import dev.sluice.runtime.Transport;
+import dev.sluice.testing.Loopback;
+import io.netty.channel.EventLoopGroup;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ProbeCommandTest {
+  EventLoopGroup group;
+  EmbeddedSmtpServer server;
+  String out;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    group = Transport.NIO.newGroup(1);
+    server = new EmbeddedSmtpServer("hub1", "corp.example").start(new InetSocketAddress("127.0.0.1", 0), group, Transport.NIO);
+  }
+
+  @AfterEach
+  void tearDown() {
+    server.close();
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+  }
+
+  int probe(String... args) {
+    PrintStream original = System.out;
+    ByteArrayOutputStream buf = new ByteArrayOutputStream();
+    try {
+      System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+      String[] all = new String[args.length + 2];
+      all[0] = "probe";
+      all[1] = "backend";
+      System.arraycopy(args, 0, all, 2, args.length);
+      return Main.execute(all);
+    } finally {
+      System.setOut(original);
+      out = buf.toString(StandardCharsets.UTF_8);
+    }
+  }
+
+  @Test
+  void healthyServerIsUpWithExitZero() {
+    assertThat(probe("127.0.0.1:" + server.port(), "--rcpt-to", "postmaster@corp.example")).isZero();
+    assertThat(out).contains("S: 220 hub1", "C: EHLO probe.sluice.invalid", "C: RCPT TO:<postmaster@corp.example>", "C: QUIT")
+        .contains("UP: all steps answered");
+  }
+
+  @Test
+  void backPressureIsDegradedWithExitOneAndShowsThe452() {
+    server.setBackPressure(true);
+    assertThat(probe("127.0.0.1:" + server.port(), "--mail-from", "someone@internet.example")).isEqualTo(1);
+    assertThat(out).contains("S: 452 4.3.1 Insufficient system resources").contains("DEGRADED: back pressure at MAIL FROM");
+    // The internal sender still gets through: the verdict depends on who asks.
+    assertThat(probe("127.0.0.1:" + server.port(), "--mail-from", "app@corp.example")).isZero();
+  }
+
+  @Test
+  void unreachableServerIsDownWithExitTwo() {
+    assertThat(probe("127.0.0.1:" + Loopback.freePort(), "--timeout", "1s")).isEqualTo(2);
+    assertThat(out).contains("DOWN: connect failed: connection refused");
+  }
+
+  @Test
+  void profileFromConfigIsUsed(@TempDir Path dir) throws Exception {
+    Path cfg = dir.resolve("s.yaml");
+    Files.writeString(cfg, """
+        health:
+          internal: { mail_from: health@corp.example, helo: lb.corp.example }
+        pools: { hub: { backends: ["127.0.0.1:25"] } }
+        listeners: { relay: { listen: "127.0.0.1:2526", mode: tcp, pool: hub, health: internal } }
+        """);
+    server.setBackPressure(true);
+    assertThat(probe("127.0.0.1:" + server.port(), "--profile", "internal", "-c", cfg.toString())).isZero();
+    assertThat(out).contains("C: EHLO lb.corp.example", "C: MAIL FROM:<health@corp.example>");
+  }
+
+  @Test
+  void badTargetIsAUsageError() {
+    assertThat(probe("not-an-address")).isEqualTo(2);
+  }
+}
