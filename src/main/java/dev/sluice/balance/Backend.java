@@ -25,6 +25,20 @@ public final class Backend {
   private volatile int weight;
   private final AtomicInteger active = new AtomicInteger();
   private volatile long latencyEwmaNanos;
+  private volatile AdminState adminState = AdminState.ENABLED;
+
+  /**
+   * The operator's overlay on health (DESIGN §6). Only {@link #ENABLED} backends take new sessions
+   * or transactions; sessions in flight always finish.
+   */
+  public enum AdminState {
+    /** In service: health decides. */
+    ENABLED,
+    /** Taking nothing new while what is in flight finishes (before maintenance). */
+    DRAINING,
+    /** Out of service until enabled again. */
+    DISABLED
+  }
 
   /**
    * @param index position of the backend in its pool (0-based), stable for the pool's lifetime;
@@ -78,6 +92,14 @@ public final class Backend {
       throw new IllegalArgumentException("weight must be >= 0");
     }
     this.weight = weight;
+  }
+
+  public AdminState adminState() {
+    return adminState;
+  }
+
+  public void setAdminState(AdminState state) {
+    this.adminState = java.util.Objects.requireNonNull(state);
   }
 
   /** Active sessions (tcp / connection balancing) or in-flight transactions on this backend. */

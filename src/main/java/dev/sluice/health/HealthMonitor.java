@@ -1,7 +1,6 @@
 package dev.sluice.health;
 
 import dev.sluice.balance.Backend;
-import dev.sluice.balance.Eligibility;
 import dev.sluice.config.HealthProfile;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
@@ -95,19 +94,13 @@ public final class HealthMonitor implements AutoCloseable {
     return m == null ? null : m.get(backend);
   }
 
-  /**
-   * Eligibility of a pool's backends under one key, for the balancer: a lock-free array lookup by
-   * backend index.
-   */
-  public Eligibility eligibility(ProbeKey key, List<Backend> poolBackends) {
-    ProbeTarget[] byIndex = new ProbeTarget[poolBackends.size()];
+  /** The targets of a pool's backends under one key, indexed like the pool (null where unregistered). */
+  public synchronized List<ProbeTarget> targets(ProbeKey key, List<Backend> poolBackends) {
+    List<ProbeTarget> out = new ArrayList<>(poolBackends.size());
     for (Backend b : poolBackends) {
-      byIndex[b.index()] = target(key, b);
+      out.add(target(key, b));
     }
-    return b -> {
-      ProbeTarget t = byIndex[b.index()];
-      return t == null ? Eligibility.NOT_ELIGIBLE : t.eligibleSince();
-    };
+    return out;
   }
 
   private void runProbe(ProbeTarget t, EventLoop loop) {

@@ -3,10 +3,13 @@ package dev.sluice.proxy;
 import dev.sluice.balance.Eligibility;
 import dev.sluice.balance.PoolBalancer;
 import dev.sluice.config.ListenerConfig;
+import dev.sluice.health.PassiveHealth;
 
 /**
  * Everything a listener needs to place a session: its config, its pool's balancer and the
- * eligibility of that pool's backends under the listener's own health profile. An immutable
+ * eligibility of that pool's backends under the listener's own health profile, and the pool's
+ * passive health to report live failures to. An immutable
  * snapshot; a reload swaps in a new one while sessions in flight keep the one they started with.
  */
-public record ListenerRoute(ListenerConfig listener, PoolBalancer balancer, Eligibility eligibility) {}
+public record ListenerRoute(
+    ListenerConfig listener, PoolBalancer balancer, Eligibility eligibility, PassiveHealth passive) {}

@@ -8,6 +8,8 @@ import dev.sluice.config.ListenerConfig;
 import dev.sluice.config.PoolConfig;
 import dev.sluice.config.SluiceConfig;
 import dev.sluice.health.HealthMonitor;
+import dev.sluice.health.ListenerEligibility;
+import dev.sluice.health.PassiveHealth;
 import dev.sluice.health.ProbeKey;
 import dev.sluice.health.ProbeTarget;
 import dev.sluice.health.SmtpProbe;
@@ -44,6 +46,7 @@ public final class SluiceServer implements AutoCloseable {
   private final SluiceConfig config;
   private final Transport transport = Transport.best();
   private final Map<String, PoolBalancer> pools = new LinkedHashMap<>();
+  private final Map<String, PassiveHealth> passive = new LinkedHashMap<>();
   private final List<Listener> listeners = new ArrayList<>();
   private EventLoopGroup boss;
   private EventLoopGroup workers;
@@ -76,6 +79,7 @@ public final class SluiceServer implements AutoCloseable {
         backends.add(new Backend(p.name(), bc, backends.size()));
       }
       pools.put(p.name(), new PoolBalancer(p, backends, System::nanoTime, seed.split()));
+      passive.put(p.name(), new PassiveHealth(p.passive(), backends, System::nanoTime));
     }
     health = new HealthMonitor(new SmtpProbe(workers, transport.clientChannel()), workers, System::nanoTime, seed.split());
     Map<ListenerConfig, ProbeKey> keys = new LinkedHashMap<>();
@@ -100,8 +104,10 @@ public final class SluiceServer implements AutoCloseable {
     BackendConnector connector = new BackendConnector(transport, CONNECT_TIMEOUT);
     for (ListenerConfig l : config.listeners().values()) {
       PoolBalancer balancer = pools.get(l.pool());
-      Listener listener =
-          new Listener(new ListenerRoute(l, balancer, health.eligibility(keys.get(l), balancer.backends())));
+      PassiveHealth poolPassive = passive.get(l.pool());
+      ListenerEligibility eligibility =
+          new ListenerEligibility(health.targets(keys.get(l), balancer.backends()), poolPassive);
+      Listener listener = new Listener(new ListenerRoute(l, balancer, eligibility, poolPassive));
       try {
         listener.bind(boss, workers, transport, self -> new TcpSession(self, connector, BANNER_TIMEOUT));
       } catch (Exception e) {
@@ -136,6 +142,11 @@ public final class SluiceServer implements AutoCloseable {
 
   public Map<String, PoolBalancer> pools() {
     return Map.copyOf(pools);
+  }
+
+  /** The passive health of a pool. */
+  public PassiveHealth passive(String pool) {
+    return passive.get(pool);
   }
 
   public HealthMonitor health() {

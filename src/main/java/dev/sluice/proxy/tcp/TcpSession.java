@@ -3,6 +3,7 @@ package dev.sluice.proxy.tcp;
 import dev.sluice.balance.Backend;
 import dev.sluice.balance.SelectionKey;
 import dev.sluice.config.ListenerConfig;
+import dev.sluice.health.PassiveHealth;
 import dev.sluice.proxy.BackendConnector;
 import dev.sluice.proxy.Listener;
 import dev.sluice.proxy.ListenerRoute;
@@ -109,6 +110,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
                 f -> {
                   if (!f.isSuccess()) {
                     log.warn("{}: backend {} connect failed: {}", listener.name(), backend, NetErrors.describe(f.cause()));
+                    passiveFailure(backend);
                     tryNextBackend();
                   } else {
                     backendChannel = f.channel();
@@ -126,6 +128,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
       return;
     }
     chosen.recordLatency(latencyNanos);
+    route.passive().success(chosen);
     chosen.acquire();
     client.write(ByteBufUtil.writeAscii(client.alloc(), banner.wire()));
     Duration idle = config().limits().idleTimeout();
@@ -154,9 +157,17 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
   /** The backend failed before or at its banner: try the next one. */
   void bannerFailed(Channel backend, Backend chosen, String why) {
     log.warn("{}: backend {} refused session from {}: {}", listener.name(), chosen, client.remoteAddress(), why);
+    passiveFailure(chosen);
     backend.close();
     backendChannel = null;
     tryNextBackend();
+  }
+
+  private void passiveFailure(Backend backend) {
+    if (route.passive().failure(backend) == PassiveHealth.Verdict.EJECTED) {
+      log.warn("{}: backend {} ejected for {} ms after consecutive failures in live traffic", listener.name(), backend,
+          route.passive().remainingNanos(backend) / 1_000_000L);
+    }
   }
 
   private void answerAndClose(String line) {

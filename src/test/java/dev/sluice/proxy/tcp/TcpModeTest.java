@@ -145,6 +145,33 @@ class TcpModeTest {
   }
 
   @Test
+  void passiveFailuresEjectABackendBeforeTheNextProbe() throws Exception {
+    AtomicBoolean refuse = new AtomicBoolean();
+    ScriptedPeer grumpy = new ScriptedPeer(c -> {
+      if (refuse.get()) {
+        c.say("421 4.3.2 Service shutting down");
+        c.hear();
+      } else {
+        c.say("220 grumpy ready");
+        c.serveRest();
+      }
+    });
+    toClose.add(grumpy);
+    EmbeddedSmtpServer a = backend("a"), b = backend("b");
+    SluiceFixture f = sluice("    passive: { consecutive_failures: 1, eject_for: 60s }\n", "",
+        "{ name: grumpy, address: 127.0.0.1:" + grumpy.port() + " }", entry(a, 1), entry(b, 1));
+    refuse.set(true);
+    int before = grumpy.connections();
+    for (int i = 0; i < 12; i++) {
+      assertThat(sendOne(f.address("l"), client(21)).isPositive()).isTrue();
+    }
+    // One refused session ejected it; no later session went there.
+    assertThat(grumpy.connections() - before).isEqualTo(1);
+    assertThat(f.server().passive("p").ejected(f.server().pools().get("p").backends().get(0))).isTrue();
+    assertThat(a.messages() + b.messages()).isEqualTo(12);
+  }
+
+  @Test
   void noEligibleBackendGets421AndTheClientRetriesLater() throws Exception {
     SluiceFixture f = sluice("", "",
         "{ name: gone1, address: 127.0.0.1:" + Loopback.freePort() + " }",
