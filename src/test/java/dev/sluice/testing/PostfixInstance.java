@@ -1,0 +1,900 @@
+package dev.sluice.testing;
+
+import static org.awaitility.Awaitility.await;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.UnknownHostException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.GroupPrincipal;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipal;
+import java.nio.file.attribute.UserPrincipalLookupService;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+/**
+ * A throwaway Postfix instance listening on a loopback address, for integration tests.
+ *
+ * <p>Each instance lives in its own temporary directory:
+ *
+ * <pre>
+ *   DIR/etc/main.cf, master.cf   config_directory (what {@code postfix -c} gets)
+ *   DIR/etc/virtual_mailbox      catch-all: every recipient in the local domains → DIR/mail/maildir/
+ *   DIR/etc/sender_access        regexp table for back pressure (empty when off)
+ *   DIR/queue/                   queue_directory (private/public sockets live here, so unique)
+ *   DIR/data/                    data_directory
+ *   DIR/mail/maildir/{new,cur}   delivered messages, one file each
+ *   DIR/maillog                  maillog_file, written by this instance's postlogd
+ * </pre>
+ *
+ * <p>The smtpd service is bound to {@code address():port()} only; nothing is ever delivered off
+ * the machine: {@code default_transport}, {@code relay_transport} and {@code local_transport} are
+ * {@code error:}, DNS is disabled and reverse lookups of clients are off (clients appear as {@code
+ * unknown[127.0.0.x]} in the maillog). Mail for the local domains (default {@code example.test} and
+ * {@code corp.example}) is delivered by {@code virtual(8)} to one Maildir, counted by {@link
+ * #deliveredCount()}.
+ *
+ * <p>Needs root (Postfix's master must start as root) and Postfix installed. The default Postfix
+ * instance does not need to run; its {@code /etc/postfix/main.cf} only gets this instance's config
+ * directory added to {@code alternate_config_directories} (and removed again on {@link #close()}).
+ *
+ * <p>Typical use:
+ *
+ * <pre>{@code
+ * try (PostfixInstance pf = PostfixInstance.builder("pf-a").build().start()) {
+ *   SmtpClients.swaks(pf.address(), pf.port(), "a@corp.example", "u@example.test", "127.0.0.9");
+ *   pf.awaitDelivered(1);
+ * }
+ * }</pre>
+ *
+ * <p>Thread-safety: the lifecycle methods are synchronized; read methods may be called from any
+ * thread. Every live instance is also stopped and deleted by a JVM shutdown hook.
+ */
+public final class PostfixInstance implements AutoCloseable {
+
+  /**
+   * Action of the back-pressure access table. Postfix wraps access-table text, so the reply on the
+   * wire is {@code 452 4.3.1 <sender>: Sender address rejected: Insufficient system resources};
+   * use {@link #isBackPressureReply(String)} to recognise it.
+   */
+  public static final String BACK_PRESSURE_REPLY = "452 4.3.1 Insufficient system resources";
+
+  /** True for the reply line an outside sender gets at MAIL FROM while back pressure is on. */
+  public static boolean isBackPressureReply(String replyLine) {
+    return replyLine.startsWith("452 4.3.1 ")
+        && replyLine.endsWith("Insufficient system resources");
+  }
+
+  private static final Path DEFAULT_MAIN_CF = Path.of("/etc/postfix/main.cf");
+  private static final Path ALT_DIRS_LOCK = Path.of("/etc/postfix/.sluice-testing.lock");
+  private static final String DIR_PREFIX = "sluice-postfix-";
+  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9-]{0,40}");
+  private static final Set<PostfixInstance> LIVE = ConcurrentHashMap.newKeySet();
+
+  static {
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  for (PostfixInstance pf : List.copyOf(LIVE)) {
+                    try {
+                      pf.close();
+                    } catch (RuntimeException e) {
+                      System.err.println("PostfixInstance shutdown hook: " + e);
+                    }
+                  }
+                },
+                "postfix-instance-cleanup"));
+  }
+
+  private final String name;
+  private final String address;
+  private final int port;
+  private final Path dir;
+  private final Path etc;
+  private final Path queue;
+  private final Path maildir;
+  private final Path maillogFile;
+  private final String backPressureExemptDomain;
+  private final Duration startTimeout;
+  private volatile boolean running;
+  private volatile boolean backPressure;
+  private volatile boolean closed;
+
+  private PostfixInstance(Builder b) {
+    this.name = b.name;
+    this.address = b.address;
+    this.port = b.port > 0 ? b.port : freePort(b.address);
+    this.backPressureExemptDomain = b.backPressureExemptDomain;
+    this.startTimeout = b.startTimeout;
+    requireRoot();
+    try {
+      this.dir = Files.createTempDirectory(DIR_PREFIX + name + "-");
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create a temporary directory for " + name, e);
+    }
+    this.etc = dir.resolve("etc");
+    this.queue = dir.resolve("queue");
+    this.maildir = dir.resolve("mail").resolve("maildir");
+    this.maillogFile = dir.resolve("maillog");
+    LIVE.add(this);
+    try {
+      // createTempDirectory gives 0700; Postfix daemons (user postfix) must traverse it.
+      Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+      Files.createDirectory(etc);
+      Files.createDirectory(queue);
+      Path mail = Files.createDirectory(dir.resolve("mail"));
+      UserPrincipalLookupService lookup = dir.getFileSystem().getUserPrincipalLookupService();
+      UserPrincipal postfixUser = lookup.lookupPrincipalByName("postfix");
+      GroupPrincipal postfixGroup = lookup.lookupPrincipalByGroupName("postfix");
+      PosixFileAttributeView view = Files.getFileAttributeView(mail, PosixFileAttributeView.class);
+      view.setOwner(postfixUser);
+      view.setGroup(postfixGroup);
+      int uid = (Integer) Files.getAttribute(mail, "unix:uid");
+      int gid = (Integer) Files.getAttribute(mail, "unix:gid");
+
+      Files.writeString(etc.resolve("virtual_mailbox"), "/.*/ maildir/\n");
+      writeSenderAccess(false);
+      Files.writeString(etc.resolve("main.cf"), mainCf(b, uid, gid));
+      Files.writeString(etc.resolve("master.cf"), masterCf(b));
+      registerAlternateConfigDirectory(etc, true);
+    } catch (IOException | RuntimeException e) {
+      closed = true;
+      deleteTree(dir);
+      LIVE.remove(this);
+      if (e instanceof RuntimeException re) {
+        throw re;
+      }
+      throw new UncheckedIOException("cannot create Postfix instance " + name, (IOException) e);
+    }
+  }
+
+  /** Starts a builder for an instance called {@code name} (letters, digits, dashes). */
+  public static Builder builder(String name) {
+    return new Builder(name);
+  }
+
+  // ------------------------------------------------------------------ configuration
+
+  private String mainCf(Builder b, int uid, int gid) {
+    Map<String, String> p = new LinkedHashMap<>();
+    p.put("compatibility_level", "3.6");
+    p.put("queue_directory", queue.toString());
+    p.put("data_directory", dir.resolve("data").toString());
+    p.put("maillog_file", maillogFile.toString());
+    p.put("maillog_file_prefixes", dir.toString());
+    p.put("myhostname", name + ".sluice.test");
+    p.put("mydomain", "sluice.test");
+    p.put("mydestination", "");
+    p.put("inet_interfaces", "loopback-only");
+    p.put("inet_protocols", "ipv4");
+    p.put("mynetworks", b.mynetworks);
+    // Nothing leaves this machine: no DNS, no outbound or local delivery.
+    p.put("smtpd_peername_lookup", "no");
+    p.put("smtp_dns_support_level", "disabled");
+    p.put("default_transport", "error:5.7.1 test instance: no outbound delivery");
+    p.put("relay_transport", "error:5.7.1 test instance: no outbound delivery");
+    p.put("local_transport", "error:5.7.1 test instance: no local delivery");
+    p.put("alias_maps", "");
+    p.put("alias_database", "");
+    p.put("biff", "no");
+    p.put("notify_classes", "");
+    p.put("delay_warning_time", "0");
+    // Countable delivery: every recipient in the local domains goes to one Maildir.
+    p.put("virtual_mailbox_domains", String.join(" ", b.domains));
+    p.put("virtual_mailbox_maps", "regexp:" + etc.resolve("virtual_mailbox"));
+    p.put("virtual_mailbox_base", dir.resolve("mail").toString());
+    p.put("virtual_uid_maps", "static:" + uid);
+    p.put("virtual_gid_maps", "static:" + gid);
+    p.put("virtual_minimum_uid", "1");
+    p.put("virtual_mailbox_limit", "0");
+    // SMTP server behaviour.
+    p.put("smtpd_banner", "$myhostname ESMTP Postfix sluice-test " + name);
+    p.put("smtpd_delay_reject", "no");
+    p.put("smtpd_relay_restrictions", "permit_mynetworks, reject_unauth_destination");
+    p.put("smtpd_sender_restrictions", "check_sender_access regexp:" + etc.resolve("sender_access"));
+    p.put("smtpd_authorized_xclient_hosts", "127.0.0.0/8");
+    p.put("smtpd_authorized_xforward_hosts", "127.0.0.0/8");
+    // No throttling: load tests must measure the balancer, not anvil.
+    p.put("smtpd_client_connection_count_limit", "0");
+    p.put("smtpd_client_connection_rate_limit", "0");
+    p.put("smtpd_client_message_rate_limit", "0");
+    p.put("smtpd_client_recipient_rate_limit", "0");
+    p.put("smtpd_client_new_tls_session_rate_limit", "0");
+    p.put("smtpd_client_auth_rate_limit", "0");
+    p.put("in_flow_delay", "0s");
+    p.put("default_process_limit", "200");
+    // Short delays so retries and queue runs happen within a test.
+    p.put("queue_run_delay", "1s");
+    p.put("minimal_backoff_time", "1s");
+    p.put("maximal_backoff_time", "2s");
+    p.putAll(b.mainCf);
+    StringBuilder sb =
+        new StringBuilder("# Generated by dev.sluice.testing.PostfixInstance (" + name + ")\n");
+    p.forEach((k, v) -> sb.append(k).append(" = ").append(v).append('\n'));
+    return sb.toString();
+  }
+
+  private String masterCf(Builder b) {
+    StringBuilder sb =
+        new StringBuilder("# Generated by dev.sluice.testing.PostfixInstance (" + name + ")\n");
+    sb.append(address).append(':').append(port).append(" inet n - n - - smtpd\n");
+    b.smtpdOptions.forEach((k, v) -> sb.append("  -o ").append(k).append('=').append(v).append('\n'));
+    for (Listener l : b.extraListeners) {
+      sb.append(address).append(':').append(l.port()).append(" inet n - n - - smtpd\n");
+      l.options().forEach((k, v) -> sb.append("  -o ").append(k).append('=').append(v).append('\n'));
+    }
+    sb.append(
+        """
+        pickup     unix  n - n 60    1 pickup
+        cleanup    unix  n - n -     0 cleanup
+        qmgr       unix  n - n 300   1 qmgr
+        rewrite    unix  - - n -     - trivial-rewrite
+        bounce     unix  - - n -     0 bounce
+        defer      unix  - - n -     0 bounce
+        trace      unix  - - n -     0 bounce
+        verify     unix  - - n -     1 verify
+        flush      unix  n - n 1000? 0 flush
+        proxymap   unix  - - n -     - proxymap
+        proxywrite unix  - - n -     1 proxymap
+        showq      unix  n - n -     - showq
+        error      unix  - - n -     - error
+        retry      unix  - - n -     - error
+        discard    unix  - - n -     - discard
+        virtual    unix  - n n -     - virtual
+        anvil      unix  - - n -     1 anvil
+        scache     unix  - - n -     1 scache
+        postlog    unix-dgram n - n - 1 postlogd
+        """);
+    return sb.toString();
+  }
+
+  private void writeSenderAccess(boolean on) throws IOException {
+    String content =
+        on
+            ? "# back pressure ON: only @"
+                + backPressureExemptDomain
+                + " senders are accepted\n/@"
+                + backPressureExemptDomain.replace(".", "\\.")
+                + "$/ DUNNO\n/^/ "
+                + BACK_PRESSURE_REPLY
+                + "\n"
+            : "# back pressure off\n";
+    Path target = etc.resolve("sender_access");
+    Path tmp = etc.resolve("sender_access.tmp");
+    Files.writeString(tmp, content);
+    Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  /**
+   * Runs {@code postfix -c DIR start} and waits until the port answers with a 220 banner.
+   *
+   * @return this instance
+   * @throws IllegalStateException if Postfix does not start or does not answer in time
+   */
+  public synchronized PostfixInstance start() {
+    checkOpen();
+    if (running) {
+      return this;
+    }
+    long t0 = System.nanoTime();
+    postfix("start").orThrow();
+    running = true;
+    try {
+      await("220 banner from " + this)
+          .atMost(startTimeout)
+          .pollInterval(Duration.ofMillis(50))
+          .ignoreExceptions()
+          .until(() -> banner().startsWith("220"));
+    } catch (RuntimeException e) {
+      throw new IllegalStateException(
+          this + " did not answer 220 in " + startTimeout + "; maillog:\n" + tail(40), e);
+    }
+    System.out.printf(
+        "%s started in %d ms (%s)%n", this, (System.nanoTime() - t0) / 1_000_000, dir);
+    return this;
+  }
+
+  /**
+   * Runs {@code postfix -c DIR stop} and waits until the master process is gone and the port
+   * refuses connections. The instance can be started again with {@link #start()}.
+   */
+  public synchronized void stop() {
+    if (!running) {
+      return;
+    }
+    Optional<Long> masterPid = masterPid();
+    ExternalCommand.Result r = postfix("stop");
+    try {
+      await("master of " + this + " to exit")
+          .atMost(Duration.ofSeconds(15))
+          .pollInterval(Duration.ofMillis(50))
+          .until(() -> masterPid.map(pid -> !alive(pid)).orElse(true) && !portOpen());
+    } catch (RuntimeException e) {
+      // Last resort: kill the master and its children outright.
+      masterPid
+          .flatMap(ProcessHandle::of)
+          .ifPresent(
+              ph -> {
+                ph.descendants().forEach(ProcessHandle::destroyForcibly);
+                ph.destroyForcibly();
+              });
+      running = false;
+      throw new IllegalStateException(this + " did not stop: " + r.describe(), e);
+    }
+    running = false;
+  }
+
+  /** Runs {@code postfix -c DIR reload} (configuration and tables are re-read). */
+  public synchronized void reload() {
+    checkOpen();
+    if (running) {
+      postfix("reload").orThrow();
+    }
+  }
+
+  /**
+   * Turns back pressure on or off. While on, every sender outside the exempt domain (default
+   * {@code corp.example}) gets {@code 452 4.3.1 <sender>: Sender address rejected: Insufficient
+   * system resources} at {@code MAIL FROM} (see {@link #isBackPressureReply(String)}); senders in
+   * the exempt domain are accepted. Implemented as a {@code check_sender_access} regexp table plus
+   * {@code postfix reload}. Returns only once a probe connection observes the new behaviour.
+   */
+  public synchronized void setBackPressure(boolean on) {
+    checkOpen();
+    try {
+      writeSenderAccess(on);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    backPressure = on;
+    if (!running) {
+      return;
+    }
+    postfix("reload").orThrow();
+    String probeSender = "probe@outside-" + name + ".invalid";
+    await("back pressure " + (on ? "on" : "off") + " observable on " + this)
+        .atMost(Duration.ofSeconds(15))
+        .pollInterval(Duration.ofMillis(50))
+        .ignoreExceptions()
+        .until(
+            () -> {
+              String reply = mailFromReply(probeSender);
+              return on ? isBackPressureReply(reply) : reply.startsWith("250");
+            });
+  }
+
+  /** Whether back pressure is currently configured on. */
+  public boolean backPressure() {
+    return backPressure;
+  }
+
+  /** Stops the instance (if running), unregisters it and deletes its directory. Idempotent. */
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    RuntimeException failure = null;
+    try {
+      stop();
+    } catch (RuntimeException e) {
+      failure = e;
+    }
+    try {
+      registerAlternateConfigDirectory(etc, false);
+    } catch (RuntimeException e) {
+      if (failure == null) {
+        failure = e;
+      }
+    }
+    deleteTree(dir);
+    LIVE.remove(this);
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
+  // ------------------------------------------------------------------ accessors
+
+  /** The instance name (also in the banner and {@code myhostname = NAME.sluice.test}). */
+  public String name() {
+    return name;
+  }
+
+  /** The loopback address smtpd is bound to. */
+  public String address() {
+    return address;
+  }
+
+  /** The TCP port smtpd listens on. */
+  public int port() {
+    return port;
+  }
+
+  /** The instance's temporary directory. */
+  public Path directory() {
+    return dir;
+  }
+
+  /** The config directory given to {@code postfix -c}. */
+  public Path configDirectory() {
+    return etc;
+  }
+
+  /** The maillog file path. */
+  public Path maillogFile() {
+    return maillogFile;
+  }
+
+  /** Whether {@link #start()} succeeded and {@link #stop()} has not been called since. */
+  public boolean isRunning() {
+    return running;
+  }
+
+  /** Number of delivered messages (files in the Maildir's {@code new} and {@code cur}). */
+  public int deliveredCount() {
+    return deliveredMessages().size();
+  }
+
+  /** Paths of the delivered message files, sorted by name (≈ delivery order). */
+  public List<Path> deliveredMessages() {
+    List<Path> all = new ArrayList<>();
+    for (String sub : List.of("new", "cur")) {
+      Path d = maildir.resolve(sub);
+      if (!Files.isDirectory(d)) {
+        continue;
+      }
+      try (Stream<Path> s = Files.list(d)) {
+        s.filter(Files::isRegularFile).forEach(all::add);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+    all.sort(null);
+    return all;
+  }
+
+  /** Contents of the delivered messages, in {@link #deliveredMessages()} order. */
+  public List<String> deliveredMessageContents() {
+    return deliveredMessages().stream().map(PostfixInstance::read).collect(Collectors.toList());
+  }
+
+  /** Number of messages still in the queue (maildrop, incoming, active, deferred, hold). */
+  public int queuedCount() {
+    int n = 0;
+    for (String q : List.of("maildrop", "incoming", "active", "deferred", "hold")) {
+      Path d = queue.resolve(q);
+      if (!Files.isDirectory(d)) {
+        continue;
+      }
+      try (Stream<Path> s = Files.walk(d)) {
+        n += (int) s.filter(Files::isRegularFile).count();
+      } catch (IOException e) {
+        // files vanish while Postfix moves them; count again on the next poll
+        return Integer.MAX_VALUE;
+      }
+    }
+    return n;
+  }
+
+  /** All maillog lines written so far (empty if none yet). */
+  public List<String> maillog() {
+    if (!Files.exists(maillogFile)) {
+      return List.of();
+    }
+    try {
+      return Files.readAllLines(maillogFile, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Waits (at most 30 s) until the queue is empty. */
+  public void awaitQueueEmpty() {
+    awaitQueueEmpty(Duration.ofSeconds(30));
+  }
+
+  /** Waits until the queue is empty. */
+  public void awaitQueueEmpty(Duration atMost) {
+    await("queue of " + this + " empty")
+        .atMost(atMost)
+        .pollInterval(Duration.ofMillis(50))
+        .until(() -> queuedCount() == 0);
+  }
+
+  /** Waits (at most 30 s) until at least {@code n} messages are delivered; returns the count. */
+  public int awaitDelivered(int n) {
+    return awaitDelivered(n, Duration.ofSeconds(30));
+  }
+
+  /** Waits until at least {@code n} messages are delivered; returns the count then. */
+  public int awaitDelivered(int n, Duration atMost) {
+    await(n + " messages delivered by " + this)
+        .atMost(atMost)
+        .pollInterval(Duration.ofMillis(50))
+        .until(() -> deliveredCount() >= n);
+    return deliveredCount();
+  }
+
+  /** Waits (at most 10 s) until some maillog line contains {@code text}; returns that line. */
+  public String awaitMaillog(String text) {
+    return await("maillog of " + this + " to contain " + text)
+        .atMost(Duration.ofSeconds(10))
+        .pollInterval(Duration.ofMillis(50))
+        .until(
+            () -> maillog().stream().filter(l -> l.contains(text)).findFirst().orElse(null),
+            l -> l != null);
+  }
+
+  /** Connects, reads the (first line of the) greeting, sends QUIT; returns the greeting line. */
+  public String banner() throws IOException {
+    try (Socket s = connect()) {
+      BufferedReader in = reader(s);
+      String banner = readReply(in);
+      send(s, "QUIT");
+      return banner;
+    }
+  }
+
+  /**
+   * Opens a probe session and returns the server's last-line reply to {@code MAIL FROM:<sender>}
+   * (after {@code EHLO}); the session ends with QUIT.
+   */
+  public String mailFromReply(String sender) throws IOException {
+    try (Socket s = connect()) {
+      BufferedReader in = reader(s);
+      String banner = readReply(in);
+      if (!banner.startsWith("220")) {
+        return banner;
+      }
+      send(s, "EHLO probe.sluice.test");
+      readReply(in);
+      send(s, "MAIL FROM:<" + sender + ">");
+      String reply = readReply(in);
+      send(s, "QUIT");
+      return reply;
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "postfix " + name + " " + address + ":" + port;
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private Socket connect() throws IOException {
+    Socket s = new Socket();
+    try {
+      s.connect(new InetSocketAddress(address, port), 2000);
+      s.setSoTimeout(5000);
+      return s;
+    } catch (IOException e) {
+      s.close();
+      throw e;
+    }
+  }
+
+  private static BufferedReader reader(Socket s) throws IOException {
+    return new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII));
+  }
+
+  private static void send(Socket s, String line) throws IOException {
+    OutputStream out = s.getOutputStream();
+    out.write((line + "\r\n").getBytes(StandardCharsets.US_ASCII));
+    out.flush();
+  }
+
+  /** Reads a possibly multi-line reply and returns its last line. */
+  private static String readReply(BufferedReader in) throws IOException {
+    String line;
+    while ((line = in.readLine()) != null) {
+      if (line.length() < 4 || line.charAt(3) != '-') {
+        return line;
+      }
+    }
+    throw new IOException("connection closed before a complete reply");
+  }
+
+  private boolean portOpen() {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress(address, port), 500);
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private Optional<Long> masterPid() {
+    try {
+      return Optional.of(Long.parseLong(Files.readString(queue.resolve("pid/master.pid")).trim()));
+    } catch (IOException | NumberFormatException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** Alive and not a zombie (zombies linger until init reaps them; they hold no resources). */
+  private static boolean alive(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+      int close = stat.lastIndexOf(')');
+      return close < 0 || stat.length() < close + 3 || stat.charAt(close + 2) != 'Z';
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private ExternalCommand.Result postfix(String verb) {
+    return ExternalCommand.run(
+        Duration.ofSeconds(60), ExternalCommand.tool("postfix"), "-c", etc.toString(), verb);
+  }
+
+  private String tail(int n) {
+    List<String> lines = maillog();
+    return String.join("\n", lines.subList(Math.max(0, lines.size() - n), lines.size()));
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException(this + " is closed");
+    }
+  }
+
+  private static String read(Path p) {
+    try {
+      return Files.readString(p, StandardCharsets.ISO_8859_1);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static void requireRoot() {
+    if (!"root".equals(System.getProperty("user.name"))) {
+      throw new IllegalStateException(
+          "PostfixInstance needs root (Postfix's master starts as root); run the tests as root,"
+              + " e.g. via ./test");
+    }
+    if (!Files.isExecutable(Path.of(ExternalCommand.tool("postfix")))) {
+      throw new IllegalStateException(
+          "Postfix is not installed; run ./test (it installs postfix, swaks, curl)");
+    }
+  }
+
+  private static int freePort(String address) {
+    try (ServerSocket s = new ServerSocket()) {
+      s.setReuseAddress(false);
+      s.bind(new InetSocketAddress(address, 0));
+      return s.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException("no free port on " + address, e);
+    }
+  }
+
+  /**
+   * Adds or removes {@code configDir} in the default instance's {@code
+   * alternate_config_directories}, creating a minimal {@code /etc/postfix/main.cf} if absent. Also
+   * drops entries of earlier harness instances whose directories no longer exist. Serialized across
+   * threads (synchronized) and JVMs (a file lock).
+   */
+  private static synchronized void registerAlternateConfigDirectory(Path configDir, boolean add) {
+    try {
+      Files.createDirectories(DEFAULT_MAIN_CF.getParent());
+      try (FileChannel ch =
+              FileChannel.open(ALT_DIRS_LOCK, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+          FileLock lock = ch.lock()) {
+        if (!Files.exists(DEFAULT_MAIN_CF)) {
+          Files.writeString(
+              DEFAULT_MAIN_CF,
+              "# Minimal main.cf created by dev.sluice.testing.PostfixInstance\n"
+                  + "compatibility_level = 3.6\n"
+                  + "inet_interfaces = loopback-only\n");
+        }
+        String postconf = ExternalCommand.tool("postconf");
+        String current =
+            ExternalCommand.run(Duration.ofSeconds(30), postconf, "-h", "alternate_config_directories")
+                .orThrow()
+                .stdout()
+                .trim();
+        List<String> dirs = new ArrayList<>();
+        for (String d : current.split("[\\s,]+")) {
+          if (d.isEmpty() || dirs.contains(d)) {
+            continue;
+          }
+          boolean stale = d.contains("/" + DIR_PREFIX) && !Files.isDirectory(Path.of(d));
+          if (!stale && !d.equals(configDir.toString())) {
+            dirs.add(d);
+          }
+        }
+        if (add) {
+          dirs.add(configDir.toString());
+        }
+        List<String> cmd =
+            dirs.isEmpty()
+                ? List.of(postconf, "-X", "alternate_config_directories")
+                : List.of(postconf, "-e", "alternate_config_directories = " + String.join(" ", dirs));
+        ExternalCommand.run(Duration.ofSeconds(30), cmd).orThrow();
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot update " + DEFAULT_MAIN_CF, e);
+    }
+  }
+
+  private static void deleteTree(Path root) {
+    if (root == null || !Files.exists(root)) {
+      return;
+    }
+    try {
+      Files.walkFileTree(
+          root,
+          new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs)
+                throws IOException {
+              Files.deleteIfExists(file);
+              return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path d, IOException exc) throws IOException {
+              Files.deleteIfExists(d);
+              return FileVisitResult.CONTINUE;
+            }
+          });
+    } catch (IOException e) {
+      System.err.println("PostfixInstance: could not delete " + root + ": " + e);
+    }
+  }
+
+  // ------------------------------------------------------------------ builder
+
+  private record Listener(int port, Map<String, String> options) {}
+
+  /** Builder for {@link PostfixInstance}; {@link #build()} writes the config but does not start. */
+  public static final class Builder {
+    private final String name;
+    private String address = "127.0.0.1";
+    private int port;
+    private String mynetworks = "127.0.0.0/8";
+    private List<String> domains = List.of("example.test", "corp.example");
+    private String backPressureExemptDomain = "corp.example";
+    private Duration startTimeout = Duration.ofSeconds(20);
+    private final Map<String, String> mainCf = new LinkedHashMap<>();
+    private final Map<String, String> smtpdOptions = new LinkedHashMap<>();
+    private final List<Listener> extraListeners = new ArrayList<>();
+
+    private Builder(String name) {
+      if (!NAME.matcher(name).matches()) {
+        throw new IllegalArgumentException("instance name must match " + NAME + ": " + name);
+      }
+      this.name = name;
+    }
+
+    /** Loopback address (127.0.0.0/8 only) smtpd binds to; default 127.0.0.1. */
+    public Builder address(String address) {
+      try {
+        InetAddress a = InetAddress.getByName(address);
+        if (!(a.getAddress().length == 4 && a.isLoopbackAddress())) {
+          throw new IllegalArgumentException("not a 127.0.0.0/8 address: " + address);
+        }
+      } catch (UnknownHostException e) {
+        throw new IllegalArgumentException("not an IP address: " + address, e);
+      }
+      this.address = address;
+      return this;
+    }
+
+    /** TCP port; default: a free port chosen at {@link #build()}. */
+    public Builder port(int port) {
+      if (port < 1 || port > 65535) {
+        throw new IllegalArgumentException("port out of range: " + port);
+      }
+      this.port = port;
+      return this;
+    }
+
+    /** {@code mynetworks} (clients allowed to relay); default {@code 127.0.0.0/8}. */
+    public Builder mynetworks(String mynetworks) {
+      this.mynetworks = mynetworks;
+      return this;
+    }
+
+    /** Domains delivered to the Maildir; default {@code example.test corp.example}. */
+    public Builder domains(String... domains) {
+      this.domains = List.copyOf(Arrays.asList(domains));
+      return this;
+    }
+
+    /** Sender domain still accepted under back pressure; default {@code corp.example}. */
+    public Builder backPressureExemptDomain(String domain) {
+      this.backPressureExemptDomain = domain;
+      return this;
+    }
+
+    /**
+     * Sets (or overrides) a main.cf parameter, e.g. {@code mainCf("smtpd_upstream_proxy_protocol",
+     * "haproxy")}.
+     */
+    public Builder mainCf(String parameter, String value) {
+      mainCf.put(parameter, value);
+      return this;
+    }
+
+    /** Adds a {@code -o parameter=value} override to the main smtpd service only. */
+    public Builder smtpdOption(String parameter, String value) {
+      smtpdOptions.put(parameter, value);
+      return this;
+    }
+
+    /**
+     * Adds another smtpd service on {@code address():port} with its own {@code -o} overrides, e.g.
+     * a PROXY-protocol port next to a plain one: {@code additionalListener(p,
+     * Map.of("smtpd_upstream_proxy_protocol", "haproxy"))}.
+     */
+    public Builder additionalListener(int port, Map<String, String> options) {
+      extraListeners.add(new Listener(port, Map.copyOf(options)));
+      return this;
+    }
+
+    /** How long {@link PostfixInstance#start()} waits for the 220 banner; default 20 s. */
+    public Builder startTimeout(Duration timeout) {
+      this.startTimeout = timeout;
+      return this;
+    }
+
+    /** Creates the directory and configuration; the instance is not started yet. */
+    public PostfixInstance build() {
+      return new PostfixInstance(this);
+    }
+
+    /** {@code build().start()}. */
+    public PostfixInstance start() {
+      PostfixInstance pf = build();
+      try {
+        return pf.start();
+      } catch (RuntimeException e) {
+        pf.closeQuietly(e);
+        throw e;
+      }
+    }
+  }
+
+  private void closeQuietly(RuntimeException primary) {
+    try {
+      close();
+    } catch (RuntimeException e) {
+      primary.addSuppressed(e);
+    }
+  }
+}
