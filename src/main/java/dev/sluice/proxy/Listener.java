@@ -5,6 +5,7 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
@@ -12,7 +13,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.Function;
+import java.util.function.BiConsumer;
 
 /**
  * One bound listener socket. Holds the current {@link ListenerRoute} (swapped atomically on reload)
@@ -42,14 +43,14 @@ public final class Listener {
   }
 
   /**
-   * Binds the listen address; each accepted channel gets the handler that {@code sessionHandler}
-   * builds from this listener.
+   * Binds the listen address; {@code sessionPipeline} installs the session handlers of each
+   * accepted channel.
    */
   public void bind(
       EventLoopGroup boss,
       EventLoopGroup workers,
       Transport transport,
-      Function<Listener, io.netty.channel.ChannelHandler> sessionHandler)
+      BiConsumer<Listener, ChannelPipeline> sessionPipeline)
       throws InterruptedException {
     InetSocketAddress at = route.get().listener().listen().toSocketAddress();
     ServerBootstrap b =
@@ -68,7 +69,7 @@ public final class Listener {
                   @Override
                   protected void initChannel(SocketChannel ch) {
                     sessions.add(ch);
-                    ch.pipeline().addLast("session", sessionHandler.apply(Listener.this));
+                    sessionPipeline.accept(Listener.this, ch.pipeline());
                   }
                 });
     serverChannel = b.bind(at).sync().channel();

@@ -16,7 +16,11 @@ import dev.sluice.health.SmtpProbe;
 import dev.sluice.proxy.BackendConnector;
 import dev.sluice.proxy.Listener;
 import dev.sluice.proxy.ListenerRoute;
+import dev.sluice.proxy.smtp.BackendSession;
+import dev.sluice.proxy.smtp.SmtpFrontend;
 import dev.sluice.proxy.tcp.TcpSession;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.channel.EventLoopGroup;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -63,13 +67,6 @@ public final class SluiceServer implements AutoCloseable {
    * @throws StartupException when a listener cannot be served (address in use, unsupported mode)
    */
   public void start() throws StartupException, InterruptedException {
-    for (ListenerConfig l : config.listeners().values()) {
-      if (l.mode() != ListenerConfig.Mode.TCP) {
-        throw new StartupException(
-            l.location() + ": listener '" + l.name() + "' uses mode: smtp, which this version of Sluice does not"
-                + " serve yet; use mode: tcp");
-      }
-    }
     boss = transport.newGroup(1);
     workers = transport.newGroup(0);
     SplittableRandom seed = new SplittableRandom();
@@ -109,7 +106,7 @@ public final class SluiceServer implements AutoCloseable {
           new ListenerEligibility(health.targets(keys.get(l), balancer.backends()), poolPassive);
       Listener listener = new Listener(new ListenerRoute(l, balancer, eligibility, poolPassive));
       try {
-        listener.bind(boss, workers, transport, self -> new TcpSession(self, connector, BANNER_TIMEOUT));
+        listener.bind(boss, workers, transport, (self, pipeline) -> sessionPipeline(self, pipeline, connector));
       } catch (Exception e) {
         shutdown(Duration.ZERO);
         throw new StartupException(
@@ -117,6 +114,20 @@ public final class SluiceServer implements AutoCloseable {
       }
       listeners.add(listener);
       log.info("listener {} on {} ({}) -> pool {}", l.name(), listener.boundAddress(), l.mode().name().toLowerCase(), l.pool());
+    }
+  }
+
+  /** The handlers of one client session: tcp relay, or Sluice speaking SMTP. */
+  private static void sessionPipeline(Listener listener, ChannelPipeline pipeline, BackendConnector connector) {
+    ListenerConfig l = listener.route().listener();
+    if (l.mode() == ListenerConfig.Mode.TCP) {
+      pipeline.addLast("session", new TcpSession(listener, connector, BANNER_TIMEOUT));
+    } else {
+      long idle = l.limits().idleTimeout().toMillis();
+      if (idle > 0) {
+        pipeline.addLast("idle", new IdleStateHandler(idle, 0, 0, TimeUnit.MILLISECONDS));
+      }
+      pipeline.addLast("session", new SmtpFrontend(listener, connector, BackendSession.Timeouts.DEFAULT));
     }
   }
 

@@ -1,0 +1,288 @@
+package dev.sluice.proxy.smtp;
+
+import dev.sluice.balance.Backend;
+import dev.sluice.proxy.BackendConnector;
+import dev.sluice.proxy.NetErrors;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoop;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.LineBasedFrameDecoder;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Sluice's SMTP client session to one backend on behalf of one client session: connect, banner,
+ * EHLO with the client's name, then commands whose replies are awaited one at a time, and the
+ * message body streamed through. Opened for a transaction and kept for later transactions of the
+ * same client that are scheduled to the same backend.
+ *
+ * <p>Threading: lives on the client's event loop; every method must be called there. Futures
+ * complete on that loop.
+ */
+public final class BackendSession {
+  /** Backend replies may be long (multi-line EHLO); SMTP caps a reply line at 512 octets. */
+  private static final int MAX_REPLY_LINE = 8192;
+
+  /** Reply timeouts, after RFC 5321 §4.5.3.2 but shorter where a balancer should fail over. */
+  public record Timeouts(Duration connect, Duration greeting, Duration command, Duration finalReply) {
+    public static final Timeouts DEFAULT =
+        new Timeouts(Duration.ofSeconds(5), Duration.ofSeconds(30), Duration.ofMinutes(2), Duration.ofMinutes(10));
+  }
+
+  private final Backend backend;
+  private final Timeouts timeouts;
+  private final ArrayDeque<Pending> pending = new ArrayDeque<>(2);
+  private final ReplyAssembler assembler = new ReplyAssembler();
+  private Channel channel;
+  private boolean closed;
+  private List<String> extensions = List.of();
+  private long lastSentAt;
+  private Runnable onWritable = () -> {};
+
+  private record Pending(String what, CompletableFuture<SmtpReply> future, ScheduledFuture<?> timer) {}
+
+  private BackendSession(Backend backend, Timeouts timeouts) {
+    this.backend = backend;
+    this.timeouts = timeouts;
+  }
+
+  /**
+   * Connects from {@code source} and completes after a positive EHLO reply; fails with {@link
+   * BackendFailure} on a failed connect, a negative banner or EHLO, a close or a timeout.
+   */
+  public static CompletableFuture<BackendSession> open(
+      EventLoop loop, BackendConnector connector, Backend backend, InetAddress source, String helo, Timeouts timeouts) {
+    BackendSession s = new BackendSession(backend, timeouts);
+    CompletableFuture<BackendSession> ready = new CompletableFuture<>();
+    CompletableFuture<SmtpReply> banner = s.expect("banner", timeouts.greeting(), loop);
+    long start = System.nanoTime();
+    connector
+        .connect(loop, backend, source, new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            ch.pipeline().addLast("lines", new LineBasedFrameDecoder(MAX_REPLY_LINE, true, true));
+            ch.pipeline().addLast("replies", s.new Replies());
+          }
+        })
+        .addListener(f -> {
+          if (!f.isSuccess()) {
+            s.closed = true;
+            s.failAll(new BackendFailure("connect failed: " + NetErrors.describe(f.cause()), null));
+          } else {
+            s.channel = ((io.netty.channel.ChannelFuture) f).channel();
+          }
+        });
+    banner
+        .thenCompose(b -> {
+          backend.recordLatency(System.nanoTime() - start);
+          if (!b.isPositive()) {
+            throw new java.util.concurrent.CompletionException(new BackendFailure("banner " + b, b));
+          }
+          return s.command("EHLO " + helo);
+        })
+        .whenComplete((ehlo, error) -> {
+          if (error != null) {
+            s.abort();
+            ready.completeExceptionally(unwrap(error));
+          } else if (!ehlo.isPositive()) {
+            s.quit();
+            ready.completeExceptionally(new BackendFailure("EHLO refused: " + ehlo, ehlo));
+          } else {
+            s.extensions = ehlo.ehloKeywords();
+            ready.complete(s);
+          }
+        });
+    return ready;
+  }
+
+  static Throwable unwrap(Throwable t) {
+    return t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
+  }
+
+  public Backend backend() {
+    return backend;
+  }
+
+  /** Extension keywords from the backend's EHLO reply (upper case). */
+  public List<String> extensions() {
+    return extensions;
+  }
+
+  /** Open, and not waiting for any reply: fit for the next transaction. */
+  public boolean idle() {
+    return !closed && channel != null && channel.isActive() && pending.isEmpty();
+  }
+
+  public boolean isOpen() {
+    return !closed && channel != null && channel.isActive();
+  }
+
+  public Channel channel() {
+    return channel;
+  }
+
+  /** Sends one command line and completes with its reply (or fails with {@link BackendFailure}). */
+  public CompletableFuture<SmtpReply> command(String line) {
+    CompletableFuture<SmtpReply> f = expect(verbOf(line), timeouts.command(), channel.eventLoop());
+    send(line);
+    return f;
+  }
+
+  /** Writes part of a message body as it arrived (the caller has checked its framing). */
+  public void writeBody(ByteBuf bytes) {
+    if (isOpen()) {
+      channel.write(bytes, channel.voidPromise());
+    } else {
+      bytes.release();
+    }
+  }
+
+  public void flush() {
+    if (isOpen()) {
+      channel.flush();
+    }
+  }
+
+  /** Whether the backend is reading the body as fast as it arrives (else the client should pause). */
+  public boolean writable() {
+    return !isOpen() || channel.isWritable();
+  }
+
+  /** Runs {@code r} when the backend's outbound buffer drains (to resume reading the client). */
+  public void onWritable(Runnable r) {
+    this.onWritable = r;
+  }
+
+  /** Completes with the backend's reply to the end of data the caller has just written. */
+  public CompletableFuture<SmtpReply> awaitFinalReply() {
+    CompletableFuture<SmtpReply> f = expect("end of data", timeouts.finalReply(), channel.eventLoop());
+    flush();
+    return f;
+  }
+
+  /** Ends politely: QUIT, then close when the backend answers (or after a short wait). */
+  public void quit() {
+    if (!isOpen()) {
+      closed = true;
+      return;
+    }
+    CompletableFuture<SmtpReply> f = expect("QUIT", Duration.ofSeconds(5), channel.eventLoop());
+    send("QUIT");
+    closed = true;
+    f.whenComplete((r, e) -> channel.close());
+  }
+
+  /** Closes at once: used when a transaction must not complete (a framing violation mid-body). */
+  public void abort() {
+    closed = true;
+    if (channel != null) {
+      channel.close();
+    }
+  }
+
+  private void send(String line) {
+    lastSentAt = System.nanoTime();
+    if (channel != null && channel.isActive()) {
+      channel.writeAndFlush(ByteBufUtil.writeUtf8(channel.alloc(), line + "\r\n"), channel.voidPromise());
+    }
+  }
+
+  private static String verbOf(String line) {
+    int sp = line.indexOf(' ');
+    String v = sp < 0 ? line : line.substring(0, sp);
+    return v.equalsIgnoreCase("MAIL") || v.equalsIgnoreCase("RCPT") ? line.split(":", 2)[0] : v;
+  }
+
+  private CompletableFuture<SmtpReply> expect(String what, Duration timeout, EventLoop loop) {
+    CompletableFuture<SmtpReply> f = new CompletableFuture<>();
+    if (closed && !what.equals("QUIT")) {
+      f.completeExceptionally(new BackendFailure("session to " + backend.name() + " is closed", null));
+      return f;
+    }
+    ScheduledFuture<?> timer = loop.schedule(() -> {
+      if (!f.isDone()) {
+        closed = true;
+        failAll(new BackendFailure("no reply to " + what + " within " + timeout.toSeconds() + "s", null));
+        if (channel != null) {
+          channel.close();
+        }
+      }
+    }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+    pending.add(new Pending(what, f, timer));
+    return f;
+  }
+
+  private void failAll(BackendFailure failure) {
+    Pending p;
+    while ((p = pending.poll()) != null) {
+      p.timer().cancel(false);
+      p.future().completeExceptionally(failure);
+    }
+  }
+
+  /** Reads the backend's replies and completes the oldest pending command. */
+  private final class Replies extends SimpleChannelInboundHandler<ByteBuf> {
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, ByteBuf line) {
+      SmtpReply reply;
+      try {
+        reply = assembler.feed(line.toString(StandardCharsets.UTF_8));
+      } catch (ReplyAssembler.MalformedReplyException e) {
+        closed = true;
+        failAll(new BackendFailure("bad reply: " + e.getMessage(), null));
+        ctx.close();
+        return;
+      }
+      if (reply == null) {
+        return;
+      }
+      Pending p = pending.poll();
+      if (p == null) {
+        // An unsolicited reply is a server giving up on us (typically 421 before closing).
+        closed = true;
+        ctx.close();
+        return;
+      }
+      p.timer().cancel(false);
+      if (!p.what().equals("banner") && !p.what().equals("QUIT")) {
+        backend.recordLatency(System.nanoTime() - lastSentAt);
+      }
+      if (reply.code() == 421) {
+        // RFC 5321 §3.8: 421 means the server is closing the transmission channel.
+        closed = true;
+      }
+      p.future().complete(reply);
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      if (ctx.channel().isWritable()) {
+        onWritable.run();
+      }
+      ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      closed = true;
+      failAll(new BackendFailure("backend closed the connection", null));
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      closed = true;
+      failAll(new BackendFailure(NetErrors.describe(cause), null));
+      ctx.close();
+    }
+  }
+}

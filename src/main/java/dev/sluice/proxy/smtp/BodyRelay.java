@@ -1,0 +1,147 @@
+package dev.sluice.proxy.smtp;
+
+import dev.sluice.config.ListenerConfig.BareNewline;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Streams one message body from the client to the transaction's backend as it arrives: clean
+ * ranges go out as zero-copy slices, framing is decided by a {@link DataScanner}, and memory stays
+ * bounded whatever the message size (flow control pauses the client while the backend is slow).
+ *
+ * <p>At the client's end of data the client's reply is decided: the backend's own final reply when
+ * the whole message reached it; {@code 550 5.6.0} after a framing violation in reject mode and
+ * {@code 552 5.3.4} past {@code max_message_size} (in both cases the backend session is closed
+ * before end of data, so the backend discards the partial message); {@code 451 4.4.2} when the
+ * backend was lost, so a 2xx is never given for a message no backend accepted.
+ *
+ * <p>Threading: confined to the client's event loop.
+ */
+final class BodyRelay {
+  private static final Logger log = LoggerFactory.getLogger(BodyRelay.class);
+
+  private final SmtpFrontend frontend;
+  private final BackendSession backend;
+  private final DataScanner scanner;
+  private final long maxSize;
+  private long forwarded;
+  private boolean tooBig;
+  private boolean done;
+
+  BodyRelay(SmtpFrontend frontend, BackendSession backend, BareNewline mode, long maxSize) {
+    this.frontend = frontend;
+    this.backend = backend;
+    this.scanner = new DataScanner(mode);
+    this.maxSize = maxSize;
+  }
+
+  /**
+   * Consumes readable bytes of {@code in}. Returns true when all were consumed and the body goes on,
+   * false when the message ended (the bytes after its end stay in {@code in} for the next commands).
+   */
+  boolean feed(ByteBuf in) {
+    int end = in.writerIndex();
+    int start = in.readerIndex();
+    int scanFrom = start;
+    while (true) {
+      int stop = scanFrom < end ? in.forEachByte(scanFrom, end - scanFrom, scanner::process) : -1;
+      if (stop < 0) {
+        forward(in, start, end - scanner.endOfChunk());
+        in.readerIndex(end);
+        backend.flush();
+        return true;
+      }
+      forward(in, start, stop - scanner.withheld());
+      emit(scanner.replacement());
+      start = scanner.stopByteForwarded() ? stop : stop + 1;
+      scanFrom = stop + 1;
+      switch (scanner.event()) {
+        case END_OF_DATA -> {
+          forward(in, start, stop + 1);
+          in.readerIndex(stop + 1);
+          finish();
+          return false;
+        }
+        case VIOLATION -> {
+          log.info("rejecting message from {}: {}", frontend.context().channel().remoteAddress(),
+              scanner.violation().orElse("framing violation"));
+          // Close before end of data: the backend discards what it has of this message.
+          backend.abort();
+        }
+        default -> {
+          // SPLICE: replacement emitted; keep scanning.
+        }
+      }
+    }
+  }
+
+  boolean backendWritable() {
+    return backend.writable();
+  }
+
+  private boolean forwarding() {
+    return !scanner.discarding() && !tooBig;
+  }
+
+  private void forward(ByteBuf in, int from, int to) {
+    if (to > from && forwarding()) {
+      count(to - from);
+      if (forwarding()) {
+        backend.writeBody(in.retainedSlice(from, to - from));
+      }
+    }
+  }
+
+  private void emit(byte[] bytes) {
+    if (bytes.length > 0 && forwarding()) {
+      count(bytes.length);
+      if (forwarding()) {
+        backend.writeBody(Unpooled.wrappedBuffer(bytes));
+      }
+    }
+  }
+
+  private void count(int n) {
+    forwarded += n;
+    if (forwarded > maxSize + 5) { // the 5-byte terminator is not part of the message size
+      tooBig = true;
+      backend.abort();
+    }
+  }
+
+  private void finish() {
+    if (done) {
+      return;
+    }
+    done = true;
+    frontend.setBusy();
+    String host = frontend.hostname();
+    if (scanner.discarding()) {
+      later(SmtpReply.of(550, "5.6.0 " + host + " Error: message rejected: bare CR, bare LF or NUL in the body"
+          + " (RFC 5321 section 2.3.8)"));
+    } else if (tooBig) {
+      later(SmtpReply.of(552, "5.3.4 " + host + " Error: message file too big"));
+    } else {
+      backend.awaitFinalReply().whenComplete((r, e) -> {
+        if (e != null) {
+          log.warn("backend {} lost during a message from {}: {}", backend.backend(),
+              frontend.context().channel().remoteAddress(), BackendSession.unwrap(e).getMessage());
+          frontend.messageFinished(lostReply(host), false);
+        } else {
+          frontend.messageFinished(r, r.code() != 421 && backend.isOpen());
+        }
+      });
+    }
+  }
+
+  static SmtpReply lostReply(String host) {
+    return SmtpReply.of(451, "4.4.2 " + host + " Error: connection to the mail server was lost; try again later");
+  }
+
+  /** Ends the message on a later turn of the event loop, so the caller's input loop is not re-entered. */
+  private void later(SmtpReply reply) {
+    frontend.context().channel().eventLoop().execute(() -> frontend.messageFinished(reply, false));
+  }
+}

@@ -1,0 +1,295 @@
+package dev.sluice.proxy.smtp;
+
+import dev.sluice.proxy.smtp.SmtpCommand.Verb;
+
+/**
+ * The client-facing half of an smtp-mode session as a pure state machine: it decides, for each
+ * command line, whether Sluice answers itself (greeting, EHLO, sequence and syntax errors, limits,
+ * NOOP, VRFY, QUIT) or the command must go to a backend (MAIL opens a transaction on a backend
+ * chosen for it; RCPT and DATA follow it there). The network layer executes the returned {@link
+ * Step} and reports the backend's answers back, which moves the state on.
+ *
+ * <p>Replies and enhanced codes follow RFC 5321 §4.2–4.3 and RFC 3463; wording follows Postfix so
+ * logs and clients see familiar text. Not thread-safe: one per client connection, confined to its
+ * event loop.
+ */
+public final class ClientSession {
+
+  /** Per-listener settings the machine needs. */
+  public record Settings(String hostname, long maxMessageSize, int maxRecipients, int errorLimit) {}
+
+  /** Where the session is in the SMTP dialogue. */
+  public enum Phase {
+    /** Banner sent; waiting for EHLO/HELO. */
+    GREETED,
+    /** EHLO/HELO done, no transaction. */
+    READY,
+    /** MAIL sent to a backend, waiting for its answer. */
+    MAIL_PENDING,
+    /** MAIL accepted: recipients may follow. */
+    TRANSACTION,
+    /** DATA sent to the backend, waiting for 354. */
+    DATA_PENDING,
+    /** Message body streaming. */
+    DATA,
+    /** QUIT answered or the session was ended by Sluice. */
+    CLOSED
+  }
+
+  /** What the network layer does next. */
+  public enum Kind {
+    /** Send {@link Step#reply()}; if {@link Step#resetBackend()} also abort the backend transaction first. */
+    REPLY,
+    /** Send {@link Step#reply()} and close the connection. */
+    REPLY_AND_CLOSE,
+    /** Choose a backend and send it {@link Step#command()} (MAIL); then call {@link #mailAnswered}. */
+    OPEN_TRANSACTION,
+    /** Send {@link Step#command()} (RCPT) to the transaction's backend; then {@link #rcptAnswered}. */
+    RELAY_RCPT,
+    /** Send DATA to the transaction's backend; then {@link #dataAnswered}. */
+    RELAY_DATA,
+    /** Abort the backend transaction (RSET), then send {@link Step#reply()}. */
+    RESET
+  }
+
+  /** One decision. {@code reply} is null for relayed commands. */
+  public record Step(Kind kind, SmtpReply reply, SmtpCommand command, boolean resetBackend) {
+    static Step reply(SmtpReply r) {
+      return new Step(Kind.REPLY, r, null, false);
+    }
+  }
+
+  private final Settings settings;
+  private Phase phase = Phase.GREETED;
+  private String heloName;
+  private boolean extended;
+  private int errors;
+  private int recipientsAsked;
+  private int recipientsAccepted;
+
+  public ClientSession(Settings settings) {
+    this.settings = settings;
+  }
+
+  /** The greeting to send when the client connects. */
+  public SmtpReply greeting() {
+    return SmtpReply.of(220, settings.hostname() + " ESMTP Sluice");
+  }
+
+  public Phase phase() {
+    return phase;
+  }
+
+  /** The name the client gave in EHLO/HELO (sent on to backends), or null before it. */
+  public String heloName() {
+    return heloName;
+  }
+
+  /** Whether the client used EHLO (so it may use extensions), rather than HELO. */
+  public boolean extended() {
+    return extended;
+  }
+
+  public int recipientsAccepted() {
+    return recipientsAccepted;
+  }
+
+  /** Decides what to do with one command line (without CRLF). */
+  public Step onLine(String line) {
+    if (phase == Phase.CLOSED) {
+      throw new IllegalStateException("session closed");
+    }
+    if (phase == Phase.MAIL_PENDING || phase == Phase.DATA_PENDING || phase == Phase.DATA) {
+      throw new IllegalStateException("a command arrived while " + phase + "; the caller must wait");
+    }
+    SmtpCommand c;
+    try {
+      c = SmtpCommand.parse(line);
+    } catch (SmtpCommand.SyntaxError e) {
+      return error(e.reply());
+    }
+    switch (c.verb()) {
+      case EHLO:
+      case HELO:
+        return hello(c);
+      case MAIL:
+        return mail(c);
+      case RCPT:
+        return rcpt(c);
+      case DATA:
+        return data();
+      case RSET:
+        return rset();
+      case NOOP:
+        return Step.reply(SmtpReply.of(250, "2.0.0 Ok"));
+      case QUIT:
+        boolean abort = inBackendTransaction();
+        phase = Phase.CLOSED;
+        return new Step(Kind.REPLY_AND_CLOSE, SmtpReply.of(221, "2.0.0 Bye"), c, abort);
+      case VRFY:
+        // RFC 5321 §3.5.3: 252 when the server will not verify but will accept mail for the address.
+        return Step.reply(SmtpReply.of(252, "2.0.0 Cannot VRFY user, but will accept message and attempt delivery"));
+      case HELP:
+        return Step.reply(SmtpReply.of(214, "2.0.0 See RFC 5321"));
+      case BDAT:
+        return error(SmtpReply.of(502, "5.5.1 Error: CHUNKING is not offered; use DATA"));
+      case EXPN:
+      case ETRN:
+      case STARTTLS:
+      case AUTH:
+      case XCLIENT:
+      case XFORWARD:
+        return error(SmtpReply.of(502, "5.5.1 Error: command not implemented"));
+      default:
+        return error(SmtpReply.of(500, "5.5.2 Error: command not recognized"));
+    }
+  }
+
+  /** A command line longer than the limit arrived (and was discarded). */
+  public Step lineTooLong() {
+    return error(SmtpReply.of(500, "5.5.2 Error: line too long"));
+  }
+
+  private Step hello(SmtpCommand c) {
+    boolean abort = inBackendTransaction();
+    heloName = c.argument().split(" ", 2)[0];
+    extended = c.verb() == Verb.EHLO;
+    resetTransaction();
+    phase = Phase.READY;
+    if (!extended) {
+      return new Step(Kind.REPLY, SmtpReply.of(250, settings.hostname()), c, abort);
+    }
+    String h = settings.hostname();
+    return new Step(Kind.REPLY, new SmtpReply(250, java.util.List.of(
+        "250-" + h,
+        "250-PIPELINING",
+        "250-SIZE " + settings.maxMessageSize(),
+        "250-8BITMIME",
+        "250 ENHANCEDSTATUSCODES")), c, abort);
+  }
+
+  private Step mail(SmtpCommand c) {
+    if (phase == Phase.GREETED) {
+      return error(SmtpReply.of(503, "5.5.1 Error: send HELO/EHLO first"));
+    }
+    if (phase == Phase.TRANSACTION) {
+      return error(SmtpReply.of(503, "5.5.1 Error: nested MAIL command"));
+    }
+    String size = c.parameter("SIZE");
+    if (size != null) {
+      long declared;
+      try {
+        declared = Long.parseLong(size);
+      } catch (NumberFormatException e) {
+        return error(SmtpReply.of(501, "5.5.4 Bad message size syntax"));
+      }
+      if (declared > settings.maxMessageSize()) {
+        return error(SmtpReply.of(552, "5.3.4 Message size exceeds fixed limit"));
+      }
+    }
+    phase = Phase.MAIL_PENDING;
+    return new Step(Kind.OPEN_TRANSACTION, null, c, false);
+  }
+
+  /** The backend's (or Sluice's, when none could take it) answer to MAIL, as sent to the client. */
+  public void mailAnswered(SmtpReply r) {
+    expect(Phase.MAIL_PENDING);
+    phase = r.isPositive() ? Phase.TRANSACTION : Phase.READY;
+    if (!r.isPositive()) {
+      errors++;
+    }
+  }
+
+  private Step rcpt(SmtpCommand c) {
+    if (phase != Phase.TRANSACTION) {
+      return error(SmtpReply.of(503, "5.5.1 Error: need MAIL command"));
+    }
+    if (recipientsAsked >= settings.maxRecipients()) {
+      // RFC 5321 §4.5.3.1.8: 452 tells the client to send the rest in another transaction.
+      return error(SmtpReply.of(452, "4.5.3 Error: too many recipients"));
+    }
+    recipientsAsked++;
+    return new Step(Kind.RELAY_RCPT, null, c, false);
+  }
+
+  /** The backend's answer to a RCPT. */
+  public void rcptAnswered(SmtpReply r) {
+    expect(Phase.TRANSACTION);
+    if (r.isPositive()) {
+      recipientsAccepted++;
+    } else {
+      errors++;
+    }
+  }
+
+  private Step data() {
+    if (phase != Phase.TRANSACTION) {
+      return error(SmtpReply.of(503, "5.5.1 Error: need RCPT command"));
+    }
+    if (recipientsAccepted == 0) {
+      return error(SmtpReply.of(554, "5.5.1 Error: no valid recipients"));
+    }
+    phase = Phase.DATA_PENDING;
+    return new Step(Kind.RELAY_DATA, null, null, false);
+  }
+
+  /** The backend's answer to DATA: 354 starts the body; anything else ends the attempt. */
+  public void dataAnswered(SmtpReply r) {
+    expect(Phase.DATA_PENDING);
+    if (r.code() == 354) {
+      phase = Phase.DATA;
+    } else {
+      phase = Phase.TRANSACTION;
+      errors++;
+    }
+  }
+
+  /** The body ended and its final reply was sent; the transaction is over either way. */
+  public void messageFinished() {
+    expect(Phase.DATA);
+    resetTransaction();
+    phase = Phase.READY;
+  }
+
+  private Step rset() {
+    boolean abort = inBackendTransaction();
+    resetTransaction();
+    if (phase != Phase.GREETED) {
+      phase = Phase.READY;
+    }
+    SmtpReply ok = SmtpReply.of(250, "2.0.0 Ok");
+    return abort ? new Step(Kind.RESET, ok, null, true) : Step.reply(ok);
+  }
+
+  private boolean inBackendTransaction() {
+    return phase == Phase.TRANSACTION;
+  }
+
+  private void resetTransaction() {
+    recipientsAsked = 0;
+    recipientsAccepted = 0;
+  }
+
+  /** Counts an error; past the limit the session ends with 421 (RFC 5321 §4.2.2 / Postfix hard limit). */
+  private Step error(SmtpReply r) {
+    errors++;
+    if (errors >= settings.errorLimit()) {
+      boolean abort = inBackendTransaction();
+      phase = Phase.CLOSED;
+      return new Step(Kind.REPLY_AND_CLOSE, SmtpReply.of(421, "4.7.0 " + settings.hostname()
+          + " Error: too many errors"), null, abort);
+    }
+    return Step.reply(r);
+  }
+
+  /** Ends the session from Sluice's side (timeout, shutdown); no more commands are accepted. */
+  public void close() {
+    phase = Phase.CLOSED;
+  }
+
+  private void expect(Phase p) {
+    if (phase != p) {
+      throw new IllegalStateException("expected " + p + " but was " + phase);
+    }
+  }
+}

@@ -1,0 +1,136 @@
+package dev.sluice.proxy.smtp;
+
+import java.util.Locale;
+
+/**
+ * One SMTP command line from a client, parsed (RFC 5321 §4.1.1). Parsing is lenient where real
+ * clients are sloppy and harmless (a space after {@code FROM:}, lower-case verbs) and strict where
+ * it matters to a relay: paths must be in angle brackets, and no control characters may appear.
+ * Immutable.
+ *
+ * @param verb the command verb, upper case
+ * @param argument everything after the verb and one space (may be empty)
+ * @param path for MAIL and RCPT: the address inside the angle brackets (empty for {@code <>})
+ * @param parameters for MAIL and RCPT: the ESMTP parameters after the path (may be empty)
+ */
+public record SmtpCommand(Verb verb, String argument, String path, String parameters) {
+
+  /** Commands Sluice knows; anything else is {@link #UNKNOWN}. */
+  public enum Verb {
+    EHLO, HELO, MAIL, RCPT, DATA, BDAT, RSET, NOOP, QUIT, VRFY, EXPN, HELP, STARTTLS, AUTH, XCLIENT, XFORWARD, ETRN, UNKNOWN
+  }
+
+  /** A command that could not be parsed; {@code reply} says why, ready to send. */
+  public static final class SyntaxError extends Exception {
+    private static final long serialVersionUID = 1L;
+    private final SmtpReply reply;
+
+    SyntaxError(int code, String text) {
+      super(text, null, false, false);
+      this.reply = SmtpReply.of(code, text);
+    }
+
+    public SmtpReply reply() {
+      return reply;
+    }
+  }
+
+  /** Parses a command line without its CRLF. */
+  public static SmtpCommand parse(String line) throws SyntaxError {
+    for (int i = 0; i < line.length(); i++) {
+      char c = line.charAt(i);
+      if (c < 0x20 && c != '\t' || c == 0x7f) {
+        throw new SyntaxError(500, "5.5.2 Syntax error: control character in command");
+      }
+    }
+    int sp = line.indexOf(' ');
+    String word = (sp < 0 ? line : line.substring(0, sp)).toUpperCase(Locale.ROOT);
+    String arg = sp < 0 ? "" : line.substring(sp + 1).trim();
+    Verb verb = verbOf(word);
+    switch (verb) {
+      case MAIL:
+        return withPath(verb, arg, "FROM:");
+      case RCPT:
+        return withPath(verb, arg, "TO:");
+      case EHLO:
+      case HELO:
+        if (arg.isEmpty() || arg.indexOf(' ') >= 0 && verb == Verb.HELO) {
+          throw new SyntaxError(501, "5.5.4 Syntax: " + word + " hostname");
+        }
+        return new SmtpCommand(verb, arg, "", "");
+      case DATA:
+      case RSET:
+      case QUIT:
+      case STARTTLS:
+        if (!arg.isEmpty()) {
+          throw new SyntaxError(501, "5.5.4 Syntax: " + word + " takes no arguments");
+        }
+        return new SmtpCommand(verb, arg, "", "");
+      default:
+        return new SmtpCommand(verb, arg, "", "");
+    }
+  }
+
+  private static Verb verbOf(String word) {
+    try {
+      Verb v = Verb.valueOf(word);
+      return v == Verb.UNKNOWN ? Verb.UNKNOWN : v;
+    } catch (IllegalArgumentException e) {
+      return Verb.UNKNOWN;
+    }
+  }
+
+  private static SmtpCommand withPath(Verb verb, String arg, String keyword) throws SyntaxError {
+    String usage = verb == Verb.MAIL ? "MAIL FROM:<address>" : "RCPT TO:<address>";
+    if (!arg.regionMatches(true, 0, keyword, 0, keyword.length())) {
+      throw new SyntaxError(501, "5.5.4 Syntax: " + usage);
+    }
+    String rest = arg.substring(keyword.length()).stripLeading();
+    if (!rest.startsWith("<")) {
+      throw new SyntaxError(501, "5.1.7 Syntax: " + usage + " (the address must be in angle brackets)");
+    }
+    int close = closingBracket(rest);
+    if (close < 0) {
+      throw new SyntaxError(501, "5.1.7 Syntax: " + usage + " (unbalanced angle brackets)");
+    }
+    String path = rest.substring(1, close);
+    if (verb == Verb.RCPT && path.isEmpty()) {
+      throw new SyntaxError(501, "5.1.3 Syntax: an empty recipient is not allowed");
+    }
+    String params = rest.substring(close + 1);
+    if (!params.isEmpty() && params.charAt(0) != ' ') {
+      throw new SyntaxError(501, "5.5.4 Syntax: " + usage + " [parameters]");
+    }
+    return new SmtpCommand(verb, arg, path, params.trim());
+  }
+
+  /** Index of the '>' closing the path, honouring quoted local parts ({@code <"a>b"@c>}). */
+  private static int closingBracket(String s) {
+    boolean quoted = false;
+    for (int i = 1; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '\\' && quoted) {
+        i++;
+      } else if (c == '"') {
+        quoted = !quoted;
+      } else if (c == '<' && !quoted) {
+        return -1;
+      } else if (c == '>' && !quoted) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** The value of an ESMTP parameter such as {@code SIZE}, or null when absent. */
+  public String parameter(String name) {
+    for (String p : parameters.split(" ")) {
+      int eq = p.indexOf('=');
+      String key = eq < 0 ? p : p.substring(0, eq);
+      if (key.equalsIgnoreCase(name)) {
+        return eq < 0 ? "" : p.substring(eq + 1);
+      }
+    }
+    return null;
+  }
+}

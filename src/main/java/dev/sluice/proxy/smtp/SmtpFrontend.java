@@ -1,0 +1,414 @@
+package dev.sluice.proxy.smtp;
+
+import dev.sluice.balance.Backend;
+import dev.sluice.balance.SelectionKey;
+import dev.sluice.config.ListenerConfig;
+import dev.sluice.health.PassiveHealth;
+import dev.sluice.proxy.BackendConnector;
+import dev.sluice.proxy.Listener;
+import dev.sluice.proxy.ListenerRoute;
+import dev.sluice.proxy.smtp.ClientSession.Step;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.timeout.IdleStateEvent;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One client session of an smtp-mode listener: Sluice speaks SMTP to the client and, with {@code
+ * balance: transaction}, schedules every MAIL FROM afresh, so one long connection from a gateway
+ * spreads over all servers (DESIGN §4).
+ *
+ * <p>Commands are handled strictly one at a time, in order: a pipelined group (RFC 2920) is
+ * buffered and its replies are written in order and flushed together when the buffer holds no
+ * further complete command. MAIL goes to a backend chosen for it; a failed connect, a 421, a 4xx
+ * banner, or a 4xx to EHLO or MAIL is a passive failure and the transaction moves to the next
+ * eligible backend (never the same one twice, at most {@code retries} more) before the client
+ * hears anything. 5xx replies go to the client unchanged. The body streams through with strict
+ * framing (see {@link DataScanner}); the client gets a 2xx after end of data only when the backend
+ * gave one for that message.
+ *
+ * <p>Threading: the client channel and all its backend sessions share one event loop; all state
+ * here is confined to it.
+ */
+public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
+  private static final Logger log = LoggerFactory.getLogger(SmtpFrontend.class);
+  /** RFC 5321 §4.5.3.1.4 allows 512 octets for a command line; extensions and real clients need more. */
+  static final int MAX_COMMAND_LINE = 2048;
+  /** While a command waits for a backend, at most this much pipelined input is buffered. */
+  private static final int MAX_BUFFERED_INPUT = 64 * 1024;
+  private static final int ERROR_LIMIT = 20;
+
+  private final Listener listener;
+  private final BackendConnector connector;
+  private final BackendSession.Timeouts timeouts;
+  private ListenerRoute route;
+  private ClientSession session;
+  private ChannelHandlerContext ctx;
+  private SelectionKey key;
+  private ByteBuf input;
+  private boolean busy;
+  private boolean discardingLongLine;
+  private final Map<Backend, BackendSession> sessions = new LinkedHashMap<>(4);
+  private BackendSession tx;
+  private Backend pinned;
+  private BodyRelay body;
+
+  public SmtpFrontend(Listener listener, BackendConnector connector, BackendSession.Timeouts timeouts) {
+    this.listener = listener;
+    this.connector = connector;
+    this.timeouts = timeouts;
+  }
+
+  private ListenerConfig config() {
+    return route.listener();
+  }
+
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+    route = listener.route();
+    InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
+    if (!config().admits(remote.getAddress())) {
+      log.info("{}: refused {} by ACL", listener.name(), remote);
+      replyAndClose(SmtpReply.of(554, "5.7.1 " + config().hostname() + " Access denied"));
+      return;
+    }
+    key = new SelectionKey(remote.getAddress().getAddress());
+    session = new ClientSession(new ClientSession.Settings(config().hostname(), config().limits().maxMessageSize(),
+        config().limits().maxRecipients(), ERROR_LIMIT));
+    input = ctx.alloc().buffer(256);
+    ctx.writeAndFlush(wire(session.greeting()));
+    ctx.channel().config().setAutoRead(true);
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (session == null || session.phase() == ClientSession.Phase.CLOSED) {
+      ((ByteBuf) msg).release();
+      return;
+    }
+    input = ByteToMessageDecoder.MERGE_CUMULATOR.cumulate(ctx.alloc(), input, (ByteBuf) msg);
+    drive();
+  }
+
+  /** Handles buffered input until it runs out or a command must wait for a backend. */
+  private void drive() {
+    while (!busy && input.isReadable() && session.phase() != ClientSession.Phase.CLOSED) {
+      if (session.phase() == ClientSession.Phase.DATA) {
+        if (!body.feed(input)) {
+          break;
+        }
+        continue;
+      }
+      int eol = input.indexOf(input.readerIndex(), input.writerIndex(), (byte) '\n');
+      if (discardingLongLine) {
+        if (eol < 0) {
+          input.skipBytes(input.readableBytes());
+          break;
+        }
+        input.readerIndex(eol + 1);
+        discardingLongLine = false;
+        execute(session.lineTooLong());
+        continue;
+      }
+      if (eol < 0) {
+        if (input.readableBytes() > MAX_COMMAND_LINE) {
+          discardingLongLine = true;
+          input.skipBytes(input.readableBytes());
+        }
+        break;
+      }
+      int len = eol - input.readerIndex();
+      if (len > MAX_COMMAND_LINE) {
+        input.readerIndex(eol + 1);
+        execute(session.lineTooLong());
+        continue;
+      }
+      int end = len > 0 && input.getByte(eol - 1) == '\r' ? eol - 1 : eol;
+      String line = input.toString(input.readerIndex(), end - input.readerIndex(), StandardCharsets.UTF_8);
+      input.readerIndex(eol + 1);
+      execute(session.onLine(line));
+    }
+    input.discardSomeReadBytes();
+    if (!busy || session.phase() == ClientSession.Phase.CLOSED) {
+      ctx.flush();
+    }
+    // Stop reading while waiting with a full buffer, so a flood cannot grow memory.
+    ctx.channel().config().setAutoRead(!(busy && input.readableBytes() > MAX_BUFFERED_INPUT)
+        && (body == null || body.backendWritable()));
+  }
+
+  private void execute(Step step) {
+    switch (step.kind()) {
+      case REPLY -> {
+        if (step.resetBackend()) {
+          resetBackendTransaction();
+        }
+        ctx.write(wire(step.reply()));
+      }
+      case REPLY_AND_CLOSE -> {
+        replyAndClose(step.reply());
+      }
+      case OPEN_TRANSACTION -> {
+        busy = true;
+        ctx.flush();
+        schedule(step.command(), new HashSet<>(4), null);
+      }
+      case RELAY_RCPT -> relay("RCPT TO:<" + step.command().path() + ">" + params(step.command()), session::rcptAnswered);
+      case RELAY_DATA -> relay("DATA", r -> {
+        session.dataAnswered(r);
+        if (r.code() == 354) {
+          body = new BodyRelay(this, tx, config().bareNewline(), config().limits().maxMessageSize());
+        }
+      });
+      case RESET -> {
+        BackendSession s = tx;
+        endTransaction();
+        busy = true;
+        s.command("RSET").whenComplete((r, e) -> {
+          if (e != null || !r.isPositive()) {
+            s.abort();
+          }
+          ctx.write(wire(step.reply()));
+          resume();
+        });
+      }
+    }
+  }
+
+  private static String params(SmtpCommand c) {
+    return c.parameters().isEmpty() ? "" : " " + c.parameters();
+  }
+
+  /** Sends a command to the transaction's backend and relays its reply. */
+  private void relay(String line, java.util.function.Consumer<SmtpReply> answered) {
+    busy = true;
+    ctx.flush();
+    tx.command(line).whenComplete((r, e) -> {
+      SmtpReply reply = r != null ? r : SmtpReply.of(451, "4.4.2 " + config().hostname()
+          + " Error: connection to the mail server was lost; try again later");
+      answered.accept(reply);
+      ctx.write(wire(reply));
+      resume();
+    });
+  }
+
+  /**
+   * Chooses a backend for a MAIL command and opens the transaction there, moving on to the next
+   * eligible backend after a transient failure.
+   */
+  private void schedule(SmtpCommand mail, Set<Backend> tried, SmtpReply lastTransient) {
+    Backend b = choose(tried);
+    if (b == null || tried.size() > config().retries()) {
+      SmtpReply r = lastTransient != null ? lastTransient : SmtpReply.of(451, "4.3.0 " + config().hostname()
+          + " Error: no mail server available; try again later");
+      finishMail(r, null);
+      return;
+    }
+    tried.add(b);
+    session(b).whenComplete((s, e) -> {
+      if (e != null) {
+        BackendFailure f = (BackendFailure) BackendSession.unwrap(e);
+        failed(b, "session setup: " + f.getMessage());
+        SmtpReply r = f.reply();
+        schedule(mail, tried, r != null && r.isTransient() ? r : lastTransient);
+        return;
+      }
+      s.command("MAIL FROM:<" + mail.path() + ">" + params(mail)).whenComplete((r, e2) -> {
+        if (e2 != null) {
+          failed(b, "MAIL FROM: " + BackendSession.unwrap(e2).getMessage());
+          schedule(mail, tried, lastTransient);
+        } else if (r.isTransient()) {
+          failed(b, "MAIL FROM answered " + r);
+          schedule(mail, tried, r);
+        } else if (r.isPositive()) {
+          route.passive().success(b);
+          finishMail(r, s);
+        } else {
+          finishMail(r, null);
+        }
+      });
+    });
+  }
+
+  private Backend choose(Set<Backend> tried) {
+    if (config().balance() == ListenerConfig.Balance.CONNECTION && pinned != null && !tried.contains(pinned)
+        && route.eligibility().eligibleSince(pinned) != dev.sluice.balance.Eligibility.NOT_ELIGIBLE) {
+      return pinned;
+    }
+    Backend b = route.balancer().select(key, route.eligibility(), tried::contains);
+    if (b != null) {
+      pinned = b;
+    }
+    return b;
+  }
+
+  private void failed(Backend b, String why) {
+    log.warn("{}: backend {} failed for {}: {}", listener.name(), b, ctx.channel().remoteAddress(), why);
+    if (route.passive().failure(b) == PassiveHealth.Verdict.EJECTED) {
+      log.warn("{}: backend {} ejected for {} ms after consecutive failures in live traffic", listener.name(), b,
+          route.passive().remainingNanos(b) / 1_000_000L);
+    }
+    BackendSession s = sessions.remove(b);
+    if (s != null) {
+      s.quit();
+    }
+  }
+
+  /** An idle session to {@code b} from this client, or a new one. */
+  private CompletableFuture<BackendSession> session(Backend b) {
+    BackendSession s = sessions.get(b);
+    if (s != null && s.idle()) {
+      return CompletableFuture.completedFuture(s);
+    }
+    if (s != null) {
+      s.abort();
+      sessions.remove(b);
+    }
+    return BackendSession.open(ctx.channel().eventLoop(), connector, b, config().sourceAddress(), session.heloName(),
+            timeouts)
+        .thenApply(opened -> {
+          sessions.put(b, opened);
+          opened.onWritable(this::backendDrained);
+          return opened;
+        });
+  }
+
+  private void finishMail(SmtpReply r, BackendSession s) {
+    if (!ctx.channel().isActive()) {
+      if (s != null) {
+        s.quit();
+      }
+      return;
+    }
+    session.mailAnswered(r);
+    if (s != null) {
+      tx = s;
+      tx.backend().acquire();
+    }
+    ctx.write(wire(r));
+    resume();
+  }
+
+  /** The body has ended with {@code reply} for the client (already decided by the body relay). */
+  void messageFinished(SmtpReply reply, boolean keepBackend) {
+    BackendSession s = tx;
+    endTransaction();
+    if (!keepBackend && s != null) {
+      s.abort();
+      sessions.remove(s.backend());
+    }
+    body = null;
+    session.messageFinished();
+    ctx.write(wire(reply));
+    resume();
+  }
+
+  /** Continues with buffered input after an asynchronous step. */
+  void resume() {
+    busy = false;
+    if (ctx.channel().isActive()) {
+      drive();
+    }
+  }
+
+  void setBusy() {
+    busy = true;
+  }
+
+  ChannelHandlerContext context() {
+    return ctx;
+  }
+
+  String hostname() {
+    return config().hostname();
+  }
+
+  private void backendDrained() {
+    if (body != null && ctx.channel().isActive()) {
+      ctx.channel().config().setAutoRead(true);
+    }
+  }
+
+  private void endTransaction() {
+    if (tx != null) {
+      tx.backend().release();
+      tx = null;
+    }
+  }
+
+  private void resetBackendTransaction() {
+    if (tx != null) {
+      BackendSession s = tx;
+      endTransaction();
+      s.command("RSET").whenComplete((r, e) -> {
+        if (e != null || !r.isPositive()) {
+          s.abort();
+        }
+      });
+    }
+  }
+
+  private void replyAndClose(SmtpReply r) {
+    if (session != null) {
+      session.close();
+    }
+    ctx.writeAndFlush(wire(r)).addListener(ChannelFutureListener.CLOSE);
+  }
+
+  private ByteBuf wire(SmtpReply r) {
+    return ByteBufUtil.writeUtf8(ctx.alloc(), r.wire());
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof IdleStateEvent && !busy && session != null && session.phase() != ClientSession.Phase.CLOSED) {
+      log.info("{}: {} idle for too long; closing", listener.name(), ctx.channel().remoteAddress());
+      replyAndClose(SmtpReply.of(421, "4.4.2 " + config().hostname() + " Error: timeout exceeded"));
+    } else {
+      ctx.fireUserEventTriggered(evt);
+    }
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    if (body != null && tx != null) {
+      // The client vanished mid-body: abort so the backend never completes a partial message.
+      tx.abort();
+    }
+    endTransaction();
+    for (BackendSession s : sessions.values()) {
+      s.quit();
+    }
+    sessions.clear();
+    if (session != null) {
+      session.close();
+    }
+  }
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    if (input != null) {
+      input.release();
+      input = null;
+    }
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    log.debug("{}: client {} error: {}", listener.name(), ctx.channel().remoteAddress(), cause.toString());
+    ctx.close();
+  }
+}

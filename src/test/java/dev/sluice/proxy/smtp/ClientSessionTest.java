@@ -1,0 +1,194 @@
+package dev.sluice.proxy.smtp;
+
+import static dev.sluice.proxy.smtp.ClientSession.Kind.OPEN_TRANSACTION;
+import static dev.sluice.proxy.smtp.ClientSession.Kind.RELAY_DATA;
+import static dev.sluice.proxy.smtp.ClientSession.Kind.RELAY_RCPT;
+import static dev.sluice.proxy.smtp.ClientSession.Kind.REPLY;
+import static dev.sluice.proxy.smtp.ClientSession.Kind.REPLY_AND_CLOSE;
+import static dev.sluice.proxy.smtp.ClientSession.Kind.RESET;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sluice.proxy.smtp.ClientSession.Phase;
+import dev.sluice.proxy.smtp.ClientSession.Step;
+import java.util.EnumSet;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class ClientSessionTest {
+  static final SmtpReply OK = SmtpReply.of(250, "2.0.0 Ok");
+  ClientSession s = new ClientSession(new ClientSession.Settings("mx.test", 1000, 3, 6));
+
+  Step line(String l) {
+    return s.onLine(l);
+  }
+
+  static void assertReply(Step st, int code) {
+    assertThat(st.kind()).isIn(REPLY, REPLY_AND_CLOSE);
+    assertThat(st.reply().code()).isEqualTo(code);
+  }
+
+  /** Drives the machine to a phase the way a network layer would. */
+  void reach(Phase p) {
+    if (p == Phase.GREETED) {
+      return;
+    }
+    line("EHLO client.test");
+    if (p == Phase.READY) {
+      return;
+    }
+    line("MAIL FROM:<a@b>");
+    if (p == Phase.MAIL_PENDING) {
+      return;
+    }
+    s.mailAnswered(OK);
+    if (p == Phase.TRANSACTION) {
+      return;
+    }
+    line("RCPT TO:<c@d>");
+    s.rcptAnswered(OK);
+    line("DATA");
+    if (p == Phase.DATA_PENDING) {
+      return;
+    }
+    s.dataAnswered(SmtpReply.of(354, "go"));
+  }
+
+  @Test
+  void greetingAndEhloAdvertiseTheBaseExtensions() {
+    assertThat(s.greeting().wire()).isEqualTo("220 mx.test ESMTP Sluice\r\n");
+    Step st = line("EHLO client.test");
+    assertThat(st.reply().lines()).containsExactly("250-mx.test", "250-PIPELINING", "250-SIZE 1000", "250-8BITMIME",
+        "250 ENHANCEDSTATUSCODES");
+    assertThat(s.heloName()).isEqualTo("client.test");
+    assertThat(s.extended()).isTrue();
+    assertReply(line("HELO other.test"), 250);
+    assertThat(s.extended()).isFalse();
+  }
+
+  @Test
+  void fullTransactionFollowsTheBackendsAnswers() {
+    line("EHLO c");
+    Step mail = line("MAIL FROM:<a@b> SIZE=10");
+    assertThat(mail.kind()).isEqualTo(OPEN_TRANSACTION);
+    assertThat(mail.command().path()).isEqualTo("a@b");
+    assertThat(s.phase()).isEqualTo(Phase.MAIL_PENDING);
+    s.mailAnswered(OK);
+    assertThat(line("RCPT TO:<x@y>").kind()).isEqualTo(RELAY_RCPT);
+    s.rcptAnswered(SmtpReply.of(550, "5.1.1 no such user"));
+    assertThat(line("RCPT TO:<z@y>").kind()).isEqualTo(RELAY_RCPT);
+    s.rcptAnswered(OK);
+    assertThat(line("DATA").kind()).isEqualTo(RELAY_DATA);
+    s.dataAnswered(SmtpReply.of(354, "go ahead"));
+    assertThat(s.phase()).isEqualTo(Phase.DATA);
+    s.messageFinished();
+    assertThat(s.phase()).isEqualTo(Phase.READY);
+    assertThat(line("MAIL FROM:<next@b>").kind()).as("a new transaction is scheduled afresh").isEqualTo(OPEN_TRANSACTION);
+  }
+
+  @Test
+  void sequenceErrorsAre503() {
+    assertReply(line("MAIL FROM:<a@b>"), 503);
+    assertReply(line("RCPT TO:<a@b>"), 503);
+    line("EHLO c");
+    assertReply(line("RCPT TO:<a@b>"), 503);
+    assertReply(line("DATA"), 503);
+    line("MAIL FROM:<a@b>");
+    s.mailAnswered(OK);
+    assertReply(line("MAIL FROM:<a@b>"), 503);
+  }
+
+  @Test
+  void dataWithoutAcceptedRecipientsIsRefusedLocally() {
+    reach(Phase.TRANSACTION);
+    line("RCPT TO:<x@y>");
+    s.rcptAnswered(SmtpReply.of(450, "4.2.0 busy"));
+    assertReply(line("DATA"), 554);
+  }
+
+  @Test
+  void refusedMailLeavesNoTransaction() {
+    reach(Phase.MAIL_PENDING);
+    s.mailAnswered(SmtpReply.of(451, "4.3.0 no backend"));
+    assertThat(s.phase()).isEqualTo(Phase.READY);
+    assertReply(line("RCPT TO:<a@b>"), 503);
+  }
+
+  @Test
+  void limitsAnswerLocally() {
+    line("EHLO c");
+    assertReply(line("MAIL FROM:<a@b> SIZE=1001"), 552);
+    line("MAIL FROM:<a@b>");
+    s.mailAnswered(OK);
+    for (int i = 0; i < 3; i++) {
+      assertThat(line("RCPT TO:<r" + i + "@y>").kind()).isEqualTo(RELAY_RCPT);
+      s.rcptAnswered(OK);
+    }
+    Step fourth = line("RCPT TO:<r4@y>");
+    assertReply(fourth, 452);
+    assertThat(fourth.reply().text()).startsWith("4.5.3");
+  }
+
+  @Test
+  void localAnswersForVrfyNoopHelpAndUnofferedCommands() {
+    line("EHLO c");
+    assertReply(line("VRFY postmaster"), 252);
+    assertReply(line("NOOP"), 250);
+    assertReply(line("HELP"), 214);
+    assertReply(line("BDAT 10 LAST"), 502);
+    assertReply(line("STARTTLS"), 502);
+    assertReply(line("XYZZY"), 500);
+  }
+
+  @Test
+  void tooManyErrorsEndTheSessionWith421() {
+    for (int i = 0; i < 5; i++) {
+      assertReply(line("XYZZY"), 500);
+    }
+    Step last = line("XYZZY");
+    assertThat(last.kind()).isEqualTo(REPLY_AND_CLOSE);
+    assertThat(last.reply().code()).isEqualTo(421);
+    assertThat(s.phase()).isEqualTo(Phase.CLOSED);
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = Phase.class, names = {"GREETED", "READY", "TRANSACTION"})
+  void rsetWorksInEveryCommandPhase(Phase p) {
+    reach(p);
+    Step st = line("RSET");
+    assertThat(st.reply().code()).isEqualTo(250);
+    assertThat(st.kind()).isEqualTo(p == Phase.TRANSACTION ? RESET : REPLY);
+    assertThat(s.phase()).isEqualTo(p == Phase.GREETED ? Phase.GREETED : Phase.READY);
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = Phase.class, names = {"GREETED", "READY", "TRANSACTION"})
+  void quitWorksInEveryCommandPhase(Phase p) {
+    reach(p);
+    Step st = line("QUIT");
+    assertThat(st.kind()).isEqualTo(REPLY_AND_CLOSE);
+    assertThat(st.reply().code()).isEqualTo(221);
+    assertThat(st.resetBackend()).isEqualTo(p == Phase.TRANSACTION);
+    assertThat(s.phase()).isEqualTo(Phase.CLOSED);
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = Phase.class, names = {"MAIL_PENDING", "DATA_PENDING", "DATA", "CLOSED"})
+  void commandsAreNotAcceptedWhileWaitingOrClosed(Phase p) {
+    if (p == Phase.CLOSED) {
+      line("QUIT");
+    } else {
+      reach(p);
+    }
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> line("NOOP")).isInstanceOf(IllegalStateException.class);
+  }
+
+  @Test
+  void ehloInsideATransactionAbortsIt() {
+    reach(Phase.TRANSACTION);
+    Step st = line("EHLO again");
+    assertThat(st.resetBackend()).isTrue();
+    assertThat(s.phase()).isEqualTo(Phase.READY);
+    assertThat(EnumSet.of(Phase.READY)).contains(s.phase());
+  }
+}

@@ -1,0 +1,270 @@
+package dev.sluice.proxy.smtp;
+
+import static dev.sluice.testing.Loopback.client;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.sluice.lab.EmbeddedSmtpServer;
+import dev.sluice.lab.LabSmtpClient;
+import dev.sluice.runtime.Transport;
+import dev.sluice.testing.Loopback;
+import dev.sluice.testing.ScriptedPeer;
+import dev.sluice.testing.SluiceFixture;
+import io.netty.channel.EventLoopGroup;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** smtp mode over loopback against the embedded lab server and scripted peers. */
+class SmtpModeTest {
+  static final Duration TIMEOUT = Duration.ofSeconds(10);
+  EventLoopGroup group;
+  final List<AutoCloseable> toClose = new ArrayList<>();
+
+  @BeforeEach
+  void setUp() {
+    group = Transport.NIO.newGroup(1);
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    for (int i = toClose.size() - 1; i >= 0; i--) {
+      toClose.get(i).close();
+    }
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+  }
+
+  EmbeddedSmtpServer backend(String name) throws InterruptedException {
+    EmbeddedSmtpServer s = new EmbeddedSmtpServer(name, "corp.example").start(new InetSocketAddress("127.0.0.1", 0), group,
+        Transport.NIO);
+    toClose.add(s);
+    return s;
+  }
+
+  SluiceFixture sluice(String listenerExtras, String... backends) throws Exception {
+    StringBuilder y = new StringBuilder();
+    y.append("health:\n  deep:\n    steps: [connect, banner, ehlo, mail_from, quit]\n    mail_from: probe@internet.example\n"
+        + "    interval: 60s\n    timeout: 1s\n");
+    y.append("pools:\n  p:\n    backends:\n");
+    for (String b : backends) {
+      y.append("      - ").append(b).append('\n');
+    }
+    y.append("listeners:\n  l:\n    listen: 127.0.0.1:0\n    mode: smtp\n    pool: p\n    health: deep\n    hostname: mx.test\n")
+        .append(listenerExtras);
+    SluiceFixture f = SluiceFixture.start(y.toString());
+    toClose.add(f);
+    return f;
+  }
+
+  static String entry(EmbeddedSmtpServer s) {
+    return "{ name: " + s.name() + ", address: 127.0.0.1:" + s.port() + " }";
+  }
+
+  @Test
+  void hundredMessagesOnOneConnectionSpreadOverBothBackends() throws Exception {
+    EmbeddedSmtpServer a = backend("a"), b = backend("b");
+    SluiceFixture f = sluice("", entry(a), entry(b));
+    int accepted = 0;
+    try (LabSmtpClient c = LabSmtpClient.connect(f.address("l"), client(50), TIMEOUT)) {
+      assertThat(c.banner().lines()).containsExactly("220 mx.test ESMTP Sluice");
+      c.command("EHLO gateway.test");
+      for (int i = 0; i < 100; i++) {
+        accepted += c.send("news@internet.example", "user" + i + "@corp.example", "Subject: " + i + "\n\nbody\n").isPositive() ? 1 : 0;
+      }
+    }
+    assertThat(accepted).isEqualTo(100);
+    assertThat(a.messages() + b.messages()).isEqualTo(100);
+    assertThat(a.messages()).isEqualTo(50);
+  }
+
+  @Test
+  void transactionRefusedWithBackPressureIsRetriedOnAnotherBackend() throws Exception {
+    EmbeddedSmtpServer a = backend("a"), b = backend("b");
+    SluiceFixture f = sluice("", entry(a), entry(b));
+    a.setBackPressure(true); // health probes every 60 s will not notice in time: retry must do it
+    int accepted = 0;
+    try (LabSmtpClient c = LabSmtpClient.connect(f.address("l"), client(51), TIMEOUT)) {
+      c.command("EHLO gateway.test");
+      for (int i = 0; i < 40; i++) {
+        accepted += c.send("news@internet.example", "user@corp.example", "Subject: " + i + "\n\nbody\n").isPositive() ? 1 : 0;
+      }
+    }
+    assertThat(accepted).isEqualTo(40);
+    assertThat(a.messages()).isZero();
+    assertThat(b.messages()).isEqualTo(40);
+  }
+
+  @Test
+  void noEligibleBackendAnswers451AtMailFrom() throws Exception {
+    SluiceFixture f = sluice("", "{ name: gone, address: 127.0.0.1:" + Loopback.freePort() + " }");
+    try (LabSmtpClient c = LabSmtpClient.connect(f.address("l"), client(52), TIMEOUT)) {
+      assertThat(c.banner().code()).isEqualTo(220);
+      c.command("EHLO x.test");
+      SmtpReply r = c.command("MAIL FROM:<a@internet.example>");
+      assertThat(r.code()).isEqualTo(451);
+      assertThat(r.text()).startsWith("4.3.0");
+    }
+  }
+
+  @Test
+  void pipelinedGroupGetsItsRepliesInOrder() throws Exception {
+    EmbeddedSmtpServer a = backend("a");
+    SluiceFixture f = sluice("", entry(a));
+    try (Raw r = new Raw(f.address("l"))) {
+      r.expect("220");
+      r.send("EHLO p.test\r\nMAIL FROM:<a@internet.example>\r\nRCPT TO:<b@corp.example>\r\nRCPT TO:<c@corp.example>\r\nDATA\r\n");
+      assertThat(r.reply()).startsWith("250 ENHANCEDSTATUSCODES");
+      assertThat(r.reply()).startsWith("250 2.1.0");
+      assertThat(r.reply()).startsWith("250 2.1.5");
+      assertThat(r.reply()).startsWith("250 2.1.5");
+      assertThat(r.reply()).startsWith("354");
+      r.send("Subject: pipelined\r\n\r\nhello\r\n.\r\nNOOP\r\nQUIT\r\n");
+      assertThat(r.reply()).startsWith("250 2.0.0 Ok: queued");
+      assertThat(r.reply()).startsWith("250 2.0.0 Ok");
+      assertThat(r.reply()).startsWith("221");
+    }
+    assertThat(a.messages()).isEqualTo(1);
+  }
+
+  @Test
+  void backendLostMidDataGives451NeverA250() throws Exception {
+    AtomicInteger sessions = new AtomicInteger();
+    ScriptedPeer dropper = new ScriptedPeer(c -> {
+      c.say("220 dropper ready");
+      if (sessions.incrementAndGet() == 1) {
+        c.serveRest(); // the health probe
+        return;
+      }
+      c.hearUntil("EHLO");
+      c.say("250 dropper");
+      c.hearUntil("MAIL");
+      c.say("250 2.1.0 Ok");
+      c.hearUntil("RCPT");
+      c.say("250 2.1.5 Ok");
+      c.hearUntil("DATA");
+      c.say("354 go ahead");
+      c.hear();
+      c.close(); // gone in the middle of the body
+    });
+    toClose.add(dropper);
+    SluiceFixture f = sluice("", "{ name: dropper, address: 127.0.0.1:" + dropper.port() + " }");
+    try (LabSmtpClient c = LabSmtpClient.connect(f.address("l"), client(53), TIMEOUT)) {
+      c.command("EHLO x.test");
+      StringBuilder body = new StringBuilder("Subject: big\n\n");
+      for (int i = 0; i < 2000; i++) {
+        body.append("line ").append(i).append(" of a message that will not arrive\n");
+      }
+      SmtpReply r = c.send("a@internet.example", "b@corp.example", body.toString());
+      assertThat(r.code()).isEqualTo(451);
+      assertThat(r.text()).startsWith("4.4.2");
+    }
+  }
+
+  @Test
+  void bareLineFeedIsRejectedWith550AndNothingReachesTheBackend() throws Exception {
+    EmbeddedSmtpServer a = backend("a");
+    SluiceFixture f = sluice("", entry(a));
+    try (Raw r = new Raw(f.address("l"))) {
+      r.expect("220");
+      r.send("EHLO p.test\r\n");
+      r.expect("250 ENHANCEDSTATUSCODES");
+      r.send("MAIL FROM:<a@internet.example>\r\nRCPT TO:<b@corp.example>\r\nDATA\r\n");
+      r.expect("250");
+      r.expect("250");
+      r.expect("354");
+      // The smuggling shape: a bare-LF "terminator" followed by a second transaction.
+      r.send("Subject: smuggle\r\n\r\nhello\n.\r\nMAIL FROM:<evil@internet.example>\r\nRCPT TO:<b@corp.example>\r\nDATA\r\n"
+          + "smuggled\r\n.\r\n");
+      String reply = r.reply();
+      assertThat(reply).startsWith("550 5.6.0");
+      // The session goes on: a clean message afterwards is accepted.
+      r.send("MAIL FROM:<a@internet.example>\r\nRCPT TO:<b@corp.example>\r\nDATA\r\n");
+      r.expect("250");
+      r.expect("250");
+      r.expect("354");
+      r.send("Subject: clean\r\n\r\nhello\r\n.\r\n");
+      assertThat(r.reply()).startsWith("250 2.0.0 Ok: queued");
+    }
+    await().atMost(TIMEOUT).until(() -> a.messages() == 1);
+    assertThat(a.messages()).isEqualTo(1);
+  }
+
+  @Test
+  void overlongCommandLineGets500AndTheSessionContinues() throws Exception {
+    EmbeddedSmtpServer a = backend("a");
+    SluiceFixture f = sluice("", entry(a));
+    try (Raw r = new Raw(f.address("l"))) {
+      r.expect("220");
+      r.send("NOOP " + "x".repeat(20_000) + "\r\nNOOP\r\n");
+      assertThat(r.reply()).startsWith("500 5.5.2");
+      assertThat(r.reply()).startsWith("250");
+    }
+  }
+
+  @Test
+  void messageOverTheSizeLimitGets552() throws Exception {
+    EmbeddedSmtpServer a = backend("a");
+    SluiceFixture f = sluice("    limits: { max_message_size: 10KB }\n", entry(a));
+    try (LabSmtpClient c = LabSmtpClient.connect(f.address("l"), client(54), TIMEOUT)) {
+      c.command("EHLO x.test");
+      SmtpReply r = c.send("a@internet.example", "b@corp.example", "Subject: big\n\n" + "y".repeat(80) + "\n".repeat(1) 
+          + ("z".repeat(100) + "\n").repeat(200));
+      assertThat(r.code()).isEqualTo(552);
+      assertThat(c.send("a@internet.example", "b@corp.example", "Subject: small\n\nok\n").code()).isEqualTo(250);
+    }
+    assertThat(a.messages()).isEqualTo(1);
+  }
+
+  /** A raw client for exact byte-level exchanges. */
+  static final class Raw implements AutoCloseable {
+    final Socket socket;
+    final BufferedReader in;
+    final OutputStream out;
+
+    Raw(InetSocketAddress at) throws IOException {
+      socket = new Socket();
+      socket.connect(at);
+      socket.setSoTimeout(10_000);
+      in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.ISO_8859_1));
+      out = socket.getOutputStream();
+    }
+
+    void send(String s) throws IOException {
+      out.write(s.getBytes(StandardCharsets.ISO_8859_1));
+      out.flush();
+    }
+
+    /** The last line of the next reply. */
+    String reply() throws IOException {
+      String line;
+      do {
+        line = in.readLine();
+        if (line == null) {
+          throw new IOException("closed");
+        }
+      } while (line.length() > 3 && line.charAt(3) == '-');
+      return line;
+    }
+
+    void expect(String prefix) throws IOException {
+      assertThat(reply()).startsWith(prefix);
+    }
+
+    @Override
+    public void close() throws IOException {
+      socket.close();
+    }
+  }
+}
