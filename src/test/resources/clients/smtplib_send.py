@@ -10,6 +10,7 @@ and finally a line "DONE <messages>". Exit status 0 unless the arguments are wro
 """
 
 import argparse
+import email.policy
 import smtplib
 import socket
 import sys
@@ -31,7 +32,8 @@ def build_message(args, index):
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain="smtplib.sluice.test")
     msg.set_content("Test message %d from smtplib_send.py.\n" % index)
-    return msg.as_bytes()
+    # policy.SMTP: CRLF line endings, as RFC 5321 requires (the default policy uses bare LF).
+    return msg.as_bytes(policy=email.policy.SMTP)
 
 
 def send_one(conn, args, index):
