@@ -6,7 +6,6 @@ import dev.sluice.health.HealthState;
 import dev.sluice.health.ProbeTarget;
 import dev.sluice.lab.EmbeddedSmtpServer;
 import dev.sluice.lab.TrafficGenerator;
-import dev.sluice.proxy.Listener;
 import dev.sluice.runtime.SluiceServer;
 import dev.sluice.runtime.Transport;
 import io.netty.channel.EventLoopGroup;
@@ -22,10 +21,13 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code sluice demo}: a self-contained run on one machine with no files. Three embedded SMTP
- * backends, a Sluice listener in front of them with MAIL FROM health checks, and traffic from one
- * "email security gateway" address plus twenty "internal application" addresses. A third of the way
- * in, one backend goes into back pressure ({@code 452 4.3.1} to outside senders, the seed's pitfall
- * 4); two thirds in it recovers. A table shows per-backend messages and health as it happens.
+ * backends behind two listeners: {@code internet} (smtp mode, every message balanced on its own,
+ * probed as an outside sender) fed by one "email security gateway" address over a few long
+ * connections, and {@code relay} (tcp mode, probed as an inside sender) fed by twenty "internal
+ * application" addresses. A third of the way in, one backend goes into back pressure ({@code 452
+ * 4.3.1} to outside senders only, the seed's pitfall 4); two thirds in it recovers. The table shows
+ * each backend's messages and its health under both profiles: drained from the internet listener,
+ * still serving the relay, and no message deferred on the way.
  */
 @Command(name = "demo", description = "Run a self-contained demo: embedded backends, traffic, live table.",
     mixinStandardHelpOptions = true)
@@ -62,14 +64,17 @@ public final class DemoCommand implements Callable<Integer> {
         System.err.println(e.getMessage() + "\n(try --port 0 for any free port)");
         return 2;
       }
-      Listener listener = sluice.listener("internet");
-      InetSocketAddress at = listener.boundAddress();
-      out.println("Sluice demo: listener 'internet' on " + at.getHostString() + ":" + at.getPort()
-          + " (tcp mode, round robin, health probes reach MAIL FROM)");
-      out.println("Try it yourself:  swaks --server " + at.getHostString() + ":" + at.getPort()
-          + " --to you@corp.example --from someone@internet.example");
+      InetSocketAddress internet = sluice.listener("internet").boundAddress();
+      InetSocketAddress relay = sluice.listener("relay").boundAddress();
+      out.println("Sluice demo");
+      out.println("  internet  " + endpoint(internet) + "  smtp mode: each message balanced on its own; health probed as an"
+          + " outside sender");
+      out.println("  relay     " + endpoint(relay) + "  tcp mode: health probed as an inside sender");
+      out.println("  traffic   one gateway (127.0.0.50, 3 long connections) -> internet; 20 applications"
+          + " (127.0.0.101-120) -> relay");
+      out.println("Try it yourself:  swaks --server " + endpoint(internet) + " --to you@corp.example --from someone@internet.example");
       out.println();
-      traffic = new TrafficGenerator(at, senders());
+      traffic = new TrafficGenerator(senders(internet, relay));
       traffic.start();
       run(out, sluice, backends, traffic);
       return 0;
@@ -115,17 +120,19 @@ public final class DemoCommand implements Callable<Integer> {
     printTable(out, sluice, backends, traffic, System.nanoTime() - start);
   }
 
+  private static String endpoint(InetSocketAddress a) {
+    return a.getHostString() + ":" + a.getPort();
+  }
+
   private static void printTable(PrintStream out, SluiceServer sluice, List<EmbeddedSmtpServer> backends,
       TrafficGenerator traffic, long elapsedNanos) {
     long all = backends.stream().mapToLong(EmbeddedSmtpServer::messages).sum();
-    out.printf("t=%3ds  %-8s %-16s %-9s %8s %6s  %s%n", elapsedNanos / 1_000_000_000L, "backend", "address", "health",
-        "messages", "share", "refused (452)");
+    out.printf("t=%3ds  %-8s %-16s %-9s %-9s %8s %6s  %s%n", elapsedNanos / 1_000_000_000L, "backend", "address",
+        "external", "internal", "messages", "share", "refused (452)");
     for (EmbeddedSmtpServer b : backends) {
-      HealthState state = sluice.health().all().stream()
-          .filter(t -> t.backend().name().equals(b.name()))
-          .map(ProbeTarget::state).findFirst().orElse(HealthState.UNKNOWN);
       double share = all == 0 ? 0 : 100.0 * b.messages() / all;
-      out.printf("        %-8s %-16s %-9s %8d %5.1f%%  %d%n", b.name(), "127.0.0.1:" + b.port(), state, b.messages(), share,
+      out.printf("        %-8s %-16s %-9s %-9s %8d %5.1f%%  %d%n", b.name(), "127.0.0.1:" + b.port(),
+          state(sluice, b, "external", "internet"), state(sluice, b, "internal", "relay"), b.messages(), share,
           b.refusedAtMailFrom());
     }
     out.printf("        clients saw: %d accepted, %d deferred (4xx), %d rejected (5xx), %d connection errors%n%n",
@@ -133,27 +140,46 @@ public final class DemoCommand implements Callable<Integer> {
     out.flush();
   }
 
+  /** The backend's state for a listener: its probe state, or EJECTED while live traffic ejected it. */
+  private static String state(SluiceServer sluice, EmbeddedSmtpServer b, String profile, String listener) {
+    ProbeTarget t = sluice.health().all().stream()
+        .filter(x -> x.backend().name().equals(b.name()) && x.key().profile().equals(profile))
+        .findFirst().orElse(null);
+    if (t == null) {
+      return HealthState.UNKNOWN.name();
+    }
+    return t.state() == HealthState.UP && sluice.passive(listener).ejected(t.backend()) ? "EJECTED" : t.state().name();
+  }
+
   private String yaml(List<EmbeddedSmtpServer> backends) {
     StringBuilder sb = new StringBuilder();
     sb.append("health:\n  external:\n    steps: [connect, banner, ehlo, mail_from, quit]\n")
-        .append("    mail_from: probe@internet.example\n    interval: 1s\n    timeout: 500ms\n    rise: 2\n    fall: 1\n");
+        .append("    mail_from: probe@internet.example\n    interval: 1s\n    timeout: 500ms\n    rise: 2\n    fall: 1\n")
+        .append("  internal:\n    steps: [connect, banner, ehlo, mail_from, quit]\n")
+        .append("    mail_from: health@corp.example\n    interval: 1s\n    timeout: 500ms\n    rise: 2\n    fall: 1\n");
     sb.append("pools:\n  hub:\n    algorithm: round_robin\n    backends:\n");
     for (EmbeddedSmtpServer b : backends) {
       sb.append("      - { name: ").append(b.name()).append(", address: 127.0.0.1:").append(b.port()).append(" }\n");
     }
     sb.append("listeners:\n  internet:\n    listen: 127.0.0.1:").append(port).append('\n')
-        .append("    mode: tcp\n    pool: hub\n    health: external\n");
+        .append("    mode: smtp\n    balance: transaction\n    pool: hub\n    health: external\n    trust: external\n")
+        .append("    hostname: mx.demo.invalid\n");
+    sb.append("  relay:\n    listen: 127.0.0.1:").append(port == 0 ? 0 : port + 1).append('\n')
+        .append("    mode: tcp\n    pool: hub\n    health: internal\n    trust: internal\n    allow: [127.0.0.0/8]\n");
     return sb.toString();
   }
 
-  /** One gateway address with long connections, twenty applications with one message each. */
-  private static List<TrafficGenerator.Sender> senders() throws java.net.UnknownHostException {
+  /** One gateway address with long connections to the internet listener; twenty applications to the relay. */
+  private static List<TrafficGenerator.Sender> senders(InetSocketAddress internet, InetSocketAddress relay)
+      throws java.net.UnknownHostException {
     List<TrafficGenerator.Sender> s = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
-      s.add(new TrafficGenerator.Sender("gateway" + i, InetAddress.getByName("127.0.0.50"), "news@internet.example", 20, 20));
+      s.add(new TrafficGenerator.Sender("gateway" + i, internet, InetAddress.getByName("127.0.0.50"), "news@internet.example",
+          50, 20));
     }
     for (int i = 101; i <= 120; i++) {
-      s.add(new TrafficGenerator.Sender("app" + i, InetAddress.getByName("127.0.0." + i), "app" + i + "@internet.example", 1, 2));
+      s.add(new TrafficGenerator.Sender("app" + i, relay, InetAddress.getByName("127.0.0." + i), "app" + i + "@corp.example",
+          1, 1));
     }
     return s;
   }

@@ -6,10 +6,13 @@ import java.util.List;
 import java.util.function.LongSupplier;
 
 /**
- * Passive health of one pool: failures seen in live traffic (failed connects, 421 or other 4xx
+ * Passive health of one pool as one listener sees it: failures seen in live traffic (failed connects, 421 or other 4xx
  * banners, and in smtp mode 4xx at MAIL FROM) eject a backend after {@code consecutive_failures} in a
  * row, for {@code eject_for}, doubling on each repeat up to {@code max_eject_for}. A backend whose
  * last ejection ended more than {@code max_eject_for} ago starts again from {@code eject_for}.
+ *
+ * <p>Kept per listener because some failures depend on who is sending: back pressure that refuses
+ * outside senders at MAIL FROM must not eject the backend from an internal listener.
  *
  * <p>Passive detection alone never ejects more than half of a priority tier: a burst of failures
  * caused by the senders or the network must not empty a tier that active probes still call healthy.

@@ -18,7 +18,6 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>One platform thread per sender; counters are thread-safe.
  */
 public final class TrafficGenerator implements AutoCloseable {
-  private final InetSocketAddress target;
   private final List<Sender> senders;
   private final List<Thread> threads = new ArrayList<>();
   private final AtomicLong accepted = new AtomicLong();
@@ -30,13 +29,14 @@ public final class TrafficGenerator implements AutoCloseable {
   /**
    * One simulated sender.
    *
+   * @param target the listener this sender connects to
    * @param messagesPerConnection messages sent before QUIT and a new connection
    * @param messagesPerSecond the sender's pace
    */
-  public record Sender(String label, InetAddress source, String from, int messagesPerConnection, double messagesPerSecond) {}
+  public record Sender(String label, InetSocketAddress target, InetAddress source, String from, int messagesPerConnection,
+      double messagesPerSecond) {}
 
-  public TrafficGenerator(InetSocketAddress target, List<Sender> senders) {
-    this.target = target;
+  public TrafficGenerator(List<Sender> senders) {
     this.senders = List.copyOf(senders);
   }
 
@@ -54,7 +54,7 @@ public final class TrafficGenerator implements AutoCloseable {
     long pauseMs = (long) (1000 / s.messagesPerSecond());
     long n = 0;
     while (running) {
-      try (LabSmtpClient c = LabSmtpClient.connect(target, s.source(), Duration.ofSeconds(30))) {
+      try (LabSmtpClient c = LabSmtpClient.connect(s.target(), s.source(), Duration.ofSeconds(30))) {
         if (!c.banner().isPositive()) {
           count(c.banner());
           pause(pauseMs * 5);

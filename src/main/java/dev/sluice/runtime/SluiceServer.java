@@ -76,7 +76,6 @@ public final class SluiceServer implements AutoCloseable {
         backends.add(new Backend(p.name(), bc, backends.size()));
       }
       pools.put(p.name(), new PoolBalancer(p, backends, System::nanoTime, seed.split()));
-      passive.put(p.name(), new PassiveHealth(p.passive(), backends, System::nanoTime));
     }
     health = new HealthMonitor(new SmtpProbe(workers, transport.clientChannel()), workers, System::nanoTime, seed.split());
     Map<ListenerConfig, ProbeKey> keys = new LinkedHashMap<>();
@@ -101,10 +100,14 @@ public final class SluiceServer implements AutoCloseable {
     BackendConnector connector = new BackendConnector(transport, CONNECT_TIMEOUT);
     for (ListenerConfig l : config.listeners().values()) {
       PoolBalancer balancer = pools.get(l.pool());
-      PassiveHealth poolPassive = passive.get(l.pool());
+      // Passive health is per listener, like probes: a 452 that only outside senders get must not
+      // drain the backend from the internal listener.
+      PassiveHealth listenerPassive =
+          new PassiveHealth(config.pools().get(l.pool()).passive(), balancer.backends(), System::nanoTime);
+      passive.put(l.name(), listenerPassive);
       ListenerEligibility eligibility =
-          new ListenerEligibility(health.targets(keys.get(l), balancer.backends()), poolPassive);
-      Listener listener = new Listener(new ListenerRoute(l, balancer, eligibility, poolPassive));
+          new ListenerEligibility(health.targets(keys.get(l), balancer.backends()), listenerPassive);
+      Listener listener = new Listener(new ListenerRoute(l, balancer, eligibility, listenerPassive));
       try {
         listener.bind(boss, workers, transport, (self, pipeline) -> sessionPipeline(self, pipeline, connector));
       } catch (Exception e) {
@@ -155,9 +158,9 @@ public final class SluiceServer implements AutoCloseable {
     return Map.copyOf(pools);
   }
 
-  /** The passive health of a pool. */
-  public PassiveHealth passive(String pool) {
-    return passive.get(pool);
+  /** The passive health a listener keeps of its pool's backends. */
+  public PassiveHealth passive(String listener) {
+    return passive.get(listener);
   }
 
   public HealthMonitor health() {

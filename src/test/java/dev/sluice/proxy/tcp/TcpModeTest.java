@@ -167,7 +167,7 @@ class TcpModeTest {
     }
     // One refused session ejected it; no later session went there.
     assertThat(grumpy.connections() - before).isEqualTo(1);
-    assertThat(f.server().passive("p").ejected(f.server().pools().get("p").backends().get(0))).isTrue();
+    assertThat(f.server().passive("l").ejected(f.server().pools().get("p").backends().get(0))).isTrue();
     assertThat(a.messages() + b.messages()).isEqualTo(12);
   }
 
