@@ -9,8 +9,8 @@ import java.util.RandomAccess;
  *
  * <p>Why not an {@code ArrayList}: filling one stores a reference per candidate, and with G1 every
  * reference store into a long-lived array pays a write barrier (card marking, often a StoreLoad
- * fence); at 100 backends that was most of the cost of a selection. Storing {@code int}s costs a
- * plain write.
+ * fence); at 100 backends dropping it cut a whole selection by a third to a half (bench/RESULTS.md).
+ * Storing {@code int}s costs a plain write.
  *
  * <p>Not thread-safe: each thread fills its own (see {@link PoolBalancer}). Read-only to others:
  * {@link Selector}s only read it.
