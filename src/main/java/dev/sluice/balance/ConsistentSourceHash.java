@@ -21,16 +21,39 @@ public final class ConsistentSourceHash implements Selector {
   public Backend select(List<Backend> candidates, double[] weights, SelectionKey key) {
     byte[] client = key.clientAddress();
     int n = candidates.size();
+    // Scores are w / L with L = -ln(u) > 0. Between equal weights the higher u wins outright, so
+    // the logarithm is taken only when weights differ: never in a pool of equal weights.
     int best = 0;
-    double bestScore = Double.NEGATIVE_INFINITY;
-    for (int i = 0; i < n; i++) {
-      long h = StableHash.hash64(client, candidates.get(i).nameHash());
-      double score = -weights[i] / Math.log(StableHash.unitInterval(h));
-      if (score > bestScore) {
-        bestScore = score;
+    double bestWeight = weights[0];
+    double bestU = draw(candidates.get(0), client);
+    double bestL = Double.NaN; // -ln(bestU), computed when first needed
+    for (int i = 1; i < n; i++) {
+      double w = weights[i];
+      double u = draw(candidates.get(i), client);
+      if (w == bestWeight) {
+        if (u > bestU) {
+          best = i;
+          bestU = u;
+          bestL = Double.NaN;
+        }
+        continue;
+      }
+      if (Double.isNaN(bestL)) {
+        bestL = -Math.log(bestU);
+      }
+      double l = -Math.log(u);
+      if (w * bestL > bestWeight * l) { // w / l > bestWeight / bestL, both l positive
         best = i;
+        bestWeight = w;
+        bestU = u;
+        bestL = l;
       }
     }
     return candidates.get(best);
+  }
+
+  /** This backend's uniform draw in (0, 1) for this client. */
+  private static double draw(Backend b, byte[] client) {
+    return StableHash.unitInterval(StableHash.hash64(client, b.nameHash()));
   }
 }

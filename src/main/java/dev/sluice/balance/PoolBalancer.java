@@ -4,7 +4,6 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.sluice.config.PoolConfig;
 import dev.sluice.config.PoolConfig.Persistence;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
@@ -64,8 +63,7 @@ public final class PoolBalancer {
     this.nanoClock = nanoClock;
     this.slowStartNanos = config.slowStart().toNanos();
     this.persistence = newPersistenceTable(config.persistence(), nanoClock);
-    int poolSize = backends.size();
-    this.scratch = ThreadLocal.withInitial(() -> new Scratch(poolSize));
+    this.scratch = ThreadLocal.withInitial(() -> new Scratch(byPriority));
   }
 
   private static Cache<ClientKey, Backend> newPersistenceTable(
@@ -122,13 +120,15 @@ public final class PoolBalancer {
   private Backend selectFromBestTier(
       SelectionKey key, Eligibility eligibility, Predicate<Backend> excluded) {
     Scratch s = scratch.get();
-    List<Backend> candidates = s.candidates;
+    int[] positions = s.candidates.positions;
     double[] weights = s.weights;
-    candidates.clear();
+    int count = 0;
+    int tier = Integer.MAX_VALUE; // priority of the first usable backend, once there is one
     long now = 0;
     boolean nowRead = false;
-    for (Backend b : byPriority) {
-      if (!candidates.isEmpty() && b.priority() != candidates.get(0).priority()) {
+    for (int position = 0; position < byPriority.length; position++) {
+      Backend b = byPriority[position];
+      if (b.priority() > tier) {
         break; // sorted by priority: the first usable tier is complete
       }
       int weight = b.weight();
@@ -147,10 +147,16 @@ public final class PoolBalancer {
         }
         factor = slowStartFactor(now - since, slowStartNanos);
       }
-      weights[candidates.size()] = weight * factor;
-      candidates.add(b);
+      positions[count] = position;
+      weights[count] = weight * factor;
+      count++;
+      tier = b.priority();
     }
-    return candidates.isEmpty() ? null : selector.select(candidates, weights, key);
+    if (count == 0) {
+      return null;
+    }
+    s.candidates.setSize(count);
+    return selector.select(s.candidates, weights, key);
   }
 
   /**
@@ -176,12 +182,12 @@ public final class PoolBalancer {
 
   /** One thread's reusable candidate list and weight array, sized to the pool. */
   private static final class Scratch {
-    final List<Backend> candidates;
+    final CandidateList candidates;
     final double[] weights;
 
-    Scratch(int poolSize) {
-      candidates = new ArrayList<>(poolSize);
-      weights = new double[poolSize];
+    Scratch(Backend[] pool) {
+      candidates = new CandidateList(pool);
+      weights = new double[pool.length];
     }
   }
 

@@ -132,6 +132,26 @@ class ConsistentSourceHashTest {
   }
 
   @Test
+  void picks_the_highest_score_minus_weight_over_log_u() {
+    List<Backend> backends = numbered(6);
+    double[] weights = {1, 2, 2, 3, 0.35, 1}; // mixed, with a ramping one and repeats
+
+    for (SelectionKey key : randomKeys(6, 10_000)) {
+      int expected = 0;
+      double bestScore = Double.NEGATIVE_INFINITY;
+      for (int i = 0; i < backends.size(); i++) {
+        long h = StableHash.hash64(key.clientAddress(), backends.get(i).nameHash());
+        double score = -weights[i] / Math.log(StableHash.unitInterval(h));
+        if (score > bestScore) {
+          bestScore = score;
+          expected = i;
+        }
+      }
+      assertThat(hash.select(backends, weights, key)).isSameAs(backends.get(expected));
+    }
+  }
+
+  @Test
   void candidate_order_does_not_change_the_choice() {
     List<Backend> backends = numbered(6);
     List<Backend> shuffled = new ArrayList<>(backends);
