@@ -154,9 +154,9 @@ public final class DemoCommand implements Callable<Integer> {
   private String yaml(List<EmbeddedSmtpServer> backends) {
     StringBuilder sb = new StringBuilder();
     sb.append("health:\n  external:\n    steps: [connect, banner, ehlo, mail_from, quit]\n")
-        .append("    mail_from: probe@internet.example\n    interval: 1s\n    timeout: 500ms\n    rise: 2\n    fall: 1\n")
+        .append("    mail_from: probe@internet.example\n    interval: 2s\n    timeout: 1500ms\n    rise: 2\n    fall: 2\n")
         .append("  internal:\n    steps: [connect, banner, ehlo, mail_from, quit]\n")
-        .append("    mail_from: health@corp.example\n    interval: 1s\n    timeout: 500ms\n    rise: 2\n    fall: 1\n");
+        .append("    mail_from: health@corp.example\n    interval: 2s\n    timeout: 1500ms\n    rise: 2\n    fall: 2\n");
     sb.append("pools:\n  hub:\n    algorithm: round_robin\n    backends:\n");
     for (EmbeddedSmtpServer b : backends) {
       sb.append("      - { name: ").append(b.name()).append(", address: 127.0.0.1:").append(b.port()).append(" }\n");

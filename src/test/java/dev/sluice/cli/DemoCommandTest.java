@@ -26,7 +26,7 @@ class DemoCommandTest {
     assertThat(code).as(out).isZero();
     String finalTable = out.substring(out.lastIndexOf("backend  address"));
     for (String server : new String[] {"server1", "server2", "server3"}) {
-      Matcher m = Pattern.compile(server + "\\s+127\\.0\\.0\\.1:\\d+\\s+\\S+\\s+(\\d+)").matcher(finalTable);
+      Matcher m = Pattern.compile(server + "\\s+127\\.0\\.0\\.1:\\d+\\s+\\S+\\s+\\S+\\s+(\\d+)").matcher(finalTable);
       assertThat(m.find()).as(finalTable).isTrue();
       assertThat(Long.parseLong(m.group(1))).as(server + " in\n" + finalTable).isPositive();
     }
