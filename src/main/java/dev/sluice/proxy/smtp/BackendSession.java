@@ -158,7 +158,10 @@ public final class BackendSession {
     return !isOpen() || channel.isWritable();
   }
 
-  /** Runs {@code r} when the backend's outbound buffer drains (to resume reading the client). */
+  /**
+   * Runs {@code r} when the backend's outbound buffer drains or the backend goes away (to resume
+   * reading the client).
+   */
   public void onWritable(Runnable r) {
     this.onWritable = r;
   }
@@ -276,6 +279,9 @@ public final class BackendSession {
     public void channelInactive(ChannelHandlerContext ctx) {
       closed = true;
       failAll(new BackendFailure("backend closed the connection", null));
+      // A client paused because this backend's buffer was full must read on (to its end of data)
+      // now that nothing more will be written here.
+      onWritable.run();
     }
 
     @Override
