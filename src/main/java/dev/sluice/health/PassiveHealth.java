@@ -3,6 +3,8 @@ package dev.sluice.health;
 import dev.sluice.balance.Backend;
 import dev.sluice.config.PoolConfig;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.function.LongSupplier;
 
 /**
@@ -17,29 +19,32 @@ import java.util.function.LongSupplier;
  * <p>Passive detection alone never ejects more than half of a priority tier: a burst of failures
  * caused by the senders or the network must not empty a tier that active probes still call healthy.
  *
- * <p>Pure apart from the injected clock. Thread-safe: event loops report concurrently; the state of
- * all backends is guarded by this object's monitor (reports are per session, ejections rare).
+ * <p>Pure apart from the injected clock. Thread-safe: event loops report concurrently. Reads ({@link
+ * #ejected}, {@link #returnedAt}) and {@link #success} are lock-free because they run for every
+ * selection and session; {@link #failure} takes this object's monitor, since an ejection must see
+ * the whole tier at once.
  */
 public final class PassiveHealth {
   private final PoolConfig.Passive rules;
   private final List<Backend> backends;
   private final LongSupplier nanoClock;
-  private final int[] consecutive;
+  private final AtomicIntegerArray consecutive;
   private final int[] level;
-  private final long[] ejectedUntil;
-  private final long[] lastReturn;
-  private final boolean[] everEjected;
+  /** Nano time each backend's latest ejection ends; {@link #NEVER} when it was never ejected. */
+  private final AtomicLongArray ejectedUntil;
+  private static final long NEVER = Long.MIN_VALUE;
 
   public PassiveHealth(PoolConfig.Passive rules, List<Backend> backends, LongSupplier nanoClock) {
     this.rules = rules;
     this.backends = List.copyOf(backends);
     this.nanoClock = nanoClock;
     int n = backends.size();
-    consecutive = new int[n];
+    consecutive = new AtomicIntegerArray(n);
     level = new int[n];
-    ejectedUntil = new long[n];
-    lastReturn = new long[n];
-    everEjected = new boolean[n];
+    ejectedUntil = new AtomicLongArray(n);
+    for (int i = 0; i < n; i++) {
+      ejectedUntil.set(i, NEVER);
+    }
   }
 
   /** What {@link #failure} did. */
@@ -58,50 +63,50 @@ public final class PassiveHealth {
     if (isEjected(i, now)) {
       return Verdict.ALREADY_EJECTED;
     }
-    consecutive[i]++;
-    if (consecutive[i] < rules.consecutiveFailures()) {
+    if (consecutive.incrementAndGet(i) < rules.consecutiveFailures()) {
       return Verdict.COUNTED;
     }
     if (!tierCanLoseOneMore(b, now)) {
       return Verdict.KEPT_BY_TIER_CAP;
     }
-    if (everEjected[i] && now - lastReturn[i] > rules.maxEjectFor().toNanos()) {
+    long previousEnd = ejectedUntil.get(i);
+    if (previousEnd != NEVER && now - previousEnd > rules.maxEjectFor().toNanos()) {
       level[i] = 0;
     }
     long base = rules.ejectFor().toNanos();
     long max = rules.maxEjectFor().toNanos();
     long duration = level[i] >= 62 || base > (max >> Math.min(level[i], 62)) ? max : Math.min(max, base << level[i]);
-    ejectedUntil[i] = now + duration;
-    lastReturn[i] = ejectedUntil[i];
-    everEjected[i] = true;
+    ejectedUntil.set(i, now + duration);
     level[i]++;
-    consecutive[i] = 0;
+    consecutive.set(i, 0);
     return Verdict.EJECTED;
   }
 
   /** Records a success of {@code b}: its run of failures is broken. */
-  public synchronized void success(Backend b) {
-    consecutive[b.index()] = 0;
+  public void success(Backend b) {
+    consecutive.set(b.index(), 0);
   }
 
   /** Whether {@code b} is ejected now. */
-  public synchronized boolean ejected(Backend b) {
+  public boolean ejected(Backend b) {
     return isEjected(b.index(), nanoClock.getAsLong());
   }
 
   /** Nano time {@code b}'s latest ejection ended (or ends), or {@code Long.MIN_VALUE} if never ejected. */
-  public synchronized long returnedAt(Backend b) {
-    return everEjected[b.index()] ? lastReturn[b.index()] : Long.MIN_VALUE;
+  public long returnedAt(Backend b) {
+    return ejectedUntil.get(b.index());
   }
 
   /** How long {@code b}'s current ejection still lasts, in nanoseconds (0 when not ejected). */
-  public synchronized long remainingNanos(Backend b) {
-    long left = ejectedUntil[b.index()] - nanoClock.getAsLong();
-    return everEjected[b.index()] && left > 0 ? left : 0;
+  public long remainingNanos(Backend b) {
+    long until = ejectedUntil.get(b.index());
+    long left = until - nanoClock.getAsLong();
+    return until != NEVER && left > 0 ? left : 0;
   }
 
   private boolean isEjected(int i, long now) {
-    return everEjected[i] && now - ejectedUntil[i] < 0;
+    long until = ejectedUntil.get(i);
+    return until != NEVER && now - until < 0;
   }
 
   private boolean tierCanLoseOneMore(Backend b, long now) {
