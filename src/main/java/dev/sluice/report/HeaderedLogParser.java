@@ -34,7 +34,8 @@ final class HeaderedLogParser {
     this.logType = format == LogFormat.SLUICE ? "sluice" : format == LogFormat.EXCHANGE_TRACKING ? "tracking" : "receive";
   }
 
-  void parse(BufferedReader in) throws IOException {
+  /** Reads every line; returns how many there were. */
+  long parse(BufferedReader in) throws IOException {
     long lineNo = 0;
     String line;
     while ((line = in.readLine()) != null) {
@@ -53,6 +54,7 @@ final class HeaderedLogParser {
         row(lineNo, line);
       }
     }
+    return lineNo;
   }
 
   private void header(String line) {

@@ -116,13 +116,14 @@ public final class LogLoader {
         f = detected.get();
       }
       try (ReportDatabase.FileSink sink = db.sink(name); BufferedReader in = open(file, bytes)) {
+        long lines;
         if (f == LogFormat.POSTFIX) {
           ZonedDateTime modified = Files.getLastModifiedTime(file).toInstant().atZone(ZoneId.systemDefault());
-          new PostfixLogParser(sink, modified.getYear(), modified.getMonthValue()).parse(in);
+          lines = new PostfixLogParser(sink, modified.getYear(), modified.getMonthValue()).parse(in);
         } else {
-          new HeaderedLogParser(f, sink).parse(in);
+          lines = new HeaderedLogParser(f, sink).parse(in);
         }
-        return new FileResult(name, f.cliName(), sink.lines(), sink.eventCount, sink.messageCount,
+        return new FileResult(name, f.cliName(), lines, sink.eventCount, sink.messageCount,
             sink.malformedCount, sink.ignoredCount, size, null);
       }
     } catch (IOException | UncheckedIOException e) {

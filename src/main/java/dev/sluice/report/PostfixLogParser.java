@@ -31,7 +31,7 @@ import java.util.regex.Pattern;
  */
 final class PostfixLogParser {
   private static final Pattern LINE = Pattern.compile(
-      "^(?:(\\w{3}) +(\\d{1,2}) (\\d\\d):(\\d\\d):(\\d\\d)(?:\\.\\d+)?|(\\d{4}-\\d\\d-\\d\\d[T ]\\S+)) (\\S+) ([^\\[\\s]+)\\[(\\d+)\\]: (.*)$");
+      "^(?:(\\w{3}) +(\\d{1,2}) (\\d\\d):(\\d\\d):(\\d\\d)(?:\\.\\d+)?|(\\d{4}-\\d\\d-\\d\\d[T ]\\S+)) (\\S+) ([^\\[\\s:]+)(?:\\[(\\d+)\\])?: (.*)$");
   private static final String TOKEN = "([^\\[\\s]*)\\[([^\\]]*)\\](?::(\\d+))?";
   private static final Pattern TOKEN_PATTERN = Pattern.compile(TOKEN);
   private static final Pattern CONNECT = Pattern.compile("^connect from " + TOKEN);
@@ -71,7 +71,8 @@ final class PostfixLogParser {
     this.referenceMonth = referenceMonth;
   }
 
-  void parse(BufferedReader in) throws IOException {
+  /** Reads every line; returns how many there were. */
+  long parse(BufferedReader in) throws IOException {
     long lineNo = 0;
     String line;
     while ((line = in.readLine()) != null) {
@@ -108,6 +109,7 @@ final class PostfixLogParser {
     }
     pending.values().forEach(sink::message);
     pending.clear();
+    return lineNo;
   }
 
   private long classic(Matcher m) {

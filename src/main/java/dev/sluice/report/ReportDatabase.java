@@ -171,10 +171,6 @@ public final class ReportDatabase implements AutoCloseable {
       rejects = conn.createAppender(DuckDBConnection.DEFAULT_SCHEMA, "rejects");
     }
 
-    long lines() {
-      return eventCount + messageCount + malformedCount + ignoredCount;
-    }
-
     @Override
     public void event(EventRow r) {
       try {
