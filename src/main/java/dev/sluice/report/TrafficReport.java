@@ -1,0 +1,187 @@
+package dev.sluice.report;
+
+import java.sql.SQLException;
+import java.time.LocalDateTime;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The default report over a loaded {@link ReportDatabase}: traffic tables and findings (DESIGN §9).
+ *
+ * <p>Sessions are inbound sessions ({@code log_type <> 'send'}); messages are {@code RECEIVE} rows.
+ * Back pressure is a reply {@code 4xx 4.3.x} in an inbound session. Stateless apart from its inputs;
+ * one call at a time per database.
+ *
+ * @param sections the tables, in print order
+ * @param findings what fired; empty when the logs look healthy
+ */
+public record TrafficReport(List<ResultTable> sections, List<Finding> findings) {
+  /** Pattern of a back-pressure reply (RFC 3463 class 4, subject 3: mail system status). */
+  static final String BACK_PRESSURE = "^4[0-9][0-9][ -]4\\.3\\.[0-9]+";
+
+  private static final String INBOUND = "log_type <> 'send'";
+
+  public TrafficReport {
+    sections = List.copyOf(sections);
+    findings = List.copyOf(findings);
+  }
+
+  /** Runs every section query and evaluates the findings. */
+  public static TrafficReport build(ReportDatabase db, Thresholds t) throws SQLException {
+    List<ResultTable> s = new ArrayList<>();
+    s.add(db.query("inputs", "Inputs", """
+        SELECT source_file AS file, format, lines, events, messages, malformed, ignored, note FROM files ORDER BY file"""));
+    ResultTable perServer = db.query("servers", "Traffic per server", """
+        WITH se AS (SELECT server, count(*) AS sessions FROM sessions WHERE %s GROUP BY server),
+             me AS (SELECT server, count(*) AS messages FROM messages WHERE event = 'RECEIVE' GROUP BY server)
+        SELECT coalesce(se.server, me.server) AS server, coalesce(sessions, 0) AS sessions,
+               round(100.0 * coalesce(sessions, 0) / nullif(sum(coalesce(sessions, 0)) OVER (), 0), 1) AS session_pct,
+               coalesce(messages, 0) AS messages
+        FROM se FULL OUTER JOIN me ON se.server = me.server ORDER BY server""".formatted(INBOUND));
+    s.add(perServer);
+    s.add(db.query("hourly", "Traffic per server and hour", """
+        WITH se AS (SELECT date_trunc('hour', started) AS hour, server, count(*) AS sessions FROM sessions
+                    WHERE %s GROUP BY ALL),
+             me AS (SELECT date_trunc('hour', ts) AS hour, server, count(*) AS messages FROM messages
+                    WHERE event = 'RECEIVE' GROUP BY ALL)
+        SELECT strftime(coalesce(se.hour, me.hour), '%%Y-%%m-%%d %%H:00') AS hour, coalesce(se.server, me.server) AS server,
+               coalesce(sessions, 0) AS sessions, coalesce(messages, 0) AS messages
+        FROM se FULL OUTER JOIN me ON se.hour = me.hour AND se.server = me.server ORDER BY 1, 2""".formatted(INBOUND)));
+    s.add(db.query("top_clients", "Top client IPs", """
+        SELECT client_ip, count(*) AS sessions, count(DISTINCT server) AS servers,
+               round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS session_pct
+        FROM sessions WHERE %s AND client_ip IS NOT NULL GROUP BY client_ip ORDER BY sessions DESC, client_ip LIMIT 10"""
+        .formatted(INBOUND)));
+    ResultTable connectors = db.query("connectors", "Hits per connector/listener", """
+        SELECT connector, count(*) AS hits, count(DISTINCT session_id) AS sessions
+        FROM events WHERE connector IS NOT NULL GROUP BY connector ORDER BY hits DESC, connector""");
+    s.add(connectors);
+    ResultTable balance = db.query("balance", "Balance index (sessions per server)", """
+        WITH c AS (SELECT server, count(*) AS n FROM sessions WHERE %s GROUP BY server)
+        SELECT count(*) AS servers, sum(n) AS sessions, round(max(n) / avg(n), 3) AS max_over_mean,
+               round(coalesce(stddev_pop(n) / nullif(avg(n), 0), 0), 3) AS coefficient_of_variation
+        FROM c""".formatted(INBOUND));
+    s.add(balance);
+    ResultTable pressure = db.query("back_pressure", "Back-pressure replies (4.3.x) by server and hour", """
+        SELECT strftime(date_trunc('hour', ts), '%%Y-%%m-%%d %%H:00') AS hour, server, count(*) AS replies
+        FROM events WHERE %s AND event IN ('>', '<') AND regexp_matches(data, '%s')
+        GROUP BY ALL ORDER BY server, hour""".formatted(INBOUND, BACK_PRESSURE));
+    s.add(pressure);
+
+    List<Finding> f = new ArrayList<>();
+    sourceNat(db, t, f);
+    idleConnectors(connectors, t, f);
+    imbalance(balance, t, f);
+    backPressureEpisodes(pressure, f);
+    s.add(new ResultTable("findings", "Findings", List.of("code", "subject", "message"),
+        f.stream().map(x -> List.<Object>of(x.code(), x.subject(), x.message())).toList()));
+    return new TrafficReport(s, f);
+  }
+
+  /** Finds the table named {@code name}. */
+  public ResultTable section(String name) {
+    return sections.stream().filter(r -> r.name().equals(name)).findFirst()
+        .orElseThrow(() -> new IllegalArgumentException("no section " + name));
+  }
+
+  private static void sourceNat(ReportDatabase db, Thresholds t, List<Finding> out) throws SQLException {
+    ResultTable top = db.query("nat", "", """
+        WITH c AS (SELECT server, client_ip, count(*) AS n FROM sessions WHERE %s AND client_ip IS NOT NULL GROUP BY ALL),
+             r AS (SELECT server, client_ip, n, sum(n) OVER (PARTITION BY server) AS total,
+                          row_number() OVER (PARTITION BY server ORDER BY n DESC, client_ip) AS rk FROM c)
+        SELECT server, client_ip, n, total FROM r WHERE rk = 1 ORDER BY server""".formatted(INBOUND));
+    for (List<Object> row : top.rows()) {
+      long n = (Long) row.get(2);
+      long total = (Long) row.get(3);
+      double share = (double) n / total;
+      if (total >= t.natMinSessions() && share >= t.natShare()) {
+        out.add(new Finding("source-nat", (String) row.get(0), String.format(Locale.ROOT,
+            "%s: %s is behind %.1f%% of %d sessions: the balancer in front is source-NATing, so client"
+                + " addresses and per-client policy are lost", row.get(0), row.get(1), 100 * share, total)));
+      }
+    }
+  }
+
+  /**
+   * Connectors that receive nothing: those named with {@code --connector}, and, for Exchange, a
+   * connector that exists on one server but not on another (the server's own name in a connector
+   * name, as in {@code Default EX1}, is generalised first).
+   */
+  private static void idleConnectors(ResultTable connectors, Thresholds t, List<Finding> out) {
+    Map<String, Long> sessionsByConnector = new LinkedHashMap<>();
+    for (List<Object> row : connectors.rows()) {
+      sessionsByConnector.put((String) row.get(0), (Long) row.get(2));
+    }
+    Set<String> expected = new LinkedHashSet<>(t.expectedConnectors());
+    Set<String> servers = new LinkedHashSet<>();
+    Set<String> generic = new LinkedHashSet<>();
+    for (String c : sessionsByConnector.keySet()) {
+      int slash = c.indexOf('\\');
+      if (slash > 0) {
+        String server = c.substring(0, slash);
+        servers.add(server);
+        generic.add(c.substring(slash + 1).replace(server, "{server}"));
+      }
+    }
+    for (String server : servers) {
+      for (String g : generic) {
+        expected.add(server + "\\" + g.replace("{server}", server));
+      }
+    }
+    for (String c : expected) {
+      if (sessionsByConnector.getOrDefault(c, 0L) == 0) {
+        out.add(new Finding("idle-connector", c, c + " received no sessions: traffic meant for it arrives"
+            + " elsewhere (check the balancer's source address against the connectors' remote IP ranges)"));
+      }
+    }
+  }
+
+  private static void imbalance(ResultTable balance, Thresholds t, List<Finding> out) {
+    List<Object> row = balance.rows().get(0);
+    long servers = (Long) row.get(0);
+    Object ratio = row.get(2);
+    if (servers >= 2 && ratio instanceof Double r && r >= t.imbalance()) {
+      out.add(new Finding("imbalance", "servers", String.format(Locale.ROOT,
+          "busiest server takes %.2f× the mean share of sessions across %d servers (threshold %.2f; CV %s)",
+          r, servers, t.imbalance(), row.get(3))));
+    }
+  }
+
+  /** An episode is a run of consecutive hours in which a server sent back-pressure replies. */
+  private static void backPressureEpisodes(ResultTable pressure, List<Finding> out) {
+    String server = null;
+    LocalDateTime start = null;
+    LocalDateTime last = null;
+    long replies = 0;
+    for (List<Object> row : pressure.rows()) {
+      LocalDateTime hour = LocalDateTime.parse(((String) row.get(0)).replace(' ', 'T'));
+      String s = String.valueOf(row.get(1));
+      if (s.equals(server) && hour.equals(last.plusHours(1))) {
+        last = hour;
+        replies += (Long) row.get(2);
+        continue;
+      }
+      if (server != null) {
+        out.add(episode(server, start, last, replies));
+      }
+      server = s;
+      start = hour;
+      last = hour;
+      replies = (Long) row.get(2);
+    }
+    if (server != null) {
+      out.add(episode(server, start, last, replies));
+    }
+  }
+
+  private static Finding episode(String server, LocalDateTime start, LocalDateTime last, long replies) {
+    return new Finding("back-pressure", server, String.format(Locale.ROOT,
+        "%s answered %d times with 4.3.x back pressure from %s to %s", server, replies,
+        start.toString().replace('T', ' '), last.plusHours(1).toString().replace('T', ' ')));
+  }
+}

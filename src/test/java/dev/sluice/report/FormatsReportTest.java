@@ -1,0 +1,124 @@
+package dev.sluice.report;
+
+import static dev.sluice.report.ReportTestSupport.counts;
+import static dev.sluice.report.ReportTestSupport.load;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.Year;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Sluice protocol logs, tracking logs of three Exchange versions, Postfix with and without XCLIENT. */
+class FormatsReportTest {
+  @TempDir Path dir;
+
+  @Test
+  void sluiceLogCountsByBackendListenerAndIp() throws Exception {
+    LogGenerator.Truth truth = new LogGenerator(7).sluice(dir.resolve("sluice-20250304.log"),
+        List.of("external", "internal"), List.of("mx1", "mx2", "mx3"), new LogGenerator.Clients("x", 0, 30),
+        LocalDateTime.of(2025, 3, 4, 0, 0), 500);
+    assertThat(LogLoader.detect(dir.resolve("sluice-20250304.log"))).contains(LogFormat.SLUICE);
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(counts(db, "SELECT server, count(*) FROM sessions GROUP BY 1")).isEqualTo(truth.sessionsByServer);
+      assertThat(counts(db, "SELECT client_ip, count(*) FROM sessions GROUP BY 1")).isEqualTo(truth.sessionsByIp);
+      assertThat(counts(db, "SELECT connector, count(*) FROM events GROUP BY 1")).isEqualTo(truth.linesByConnector);
+      assertThat(counts(db, "SELECT server || '|' || strftime(date_trunc('hour', started), '%Y-%m-%d %H:00'), count(*)"
+          + " FROM sessions GROUP BY 1")).isEqualTo(truth.sessionsByServerHour);
+    }
+  }
+
+  @Test
+  void trackingLogsOfMixedVersionsAndGzipCountReceivedMessagesPerServer() throws Exception {
+    LocalDateTime t = LocalDateTime.of(2025, 3, 4, 8, 0);
+    LogGenerator g = new LogGenerator(9);
+    LogGenerator.Clients c = new LogGenerator.Clients("x", 0, 10);
+    List<LogGenerator.Truth> truths = List.of(
+        g.tracking(dir.resolve("2010/MSGTRK20250304-1.LOG"), LogGenerator.V2010_TRACKING, List.of("HUB1", "HUB2"), c, t, 120, false),
+        g.tracking(dir.resolve("2013/MSGTRK2025030409-1.LOG"), LogGenerator.V2013_TRACKING, List.of("HUB1", "HUB2"), c, t, 80, false),
+        g.tracking(dir.resolve("2016/MSGTRK2025030410-1.LOG.gz"), LogGenerator.V2016_TRACKING, List.of("HUB2"), c, t, 50, true));
+    Map<String, Long> expected = new java.util.TreeMap<>();
+    truths.forEach(tr -> tr.messagesByServer.forEach((k, v) -> expected.merge(k, v, Long::sum)));
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(counts(db, "SELECT format, count(*) FROM files GROUP BY 1")).containsEntry("exchange-tracking", 3L);
+      assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
+      assertThat(counts(db, "SELECT server, count(*) FROM messages WHERE event = 'RECEIVE' GROUP BY 1")).isEqualTo(expected);
+      assertThat(db.query("q", "", "SELECT subject, recipient_count FROM messages WHERE message_id = '<m3@example.org>'"
+          + " AND event = 'RECEIVE' ORDER BY source_file LIMIT 1").rows().get(0))
+          .containsExactly("Report, part 3 \"final\"", 2L);
+      TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
+      assertThat(r.section("servers").rows()).extracting(row -> row.get(0) + "=" + row.get(3))
+          .containsExactlyElementsOf(expected.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList());
+    }
+  }
+
+  @Test
+  void postfixCountsAndXclientReplacesTheProxyAddressWithTheClient() throws Exception {
+    LocalDateTime t = LocalDateTime.of(Year.now().getValue(), 1, 5, 10, 0);
+    LogGenerator g = new LogGenerator(11);
+    LogGenerator.Truth direct = g.postfix(dir.resolve("mx1/maillog"), "mx1", new LogGenerator.Clients("x", 0, 25), null, t, 300, 30);
+    LogGenerator.Truth viaLb = g.postfix(dir.resolve("mx2/maillog"), "mx2", new LogGenerator.Clients("x", 0, 25), "10.0.0.5", t, 300, 0);
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.count("SELECT sum(lines) FROM files")).isEqualTo(direct.lines + viaLb.lines);
+      assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
+      Map<String, Long> ips = new java.util.TreeMap<>(direct.sessionsByIp);
+      viaLb.sessionsByIp.forEach((k, v) -> ips.merge(k, v, Long::sum));
+      assertThat(counts(db, "SELECT client_ip, count(*) FROM sessions GROUP BY 1")).isEqualTo(ips);
+      assertThat(counts(db, "SELECT server, count(*) FROM messages WHERE event = 'RECEIVE' GROUP BY 1"))
+          .containsEntry("mx1", direct.messagesByServer.get("mx1")).containsEntry("mx2", 300L);
+      assertThat(counts(db, "SELECT remote_ip, count(*) FROM events WHERE event = '+' AND server = 'mx2' GROUP BY 1"))
+          .isEqualTo(Map.of("10.0.0.5", 300L));
+      assertThat(db.count("SELECT count(*) FROM events WHERE server = 'mx2' AND context = 'xclient'")).isEqualTo(600);
+      TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
+      // XCLIENT restored the clients: no source-NAT finding although every connect came from the LB.
+      assertThat(r.findings()).extracting(Finding::code).containsOnly("back-pressure");
+      assertThat(r.section("back_pressure").rows()).extracting(row -> row.get(1) + "=" + row.get(2))
+          .containsExactly("mx1=" + direct.backPressureByServer.get("mx1"));
+    }
+  }
+
+  @Test
+  void handWrittenEdgeCasesAreLoadedOrReportedWithFileAndLine() throws Exception {
+    Path fixtures = Path.of(getClass().getResource("/report").toURI());
+    Files.walk(fixtures).filter(Files::isRegularFile).forEach(f -> copy(f, dir.resolve(f.getFileName().toString())));
+    Files.setLastModifiedTime(dir.resolve("edge-postfix-maillog"), java.nio.file.attribute.FileTime.from(
+        LocalDateTime.of(2025, 6, 1, 0, 0).toInstant(java.time.ZoneOffset.UTC)));
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(counts(db, "SELECT regexp_extract(source_file, '[^/]+$'), count(*) FROM events GROUP BY 1"))
+          .isEqualTo(Map.of("edge-RECV2025030410-1.LOG", 6L, "edge-RECV2025030411-1.LOG.gz", 2L, "edge-postfix-maillog", 5L));
+      assertThat(db.query("q", "", "SELECT regexp_extract(source_file, '[^/]+$') || ':' || line, reason FROM rejects"
+          + " ORDER BY source_file, line").rows()).extracting(r -> r.get(0) + " " + r.get(1)).containsExactly(
+          "edge-RECV2025030410-1.LOG:8 empty line",
+          "edge-RECV2025030410-1.LOG:18 unterminated quote (truncated line?)",
+          "edge-RECV2025030410-1.LOG:19 expected 10 fields, found 5",
+          "edge-RECV2025030410-1.LOG:20 bad date-time",
+          "edge-postfix-maillog:11 unrecognised delivery line",
+          "edge-postfix-maillog:12 not a syslog line");
+      assertThat(db.query("q", "", "SELECT data, remote_ip, remote_port, connector FROM events WHERE session_id = '08DD5A1B2C3D4E60'"
+          + " AND seq = 1").rows().get(0)).containsExactly("EHLO a,b \"quoted\"", "2001:db8::7", 40113L, "EX1\\Internal Relay");
+      assertThat(db.query("q", "", "SELECT data FROM events WHERE seq = 1 AND session_id = '08DD5A1B2C3D4E5F'").rows().get(0).get(0))
+          .isEqualTo("220 EX1.example.net Microsoft ESMTP MAIL Service ready at Tue, 4 Mar 2025 10:00:01 +0000");
+      assertThat(db.query("q", "", "SELECT format, note FROM files WHERE source_file LIKE '%notes.txt'").rows().get(0))
+          .containsExactly("unknown", "format not recognised; not loaded");
+      assertThat(db.query("q", "", "SELECT event, client_ip, original_client_ip, sender, size, message_id, ts FROM messages"
+          + " ORDER BY source_line, event").rows()).extracting(Object::toString).containsExactly(
+          "[RECEIVE, 203.0.113.9, null, alice@example.org, 5123, a1b2@example.org, 2025-01-05T10:00:02]",
+          "[SEND, 203.0.113.9, null, alice@example.org, 5123, a1b2@example.org, 2025-01-05T10:00:03]",
+          "[RECEIVE, 10.0.0.9, 198.51.100.50, null, null, null, 2025-01-05T10:00:04]");
+      assertThat(counts(db, "SELECT client_ip, count(*) FROM sessions WHERE log_type = 'postfix' GROUP BY 1"))
+          .isEqualTo(Map.of("203.0.113.9", 1L, "10.0.0.9", 1L));
+    }
+  }
+
+  private static void copy(Path from, Path to) {
+    try {
+      Files.copy(from, to);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+}
