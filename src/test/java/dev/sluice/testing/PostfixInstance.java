@@ -545,7 +545,7 @@ public final class PostfixInstance implements AutoCloseable {
       }
       try (Stream<Path> s = Files.walk(d)) {
         n += (int) s.filter(Files::isRegularFile).count();
-      } catch (IOException e) {
+      } catch (IOException | UncheckedIOException e) {
         // files vanish while Postfix moves them; count again on the next poll
         return Integer.MAX_VALUE;
       }
@@ -559,7 +559,10 @@ public final class PostfixInstance implements AutoCloseable {
       return List.of();
     }
     try {
-      return Files.readAllLines(maillogFile, StandardCharsets.UTF_8);
+      // Lenient decoding: a client may have sent raw 8-bit bytes that Postfix logs verbatim.
+      return new String(Files.readAllBytes(maillogFile), StandardCharsets.UTF_8)
+          .lines()
+          .collect(Collectors.toList());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -701,6 +704,9 @@ public final class PostfixInstance implements AutoCloseable {
   }
 
   private ExternalCommand.Result postfix(String verb) {
+    // Idempotent; re-adds the entry if something else rewrote alternate_config_directories
+    // meanwhile (postfix -c refuses directories that are not listed).
+    registerAlternateConfigDirectory(etc, true);
     return ExternalCommand.run(
         Duration.ofSeconds(60), ExternalCommand.tool("postfix"), "-c", etc.toString(), verb);
   }
@@ -772,8 +778,12 @@ public final class PostfixInstance implements AutoCloseable {
                 .orThrow()
                 .stdout()
                 .trim();
+        List<String> before = new ArrayList<>();
         List<String> dirs = new ArrayList<>();
         for (String d : current.split("[\\s,]+")) {
+          if (!d.isEmpty()) {
+            before.add(d);
+          }
           if (d.isEmpty() || dirs.contains(d)) {
             continue;
           }
@@ -784,6 +794,9 @@ public final class PostfixInstance implements AutoCloseable {
         }
         if (add) {
           dirs.add(configDir.toString());
+        }
+        if (Set.copyOf(dirs).equals(Set.copyOf(before)) && dirs.size() == before.size()) {
+          return; // already as wanted: do not rewrite main.cf
         }
         List<String> cmd =
             dirs.isEmpty()
