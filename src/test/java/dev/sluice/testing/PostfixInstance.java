@@ -22,12 +22,14 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.GroupPrincipal;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipal;
 import java.nio.file.attribute.UserPrincipalLookupService;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -167,6 +169,9 @@ public final class PostfixInstance implements AutoCloseable {
       writeSenderAccess(false);
       Files.writeString(etc.resolve("main.cf"), mainCf(b, uid, gid));
       Files.writeString(etc.resolve("master.cf"), masterCf(b));
+      for (String f : List.of("main.cf", "master.cf", "virtual_mailbox")) {
+        backdate(etc.resolve(f));
+      }
       registerAlternateConfigDirectory(etc, true);
     } catch (IOException | RuntimeException e) {
       closed = true;
@@ -326,6 +331,7 @@ public final class PostfixInstance implements AutoCloseable {
     Path target = etc.resolve("sender_access");
     Path tmp = etc.resolve("sender_access.tmp");
     Files.writeString(tmp, content);
+    backdate(tmp);
     Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
   }
 
@@ -803,10 +809,20 @@ public final class PostfixInstance implements AutoCloseable {
                 ? List.of(postconf, "-X", "alternate_config_directories")
                 : List.of(postconf, "-e", "alternate_config_directories = " + String.join(" ", dirs));
         ExternalCommand.run(Duration.ofSeconds(30), cmd).orThrow();
+        backdate(DEFAULT_MAIN_CF);
       }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot update " + DEFAULT_MAIN_CF, e);
     }
+  }
+
+  /**
+   * Sets a config file's mtime 10 s into the past. Postfix re-reads a configuration file in 300 ms
+   * steps for as long as its mtime is within about the last second (it may still be being
+   * written), which made every start after writing main.cf take 1.5 to 2 s.
+   */
+  private static void backdate(Path file) throws IOException {
+    Files.setLastModifiedTime(file, FileTime.from(Instant.now().minusSeconds(10)));
   }
 
   private static void deleteTree(Path root) {
