@@ -162,4 +162,15 @@ class PostfixHarnessIT {
     a.awaitQueueEmpty();
     assertThat(a.awaitDelivered(before + 1)).isEqualTo(before + 1);
   }
+
+  @Test
+  @Order(5)
+  void smtpSourceWrapperDeliversAndTimesItsRun() {
+    int before = b.deliveredCount();
+    SmtpClients.SmtpSourceResult r = SmtpClients.smtpSource(b.address(), b.port(), 2, 10, 512);
+    assertThat(r.succeeded()).as(r.output()).isTrue();
+    assertThat(r.messagesPerSecond()).isPositive();
+    b.awaitQueueEmpty();
+    assertThat(b.awaitDelivered(before + 10)).isEqualTo(before + 10);
+  }
 }
