@@ -109,7 +109,7 @@ public final class HealthMonitor implements AutoCloseable {
     }
     InetAddress source = t.key().source();
     probe
-        .probe(t.backend().address().toSocketAddress(), source, t.profile())
+        .probe(t.backend().address().toSocketAddress(), source, t.profile(), t.key().proxyVersion())
         .whenComplete(
             (result, error) -> {
               ProbeResult r =

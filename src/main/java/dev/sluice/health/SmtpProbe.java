@@ -4,6 +4,7 @@ import dev.sluice.config.ConfigValues;
 import dev.sluice.config.HealthProfile;
 import dev.sluice.config.HealthProfile.Step;
 import dev.sluice.proxy.NetErrors;
+import dev.sluice.proxy.identity.ProxyHeaders;
 import dev.sluice.proxy.smtp.ReplyAssembler;
 import dev.sluice.proxy.smtp.SmtpReply;
 import io.netty.bootstrap.Bootstrap;
@@ -18,6 +19,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.LineBasedFrameDecoder;
+import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
@@ -69,9 +71,19 @@ public final class SmtpProbe {
    * @return a future that always completes normally with the result
    */
   public CompletableFuture<ProbeResult> probe(InetSocketAddress backend, InetAddress source, HealthProfile profile) {
+    return probe(backend, source, profile, 0);
+  }
+
+  /**
+   * Probes {@code backend} from {@code source}, first sending a PROXY header of {@code
+   * proxyVersion} (1 or 2; 0 for none) naming the probe's own connection, as the listener's traffic
+   * would: a port that expects PROXY waits for it before greeting.
+   */
+  public CompletableFuture<ProbeResult> probe(InetSocketAddress backend, InetAddress source, HealthProfile profile,
+      int proxyVersion) {
     CompletableFuture<ProbeResult> result = new CompletableFuture<>();
     long start = System.nanoTime();
-    Dialogue dialogue = new Dialogue(profile, backend, result, start);
+    Dialogue dialogue = new Dialogue(profile, backend, result, start, proxyVersion);
     Bootstrap b =
         new Bootstrap()
             .group(group)
@@ -82,6 +94,9 @@ public final class SmtpProbe {
                 new ChannelInitializer<SocketChannel>() {
                   @Override
                   protected void initChannel(SocketChannel ch) {
+                    if (proxyVersion != 0) {
+                      ch.pipeline().addLast("proxy", HAProxyMessageEncoder.INSTANCE);
+                    }
                     ch.pipeline().addLast("lines", new LineBasedFrameDecoder(MAX_LINE, true, true));
                     ch.pipeline().addLast("dialogue", dialogue);
                   }
@@ -120,8 +135,11 @@ public final class SmtpProbe {
     String reason;
     ProbeResult.CertificateInfo certificate;
     ScheduledFuture<?> timer;
+    final int proxyVersion;
 
-    Dialogue(HealthProfile profile, InetSocketAddress backend, CompletableFuture<ProbeResult> result, long start) {
+    Dialogue(HealthProfile profile, InetSocketAddress backend, CompletableFuture<ProbeResult> result, long start,
+        int proxyVersion) {
+      this.proxyVersion = proxyVersion;
       this.profile = profile;
       this.backend = backend;
       this.result = result;
@@ -136,6 +154,12 @@ public final class SmtpProbe {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
       channel = ctx.channel();
+      if (proxyVersion != 0) {
+        InetSocketAddress local = (InetSocketAddress) channel.localAddress();
+        transcript.add("C: PROXY header v" + proxyVersion + " (" + local.getAddress().getHostAddress() + ":" + local.getPort()
+            + " -> " + backend + ")");
+        channel.writeAndFlush(ProxyHeaders.of(proxyVersion == 2, local, (InetSocketAddress) channel.remoteAddress()));
+      }
       if (todo.isEmpty() || todo.get(0) != Step.BANNER) {
         // A connect-only probe still reads the banner silently so QUIT is not sent into nothing.
         todo.add(0, Step.BANNER);

@@ -67,6 +67,9 @@ public final class SluiceServer implements AutoCloseable {
    * @throws StartupException when a listener cannot be served (address in use, unsupported mode)
    */
   public void start() throws StartupException, InterruptedException {
+    for (ListenerConfig l : config.listeners().values()) {
+      checkSourceAddress(l);
+    }
     boss = transport.newGroup(1);
     workers = transport.newGroup(0);
     SplittableRandom seed = new SplittableRandom();
@@ -82,7 +85,12 @@ public final class SluiceServer implements AutoCloseable {
     long longestTimeout = 0;
     for (ListenerConfig l : config.listeners().values()) {
       HealthProfile profile = config.profileFor(l);
-      ProbeKey key = new ProbeKey(profile.name(), l.sourceAddress());
+      int proxyVersion = switch (l.clientIdentity()) {
+        case PROXY_V1 -> 1;
+        case PROXY_V2 -> 2;
+        default -> 0;
+      };
+      ProbeKey key = new ProbeKey(profile.name(), l.sourceAddress(), proxyVersion);
       keys.put(l, key);
       longestTimeout = Math.max(longestTimeout, profile.timeout().toMillis() * (profile.steps().size() + 2));
       for (Backend b : pools.get(l.pool()).backends()) {
@@ -117,6 +125,19 @@ public final class SluiceServer implements AutoCloseable {
       }
       listeners.add(listener);
       log.info("listener {} on {} ({}) -> pool {}", l.name(), listener.boundAddress(), l.mode().name().toLowerCase(), l.pool());
+    }
+  }
+
+  /** A source address must belong to this host, or every backend connection would fail at run time. */
+  private static void checkSourceAddress(ListenerConfig l) throws StartupException {
+    if (l.sourceAddress() == null) {
+      return;
+    }
+    try (java.net.Socket probe = new java.net.Socket()) {
+      probe.bind(new java.net.InetSocketAddress(l.sourceAddress(), 0));
+    } catch (java.io.IOException e) {
+      throw new StartupException(l.location() + ": listener '" + l.name() + "': source_address "
+          + l.sourceAddress().getHostAddress() + " is not an address of this host (" + describe(e) + ")");
     }
   }
 

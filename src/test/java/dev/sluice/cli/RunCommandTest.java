@@ -117,6 +117,19 @@ class RunCommandTest {
   }
 
   @Test
+  void sourceAddressNotOfThisHostExitsTwo() throws Exception {
+    Path cfg = dir.resolve("src.yaml");
+    Files.writeString(cfg, """
+        pools: { hub: { backends: [ "127.0.0.1:%d" ] } }
+        listeners: { relay: { listen: "127.0.0.1:0", mode: tcp, pool: hub, source_address: 192.0.2.7 } }
+        """.formatted(backend.port()));
+    process = start("run", "-c", cfg.toString());
+    assertThat(process.waitFor(20, TimeUnit.SECONDS)).isTrue();
+    assertThat(process.exitValue()).isEqualTo(2);
+    assertThat(err()).contains("src.yaml:2:").contains("source_address 192.0.2.7 is not an address of this host");
+  }
+
+  @Test
   void listenAddressInUseExitsTwoNamingTheListener() throws Exception {
     try (java.net.ServerSocket busy = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
       Path cfg = dir.resolve("busy.yaml");

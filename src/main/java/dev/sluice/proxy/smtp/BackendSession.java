@@ -2,7 +2,10 @@ package dev.sluice.proxy.smtp;
 
 import dev.sluice.balance.Backend;
 import dev.sluice.proxy.BackendConnector;
+import dev.sluice.config.ListenerConfig.ClientIdentity;
 import dev.sluice.proxy.NetErrors;
+import dev.sluice.proxy.identity.ClientInfo;
+import dev.sluice.proxy.identity.ProxyHeaders;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.Channel;
@@ -11,6 +14,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoop;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.LineBasedFrameDecoder;
+import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
@@ -57,19 +61,28 @@ public final class BackendSession {
   }
 
   /**
-   * Connects from {@code source} and completes after a positive EHLO reply; fails with {@link
-   * BackendFailure} on a failed connect, a negative banner or EHLO, a close or a timeout.
+   * Connects from {@code source} and completes when the backend is ready for MAIL: after its
+   * banner, the client identity ({@code identity}: a PROXY header before anything, or XCLIENT after
+   * a first EHLO, which brings a fresh banner) and a positive EHLO with the client's name. Fails
+   * with {@link BackendFailure} on a failed connect, a negative reply at any step, a backend that
+   * does not offer XCLIENT/XFORWARD when the listener needs it, a close or a timeout.
+   *
+   * @param ownName Sluice's own name, for the EHLO before XCLIENT
    */
-  public static CompletableFuture<BackendSession> open(
-      EventLoop loop, BackendConnector connector, Backend backend, InetAddress source, String helo, Timeouts timeouts) {
+  public static CompletableFuture<BackendSession> open(EventLoop loop, BackendConnector connector, Backend backend,
+      InetAddress source, ClientIdentity identity, ClientInfo client, String ownName, Timeouts timeouts) {
     BackendSession s = new BackendSession(backend, timeouts);
     CompletableFuture<BackendSession> ready = new CompletableFuture<>();
     CompletableFuture<SmtpReply> banner = s.expect("banner", timeouts.greeting(), loop);
+    boolean proxy = identity == ClientIdentity.PROXY_V1 || identity == ClientIdentity.PROXY_V2;
     long start = System.nanoTime();
     connector
         .connect(loop, backend, source, new ChannelInitializer<Channel>() {
           @Override
           protected void initChannel(Channel ch) {
+            if (proxy) {
+              ch.pipeline().addLast("proxy", HAProxyMessageEncoder.INSTANCE);
+            }
             ch.pipeline().addLast("lines", new LineBasedFrameDecoder(MAX_REPLY_LINE, true, true));
             ch.pipeline().addLast("replies", s.new Replies());
           }
@@ -78,17 +91,33 @@ public final class BackendSession {
           if (!f.isSuccess()) {
             s.closed = true;
             s.failAll(new BackendFailure("connect failed: " + NetErrors.describe(f.cause()), null));
-          } else {
-            s.channel = ((io.netty.channel.ChannelFuture) f).channel();
+            return;
+          }
+          s.channel = ((io.netty.channel.ChannelFuture) f).channel();
+          if (proxy) {
+            // PROXY protocol: one header, before any other byte (the backend waits for it).
+            s.channel.writeAndFlush(ProxyHeaders.of(identity == ClientIdentity.PROXY_V2, client.client(), client.local()),
+                s.channel.voidPromise());
           }
         });
     banner
         .thenCompose(b -> {
           backend.recordLatency(System.nanoTime() - start);
-          if (!b.isPositive()) {
-            throw new java.util.concurrent.CompletionException(new BackendFailure("banner " + b, b));
+          require(b.isPositive(), "banner " + b, b);
+          if (identity != ClientIdentity.XCLIENT) {
+            return s.command("EHLO " + client.helo());
           }
-          return s.command("EHLO " + helo);
+          return s.command("EHLO " + ownName).thenCompose(first -> {
+            require(first.isPositive(), "EHLO refused: " + first, first);
+            require(first.ehloKeywords().contains("XCLIENT"),
+                "backend does not offer XCLIENT to Sluice (Postfix: add Sluice's source address to"
+                    + " smtpd_authorized_xclient_hosts)", null);
+            return s.command(client.xclient());
+          }).thenCompose(greeting -> {
+            // XCLIENT succeeds with a new 220 greeting; the session restarts as the real client.
+            require(greeting.code() == 220, "XCLIENT refused: " + greeting, greeting);
+            return s.command("EHLO " + client.helo());
+          });
         })
         .whenComplete((ehlo, error) -> {
           if (error != null) {
@@ -97,12 +126,22 @@ public final class BackendSession {
           } else if (!ehlo.isPositive()) {
             s.quit();
             ready.completeExceptionally(new BackendFailure("EHLO refused: " + ehlo, ehlo));
+          } else if (identity == ClientIdentity.XFORWARD && !ehlo.ehloKeywords().contains("XFORWARD")) {
+            s.quit();
+            ready.completeExceptionally(new BackendFailure("backend does not offer XFORWARD to Sluice (Postfix: add"
+                + " Sluice's source address to smtpd_authorized_xforward_hosts)", null));
           } else {
             s.extensions = ehlo.ehloKeywords();
             ready.complete(s);
           }
         });
     return ready;
+  }
+
+  private static void require(boolean condition, String failure, SmtpReply reply) {
+    if (!condition) {
+      throw new java.util.concurrent.CompletionException(new BackendFailure(failure, reply));
+    }
   }
 
   static Throwable unwrap(Throwable t) {

@@ -7,6 +7,7 @@ import dev.sluice.health.PassiveHealth;
 import dev.sluice.proxy.BackendConnector;
 import dev.sluice.proxy.Listener;
 import dev.sluice.proxy.ListenerRoute;
+import dev.sluice.proxy.identity.ClientInfo;
 import dev.sluice.proxy.smtp.ClientSession.Step;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
@@ -226,7 +227,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         schedule(mail, tried, r != null && r.isTransient() ? r : lastTransient);
         return;
       }
-      s.command("MAIL FROM:<" + mail.path() + ">" + params(mail)).whenComplete((r, e2) -> {
+      mailFrom(s, mail).whenComplete((r, e2) -> {
         if (e2 != null) {
           failed(b, "MAIL FROM: " + BackendSession.unwrap(e2).getMessage());
           schedule(mail, tried, lastTransient);
@@ -241,6 +242,21 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         }
       });
     });
+  }
+
+  /**
+   * MAIL FROM with the client's parameters; with XFORWARD, the client's identity first, since
+   * Postfix forgets XFORWARD attributes after each transaction.
+   */
+  private CompletableFuture<SmtpReply> mailFrom(BackendSession s, SmtpCommand mail) {
+    String line = "MAIL FROM:<" + mail.path() + ">" + params(mail);
+    if (config().clientIdentity() != ListenerConfig.ClientIdentity.XFORWARD) {
+      return s.command(line);
+    }
+    ClientInfo client = new ClientInfo((InetSocketAddress) ctx.channel().remoteAddress(),
+        (InetSocketAddress) ctx.channel().localAddress(), session.heloName(), session.extended(), null);
+    return s.command(client.xforward()).thenCompose(r -> r.isPositive() ? s.command(line)
+        : CompletableFuture.completedFuture(r));
   }
 
   private Backend choose(Set<Backend> tried) {
@@ -277,8 +293,10 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       s.abort();
       sessions.remove(b);
     }
-    return BackendSession.open(ctx.channel().eventLoop(), connector, b, config().sourceAddress(), session.heloName(),
-            timeouts)
+    ClientInfo client = new ClientInfo((InetSocketAddress) ctx.channel().remoteAddress(),
+        (InetSocketAddress) ctx.channel().localAddress(), session.heloName(), session.extended(), null);
+    return BackendSession.open(ctx.channel().eventLoop(), connector, b, config().sourceAddress(), config().clientIdentity(),
+            client, config().hostname(), timeouts)
         .thenApply(opened -> {
           sessions.put(b, opened);
           opened.onWritable(this::backendDrained);

@@ -8,6 +8,7 @@ import dev.sluice.proxy.BackendConnector;
 import dev.sluice.proxy.Listener;
 import dev.sluice.proxy.ListenerRoute;
 import dev.sluice.proxy.NetErrors;
+import dev.sluice.proxy.identity.ProxyHeaders;
 import dev.sluice.proxy.smtp.SmtpReply;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
@@ -19,6 +20,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.LineBasedFrameDecoder;
+import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -101,6 +103,9 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
             new ChannelInitializer<Channel>() {
               @Override
               protected void initChannel(Channel ch) {
+                if (proxyVersion() != 0) {
+                  ch.pipeline().addLast("proxy", HAProxyMessageEncoder.INSTANCE);
+                }
                 ch.pipeline().addLast("lines", new LineBasedFrameDecoder(MAX_BANNER_LINE, true, true));
                 ch.pipeline().addLast("banner", new BannerGate(TcpSession.this, backend, bannerTimeout));
               }
@@ -116,6 +121,11 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
                     backendChannel = f.channel();
                     if (!client.isActive()) {
                       backendChannel.close();
+                    } else if (proxyVersion() != 0) {
+                      // PROXY protocol: one header before any other byte; the backend waits for it.
+                      backendChannel.writeAndFlush(ProxyHeaders.of(proxyVersion() == 2,
+                          (InetSocketAddress) client.remoteAddress(), (InetSocketAddress) client.localAddress()),
+                          backendChannel.voidPromise());
                     }
                   }
                 });
@@ -161,6 +171,15 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
     backend.close();
     backendChannel = null;
     tryNextBackend();
+  }
+
+  /** 1 or 2 when the listener sends a PROXY header of that version, else 0. */
+  private int proxyVersion() {
+    return switch (config().clientIdentity()) {
+      case PROXY_V1 -> 1;
+      case PROXY_V2 -> 2;
+      default -> 0;
+    };
   }
 
   private void passiveFailure(Backend backend) {

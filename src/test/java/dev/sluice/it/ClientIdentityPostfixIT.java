@@ -1,0 +1,115 @@
+package dev.sluice.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sluice.testing.Loopback;
+import dev.sluice.testing.PostfixInstance;
+import dev.sluice.testing.SluiceFixture;
+import dev.sluice.testing.SmtpClients;
+import dev.sluice.testing.SmtpClients.SwaksResult;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The seed's pitfall 3 (source NAT hides the client) against real Postfix: with each client
+ * identity protocol, Postfix's own log and its relay decision see the real client, not Sluice.
+ */
+@Tag("integration")
+class ClientIdentityPostfixIT {
+  static PostfixInstance pf;
+  static int proxyPort;
+  /** A port where only mynetworks may send at all: the relay decision made visible. */
+  static int strictPort;
+  static SluiceFixture sluice;
+
+  @BeforeAll
+  static void start() throws Exception {
+    proxyPort = Loopback.freePort();
+    strictPort = Loopback.freePort();
+    pf = PostfixInstance.builder("identity")
+        .mynetworks("127.0.0.77/32")
+        .mainCf("smtpd_authorized_xforward_hosts", "127.0.0.0/8")
+        .additionalListener(proxyPort, Map.of("smtpd_upstream_proxy_protocol", "haproxy"))
+        .additionalListener(strictPort, Map.of("smtpd_recipient_restrictions", "permit_mynetworks,reject"))
+        .build().start();
+    sluice = SluiceFixture.start("""
+        health:
+          deep: { steps: [connect, banner, ehlo, mail_from, quit], mail_from: probe@corp.example, interval: 5s, timeout: 2s }
+        pools:
+          plain: { backends: [ "%1$s:%2$d" ] }
+          proxied: { backends: [ "%1$s:%3$d" ] }
+          strict: { backends: [ "%1$s:%4$d" ] }
+        listeners:
+          xclient:   { listen: "127.0.0.1:0", mode: smtp, pool: plain, health: deep, source_address: 127.0.0.21, client_identity: xclient }
+          none:      { listen: "127.0.0.2:0", mode: smtp, pool: plain, health: deep, source_address: 127.0.0.22 }
+          xforward:  { listen: "127.0.0.3:0", mode: smtp, pool: plain, health: deep, source_address: 127.0.0.23, client_identity: xforward }
+          proxy2tcp: { listen: "127.0.0.4:0", mode: tcp,  pool: proxied, health: deep, source_address: 127.0.0.24, client_identity: proxy_v2 }
+          proxy1smtp: { listen: "127.0.0.5:0", mode: smtp, pool: proxied, health: deep, source_address: 127.0.0.25, client_identity: proxy_v1 }
+          strictxclient: { listen: "127.0.0.6:0", mode: smtp, pool: strict, health: deep, source_address: 127.0.0.26, client_identity: xclient }
+          strictnone: { listen: "127.0.0.7:0", mode: smtp, pool: strict, health: deep, source_address: 127.0.0.27 }
+        """.formatted(pf.address(), pf.port(), proxyPort, strictPort));
+  }
+
+  @AfterAll
+  static void stop() {
+    if (sluice != null) {
+      sluice.close();
+    }
+    if (pf != null) {
+      pf.close();
+    }
+  }
+
+  static SwaksResult send(String listener, String source, String to, String... extra) {
+    var at = sluice.address(listener);
+    return SmtpClients.swaks(at.getHostString(), at.getPort(), "sender@internet.example", to, source, extra);
+  }
+
+  @Test
+  void xclientMakesPostfixLogAndJudgeTheRealClient() {
+    SwaksResult ok = send("xclient", "127.0.0.77", "user@example.test");
+    assertThat(ok.succeeded()).as(ok.transcript()).isTrue();
+    pf.awaitMaillog("client=unknown[127.0.0.77]");
+    // Permission follows the client's address (mynetworks = 127.0.0.77), not Sluice's.
+    SwaksResult trusted = send("strictxclient", "127.0.0.77", "user@example.test");
+    assertThat(trusted.succeeded()).as(trusted.transcript()).isTrue();
+    SwaksResult stranger = send("strictxclient", "127.0.0.78", "user@example.test");
+    assertThat(stranger.succeeded()).isFalse();
+    assertThat(stranger.transcript()).contains("554 5.7.1");
+  }
+
+  @Test
+  void withoutIdentityPostfixSeesTheListenersSourceAddress() {
+    SwaksResult ok = send("none", "127.0.0.77", "user@example.test");
+    assertThat(ok.succeeded()).as(ok.transcript()).isTrue();
+    pf.awaitMaillog("client=unknown[127.0.0.22]");
+    // The seed's source NAT: behind the balancer the trusted client loses its permission.
+    SwaksResult denied = send("strictnone", "127.0.0.77", "user@example.test");
+    assertThat(denied.succeeded()).isFalse();
+    assertThat(denied.transcript()).contains("554 5.7.1");
+  }
+
+  @Test
+  void xforwardRecordsTheOriginalClientForLogging() {
+    SwaksResult ok = send("xforward", "127.0.0.80", "user@example.test");
+    assertThat(ok.succeeded()).as(ok.transcript()).isTrue();
+    pf.awaitMaillog("127.0.0.80");
+  }
+
+  @Test
+  void proxyV2InTcpModeCarriesTheClientAddress() {
+    SwaksResult ok = send("proxy2tcp", "127.0.0.81", "user@example.test");
+    assertThat(ok.succeeded()).as(ok.transcript()).isTrue();
+    pf.awaitMaillog("connect from unknown[127.0.0.81]");
+  }
+
+  @Test
+  void proxyV1InSmtpModeCarriesTheClientAddress() {
+    SwaksResult ok = send("proxy1smtp", "127.0.0.82", "user@example.test");
+    assertThat(ok.succeeded()).as(ok.transcript()).isTrue();
+    pf.awaitMaillog("connect from unknown[127.0.0.82]");
+  }
+}
