@@ -8,8 +8,12 @@ import dev.sluice.health.PassiveHealth;
 /**
  * Everything a listener needs to place a session: its config, its pool's balancer and the
  * eligibility of that pool's backends under the listener's own health profile, and the pool's
- * passive health to report live failures to. An immutable
+ * passive health to report live failures to, and who observes its sessions (protocol log, metrics). An immutable
  * snapshot; a reload swaps in a new one while sessions in flight keep the one they started with.
  */
 public record ListenerRoute(
-    ListenerConfig listener, PoolBalancer balancer, Eligibility eligibility, PassiveHealth passive) {}
+    ListenerConfig listener,
+    PoolBalancer balancer,
+    Eligibility eligibility,
+    PassiveHealth passive,
+    SessionObserver observer) {}

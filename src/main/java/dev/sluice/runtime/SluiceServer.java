@@ -16,6 +16,7 @@ import dev.sluice.health.SmtpProbe;
 import dev.sluice.proxy.BackendConnector;
 import dev.sluice.proxy.Listener;
 import dev.sluice.proxy.ListenerRoute;
+import dev.sluice.proxy.SessionObserver;
 import dev.sluice.proxy.smtp.BackendSession;
 import dev.sluice.proxy.smtp.SmtpFrontend;
 import dev.sluice.proxy.tcp.TcpSession;
@@ -48,6 +49,7 @@ public final class SluiceServer implements AutoCloseable {
   static final Duration BANNER_TIMEOUT = Duration.ofSeconds(30);
 
   private final SluiceConfig config;
+  private SessionObserver observer = SessionObserver.NONE;
   private final Transport transport = Transport.best();
   private final Map<String, PoolBalancer> pools = new LinkedHashMap<>();
   private final Map<String, PassiveHealth> passive = new LinkedHashMap<>();
@@ -58,6 +60,11 @@ public final class SluiceServer implements AutoCloseable {
 
   public SluiceServer(SluiceConfig config) {
     this.config = config;
+  }
+
+  /** Sets who observes sessions (protocol log, metrics); call before {@link #start()}. */
+  public void observe(SessionObserver observer) {
+    this.observer = observer;
   }
 
   /**
@@ -115,7 +122,7 @@ public final class SluiceServer implements AutoCloseable {
       passive.put(l.name(), listenerPassive);
       ListenerEligibility eligibility =
           new ListenerEligibility(health.targets(keys.get(l), balancer.backends()), listenerPassive);
-      Listener listener = new Listener(new ListenerRoute(l, balancer, eligibility, listenerPassive));
+      Listener listener = new Listener(new ListenerRoute(l, balancer, eligibility, listenerPassive, observer));
       try {
         listener.bind(boss, workers, transport, (self, pipeline) -> sessionPipeline(self, pipeline, connector));
       } catch (Exception e) {

@@ -128,9 +128,9 @@ final class BodyRelay {
         if (e != null) {
           log.warn("backend {} lost during a message from {}: {}", backend.backend(),
               frontend.context().channel().remoteAddress(), BackendSession.unwrap(e).getMessage());
-          frontend.messageFinished(lostReply(host), false);
+          frontend.messageFinished(lostReply(host), false, forwarded);
         } else {
-          frontend.messageFinished(r, r.code() != 421 && backend.isOpen());
+          frontend.messageFinished(r, r.code() != 421 && backend.isOpen(), forwarded);
         }
       });
     }
@@ -142,6 +142,6 @@ final class BodyRelay {
 
   /** Ends the message on a later turn of the event loop, so the caller's input loop is not re-entered. */
   private void later(SmtpReply reply) {
-    frontend.context().channel().eventLoop().execute(() -> frontend.messageFinished(reply, false));
+    frontend.context().channel().eventLoop().execute(() -> frontend.messageFinished(reply, false, forwarded));
   }
 }

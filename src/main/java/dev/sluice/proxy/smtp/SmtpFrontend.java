@@ -7,10 +7,14 @@ import dev.sluice.health.PassiveHealth;
 import dev.sluice.proxy.BackendConnector;
 import dev.sluice.proxy.Listener;
 import dev.sluice.proxy.ListenerRoute;
+import dev.sluice.proxy.SessionInfo;
+import dev.sluice.proxy.SessionObserver.Outcome;
+import dev.sluice.proxy.SessionObserver.Stage;
 import dev.sluice.proxy.identity.ClientInfo;
 import dev.sluice.proxy.smtp.ClientSession.Step;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -65,6 +69,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private BackendSession tx;
   private Backend pinned;
   private BodyRelay body;
+  private SessionInfo info;
 
   public SmtpFrontend(Listener listener, BackendConnector connector, BackendSession.Timeouts timeouts) {
     this.listener = listener;
@@ -81,16 +86,20 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     this.ctx = ctx;
     route = listener.route();
     InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
+    info = new SessionInfo(listener.name(), (InetSocketAddress) ctx.channel().localAddress(), remote);
     if (!config().admits(remote.getAddress())) {
       log.info("{}: refused {} by ACL", listener.name(), remote);
-      replyAndClose(SmtpReply.of(554, "5.7.1 " + config().hostname() + " Access denied"));
+      route.observer().rejected(info, "acl");
+      replyAndClose(SmtpReply.of(554, "5.7.1 " + config().hostname() + " Access denied"), Stage.CONNECT);
       return;
     }
+    route.observer().connected(info);
     key = new SelectionKey(remote.getAddress().getAddress());
     session = new ClientSession(new ClientSession.Settings(config().hostname(), config().limits().maxMessageSize(),
         config().limits().maxRecipients(), ERROR_LIMIT));
     input = ctx.alloc().buffer(256);
-    ctx.writeAndFlush(wire(session.greeting()));
+    send(session.greeting(), Stage.CONNECT);
+    ctx.flush();
     ctx.channel().config().setAutoRead(true);
   }
 
@@ -140,6 +149,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       int end = len > 0 && input.getByte(eol - 1) == '\r' ? eol - 1 : eol;
       String line = input.toString(input.readerIndex(), end - input.readerIndex(), StandardCharsets.UTF_8);
       input.readerIndex(eol + 1);
+      route.observer().received(info, line);
       execute(session.onLine(line));
     }
     input.discardSomeReadBytes();
@@ -152,23 +162,28 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   private void execute(Step step) {
+    Stage stage = stageOf(step.command());
     switch (step.kind()) {
       case REPLY -> {
         if (step.resetBackend()) {
           resetBackendTransaction();
         }
-        ctx.write(wire(step.reply()));
+        send(step.reply(), stage);
       }
       case REPLY_AND_CLOSE -> {
-        replyAndClose(step.reply());
+        if (step.resetBackend()) {
+          resetBackendTransaction();
+        }
+        replyAndClose(step.reply(), stage);
       }
       case OPEN_TRANSACTION -> {
         busy = true;
         ctx.flush();
         schedule(step.command(), new HashSet<>(4), null);
       }
-      case RELAY_RCPT -> relay("RCPT TO:<" + step.command().path() + ">" + params(step.command()), session::rcptAnswered);
-      case RELAY_DATA -> relay("DATA", r -> {
+      case RELAY_RCPT -> relay("RCPT TO:<" + step.command().path() + ">" + params(step.command()), Stage.RCPT,
+          session::rcptAnswered);
+      case RELAY_DATA -> relay("DATA", Stage.DATA, r -> {
         session.dataAnswered(r);
         if (r.code() == 354) {
           body = new BodyRelay(this, tx, config().bareNewline(), config().limits().maxMessageSize());
@@ -182,11 +197,24 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
           if (e != null || !r.isPositive()) {
             s.abort();
           }
-          ctx.write(wire(step.reply()));
+          send(step.reply(), Stage.OTHER);
           resume();
         });
       }
     }
+  }
+
+  private static Stage stageOf(SmtpCommand c) {
+    if (c == null) {
+      return Stage.OTHER;
+    }
+    return switch (c.verb()) {
+      case EHLO, HELO -> Stage.HELO;
+      case MAIL -> Stage.MAIL;
+      case RCPT -> Stage.RCPT;
+      case DATA -> Stage.DATA;
+      default -> Stage.OTHER;
+    };
   }
 
   private static String params(SmtpCommand c) {
@@ -194,14 +222,13 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   /** Sends a command to the transaction's backend and relays its reply. */
-  private void relay(String line, java.util.function.Consumer<SmtpReply> answered) {
+  private void relay(String line, Stage stage, java.util.function.Consumer<SmtpReply> answered) {
     busy = true;
     ctx.flush();
     tx.command(line).whenComplete((r, e) -> {
-      SmtpReply reply = r != null ? r : SmtpReply.of(451, "4.4.2 " + config().hostname()
-          + " Error: connection to the mail server was lost; try again later");
+      SmtpReply reply = r != null ? r : BodyRelay.lostReply(config().hostname());
       answered.accept(reply);
-      ctx.write(wire(reply));
+      send(reply, stage);
       resume();
     });
   }
@@ -273,6 +300,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
 
   private void failed(Backend b, String why) {
     log.warn("{}: backend {} failed for {}: {}", listener.name(), b, ctx.channel().remoteAddress(), why);
+    route.observer().retry(info, b, why);
     if (route.passive().failure(b) == PassiveHealth.Verdict.EJECTED) {
       log.warn("{}: backend {} ejected for {} ms after consecutive failures in live traffic", listener.name(), b,
           route.passive().remainingNanos(b) / 1_000_000L);
@@ -315,14 +343,19 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     if (s != null) {
       tx = s;
       tx.backend().acquire();
+      info.backend(tx.backend().name());
+      route.observer().backendChosen(info, tx.backend());
+    } else {
+      route.observer().transaction(info, null, outcomeOf(r), 0);
     }
-    ctx.write(wire(r));
+    send(r, Stage.MAIL);
     resume();
   }
 
   /** The body has ended with {@code reply} for the client (already decided by the body relay). */
-  void messageFinished(SmtpReply reply, boolean keepBackend) {
+  void messageFinished(SmtpReply reply, boolean keepBackend, long bytes) {
     BackendSession s = tx;
+    route.observer().transaction(info, s == null ? null : s.backend(), outcomeOf(reply), bytes);
     endTransaction();
     if (!keepBackend && s != null) {
       s.abort();
@@ -330,7 +363,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     }
     body = null;
     session.messageFinished();
-    ctx.write(wire(reply));
+    send(reply, Stage.END_OF_DATA);
     resume();
   }
 
@@ -379,22 +412,29 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     }
   }
 
-  private void replyAndClose(SmtpReply r) {
+  private void replyAndClose(SmtpReply r, Stage stage) {
     if (session != null) {
       session.close();
     }
-    ctx.writeAndFlush(wire(r)).addListener(ChannelFutureListener.CLOSE);
+    send(r, stage);
+    ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
   }
 
-  private ByteBuf wire(SmtpReply r) {
-    return ByteBufUtil.writeUtf8(ctx.alloc(), r.wire());
+  /** Writes a reply to the client (flushed by the input loop) and tells the observer. */
+  private void send(SmtpReply r, Stage stage) {
+    route.observer().sent(info, stage, r.code(), r.text());
+    ctx.write(ByteBufUtil.writeUtf8(ctx.alloc(), r.wire()));
+  }
+
+  private static Outcome outcomeOf(SmtpReply r) {
+    return r.isPositive() ? Outcome.ACCEPTED : r.isTransient() ? Outcome.DEFERRED : Outcome.REJECTED;
   }
 
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
     if (evt instanceof IdleStateEvent && !busy && session != null && session.phase() != ClientSession.Phase.CLOSED) {
       log.info("{}: {} idle for too long; closing", listener.name(), ctx.channel().remoteAddress());
-      replyAndClose(SmtpReply.of(421, "4.4.2 " + config().hostname() + " Error: timeout exceeded"));
+      replyAndClose(SmtpReply.of(421, "4.4.2 " + config().hostname() + " Error: timeout exceeded"), Stage.OTHER);
     } else {
       ctx.fireUserEventTriggered(evt);
     }
@@ -405,6 +445,12 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     if (body != null && tx != null) {
       // The client vanished mid-body: abort so the backend never completes a partial message.
       tx.abort();
+    }
+    if (tx != null) {
+      route.observer().transaction(info, tx.backend(), Outcome.ABORTED, 0);
+    }
+    if (info != null && session != null) {
+      route.observer().disconnected(info);
     }
     endTransaction();
     for (BackendSession s : sessions.values()) {

@@ -33,7 +33,12 @@ final class Relay extends ChannelInboundHandlerAdapter {
   }
 
   /** Joins client and backend: installs a relay on each and starts reading both. */
-  static void join(Channel client, Channel backend, Runnable onClose, boolean clientInputEnded) {
+  /** Told, once, how many bytes went each way when the pair closes. */
+  interface Closed {
+    void closed(long fromClient, long toClient);
+  }
+
+  static void join(Channel client, Channel backend, Closed onClose, boolean clientInputEnded) {
     Ends ends = new Ends(client, backend, onClose);
     ends.clientInputEnded = clientInputEnded;
     backend.pipeline().addLast("relay", new Relay(client, ends, false));
@@ -49,6 +54,7 @@ final class Relay extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    ends.count(clientSide, ((io.netty.buffer.ByteBuf) msg).readableBytes());
     peer.write(msg, peer.voidPromise());
     if (!peer.isWritable()) {
       ctx.channel().config().setAutoRead(false);
@@ -110,15 +116,25 @@ final class Relay extends ChannelInboundHandlerAdapter {
   private static final class Ends {
     final Channel client;
     final Channel backend;
-    final Runnable onClose;
+    final Closed onClose;
     boolean clientInputEnded;
+    long fromClient;
+    long toClient;
     boolean backendInputEnded;
     boolean closed;
 
-    Ends(Channel client, Channel backend, Runnable onClose) {
+    Ends(Channel client, Channel backend, Closed onClose) {
       this.client = client;
       this.backend = backend;
       this.onClose = onClose;
+    }
+
+    void count(boolean clientSide, int n) {
+      if (clientSide) {
+        fromClient += n;
+      } else {
+        toClient += n;
+      }
     }
 
     boolean inputEnded(boolean clientSide) {
@@ -141,7 +157,7 @@ final class Relay extends ChannelInboundHandlerAdapter {
       closed = true;
       flushAndClose(client);
       flushAndClose(backend);
-      onClose.run();
+      onClose.closed(fromClient, toClient);
     }
 
     private static void flushAndClose(Channel ch) {

@@ -8,6 +8,7 @@ import dev.sluice.proxy.BackendConnector;
 import dev.sluice.proxy.Listener;
 import dev.sluice.proxy.ListenerRoute;
 import dev.sluice.proxy.NetErrors;
+import dev.sluice.proxy.SessionInfo;
 import dev.sluice.proxy.identity.ProxyHeaders;
 import dev.sluice.proxy.smtp.SmtpReply;
 import io.netty.buffer.ByteBuf;
@@ -56,6 +57,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
   private Channel client;
   private SelectionKey key;
   private Channel backendChannel;
+  private SessionInfo info;
   /** Bytes the client sent before a backend was joined (SMTP clients should wait for the banner). */
   private CompositeByteBuf early;
   private boolean clientInputEnded;
@@ -75,11 +77,15 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
     route = listener.route();
     client = ctx.channel();
     InetSocketAddress remote = (InetSocketAddress) client.remoteAddress();
+    info = new SessionInfo(listener.name(), (InetSocketAddress) client.localAddress(), remote);
     if (!config().admits(remote.getAddress())) {
       log.info("{}: refused {} by ACL", listener.name(), remote);
+      route.observer().rejected(info, "acl");
       answerAndClose("554 5.7.1 " + config().hostname() + " Access denied");
       return;
     }
+    route.observer().connected(info);
+    client.closeFuture().addListener(f -> route.observer().disconnected(info));
     key = new SelectionKey(remote.getAddress().getAddress());
     tryNextBackend();
   }
@@ -91,6 +97,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
     Backend backend = route.balancer().select(key, route.eligibility(), tried::contains);
     if (backend == null) {
       log.warn("{}: no eligible backend for {} (tried {})", listener.name(), client.remoteAddress(), tried);
+      route.observer().info(info, "no eligible backend; answered 421 4.3.2");
       answerAndClose("421 4.3.2 " + config().hostname() + " Service not available, no backend server available; try again later");
       return;
     }
@@ -115,6 +122,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
                 f -> {
                   if (!f.isSuccess()) {
                     log.warn("{}: backend {} connect failed: {}", listener.name(), backend, NetErrors.describe(f.cause()));
+                    route.observer().retry(info, backend, "connect failed: " + NetErrors.describe(f.cause()));
                     passiveFailure(backend);
                     tryNextBackend();
                   } else {
@@ -139,6 +147,8 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
     }
     chosen.recordLatency(latencyNanos);
     route.passive().success(chosen);
+    info.backend(chosen.name());
+    route.observer().backendChosen(info, chosen);
     chosen.acquire();
     client.write(ByteBufUtil.writeAscii(client.alloc(), banner.wire()));
     Duration idle = config().limits().idleTimeout();
@@ -148,7 +158,10 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
     ByteBuf pending = early;
     early = null; // handed to the backend below, not released with this handler
     client.pipeline().remove(this);
-    Relay.join(client, backend, chosen::release, clientInputEnded);
+    Relay.join(client, backend, (fromClient, toClient) -> {
+      chosen.release();
+      route.observer().bytes(info, chosen, fromClient, toClient);
+    }, clientInputEnded);
     // Removing the line decoder hands any bytes that arrived after the banner to the relay.
     backend.pipeline().remove("banner");
     backend.pipeline().remove("lines");
@@ -167,6 +180,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
   /** The backend failed before or at its banner: try the next one. */
   void bannerFailed(Channel backend, Backend chosen, String why) {
     log.warn("{}: backend {} refused session from {}: {}", listener.name(), chosen, client.remoteAddress(), why);
+    route.observer().retry(info, chosen, why);
     passiveFailure(chosen);
     backend.close();
     backendChannel = null;

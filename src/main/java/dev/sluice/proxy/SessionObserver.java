@@ -1,0 +1,61 @@
+package dev.sluice.proxy;
+
+import dev.sluice.balance.Backend;
+
+/**
+ * What happens in client sessions, for the protocol log and the metrics. The proxy calls these on
+ * the session's event loop, so implementations must be fast and must never block (hand work to
+ * another thread through a bounded queue). Message bodies and AUTH payloads are never passed here.
+ */
+public interface SessionObserver {
+
+  /** How a transaction (MAIL … end of data) ended, from the client's point of view. */
+  enum Outcome {
+    /** The backend accepted the message and the client got its 2xx. */
+    ACCEPTED,
+    /** The client got a 4xx (from a backend, or from Sluice when none could take it). */
+    DEFERRED,
+    /** The client got a 5xx. */
+    REJECTED,
+    /** The client or the backend went away before the end. */
+    ABORTED
+  }
+
+  /** Where in the dialogue a reply was given, for replies-by-stage metrics. */
+  enum Stage {
+    CONNECT, HELO, MAIL, RCPT, DATA, END_OF_DATA, OTHER
+  }
+
+  /** A client connected and was admitted. */
+  default void connected(SessionInfo s) {}
+
+  /** A client was refused before any backend saw it ({@code reason}: acl, limit, rate, …). */
+  default void rejected(SessionInfo s, String reason) {}
+
+  /** The session ended. */
+  default void disconnected(SessionInfo s) {}
+
+  /** A command line from the client (smtp mode; AUTH arguments already masked). */
+  default void received(SessionInfo s, String line) {}
+
+  /** A reply Sluice sent the client (smtp mode), with the stage it answers. */
+  default void sent(SessionInfo s, Stage stage, int code, String text) {}
+
+  /** Informational event: backend chosen, retry, framing violation… */
+  default void info(SessionInfo s, String text) {}
+
+  /** A backend was chosen for the session (tcp) or transaction (smtp). */
+  default void backendChosen(SessionInfo s, Backend b) {}
+
+  /** A backend failed for this session or transaction and another will be tried (or none is left). */
+  default void retry(SessionInfo s, Backend b, String reason) {}
+
+  /** A transaction ended. {@code bytes} is the message size relayed (0 when no body was sent). */
+  default void transaction(SessionInfo s, Backend b, Outcome outcome, long bytes) {}
+
+  /** Bytes relayed in tcp mode, per direction, reported when the session ends. */
+  default void bytes(SessionInfo s, Backend b, long fromClient, long toClient) {}
+
+  /** An observer that does nothing. */
+  SessionObserver NONE = new SessionObserver() {};
+}
