@@ -25,14 +25,21 @@ public final class BackendConnector {
     this.connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
   }
 
-  public ChannelFuture connect(EventLoop loop, Backend backend, InetAddress source, ChannelHandler handler) {
+  /**
+   * Connects to {@code backend}.
+   *
+   * @param halfClosure whether an end of input from the backend leaves the channel open (a byte relay
+   *     must pass a half-close on; an SMTP session treats it as the end)
+   */
+  public ChannelFuture connect(EventLoop loop, Backend backend, InetAddress source, boolean halfClosure,
+      ChannelHandler handler) {
     Bootstrap b =
         new Bootstrap()
             .group(loop)
             .channel(transport.clientChannel())
             .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
             .option(ChannelOption.TCP_NODELAY, true)
-            .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+            .option(ChannelOption.ALLOW_HALF_CLOSURE, halfClosure)
             .handler(handler);
     InetSocketAddress remote = backend.address().toSocketAddress();
     return source == null ? b.connect(remote) : b.connect(remote, new InetSocketAddress(source, 0));

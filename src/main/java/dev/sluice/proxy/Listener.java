@@ -23,11 +23,18 @@ import java.util.function.BiConsumer;
  */
 public final class Listener {
   private final AtomicReference<ListenerRoute> route;
+  private volatile ClientLimiter limiter;
   private final ChannelGroup sessions = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
   private Channel serverChannel;
 
   public Listener(ListenerRoute route) {
     this.route = new AtomicReference<>(route);
+    this.limiter = new ClientLimiter(route.listener().limits(), System::nanoTime);
+  }
+
+  /** Admission limits of this listener; kept across reloads unless the limits change. */
+  public ClientLimiter limiter() {
+    return limiter;
   }
 
   public String name() {
@@ -39,7 +46,10 @@ public final class Listener {
   }
 
   public void swap(ListenerRoute next) {
-    route.set(next);
+    ListenerRoute previous = route.getAndSet(next);
+    if (!previous.listener().limits().equals(next.listener().limits())) {
+      limiter = new ClientLimiter(next.listener().limits(), System::nanoTime);
+    }
   }
 
   /**
@@ -69,6 +79,7 @@ public final class Listener {
                   @Override
                   protected void initChannel(SocketChannel ch) {
                     sessions.add(ch);
+                    AdmissionGate.install(Listener.this, ch.pipeline());
                     sessionPipeline.accept(Listener.this, ch.pipeline());
                   }
                 });

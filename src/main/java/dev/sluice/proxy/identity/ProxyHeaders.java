@@ -33,6 +33,29 @@ public final class ProxyHeaders {
         src.getHostAddress(), dst.getHostAddress(), client.getPort(), local.getPort());
   }
 
+  private static final byte[] V1 = "PROXY ".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final byte[] V2 = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
+
+  /**
+   * Whether the first bytes a client sent are a PROXY header. From a peer outside {@code
+   * accept_proxy} that is an attempt to choose its own identity, and is refused.
+   */
+  public static boolean looksLikeHeader(io.netty.buffer.ByteBuf in) {
+    return startsWith(in, V1) || startsWith(in, V2);
+  }
+
+  private static boolean startsWith(io.netty.buffer.ByteBuf in, byte[] prefix) {
+    if (in.readableBytes() < prefix.length) {
+      return false;
+    }
+    for (int i = 0; i < prefix.length; i++) {
+      if (in.getByte(in.readerIndex() + i) != prefix[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   private static InetAddress unmap(InetAddress a) {
     byte[] b = a.getAddress();
     if (b.length == 16) {

@@ -77,7 +77,7 @@ public final class BackendSession {
     boolean proxy = identity == ClientIdentity.PROXY_V1 || identity == ClientIdentity.PROXY_V2;
     long start = System.nanoTime();
     connector
-        .connect(loop, backend, source, new ChannelInitializer<Channel>() {
+        .connect(loop, backend, source, false, new ChannelInitializer<Channel>() {
           @Override
           protected void initChannel(Channel ch) {
             if (proxy) {

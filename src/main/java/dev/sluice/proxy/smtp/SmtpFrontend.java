@@ -7,10 +7,12 @@ import dev.sluice.health.PassiveHealth;
 import dev.sluice.proxy.BackendConnector;
 import dev.sluice.proxy.Listener;
 import dev.sluice.proxy.ListenerRoute;
+import dev.sluice.proxy.SessionAttributes;
 import dev.sluice.proxy.SessionInfo;
 import dev.sluice.proxy.SessionObserver.Outcome;
 import dev.sluice.proxy.SessionObserver.Stage;
 import dev.sluice.proxy.identity.ClientInfo;
+import dev.sluice.proxy.identity.ProxyHeaders;
 import dev.sluice.proxy.smtp.ClientSession.Step;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
@@ -85,16 +87,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   public void channelActive(ChannelHandlerContext ctx) {
     this.ctx = ctx;
     route = listener.route();
-    InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
-    info = new SessionInfo(listener.name(), (InetSocketAddress) ctx.channel().localAddress(), remote);
-    if (!config().admits(remote.getAddress())) {
-      log.info("{}: refused {} by ACL", listener.name(), remote);
-      route.observer().rejected(info, "acl");
-      replyAndClose(SmtpReply.of(554, "5.7.1 " + config().hostname() + " Access denied"), Stage.CONNECT);
-      return;
-    }
-    route.observer().connected(info);
-    key = new SelectionKey(remote.getAddress().getAddress());
+    info = SessionAttributes.session(ctx.channel());
+    key = new SelectionKey(info.remote().getAddress().getAddress());
     session = new ClientSession(new ClientSession.Settings(config().hostname(), config().limits().maxMessageSize(),
         config().limits().maxRecipients(), ERROR_LIMIT));
     input = ctx.alloc().buffer(256);
@@ -110,6 +104,15 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       return;
     }
     input = ByteToMessageDecoder.MERGE_CUMULATOR.cumulate(ctx.alloc(), input, (ByteBuf) msg);
+    if (session.phase() == ClientSession.Phase.GREETED && session.heloName() == null
+        && ProxyHeaders.looksLikeHeader(input)) {
+      // Only peers in accept_proxy may say who the client is (their header is consumed earlier).
+      log.info("{}: {} sent a PROXY header but is not in accept_proxy; refusing", listener.name(), info.remote());
+      input.skipBytes(input.readableBytes());
+      replyAndClose(SmtpReply.of(554, "5.7.1 " + config().hostname() + " PROXY protocol is not accepted from your address"),
+          Stage.CONNECT);
+      return;
+    }
     drive();
   }
 
@@ -280,10 +283,13 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     if (config().clientIdentity() != ListenerConfig.ClientIdentity.XFORWARD) {
       return s.command(line);
     }
-    ClientInfo client = new ClientInfo((InetSocketAddress) ctx.channel().remoteAddress(),
-        (InetSocketAddress) ctx.channel().localAddress(), session.heloName(), session.extended(), null);
-    return s.command(client.xforward()).thenCompose(r -> r.isPositive() ? s.command(line)
+    return s.command(clientInfo().xforward()).thenCompose(r -> r.isPositive() ? s.command(line)
         : CompletableFuture.completedFuture(r));
+  }
+
+  /** The real client as backends should learn it (XCLIENT, XFORWARD, PROXY). */
+  private ClientInfo clientInfo() {
+    return new ClientInfo(info.remote(), info.local(), session.heloName(), session.extended(), null);
   }
 
   private Backend choose(Set<Backend> tried) {
@@ -299,7 +305,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   private void failed(Backend b, String why) {
-    log.warn("{}: backend {} failed for {}: {}", listener.name(), b, ctx.channel().remoteAddress(), why);
+    log.warn("{}: backend {} failed for {}: {}", listener.name(), b, info.remote(), why);
     route.observer().retry(info, b, why);
     if (route.passive().failure(b) == PassiveHealth.Verdict.EJECTED) {
       log.warn("{}: backend {} ejected for {} ms after consecutive failures in live traffic", listener.name(), b,
@@ -321,10 +327,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       s.abort();
       sessions.remove(b);
     }
-    ClientInfo client = new ClientInfo((InetSocketAddress) ctx.channel().remoteAddress(),
-        (InetSocketAddress) ctx.channel().localAddress(), session.heloName(), session.extended(), null);
     return BackendSession.open(ctx.channel().eventLoop(), connector, b, config().sourceAddress(), config().clientIdentity(),
-            client, config().hostname(), timeouts)
+            clientInfo(), config().hostname(), timeouts)
         .thenApply(opened -> {
           sessions.put(b, opened);
           opened.onWritable(this::backendDrained);
@@ -433,7 +437,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
     if (evt instanceof IdleStateEvent && !busy && session != null && session.phase() != ClientSession.Phase.CLOSED) {
-      log.info("{}: {} idle for too long; closing", listener.name(), ctx.channel().remoteAddress());
+      log.info("{}: {} idle for too long; closing", listener.name(), info.remote());
       replyAndClose(SmtpReply.of(421, "4.4.2 " + config().hostname() + " Error: timeout exceeded"), Stage.OTHER);
     } else {
       ctx.fireUserEventTriggered(evt);
@@ -448,9 +452,6 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     }
     if (tx != null) {
       route.observer().transaction(info, tx.backend(), Outcome.ABORTED, 0);
-    }
-    if (info != null && session != null) {
-      route.observer().disconnected(info);
     }
     endTransaction();
     for (BackendSession s : sessions.values()) {

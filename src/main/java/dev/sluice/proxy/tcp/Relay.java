@@ -1,5 +1,6 @@
 package dev.sluice.proxy.tcp;
 
+import dev.sluice.proxy.identity.ProxyHeaders;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -54,7 +55,14 @@ final class Relay extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    ends.count(clientSide, ((io.netty.buffer.ByteBuf) msg).readableBytes());
+    io.netty.buffer.ByteBuf buf = (io.netty.buffer.ByteBuf) msg;
+    if (clientSide && ends.fromClient == 0 && ProxyHeaders.looksLikeHeader(buf)) {
+      // Only peers in accept_proxy may say who the client is (their header is consumed earlier).
+      buf.release();
+      ends.closeBoth();
+      return;
+    }
+    ends.count(clientSide, buf.readableBytes());
     peer.write(msg, peer.voidPromise());
     if (!peer.isWritable()) {
       ctx.channel().config().setAutoRead(false);

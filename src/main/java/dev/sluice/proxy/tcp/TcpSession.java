@@ -8,6 +8,7 @@ import dev.sluice.proxy.BackendConnector;
 import dev.sluice.proxy.Listener;
 import dev.sluice.proxy.ListenerRoute;
 import dev.sluice.proxy.NetErrors;
+import dev.sluice.proxy.SessionAttributes;
 import dev.sluice.proxy.SessionInfo;
 import dev.sluice.proxy.identity.ProxyHeaders;
 import dev.sluice.proxy.smtp.SmtpReply;
@@ -76,17 +77,8 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
   public void channelActive(ChannelHandlerContext ctx) {
     route = listener.route();
     client = ctx.channel();
-    InetSocketAddress remote = (InetSocketAddress) client.remoteAddress();
-    info = new SessionInfo(listener.name(), (InetSocketAddress) client.localAddress(), remote);
-    if (!config().admits(remote.getAddress())) {
-      log.info("{}: refused {} by ACL", listener.name(), remote);
-      route.observer().rejected(info, "acl");
-      answerAndClose("554 5.7.1 " + config().hostname() + " Access denied");
-      return;
-    }
-    route.observer().connected(info);
-    client.closeFuture().addListener(f -> route.observer().disconnected(info));
-    key = new SelectionKey(remote.getAddress().getAddress());
+    info = SessionAttributes.session(client);
+    key = new SelectionKey(info.remote().getAddress().getAddress());
     tryNextBackend();
   }
 
@@ -96,7 +88,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
     }
     Backend backend = route.balancer().select(key, route.eligibility(), tried::contains);
     if (backend == null) {
-      log.warn("{}: no eligible backend for {} (tried {})", listener.name(), client.remoteAddress(), tried);
+      log.warn("{}: no eligible backend for {} (tried {})", listener.name(), info.remote(), tried);
       route.observer().info(info, "no eligible backend; answered 421 4.3.2");
       answerAndClose("421 4.3.2 " + config().hostname() + " Service not available, no backend server available; try again later");
       return;
@@ -107,6 +99,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
             client.eventLoop(),
             backend,
             config().sourceAddress(),
+            true,
             new ChannelInitializer<Channel>() {
               @Override
               protected void initChannel(Channel ch) {
@@ -132,7 +125,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
                     } else if (proxyVersion() != 0) {
                       // PROXY protocol: one header before any other byte; the backend waits for it.
                       backendChannel.writeAndFlush(ProxyHeaders.of(proxyVersion() == 2,
-                          (InetSocketAddress) client.remoteAddress(), (InetSocketAddress) client.localAddress()),
+                          info.remote(), info.local()),
                           backendChannel.voidPromise());
                     }
                   }
@@ -166,6 +159,13 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
     backend.pipeline().remove("banner");
     backend.pipeline().remove("lines");
     client.flush();
+    if (pending != null && ProxyHeaders.looksLikeHeader(pending)) {
+      log.info("{}: {} sent a PROXY header but is not in accept_proxy; closing", listener.name(), info.remote());
+      pending.release();
+      client.close();
+      backend.close();
+      return;
+    }
     if (pending != null) {
       backend.write(pending);
     }
@@ -174,12 +174,12 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
     } else {
       backend.flush();
     }
-    log.debug("{}: {} -> {}", listener.name(), client.remoteAddress(), chosen);
+    log.debug("{}: {} -> {}", listener.name(), info.remote(), chosen);
   }
 
   /** The backend failed before or at its banner: try the next one. */
   void bannerFailed(Channel backend, Backend chosen, String why) {
-    log.warn("{}: backend {} refused session from {}: {}", listener.name(), chosen, client.remoteAddress(), why);
+    log.warn("{}: backend {} refused session from {}: {}", listener.name(), chosen, info.remote(), why);
     route.observer().retry(info, chosen, why);
     passiveFailure(chosen);
     backend.close();
@@ -217,7 +217,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
     }
     early.addComponent(true, buf);
     if (early.readableBytes() > MAX_EARLY_BYTES) {
-      log.info("{}: {} sent {} bytes before any banner; closing", listener.name(), client.remoteAddress(), early.readableBytes());
+      log.info("{}: {} sent {} bytes before any banner; closing", listener.name(), info.remote(), early.readableBytes());
       ctx.close();
     }
   }
