@@ -23,8 +23,8 @@ final class ClientIdentityRule extends Rule {
         continue;
       }
       String carry = l.mode() == Mode.TCP
-          ? "set client_identity: proxy_v2 (Postfix: smtpd_upstream_proxy_protocol = haproxy)"
-          : "set client_identity: xclient (Postfix: smtpd_authorized_xclient_hosts = Sluice's source address)";
+          ? "Set client_identity: proxy_v2 (Postfix: smtpd_upstream_proxy_protocol = haproxy)"
+          : "Set client_identity: xclient (Postfix: smtpd_authorized_xclient_hosts = Sluice's source address)";
       out.add(finding(l.location(),
           "external listener " + q(l.name()) + " has client_identity: none",
           "The servers see every internet connection as coming from Sluice: protocol logs lose the real "
