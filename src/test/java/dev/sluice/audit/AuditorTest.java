@@ -148,6 +148,13 @@ class AuditorTest {
   }
 
   @Test
+  void theDesignExampleIsClean() throws Exception {
+    try (var in = getClass().getResourceAsStream("/dev/sluice/config/example.yaml")) {
+      assertThat(audit(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8))).isEmpty();
+    }
+  }
+
+  @Test
   void findingsAreOrderedBySeverityThenLine() {
     List<Finding> findings = audit(SEED);
     for (int i = 1; i < findings.size(); i++) {
