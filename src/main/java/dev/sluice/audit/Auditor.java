@@ -1,0 +1,73 @@
+package dev.sluice.audit;
+
+import dev.sluice.config.SluiceConfig;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * Audits a configuration for the seed's pitfalls (DESIGN §1, §7): runs every {@link Rule} and
+ * returns their findings, acknowledged ones included (marked), most severe first, then in file
+ * order. Pure: reads nothing but the given config, resolves no names, opens no files.
+ */
+public final class Auditor {
+  /** Every rule, in code order. A code, once published, never changes meaning. */
+  public static final List<Rule> RULES = List.of(
+      new OpenRelayRule(),
+      new ClientIdentityRule(),
+      new ShallowHealthRule(),
+      new UnevenWeightsRule(),
+      new ClientAffinityRule(),
+      new ExternalTlsRule(),
+      new AdminTokenRule(),
+      new SingleBackendRule(),
+      new PerConnectionRule(),
+      new NoRetriesRule(),
+      new BareNewlineRule(),
+      new ProbeTimingRule(),
+      new SingleActiveRule(),
+      new InternalOpenRule(),
+      new ProxyFromAnywhereRule(),
+      new SharedProfileRule(),
+      new DuplicateBackendRule());
+
+  /** Exit status with an unacknowledged error. */
+  public static final int EXIT_ERRORS = 2;
+  /** Exit status with unacknowledged warnings but no errors. */
+  public static final int EXIT_WARNINGS = 1;
+
+  private static final Comparator<Finding> ORDER = Comparator.comparing(Finding::severity)
+      .thenComparingInt(f -> f.location().line())
+      .thenComparingInt(f -> f.location().column())
+      .thenComparing(Finding::code);
+
+  private Auditor() {}
+
+  /** All findings of all rules on {@code config}, most severe first, then by position in the file. */
+  public static List<Finding> audit(SluiceConfig config) {
+    List<Finding> all = new ArrayList<>();
+    for (Rule rule : RULES) {
+      all.addAll(rule.check(config));
+    }
+    all.sort(ORDER);
+    return List.copyOf(all);
+  }
+
+  /** 2 if any unacknowledged error, 1 if any unacknowledged warning, else 0. */
+  public static int exitCode(List<Finding> findings) {
+    if (count(findings, Severity.ERROR) > 0) {
+      return EXIT_ERRORS;
+    }
+    return count(findings, Severity.WARNING) > 0 ? EXIT_WARNINGS : 0;
+  }
+
+  /** How many unacknowledged findings have {@code severity}. */
+  public static long count(List<Finding> findings, Severity severity) {
+    return findings.stream().filter(f -> !f.acknowledged() && f.severity() == severity).count();
+  }
+
+  /** How many findings are acknowledged. */
+  public static long acknowledged(List<Finding> findings) {
+    return findings.stream().filter(Finding::acknowledged).count();
+  }
+}

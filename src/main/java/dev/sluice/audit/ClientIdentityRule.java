@@ -1,0 +1,40 @@
+package dev.sluice.audit;
+
+import dev.sluice.config.ListenerConfig;
+import dev.sluice.config.ListenerConfig.ClientIdentity;
+import dev.sluice.config.ListenerConfig.Mode;
+import dev.sluice.config.ListenerConfig.Trust;
+import dev.sluice.config.SluiceConfig;
+import java.util.List;
+
+/**
+ * SL002: an external listener with {@code client_identity: none}. The servers see only Sluice's
+ * address, which is source NAT with all its consequences (seed pitfall 3).
+ */
+final class ClientIdentityRule extends Rule {
+  ClientIdentityRule() {
+    super("SL002", Severity.WARNING, Pitfall.SOURCE_NAT, "client address hidden");
+  }
+
+  @Override
+  protected void check(SluiceConfig c, List<Finding> out) {
+    for (ListenerConfig l : listeners(c, Trust.EXTERNAL)) {
+      if (l.clientIdentity() != ClientIdentity.NONE) {
+        continue;
+      }
+      String carry = l.mode() == Mode.TCP
+          ? "Set client_identity: proxy_v2 (Postfix: smtpd_upstream_proxy_protocol = haproxy)"
+          : "Set client_identity: xclient (Postfix: smtpd_authorized_xclient_hosts = Sluice's source address)";
+      out.add(finding(l.location(),
+          "external listener " + q(l.name()) + " has client_identity: none",
+          "The servers see every internet connection as coming from Sluice: protocol logs lose the real "
+              + "client (the seed's 25,976 hits from the balancer's one address) and address-based rules "
+              + "(which receive connector answers, allow lists, reputation) judge Sluice instead of the sender. "
+              + "Exchange speaks neither XCLIENT nor PROXY, so with Exchange the address cannot be carried; "
+              + "there the defence is a source_address used by this listener alone.",
+          carry + ". For Exchange: give this listener its own source_address, scope an 'Internet' receive "
+              + "connector to that address, and acknowledge SL002 on the listener.",
+          l.acknowledge()));
+    }
+  }
+}

@@ -1,0 +1,63 @@
+package dev.sluice.audit;
+
+import dev.sluice.config.BackendConfig;
+import dev.sluice.config.ListenerConfig;
+import dev.sluice.config.ListenerConfig.Trust;
+import dev.sluice.config.SluiceConfig;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * SL001: an external and an internal listener reach the same backend from the same source
+ * address. Servers tell relay clients from internet senders by the connecting address, so a relay
+ * connector that trusts the internal listener also trusts the internet (seed pitfall 5).
+ *
+ * <p>Addresses are compared as written ({@code host:port}, host case-insensitive); nothing is
+ * resolved, so the audit never depends on DNS. Two unset {@code source_address}es count as the same:
+ * both listeners then connect from the host's default address, which is the seed's exact layout.
+ */
+final class OpenRelayRule extends Rule {
+  OpenRelayRule() {
+    super("SL001", Severity.ERROR, Pitfall.OPEN_RELAY, "open relay risk");
+  }
+
+  @Override
+  protected void check(SluiceConfig c, List<Finding> out) {
+    for (ListenerConfig ext : listeners(c, Trust.EXTERNAL)) {
+      for (ListenerConfig internal : listeners(c, Trust.INTERNAL)) {
+        if (!Objects.equals(ext.sourceAddress(), internal.sourceAddress())) {
+          continue;
+        }
+        Set<String> shared = addresses(c, ext);
+        shared.retainAll(addresses(c, internal));
+        if (shared.isEmpty()) {
+          continue;
+        }
+        String source = ext.sourceAddress() == null
+            ? "the host's default address (no source_address on either)"
+            : ext.sourceAddress().getHostAddress();
+        out.add(finding(ext.location(),
+            "external listener " + q(ext.name()) + " and internal listener " + q(internal.name())
+                + " reach " + String.join(", ", shared) + " from the same source address",
+            "Both connect from " + source + ". A server cannot tell internet mail from internal relay "
+                + "traffic by address, so a relay connector that trusts " + q(internal.name()) + " (line "
+                + internal.location().line() + ") also lets any internet sender relay to any domain: the "
+                + "seed's open relay (Exchange's 'Internal Relay' connector with the balancer's address in "
+                + "its remote IP ranges).",
+            "Give each listener its own source_address (e.g. 10.0.0.21 on " + q(ext.name()) + ", 10.0.0.22 on "
+                + q(internal.name()) + ") and let only the internal one's address into the relay connector.",
+            ext.acknowledge()));
+      }
+    }
+  }
+
+  private static Set<String> addresses(SluiceConfig c, ListenerConfig l) {
+    return poolOf(c, l).backends().stream()
+        .map(BackendConfig::address)
+        .map(Rule::addressKey)
+        .collect(Collectors.toCollection(LinkedHashSet::new));
+  }
+}

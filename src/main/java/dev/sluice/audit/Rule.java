@@ -1,0 +1,135 @@
+package dev.sluice.audit;
+
+import dev.sluice.config.BackendConfig;
+import dev.sluice.config.Cidr;
+import dev.sluice.config.HostPort;
+import dev.sluice.config.IpLiteral;
+import dev.sluice.config.ListenerConfig;
+import dev.sluice.config.ListenerConfig.Trust;
+import dev.sluice.config.Location;
+import dev.sluice.config.PoolConfig;
+import dev.sluice.config.SluiceConfig;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/**
+ * One audit check with a stable code. A subclass looks at a whole {@link SluiceConfig} and reports
+ * through {@link #finding}, which fills in what every finding of the rule shares and decides
+ * whether it is acknowledged.
+ *
+ * <p>Rules are pure and stateless: the same configuration always gives the same findings.
+ */
+public abstract class Rule {
+  private final String code;
+  private final Severity severity;
+  private final Pitfall pitfall;
+  private final String name;
+
+  protected Rule(String code, Severity severity, Pitfall pitfall, String name) {
+    this.code = code;
+    this.severity = severity;
+    this.pitfall = pitfall;
+    this.name = name;
+  }
+
+  /** The findings of this rule on {@code config}, in file order. */
+  public final List<Finding> check(SluiceConfig config) {
+    List<Finding> out = new ArrayList<>();
+    check(config, out);
+    return out;
+  }
+
+  /** Adds one finding to {@code out} for each place in {@code config} where the rule applies. */
+  protected abstract void check(SluiceConfig config, List<Finding> out);
+
+  public final String code() {
+    return code;
+  }
+
+  public final Severity severity() {
+    return severity;
+  }
+
+  public final Pitfall pitfall() {
+    return pitfall;
+  }
+
+  /** The rule's short name, the start of every finding's title ({@code open relay risk}). */
+  public final String name() {
+    return name;
+  }
+
+  /**
+   * A finding of this rule at {@code at}. {@code ackScopes} are the {@code acknowledge} lists of
+   * the object at {@code at} and of the objects enclosing it (a backend's pool): the finding is
+   * acknowledged when any of them names this rule's code.
+   */
+  @SafeVarargs
+  protected final Finding finding(
+      Location at, String detail, String explanation, String fix, Set<String>... ackScopes) {
+    boolean acknowledged = false;
+    for (Set<String> scope : ackScopes) {
+      acknowledged |= scope.contains(code);
+    }
+    return new Finding(code, severity, name + ": " + detail, at, pitfall, explanation, fix, acknowledged);
+  }
+
+  // Helpers shared by several rules.
+
+  static List<ListenerConfig> listeners(SluiceConfig c, Trust trust) {
+    return c.listeners().values().stream().filter(l -> l.trust() == trust).toList();
+  }
+
+  static PoolConfig poolOf(SluiceConfig c, ListenerConfig l) {
+    return c.pools().get(l.pool());
+  }
+
+  /** The pool's backends by priority tier, best tier first, each tier in file order. */
+  static SortedMap<Integer, List<BackendConfig>> tiers(PoolConfig pool) {
+    SortedMap<Integer, List<BackendConfig>> tiers = new TreeMap<>();
+    for (BackendConfig b : pool.backends()) {
+      tiers.computeIfAbsent(b.priority(), p -> new ArrayList<>()).add(b);
+    }
+    return tiers;
+  }
+
+  /**
+   * A backend address as a comparable key: {@code host:port} as written, host in lower case (DNS
+   * names are case-insensitive). Nothing is resolved, so the audit never depends on DNS.
+   */
+  static String addressKey(HostPort a) {
+    return new HostPort(a.host().toLowerCase(Locale.ROOT), a.port()).toString();
+  }
+
+  /** {@code 'name'}: how findings quote a configured name. */
+  static String q(String name) {
+    return "'" + name + "'";
+  }
+
+  /** Whether {@code host} (an IP literal, as listen addresses always are) is a loopback address. */
+  static boolean isLoopback(String host) {
+    byte[] bytes = IpLiteral.parse(host);
+    if (bytes == null) {
+      return false; // a name: cannot tell without resolving, so assume reachable
+    }
+    try {
+      return InetAddress.getByAddress(bytes).isLoopbackAddress();
+    } catch (UnknownHostException e) {
+      return false; // unreachable: the bytes come from a parsed literal
+    }
+  }
+
+  /**
+   * Whether {@code cidrs} holds a whole address family ({@code 0.0.0.0/0} or {@code ::/0}), the
+   * configuration's way of saying "the internet".
+   */
+  static boolean coversInternet(List<Cidr> cidrs) {
+    return cidrs.stream().anyMatch(c -> c.prefix() == 0);
+  }
+}

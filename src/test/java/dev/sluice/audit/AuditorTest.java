@@ -1,0 +1,167 @@
+package dev.sluice.audit;
+
+import static dev.sluice.audit.AuditConfigs.CLEAN;
+import static dev.sluice.audit.AuditConfigs.SEED;
+import static dev.sluice.audit.AuditConfigs.audit;
+import static dev.sluice.audit.AuditConfigs.codes;
+import static dev.sluice.audit.AuditConfigs.lineOf;
+import static dev.sluice.audit.AuditConfigs.only;
+import static dev.sluice.audit.AuditConfigs.with;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The rules' specific conditions, locations and acknowledgement. */
+class AuditorTest {
+
+  @Test
+  void seedLayoutIsAnOpenRelayRiskAndExitsTwo() {
+    List<Finding> findings = audit(SEED);
+    Finding relay = only(findings, "SL001");
+    assertThat(relay.severity()).isEqualTo(Severity.ERROR);
+    assertThat(relay.pitfall()).isEqualTo(Pitfall.OPEN_RELAY);
+    assertThat(relay.title()).contains("'internet'", "'relay'", "10.1.1.21:25", "10.1.1.22:25");
+    assertThat(relay.explanation()).contains("host's default address");
+    assertThat(findings.get(0)).isEqualTo(relay); // errors first
+    assertThat(Auditor.exitCode(findings)).isEqualTo(2);
+    // The seed's other pitfalls are in the same layout.
+    assertThat(codes(SEED)).contains("SL002", "SL003", "SL004", "SL005", "SL009", "SL016");
+  }
+
+  /** Two zones, each listener with its own pool; {@code %s} and {@code %s} are the pools' backends. */
+  private static String twoPools(String externalBackends, String internalBackends) {
+    return """
+        pools:
+          inbound: { backends: [%s] }
+          outbound: { backends: [%s] }
+        listeners:
+          internet: { listen: 10.1.1.12:25, pool: inbound, trust: external }
+          relay: { listen: 10.1.1.12:2525, mode: tcp, pool: outbound, trust: internal, allow: [10.0.0.0/8] }
+        """.formatted(externalBackends, internalBackends);
+  }
+
+  @Test
+  void openRelayNeedsASharedBackend() {
+    assertThat(codes(twoPools("10.1.1.21:25, 10.1.1.22:25", "10.1.1.31:25, 10.1.1.32:25"))).doesNotContain("SL001");
+    // Same host, other port: another receive connector, so no shared trust.
+    assertThat(codes(twoPools("10.1.1.21:25, 10.1.1.22:25", "10.1.1.21:587"))).doesNotContain("SL001");
+  }
+
+  @Test
+  void openRelayComparesAddressesAsWrittenIgnoringHostCase() {
+    String yaml = twoPools("Mail1.corp.example:25, 10.1.1.22:25", "mail1.CORP.example:25, 10.1.1.32:25");
+    assertThat(only(audit(yaml), "SL001").title()).contains("mail1.corp.example:25").doesNotContain("10.1.1.22");
+  }
+
+  @Test
+  void openRelayOnlyWhenTheSourceAddressesMatch() {
+    String sources = with(with(CLEAN, "source_address: 10.0.0.21", ""), "source_address: 10.0.0.22", "");
+    assertThat(only(audit(sources), "SL001").explanation()).contains("host's default address");
+    String oneSet = with(CLEAN, "source_address: 10.0.0.22", "");
+    assertThat(codes(oneSet)).doesNotContain("SL001");
+  }
+
+  @Test
+  void unevenWeightsPrintEachBackendsShareAndStandbyTiers() {
+    String yaml = with(with(CLEAN, "address: 10.0.0.11:25 }", "address: 10.0.0.11:25, weight: 2 }"),
+        "address: 10.0.0.12:25 }", "address: 10.0.0.12:25, weight: 1 }");
+    Finding f = only(audit(yaml), "SL004");
+    assertThat(f.title()).contains("server1 66.7% (2/3), server2 33.3% (1/3)");
+    assertThat(f.explanation())
+        .contains("tier 1: server1 66.7% (2/3), server2 33.3% (1/3)")
+        .contains("tier 2 (only when no better tier has an eligible backend): dr1 100% (1/1)");
+  }
+
+  @Test
+  void findingsPointAtTheLineOfTheObjectTheyAreAbout() {
+    String yaml = with(with(with(CLEAN, "client_identity: xclient", "client_identity: none"),
+        "steps: [connect, banner, ehlo, mail_from, quit]\n    mail_from: healthcheck",
+        "steps: [connect, banner, ehlo]\n    mail_from: healthcheck"),
+        "address: 10.0.0.12:25 }", "address: 10.0.0.12:25, priority: 2 }");
+    List<Finding> findings = audit(yaml);
+    assertThat(only(findings, "SL002").location().line()).isEqualTo(lineOf(yaml, "  internet:"));
+    assertThat(only(findings, "SL002").location().file()).isEqualTo("sluice.yaml");
+    assertThat(only(findings, "SL003").location().line()).isEqualTo(lineOf(yaml, "  internal:"));
+    assertThat(only(findings, "SL013").location().line()).isEqualTo(lineOf(yaml, "      - { name: server1"));
+    String admin = with(CLEAN, "127.0.0.1:8025", "10.0.0.5:8025");
+    assertThat(only(audit(admin), "SL007").location().line()).isEqualTo(lineOf(admin, "admin:"));
+    assertThat(only(audit(AuditConfigs.SEED), "SL004").location().line()).isEqualTo(lineOf(SEED, "  hub:"));
+  }
+
+  @Test
+  void acknowledgeSilencesExactlyThatFindingAtThatObject() {
+    String yaml = with(with(CLEAN, "client_identity: xclient", "client_identity: none"),
+        "tls: { cert: tls/cert.pem, key: tls/key.pem }", "acknowledge: [SL002]");
+    List<Finding> findings = audit(yaml);
+    assertThat(only(findings, "SL002").acknowledged()).isTrue();
+    assertThat(only(findings, "SL006").acknowledged()).isFalse(); // same listener, other code
+    assertThat(Auditor.acknowledged(findings)).isEqualTo(1);
+    assertThat(Auditor.exitCode(findings)).isEqualTo(1);
+  }
+
+  @Test
+  void acknowledgeOnAnotherObjectDoesNotSilence() {
+    String twoExternal = with(with(CLEAN, "client_identity: xclient", "client_identity: none"), "  relay:\n", """
+          mx2:
+            listen: 10.0.0.6:25
+            pool: hub
+            health: external
+            source_address: 10.0.0.23
+            tls: { cert: tls/cert.pem, key: tls/key.pem }
+            acknowledge: [SL002]
+          relay:
+        """);
+    List<Finding> sl002 = audit(twoExternal).stream().filter(f -> f.code().equals("SL002")).toList();
+    assertThat(sl002).hasSize(2);
+    assertThat(sl002).filteredOn(Finding::acknowledged).singleElement()
+        .satisfies(f -> assertThat(f.title()).contains("'mx2'"));
+    // A pool-level finding is not silenced by one of its backends.
+    String uneven = with(CLEAN, "address: 10.0.0.12:25 }", "address: 10.0.0.12:25, weight: 3, acknowledge: [SL004] }");
+    assertThat(only(audit(uneven), "SL004").acknowledged()).isFalse();
+  }
+
+  @Test
+  void aBackendFindingMayBeAcknowledgedOnItsPool() {
+    String yaml = with(with(CLEAN, "address: 10.0.0.12:25 }", "address: 10.0.0.12:25, priority: 2 }"),
+        "persistence: none", "persistence: none\n    acknowledge: [SL013]");
+    assertThat(only(audit(yaml), "SL013").acknowledged()).isTrue();
+    String onBackend = with(CLEAN, "{ name: server1, address: 10.0.0.11:25 }",
+        "{ name: server1, address: 10.0.0.11:25, acknowledge: [SL013] }");
+    onBackend = with(onBackend, "address: 10.0.0.12:25 }", "address: 10.0.0.12:25, priority: 2 }");
+    assertThat(only(audit(onBackend), "SL013").acknowledged()).isTrue();
+  }
+
+  @Test
+  void internalListenerOnLoopbackMayAllowEverything() {
+    String yaml = with(with(CLEAN, "allow: [10.0.0.0/8]", "allow: [0.0.0.0/0]"), "10.0.0.5:2526", "127.0.0.1:2526");
+    assertThat(codes(yaml)).doesNotContain("SL014");
+    String defaultAllow = with(CLEAN, "allow: [10.0.0.0/8]", "");
+    assertThat(codes(defaultAllow)).contains("SL014");
+  }
+
+  @Test
+  void adminOnLoopbackOrWithTokenIsFine() {
+    assertThat(codes(with(CLEAN, "listen: 127.0.0.1:8025", "listen: '[::1]:8025'"))).doesNotContain("SL007");
+    assertThat(codes(with(CLEAN, "listen: 127.0.0.1:8025", "listen: 0.0.0.0:8025\n  token_file: admin.token")))
+        .doesNotContain("SL007");
+  }
+
+  @Test
+  void theDesignExampleIsClean() throws Exception {
+    try (var in = getClass().getResourceAsStream("/dev/sluice/config/example.yaml")) {
+      assertThat(audit(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8))).isEmpty();
+    }
+  }
+
+  @Test
+  void findingsAreOrderedBySeverityThenLine() {
+    List<Finding> findings = audit(SEED);
+    for (int i = 1; i < findings.size(); i++) {
+      Finding a = findings.get(i - 1);
+      Finding b = findings.get(i);
+      assertThat(a.severity().compareTo(b.severity()) < 0
+          || a.severity() == b.severity() && a.location().line() <= b.location().line()).isTrue();
+    }
+  }
+}
