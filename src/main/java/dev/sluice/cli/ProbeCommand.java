@@ -60,6 +60,10 @@ public final class ProbeCommand implements Runnable {
     @Option(names = "--starttls", description = "Upgrade with STARTTLS and report the certificate.")
     boolean starttls;
 
+    @Option(names = "--cert-warn-days", defaultValue = "14",
+        description = "With --starttls: warn when the certificate expires within this many days (default: ${DEFAULT-VALUE}).")
+    int certWarnDays;
+
     @Option(names = "--source", description = "Local address to probe from (as a listener's source_address).")
     String source;
 
@@ -81,6 +85,10 @@ public final class ProbeCommand implements Runnable {
         hp = ConfigValues.parseHostPort(target, false, false);
       } catch (IllegalArgumentException e) {
         System.err.println("sluice probe backend: " + e.getMessage() + " (expected HOST:PORT, e.g. 127.0.0.1:25)");
+        return 2;
+      }
+      if (certWarnDays < 0) {
+        System.err.println("sluice probe backend: --cert-warn-days must be 0 or more");
         return 2;
       }
       InetAddress from = null;
@@ -106,9 +114,16 @@ public final class ProbeCommand implements Runnable {
           case FAILED, MISCONFIGURED -> "DOWN";
         };
         out.println(verdict + ": " + r.reason() + " (" + r.elapsedNanos() / 1_000_000 + " ms)");
-        if (r.certificate() != null) {
-          out.println("certificate: " + r.certificate().subject() + ", expires " + r.certificate().notAfter()
-              + " (" + r.certificate().daysLeft() + " days)");
+        ProbeResult.CertificateInfo cert = r.certificate();
+        if (cert != null) {
+          out.println("certificate: " + cert.subject() + ", " + cert.describeExpiry());
+          // A warning, not a verdict: the exit status stays that of the SMTP dialogue (see docs/health.md).
+          if (cert.expired()) {
+            out.println("WARNING: the certificate of " + target + " has EXPIRED (" + cert.notAfter() + ")");
+          } else if (cert.expiresWithin(profile.certWarnDays())) {
+            out.println("WARNING: the certificate of " + target + " expires in " + cert.daysLeft()
+                + " days (cert_warn_days " + profile.certWarnDays() + ")");
+          }
         }
         return r.outcome() == ProbeOutcome.OK ? 0 : r.outcome() == ProbeOutcome.BACK_PRESSURE ? 1 : 2;
       } finally {
@@ -145,7 +160,7 @@ public final class ProbeCommand implements Runnable {
         steps.add(Step.RCPT_TO);
       }
       steps.add(Step.QUIT);
-      return new HealthProfile("command line", steps, helo, mailFrom, rcptTo, timeout.plusSeconds(1), timeout, 1, 1, 14,
+      return new HealthProfile("command line", steps, helo, mailFrom, rcptTo, timeout.plusSeconds(1), timeout, 1, 1, certWarnDays,
           Set.of(), Location.NONE);
     }
   }

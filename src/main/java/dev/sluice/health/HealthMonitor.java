@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
  * <p>Probes of one target never overlap (the next is scheduled when the previous finishes), the
  * first round is spread over a short window and later rounds carry ±10% jitter, so many backends
  * are not probed in lock step. Each state change is logged with the transcript of the probe that
- * caused it.
+ * caused it. A STARTTLS probe's certificate is warned about while it is within the profile's {@code
+ * cert_warn_days} of expiry or past it, once per day of the countdown.
  *
  * <p>Threading: register targets before {@link #start()}; after that the target set is fixed and
  * may be read from any thread. Each target's probes run on one event loop.
@@ -134,6 +135,7 @@ public final class HealthMonitor implements AutoCloseable {
       }
       hooks.forEach(Runnable::run);
     }
+    reportCertificate(t, r.certificate());
     if (first) {
       decidedOne();
     }
@@ -146,6 +148,20 @@ public final class HealthMonitor implements AutoCloseable {
   private synchronized void decidedOne() {
     if (--undecided == 0) {
       firstRound.complete(null);
+    }
+  }
+
+  /**
+   * Warns when a backend's certificate expires within the profile's {@code cert_warn_days} or has
+   * expired. Expiry never changes the health state (a client that does not verify still gets its
+   * mail through, and chain validation is backend_tls's concern), so the log is where it shows.
+   */
+  private static void reportCertificate(ProbeTarget t, ProbeResult.CertificateInfo c) {
+    if (t.certificateWarningDue(c)) {
+      log.warn("backend {} under {}: TLS certificate {} {}, cert_warn_days {}", t.backend(), t.key(), c.subject(),
+          c.describeExpiry(), t.profile().certWarnDays());
+    } else if (t.certificateRenewed(c)) {
+      log.info("backend {} under {}: TLS certificate {} renewed, {}", t.backend(), t.key(), c.subject(), c.describeExpiry());
     }
   }
 

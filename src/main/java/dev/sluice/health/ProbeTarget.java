@@ -18,6 +18,11 @@ public final class ProbeTarget {
   private volatile long eligibleSince = Eligibility.NOT_ELIGIBLE;
   private volatile ProbeResult last;
   private volatile boolean decided;
+  /**
+   * The certificate expiry last warned about, so a certificate near or past expiry is logged once
+   * per day of its countdown rather than on every probe. Confined to the probing event loop.
+   */
+  private ProbeResult.CertificateInfo certificateWarned;
 
   ProbeTarget(ProbeKey key, Backend backend, HealthProfile profile, long nowNanos) {
     this.key = key;
@@ -55,6 +60,35 @@ public final class ProbeTarget {
   /** See {@link Eligibility#eligibleSince}. */
   public long eligibleSince() {
     return eligibleSince;
+  }
+
+  /**
+   * Whether {@code c} (from the latest probe) should be warned about now: it expires within the
+   * profile's {@code cert_warn_days} (or has expired) and this day of its countdown, or this
+   * certificate, was not warned about yet. Call from the probing event loop.
+   */
+  boolean certificateWarningDue(ProbeResult.CertificateInfo c) {
+    if (c == null || !c.expiresWithin(profile.certWarnDays())) {
+      return false;
+    }
+    ProbeResult.CertificateInfo w = certificateWarned;
+    if (w != null && w.daysLeft() == c.daysLeft() && w.notAfter().equals(c.notAfter())) {
+      return false;
+    }
+    certificateWarned = c;
+    return true;
+  }
+
+  /**
+   * Whether a certificate warned about before has been replaced by one outside the warning window
+   * (renewed); forgets the warning so a later countdown is warned about again.
+   */
+  boolean certificateRenewed(ProbeResult.CertificateInfo c) {
+    if (certificateWarned == null || c == null || c.expiresWithin(profile.certWarnDays())) {
+      return false;
+    }
+    certificateWarned = null;
+    return true;
   }
 
   /** Applies a probe result; returns the previous state when the state changed, else null. */

@@ -30,7 +30,6 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -292,11 +291,11 @@ public final class SmtpProbe {
       try {
         Certificate[] chain = ssl.engine().getSession().getPeerCertificates();
         if (chain.length > 0 && chain[0] instanceof X509Certificate x) {
-          Instant notAfter = x.getNotAfter().toInstant();
-          long days = Duration.between(Instant.now(), notAfter).toDays();
-          certificate = new ProbeResult.CertificateInfo(x.getSubjectX500Principal().getName(), notAfter, days);
+          // Recorded, not judged: an expired certificate still carries mail for clients that do
+          // not verify it, so expiry is warned about (cert_warn_days), never a health failure.
+          certificate = ProbeResult.CertificateInfo.of(x, Instant.now());
           transcript.add("*: TLS " + ssl.engine().getSession().getProtocol() + ", certificate " + certificate.subject()
-              + ", expires " + notAfter + " (" + days + " days)");
+              + ", " + certificate.describeExpiry());
         }
       } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
         transcript.add("*: TLS without a peer certificate");

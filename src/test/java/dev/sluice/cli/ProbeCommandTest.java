@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.sluice.lab.EmbeddedSmtpServer;
 import dev.sluice.runtime.Transport;
 import dev.sluice.testing.Loopback;
+import dev.sluice.testing.ScriptedPeer;
+import dev.sluice.testing.TestCertificates;
 import io.netty.channel.EventLoopGroup;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -12,6 +14,8 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -90,5 +94,47 @@ class ProbeCommandTest {
   @Test
   void badTargetIsAUsageError() {
     assertThat(probe("not-an-address")).isEqualTo(2);
+  }
+
+  static TestCertificates.Issued certificate(String cn, Duration fromNowToExpiry) {
+    Instant now = Instant.now();
+    return TestCertificates.selfSigned(cn, now.minus(Duration.ofDays(365)), now.plus(fromNowToExpiry));
+  }
+
+  @Test
+  void startTlsPrintsTheCertificateWithoutWarningWhenFarFromExpiry() throws Exception {
+    TestCertificates.Issued cert = certificate("mx.valid.test", Duration.ofDays(200).plusHours(1));
+    try (ScriptedPeer peer = new ScriptedPeer(ScriptedPeer.startTlsServer(cert.serverContext()))) {
+      assertThat(probe("127.0.0.1:" + peer.port(), "--starttls")).as(out).isZero();
+      assertThat(out).containsSubsequence("C: STARTTLS", "S: 220 2.0.0 Ready to start TLS", "*: TLS TLSv1.",
+          "C: EHLO probe.sluice.invalid", "UP: all steps answered")
+          .contains("certificate: CN=mx.valid.test, expires ")
+          .contains("(200 days)")
+          .doesNotContain("WARNING");
+    }
+  }
+
+  @Test
+  void certificateExpiringWithinCertWarnDaysIsAWarningNotAFailure() throws Exception {
+    TestCertificates.Issued cert = certificate("mx.soon.test", Duration.ofDays(5).plusHours(1));
+    try (ScriptedPeer peer = new ScriptedPeer(ScriptedPeer.startTlsServer(cert.serverContext()))) {
+      assertThat(probe("127.0.0.1:" + peer.port(), "--starttls")).as(out).isZero();
+      assertThat(out).contains("WARNING: the certificate of 127.0.0.1:" + peer.port() + " expires in 5 days (cert_warn_days 14)");
+      assertThat(probe("127.0.0.1:" + peer.port(), "--starttls", "--cert-warn-days", "3")).isZero();
+      assertThat(out).doesNotContain("WARNING");
+    }
+  }
+
+  @Test
+  void expiredCertificateIsUpWithALoudWarning() throws Exception {
+    TestCertificates.Issued cert = certificate("mx.expired.test", Duration.ofDays(-10).plusHours(1));
+    try (ScriptedPeer peer = new ScriptedPeer(ScriptedPeer.startTlsServer(cert.serverContext()))) {
+      // The exit status is the SMTP verdict; the expiry is for the operator to read.
+      assertThat(probe("127.0.0.1:" + peer.port(), "--starttls", "--cert-warn-days", "0")).as(out).isZero();
+      assertThat(out).contains("UP: all steps answered")
+          .contains("certificate: CN=mx.expired.test, EXPIRED ")
+          .contains("(-10 days)")
+          .contains("WARNING: the certificate of 127.0.0.1:" + peer.port() + " has EXPIRED");
+    }
   }
 }

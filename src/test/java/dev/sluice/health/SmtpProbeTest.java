@@ -14,10 +14,12 @@ import dev.sluice.config.Location;
 import dev.sluice.lab.EmbeddedSmtpServer;
 import dev.sluice.runtime.Transport;
 import dev.sluice.testing.ScriptedPeer;
+import dev.sluice.testing.TestCertificates;
 import io.netty.channel.EventLoopGroup;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -204,5 +206,60 @@ class SmtpProbeTest {
       assertThat(r.outcome()).isEqualTo(ProbeOutcome.FAILED);
       assertThat(r.reason()).startsWith("TLS handshake failed");
     }
+  }
+
+  static final HealthProfile TLS =
+      profile(List.of(CONNECT, BANNER, EHLO, STARTTLS, MAIL_FROM, QUIT), "probe@internet.example", null, Duration.ofSeconds(5));
+
+  @Test
+  void startTlsRecordsTheCertificateAndSendsEhloAgain() throws Exception {
+    Instant notAfter = Instant.now().plus(Duration.ofDays(90)).plusSeconds(3600);
+    TestCertificates.Issued cert = TestCertificates.selfSigned("mx.valid.test", Instant.now().minus(Duration.ofDays(1)), notAfter);
+    try (ScriptedPeer peer = new ScriptedPeer(ScriptedPeer.startTlsServer(cert.serverContext()))) {
+      ProbeResult r = run(peer.address(), TLS);
+      assertThat(r.outcome()).as(r.transcript().toString()).isEqualTo(ProbeOutcome.OK);
+      assertThat(r.certificate()).isNotNull();
+      assertThat(r.certificate().subject()).isEqualTo("CN=mx.valid.test");
+      assertThat(r.certificate().notAfter()).isEqualTo(notAfter.truncatedTo(java.time.temporal.ChronoUnit.SECONDS));
+      assertThat(r.certificate().daysLeft()).isEqualTo(90);
+      assertThat(r.certificate().expired()).isFalse();
+      assertThat(r.transcript()).anySatisfy(l -> assertThat(l).startsWith("*: TLS TLSv1.")
+          .contains("certificate CN=mx.valid.test, expires " + r.certificate().notAfter() + " (90 days)"));
+      // RFC 3207 §4.2: EHLO again inside TLS, then the transaction, then the polite ending.
+      assertThat(peer.received()).containsSubsequence("EHLO probe.test", "STARTTLS", "EHLO probe.test",
+          "MAIL FROM:<probe@internet.example>", "RSET", "QUIT");
+    }
+  }
+
+  @Test
+  void expiredCertificateIsReportedButDoesNotFailTheProbe() throws Exception {
+    Instant now = Instant.now();
+    TestCertificates.Issued cert = TestCertificates.selfSigned("mx.expired.test", now.minus(Duration.ofDays(400)),
+        now.minus(Duration.ofDays(3)).minusSeconds(3600));
+    try (ScriptedPeer peer = new ScriptedPeer(ScriptedPeer.startTlsServer(cert.serverContext()))) {
+      ProbeResult r = run(peer.address(), TLS);
+      // Chain and date validation belong to backend_tls: the server still takes mail, so it is up.
+      assertThat(r.outcome()).as(r.transcript().toString()).isEqualTo(ProbeOutcome.OK);
+      assertThat(r.certificate().expired()).isTrue();
+      assertThat(r.certificate().daysLeft()).isEqualTo(-4);
+      assertThat(r.transcript()).anySatisfy(l -> assertThat(l).contains("certificate CN=mx.expired.test, EXPIRED ")
+          .endsWith("(-4 days)"));
+    }
+  }
+
+  @Test
+  void daysLeftRoundsDownSoAnExpiredCertificateIsNeverZeroDays() {
+    Instant now = Instant.parse("2030-01-10T12:00:00Z");
+    TestCertificates.Issued justExpired = TestCertificates.selfSigned("a", now.minus(Duration.ofDays(30)), now.minusSeconds(60));
+    TestCertificates.Issued lastDay = TestCertificates.selfSigned("b", now.minus(Duration.ofDays(30)), now.plusSeconds(60));
+    ProbeResult.CertificateInfo expired = ProbeResult.CertificateInfo.of(justExpired.certificate(), now);
+    ProbeResult.CertificateInfo valid = ProbeResult.CertificateInfo.of(lastDay.certificate(), now);
+    assertThat(expired.daysLeft()).isEqualTo(-1);
+    assertThat(expired.expired()).isTrue();
+    assertThat(expired.expiresWithin(0)).isTrue();
+    assertThat(valid.daysLeft()).isZero();
+    assertThat(valid.expired()).isFalse();
+    assertThat(valid.expiresWithin(0)).isFalse();
+    assertThat(valid.expiresWithin(1)).isTrue();
   }
 }

@@ -12,11 +12,14 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
 
 /**
  * A TCP peer on loopback that plays a script per connection, for behaviours real servers will not
- * produce on demand (a 421 banner, a banner that never comes, replies split across packets). Lines
- * it receives are recorded. One daemon thread per connection.
+ * produce on demand (a 421 banner, a banner that never comes, replies split across packets, a
+ * STARTTLS upgrade with a chosen certificate). Lines it receives are recorded. One daemon thread
+ * per connection.
  */
 public final class ScriptedPeer implements AutoCloseable {
   /** What the peer does on one connection. */
@@ -58,6 +61,24 @@ public final class ScriptedPeer implements AutoCloseable {
     }
   }
 
+  /**
+   * A script for an SMTP server that offers STARTTLS, upgrades with {@code tls} when asked and then
+   * serves the rest of the session ({@link Conversation#serveRest()}) inside TLS.
+   */
+  public static Script startTlsServer(SSLContext tls) {
+    return c -> {
+      c.say("220 tls.scripted ESMTP");
+      c.hearUntil("EHLO");
+      c.say("250-tls.scripted").say("250 STARTTLS");
+      if (c.hearUntil("STARTTLS") == null) {
+        return;
+      }
+      c.say("220 2.0.0 Ready to start TLS");
+      c.startTls(tls);
+      c.serveRest();
+    };
+  }
+
   public InetSocketAddress address() {
     return (InetSocketAddress) server.getLocalSocketAddress();
   }
@@ -83,9 +104,9 @@ public final class ScriptedPeer implements AutoCloseable {
 
   /** One connection of the script. */
   public final class Conversation {
-    private final Socket socket;
-    private final BufferedReader in;
-    private final OutputStream out;
+    private Socket socket;
+    private BufferedReader in;
+    private OutputStream out;
 
     Conversation(Socket socket) throws IOException {
       this.socket = socket;
@@ -145,6 +166,21 @@ public final class ScriptedPeer implements AutoCloseable {
           say("250 2.0.0 Ok");
         }
       }
+    }
+
+    /**
+     * Upgrades the connection to TLS as the server (after the script said {@code 220} to
+     * STARTTLS) and continues the conversation over it. A failed handshake throws, which ends the
+     * script like a lost connection.
+     */
+    public Conversation startTls(SSLContext context) throws IOException {
+      SSLSocket tls = (SSLSocket) context.getSocketFactory().createSocket(socket, null, socket.getPort(), true);
+      tls.setUseClientMode(false);
+      tls.startHandshake();
+      socket = tls;
+      in = new BufferedReader(new InputStreamReader(tls.getInputStream(), StandardCharsets.ISO_8859_1));
+      out = tls.getOutputStream();
+      return this;
     }
 
     public void close() throws IOException {
