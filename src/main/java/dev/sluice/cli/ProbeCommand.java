@@ -29,7 +29,7 @@ import picocli.CommandLine.Parameters;
 
 /** {@code sluice probe}: one-off checks of a server, printed as an SMTP dialogue. */
 @Command(name = "probe", description = "Probe a server once and print the SMTP dialogue.",
-    mixinStandardHelpOptions = true, subcommands = {ProbeCommand.Backend.class})
+    mixinStandardHelpOptions = true, subcommands = {ProbeCommand.Backend.class, ProbeCommand.Relay.class})
 public final class ProbeCommand implements Runnable {
   @Override
   public void run() {
@@ -162,6 +162,109 @@ public final class ProbeCommand implements Runnable {
       steps.add(Step.QUIT);
       return new HealthProfile("command line", steps, helo, mailFrom, rcptTo, timeout.plusSeconds(1), timeout, 1, 1, certWarnDays,
           Set.of(), Location.NONE);
+    }
+  }
+
+  /**
+   * {@code sluice probe relay HOST:PORT --from A --to B}: tries to relay through a server (or through
+   * a Sluice listener) to a foreign recipient, as an outsider would, and says OPEN RELAY when the
+   * recipient is accepted. RSET before DATA unless {@code --send}, so nothing is delivered. Exit 1
+   * for an open relay, 0 when refused, 2 when the server could not be asked.
+   */
+  @Command(name = "relay", mixinStandardHelpOptions = true,
+      description = {"Try to relay through HOST:PORT to a foreign recipient and print the dialogue.",
+          "Exit status: 1 OPEN RELAY, 0 relay refused, 2 error."})
+  static final class Relay implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "HOST:PORT", description = "The server or listener to test.")
+    String target;
+
+    @Option(names = "--from", required = true, description = "Sender address.")
+    String from;
+
+    @Option(names = "--to", required = true, description = "Recipient in a domain the server must not relay to.")
+    String to;
+
+    @Option(names = "--source", description = "Local address to connect from (test as a given client).")
+    String source;
+
+    @Option(names = "--helo", defaultValue = "relay-test.sluice.invalid", description = "EHLO name (default: ${DEFAULT-VALUE}).")
+    String helo;
+
+    @Option(names = "--send", description = "Also send a small test message when the recipient is accepted.")
+    boolean send;
+
+    @Option(names = "--timeout", defaultValue = "10s", converter = DurationConverter.class,
+        description = "Time allowed for each reply (default: ${DEFAULT-VALUE}).")
+    Duration timeout;
+
+    @Override
+    public Integer call() {
+      PrintStream out = System.out;
+      HostPort hp;
+      try {
+        hp = ConfigValues.parseHostPort(target, false, false);
+      } catch (IllegalArgumentException e) {
+        System.err.println("sluice probe relay: " + e.getMessage() + " (expected HOST:PORT)");
+        return 2;
+      }
+      InetAddress sourceAddress = source == null ? null : IpLiteral.toAddress(source);
+      if (source != null && sourceAddress == null) {
+        System.err.println("sluice probe relay: --source '" + source + "' is not an IP address");
+        return 2;
+      }
+      try (dev.sluice.lab.LabSmtpClient c =
+          dev.sluice.lab.LabSmtpClient.connect(hp.toSocketAddress(), sourceAddress, timeout)) {
+        Transcript t = new Transcript(out);
+        t.server(c.banner());
+        if (!c.banner().isPositive()) {
+          out.println("\nrelay refused: no session (" + c.banner() + ")");
+          return 0;
+        }
+        t.exchange(c, "EHLO " + helo);
+        if (!t.exchange(c, "MAIL FROM:<" + this.from + ">").isPositive()) {
+          out.println("\nrelay refused at MAIL FROM");
+          return 0;
+        }
+        var rcpt = t.exchange(c, "RCPT TO:<" + to + ">");
+        if (!rcpt.isPositive()) {
+          t.exchange(c, "RSET");
+          out.println("\nrelay refused: " + rcpt);
+          return 0;
+        }
+        if (send) {
+          t.exchange(c, "DATA");
+          out.println("C: (test message)");
+          t.server(c.command("Subject: sluice relay test\r\n\r\nThis server relayed a message for an outsider.\r\n."));
+        } else {
+          t.exchange(c, "RSET");
+        }
+        out.println("\nOPEN RELAY: " + hp + " accepted a recipient in a foreign domain (" + to + ") from "
+            + (source == null ? "this host" : source));
+        return 1;
+      } catch (java.io.IOException e) {
+        System.err.println("sluice probe relay: " + e.getMessage());
+        return 2;
+      }
+    }
+  }
+
+  /** Prints an SMTP dialogue the way the seed's telnet sessions read. */
+  private static final class Transcript {
+    private final PrintStream out;
+
+    Transcript(PrintStream out) {
+      this.out = out;
+    }
+
+    void server(dev.sluice.proxy.smtp.SmtpReply r) {
+      r.lines().forEach(l -> out.println("S: " + l));
+    }
+
+    dev.sluice.proxy.smtp.SmtpReply exchange(dev.sluice.lab.LabSmtpClient c, String command) throws java.io.IOException {
+      out.println("C: " + command);
+      dev.sluice.proxy.smtp.SmtpReply r = c.command(command);
+      server(r);
+      return r;
     }
   }
 }
