@@ -20,6 +20,7 @@ import dev.sluice.proxy.SessionObserver;
 import dev.sluice.proxy.smtp.BackendSession;
 import dev.sluice.proxy.smtp.SmtpFrontend;
 import dev.sluice.proxy.tcp.TcpSession;
+import dev.sluice.proxy.tls.ServerTls;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.channel.EventLoopGroup;
@@ -74,8 +75,16 @@ public final class SluiceServer implements AutoCloseable {
    * @throws StartupException when a listener cannot be served (address in use, unsupported mode)
    */
   public void start() throws StartupException, InterruptedException {
+    Map<String, ServerTls> tls = new LinkedHashMap<>();
     for (ListenerConfig l : config.listeners().values()) {
       checkSourceAddress(l);
+      if (l.tls() != null) {
+        try {
+          tls.put(l.name(), ServerTls.load(l.tls()));
+        } catch (java.io.IOException e) {
+          throw new StartupException(l.location() + ": listener '" + l.name() + "': " + e.getMessage());
+        }
+      }
     }
     boss = transport.newGroup(1);
     workers = transport.newGroup(0);
@@ -122,7 +131,8 @@ public final class SluiceServer implements AutoCloseable {
       passive.put(l.name(), listenerPassive);
       ListenerEligibility eligibility =
           new ListenerEligibility(health.targets(keys.get(l), balancer.backends()), listenerPassive);
-      Listener listener = new Listener(new ListenerRoute(l, balancer, eligibility, listenerPassive, observer));
+      Listener listener =
+          new Listener(new ListenerRoute(l, balancer, eligibility, listenerPassive, observer, tls.get(l.name())));
       try {
         listener.bind(boss, workers, transport, (self, pipeline) -> sessionPipeline(self, pipeline, connector));
       } catch (Exception e) {
@@ -157,6 +167,10 @@ public final class SluiceServer implements AutoCloseable {
       long idle = l.limits().idleTimeout().toMillis();
       if (idle > 0) {
         pipeline.addLast("idle", new IdleStateHandler(idle, 0, 0, TimeUnit.MILLISECONDS));
+      }
+      ServerTls tls = listener.route().tls();
+      if (tls != null && tls.implicit()) {
+        pipeline.addLast("tls", tls.newHandler(pipeline.channel().alloc()));
       }
       pipeline.addLast("session", new SmtpFrontend(listener, connector, BackendSession.Timeouts.DEFAULT));
     }

@@ -29,6 +29,17 @@ public final class TestCertificates {
 
   /** A key pair and the self-signed certificate for it. */
   public record Issued(KeyPair keys, X509Certificate certificate) {
+    /** Writes the certificate and the private key (PKCS#8) as PEM files, as a listener's tls: section reads them. */
+    public void writePem(java.nio.file.Path cert, java.nio.file.Path key) {
+      try (var c = new org.bouncycastle.openssl.jcajce.JcaPEMWriter(java.nio.file.Files.newBufferedWriter(cert));
+          var k = new org.bouncycastle.openssl.jcajce.JcaPEMWriter(java.nio.file.Files.newBufferedWriter(key))) {
+        c.writeObject(certificate);
+        k.writeObject(new org.bouncycastle.openssl.jcajce.JcaPKCS8Generator(keys.getPrivate(), null));
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }
+
     /** A server-side TLS context presenting this certificate. */
     public SSLContext serverContext() {
       try {

@@ -16,7 +16,7 @@ import dev.sluice.proxy.smtp.SmtpCommand.Verb;
 public final class ClientSession {
 
   /** Per-listener settings the machine needs. */
-  public record Settings(String hostname, long maxMessageSize, int maxRecipients, int errorLimit) {}
+  public record Settings(String hostname, long maxMessageSize, int maxRecipients, int errorLimit, boolean starttls) {}
 
   /** Where the session is in the SMTP dialogue. */
   public enum Phase {
@@ -49,7 +49,12 @@ public final class ClientSession {
     /** Send DATA to the transaction's backend; then {@link #dataAnswered}. */
     RELAY_DATA,
     /** Abort the backend transaction (RSET), then send {@link Step#reply()}. */
-    RESET
+    RESET,
+    /**
+     * Send {@link Step#reply()} (220), discard any input already buffered (RFC 3207 §5,
+     * CVE-2011-0411), start TLS, then call {@link #tlsStarted()}.
+     */
+    START_TLS
   }
 
   /** One decision. {@code reply} is null for relayed commands. */
@@ -63,6 +68,7 @@ public final class ClientSession {
   private Phase phase = Phase.GREETED;
   private String heloName;
   private boolean extended;
+  private boolean tls;
   private int errors;
   private int recipientsAsked;
   private int recipientsAccepted;
@@ -133,9 +139,10 @@ public final class ClientSession {
         return Step.reply(SmtpReply.of(214, "2.0.0 See RFC 5321"));
       case BDAT:
         return error(SmtpReply.of(502, "5.5.1 Error: CHUNKING is not offered; use DATA"));
+      case STARTTLS:
+        return startTls();
       case EXPN:
       case ETRN:
-      case STARTTLS:
       case AUTH:
       case XCLIENT:
       case XFORWARD:
@@ -150,6 +157,41 @@ public final class ClientSession {
     return error(SmtpReply.of(500, "5.5.2 Error: line too long"));
   }
 
+  private Step startTls() {
+    if (!settings.starttls()) {
+      return error(SmtpReply.of(502, "5.5.1 Error: command not implemented"));
+    }
+    if (tls) {
+      return error(SmtpReply.of(503, "5.5.1 Error: TLS already active"));
+    }
+    if (phase == Phase.TRANSACTION) {
+      return error(SmtpReply.of(503, "5.5.1 Error: STARTTLS inside a mail transaction"));
+    }
+    return new Step(Kind.START_TLS, SmtpReply.of(220, "2.0.0 Ready to start TLS"), null, false);
+  }
+
+  /**
+   * TLS is up: RFC 3207 §4.2 requires both sides to forget what they knew, so the client must
+   * greet again before anything else.
+   */
+  public void tlsStarted() {
+    tls = true;
+    heloName = null;
+    extended = false;
+    resetTransaction();
+    phase = Phase.GREETED;
+  }
+
+  /** Whether the session is protected by TLS (STARTTLS done or implicit TLS). */
+  public boolean tls() {
+    return tls;
+  }
+
+  /** The session started with TLS (implicit TLS listener). */
+  public void implicitTls() {
+    tls = true;
+  }
+
   private Step hello(SmtpCommand c) {
     boolean abort = inBackendTransaction();
     heloName = c.argument().split(" ", 2)[0];
@@ -159,13 +201,16 @@ public final class ClientSession {
     if (!extended) {
       return new Step(Kind.REPLY, SmtpReply.of(250, settings.hostname()), c, abort);
     }
-    String h = settings.hostname();
-    return new Step(Kind.REPLY, new SmtpReply(250, java.util.List.of(
-        "250-" + h,
-        "250-PIPELINING",
-        "250-SIZE " + settings.maxMessageSize(),
-        "250-8BITMIME",
-        "250 ENHANCEDSTATUSCODES")), c, abort);
+    java.util.List<String> lines = new java.util.ArrayList<>(6);
+    lines.add("250-" + settings.hostname());
+    lines.add("250-PIPELINING");
+    lines.add("250-SIZE " + settings.maxMessageSize());
+    lines.add("250-8BITMIME");
+    if (settings.starttls() && !tls) {
+      lines.add("250-STARTTLS");
+    }
+    lines.add("250 ENHANCEDSTATUSCODES");
+    return new Step(Kind.REPLY, new SmtpReply(250, lines), c, abort);
   }
 
   private Step mail(SmtpCommand c) {

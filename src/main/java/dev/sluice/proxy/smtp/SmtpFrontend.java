@@ -13,6 +13,8 @@ import dev.sluice.proxy.SessionObserver.Outcome;
 import dev.sluice.proxy.SessionObserver.Stage;
 import dev.sluice.proxy.identity.ClientInfo;
 import dev.sluice.proxy.identity.ProxyHeaders;
+import dev.sluice.proxy.tls.ServerTls;
+import io.netty.handler.ssl.SslHandler;
 import dev.sluice.proxy.smtp.ClientSession.Step;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
@@ -89,8 +91,12 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     route = listener.route();
     info = SessionAttributes.session(ctx.channel());
     key = new SelectionKey(info.remote().getAddress().getAddress());
+    ServerTls tls = route.tls();
     session = new ClientSession(new ClientSession.Settings(config().hostname(), config().limits().maxMessageSize(),
-        config().limits().maxRecipients(), ERROR_LIMIT));
+        config().limits().maxRecipients(), ERROR_LIMIT, tls != null && !tls.implicit()));
+    if (ctx.pipeline().get(SslHandler.class) != null) {
+      session.implicitTls();
+    }
     input = ctx.alloc().buffer(256);
     send(session.greeting(), Stage.CONNECT);
     ctx.flush();
@@ -192,6 +198,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
           body = new BodyRelay(this, tx, config().bareNewline(), config().limits().maxMessageSize());
         }
       });
+      case START_TLS -> startTls(step.reply());
       case RESET -> {
         BackendSession s = tx;
         endTransaction();
@@ -205,6 +212,32 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         });
       }
     }
+  }
+
+  /**
+   * Answers 220 in plaintext, drops whatever the client pipelined after STARTTLS (RFC 3207 §5:
+   * injected plaintext must not be taken as coming over TLS, CVE-2011-0411), then starts TLS. The
+   * client must greet again afterwards.
+   */
+  private void startTls(SmtpReply ready) {
+    send(ready, Stage.OTHER);
+    ctx.flush();
+    int dropped = input.readableBytes();
+    if (dropped > 0) {
+      log.info("{}: {} pipelined {} bytes after STARTTLS; discarded", listener.name(), info.remote(), dropped);
+      input.skipBytes(dropped);
+    }
+    SslHandler ssl = route.tls().newHandler(ctx.alloc());
+    ctx.pipeline().addBefore(ctx.name(), "tls", ssl);
+    session.tlsStarted();
+    route.observer().info(info, "STARTTLS");
+    ssl.handshakeFuture().addListener(f -> {
+      if (!f.isSuccess()) {
+        log.info("{}: TLS handshake with {} failed: {}", listener.name(), info.remote(),
+            dev.sluice.proxy.NetErrors.describe(f.cause()));
+        ctx.close();
+      }
+    });
   }
 
   private static Stage stageOf(SmtpCommand c) {

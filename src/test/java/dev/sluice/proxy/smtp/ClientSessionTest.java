@@ -17,7 +17,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 class ClientSessionTest {
   static final SmtpReply OK = SmtpReply.of(250, "2.0.0 Ok");
-  ClientSession s = new ClientSession(new ClientSession.Settings("mx.test", 1000, 3, 6));
+  ClientSession s = new ClientSession(new ClientSession.Settings("mx.test", 1000, 3, 6, false));
 
   Step line(String l) {
     return s.onLine(l);
@@ -181,6 +181,21 @@ class ClientSessionTest {
       reach(p);
     }
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> line("NOOP")).isInstanceOf(IllegalStateException.class);
+  }
+
+  @Test
+  void starttlsIsOfferedOnceAndResetsTheSession() {
+    ClientSession t = new ClientSession(new ClientSession.Settings("mx.test", 1000, 3, 6, true));
+    assertThat(t.onLine("EHLO c").reply().lines()).contains("250-STARTTLS");
+    Step st = t.onLine("STARTTLS");
+    assertThat(st.kind()).isEqualTo(ClientSession.Kind.START_TLS);
+    assertThat(st.reply().code()).isEqualTo(220);
+    t.tlsStarted();
+    assertThat(t.phase()).isEqualTo(Phase.GREETED);
+    assertThat(t.heloName()).isNull();
+    assertReply(t.onLine("MAIL FROM:<a@b>"), 503);
+    assertThat(t.onLine("EHLO c").reply().lines()).doesNotContain("250-STARTTLS");
+    assertReply(t.onLine("STARTTLS"), 503);
   }
 
   @Test

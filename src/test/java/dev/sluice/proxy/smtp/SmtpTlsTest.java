@@ -1,0 +1,205 @@
+package dev.sluice.proxy.smtp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.sluice.lab.EmbeddedSmtpServer;
+import dev.sluice.runtime.Transport;
+import dev.sluice.testing.SluiceFixture;
+import dev.sluice.testing.SmtpClients;
+import dev.sluice.testing.TestCertificates;
+import io.netty.channel.EventLoopGroup;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509TrustManager;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** STARTTLS and implicit TLS on smtp listeners. */
+class SmtpTlsTest {
+  @TempDir Path dir;
+  EventLoopGroup group;
+  EmbeddedSmtpServer backend;
+  SluiceFixture sluice;
+  Path cert;
+  Path key;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    group = Transport.NIO.newGroup(1);
+    backend = new EmbeddedSmtpServer("b", null).start(new InetSocketAddress("127.0.0.1", 0), group, Transport.NIO);
+    cert = dir.resolve("cert.pem");
+    key = dir.resolve("key.pem");
+    TestCertificates.selfSigned("mx.first.test", Instant.now().minusSeconds(60), Instant.now().plusSeconds(86_400))
+        .writePem(cert, key);
+  }
+
+  @AfterEach
+  void tearDown() {
+    if (sluice != null) {
+      sluice.close();
+    }
+    backend.close();
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+  }
+
+  InetSocketAddress start(boolean implicit) throws Exception {
+    sluice = SluiceFixture.start("""
+        health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 1s } }
+        pools: { p: { backends: [ "127.0.0.1:%d" ] } }
+        listeners:
+          l: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: basic, hostname: mx.test,
+               tls: { cert: "%s", key: "%s", implicit: %s } }
+        """.formatted(backend.port(), cert, key, implicit));
+    return sluice.address("l");
+  }
+
+  static SSLContext trustAll() throws Exception {
+    SSLContext ctx = SSLContext.getInstance("TLS");
+    ctx.init(null, new TrustManager[] {new X509TrustManager() {
+      @Override
+      public void checkClientTrusted(X509Certificate[] chain, String authType) {}
+
+      @Override
+      public void checkServerTrusted(X509Certificate[] chain, String authType) {}
+
+      @Override
+      public X509Certificate[] getAcceptedIssuers() {
+        return new X509Certificate[0];
+      }
+    }}, null);
+    return ctx;
+  }
+
+  /** Line I/O over a socket that can be upgraded to TLS. */
+  static final class Conn implements AutoCloseable {
+    Socket socket;
+    BufferedReader in;
+    OutputStream out;
+
+    Conn(Socket s) throws IOException {
+      use(s);
+    }
+
+    void use(Socket s) throws IOException {
+      socket = s;
+      socket.setSoTimeout(10_000);
+      in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1));
+      out = s.getOutputStream();
+    }
+
+    void send(String text) throws IOException {
+      out.write(text.getBytes(StandardCharsets.ISO_8859_1));
+      out.flush();
+    }
+
+    /** All lines of the next reply. */
+    String reply() throws IOException {
+      StringBuilder sb = new StringBuilder();
+      String line;
+      do {
+        line = in.readLine();
+        if (line == null) {
+          throw new IOException("closed");
+        }
+        sb.append(line).append('\n');
+      } while (line.length() > 3 && line.charAt(3) == '-');
+      return sb.toString();
+    }
+
+    SSLSocket upgrade() throws Exception {
+      SSLSocket tls = (SSLSocket) trustAll().getSocketFactory().createSocket(socket, "mx.test", socket.getPort(), true);
+      tls.startHandshake();
+      use(tls);
+      return tls;
+    }
+
+    @Override
+    public void close() throws IOException {
+      socket.close();
+    }
+  }
+
+  @Test
+  void starttlsProtectsTheSessionAndThePlaintextPipelinedAfterItIsDiscarded() throws Exception {
+    InetSocketAddress at = start(false);
+    try (Conn c = new Conn(new Socket(at.getAddress(), at.getPort()))) {
+      assertThat(c.reply()).startsWith("220 mx.test");
+      c.send("EHLO client.test\r\n");
+      assertThat(c.reply()).contains("250-STARTTLS");
+      // An attacker's injection rides in the same packet as STARTTLS (CVE-2011-0411).
+      c.send("STARTTLS\r\nMAIL FROM:<injected@evil.example>\r\n");
+      assertThat(c.reply()).startsWith("220 2.0.0");
+      SSLSocket tls = c.upgrade();
+      assertThat(tls.getSession().getProtocol()).isIn("TLSv1.3", "TLSv1.2");
+      assertThat(((X509Certificate) tls.getSession().getPeerCertificates()[0]).getSubjectX500Principal().getName())
+          .isEqualTo("CN=mx.first.test");
+      // The injected MAIL was dropped: the session starts afresh and must greet first.
+      c.send("MAIL FROM:<a@b.example>\r\n");
+      assertThat(c.reply()).startsWith("503");
+      c.send("EHLO client.test\r\n");
+      assertThat(c.reply()).doesNotContain("STARTTLS");
+      c.send("MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n");
+      assertThat(c.reply()).startsWith("250");
+      assertThat(c.reply()).startsWith("250");
+      assertThat(c.reply()).startsWith("354");
+      c.send("Subject: over TLS\r\n\r\nhello\r\n.\r\nQUIT\r\n");
+      assertThat(c.reply()).startsWith("250 2.0.0 Ok: queued");
+      assertThat(c.reply()).startsWith("221");
+    }
+    assertThat(backend.messages()).isEqualTo(1);
+  }
+
+  @Test
+  void implicitTlsListenerGreetsOnlyAfterTheHandshake() throws Exception {
+    InetSocketAddress at = start(true);
+    try (Conn c = new Conn(trustAll().getSocketFactory().createSocket(at.getAddress(), at.getPort()))) {
+      assertThat(c.reply()).startsWith("220 mx.test");
+      c.send("EHLO client.test\r\n");
+      assertThat(c.reply()).doesNotContain("STARTTLS");
+    }
+  }
+
+  @Test
+  void renewedCertificateIsUsedWithoutARestart() throws Exception {
+    InetSocketAddress at = start(true);
+    TestCertificates.selfSigned("mx.second.test", Instant.now().minusSeconds(60), Instant.now().plusSeconds(86_400))
+        .writePem(cert, key);
+    Files.setLastModifiedTime(cert, FileTime.from(Instant.now().plusSeconds(5)));
+    Files.setLastModifiedTime(key, FileTime.from(Instant.now().plusSeconds(5)));
+    await().atMost(Duration.ofSeconds(10)).until(() -> {
+      try (SSLSocket s = (SSLSocket) trustAll().getSocketFactory().createSocket(at.getAddress(), at.getPort())) {
+        s.startHandshake();
+        return ((X509Certificate) s.getSession().getPeerCertificates()[0]).getSubjectX500Principal().getName()
+            .equals("CN=mx.second.test");
+      }
+    });
+  }
+
+  @Test
+  void swaksSendsOverStarttls() throws Exception {
+    InetSocketAddress at = start(false);
+    SmtpClients.SwaksResult r = SmtpClients.swaks("127.0.0.1", at.getPort(), "a@corp.example", "b@example.test", "127.0.0.70",
+        "--tls");
+    assertThat(r.succeeded()).as(r.transcript()).isTrue();
+    assertThat(r.transcript()).contains("TLS started");
+    assertThat(backend.messages()).isEqualTo(1);
+  }
+}
