@@ -17,7 +17,13 @@ public final class SluiceFixture implements AutoCloseable {
   }
 
   public static SluiceFixture start(String yaml) throws Exception {
+    return start(yaml, dev.sluice.proxy.SessionObserver.NONE);
+  }
+
+  /** Starts with an observer of every session (to see what the protocol log and metrics see). */
+  public static SluiceFixture start(String yaml, dev.sluice.proxy.SessionObserver observer) throws Exception {
     SluiceServer s = new SluiceServer(ConfigLoader.parse(yaml, "test.yaml"));
+    s.observe(observer);
     s.start();
     return new SluiceFixture(s);
   }

@@ -16,7 +16,8 @@ import dev.sluice.proxy.smtp.SmtpCommand.Verb;
 public final class ClientSession {
 
   /** Per-listener settings the machine needs. */
-  public record Settings(String hostname, long maxMessageSize, int maxRecipients, int errorLimit, boolean starttls) {}
+  public record Settings(String hostname, long maxMessageSize, int maxRecipients, int errorLimit, boolean starttls,
+      boolean authRelay) {}
 
   /** Where the session is in the SMTP dialogue. */
   public enum Phase {
@@ -28,6 +29,8 @@ public final class ClientSession {
     MAIL_PENDING,
     /** MAIL accepted: recipients may follow. */
     TRANSACTION,
+    /** AUTH in progress with a backend: client lines are SASL responses, not commands. */
+    AUTH,
     /** DATA sent to the backend, waiting for 354. */
     DATA_PENDING,
     /** Message body streaming. */
@@ -54,7 +57,12 @@ public final class ClientSession {
      * Send {@link Step#reply()} (220), discard any input already buffered (RFC 3207 §5,
      * CVE-2011-0411), start TLS, then call {@link #tlsStarted()}.
      */
-    START_TLS
+    START_TLS,
+    /**
+     * Choose a backend for authentication and send it {@link Step#command()} (AUTH); relay its
+     * replies, and while it answers 334 relay the client's next line raw; then {@link #authAnswered}.
+     */
+    RELAY_AUTH
   }
 
   /** One decision. {@code reply} is null for relayed commands. */
@@ -69,6 +77,7 @@ public final class ClientSession {
   private String heloName;
   private boolean extended;
   private boolean tls;
+  private boolean authenticated;
   private int errors;
   private int recipientsAsked;
   private int recipientsAccepted;
@@ -105,7 +114,7 @@ public final class ClientSession {
     if (phase == Phase.CLOSED) {
       throw new IllegalStateException("session closed");
     }
-    if (phase == Phase.MAIL_PENDING || phase == Phase.DATA_PENDING || phase == Phase.DATA) {
+    if (phase == Phase.MAIL_PENDING || phase == Phase.DATA_PENDING || phase == Phase.DATA || phase == Phase.AUTH) {
       throw new IllegalStateException("a command arrived while " + phase + "; the caller must wait");
     }
     SmtpCommand c;
@@ -141,9 +150,10 @@ public final class ClientSession {
         return error(SmtpReply.of(502, "5.5.1 Error: CHUNKING is not offered; use DATA"));
       case STARTTLS:
         return startTls();
+      case AUTH:
+        return auth(c);
       case EXPN:
       case ETRN:
-      case AUTH:
       case XCLIENT:
       case XFORWARD:
         return error(SmtpReply.of(502, "5.5.1 Error: command not implemented"));
@@ -155,6 +165,53 @@ public final class ClientSession {
   /** A command line longer than the limit arrived (and was discarded). */
   public Step lineTooLong() {
     return error(SmtpReply.of(500, "5.5.2 Error: line too long"));
+  }
+
+  /** AUTH is offered when relayed, and over TLS only when the listener can do TLS. */
+  private boolean authOffered() {
+    return settings.authRelay() && (tls || !settings.starttls());
+  }
+
+  private Step auth(SmtpCommand c) {
+    if (!authOffered()) {
+      return error(SmtpReply.of(502, "5.5.1 Error: command not implemented"));
+    }
+    if (phase == Phase.GREETED) {
+      return error(SmtpReply.of(503, "5.5.1 Error: send HELO/EHLO first"));
+    }
+    if (authenticated) {
+      return error(SmtpReply.of(503, "5.5.1 Error: already authenticated"));
+    }
+    if (phase == Phase.TRANSACTION) {
+      return error(SmtpReply.of(503, "5.5.1 Error: MAIL transaction in progress"));
+    }
+    if (c.argument().isEmpty()) {
+      return error(SmtpReply.of(501, "5.5.4 Syntax: AUTH mechanism"));
+    }
+    phase = Phase.AUTH;
+    return new Step(Kind.RELAY_AUTH, null, c, false);
+  }
+
+  /**
+   * The backend's answer in an AUTH exchange: 334 wants another client line; 235 authenticates the
+   * session (it stays with that backend); anything else ends the exchange.
+   */
+  public void authAnswered(SmtpReply r) {
+    expect(Phase.AUTH);
+    if (r.code() == 334) {
+      return;
+    }
+    phase = Phase.READY;
+    if (r.isPositive()) {
+      authenticated = true;
+    } else {
+      errors++;
+    }
+  }
+
+  /** Whether AUTH succeeded (the session is pinned to the backend that accepted it). */
+  public boolean authenticated() {
+    return authenticated;
   }
 
   private Step startTls() {
@@ -176,6 +233,7 @@ public final class ClientSession {
    */
   public void tlsStarted() {
     tls = true;
+    authenticated = false;
     heloName = null;
     extended = false;
     resetTransaction();
@@ -208,6 +266,9 @@ public final class ClientSession {
     lines.add("250-8BITMIME");
     if (settings.starttls() && !tls) {
       lines.add("250-STARTTLS");
+    }
+    if (authOffered() && !authenticated) {
+      lines.add("250-AUTH PLAIN LOGIN");
     }
     lines.add("250 ENHANCEDSTATUSCODES");
     return new Step(Kind.REPLY, new SmtpReply(250, lines), c, abort);

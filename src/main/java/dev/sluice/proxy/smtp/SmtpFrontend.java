@@ -71,6 +71,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private boolean discardingLongLine;
   private final Map<Backend, BackendSession> sessions = new LinkedHashMap<>(4);
   private BackendSession tx;
+  /** The backend session that is authenticating, or that accepted AUTH (the session is pinned to it). */
+  private BackendSession authSession;
   private Backend pinned;
   private BodyRelay body;
   private SessionInfo info;
@@ -93,7 +95,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     key = new SelectionKey(info.remote().getAddress().getAddress());
     ServerTls tls = route.tls();
     session = new ClientSession(new ClientSession.Settings(config().hostname(), config().limits().maxMessageSize(),
-        config().limits().maxRecipients(), ERROR_LIMIT, tls != null && !tls.implicit()));
+        config().limits().maxRecipients(), ERROR_LIMIT, tls != null && !tls.implicit(),
+        config().auth() == ListenerConfig.Auth.RELAY));
     if (ctx.pipeline().get(SslHandler.class) != null) {
       session.implicitTls();
     }
@@ -158,7 +161,12 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       int end = len > 0 && input.getByte(eol - 1) == '\r' ? eol - 1 : eol;
       String line = input.toString(input.readerIndex(), end - input.readerIndex(), StandardCharsets.UTF_8);
       input.readerIndex(eol + 1);
-      route.observer().received(info, line);
+      if (session.phase() == ClientSession.Phase.AUTH) {
+        route.observer().received(info, "(SASL response)"); // never the payload
+        authExchange(line);
+        continue;
+      }
+      route.observer().received(info, masked(line));
       execute(session.onLine(line));
     }
     input.discardSomeReadBytes();
@@ -199,6 +207,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         }
       });
       case START_TLS -> startTls(step.reply());
+      case RELAY_AUTH -> startAuth(step.command());
       case RESET -> {
         BackendSession s = tx;
         endTransaction();
@@ -240,6 +249,63 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     });
   }
 
+  /** AUTH arguments are credentials: observers see the mechanism only. */
+  private static String masked(String line) {
+    if (line.regionMatches(true, 0, "AUTH ", 0, 5)) {
+      String[] words = line.split(" ", 3);
+      return words.length > 2 ? words[0] + " " + words[1] + " ****" : line;
+    }
+    return line;
+  }
+
+  /**
+   * Chooses a backend for AUTH (DESIGN §4: relayed to a backend chosen at AUTH time) and opens the
+   * exchange there; a backend that cannot be reached is skipped like for MAIL.
+   */
+  private void startAuth(SmtpCommand auth) {
+    busy = true;
+    ctx.flush();
+    Set<Backend> tried = new HashSet<>(4);
+    authOn(auth, tried);
+  }
+
+  private void authOn(SmtpCommand auth, Set<Backend> tried) {
+    Backend b = tried.size() > config().retries() ? null : route.balancer().select(key, route.eligibility(), tried::contains);
+    if (b == null) {
+      authReply(SmtpReply.of(454, "4.7.0 " + config().hostname() + " Error: authentication server unavailable; try again later"));
+      return;
+    }
+    tried.add(b);
+    session(b).whenComplete((s, e) -> {
+      if (e != null) {
+        failed(b, "session setup for AUTH: " + BackendSession.unwrap(e).getMessage());
+        authOn(auth, tried);
+        return;
+      }
+      authSession = s;
+      s.command("AUTH " + auth.argument()).whenComplete((r, e2) -> authReply(r != null ? r
+          : SmtpReply.of(454, "4.7.0 " + config().hostname() + " Error: authentication server lost; try again later")));
+    });
+  }
+
+  /** A client's SASL response line during AUTH goes to the authenticating backend as it is. */
+  private void authExchange(String line) {
+    busy = true;
+    authSession.command(line).whenComplete((r, e) -> authReply(r != null ? r
+        : SmtpReply.of(454, "4.7.0 " + config().hostname() + " Error: authentication server lost; try again later")));
+  }
+
+  private void authReply(SmtpReply r) {
+    session.authAnswered(r);
+    if (r.code() != 334 && !r.isPositive()) {
+      authSession = null;
+    } else if (r.isPositive()) {
+      route.observer().info(info, "authenticated at " + authSession.backend().name());
+    }
+    send(r, Stage.OTHER);
+    resume();
+  }
+
   private static Stage stageOf(SmtpCommand c) {
     if (c == null) {
       return Stage.OTHER;
@@ -274,6 +340,10 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
    * eligible backend after a transient failure.
    */
   private void schedule(SmtpCommand mail, Set<Backend> tried, SmtpReply lastTransient) {
+    if (session.authenticated()) {
+      mailOnAuthenticatedSession(mail);
+      return;
+    }
     Backend b = choose(tried);
     if (b == null || tried.size() > config().retries()) {
       SmtpReply r = lastTransient != null ? lastTransient : SmtpReply.of(451, "4.3.0 " + config().hostname()
@@ -304,6 +374,26 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
           finishMail(r, null);
         }
       });
+    });
+  }
+
+  /**
+   * An authenticated session stays with the backend that authenticated it: its credentials are not
+   * valid anywhere else, so there is no retry elsewhere.
+   */
+  private void mailOnAuthenticatedSession(SmtpCommand mail) {
+    BackendSession s = authSession;
+    if (s == null || !s.idle()) {
+      finishMail(SmtpReply.of(451, "4.3.0 " + config().hostname()
+          + " Error: the mail server that authenticated this session is gone; reconnect and try again"), null);
+      return;
+    }
+    mailFrom(s, mail).whenComplete((r, e) -> {
+      if (e != null) {
+        finishMail(BodyRelay.lostReply(config().hostname()), null);
+      } else {
+        finishMail(r, r.isPositive() ? s : null);
+      }
     });
   }
 

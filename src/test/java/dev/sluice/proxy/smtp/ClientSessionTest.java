@@ -17,7 +17,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 class ClientSessionTest {
   static final SmtpReply OK = SmtpReply.of(250, "2.0.0 Ok");
-  ClientSession s = new ClientSession(new ClientSession.Settings("mx.test", 1000, 3, 6, false));
+  ClientSession s = new ClientSession(new ClientSession.Settings("mx.test", 1000, 3, 6, false, false));
 
   Step line(String l) {
     return s.onLine(l);
@@ -185,7 +185,7 @@ class ClientSessionTest {
 
   @Test
   void starttlsIsOfferedOnceAndResetsTheSession() {
-    ClientSession t = new ClientSession(new ClientSession.Settings("mx.test", 1000, 3, 6, true));
+    ClientSession t = new ClientSession(new ClientSession.Settings("mx.test", 1000, 3, 6, true, false));
     assertThat(t.onLine("EHLO c").reply().lines()).contains("250-STARTTLS");
     Step st = t.onLine("STARTTLS");
     assertThat(st.kind()).isEqualTo(ClientSession.Kind.START_TLS);
@@ -196,6 +196,28 @@ class ClientSessionTest {
     assertReply(t.onLine("MAIL FROM:<a@b>"), 503);
     assertThat(t.onLine("EHLO c").reply().lines()).doesNotContain("250-STARTTLS");
     assertReply(t.onLine("STARTTLS"), 503);
+  }
+
+  @Test
+  void authIsRelayedAndOfferedOnlyOverTlsWhenTheListenerHasTls() {
+    ClientSession plain = new ClientSession(new ClientSession.Settings("mx.test", 1000, 3, 6, false, true));
+    assertThat(plain.onLine("EHLO c").reply().lines()).contains("250-AUTH PLAIN LOGIN");
+    Step st = plain.onLine("AUTH PLAIN");
+    assertThat(st.kind()).isEqualTo(ClientSession.Kind.RELAY_AUTH);
+    assertThat(plain.phase()).isEqualTo(Phase.AUTH);
+    plain.authAnswered(SmtpReply.of(334, ""));
+    assertThat(plain.phase()).isEqualTo(Phase.AUTH);
+    plain.authAnswered(SmtpReply.of(235, "2.7.0 Authentication successful"));
+    assertThat(plain.authenticated()).isTrue();
+    assertReply(plain.onLine("AUTH PLAIN"), 503);
+    assertThat(plain.onLine("EHLO c").reply().lines()).doesNotContain("250-AUTH PLAIN LOGIN");
+
+    ClientSession withTls = new ClientSession(new ClientSession.Settings("mx.test", 1000, 3, 6, true, true));
+    assertThat(withTls.onLine("EHLO c").reply().lines()).doesNotContain("250-AUTH PLAIN LOGIN");
+    assertReply(withTls.onLine("AUTH PLAIN"), 502);
+    withTls.onLine("STARTTLS");
+    withTls.tlsStarted();
+    assertThat(withTls.onLine("EHLO c").reply().lines()).contains("250-AUTH PLAIN LOGIN");
   }
 
   @Test

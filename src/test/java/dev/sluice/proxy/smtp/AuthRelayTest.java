@@ -1,0 +1,103 @@
+package dev.sluice.proxy.smtp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sluice.proxy.SessionInfo;
+import dev.sluice.proxy.SessionObserver;
+import dev.sluice.testing.ScriptedPeer;
+import dev.sluice.testing.SluiceFixture;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/** {@code auth: relay}: AUTH goes to one backend, the session stays there, credentials never leak. */
+class AuthRelayTest {
+
+  /** A backend that wants AUTH PLAIN with a 334 challenge, and counts messages. */
+  static ScriptedPeer authServer(String name, AtomicInteger messages) throws Exception {
+    return new ScriptedPeer(c -> {
+      c.say("220 " + name + " ready");
+      String line;
+      while ((line = c.hear()) != null) {
+        String u = line.toUpperCase();
+        if (u.startsWith("EHLO")) {
+          c.say("250-" + name).say("250 AUTH PLAIN");
+        } else if (u.startsWith("AUTH PLAIN")) {
+          c.say("334 ");
+          String response = c.hear();
+          c.say(response.equals("AGJvYgBzZWNyZXQ=") ? "235 2.7.0 Authentication successful" : "535 5.7.8 Authentication failed");
+        } else if (u.startsWith("DATA")) {
+          c.say("354 go ahead");
+          while (!".".equals(c.hear())) {
+            // body
+          }
+          messages.incrementAndGet();
+          c.say("250 2.0.0 queued at " + name);
+        } else if (u.startsWith("QUIT")) {
+          c.say("221 bye");
+          return;
+        } else {
+          c.say("250 2.0.0 Ok");
+        }
+      }
+    });
+  }
+
+  @Test
+  void authenticatedSessionStaysOnItsBackendAndCredentialsAreNeverObserved() throws Exception {
+    AtomicInteger m1 = new AtomicInteger();
+    AtomicInteger m2 = new AtomicInteger();
+    List<String> observed = new CopyOnWriteArrayList<>();
+    SessionObserver recorder = new SessionObserver() {
+      @Override
+      public void received(SessionInfo s, String line) {
+        observed.add(line);
+      }
+    };
+    try (ScriptedPeer a = authServer("one", m1); ScriptedPeer b = authServer("two", m2);
+        SluiceFixture f = SluiceFixture.start("""
+            health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 1s } }
+            pools: { p: { backends: [ "127.0.0.1:%d", "127.0.0.1:%d" ] } }
+            listeners: { l: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: basic, auth: relay } }
+            """.formatted(a.port(), b.port()), recorder);
+        Socket s = new Socket()) {
+      InetSocketAddress at = f.address("l");
+      s.connect(at);
+      s.setSoTimeout(10_000);
+      BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1));
+      OutputStream out = s.getOutputStream();
+      assertThat(in.readLine()).startsWith("220");
+      out.write("EHLO c.test\r\n".getBytes());
+      String l;
+      boolean offered = false;
+      while ((l = in.readLine()).charAt(3) == '-') {
+        offered |= l.contains("AUTH PLAIN");
+      }
+      assertThat(offered).isTrue();
+      out.write("AUTH PLAIN\r\n".getBytes());
+      assertThat(in.readLine()).startsWith("334");
+      out.write("AGJvYgBzZWNyZXQ=\r\n".getBytes());
+      assertThat(in.readLine()).startsWith("235 2.7.0");
+      for (int i = 0; i < 4; i++) {
+        out.write("MAIL FROM:<bob@corp.example>\r\nRCPT TO:<x@example.test>\r\nDATA\r\n".getBytes());
+        assertThat(in.readLine()).startsWith("250");
+        assertThat(in.readLine()).startsWith("250");
+        assertThat(in.readLine()).startsWith("354");
+        out.write("Subject: t\r\n\r\nhi\r\n.\r\n".getBytes());
+        assertThat(in.readLine()).startsWith("250 2.0.0 queued at");
+      }
+      out.write("QUIT\r\n".getBytes());
+      assertThat(in.readLine()).startsWith("221");
+    }
+    // Every message went to the backend that authenticated the session.
+    assertThat(List.of(m1.get(), m2.get())).containsExactlyInAnyOrder(4, 0);
+    assertThat(String.join("\n", observed)).doesNotContain("AGJvYgBzZWNyZXQ=").contains("AUTH PLAIN").contains("(SASL response)");
+  }
+}
