@@ -11,7 +11,8 @@ import java.util.Set;
  * address towards backends, client-identity protocol, ACLs, limits and TLS (DESIGN §3).
  *
  * <p>{@code health} is null when the listener uses the built-in default profile; {@code
- * sourceAddress} and {@code tls} are null when not set. Immutable.
+ * sourceAddress}, {@code tls} and {@code backendTlsCa} are null when not set ({@code backendTlsCa}
+ * null: the JDK's trusted CAs). {@code backendTlsVerify} is false only in labs. Immutable.
  */
 public record ListenerConfig(
     String name,
@@ -31,6 +32,8 @@ public record ListenerConfig(
     BareNewline bareNewline,
     Auth auth,
     BackendTls backendTls,
+    Path backendTlsCa,
+    boolean backendTlsVerify,
     Tls tls,
     Limits limits,
     Set<String> acknowledge,
