@@ -112,6 +112,9 @@ final class CsvBulkLoader {
           if (sawCr && b != '\n') {
             return null; // a bare CR ends a line for BufferedReader, not for DuckDB
           }
+          if (b == 0) {
+            return null; // the parser keeps NUL characters; not worth trusting another reader with
+          }
           if (b == '\r') {
             sawCr = true;
           } else if (b == '\n') {
@@ -195,7 +198,7 @@ final class CsvBulkLoader {
         } else {
           int start = i;
           while (i < n && line[i] != ',') {
-            if (line[i] == '"' || line[i] == 0) {
+            if (line[i] == '"') {
               return false; // a quote inside an unquoted field
             }
             i++;

@@ -82,6 +82,27 @@ class CsvBulkLoaderTest {
   }
 
   @Test
+  void spacesNulAndInvalidUtf8LoadAsTheParserLoadsThem() throws Exception {
+    Path spaces = write("spaces.LOG", HEAD + GOOD
+        + "2025-03-04T10:00:01Z,EX1\\R,S1,1,10.0.0.21:25,10.0.0.5:1,<, EHLO  a ,  \n" + GOOD);
+    assertThat(scan(spaces)).isNotNull();
+    assertSameAsParser(spaces);
+    Files.delete(spaces);
+    Path nul = write("nul.LOG", HEAD + GOOD + GOOD.replace(",,\n", ",\"a\u0000b\",\n"));
+    assertThat(scan(nul)).isNull();
+    assertSameAsParser(nul);
+    Files.delete(nul);
+    byte[] bad = (HEAD + GOOD + GOOD.replace(",,\n", ",x\u00e9y,\n")).getBytes(StandardCharsets.UTF_8);
+    for (int i = 0; i < bad.length - 1; i++) {
+      if (bad[i] == (byte) 0xC3 && bad[i + 1] == (byte) 0xA9) {
+        bad[i] = (byte) 0xFF; // invalid UTF-8: the parser reads U+FFFD, DuckDB's reader refuses the file
+      }
+    }
+    Path utf = Files.write(dir.resolve("utf.LOG"), bad);
+    assertSameAsParser(utf);
+  }
+
+  @Test
   void generatedLogsFixturesAndGzipLoadIdentically() throws Exception {
     LogGenerator g = new LogGenerator(5);
     LocalDateTime t = LocalDateTime.of(2025, 3, 4, 9, 0);
