@@ -84,8 +84,9 @@ final class CsvBulkLoader {
   static final class Scanner {
     private final LogFormat format;
     private final List<String> header = new ArrayList<>();
-    private byte[] line = new byte[4096];
+    private byte[] line = new byte[4096]; // a line carried over between reads
     private int len;
+    private byte[] cur; // the array holding the line being checked
     private long lines;
     private Plan plan;
     // Roles of the columns whose values this path checks, by column index; see check().
@@ -104,73 +105,84 @@ final class CsvBulkLoader {
     /** The plan, or null when the Java parser must read the file. */
     Plan scan(InputStream in) throws IOException {
       byte[] buf = new byte[1 << 16];
-      boolean sawCr = false;
       int n;
+      // Lines are checked where they lie in the read buffer; only one that straddles two reads is
+      // copied into `line` first.
       while ((n = in.read(buf)) > 0) {
+        int start = 0;
         for (int i = 0; i < n; i++) {
-          byte b = buf[i];
-          if (sawCr && b != '\n') {
-            return null; // a bare CR ends a line for BufferedReader, not for DuckDB
-          }
-          if (b == 0) {
-            return null; // the parser keeps NUL characters; not worth trusting another reader with
-          }
-          if (b == '\r') {
-            sawCr = true;
-          } else if (b == '\n') {
-            sawCr = false;
-            if (!endLine()) {
+          if (buf[i] == '\n') {
+            boolean ok;
+            if (len > 0) {
+              append(buf, start, i);
+              ok = endLine(line, 0, len);
+              len = 0;
+            } else {
+              ok = endLine(buf, start, i);
+            }
+            if (!ok) {
               return null;
             }
-          } else {
-            if (len == line.length) {
-              line = java.util.Arrays.copyOf(line, len * 2);
-            }
-            line[len++] = b;
+            start = i + 1;
           }
         }
+        append(buf, start, n);
       }
-      if (sawCr || (len > 0 && !endLine())) {
-        return null;
+      if (len > 0 && (line[len - 1] == '\r' || !endLine(line, 0, len))) {
+        return null; // a CR at the very end: keep that oddity with the parser
       }
       return plan == null ? null : new Plan(plan.headerLines(), lines, plan.width(), plan.columns(), plan.logType());
     }
 
-    private boolean endLine() {
+    private void append(byte[] from, int start, int end) {
+      int n = end - start;
+      if (len + n > line.length) {
+        line = java.util.Arrays.copyOf(line, Math.max(line.length * 2, len + n));
+      }
+      System.arraycopy(from, start, line, len, n);
+      len += n;
+    }
+
+    /** One line without its LF, in {@code l[from, to)}. */
+    private boolean endLine(byte[] l, int from, int to) {
       lines++;
-      int n = len;
-      len = 0;
-      if (n == 0) {
+      if (to > from && l[to - 1] == '\r') {
+        to--; // CRLF
+      }
+      if (to == from) {
         return false; // an empty line is malformed for the parser
       }
-      if (lines == 1 && n >= 3 && line[0] == (byte) 0xEF && line[1] == (byte) 0xBB && line[2] == (byte) 0xBF) {
+      cur = l;
+      if (lines == 1 && to - from >= 3 && l[from] == (byte) 0xEF && l[from + 1] == (byte) 0xBB
+          && l[from + 2] == (byte) 0xBF) {
         return false; // a BOM, which the parser strips
       }
-      if (line[0] == '#') {
+      if (l[from] == '#') {
         if (plan != null) {
           return false; // a header after data: it may change the columns mid-file
         }
-        for (int i = 0; i < n; i++) {
-          if (line[i] == '"') {
-            return false; // read_csv's skip counts lines as CSV records; keep quotes out of them
+        for (int i = from; i < to; i++) {
+          if (l[i] == '"' || l[i] == '\r' || l[i] == 0) {
+            return false; // read_csv's skip counts CSV records; keep quotes out of skipped lines
           }
         }
-        header.add(new String(line, 0, n, StandardCharsets.UTF_8));
+        header.add(new String(l, from, to - from, StandardCharsets.UTF_8));
         return true;
       }
       if (plan == null && (plan = plan(lines - 1)) == null) {
         return false;
       }
-      return dataLine(n);
+      return dataLine(from, to);
     }
 
     /**
      * RFC 4180 fields, the header's count of them, and the checked columns unquoted and in the
      * shapes the SQL maps exactly as the parser does.
      */
-    private boolean dataLine(int n) {
+    private boolean dataLine(int from, int n) {
+      byte[] line = cur;
       int field = 0;
-      int i = 0;
+      int i = from;
       while (true) {
         if (field >= roles.length) {
           return false; // more fields than the header
@@ -184,7 +196,11 @@ final class CsvBulkLoader {
             if (i >= n) {
               return false; // unterminated quote
             }
-            if (line[i++] == '"') {
+            byte b = line[i++];
+            if (b == '\r' || b == 0) {
+              return false; // a bare CR ends a line for BufferedReader, not for DuckDB; NUL: kept by the parser
+            }
+            if (b == '"') {
               if (i < n && line[i] == '"') {
                 i++;
               } else {
@@ -198,8 +214,9 @@ final class CsvBulkLoader {
         } else {
           int start = i;
           while (i < n && line[i] != ',') {
-            if (line[i] == '"') {
-              return false; // a quote inside an unquoted field
+            byte b = line[i];
+            if (b == '"' || b == '\r' || b == 0) {
+              return false; // a quote inside an unquoted field, a bare CR, a NUL
             }
             i++;
           }
@@ -225,7 +242,7 @@ final class CsvBulkLoader {
           return n > 0;
         }
         case SEQ -> {
-          int s = n > 0 && line[from] == '-' ? from + 1 : from;
+          int s = n > 0 && cur[from] == '-' ? from + 1 : from;
           return n == 0 || (to - s >= 1 && to - s <= 9 && digits(s, to));
         }
         case ENDPOINT -> {
@@ -239,7 +256,7 @@ final class CsvBulkLoader {
 
     /** {@code yyyy-MM-ddTHH:mm:ss[.f{1,6}][Z]} with a 1-9 leading year digit and in-range times. */
     private boolean time(int from, int to) {
-      byte[] l = line;
+      byte[] l = cur;
       int n = to - from;
       if (n < 19 || l[from] == '0' || !digits(from, from + 4) || l[from + 4] != '-' || !digits(from + 5, from + 7)
           || l[from + 7] != '-' || !digits(from + 8, from + 10) || (l[from + 10] != 'T' && l[from + 10] != ' ')
@@ -271,7 +288,7 @@ final class CsvBulkLoader {
     private boolean endpoint(int from, int to) {
       int colon = -1;
       for (int i = to - 1; i >= from; i--) {
-        if (line[i] == ':') {
+        if (cur[i] == ':') {
           colon = i;
           break;
         }
@@ -279,12 +296,12 @@ final class CsvBulkLoader {
       if (colon < 0 || to - colon - 1 < 1 || to - colon - 1 > 5 || !digits(colon + 1, to)) {
         return false;
       }
-      if (line[from] == '[') {
-        if (colon - from < 3 || line[colon - 1] != ']') {
+      if (cur[from] == '[') {
+        if (colon - from < 3 || cur[colon - 1] != ']') {
           return false;
         }
         for (int i = from + 1; i < colon - 1; i++) {
-          if (line[i] == '[' || line[i] == ']') {
+          if (cur[i] == '[' || cur[i] == ']') {
             return false;
           }
         }
@@ -294,7 +311,7 @@ final class CsvBulkLoader {
         return false;
       }
       for (int i = from; i < colon; i++) {
-        if (line[i] == ':' || line[i] == '[' || line[i] == ']') {
+        if (cur[i] == ':' || cur[i] == '[' || cur[i] == ']') {
           return false;
         }
       }
@@ -303,7 +320,7 @@ final class CsvBulkLoader {
 
     private boolean digits(int from, int to) {
       for (int i = from; i < to; i++) {
-        if (line[i] < '0' || line[i] > '9') {
+        if (cur[i] < '0' || cur[i] > '9') {
           return false;
         }
       }
