@@ -24,12 +24,15 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
 import java.util.stream.Stream;
+import org.duckdb.DuckDBConnection;
 import java.util.zip.GZIPInputStream;
 
 /**
  * Loads log files into a {@link ReportDatabase}: walks directories, decompresses {@code .gz},
- * detects the format per file (or uses the one given), and parses files in parallel, one thread and
- * one DuckDB appender set per file.
+ * detects the format per file (or uses the one given), and loads files in parallel, one thread and
+ * one DuckDB connection per file. Plain Exchange and Sluice protocol logs go through DuckDB's CSV
+ * reader ({@link CsvBulkLoader}); everything else, and any file that path declines, is parsed in
+ * Java and appended row by row.
  *
  * <p>Files whose format cannot be detected are recorded in the {@code files} table with format
  * {@code unknown} and reported, not loaded. A file that cannot be read is reported the same way; it
@@ -39,6 +42,7 @@ public final class LogLoader {
   private final ReportDatabase db;
   private final LogFormat format;
   private final int threads;
+  private final boolean bulk;
 
   /**
    * @param db the database to fill
@@ -46,9 +50,18 @@ public final class LogLoader {
    * @param threads how many files to parse at once (at least 1)
    */
   public LogLoader(ReportDatabase db, LogFormat format, int threads) {
+    this(db, format, threads, true);
+  }
+
+  /**
+   * @param bulk whether plain protocol logs may go through DuckDB's CSV reader ({@link
+   *     CsvBulkLoader}); false forces the Java parser for every file (tests compare the two)
+   */
+  LogLoader(ReportDatabase db, LogFormat format, int threads, boolean bulk) {
     this.db = db;
     this.format = format;
     this.threads = Math.max(1, threads);
+    this.bulk = bulk;
   }
 
   /** What was loaded from one file. */
@@ -84,6 +97,12 @@ public final class LogLoader {
       return t;
     });
     List<FileResult> results = new ArrayList<>();
+    // Parallelism comes from loading several files at once. DuckDB's own parallelism inside one
+    // read_csv of a small (<= 10 MB) log costs more than it gains when the rows must keep file
+    // order (measured 0.17 s vs 0.03 s per 4 MB file), so it is off while loading and restored
+    // for the queries.
+    long duckThreads = db.count("SELECT current_setting('threads')");
+    db.execute("SET threads = 1");
     try {
       List<Future<FileResult>> futures = new ArrayList<>();
       for (Path f : files) {
@@ -97,6 +116,7 @@ public final class LogLoader {
       throw c instanceof SQLException s ? s : new SQLException("loading failed: " + c, c);
     } finally {
       pool.shutdownNow();
+      db.execute("SET threads = " + duckThreads);
     }
     record(results);
     return results;
@@ -114,6 +134,18 @@ public final class LogLoader {
           return new FileResult(name, "unknown", 0, 0, 0, 0, 0, size, "format not recognised; not loaded");
         }
         f = detected.get();
+      }
+      if (bulk) {
+        Optional<CsvBulkLoader.Plan> plan;
+        try (DuckDBConnection conn = db.loadingConnection()) {
+          plan = CsvBulkLoader.load(conn, file, name, f);
+        }
+        if (plan.isPresent()) {
+          CsvBulkLoader.Plan p = plan.get();
+          bytes.accept(size);
+          return new FileResult(name, f.cliName(), p.lines(), p.lines() - p.headerLines(), 0, 0, p.headerLines(), size,
+              null);
+        }
       }
       try (ReportDatabase.FileSink sink = db.sink(name); BufferedReader in = open(file, bytes)) {
         long lines;

@@ -68,12 +68,20 @@ public final class ReportDatabase implements AutoCloseable {
   /** Longest text kept per rejected line. */
   static final int REJECT_TEXT_LIMIT = 300;
 
+  /** The in-memory catalog holding the tables (see the constructor for why not the default one). */
+  private static final String CATALOG = "report";
+
   private final DuckDBConnection connection;
 
   /** Opens an empty in-memory database with the schema. */
   public ReportDatabase() throws SQLException {
     connection = (DuckDBConnection) DriverManager.getConnection("jdbc:duckdb:");
     try (Statement st = connection.createStatement()) {
+      // DuckDB 2.0 compresses in-memory tables by default, which made inserting the string-heavy
+      // events table cost more than parsing; an uncompressed in-memory catalog loads 2-3x faster
+      // for somewhat more memory.
+      st.execute("ATTACH ':memory:' AS " + CATALOG + " (COMPRESS false)");
+      st.execute("USE " + CATALOG);
       for (String ddl : List.of(EVENTS_DDL, MESSAGES_DDL, REJECTS_DDL, FILES_DDL, SESSIONS_VIEW)) {
         st.execute(ddl);
       }
@@ -102,6 +110,13 @@ public final class ReportDatabase implements AutoCloseable {
         rows.add(row);
       }
       return new ResultTable(name, title, columns, rows);
+    }
+  }
+
+  /** Runs a statement without a result, such as {@code SET}. */
+  void execute(String sql) throws SQLException {
+    try (Statement st = connection.createStatement()) {
+      st.execute(sql);
     }
   }
 
@@ -143,7 +158,16 @@ public final class ReportDatabase implements AutoCloseable {
    * files load in parallel. Close it to flush.
    */
   FileSink sink(String sourceFile) throws SQLException {
-    return new FileSink(connection.duplicate(), sourceFile);
+    return new FileSink(loadingConnection(), sourceFile);
+  }
+
+  /** A connection of its own for one loading thread, using the report catalog. Close after use. */
+  DuckDBConnection loadingConnection() throws SQLException {
+    DuckDBConnection c = connection.duplicate();
+    try (Statement st = c.createStatement()) {
+      st.execute("USE " + CATALOG);
+    }
+    return c;
   }
 
   @Override
