@@ -4,13 +4,15 @@ import dev.sluice.balance.Eligibility;
 import dev.sluice.balance.PoolBalancer;
 import dev.sluice.config.ListenerConfig;
 import dev.sluice.health.PassiveHealth;
+import dev.sluice.proxy.tls.BackendTlsContext;
 import dev.sluice.proxy.tls.ServerTls;
 
 /**
  * Everything a listener needs to place a session: its config, its pool's balancer and the
  * eligibility of that pool's backends under the listener's own health profile, and the pool's
  * passive health to report live failures to, who observes its sessions (protocol log, metrics),
- * and its TLS server context ({@code tls} is null without a {@code tls:} section). An immutable
+ * its TLS server context ({@code tls} is null without a {@code tls:} section) and its TLS client
+ * context towards backends ({@code backendTls} null with {@code backend_tls: none}). An immutable
  * snapshot; a reload swaps in a new one while sessions in flight keep the one they started with.
  */
 public record ListenerRoute(
@@ -19,4 +21,5 @@ public record ListenerRoute(
     Eligibility eligibility,
     PassiveHealth passive,
     SessionObserver observer,
-    ServerTls tls) {}
+    ServerTls tls,
+    BackendTlsContext backendTls) {}

@@ -20,6 +20,7 @@ import dev.sluice.proxy.SessionObserver;
 import dev.sluice.proxy.smtp.BackendSession;
 import dev.sluice.proxy.smtp.SmtpFrontend;
 import dev.sluice.proxy.tcp.TcpSession;
+import dev.sluice.proxy.tls.BackendTlsContext;
 import dev.sluice.proxy.tls.ServerTls;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.timeout.IdleStateHandler;
@@ -76,14 +77,16 @@ public final class SluiceServer implements AutoCloseable {
    */
   public void start() throws StartupException, InterruptedException {
     Map<String, ServerTls> tls = new LinkedHashMap<>();
+    Map<String, BackendTlsContext> backendTls = new LinkedHashMap<>();
     for (ListenerConfig l : config.listeners().values()) {
       checkSourceAddress(l);
-      if (l.tls() != null) {
-        try {
+      try {
+        if (l.tls() != null) {
           tls.put(l.name(), ServerTls.load(l.tls()));
-        } catch (java.io.IOException e) {
-          throw new StartupException(l.location() + ": listener '" + l.name() + "': " + e.getMessage());
         }
+        backendTls.put(l.name(), BackendTlsContext.of(l));
+      } catch (java.io.IOException e) {
+        throw new StartupException(l.location() + ": listener '" + l.name() + "': " + e.getMessage());
       }
     }
     boss = transport.newGroup(1);
@@ -132,7 +135,8 @@ public final class SluiceServer implements AutoCloseable {
       ListenerEligibility eligibility =
           new ListenerEligibility(health.targets(keys.get(l), balancer.backends()), listenerPassive);
       Listener listener =
-          new Listener(new ListenerRoute(l, balancer, eligibility, listenerPassive, observer, tls.get(l.name())));
+          new Listener(new ListenerRoute(l, balancer, eligibility, listenerPassive, observer, tls.get(l.name()),
+              backendTls.get(l.name())));
       try {
         listener.bind(boss, workers, transport, (self, pipeline) -> sessionPipeline(self, pipeline, connector));
       } catch (Exception e) {

@@ -60,6 +60,11 @@ public final class TestCertificates {
 
   /** A self-signed EC P-256 certificate for {@code CN=commonName} valid from notBefore to notAfter. */
   public static Issued selfSigned(String commonName, Instant notBefore, Instant notAfter) {
+    return selfSigned(commonName, notBefore, notAfter, null);
+  }
+
+  /** As above, also naming {@code ipAddress} in subjectAltName (what hostname verification checks for an IP). */
+  public static Issued selfSigned(String commonName, Instant notBefore, Instant notAfter, String ipAddress) {
     try {
       KeyPairGenerator gen = KeyPairGenerator.getInstance("EC");
       gen.initialize(256);
@@ -67,10 +72,15 @@ public final class TestCertificates {
       X500Name name = new X500Name("CN=" + commonName);
       JcaX509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(name, BigInteger.valueOf(SERIAL.incrementAndGet()),
           Date.from(notBefore), Date.from(notAfter), name, keys.getPublic());
+      if (ipAddress != null) {
+        builder.addExtension(org.bouncycastle.asn1.x509.Extension.subjectAlternativeName, false,
+            new org.bouncycastle.asn1.x509.GeneralNames(
+                new org.bouncycastle.asn1.x509.GeneralName(org.bouncycastle.asn1.x509.GeneralName.iPAddress, ipAddress)));
+      }
       X509Certificate cert = new JcaX509CertificateConverter()
           .getCertificate(builder.build(new JcaContentSignerBuilder("SHA256withECDSA").build(keys.getPrivate())));
       return new Issued(keys, cert);
-    } catch (GeneralSecurityException | OperatorCreationException e) {
+    } catch (GeneralSecurityException | OperatorCreationException | org.bouncycastle.cert.CertIOException e) {
       throw new IllegalStateException("cannot issue a test certificate", e);
     }
   }

@@ -2,10 +2,13 @@ package dev.sluice.proxy.smtp;
 
 import dev.sluice.balance.Backend;
 import dev.sluice.proxy.BackendConnector;
+import dev.sluice.config.ListenerConfig.BackendTls;
 import dev.sluice.config.ListenerConfig.ClientIdentity;
 import dev.sluice.proxy.NetErrors;
 import dev.sluice.proxy.identity.ClientInfo;
 import dev.sluice.proxy.identity.ProxyHeaders;
+import dev.sluice.proxy.tls.BackendTlsContext;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.Channel;
@@ -70,7 +73,8 @@ public final class BackendSession {
    * @param ownName Sluice's own name, for the EHLO before XCLIENT
    */
   public static CompletableFuture<BackendSession> open(EventLoop loop, BackendConnector connector, Backend backend,
-      InetAddress source, ClientIdentity identity, ClientInfo client, String ownName, Timeouts timeouts) {
+      InetAddress source, ClientIdentity identity, ClientInfo client, String ownName, BackendTls tlsMode,
+      BackendTlsContext tls, Timeouts timeouts) {
     BackendSession s = new BackendSession(backend, timeouts);
     CompletableFuture<BackendSession> ready = new CompletableFuture<>();
     CompletableFuture<SmtpReply> banner = s.expect("banner", timeouts.greeting(), loop);
@@ -100,20 +104,23 @@ public final class BackendSession {
                 s.channel.voidPromise());
           }
         });
+    String firstName = identity == ClientIdentity.XCLIENT ? ownName : client.helo();
     banner
         .thenCompose(b -> {
           backend.recordLatency(System.nanoTime() - start);
           require(b.isPositive(), "banner " + b, b);
+          return s.command("EHLO " + firstName);
+        })
+        .thenCompose(ehlo -> s.maybeStartTls(ehlo, tlsMode, tls, firstName))
+        .thenCompose(ehlo -> {
           if (identity != ClientIdentity.XCLIENT) {
-            return s.command("EHLO " + client.helo());
+            return CompletableFuture.completedFuture(ehlo);
           }
-          return s.command("EHLO " + ownName).thenCompose(first -> {
-            require(first.isPositive(), "EHLO refused: " + first, first);
-            require(first.ehloKeywords().contains("XCLIENT"),
-                "backend does not offer XCLIENT to Sluice (Postfix: add Sluice's source address to"
-                    + " smtpd_authorized_xclient_hosts)", null);
-            return s.command(client.xclient());
-          }).thenCompose(greeting -> {
+          require(ehlo.isPositive(), "EHLO refused: " + ehlo, ehlo);
+          require(ehlo.ehloKeywords().contains("XCLIENT"),
+              "backend does not offer XCLIENT to Sluice (Postfix: add Sluice's source address to"
+                  + " smtpd_authorized_xclient_hosts)", null);
+          return s.command(client.xclient()).thenCompose(greeting -> {
             // XCLIENT succeeds with a new 220 greeting; the session restarts as the real client.
             require(greeting.code() == 220, "XCLIENT refused: " + greeting, greeting);
             return s.command("EHLO " + client.helo());
@@ -136,6 +143,48 @@ public final class BackendSession {
           }
         });
     return ready;
+  }
+
+  /**
+   * With {@code backend_tls}, upgrades with STARTTLS when the backend offers it (RFC 3207) and
+   * greets again; {@code require} fails a backend that does not offer it. Returns the EHLO reply
+   * that is valid afterwards.
+   */
+  private CompletableFuture<SmtpReply> maybeStartTls(SmtpReply ehlo, BackendTls mode, BackendTlsContext tls,
+      String name) {
+    if (mode == BackendTls.NONE || !ehlo.isPositive()) {
+      return CompletableFuture.completedFuture(ehlo);
+    }
+    if (!ehlo.ehloKeywords().contains("STARTTLS")) {
+      require(mode != BackendTls.REQUIRE, "backend does not offer STARTTLS (backend_tls: require)", null);
+      return CompletableFuture.completedFuture(ehlo);
+    }
+    return command("STARTTLS").thenCompose(ready -> {
+      require(ready.code() == 220, "STARTTLS refused: " + ready, ready);
+      SslHandler ssl = tls.newHandler(channel.alloc(), backend.address().host(), backend.address().port());
+      channel.pipeline().addFirst("tls", ssl);
+      CompletableFuture<SmtpReply> greeted = new CompletableFuture<>();
+      ssl.handshakeFuture().addListener(f -> {
+        if (!f.isSuccess()) {
+          greeted.completeExceptionally(new BackendFailure("TLS handshake failed: " + NetErrors.describe(f.cause()), null));
+          return;
+        }
+        // RFC 3207 §4.2: forget what the backend said before TLS and greet again.
+        command("EHLO " + name).whenComplete((r, e) -> {
+          if (e != null) {
+            greeted.completeExceptionally(unwrap(e));
+          } else {
+            greeted.complete(r);
+          }
+        });
+      });
+      return greeted;
+    });
+  }
+
+  /** Whether this session to the backend runs over TLS. */
+  public boolean tls() {
+    return channel != null && channel.pipeline().get(SslHandler.class) != null;
   }
 
   private static void require(boolean condition, String failure, SmtpReply reply) {

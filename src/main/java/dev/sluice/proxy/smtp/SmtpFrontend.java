@@ -451,7 +451,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       sessions.remove(b);
     }
     return BackendSession.open(ctx.channel().eventLoop(), connector, b, config().sourceAddress(), config().clientIdentity(),
-            clientInfo(), config().hostname(), timeouts)
+            clientInfo(), config().hostname(), config().backendTls(), route.backendTls(), timeouts)
         .thenApply(opened -> {
           sessions.put(b, opened);
           opened.onWritable(this::backendDrained);

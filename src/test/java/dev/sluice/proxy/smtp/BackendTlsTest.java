@@ -1,0 +1,92 @@
+package dev.sluice.proxy.smtp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sluice.lab.EmbeddedSmtpServer;
+import dev.sluice.lab.LabSmtpClient;
+import dev.sluice.runtime.Transport;
+import dev.sluice.testing.ScriptedPeer;
+import dev.sluice.testing.SluiceFixture;
+import dev.sluice.testing.TestCertificates;
+import io.netty.channel.EventLoopGroup;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** backend_tls: STARTTLS towards backends, with certificate and host name verification. */
+class BackendTlsTest {
+  @TempDir Path dir;
+  EventLoopGroup group;
+  TestCertificates.Issued cert;
+  Path caFile;
+
+  @BeforeEach
+  void setUp() {
+    group = Transport.NIO.newGroup(1);
+    cert = TestCertificates.selfSigned("backend.test", Instant.now().minusSeconds(60), Instant.now().plusSeconds(86_400),
+        "127.0.0.1");
+    caFile = dir.resolve("ca.pem");
+    cert.writePem(caFile, dir.resolve("unused-key.pem"));
+  }
+
+  @AfterEach
+  void tearDown() {
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+  }
+
+  SmtpReply sendThrough(int backendPort, String tlsSettings) throws Exception {
+    try (SluiceFixture f = SluiceFixture.start("""
+        health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 1s } }
+        pools: { p: { backends: [ "127.0.0.1:%d" ] } }
+        listeners:
+          l: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: basic, %s }
+        """.formatted(backendPort, tlsSettings));
+        LabSmtpClient c = LabSmtpClient.connect(f.address("l"), null, Duration.ofSeconds(10))) {
+      c.command("EHLO client.test");
+      return c.send("a@corp.example", "b@example.test", "Subject: t\n\nhello\n");
+    }
+  }
+
+  @Test
+  void requireWithATrustedCertificateNamingTheBackendDelivers() throws Exception {
+    try (ScriptedPeer peer = new ScriptedPeer(ScriptedPeer.startTlsServer(cert.serverContext()))) {
+      SmtpReply r = sendThrough(peer.port(), "backend_tls: require, backend_tls_ca: \"" + caFile + "\"");
+      assertThat(r.code()).as(r.toString()).isEqualTo(250);
+      assertThat(peer.received()).contains("STARTTLS").contains("DATA");
+    }
+  }
+
+  @Test
+  void untrustedCertificateFailsTheBackendAndNothingIsSentInTheClear() throws Exception {
+    try (ScriptedPeer peer = new ScriptedPeer(ScriptedPeer.startTlsServer(cert.serverContext()))) {
+      SmtpReply r = sendThrough(peer.port(), "backend_tls: require");
+      assertThat(r.code()).isEqualTo(451);
+      assertThat(peer.received()).doesNotContain("DATA");
+    }
+  }
+
+  @Test
+  void labSwitchSkipsVerification() throws Exception {
+    try (ScriptedPeer peer = new ScriptedPeer(ScriptedPeer.startTlsServer(cert.serverContext()))) {
+      SmtpReply r = sendThrough(peer.port(), "backend_tls: require, backend_tls_verify: false");
+      assertThat(r.code()).isEqualTo(250);
+    }
+  }
+
+  @Test
+  void requireRefusesABackendWithoutStarttlsWhileStarttlsFallsBackToPlaintext() throws Exception {
+    try (EmbeddedSmtpServer plain = new EmbeddedSmtpServer("plain", null)
+        .start(new InetSocketAddress("127.0.0.1", 0), group, Transport.NIO)) {
+      assertThat(sendThrough(plain.port(), "backend_tls: require").code()).isEqualTo(451);
+      assertThat(plain.messages()).isZero();
+      assertThat(sendThrough(plain.port(), "backend_tls: starttls").code()).isEqualTo(250);
+      assertThat(plain.messages()).isEqualTo(1);
+    }
+  }
+}
