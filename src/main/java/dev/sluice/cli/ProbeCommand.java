@@ -36,6 +36,35 @@ public final class ProbeCommand implements Runnable {
     new picocli.CommandLine(this).usage(System.out);
   }
 
+  /** A command-line argument that cannot be used; the message is for the user. */
+  static final class UsageError extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    UsageError(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  static HostPort target(String text) throws UsageError {
+    try {
+      return ConfigValues.parseHostPort(text, false, false);
+    } catch (IllegalArgumentException e) {
+      throw new UsageError(e.getMessage() + " (expected HOST:PORT, e.g. 127.0.0.1:25)");
+    }
+  }
+
+  /** The --source address, or null when not given. */
+  static InetAddress source(String text) throws UsageError {
+    if (text == null) {
+      return null;
+    }
+    InetAddress a = IpLiteral.toAddress(text);
+    if (a == null) {
+      throw new UsageError("--source '" + text + "' is not an IP address");
+    }
+    return a;
+  }
+
   /**
    * {@code sluice probe backend HOST:PORT}: runs a deep health probe once (the same code the
    * balancer runs) and prints the dialogue and the verdict. Exit 0 UP, 1 DEGRADED, 2 DOWN.
@@ -81,19 +110,15 @@ public final class ProbeCommand implements Runnable {
     public Integer call() throws Exception {
       PrintStream out = System.out;
       HostPort hp;
+      InetAddress from;
       try {
-        hp = ConfigValues.parseHostPort(target, false, false);
-      } catch (IllegalArgumentException e) {
-        System.err.println("sluice probe backend: " + e.getMessage() + " (expected HOST:PORT, e.g. 127.0.0.1:25)");
-        return 2;
-      }
-      if (certWarnDays < 0) {
-        System.err.println("sluice probe backend: --cert-warn-days must be 0 or more");
-        return 2;
-      }
-      InetAddress from = null;
-      if (source != null && (from = IpLiteral.toAddress(source)) == null) {
-        System.err.println("sluice probe backend: --source '" + source + "' is not an IP address");
+        hp = target(target);
+        from = source(source);
+        if (certWarnDays < 0) {
+          throw new UsageError("--cert-warn-days must be 0 or more");
+        }
+      } catch (UsageError e) {
+        System.err.println("sluice probe backend: " + e.getMessage());
         return 2;
       }
       HealthProfile profile = profile();
@@ -201,15 +226,12 @@ public final class ProbeCommand implements Runnable {
     public Integer call() {
       PrintStream out = System.out;
       HostPort hp;
+      InetAddress sourceAddress;
       try {
-        hp = ConfigValues.parseHostPort(target, false, false);
-      } catch (IllegalArgumentException e) {
-        System.err.println("sluice probe relay: " + e.getMessage() + " (expected HOST:PORT)");
-        return 2;
-      }
-      InetAddress sourceAddress = source == null ? null : IpLiteral.toAddress(source);
-      if (source != null && sourceAddress == null) {
-        System.err.println("sluice probe relay: --source '" + source + "' is not an IP address");
+        hp = target(target);
+        sourceAddress = source(source);
+      } catch (UsageError e) {
+        System.err.println("sluice probe relay: " + e.getMessage());
         return 2;
       }
       try (dev.sluice.lab.LabSmtpClient c =

@@ -9,6 +9,7 @@ import dev.sluice.health.HealthState;
 import dev.sluice.health.ProbeKey;
 import dev.sluice.health.ProbeTarget;
 import dev.sluice.testing.PostfixInstance;
+import dev.sluice.testing.PostfixPair;
 import dev.sluice.testing.SluiceFixture;
 import dev.sluice.testing.SmtpClients;
 import dev.sluice.testing.SmtpClients.SmtplibResult;
@@ -47,23 +48,22 @@ class HealthPostfixIT {
   /** Jitter (±10%) and the probe's own time on top of whole intervals. */
   static final Duration MARGIN = Duration.ofMillis(1500);
 
+  static PostfixPair pair;
   static PostfixInstance pfA;
   static PostfixInstance pfB;
   SluiceFixture sluice;
 
   @BeforeAll
   static void startPostfix() {
-    pfA = PostfixInstance.builder("health-a").build().start();
-    pfB = PostfixInstance.builder("health-b").build().start();
+    pair = PostfixPair.start("health", b -> b);
+    pfA = pair.a();
+    pfB = pair.b();
   }
 
   @AfterAll
   static void stopPostfix() {
-    if (pfA != null) {
-      pfA.close();
-    }
-    if (pfB != null) {
-      pfB.close();
+    if (pair != null) {
+      pair.close();
     }
   }
 

@@ -5,6 +5,8 @@ import static org.awaitility.Awaitility.await;
 
 import dev.sluice.testing.ExternalCommand;
 import dev.sluice.testing.PostfixInstance;
+import dev.sluice.testing.PostfixPair;
+import dev.sluice.testing.RawSmtpClient;
 import dev.sluice.testing.SluiceFixture;
 import dev.sluice.testing.SmtpClients;
 import dev.sluice.testing.SmtpClients.SmtplibResult;
@@ -13,11 +15,7 @@ import jakarta.mail.Session;
 import jakarta.mail.Transport;
 import jakarta.mail.internet.InternetAddress;
 import jakarta.mail.internet.MimeMessage;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,36 +39,28 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 @Tag("integration")
 class SmtpModePostfixIT {
+  static PostfixPair pair;
   static PostfixInstance pfA;
   static PostfixInstance pfB;
   SluiceFixture sluice;
-  int baseA;
-  int baseB;
 
   @BeforeAll
   static void startPostfix() {
-    pfA = PostfixInstance.builder("smtp-a").mainCf("message_size_limit", "104857600").mainCf("virtual_mailbox_limit", "0")
-        .build().start();
-    pfB = PostfixInstance.builder("smtp-b").mainCf("message_size_limit", "104857600").mainCf("virtual_mailbox_limit", "0")
-        .build().start();
+    pair = PostfixPair.start("smtp", b -> b.mainCf("message_size_limit", "104857600").mainCf("virtual_mailbox_limit", "0"));
+    pfA = pair.a();
+    pfB = pair.b();
   }
 
   @AfterAll
   static void stopPostfix() {
-    if (pfA != null) {
-      pfA.close();
-    }
-    if (pfB != null) {
-      pfB.close();
+    if (pair != null) {
+      pair.close();
     }
   }
 
   @BeforeEach
   void counts() {
-    pfA.awaitQueueEmpty();
-    pfB.awaitQueueEmpty();
-    baseA = pfA.deliveredCount();
-    baseB = pfB.deliveredCount();
+    pair.mark();
   }
 
   @AfterEach
@@ -118,18 +108,15 @@ class SmtpModePostfixIT {
   }
 
   int deliveredA() {
-    return pfA.deliveredCount() - baseA;
+    return pair.deliveredA();
   }
 
   int deliveredB() {
-    return pfB.deliveredCount() - baseB;
+    return pair.deliveredB();
   }
 
   void assertNothingLost(int accepted) {
-    await().atMost(Duration.ofSeconds(60)).until(() -> deliveredA() + deliveredB() >= accepted);
-    pfA.awaitQueueEmpty();
-    pfB.awaitQueueEmpty();
-    assertThat(deliveredA() + deliveredB()).as("delivered by Postfix == accepted by clients").isEqualTo(accepted);
+    pair.assertNothingLost(accepted);
   }
 
   @Test
@@ -160,7 +147,7 @@ class SmtpModePostfixIT {
     for (String mode : List.of("reject", "normalize")) {
       start("5s", "    bare_newline: " + mode + "\n");
       String reply;
-      try (Raw c = new Raw(port())) {
+      try (RawSmtpClient c = RawSmtpClient.connect(sluice.address("mx"), null)) {
         c.expect("220");
         c.send("EHLO attacker.test\r\n");
         c.expect("250 ");
@@ -278,42 +265,4 @@ class SmtpModePostfixIT {
     }
   }
 
-  /** A raw client for exact bytes. */
-  static final class Raw implements AutoCloseable {
-    final Socket socket;
-    final BufferedReader in;
-    final OutputStream out;
-
-    Raw(int port) throws IOException {
-      socket = new Socket("127.0.0.1", port);
-      socket.setSoTimeout(20_000);
-      in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.ISO_8859_1));
-      out = socket.getOutputStream();
-    }
-
-    void send(String s) throws IOException {
-      out.write(s.getBytes(StandardCharsets.ISO_8859_1));
-      out.flush();
-    }
-
-    String reply() throws IOException {
-      String line;
-      do {
-        line = in.readLine();
-        if (line == null) {
-          throw new IOException("closed");
-        }
-      } while (line.length() > 3 && line.charAt(3) == '-');
-      return line;
-    }
-
-    void expect(String prefix) throws IOException {
-      assertThat(reply()).startsWith(prefix);
-    }
-
-    @Override
-    public void close() throws IOException {
-      socket.close();
-    }
-  }
 }

@@ -8,16 +8,11 @@ import dev.sluice.lab.EmbeddedSmtpServer;
 import dev.sluice.lab.LabSmtpClient;
 import dev.sluice.runtime.Transport;
 import dev.sluice.testing.Loopback;
+import dev.sluice.testing.RawSmtpClient;
 import dev.sluice.testing.ScriptedPeer;
 import dev.sluice.testing.SluiceFixture;
 import io.netty.channel.EventLoopGroup;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -122,7 +117,7 @@ class SmtpModeTest {
   void pipelinedGroupGetsItsRepliesInOrder() throws Exception {
     EmbeddedSmtpServer a = backend("a");
     SluiceFixture f = sluice("", entry(a));
-    try (Raw r = new Raw(f.address("l"))) {
+    try (RawSmtpClient r = RawSmtpClient.connect(f.address("l"), null)) {
       r.expect("220");
       r.send("EHLO p.test\r\nMAIL FROM:<a@internet.example>\r\nRCPT TO:<b@corp.example>\r\nRCPT TO:<c@corp.example>\r\nDATA\r\n");
       assertThat(r.reply()).startsWith("250 ENHANCEDSTATUSCODES");
@@ -176,7 +171,7 @@ class SmtpModeTest {
   void bareLineFeedIsRejectedWith550AndNothingReachesTheBackend() throws Exception {
     EmbeddedSmtpServer a = backend("a");
     SluiceFixture f = sluice("", entry(a));
-    try (Raw r = new Raw(f.address("l"))) {
+    try (RawSmtpClient r = RawSmtpClient.connect(f.address("l"), null)) {
       r.expect("220");
       r.send("EHLO p.test\r\n");
       r.expect("250 ENHANCEDSTATUSCODES");
@@ -205,7 +200,7 @@ class SmtpModeTest {
   void overlongCommandLineGets500AndTheSessionContinues() throws Exception {
     EmbeddedSmtpServer a = backend("a");
     SluiceFixture f = sluice("", entry(a));
-    try (Raw r = new Raw(f.address("l"))) {
+    try (RawSmtpClient r = RawSmtpClient.connect(f.address("l"), null)) {
       r.expect("220");
       r.send("NOOP " + "x".repeat(20_000) + "\r\nNOOP\r\n");
       assertThat(r.reply()).startsWith("500 5.5.2");
@@ -227,44 +222,4 @@ class SmtpModeTest {
     assertThat(a.messages()).isEqualTo(1);
   }
 
-  /** A raw client for exact byte-level exchanges. */
-  static final class Raw implements AutoCloseable {
-    final Socket socket;
-    final BufferedReader in;
-    final OutputStream out;
-
-    Raw(InetSocketAddress at) throws IOException {
-      socket = new Socket();
-      socket.connect(at);
-      socket.setSoTimeout(10_000);
-      in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.ISO_8859_1));
-      out = socket.getOutputStream();
-    }
-
-    void send(String s) throws IOException {
-      out.write(s.getBytes(StandardCharsets.ISO_8859_1));
-      out.flush();
-    }
-
-    /** The last line of the next reply. */
-    String reply() throws IOException {
-      String line;
-      do {
-        line = in.readLine();
-        if (line == null) {
-          throw new IOException("closed");
-        }
-      } while (line.length() > 3 && line.charAt(3) == '-');
-      return line;
-    }
-
-    void expect(String prefix) throws IOException {
-      assertThat(reply()).startsWith(prefix);
-    }
-
-    @Override
-    public void close() throws IOException {
-      socket.close();
-    }
-  }
 }

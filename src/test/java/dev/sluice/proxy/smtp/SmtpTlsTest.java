@@ -5,17 +5,13 @@ import static org.awaitility.Awaitility.await;
 
 import dev.sluice.lab.EmbeddedSmtpServer;
 import dev.sluice.runtime.Transport;
+import dev.sluice.testing.RawSmtpClient;
 import dev.sluice.testing.SluiceFixture;
 import dev.sluice.testing.SmtpClients;
 import dev.sluice.testing.TestCertificates;
 import io.netty.channel.EventLoopGroup;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -88,81 +84,32 @@ class SmtpTlsTest {
     return ctx;
   }
 
-  /** Line I/O over a socket that can be upgraded to TLS. */
-  static final class Conn implements AutoCloseable {
-    Socket socket;
-    BufferedReader in;
-    OutputStream out;
-
-    Conn(Socket s) throws IOException {
-      use(s);
-    }
-
-    void use(Socket s) throws IOException {
-      socket = s;
-      socket.setSoTimeout(10_000);
-      in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1));
-      out = s.getOutputStream();
-    }
-
-    void send(String text) throws IOException {
-      out.write(text.getBytes(StandardCharsets.ISO_8859_1));
-      out.flush();
-    }
-
-    /** All lines of the next reply. */
-    String reply() throws IOException {
-      StringBuilder sb = new StringBuilder();
-      String line;
-      do {
-        line = in.readLine();
-        if (line == null) {
-          throw new IOException("closed");
-        }
-        sb.append(line).append('\n');
-      } while (line.length() > 3 && line.charAt(3) == '-');
-      return sb.toString();
-    }
-
-    SSLSocket upgrade() throws Exception {
-      SSLSocket tls = (SSLSocket) trustAll().getSocketFactory().createSocket(socket, "mx.test", socket.getPort(), true);
-      tls.startHandshake();
-      use(tls);
-      return tls;
-    }
-
-    @Override
-    public void close() throws IOException {
-      socket.close();
-    }
-  }
-
   @Test
   void starttlsProtectsTheSessionAndThePlaintextPipelinedAfterItIsDiscarded() throws Exception {
     InetSocketAddress at = start(false);
-    try (Conn c = new Conn(new Socket(at.getAddress(), at.getPort()))) {
-      assertThat(c.reply()).startsWith("220 mx.test");
+    try (RawSmtpClient c = new RawSmtpClient(new Socket(at.getAddress(), at.getPort()))) {
+      assertThat(c.replyLines()).startsWith("220 mx.test");
       c.send("EHLO client.test\r\n");
-      assertThat(c.reply()).contains("250-STARTTLS");
+      assertThat(c.replyLines()).contains("250-STARTTLS");
       // An attacker's injection rides in the same packet as STARTTLS (CVE-2011-0411).
       c.send("STARTTLS\r\nMAIL FROM:<injected@evil.example>\r\n");
-      assertThat(c.reply()).startsWith("220 2.0.0");
-      SSLSocket tls = c.upgrade();
+      assertThat(c.replyLines()).startsWith("220 2.0.0");
+      SSLSocket tls = c.upgrade(trustAll(), "mx.test");
       assertThat(tls.getSession().getProtocol()).isIn("TLSv1.3", "TLSv1.2");
       assertThat(((X509Certificate) tls.getSession().getPeerCertificates()[0]).getSubjectX500Principal().getName())
           .isEqualTo("CN=mx.first.test");
       // The injected MAIL was dropped: the session starts afresh and must greet first.
       c.send("MAIL FROM:<a@b.example>\r\n");
-      assertThat(c.reply()).startsWith("503");
+      assertThat(c.replyLines()).startsWith("503");
       c.send("EHLO client.test\r\n");
-      assertThat(c.reply()).doesNotContain("STARTTLS");
+      assertThat(c.replyLines()).doesNotContain("STARTTLS");
       c.send("MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n");
-      assertThat(c.reply()).startsWith("250");
-      assertThat(c.reply()).startsWith("250");
-      assertThat(c.reply()).startsWith("354");
+      assertThat(c.replyLines()).startsWith("250");
+      assertThat(c.replyLines()).startsWith("250");
+      assertThat(c.replyLines()).startsWith("354");
       c.send("Subject: over TLS\r\n\r\nhello\r\n.\r\nQUIT\r\n");
-      assertThat(c.reply()).startsWith("250 2.0.0 Ok: queued");
-      assertThat(c.reply()).startsWith("221");
+      assertThat(c.replyLines()).startsWith("250 2.0.0 Ok: queued");
+      assertThat(c.replyLines()).startsWith("221");
     }
     assertThat(backend.messages()).isEqualTo(1);
   }
@@ -170,10 +117,10 @@ class SmtpTlsTest {
   @Test
   void implicitTlsListenerGreetsOnlyAfterTheHandshake() throws Exception {
     InetSocketAddress at = start(true);
-    try (Conn c = new Conn(trustAll().getSocketFactory().createSocket(at.getAddress(), at.getPort()))) {
-      assertThat(c.reply()).startsWith("220 mx.test");
+    try (RawSmtpClient c = new RawSmtpClient(trustAll().getSocketFactory().createSocket(at.getAddress(), at.getPort()))) {
+      assertThat(c.replyLines()).startsWith("220 mx.test");
       c.send("EHLO client.test\r\n");
-      assertThat(c.reply()).doesNotContain("STARTTLS");
+      assertThat(c.replyLines()).doesNotContain("STARTTLS");
     }
   }
 
