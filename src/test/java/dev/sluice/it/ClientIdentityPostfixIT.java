@@ -50,6 +50,8 @@ class ClientIdentityPostfixIT {
           proxy1smtp: { listen: "127.0.0.5:0", mode: smtp, pool: proxied, health: deep, source_address: 127.0.0.25, client_identity: proxy_v1 }
           strictxclient: { listen: "127.0.0.6:0", mode: smtp, pool: strict, health: deep, source_address: 127.0.0.26, client_identity: xclient }
           strictnone: { listen: "127.0.0.7:0", mode: smtp, pool: strict, health: deep, source_address: 127.0.0.27 }
+          behindproxy: { listen: "127.0.0.8:0", mode: smtp, pool: plain, health: deep, source_address: 127.0.0.28,
+                         client_identity: xclient, accept_proxy: [127.0.0.9/32] }
         """.formatted(pf.address(), pf.port(), proxyPort, strictPort));
   }
 
@@ -97,6 +99,23 @@ class ClientIdentityPostfixIT {
     SwaksResult ok = send("xforward", "127.0.0.80", "user@example.test");
     assertThat(ok.succeeded()).as(ok.transcript()).isTrue();
     pf.awaitMaillog("127.0.0.80");
+  }
+
+  @Test
+  void clientBehindATrustedProxyReachesPostfixWithItsOwnAddress() throws Exception {
+    var at = sluice.address("behindproxy");
+    try (var c = dev.sluice.testing.RawSmtpClient.connect(at, "127.0.0.9")) {
+      c.send("PROXY TCP4 127.0.0.95 127.0.0.8 40000 25\r\n");
+      c.expect("220");
+      c.send("EHLO behind.proxy.test\r\nMAIL FROM:<a@internet.example>\r\nRCPT TO:<user@example.test>\r\nDATA\r\n");
+      c.expect("250");
+      c.expect("250");
+      c.expect("250");
+      c.expect("354");
+      c.send("Subject: via an upstream proxy\r\n\r\nhello\r\n.\r\nQUIT\r\n");
+      c.expect("250");
+    }
+    pf.awaitMaillog("client=unknown[127.0.0.95]");
   }
 
   @Test

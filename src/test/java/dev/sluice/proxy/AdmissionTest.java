@@ -105,6 +105,29 @@ class AdmissionTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"tcp", "smtp"})
+  void truncatedHeaderFromTheTrustedProxyIsClosedWithinTheTimeout(String mode) throws Exception {
+    InetSocketAddress at = sluice(mode, "    accept_proxy: [127.0.0.9/32]\n");
+    long start = System.nanoTime();
+    assertThat(firstReply(at, "127.0.0.9", "PROXY TCP4 127.0.0.90".getBytes(StandardCharsets.US_ASCII))).isNull();
+    assertThat(java.time.Duration.ofNanos(System.nanoTime() - start)).isLessThan(java.time.Duration.ofSeconds(8));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"tcp", "smtp"})
+  void totalConnectionLimitAnswers421(String mode) throws Exception {
+    InetSocketAddress at = sluice(mode, "    limits: { max_connections: 2 }\n");
+    try (LabSmtpClient a = LabSmtpClient.connect(at, client(32), Duration.ofSeconds(10));
+        LabSmtpClient b = LabSmtpClient.connect(at, client(33), Duration.ofSeconds(10));
+        LabSmtpClient c = LabSmtpClient.connect(at, client(34), Duration.ofSeconds(10))) {
+      assertThat(a.banner().code()).isEqualTo(220);
+      assertThat(b.banner().code()).isEqualTo(220);
+      assertThat(c.banner().code()).isEqualTo(421);
+      assertThat(c.banner().text()).startsWith("4.7.0");
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"tcp", "smtp"})
   void proxyHeaderFromAnUntrustedPeerIsRefused(String mode) throws Exception {
     InetSocketAddress at = sluice(mode, "    accept_proxy: [127.0.0.9/32]\n");
     try (Socket s = new Socket()) {

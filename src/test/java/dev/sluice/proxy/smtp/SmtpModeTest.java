@@ -209,6 +209,34 @@ class SmtpModeTest {
   }
 
   @Test
+  void idleClientGets421AndIsDisconnected() throws Exception {
+    EmbeddedSmtpServer a = backend("a");
+    SluiceFixture f = sluice("    limits: { idle_timeout: 1s }\n", entry(a));
+    try (RawSmtpClient r = RawSmtpClient.connect(f.address("l"), null)) {
+      r.expect("220");
+      r.send("EHLO idle.test\r\n");
+      r.expect("250");
+      assertThat(r.reply()).startsWith("421 4.4.2");
+    }
+  }
+
+  @Test
+  void tooManyRecipientsGets452() throws Exception {
+    EmbeddedSmtpServer a = backend("a");
+    SluiceFixture f = sluice("    limits: { max_recipients: 2 }\n", entry(a));
+    try (RawSmtpClient r = RawSmtpClient.connect(f.address("l"), null)) {
+      r.expect("220");
+      r.send("EHLO r.test\r\nMAIL FROM:<a@internet.example>\r\nRCPT TO:<1@corp.example>\r\nRCPT TO:<2@corp.example>\r\n"
+          + "RCPT TO:<3@corp.example>\r\n");
+      r.expect("250");
+      r.expect("250");
+      r.expect("250");
+      r.expect("250");
+      assertThat(r.reply()).startsWith("452 4.5.3");
+    }
+  }
+
+  @Test
   void messageOverTheSizeLimitGets552() throws Exception {
     EmbeddedSmtpServer a = backend("a");
     SluiceFixture f = sluice("    limits: { max_message_size: 10KB }\n", entry(a));

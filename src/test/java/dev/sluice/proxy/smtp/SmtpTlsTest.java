@@ -141,6 +141,23 @@ class SmtpTlsTest {
   }
 
   @Test
+  void pythonSmtplibSendsOverStarttls() throws Exception {
+    InetSocketAddress at = start(false);
+    String script = String.join("\n",
+        "import smtplib, ssl, sys",
+        "s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=20)",
+        "s.starttls(context=ssl._create_unverified_context())",
+        "s.sendmail('a@corp.example', ['b@example.test'], b'Subject: smtplib tls\\r\\n\\r\\nhello\\r\\n')",
+        "print('TLS', s.sock.version())",
+        "s.quit()");
+    var r = dev.sluice.testing.ExternalCommand.run(Duration.ofSeconds(60), java.util.List.of("python3", "-c", script,
+        Integer.toString(at.getPort())));
+    assertThat(r.exitCode()).as(r.output()).isZero();
+    assertThat(r.output()).contains("TLS TLSv1.");
+    assertThat(backend.messages()).isEqualTo(1);
+  }
+
+  @Test
   void swaksSendsOverStarttls() throws Exception {
     InetSocketAddress at = start(false);
     SmtpClients.SwaksResult r = SmtpClients.swaks("127.0.0.1", at.getPort(), "a@corp.example", "b@example.test", "127.0.0.70",
