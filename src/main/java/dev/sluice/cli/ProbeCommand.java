@@ -96,6 +96,10 @@ public final class ProbeCommand implements Runnable {
     @Option(names = "--source", description = "Local address to probe from (as a listener's source_address).")
     String source;
 
+    @Option(names = "--proxy", paramLabel = "v1|v2",
+        description = "Send a PROXY protocol header first (for a port that expects one).")
+    String proxy;
+
     @Option(names = "--timeout", defaultValue = "5s", converter = DurationConverter.class,
         description = "Time allowed for each reply (default: ${DEFAULT-VALUE}).")
     Duration timeout;
@@ -117,6 +121,9 @@ public final class ProbeCommand implements Runnable {
         if (certWarnDays < 0) {
           throw new UsageError("--cert-warn-days must be 0 or more");
         }
+        if (proxy != null && !proxy.equals("v1") && !proxy.equals("v2")) {
+          throw new UsageError("--proxy must be v1 or v2");
+        }
       } catch (UsageError e) {
         System.err.println("sluice probe backend: " + e.getMessage());
         return 2;
@@ -129,7 +136,7 @@ public final class ProbeCommand implements Runnable {
       EventLoopGroup group = transport.newGroup(1);
       try {
         ProbeResult r = new SmtpProbe(group, transport.clientChannel())
-            .probe(hp.toSocketAddress(), from, profile)
+            .probe(hp.toSocketAddress(), from, profile, proxy == null ? 0 : proxy.equals("v2") ? 2 : 1)
             .get(timeout.toMillis() * (profile.steps().size() + 4), TimeUnit.MILLISECONDS);
         r.transcript().forEach(out::println);
         out.println();

@@ -119,6 +119,25 @@ class ClientIdentityPostfixIT {
   }
 
   @Test
+  void probeBackendSpeaksProxyToAProxyPort() {
+    java.io.PrintStream original = System.out;
+    java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+    int withHeader;
+    int without;
+    try {
+      System.setOut(new java.io.PrintStream(buf, true, java.nio.charset.StandardCharsets.UTF_8));
+      withHeader = dev.sluice.cli.Main.execute("probe", "backend", pf.address() + ":" + proxyPort, "--proxy", "v2",
+          "--mail-from", "probe@corp.example");
+      without = dev.sluice.cli.Main.execute("probe", "backend", pf.address() + ":" + proxyPort, "--timeout", "2s");
+    } finally {
+      System.setOut(original);
+    }
+    assertThat(withHeader).as(buf.toString()).isZero();
+    assertThat(buf.toString()).contains("C: PROXY header v2");
+    assertThat(without).as("a PROXY port never greets a client without the header").isEqualTo(2);
+  }
+
+  @Test
   void proxyV2InTcpModeCarriesTheClientAddress() {
     SwaksResult ok = send("proxy2tcp", "127.0.0.81", "user@example.test");
     assertThat(ok.succeeded()).as(ok.transcript()).isTrue();
