@@ -13,6 +13,7 @@ import java.util.Set;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
+import org.jfree.chart.axis.CategoryLabelPositions;
 import org.jfree.chart.plot.CategoryPlot;
 import org.jfree.chart.plot.PlotOrientation;
 import org.jfree.data.category.DefaultCategoryDataset;
@@ -47,7 +48,7 @@ public final class LabChart {
   public void write(Path file) throws IOException {
     String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
     if (name.endsWith(".png")) {
-      ChartUtils.saveChartAsPNG(file.toFile(), jfreeChart(), Math.max(800, 160 * groups.size()), 500);
+      ChartUtils.saveChartAsPNG(file.toFile(), jfreeChart(), Math.max(800, 160 * groups.size()), 650);
     } else if (name.endsWith(".svg")) {
       Files.writeString(file, svg(), StandardCharsets.UTF_8);
     } else {
@@ -71,6 +72,9 @@ public final class LabChart {
     CategoryPlot plot = chart.getCategoryPlot();
     plot.setBackgroundPaint(Color.WHITE);
     plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
+    // Run names are long ("backpressure/a-banner-only-health"): slanted, they fit without "…".
+    plot.getDomainAxis().setCategoryLabelPositions(CategoryLabelPositions.UP_45);
+    plot.getDomainAxis().setMaximumCategoryLabelWidthRatio(3f);
     for (int i = 0; i < servers.size(); i++) {
       plot.getRenderer().setSeriesPaint(i, Color.decode(COLORS[i % COLORS.length]));
     }

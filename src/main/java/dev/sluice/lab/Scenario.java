@@ -11,7 +11,7 @@ import java.util.Locale;
 public enum Scenario {
   /** Pitfall 2: the gateway is one address, so source-IP persistence puts its mail on one server. */
   IMBALANCE(2, Episode.NONE,
-      "One sender address, many messages: persistence pins the gateway, per-message balancing spreads it.",
+      "Persistence, not scheduling, pins the gateway's one address to one server; smtp mode spreads every message.",
       new LabRun("a-source-ip-persistence", RunConfig.seedBalancer().withSourcePersistence()),
       new LabRun("b-round-robin-per-connection", RunConfig.seedBalancer()),
       new LabRun("c-smtp-per-transaction", RunConfig.seedBalancer().smtpMode())),
