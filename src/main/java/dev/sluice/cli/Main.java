@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "An SMTP-aware load balancer.",
-    subcommands = {RunCommand.class, CheckCommand.class, AuditCommand.class, ProbeCommand.class, ReportCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {RunCommand.class, CheckCommand.class, AuditCommand.class, ProbeCommand.class, ReportCommand.class, DemoCommand.class, LabCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
   public static void main(String[] args) {

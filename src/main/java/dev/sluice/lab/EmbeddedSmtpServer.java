@@ -1,5 +1,6 @@
 package dev.sluice.lab;
 
+import dev.sluice.config.Cidr;
 import dev.sluice.runtime.Transport;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
@@ -11,17 +12,27 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.LineBasedFrameDecoder;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.Collection;
+import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Collectors;
 
 /**
  * A small SMTP server for the demo and the lab: it accepts and counts messages (discarding their
  * bodies) and can be switched into back pressure, answering {@code 452 4.3.1 Insufficient system
  * resources} at MAIL FROM as Exchange does when its queue disk fills. Senders in the {@code
  * exemptDomain} are still accepted then, like Exchange keeping internal mail flowing.
+ *
+ * <p>Optionally it guards relaying like an Exchange relay connector ({@link #relayControl}): a
+ * recipient outside the local domains is accepted only from a trusted client address, the address
+ * the server sees (behind a balancer, the balancer's source address), else {@code 554 5.7.1 Relay
+ * access denied}. Without relay control it accepts every recipient, as before.
  *
  * <p>Speaks enough RFC 5321 for real clients: EHLO/HELO, MAIL, RCPT, DATA with dot-unstuffing, RSET,
  * NOOP, QUIT, PIPELINING. Thread-safe counters; sessions live on Netty event loops.
@@ -35,7 +46,17 @@ public final class EmbeddedSmtpServer implements AutoCloseable {
   private final AtomicLong messages = new AtomicLong();
   private final AtomicLong sessions = new AtomicLong();
   private final AtomicLong refusedAtMailFrom = new AtomicLong();
+  private final AtomicLong relayDenied = new AtomicLong();
+  /** Null when relaying is not controlled (every recipient accepted). */
+  private volatile RelayControl relayControl;
   private Channel server;
+
+  /** Trusted client networks and local domains; immutable. */
+  private record RelayControl(List<Cidr> trusted, Set<String> localDomains) {
+    boolean allows(InetAddress client, String recipientDomain) {
+      return localDomains.contains(recipientDomain) || trusted.stream().anyMatch(c -> c.contains(client));
+    }
+  }
 
   /**
    * @param exemptDomain sender domain still accepted under back pressure, or null for none
@@ -78,6 +99,17 @@ public final class EmbeddedSmtpServer implements AutoCloseable {
     return address().getPort();
   }
 
+  /**
+   * Turns on relay control: a recipient outside {@code localDomains} is accepted only from a client
+   * address in {@code trustedNetworks}, like an Exchange receive connector whose remote IP ranges
+   * grant relay. Takes effect at the next RCPT TO.
+   */
+  public EmbeddedSmtpServer relayControl(Collection<Cidr> trustedNetworks, Collection<String> localDomains) {
+    relayControl = new RelayControl(List.copyOf(trustedNetworks),
+        localDomains.stream().map(d -> d.toLowerCase(Locale.ROOT)).collect(Collectors.toUnmodifiableSet()));
+    return this;
+  }
+
   /** Switches back pressure on or off; takes effect at the next MAIL FROM. */
   public void setBackPressure(boolean on) {
     backPressure.set(on);
@@ -98,6 +130,11 @@ public final class EmbeddedSmtpServer implements AutoCloseable {
 
   public long refusedAtMailFrom() {
     return refusedAtMailFrom.get();
+  }
+
+  /** Recipients refused with {@code 554 5.7.1 Relay access denied}. */
+  public long relayDenied() {
+    return relayDenied.get();
   }
 
   @Override
@@ -151,6 +188,9 @@ public final class EmbeddedSmtpServer implements AutoCloseable {
       } else if (upper.startsWith("RCPT TO:")) {
         if (!mail) {
           reply(ctx, "503 5.5.1 Error: need MAIL command");
+        } else if (!relayAllowed(ctx, line.substring(8))) {
+          relayDenied.incrementAndGet();
+          reply(ctx, "554 5.7.1 Relay access denied");
         } else {
           recipients++;
           reply(ctx, "250 2.1.5 Ok");
@@ -187,6 +227,26 @@ public final class EmbeddedSmtpServer implements AutoCloseable {
         mail = true;
         reply(ctx, "250 2.1.0 Ok");
       }
+    }
+
+    private boolean relayAllowed(ChannelHandlerContext ctx, String arg) {
+      RelayControl rc = relayControl;
+      if (rc == null) {
+        return true;
+      }
+      // The address this server sees: behind a balancer that is the balancer's source address,
+      // which is exactly how the seed's internet mail came to be trusted.
+      InetAddress client = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress();
+      return rc.allows(client, domainOf(arg));
+    }
+
+    /** The domain of {@code <local@domain> params}, lower case; empty when there is none. */
+    private static String domainOf(String arg) {
+      String a = arg.trim();
+      int end = a.indexOf('>');
+      a = (end >= 0 ? a.substring(0, end) : a.split(" ", 2)[0]).replace("<", "");
+      int at = a.lastIndexOf('@');
+      return at < 0 ? "" : a.substring(at + 1).toLowerCase(Locale.ROOT);
     }
 
     private boolean exempt(String arg) {

@@ -1,0 +1,119 @@
+package dev.sluice.lab;
+
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One balancer configuration the lab sends its traffic through: the seed's layout of an {@code
+ * internet} listener (fed by the email-security gateway) and a {@code relay} listener (fed by the
+ * internal applications) over one pool {@code hub}. Each lab run changes one or two knobs of this
+ * and keeps the rest, so the outcome can be pinned on the knob.
+ *
+ * <p>Health in the lab is fast (300 ms interval, 250 ms timeout, rise 1, fall 1) so that a run can
+ * wait for a probe to notice a change instead of sleeping a guessed time. Immutable.
+ *
+ * @param internetMode {@code tcp} (per connection, like an ordinary balancer) or {@code smtp}
+ *     (Sluice balances every transaction and retries a 4xx on another server)
+ * @param deepHealth whether the internet listener's probe goes to {@code MAIL FROM} as an outside
+ *     sender, or stops at the banner like the seed's balancer
+ * @param sourcePersistence whether the pool sends a returning client address to the same server
+ * @param weights server weights in pool order; servers beyond the list weigh 1
+ * @param internetSource the internet listener's {@code source_address}, or null for the default
+ * @param relaySource the relay listener's {@code source_address}, or null for the default
+ */
+public record RunConfig(String internetMode, boolean deepHealth, boolean sourcePersistence, List<Integer> weights,
+    String internetSource, String relaySource) {
+
+  public RunConfig {
+    weights = List.copyOf(weights);
+  }
+
+  /** The seed's balancer: tcp mode, round robin, no persistence, even weights, banner-only health. */
+  public static RunConfig seedBalancer() {
+    return new RunConfig("tcp", false, false, List.of(), null, null);
+  }
+
+  public RunConfig smtpMode() {
+    return new RunConfig("smtp", deepHealth, sourcePersistence, weights, internetSource, relaySource);
+  }
+
+  public RunConfig withDeepHealth() {
+    return new RunConfig(internetMode, true, sourcePersistence, weights, internetSource, relaySource);
+  }
+
+  public RunConfig withSourcePersistence() {
+    return new RunConfig(internetMode, deepHealth, true, weights, internetSource, relaySource);
+  }
+
+  public RunConfig withWeights(Integer... w) {
+    return new RunConfig(internetMode, deepHealth, sourcePersistence, List.of(w), internetSource, relaySource);
+  }
+
+  public RunConfig withSources(String internet, String relay) {
+    return new RunConfig(internetMode, deepHealth, sourcePersistence, weights, internet, relay);
+  }
+
+  private int weight(int i) {
+    return i < weights.size() ? weights.get(i) : 1;
+  }
+
+  /** One line for tables and JSON: the knobs that differ between runs. */
+  public String summary(int servers) {
+    List<String> parts = new ArrayList<>();
+    parts.add("internet " + internetMode + ("smtp".equals(internetMode) ? " per transaction, retries 2" : " per connection"));
+    parts.add((deepHealth ? "MAIL FROM" : "banner-only") + " health");
+    parts.add("round_robin" + (sourcePersistence ? " + source_ip persistence" : ""));
+    List<String> w = new ArrayList<>();
+    for (int i = 0; i < servers; i++) {
+      w.add(Integer.toString(weight(i)));
+    }
+    parts.add("weights " + String.join(":", w));
+    if (internetSource != null || relaySource != null) {
+      parts.add("source_address internet " + orDefault(internetSource) + ", relay " + orDefault(relaySource));
+    }
+    return String.join("; ", parts);
+  }
+
+  private static String orDefault(String address) {
+    return address == null ? "default" : address;
+  }
+
+  /** The YAML Sluice is started with, listeners on free loopback ports. */
+  public String yaml(List<InetSocketAddress> backends) {
+    StringBuilder sb = new StringBuilder("health:\n");
+    profile(sb, "external", deepHealth, "probe@internet.example");
+    // The relay listener's own probe: as an inside sender, which back pressure never refuses.
+    profile(sb, "internal", true, "health@corp.example");
+    sb.append("pools:\n  hub:\n    algorithm: round_robin\n    persistence: ")
+        .append(sourcePersistence ? "{ mode: source_ip, ttl: 30m }" : "none").append("\n    backends:\n");
+    for (int i = 0; i < backends.size(); i++) {
+      InetSocketAddress a = backends.get(i);
+      sb.append("      - { name: server").append(i + 1).append(", address: ").append(a.getHostString()).append(':')
+          .append(a.getPort()).append(", weight: ").append(weight(i)).append(" }\n");
+    }
+    sb.append("listeners:\n  internet:\n    listen: 127.0.0.1:0\n    mode: ").append(internetMode).append('\n');
+    if ("smtp".equals(internetMode)) {
+      sb.append("    balance: transaction\n    retries: 2\n    hostname: mx.lab.invalid\n");
+    }
+    sb.append("    pool: hub\n    health: external\n    trust: external\n");
+    source(sb, internetSource);
+    sb.append("  relay:\n    listen: 127.0.0.1:0\n    mode: tcp\n    pool: hub\n    health: internal\n    trust: internal\n")
+        .append("    allow: [127.0.0.0/8]\n");
+    source(sb, relaySource);
+    return sb.toString();
+  }
+
+  private static void profile(StringBuilder sb, String name, boolean deep, String mailFrom) {
+    sb.append("  ").append(name).append(":\n    steps: ")
+        .append(deep ? "[connect, banner, ehlo, mail_from, quit]" : "[connect, banner, quit]").append('\n')
+        .append("    mail_from: ").append(mailFrom).append('\n')
+        .append("    interval: 300ms\n    timeout: 250ms\n    rise: 1\n    fall: 1\n");
+  }
+
+  private static void source(StringBuilder sb, String address) {
+    if (address != null) {
+      sb.append("    source_address: ").append(address).append('\n');
+    }
+  }
+}

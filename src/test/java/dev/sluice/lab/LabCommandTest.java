@@ -1,0 +1,165 @@
+package dev.sluice.lab;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sluice.cli.LabCommand;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * {@code sluice lab} end to end: real Sluice, real SMTP servers and clients on loopback, small
+ * message counts. Each test asserts what its scenario must show, whatever the machine's speed: the
+ * runs are scripted by message count and wait for health, never for time.
+ */
+class LabCommandTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** Exit code, stdout and stderr of one {@code sluice lab} call. */
+  private record Result(int code, String out, String err) {
+    JsonNode json() throws Exception {
+      return JSON.readTree(out);
+    }
+  }
+
+  private static Result lab(String... args) {
+    PrintStream out = System.out;
+    PrintStream err = System.err;
+    ByteArrayOutputStream o = new ByteArrayOutputStream();
+    ByteArrayOutputStream e = new ByteArrayOutputStream();
+    try {
+      System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+      System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+      int code = new CommandLine(new LabCommand()).execute(args);
+      return new Result(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+    } finally {
+      System.setOut(out);
+      System.setErr(err);
+    }
+  }
+
+  private static JsonNode run(JsonNode scenario, String name) {
+    for (JsonNode r : scenario.get("runs")) {
+      if (r.get("name").asText().equals(name)) {
+        return r;
+      }
+    }
+    throw new AssertionError("no run " + name + " in " + scenario);
+  }
+
+  private static List<Long> counts(JsonNode run) {
+    List<Long> counts = new ArrayList<>();
+    run.get("per_server").forEach(n -> counts.add(n.asLong()));
+    return counts;
+  }
+
+  /** Never a false 250: every message a sender saw accepted is one a server counted. */
+  private static void assertAcceptedWereDelivered(JsonNode scenario) {
+    for (JsonNode r : scenario.get("runs")) {
+      assertThat(counts(r).stream().mapToLong(Long::longValue).sum()).as(r.toString())
+          .isEqualTo(r.get("client").get("accepted").asLong());
+    }
+  }
+
+  @Test
+  void imbalancePersistencePinsTheGatewayAndPerTransactionIsEven() throws Exception {
+    Result r = lab("--scenario", "imbalance", "--messages", "60", "--json");
+    assertThat(r.code()).as(r.err()).isZero();
+    JsonNode s = r.json();
+    assertThat(s.get("scenario").asText()).isEqualTo("imbalance");
+
+    List<Long> persistence = counts(run(s, "a-source-ip-persistence"));
+    long total = persistence.stream().mapToLong(Long::longValue).sum();
+    assertThat(total).isEqualTo(60);
+    assertThat(100.0 * persistence.stream().mapToLong(Long::longValue).max().orElseThrow() / total)
+        .as("largest share under source-IP persistence, %s", persistence).isGreaterThanOrEqualTo(70.0);
+
+    List<Long> perTransaction = counts(run(s, "c-smtp-per-transaction"));
+    long all = perTransaction.stream().mapToLong(Long::longValue).sum();
+    double even = 100.0 / perTransaction.size();
+    for (long n : perTransaction) {
+      assertThat(100.0 * n / all).as("share under per-transaction balancing, %s", perTransaction)
+          .isBetween(even - 10, even + 10);
+    }
+    assertAcceptedWereDelivered(s);
+  }
+
+  @Test
+  void backPressureDefersMailBehindABannerProbeAndNoneInSmtpMode() throws Exception {
+    Result r = lab("--scenario", "backpressure", "--messages", "60", "--json");
+    assertThat(r.code()).as(r.err()).isZero();
+    JsonNode s = r.json();
+    assertThat(run(s, "a-banner-only-health").get("client").get("deferred").asLong()).isPositive();
+    assertThat(run(s, "c-smtp-mode-retry").get("client").get("deferred").asLong()).isZero();
+    assertThat(run(s, "c-smtp-mode-retry").get("client").get("accepted").asLong()).isEqualTo(60);
+    assertAcceptedWereDelivered(s);
+  }
+
+  @Test
+  void sharedSourceAddressRelaysAndSeparateAddressesDoNot() throws Exception {
+    Result r = lab("--scenario", "open-relay", "--messages", "30", "--json");
+    assertThat(r.code()).as(r.err()).isZero();
+    JsonNode s = r.json();
+    JsonNode shared = run(s, "a-shared-source-address");
+    JsonNode separate = run(s, "b-separate-source-addresses");
+    assertThat(shared.get("relay_attempts").asInt()).isPositive();
+    assertThat(shared.get("relayed").asInt()).isEqualTo(shared.get("relay_attempts").asInt());
+    assertThat(separate.get("relayed").asInt()).isZero();
+    // Separating the addresses must not break the applications' own relaying.
+    assertThat(separate.get("client").get("accepted").asLong()).isEqualTo(30);
+    assertAcceptedWereDelivered(s);
+  }
+
+  @Test
+  void jsonHasTheDocumentedShape() throws Exception {
+    Result r = lab("--scenario", "weights", "--messages", "30", "--json");
+    assertThat(r.code()).as(r.err()).isZero();
+    JsonNode s = r.json();
+    assertThat(s.fieldNames()).toIterable().containsExactly("scenario", "lesson", "runs");
+    assertThat(s.get("runs")).hasSize(2);
+    for (JsonNode run : s.get("runs")) {
+      assertThat(run.fieldNames()).toIterable()
+          .containsExactly("name", "config", "per_server", "client", "relay_attempts", "relayed");
+      assertThat(run.get("per_server").fieldNames()).toIterable().containsExactly("server1", "server2");
+      assertThat(run.get("client").fieldNames()).toIterable().containsExactly("accepted", "deferred", "rejected");
+      assertThat(run.get("config").asText()).contains("weights");
+    }
+    // Smooth weighted round robin over 30 transactions: exactly the weight ratio.
+    assertThat(counts(run(s, "a-accidental-3-1"))).as("3:1 over 30 messages").containsExactly(23L, 7L);
+    assertThat(counts(run(s, "b-intended-1-1"))).containsExactly(15L, 15L);
+  }
+
+  @Test
+  void textIsOneTablePerScenarioWithItsLessonAndTheChartHasABarPerServerAndRun(@TempDir Path dir) throws Exception {
+    Path chart = dir.resolve("lab.svg");
+    Result r = lab("--scenario", "weights", "--messages", "30", "--chart", chart.toString());
+    assertThat(r.code()).as(r.err()).isZero();
+    assertThat(r.out()).containsPattern("run\\s+server1\\s+server2\\s+accepted\\s+deferred\\s+rejected\\s+relayed")
+        .containsPattern("a-accidental-3-1\\s+23 \\(76\\.7%\\)\\s+7 \\(23\\.3%\\)\\s+30\\s+0\\s+0\\s+-")
+        .containsPattern("b-intended-1-1\\s+15 \\(50\\.0%\\)\\s+15 \\(50\\.0%\\)")
+        .contains("lesson: " + Scenario.WEIGHTS.lesson())
+        .contains("chart written to " + chart);
+    String svg = Files.readString(chart);
+    assertThat(svg).startsWith("<svg").contains("data-run=\"a-accidental-3-1\" data-server=\"server1\"");
+    assertThat(svg.split("class=\"bar\"", -1)).hasSize(2 * 2 + 1);
+  }
+
+  @Test
+  void usageErrorsExitTwoAndSayWhatIsValid() {
+    Result unknown = lab("--scenario", "nosuch");
+    assertThat(unknown.code()).isEqualTo(2);
+    assertThat(unknown.err()).contains("imbalance, weights, backpressure, open-relay, all");
+    assertThat(lab("--scenario", "weights", "--messages", "10").code()).isEqualTo(2);
+    assertThat(lab("--scenario", "weights", "--backend", "postfix").code()).as("no such option").isEqualTo(2);
+    assertThat(lab("--scenario", "weights", "--chart", "x.pdf").code()).isEqualTo(2);
+  }
+}
