@@ -50,11 +50,11 @@ final class ConfigBinder {
   private static final Set<String> LISTENER_KEYS =
       Section.keys("listen", "mode", "balance", "pool", "health", "trust", "source_address",
           "client_identity", "accept_proxy", "allow", "deny", "hostname", "retries", "bare_newline",
-          "auth", "backend_tls", "backend_tls_ca", "backend_tls_verify", "tls", "limits", "acknowledge");
+          "auth", "backend_tls", "backend_tls_ca", "backend_tls_verify", "tls", "capabilities", "limits", "acknowledge");
   /** Listener keys that configure the SMTP conversation, meaningless when relaying bytes. */
   private static final List<String> SMTP_ONLY_KEYS =
       List.of("balance", "hostname", "retries", "bare_newline", "auth", "backend_tls", "backend_tls_ca",
-          "backend_tls_verify");
+          "backend_tls_verify", "capabilities");
   private static final Set<String> TLS_KEYS = Section.keys("cert", "key", "implicit");
   private static final Set<String> LIMITS_KEYS =
       Section.keys("max_connections", "max_connections_per_client", "connection_rate",
@@ -371,10 +371,17 @@ final class ConfigBinder {
     Path backendTlsCa = path(s, "backend_tls_ca", null);
     boolean backendTlsVerify = s.bool("backend_tls_verify", true);
     Tls tls = bindTls(s);
+    Set<String> capabilities = new java.util.LinkedHashSet<>(s.listOf("capabilities", List.of(), t -> {
+      String c = t.trim().toUpperCase(java.util.Locale.ROOT);
+      if (!ListenerConfig.OPTIONAL_CAPABILITIES.contains(c)) {
+        throw new IllegalArgumentException("'" + t + "' is not an extension Sluice can offer");
+      }
+      return c;
+    }, "valid: SMTPUTF8, DSN (offer them only when every backend of the pool does)"));
     Limits limits = bindLimits(s);
     return new ListenerConfig(name, listen, mode, balance, pool, health, trust, source, identity, acceptProxy, allow,
-        deny, hostname, retries, bareNewline, auth, backendTls, backendTlsCa, backendTlsVerify, tls, limits,
-        s.acknowledge(), s.keyLocation());
+        deny, hostname, retries, bareNewline, auth, backendTls, backendTlsCa, backendTlsVerify, tls, capabilities,
+        limits, s.acknowledge(), s.keyLocation());
   }
 
   /** A reference to a named section; an unknown name is an error listing the defined ones. */

@@ -35,6 +35,7 @@ public record ListenerConfig(
     Path backendTlsCa,
     boolean backendTlsVerify,
     Tls tls,
+    Set<String> capabilities,
     Limits limits,
     Set<String> acknowledge,
     Location location) {
@@ -44,7 +45,11 @@ public record ListenerConfig(
     allow = List.copyOf(allow);
     deny = List.copyOf(deny);
     acknowledge = Set.copyOf(acknowledge);
+    capabilities = Set.copyOf(capabilities);
   }
+
+  /** Extensions an smtp listener may offer on top of its base set ({@code capabilities}). */
+  public static final Set<String> OPTIONAL_CAPABILITIES = Set.of("SMTPUTF8", "DSN");
 
   /** Whether the ACL lets {@code client} in: allowed by some {@code allow} and no {@code deny}. */
   public boolean admits(InetAddress client) {

@@ -17,7 +17,14 @@ public final class ClientSession {
 
   /** Per-listener settings the machine needs. */
   public record Settings(String hostname, long maxMessageSize, int maxRecipients, int errorLimit, boolean starttls,
-      boolean authRelay) {}
+      boolean authRelay, java.util.Set<String> capabilities) {
+
+    /** Settings without optional extensions. */
+    public Settings(String hostname, long maxMessageSize, int maxRecipients, int errorLimit, boolean starttls,
+        boolean authRelay) {
+      this(hostname, maxMessageSize, maxRecipients, errorLimit, starttls, authRelay, java.util.Set.of());
+    }
+  }
 
   /** Where the session is in the SMTP dialogue. */
   public enum Phase {
@@ -270,6 +277,9 @@ public final class ClientSession {
     if (authOffered() && !authenticated) {
       lines.add("250-AUTH PLAIN LOGIN");
     }
+    for (String extension : settings.capabilities()) {
+      lines.add("250-" + extension);
+    }
     lines.add("250 ENHANCEDSTATUSCODES");
     return new Step(Kind.REPLY, new SmtpReply(250, lines), c, abort);
   }
@@ -280,6 +290,10 @@ public final class ClientSession {
     }
     if (phase == Phase.TRANSACTION) {
       return error(SmtpReply.of(503, "5.5.1 Error: nested MAIL command"));
+    }
+    Step bad = unsupportedParameter(c, MAIL_PARAMETERS);
+    if (bad != null) {
+      return bad;
     }
     String size = c.parameter("SIZE");
     if (size != null) {
@@ -314,6 +328,10 @@ public final class ClientSession {
       // RFC 5321 §4.5.3.1.8: 452 tells the client to send the rest in another transaction.
       return error(SmtpReply.of(452, "4.5.3 Error: too many recipients"));
     }
+    Step bad = unsupportedParameter(c, RCPT_PARAMETERS);
+    if (bad != null) {
+      return bad;
+    }
     recipientsAsked++;
     return new Step(Kind.RELAY_RCPT, null, c, false);
   }
@@ -326,6 +344,35 @@ public final class ClientSession {
     } else {
       errors++;
     }
+  }
+
+  /** ESMTP parameters per extension (RFC 1870 SIZE, 6152 BODY, 6531 SMTPUTF8, 3461 DSN, 4954 AUTH). */
+  private static final java.util.Map<String, String> MAIL_PARAMETERS = java.util.Map.of(
+      "SIZE", "", "BODY", "", "SMTPUTF8", "SMTPUTF8", "RET", "DSN", "ENVID", "DSN", "AUTH", "AUTH");
+  private static final java.util.Map<String, String> RCPT_PARAMETERS = java.util.Map.of("NOTIFY", "DSN", "ORCPT", "DSN");
+
+  /**
+   * RFC 5321 §4.1.1.11: a parameter of an extension the server did not offer is refused with 555,
+   * so a client never believes a backend honoured what Sluice never promised.
+   */
+  private Step unsupportedParameter(SmtpCommand c, java.util.Map<String, String> known) {
+    if (c.parameters().isEmpty()) {
+      return null;
+    }
+    if (!extended) {
+      return error(SmtpReply.of(555, "5.5.4 Error: parameters need EHLO"));
+    }
+    for (String p : c.parameters().split(" +")) {
+      String name = p.split("=", 2)[0].toUpperCase(java.util.Locale.ROOT);
+      String extension = known.get(name);
+      boolean offered = extension != null && (extension.isEmpty()
+          || settings.capabilities().contains(extension)
+          || extension.equals("AUTH") && authOffered());
+      if (!offered) {
+        return error(SmtpReply.of(555, "5.5.4 Error: unsupported parameter " + name));
+      }
+    }
+    return null;
   }
 
   private Step data() {

@@ -96,7 +96,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     ServerTls tls = route.tls();
     session = new ClientSession(new ClientSession.Settings(config().hostname(), config().limits().maxMessageSize(),
         config().limits().maxRecipients(), ERROR_LIMIT, tls != null && !tls.implicit(),
-        config().auth() == ListenerConfig.Auth.RELAY));
+        config().auth() == ListenerConfig.Auth.RELAY, config().capabilities()));
     if (ctx.pipeline().get(SslHandler.class) != null) {
       session.implicitTls();
     }

@@ -221,6 +221,27 @@ class ClientSessionTest {
   }
 
   @Test
+  void parametersOfExtensionsNotOfferedAreRefusedWith555() {
+    line("EHLO c");
+    assertReply(line("MAIL FROM:<a@b> SMTPUTF8"), 555);
+    assertReply(line("MAIL FROM:<a@b> FOO=bar"), 555);
+    assertThat(line("MAIL FROM:<a@b> SIZE=100 BODY=8BITMIME").kind()).isEqualTo(OPEN_TRANSACTION);
+    s.mailAnswered(OK);
+    assertReply(line("RCPT TO:<x@y> NOTIFY=SUCCESS"), 555);
+
+    ClientSession intl = new ClientSession(new ClientSession.Settings("mx.test", 1000, 3, 6, false, false,
+        java.util.Set.of("SMTPUTF8", "DSN")));
+    assertThat(intl.onLine("EHLO c").reply().lines()).contains("250-SMTPUTF8", "250-DSN");
+    assertThat(intl.onLine("MAIL FROM:<ü@b> SMTPUTF8 RET=HDRS").kind()).isEqualTo(OPEN_TRANSACTION);
+    intl.mailAnswered(OK);
+    assertThat(intl.onLine("RCPT TO:<x@y> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;x@y").kind()).isEqualTo(RELAY_RCPT);
+
+    ClientSession old = new ClientSession(new ClientSession.Settings("mx.test", 1000, 3, 6, false, false));
+    old.onLine("HELO c");
+    assertReply(old.onLine("MAIL FROM:<a@b> SIZE=10"), 555);
+  }
+
+  @Test
   void ehloInsideATransactionAbortsIt() {
     reach(Phase.TRANSACTION);
     Step st = line("EHLO again");
