@@ -79,6 +79,9 @@ public final class ClientSession {
     }
   }
 
+  /** RFC 5321 §4.2.4: 502 for a command this listener does not offer. */
+  private static final SmtpReply NOT_OFFERED = SmtpReply.of(502, "5.5.1 Error: command not offered here");
+
   private final Settings settings;
   private Phase phase = Phase.GREETED;
   private String heloName;
@@ -163,7 +166,7 @@ public final class ClientSession {
       case ETRN:
       case XCLIENT:
       case XFORWARD:
-        return error(SmtpReply.of(502, "5.5.1 Error: command not implemented"));
+        return error(NOT_OFFERED);
       default:
         return error(SmtpReply.of(500, "5.5.2 Error: command not recognized"));
     }
@@ -181,7 +184,7 @@ public final class ClientSession {
 
   private Step auth(SmtpCommand c) {
     if (!authOffered()) {
-      return error(SmtpReply.of(502, "5.5.1 Error: command not implemented"));
+      return error(NOT_OFFERED);
     }
     if (phase == Phase.GREETED) {
       return error(SmtpReply.of(503, "5.5.1 Error: send HELO/EHLO first"));
@@ -223,7 +226,7 @@ public final class ClientSession {
 
   private Step startTls() {
     if (!settings.starttls()) {
-      return error(SmtpReply.of(502, "5.5.1 Error: command not implemented"));
+      return error(NOT_OFFERED);
     }
     if (tls) {
       return error(SmtpReply.of(503, "5.5.1 Error: TLS already active"));
