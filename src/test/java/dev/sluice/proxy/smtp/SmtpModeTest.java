@@ -6,46 +6,28 @@ import static org.awaitility.Awaitility.await;
 
 import dev.sluice.lab.EmbeddedSmtpServer;
 import dev.sluice.lab.LabSmtpClient;
-import dev.sluice.runtime.Transport;
 import dev.sluice.testing.Loopback;
+import dev.sluice.testing.LoopbackLab;
 import dev.sluice.testing.RawSmtpClient;
 import dev.sluice.testing.ScriptedPeer;
 import dev.sluice.testing.SluiceFixture;
-import io.netty.channel.EventLoopGroup;
-import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** smtp mode over loopback against the embedded lab server and scripted peers. */
 class SmtpModeTest {
   static final Duration TIMEOUT = Duration.ofSeconds(10);
-  EventLoopGroup group;
-  final List<AutoCloseable> toClose = new ArrayList<>();
-
-  @BeforeEach
-  void setUp() {
-    group = Transport.NIO.newGroup(1);
-  }
+  final LoopbackLab lab = new LoopbackLab();
 
   @AfterEach
   void tearDown() throws Exception {
-    for (int i = toClose.size() - 1; i >= 0; i--) {
-      toClose.get(i).close();
-    }
-    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    lab.close();
   }
 
   EmbeddedSmtpServer backend(String name) throws InterruptedException {
-    EmbeddedSmtpServer s = new EmbeddedSmtpServer(name, "corp.example").start(new InetSocketAddress("127.0.0.1", 0), group,
-        Transport.NIO);
-    toClose.add(s);
-    return s;
+    return lab.backend(name, "corp.example");
   }
 
   SluiceFixture sluice(String listenerExtras, String... backends) throws Exception {
@@ -59,7 +41,7 @@ class SmtpModeTest {
     y.append("listeners:\n  l:\n    listen: 127.0.0.1:0\n    mode: smtp\n    pool: p\n    health: deep\n    hostname: mx.test\n")
         .append(listenerExtras);
     SluiceFixture f = SluiceFixture.start(y.toString());
-    toClose.add(f);
+    lab.add(f);
     return f;
   }
 
@@ -153,7 +135,7 @@ class SmtpModeTest {
       c.hear();
       c.close(); // gone in the middle of the body
     });
-    toClose.add(dropper);
+    lab.add(dropper);
     SluiceFixture f = sluice("", "{ name: dropper, address: 127.0.0.1:" + dropper.port() + " }");
     try (LabSmtpClient c = LabSmtpClient.connect(f.address("l"), client(53), TIMEOUT)) {
       c.command("EHLO x.test");

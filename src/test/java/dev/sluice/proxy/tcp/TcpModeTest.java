@@ -7,48 +7,33 @@ import static org.awaitility.Awaitility.await;
 import dev.sluice.lab.EmbeddedSmtpServer;
 import dev.sluice.lab.LabSmtpClient;
 import dev.sluice.proxy.smtp.SmtpReply;
-import dev.sluice.runtime.Transport;
 import dev.sluice.testing.Loopback;
+import dev.sluice.testing.LoopbackLab;
 import dev.sluice.testing.ScriptedPeer;
 import dev.sluice.testing.SluiceFixture;
-import io.netty.channel.EventLoopGroup;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** tcp mode over loopback against the embedded lab server and scripted peers. */
 class TcpModeTest {
   static final Duration TIMEOUT = Duration.ofSeconds(10);
-  EventLoopGroup group;
-  final List<AutoCloseable> toClose = new ArrayList<>();
-
-  @BeforeEach
-  void setUp() {
-    group = Transport.NIO.newGroup(1);
-  }
+  final LoopbackLab lab = new LoopbackLab();
 
   @AfterEach
   void tearDown() throws Exception {
-    for (int i = toClose.size() - 1; i >= 0; i--) {
-      toClose.get(i).close();
-    }
-    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    lab.close();
   }
 
   EmbeddedSmtpServer backend(String name) throws InterruptedException {
-    EmbeddedSmtpServer s = new EmbeddedSmtpServer(name, null).start(new InetSocketAddress("127.0.0.1", 0), group, Transport.NIO);
-    toClose.add(s);
-    return s;
+    return lab.backend(name, null);
   }
 
   SluiceFixture sluice(String poolExtras, String listenerExtras, String... backends) throws Exception {
@@ -60,8 +45,21 @@ class TcpModeTest {
     }
     y.append("listeners:\n  l:\n    listen: 127.0.0.1:0\n    mode: tcp\n    pool: p\n    health: basic\n").append(listenerExtras);
     SluiceFixture f = SluiceFixture.start(y.toString());
-    toClose.add(f);
+    lab.add(f);
     return f;
+  }
+
+  /** A peer that greets (and serves the health probe) until {@code refuse} is set, then answers 421. */
+  static ScriptedPeer.Script refusingWhen(AtomicBoolean refuse) {
+    return c -> {
+      if (refuse.get()) {
+        c.say("421 4.3.2 Service shutting down");
+        c.hear();
+      } else {
+        c.say("220 grumpy ready");
+        c.serveRest();
+      }
+    };
   }
 
   static String entry(EmbeddedSmtpServer s, int weight) {
@@ -115,16 +113,7 @@ class TcpModeTest {
   @Test
   void failedConnectAndRefusingBannerMoveToTheNextBackendNeverTheSameTwice() throws Exception {
     AtomicBoolean refuse = new AtomicBoolean();
-    ScriptedPeer grumpy = new ScriptedPeer(c -> {
-      if (refuse.get()) {
-        c.say("421 4.3.2 Service shutting down");
-        c.hear();
-      } else {
-        c.say("220 grumpy ready");
-        c.serveRest();
-      }
-    });
-    toClose.add(grumpy);
+    ScriptedPeer grumpy = lab.add(new ScriptedPeer(refusingWhen(refuse)));
     EmbeddedSmtpServer dying = backend("dying");
     EmbeddedSmtpServer good = backend("good");
     SluiceFixture f = sluice("", "",
@@ -147,16 +136,7 @@ class TcpModeTest {
   @Test
   void passiveFailuresEjectABackendBeforeTheNextProbe() throws Exception {
     AtomicBoolean refuse = new AtomicBoolean();
-    ScriptedPeer grumpy = new ScriptedPeer(c -> {
-      if (refuse.get()) {
-        c.say("421 4.3.2 Service shutting down");
-        c.hear();
-      } else {
-        c.say("220 grumpy ready");
-        c.serveRest();
-      }
-    });
-    toClose.add(grumpy);
+    ScriptedPeer grumpy = lab.add(new ScriptedPeer(refusingWhen(refuse)));
     EmbeddedSmtpServer a = backend("a"), b = backend("b");
     SluiceFixture f = sluice("    passive: { consecutive_failures: 1, eject_for: 60s }\n", "",
         "{ name: grumpy, address: 127.0.0.1:" + grumpy.port() + " }", entry(a, 1), entry(b, 1));
