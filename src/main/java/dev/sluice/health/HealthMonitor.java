@@ -39,6 +39,8 @@ public final class HealthMonitor implements AutoCloseable {
   private final RandomGenerator random;
   private final Map<ProbeKey, Map<Backend, ProbeTarget>> targets = new LinkedHashMap<>();
   private final List<Runnable> stateListeners = new ArrayList<>();
+  private final List<java.util.function.BiConsumer<ProbeTarget, ProbeResult>> probeListeners =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
   private final CompletableFuture<Void> firstRound = new CompletableFuture<>();
   private volatile boolean closed;
   private int undecided;
@@ -60,6 +62,11 @@ public final class HealthMonitor implements AutoCloseable {
   /** Adds a hook run (on a probe's event loop) after any state change. */
   public synchronized void onStateChange(Runnable listener) {
     stateListeners.add(listener);
+  }
+
+  /** Adds a hook run (on the probe's event loop) after every finished probe, e.g. for metrics. */
+  public void onProbe(java.util.function.BiConsumer<ProbeTarget, ProbeResult> listener) {
+    probeListeners.add(listener);
   }
 
   /** Starts probing every registered target. */
@@ -126,6 +133,7 @@ public final class HealthMonitor implements AutoCloseable {
     }
     boolean first = !t.decided();
     HealthState previous = t.apply(r, nanoClock.getAsLong());
+    probeListeners.forEach(l -> l.accept(t, r));
     if (previous != null) {
       logChange(t, previous, r);
       List<Runnable> hooks;

@@ -20,6 +20,13 @@ import dev.sluice.proxy.SessionObserver;
 import dev.sluice.proxy.smtp.BackendSession;
 import dev.sluice.proxy.smtp.SmtpFrontend;
 import dev.sluice.proxy.tcp.TcpSession;
+import dev.sluice.admin.AdminServer;
+import dev.sluice.config.LogConfig;
+import dev.sluice.config.Location;
+import dev.sluice.observe.CompositeObserver;
+import dev.sluice.observe.Metrics;
+import dev.sluice.observe.ProtocolLog;
+import dev.sluice.observe.TrafficSeries;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.channel.EventLoopGroup;
@@ -49,7 +56,15 @@ public final class SluiceServer implements AutoCloseable {
   static final Duration BANNER_TIMEOUT = Duration.ofSeconds(30);
 
   private final SluiceConfig config;
+  /** The observer set with {@link #observe}, besides Sluice's own (protocol log, metrics, series). */
+  private SessionObserver extraObserver = SessionObserver.NONE;
   private SessionObserver observer = SessionObserver.NONE;
+  private ProtocolLog protocolLog;
+  private Metrics metrics;
+  private final TrafficSeries traffic = new TrafficSeries(System::currentTimeMillis);
+  private AdminServer admin;
+  /** Admin states set through the API, by {@code pool/backend}; outlive reloads. */
+  private final Map<String, Backend.AdminState> adminStates = new java.util.concurrent.ConcurrentHashMap<>();
   private final Transport transport = Transport.best();
   private final Map<String, PoolBalancer> pools = new LinkedHashMap<>();
   private final Map<String, PassiveHealth> passive = new LinkedHashMap<>();
@@ -62,9 +77,12 @@ public final class SluiceServer implements AutoCloseable {
     this.config = config;
   }
 
-  /** Sets who observes sessions (protocol log, metrics); call before {@link #start()}. */
+  /**
+   * Adds an observer of sessions besides the protocol log, metrics and dashboard series that the
+   * server runs itself; call before {@link #start()}.
+   */
   public void observe(SessionObserver observer) {
-    this.observer = observer;
+    this.extraObserver = observer;
   }
 
   /**
@@ -77,6 +95,7 @@ public final class SluiceServer implements AutoCloseable {
     for (ListenerConfig l : config.listeners().values()) {
       checkSourceAddress(l);
     }
+    String adminToken = AdminServer.readToken(config.admin());
     boss = transport.newGroup(1);
     workers = transport.newGroup(0);
     SplittableRandom seed = new SplittableRandom();
@@ -88,6 +107,7 @@ public final class SluiceServer implements AutoCloseable {
       pools.put(p.name(), new PoolBalancer(p, backends, System::nanoTime, seed.split()));
     }
     health = new HealthMonitor(new SmtpProbe(workers, transport.clientChannel()), workers, System::nanoTime, seed.split());
+    startObservers();
     Map<ListenerConfig, ProbeKey> keys = new LinkedHashMap<>();
     long longestTimeout = 0;
     for (ListenerConfig l : config.listeners().values()) {
@@ -133,6 +153,79 @@ public final class SluiceServer implements AutoCloseable {
       listeners.add(listener);
       log.info("listener {} on {} ({}) -> pool {}", l.name(), listener.boundAddress(), l.mode().name().toLowerCase(), l.pool());
     }
+    if (config.admin().listen() != null) {
+      admin = new AdminServer(this, adminToken);
+      try {
+        admin.bind(boss, transport, config.admin().listen().toSocketAddress());
+      } catch (Exception e) {
+        shutdown(Duration.ZERO);
+        throw new StartupException(config.admin().location() + ": admin endpoint cannot listen on "
+            + config.admin().listen() + ": " + describe(e));
+      }
+      log.info("admin endpoint (dashboard, /metrics, /api) on http://{}/", endpoint(admin.boundAddress()));
+    }
+  }
+
+  /**
+   * The protocol log (only when the config has a {@code log:} section, so a config without one, as
+   * in tests, writes no files), the metrics and the dashboard series, plus any observer set with
+   * {@link #observe}.
+   */
+  private void startObservers() {
+    LogConfig lc = config.log();
+    if (lc.location() != Location.NONE && lc.protocolLevel() != LogConfig.ProtocolLevel.NONE) {
+      protocolLog = new ProtocolLog(lc.protocolDir(), lc.protocolLevel());
+      log.info("protocol log ({}) in {}", lc.protocolLevel().name().toLowerCase(), lc.protocolDir());
+    }
+    metrics = new Metrics(new Metrics.Sources(health::all, this::backends,
+        this::protocolLogDropped));
+    health.onProbe(metrics::probed);
+    observer = CompositeObserver.of(java.util.Arrays.asList(protocolLog, metrics, traffic, extraObserver));
+  }
+
+  /** Every backend of every pool. */
+  public List<Backend> backends() {
+    return pools.values().stream().flatMap(p -> p.backends().stream()).toList();
+  }
+
+  /**
+   * Sets a backend's admin state (drain, enable, disable) and remembers it by (pool, name), so a
+   * reload that rebuilds the backend keeps it.
+   *
+   * @return false when there is no such backend
+   */
+  public synchronized boolean setAdminState(String pool, String name, Backend.AdminState state) {
+    PoolBalancer p = pools.get(pool);
+    Backend b = p == null ? null : p.backends().stream().filter(x -> x.name().equals(name)).findFirst().orElse(null);
+    if (b == null) {
+      return false;
+    }
+    b.setAdminState(state);
+    adminStates.put(pool + '/' + name, state);
+    log.info("backend {}: admin state {}", b, state);
+    return true;
+  }
+
+  /** Protocol-log events dropped so far (0 without a protocol log). */
+  public long protocolLogDropped() {
+    return protocolLog == null ? 0 : protocolLog.dropped();
+  }
+
+  public Metrics metrics() {
+    return metrics;
+  }
+
+  public TrafficSeries traffic() {
+    return traffic;
+  }
+
+  /** The admin endpoint, or null when {@code admin.listen} is not set. */
+  public AdminServer admin() {
+    return admin;
+  }
+
+  private static String endpoint(java.net.InetSocketAddress a) {
+    return a.getAddress().getHostAddress() + ":" + a.getPort();
   }
 
   /** A source address must belong to this host, or every backend connection would fail at run time. */
@@ -218,6 +311,9 @@ public final class SluiceServer implements AutoCloseable {
    * rest are closed and the event loops end.
    */
   public void shutdown(Duration grace) {
+    if (admin != null) {
+      admin.close();
+    }
     listeners.forEach(Listener::stopAccepting);
     long deadline = System.nanoTime() + grace.toNanos();
     while (System.nanoTime() < deadline && listeners.stream().anyMatch(l -> l.activeSessions() > 0)) {
@@ -237,6 +333,9 @@ public final class SluiceServer implements AutoCloseable {
     }
     if (boss != null) {
       boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+    if (protocolLog != null) {
+      protocolLog.close();
     }
   }
 
