@@ -61,6 +61,9 @@ final class AdminApi {
     if (path.equals("/api/series")) {
       return method.equals(HttpMethod.GET) ? ok(series()) : notAllowed(method, path);
     }
+    if (path.equals("/api/reload")) {
+      return method.equals(HttpMethod.POST) ? reload() : notAllowed(method, path);
+    }
     Matcher m = BACKEND_ACTION.matcher(path);
     if (m.matches()) {
       return backendAction(method, path, m.group(1), m.group(2), m.group(3), body);
@@ -103,6 +106,20 @@ final class AdminApi {
         + "' (drain, enable, disable, weight)"));
   }
 
+  /** 200 with the changes, or 422 with the errors while the running configuration stays. */
+  private Response reload() {
+    SluiceServer.ReloadResult r = server.reload();
+    ObjectNode body = JSON.createObjectNode();
+    body.put("ok", r.ok());
+    if (r.ok()) {
+      ArrayNode changes = body.putArray("changes");
+      r.changes().forEach(changes::add);
+    } else {
+      body.put("error", r.message());
+    }
+    return Response.json(r.ok() ? HttpResponseStatus.OK : HttpResponseStatus.UNPROCESSABLE_ENTITY, body.toString());
+  }
+
   /** {@code {"weight": N}} or {@code N}; null when it is neither. */
   static Integer parseWeight(String body) {
     try {
@@ -143,7 +160,8 @@ final class AdminApi {
     for (Map.Entry<String, PoolBalancer> e : new TreeMap<>(server.pools()).entrySet()) {
       ObjectNode p = pools.addObject();
       p.put("name", e.getKey());
-      p.put("algorithm", lower(server.config().pools().get(e.getKey()).algorithm()));
+      dev.sluice.config.PoolConfig pc = server.config().pools().get(e.getKey());
+      p.put("algorithm", pc == null ? "" : lower(pc.algorithm())); // null only while a reload commits
       ArrayNode backends = p.putArray("backends");
       e.getValue().backends().forEach(b -> backends.add(backend(b)));
     }
