@@ -160,6 +160,22 @@ public final class PoolBalancer {
   }
 
   /**
+   * The weight {@code b} competes with right now for a listener with {@code eligibility}: its weight
+   * reduced by slow start, 0 when not eligible (health, passive ejection, admin state). Ignores
+   * priority tiers. For the admin API; not on the selection path.
+   */
+  public double effectiveWeight(Backend b, Eligibility eligibility) {
+    long since = eligibility.eligibleSince(b);
+    if (since == Eligibility.NOT_ELIGIBLE || b.weight() <= 0) {
+      return 0;
+    }
+    if (since == Eligibility.ALWAYS || slowStartNanos <= 0) {
+      return b.weight();
+    }
+    return b.weight() * slowStartFactor(nanoClock.getAsLong() - since, slowStartNanos);
+  }
+
+  /**
    * The slow-start weight multiplier after {@code eligibleNanos} of continuous eligibility:
    * linear from {@link #SLOW_START_FLOOR} at 0 to 1 at {@code slowStartNanos}, 1 afterwards.
    */

@@ -27,7 +27,8 @@ import picocli.CommandLine.Option;
  * application" addresses. A third of the way in, one backend goes into back pressure ({@code 452
  * 4.3.1} to outside senders only, the seed's pitfall 4); two thirds in it recovers. The table shows
  * each backend's messages and its health under both profiles: drained from the internet listener,
- * still serving the relay, and no message deferred on the way.
+ * still serving the relay, and no message deferred on the way. The dashboard runs on a free loopback
+ * port, printed at start.
  */
 @Command(name = "demo", description = "Run a self-contained demo: embedded backends, traffic, live table.",
     mixinStandardHelpOptions = true)
@@ -73,6 +74,7 @@ public final class DemoCommand implements Callable<Integer> {
       out.println("  traffic   one gateway (127.0.0.50, 3 long connections) -> internet; 20 applications"
           + " (127.0.0.101-120) -> relay");
       out.println("Try it yourself:  swaks --server " + endpoint(internet) + " --to you@corp.example --from someone@internet.example");
+      out.println("Dashboard:        http://" + endpoint(sluice.admin().boundAddress()) + "/   (metrics at /metrics, API at /api/state)");
       out.println();
       traffic = new TrafficGenerator(senders(internet, relay));
       traffic.start();
@@ -153,6 +155,8 @@ public final class DemoCommand implements Callable<Integer> {
 
   private String yaml(List<EmbeddedSmtpServer> backends) {
     StringBuilder sb = new StringBuilder();
+    // The admin endpoint on any free loopback port: the demo prints the dashboard's address.
+    sb.append("admin:\n  listen: 127.0.0.1:0\n");
     sb.append("health:\n  external:\n    steps: [connect, banner, ehlo, mail_from, quit]\n")
         .append("    mail_from: probe@internet.example\n    interval: 2s\n    timeout: 1500ms\n    rise: 2\n    fall: 2\n")
         .append("  internal:\n    steps: [connect, banner, ehlo, mail_from, quit]\n")

@@ -14,7 +14,8 @@ import sun.misc.Signal;
 
 /**
  * {@code sluice run -c FILE}: runs the balancer until SIGTERM or SIGINT, then stops accepting, lets
- * sessions finish within the grace period and exits 0. Exit 2 for a bad config or a listener that
+ * sessions finish within the grace period and exits 0. SIGHUP reloads the file (see {@link
+ * SluiceServer#reload()}); a bad file is reported and the running configuration stays. Exit 2 for a bad config or a listener that
  * cannot be opened.
  */
 @Command(name = "run", description = "Run the balancer.", mixinStandardHelpOptions = true)
@@ -53,6 +54,20 @@ public final class RunCommand implements Callable<Integer> {
     // service for a balancer (exit 0 after draining), not a crash (the JVM's default is 143).
     Signal.handle(new Signal("TERM"), s -> stop.countDown());
     Signal.handle(new Signal("INT"), s -> stop.countDown());
+    // SIGHUP: reload. Off the signal thread, so a slow reload never delays the next signal.
+    java.util.concurrent.ExecutorService reloader = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "sluice-reload");
+      t.setDaemon(true);
+      return t;
+    });
+    Signal.handle(new Signal("HUP"), s -> reloader.execute(() -> {
+      SluiceServer.ReloadResult r = server.reload();
+      if (r.ok()) {
+        System.out.println("reloaded " + config + (r.changes().isEmpty() ? "" : ": " + String.join("; ", r.changes())));
+      } else {
+        System.err.println("reload refused, still running the previous configuration:\n" + r.message());
+      }
+    }));
     stop.await();
     System.out.println("stopping: no new sessions; waiting up to " + grace.toSeconds() + "s for sessions in flight");
     server.shutdown(grace);

@@ -26,7 +26,8 @@ import org.slf4j.LoggerFactory;
  * caused it. A STARTTLS probe's certificate is warned about while it is within the profile's {@code
  * cert_warn_days} of expiry or past it, once per day of the countdown.
  *
- * <p>Threading: register targets before {@link #start()}; after that the target set is fixed and
+ * <p>Threading: targets may be registered before or after {@link #start()} (a reload adds them;
+ * they are probed at once) and removed with {@link #retainOnly} (their probes stop); the target set
  * may be read from any thread. Each target's probes run on one event loop.
  */
 public final class HealthMonitor implements AutoCloseable {
@@ -38,10 +39,16 @@ public final class HealthMonitor implements AutoCloseable {
   private final EventLoopGroup group;
   private final LongSupplier nanoClock;
   private final RandomGenerator random;
-  private final Map<ProbeKey, Map<Backend, ProbeTarget>> targets = new LinkedHashMap<>();
+  /** Registered targets in registration order; during a reload a (key, backend) may have two. */
+  private final java.util.Set<ProbeTarget> targets = new java.util.LinkedHashSet<>();
   private final List<Runnable> stateListeners = new ArrayList<>();
+  private final List<java.util.function.BiConsumer<ProbeTarget, ProbeResult>> probeListeners =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
   private final CompletableFuture<Void> firstRound = new CompletableFuture<>();
+  /** Completes when the target's first probe has finished; removed then. */
+  private final Map<ProbeTarget, CompletableFuture<Void>> firstProbes = new java.util.HashMap<>();
   private volatile boolean closed;
+  private boolean started;
   private int undecided;
 
   public HealthMonitor(SmtpProbe probe, EventLoopGroup group, LongSupplier nanoClock, RandomGenerator random) {
@@ -51,11 +58,42 @@ public final class HealthMonitor implements AutoCloseable {
     this.random = random;
   }
 
-  /** Registers a backend under a probe key; idempotent. Call before {@link #start()}. */
+  /**
+   * Registers a backend under a probe key and profile; idempotent. A reload that changes the
+   * profile gets a new target while the old one goes on until {@link #retainOnly} drops it, so a
+   * reload that fails can keep the old. After {@link #start()} a new target is probed at once;
+   * {@link #firstProbe} tells when its state is known.
+   */
   public synchronized ProbeTarget register(ProbeKey key, Backend backend, HealthProfile profile) {
-    return targets
-        .computeIfAbsent(key, k -> new LinkedHashMap<>())
-        .computeIfAbsent(backend, b -> new ProbeTarget(key, b, profile, nanoClock.getAsLong()));
+    for (ProbeTarget t : targets) {
+      if (t.key().equals(key) && t.backend() == backend && t.profile().equals(profile)) {
+        return t;
+      }
+    }
+    ProbeTarget t = new ProbeTarget(key, backend, profile, nanoClock.getAsLong());
+    targets.add(t);
+    firstProbes.put(t, new CompletableFuture<>());
+    if (started) {
+      EventLoop loop = group.next();
+      loop.execute(() -> runProbe(t, loop));
+    }
+    return t;
+  }
+
+  /** Completes when {@code t} has finished its first probe (at once if it has). */
+  public synchronized CompletableFuture<Void> firstProbe(ProbeTarget t) {
+    CompletableFuture<Void> f = firstProbes.get(t);
+    return f == null ? CompletableFuture.completedFuture(null) : f;
+  }
+
+  /** Removes every target not in {@code keep}; their probes stop after the one in progress. */
+  public synchronized void retainOnly(java.util.Set<ProbeTarget> keep) {
+    targets.removeIf(t -> !keep.contains(t));
+    firstProbes.keySet().removeIf(t -> !keep.contains(t));
+  }
+
+  private synchronized boolean registered(ProbeTarget t) {
+    return targets.contains(t);
   }
 
   /** Adds a hook run (on a probe's event loop) after any state change. */
@@ -63,8 +101,14 @@ public final class HealthMonitor implements AutoCloseable {
     stateListeners.add(listener);
   }
 
+  /** Adds a hook run (on the probe's event loop) after every finished probe, e.g. for metrics. */
+  public void onProbe(java.util.function.BiConsumer<ProbeTarget, ProbeResult> listener) {
+    probeListeners.add(listener);
+  }
+
   /** Starts probing every registered target. */
   public synchronized void start() {
+    started = true;
     List<ProbeTarget> all = all();
     undecided = all.size();
     if (undecided == 0) {
@@ -84,15 +128,18 @@ public final class HealthMonitor implements AutoCloseable {
 
   /** Every target, in registration order. */
   public synchronized List<ProbeTarget> all() {
-    List<ProbeTarget> out = new ArrayList<>();
-    targets.values().forEach(m -> out.addAll(m.values()));
-    return Collections.unmodifiableList(out);
+    return Collections.unmodifiableList(new ArrayList<>(targets));
   }
 
-  /** The target for a backend under a key, or null if it was never registered. */
+  /** The newest target for a backend under a key, or null if none is registered. */
   public synchronized ProbeTarget target(ProbeKey key, Backend backend) {
-    Map<Backend, ProbeTarget> m = targets.get(key);
-    return m == null ? null : m.get(backend);
+    ProbeTarget found = null;
+    for (ProbeTarget t : targets) {
+      if (t.key().equals(key) && t.backend() == backend) {
+        found = t;
+      }
+    }
+    return found;
   }
 
   /** The targets of a pool's backends under one key, indexed like the pool (null where unregistered). */
@@ -105,7 +152,7 @@ public final class HealthMonitor implements AutoCloseable {
   }
 
   private void runProbe(ProbeTarget t, EventLoop loop) {
-    if (closed) {
+    if (closed || !registered(t)) {
       return;
     }
     InetAddress source = t.key().source();
@@ -127,6 +174,7 @@ public final class HealthMonitor implements AutoCloseable {
     }
     boolean first = !t.decided();
     HealthState previous = t.apply(r, nanoClock.getAsLong());
+    probeListeners.forEach(l -> l.accept(t, r));
     if (previous != null) {
       logChange(t, previous, r);
       List<Runnable> hooks;
@@ -137,7 +185,7 @@ public final class HealthMonitor implements AutoCloseable {
     }
     reportCertificate(t, r.certificate());
     if (first) {
-      decidedOne();
+      decidedOne(t);
     }
     long interval = t.profile().interval().toMillis();
     long jitter = interval / 10;
@@ -145,7 +193,11 @@ public final class HealthMonitor implements AutoCloseable {
     loop.schedule(() -> runProbe(t, loop), Math.max(1, delay), TimeUnit.MILLISECONDS);
   }
 
-  private synchronized void decidedOne() {
+  private synchronized void decidedOne(ProbeTarget t) {
+    CompletableFuture<Void> f = firstProbes.remove(t);
+    if (f != null) {
+      f.complete(null);
+    }
     if (--undecided == 0) {
       firstRound.complete(null);
     }

@@ -3,6 +3,8 @@ package dev.sluice.runtime;
 import dev.sluice.balance.Backend;
 import dev.sluice.balance.PoolBalancer;
 import dev.sluice.config.BackendConfig;
+import dev.sluice.config.ConfigException;
+import dev.sluice.config.ConfigLoader;
 import dev.sluice.config.HealthProfile;
 import dev.sluice.config.ListenerConfig;
 import dev.sluice.config.PoolConfig;
@@ -22,6 +24,13 @@ import dev.sluice.proxy.smtp.SmtpFrontend;
 import dev.sluice.proxy.tcp.TcpSession;
 import dev.sluice.proxy.tls.BackendTlsContext;
 import dev.sluice.proxy.tls.ServerTls;
+import dev.sluice.admin.AdminServer;
+import dev.sluice.config.LogConfig;
+import dev.sluice.config.Location;
+import dev.sluice.observe.CompositeObserver;
+import dev.sluice.observe.Metrics;
+import dev.sluice.observe.ProtocolLog;
+import dev.sluice.observe.TrafficSeries;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.channel.EventLoopGroup;
@@ -50,23 +59,52 @@ public final class SluiceServer implements AutoCloseable {
   static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
   static final Duration BANNER_TIMEOUT = Duration.ofSeconds(30);
 
-  private final SluiceConfig config;
+  private volatile SluiceConfig config;
+  private ConfigSource configSource;
+  /** The observer set with {@link #observe}, besides Sluice's own (protocol log, metrics, series). */
+  private SessionObserver extraObserver = SessionObserver.NONE;
   private SessionObserver observer = SessionObserver.NONE;
+  private ProtocolLog protocolLog;
+  private Metrics metrics;
+  private final TrafficSeries traffic = new TrafficSeries(System::currentTimeMillis);
+  private AdminServer admin;
+  /** Admin states set through the API, by {@code pool/backend}; outlive reloads. */
+  private final Map<String, Backend.AdminState> adminStates = new java.util.concurrent.ConcurrentHashMap<>();
   private final Transport transport = Transport.best();
-  private final Map<String, PoolBalancer> pools = new LinkedHashMap<>();
-  private final Map<String, PassiveHealth> passive = new LinkedHashMap<>();
-  private final List<Listener> listeners = new ArrayList<>();
+  // Immutable snapshots, replaced whole by a reload; the data path never reads them (it holds routes).
+  private volatile Map<String, PoolBalancer> pools = Map.of();
+  private volatile Map<String, PassiveHealth> passive = Map.of();
+  private volatile List<Listener> listeners = List.of();
+  /** Listeners a reload removed or moved: not accepting; their sessions finish, shutdown closes them. */
+  private final List<Listener> retired = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private final SplittableRandom seed = new SplittableRandom();
+  private BackendConnector connector;
   private EventLoopGroup boss;
   private EventLoopGroup workers;
   private HealthMonitor health;
 
   public SluiceServer(SluiceConfig config) {
     this.config = config;
+    this.configSource = () -> ConfigLoader.load(this.config.file());
   }
 
-  /** Sets who observes sessions (protocol log, metrics); call before {@link #start()}. */
+  /** Where {@link #reload()} reads the new configuration from; by default the file it was loaded from. */
+  @FunctionalInterface
+  public interface ConfigSource {
+    SluiceConfig load() throws ConfigException;
+  }
+
+  /** Replaces the source of {@link #reload()} (tests, the demo). */
+  public void configSource(ConfigSource source) {
+    this.configSource = source;
+  }
+
+  /**
+   * Adds an observer of sessions besides the protocol log, metrics and dashboard series that the
+   * server runs itself; call before {@link #start()}.
+   */
   public void observe(SessionObserver observer) {
-    this.observer = observer;
+    this.extraObserver = observer;
   }
 
   /**
@@ -76,77 +114,329 @@ public final class SluiceServer implements AutoCloseable {
    * @throws StartupException when a listener cannot be served (address in use, unsupported mode)
    */
   public void start() throws StartupException, InterruptedException {
-    Map<String, ServerTls> tls = new LinkedHashMap<>();
-    Map<String, BackendTlsContext> backendTls = new LinkedHashMap<>();
     for (ListenerConfig l : config.listeners().values()) {
       checkSourceAddress(l);
-      try {
-        if (l.tls() != null) {
-          tls.put(l.name(), ServerTls.load(l.tls()));
-        }
-        backendTls.put(l.name(), BackendTlsContext.of(l));
-      } catch (java.io.IOException e) {
-        throw new StartupException(l.location() + ": listener '" + l.name() + "': " + e.getMessage());
-      }
     }
+    Map<String, ListenerTls> tls = loadTls(config);
+    String adminToken = AdminServer.readToken(config.admin());
     boss = transport.newGroup(1);
     workers = transport.newGroup(0);
-    SplittableRandom seed = new SplittableRandom();
-    for (PoolConfig p : config.pools().values()) {
+    health = new HealthMonitor(new SmtpProbe(workers, transport.clientChannel()), workers, System::nanoTime, seed.split());
+    startObservers();
+    connector = new BackendConnector(transport, CONNECT_TIMEOUT);
+    Plan plan = plan(config, tls);
+    health.start();
+    try {
+      health.firstRound().get(plan.probeWaitMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      log.warn("first health round not complete after {} ms; opening listeners anyway", plan.probeWaitMillis());
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException(e);
+    }
+    List<Listener> bound = new ArrayList<>();
+    for (ListenerConfig l : config.listeners().values()) {
+      try {
+        bound.add(bind(plan, l));
+      } catch (StartupException e) {
+        listeners = List.copyOf(bound);
+        shutdown(Duration.ZERO);
+        throw e;
+      }
+    }
+    pools = plan.pools();
+    passive = plan.passive();
+    listeners = List.copyOf(bound);
+    if (config.admin().listen() != null) {
+      admin = new AdminServer(this, adminToken);
+      try {
+        admin.bind(boss, transport, config.admin().listen().toSocketAddress());
+      } catch (Exception e) {
+        shutdown(Duration.ZERO);
+        throw new StartupException(config.admin().location() + ": admin endpoint cannot listen on "
+            + config.admin().listen() + ": " + describe(e));
+      }
+      log.info("admin endpoint (dashboard, /metrics, /api) on http://{}/", endpoint(admin.boundAddress()));
+    }
+  }
+
+  /**
+   * Pools, probe targets and per-listener routes built from one config, not yet serving. Backends
+   * of the running config that are unchanged (name, address, priority, position) are reused, so
+   * their load counters, probe states and admin states carry over; {@code weightUpdates} apply a
+   * changed config weight on commit only.
+   */
+  private record Plan(
+      SluiceConfig config,
+      Map<String, PoolBalancer> pools,
+      Map<String, PassiveHealth> passive,
+      Map<String, ListenerRoute> routes,
+      java.util.Set<ProbeTarget> targets,
+      List<Runnable> weightUpdates,
+      long probeWaitMillis) {}
+
+  private Plan plan(SluiceConfig next, Map<String, ListenerTls> tls) {
+    Map<String, PoolBalancer> newPools = new LinkedHashMap<>();
+    List<Runnable> weightUpdates = new ArrayList<>();
+    for (PoolConfig p : next.pools().values()) {
       List<Backend> backends = new ArrayList<>();
       for (BackendConfig bc : p.backends()) {
-        backends.add(new Backend(p.name(), bc, backends.size()));
+        backends.add(backendFor(p.name(), bc, backends.size(), weightUpdates));
       }
-      pools.put(p.name(), new PoolBalancer(p, backends, System::nanoTime, seed.split()));
+      newPools.put(p.name(), new PoolBalancer(p, backends, System::nanoTime, seed.split()));
     }
-    health = new HealthMonitor(new SmtpProbe(workers, transport.clientChannel()), workers, System::nanoTime, seed.split());
-    Map<ListenerConfig, ProbeKey> keys = new LinkedHashMap<>();
-    long longestTimeout = 0;
-    for (ListenerConfig l : config.listeners().values()) {
-      HealthProfile profile = config.profileFor(l);
+    java.util.Set<ProbeTarget> targets = new java.util.LinkedHashSet<>();
+    Map<String, PassiveHealth> newPassive = new LinkedHashMap<>();
+    Map<String, ListenerRoute> routes = new LinkedHashMap<>();
+    long wait = 0;
+    for (ListenerConfig l : next.listeners().values()) {
+      HealthProfile profile = next.profileFor(l);
       int proxyVersion = switch (l.clientIdentity()) {
         case PROXY_V1 -> 1;
         case PROXY_V2 -> 2;
         default -> 0;
       };
       ProbeKey key = new ProbeKey(profile.name(), l.sourceAddress(), proxyVersion);
-      keys.put(l, key);
-      longestTimeout = Math.max(longestTimeout, profile.timeout().toMillis() * (profile.steps().size() + 2));
-      for (Backend b : pools.get(l.pool()).backends()) {
-        health.register(key, b, profile);
+      wait = Math.max(wait, profile.timeout().toMillis() * (profile.steps().size() + 2) + 1000);
+      PoolBalancer balancer = newPools.get(l.pool());
+      List<ProbeTarget> listenerTargets = new ArrayList<>();
+      for (Backend b : balancer.backends()) {
+        ProbeTarget t = health.register(key, b, profile);
+        listenerTargets.add(t);
+        targets.add(t);
+      }
+      // Passive health is per listener, like probes: a 452 that only outside senders get must not
+      // drain the backend from the internal listener. Kept across a reload when the listener's
+      // backends are the same objects, so an ejection is not forgotten.
+      PassiveHealth previous = passive.get(l.name());
+      PoolBalancer oldBalancer = pools.get(l.pool());
+      PassiveHealth listenerPassive = previous != null && oldBalancer != null
+          && oldBalancer.backends().equals(balancer.backends())
+          && config.pools().get(l.pool()).passive().equals(next.pools().get(l.pool()).passive())
+          ? previous
+          : new PassiveHealth(next.pools().get(l.pool()).passive(), balancer.backends(), System::nanoTime);
+      newPassive.put(l.name(), listenerPassive);
+      ListenerTls t = tls.get(l.name());
+      routes.put(l.name(), new ListenerRoute(l, balancer, new ListenerEligibility(listenerTargets, listenerPassive),
+          listenerPassive, observer, t.server(), t.backend()));
+    }
+    return new Plan(next, Map.copyOf(newPools), Map.copyOf(newPassive), routes, targets, weightUpdates, wait);
+  }
+
+  /** The running backend for {@code bc} if it is unchanged, else a new one with any remembered admin state. */
+  private Backend backendFor(String pool, BackendConfig bc, int index, List<Runnable> weightUpdates) {
+    PoolBalancer running = pools.get(pool);
+    if (running != null) {
+      for (Backend b : running.backends()) {
+        if (b.name().equals(bc.name()) && b.address().equals(bc.address()) && b.priority() == bc.priority()
+            && b.index() == index) {
+          // A weight set through the API stays until the config's own weight for it changes.
+          PoolConfig old = config.pools().get(pool);
+          boolean changed = old == null || old.backends().stream()
+              .noneMatch(o -> o.name().equals(bc.name()) && o.weight() == bc.weight());
+          if (changed) {
+            weightUpdates.add(() -> b.setWeight(bc.weight()));
+          }
+          return b;
+        }
       }
     }
-    health.start();
+    Backend b = new Backend(pool, bc, index);
+    Backend.AdminState remembered = adminStates.get(pool + '/' + bc.name());
+    if (remembered != null) {
+      b.setAdminState(remembered);
+    }
+    return b;
+  }
+
+  /** Binds a listener for {@code l} with its route from {@code plan}. */
+  private Listener bind(Plan plan, ListenerConfig l) throws StartupException, InterruptedException {
+    Listener listener = new Listener(plan.routes().get(l.name()));
     try {
-      health.firstRound().get(longestTimeout + 1000, TimeUnit.MILLISECONDS);
+      listener.bind(boss, workers, transport, (self, pipeline) -> sessionPipeline(self, pipeline, connector));
+    } catch (InterruptedException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new StartupException(
+          l.location() + ": listener '" + l.name() + "' cannot listen on " + l.listen() + ": " + describe(e));
+    }
+    log.info("listener {} on {} ({}) -> pool {}", l.name(), listener.boundAddress(), l.mode().name().toLowerCase(), l.pool());
+    return listener;
+  }
+
+  /** What a reload did: whether it took effect, and either the changes or the error. */
+  public record ReloadResult(boolean ok, String message, List<String> changes) {}
+
+  /**
+   * Reads the configuration again (SIGHUP, {@code POST /api/reload}) and switches to it, or keeps
+   * the running one if anything is wrong: the whole new config is validated, new probe targets get
+   * their first probe and new listener addresses are bound before anything changes. Then listeners
+   * are added, removed or rebound, existing ones get new routes (immutable snapshots), and sessions
+   * in flight finish on the route they started with. Admin states (drain, disable) are kept by
+   * (pool, backend name). The admin endpoint itself is not rebound.
+   *
+   * <p>Serialized: one reload at a time.
+   */
+  public synchronized ReloadResult reload() {
+    SluiceConfig next;
+    try {
+      next = configSource.load();
+    } catch (ConfigException e) {
+      return refused(e.describe().strip());
+    } catch (RuntimeException e) {
+      return refused("cannot read configuration: " + describe(e));
+    }
+    Map<String, ListenerTls> tls;
+    try {
+      for (ListenerConfig l : next.listeners().values()) {
+        checkSourceAddress(l);
+      }
+      tls = loadTls(next);
+      AdminServer.readToken(next.admin());
+    } catch (StartupException e) {
+      return refused(e.getMessage());
+    }
+    java.util.Set<ProbeTarget> running = new java.util.HashSet<>(health.all());
+    Plan plan = plan(next, tls);
+    try {
+      java.util.concurrent.CompletableFuture.allOf(plan.targets().stream().map(health::firstProbe)
+          .toArray(java.util.concurrent.CompletableFuture[]::new)).get(plan.probeWaitMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
-      log.warn("first health round not complete after {} ms; opening listeners anyway", longestTimeout + 1000);
+      log.warn("reload: new backends not probed after {} ms; switching anyway", plan.probeWaitMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      health.retainOnly(running);
+      return refused("interrupted");
     } catch (java.util.concurrent.ExecutionException e) {
       throw new IllegalStateException(e);
     }
-    BackendConnector connector = new BackendConnector(transport, CONNECT_TIMEOUT);
-    for (ListenerConfig l : config.listeners().values()) {
-      PoolBalancer balancer = pools.get(l.pool());
-      // Passive health is per listener, like probes: a 452 that only outside senders get must not
-      // drain the backend from the internal listener.
-      PassiveHealth listenerPassive =
-          new PassiveHealth(config.pools().get(l.pool()).passive(), balancer.backends(), System::nanoTime);
-      passive.put(l.name(), listenerPassive);
-      ListenerEligibility eligibility =
-          new ListenerEligibility(health.targets(keys.get(l), balancer.backends()), listenerPassive);
-      Listener listener =
-          new Listener(new ListenerRoute(l, balancer, eligibility, listenerPassive, observer, tls.get(l.name()),
-              backendTls.get(l.name())));
-      try {
-        listener.bind(boss, workers, transport, (self, pipeline) -> sessionPipeline(self, pipeline, connector));
-      } catch (Exception e) {
-        shutdown(Duration.ZERO);
-        throw new StartupException(
-            l.location() + ": listener '" + l.name() + "' cannot listen on " + l.listen() + ": " + describe(e));
+    List<String> changes = new ArrayList<>();
+    Map<String, Listener> current = new LinkedHashMap<>();
+    listeners.forEach(l -> current.put(l.name(), l));
+    List<Listener> added = new ArrayList<>();
+    List<Listener> next2 = new ArrayList<>();
+    for (ListenerConfig l : next.listeners().values()) {
+      Listener old = current.get(l.name());
+      if (old != null && old.route().listener().listen().equals(l.listen())) {
+        next2.add(old);
+        continue;
       }
-      listeners.add(listener);
-      log.info("listener {} on {} ({}) -> pool {}", l.name(), listener.boundAddress(), l.mode().name().toLowerCase(), l.pool());
+      try {
+        Listener fresh = bind(plan, l);
+        added.add(fresh);
+        next2.add(fresh);
+        changes.add((old == null ? "added listener " : "rebound listener ") + l.name() + " on " + l.listen());
+      } catch (StartupException | InterruptedException e) {
+        added.forEach(Listener::stopAccepting);
+        health.retainOnly(running);
+        if (e instanceof InterruptedException) {
+          Thread.currentThread().interrupt();
+        }
+        return refused(e.getMessage());
+      }
     }
+    // Commit: nothing below can fail.
+    plan.weightUpdates().forEach(Runnable::run);
+    for (Listener l : next2) {
+      if (!added.contains(l)) {
+        l.swap(plan.routes().get(l.name()));
+      }
+    }
+    for (Listener old : listeners) {
+      if (!next2.contains(old)) {
+        old.stopAccepting();
+        retired.add(old);
+        if (!next.listeners().containsKey(old.name())) {
+          changes.add("removed listener " + old.name());
+        }
+      }
+    }
+    describePoolChanges(next, changes);
+    pools = plan.pools();
+    passive = plan.passive();
+    listeners = List.copyOf(next2);
+    config = next;
+    health.retainOnly(plan.targets());
+    retired.removeIf(l -> l.activeSessions() == 0);
+    log.info("reloaded {}: {}", next.file(), changes.isEmpty() ? "no listener or backend changes" : String.join("; ", changes));
+    return new ReloadResult(true, "reloaded", List.copyOf(changes));
+  }
+
+  private ReloadResult refused(String why) {
+    log.error("reload refused; the running configuration stays in effect:\n{}", why);
+    return new ReloadResult(false, why, List.of());
+  }
+
+  /** Backends added and removed, per pool, for the reload's report. */
+  private void describePoolChanges(SluiceConfig next, List<String> changes) {
+    for (PoolConfig p : next.pools().values()) {
+      List<String> before = config.pools().containsKey(p.name())
+          ? config.pools().get(p.name()).backends().stream().map(BackendConfig::name).toList() : List.of();
+      List<String> after = p.backends().stream().map(BackendConfig::name).toList();
+      after.stream().filter(n -> !before.contains(n)).forEach(n -> changes.add("added backend " + p.name() + "/" + n));
+      before.stream().filter(n -> !after.contains(n)).forEach(n -> changes.add("removed backend " + p.name() + "/" + n));
+    }
+  }
+
+  /**
+   * The protocol log (only when the config has a {@code log:} section, so a config without one, as
+   * in tests, writes no files), the metrics and the dashboard series, plus any observer set with
+   * {@link #observe}.
+   */
+  private void startObservers() {
+    LogConfig lc = config.log();
+    if (lc.location() != Location.NONE && lc.protocolLevel() != LogConfig.ProtocolLevel.NONE) {
+      protocolLog = new ProtocolLog(lc.protocolDir(), lc.protocolLevel());
+      log.info("protocol log ({}) in {}", lc.protocolLevel().name().toLowerCase(), lc.protocolDir());
+    }
+    metrics = new Metrics(new Metrics.Sources(health::all, this::backends,
+        this::protocolLogDropped));
+    health.onProbe(metrics::probed);
+    observer = CompositeObserver.of(java.util.Arrays.asList(protocolLog, metrics, traffic, extraObserver));
+  }
+
+  /** Every backend of every pool. */
+  public List<Backend> backends() {
+    return pools.values().stream().flatMap(p -> p.backends().stream()).toList();
+  }
+
+  /**
+   * Sets a backend's admin state (drain, enable, disable) and remembers it by (pool, name), so a
+   * reload that rebuilds the backend keeps it.
+   *
+   * @return false when there is no such backend
+   */
+  public synchronized boolean setAdminState(String pool, String name, Backend.AdminState state) {
+    PoolBalancer p = pools.get(pool);
+    Backend b = p == null ? null : p.backends().stream().filter(x -> x.name().equals(name)).findFirst().orElse(null);
+    if (b == null) {
+      return false;
+    }
+    b.setAdminState(state);
+    adminStates.put(pool + '/' + name, state);
+    log.info("backend {}: admin state {}", b, state);
+    return true;
+  }
+
+  /** Protocol-log events dropped so far (0 without a protocol log). */
+  public long protocolLogDropped() {
+    return protocolLog == null ? 0 : protocolLog.dropped();
+  }
+
+  public Metrics metrics() {
+    return metrics;
+  }
+
+  public TrafficSeries traffic() {
+    return traffic;
+  }
+
+  /** The admin endpoint, or null when {@code admin.listen} is not set. */
+  public AdminServer admin() {
+    return admin;
+  }
+
+  private static String endpoint(java.net.InetSocketAddress a) {
+    return a.getAddress().getHostAddress() + ":" + a.getPort();
   }
 
   /** A source address must belong to this host, or every backend connection would fail at run time. */
@@ -160,6 +450,22 @@ public final class SluiceServer implements AutoCloseable {
       throw new StartupException(l.location() + ": listener '" + l.name() + "': source_address "
           + l.sourceAddress().getHostAddress() + " is not an address of this host (" + describe(e) + ")");
     }
+  }
+
+  /** A listener's TLS contexts: towards clients (null without {@code tls:}) and towards backends (null with none). */
+  private record ListenerTls(ServerTls server, BackendTlsContext backend) {}
+
+  /** Loads every listener's certificates and CAs, so a bad file stops a start or a reload before anything changes. */
+  private static Map<String, ListenerTls> loadTls(SluiceConfig c) throws StartupException {
+    Map<String, ListenerTls> out = new LinkedHashMap<>();
+    for (ListenerConfig l : c.listeners().values()) {
+      try {
+        out.put(l.name(), new ListenerTls(l.tls() == null ? null : ServerTls.load(l.tls()), BackendTlsContext.of(l)));
+      } catch (java.io.IOException e) {
+        throw new StartupException(l.location() + ": listener '" + l.name() + "': " + e.getMessage());
+      }
+    }
+    return out;
   }
 
   /** The handlers of one client session: tcp relay, or Sluice speaking SMTP. */
@@ -201,7 +507,7 @@ public final class SluiceServer implements AutoCloseable {
   }
 
   public Map<String, PoolBalancer> pools() {
-    return Map.copyOf(pools);
+    return pools;
   }
 
   /** The passive health a listener keeps of its pool's backends. */
@@ -236,9 +542,13 @@ public final class SluiceServer implements AutoCloseable {
    * rest are closed and the event loops end.
    */
   public void shutdown(Duration grace) {
+    if (admin != null) {
+      admin.close();
+    }
     listeners.forEach(Listener::stopAccepting);
     long deadline = System.nanoTime() + grace.toNanos();
-    while (System.nanoTime() < deadline && listeners.stream().anyMatch(l -> l.activeSessions() > 0)) {
+    while (System.nanoTime() < deadline && java.util.stream.Stream.concat(listeners.stream(), retired.stream())
+        .anyMatch(l -> l.activeSessions() > 0)) {
       try {
         Thread.sleep(50);
       } catch (InterruptedException e) {
@@ -247,6 +557,7 @@ public final class SluiceServer implements AutoCloseable {
       }
     }
     listeners.forEach(Listener::closeSessions);
+    retired.forEach(Listener::closeSessions);
     if (health != null) {
       health.close();
     }
@@ -255,6 +566,9 @@ public final class SluiceServer implements AutoCloseable {
     }
     if (boss != null) {
       boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+    if (protocolLog != null) {
+      protocolLog.close();
     }
   }
 

@@ -31,5 +31,6 @@ class DemoCommandTest {
       assertThat(Long.parseLong(m.group(1))).as(server + " in\n" + finalTable).isPositive();
     }
     assertThat(out).contains("enters back pressure").contains("clients saw:");
+    assertThat(out).containsPattern("Dashboard: +http://127\\.0\\.0\\.1:[0-9]+/");
   }
 }

@@ -143,4 +143,66 @@ class RunCommandTest {
       assertThat(err()).contains("listener 'relay' cannot listen on 127.0.0.1:" + busy.getLocalPort()).doesNotContain("\tat ");
     }
   }
+
+  @Test
+  void sighupReloadsAValidFileAndRefusesABadOneWhileServing() throws Exception {
+    int port = Loopback.freePort();
+    int second = Loopback.freePort();
+    Path cfg = dir.resolve("sluice.yaml");
+    String base = """
+        pools:
+          hub:
+            backends:
+              - { name: b1, address: 127.0.0.1:%d }
+        listeners:
+          relay:
+            listen: 127.0.0.1:%d
+            mode: tcp
+            pool: hub
+        """.formatted(backend.port(), port);
+    Files.writeString(cfg, base);
+    process = start("run", "-c", cfg.toString());
+    await().atMost(Duration.ofSeconds(20)).until(() -> out().contains("b1"));
+
+    Files.writeString(cfg, base + "  second:\n    listen: 127.0.0.1:" + second + "\n    mode: tcp\n    pool: hub\n");
+    hangUp();
+    await().atMost(Duration.ofSeconds(20)).until(() -> out().contains("reloaded"));
+    assertThat(out()).contains("added listener second on 127.0.0.1:" + second);
+    sendThrough(second);
+
+    Files.writeString(cfg, base.replace("mode: tcp", "mode: teleport"));
+    hangUp();
+    await().atMost(Duration.ofSeconds(20)).until(() -> err().contains("reload refused"));
+    assertThat(err()).contains("sluice.yaml:8:").contains("teleport").doesNotContain("\tat ");
+    sendThrough(port);
+    sendThrough(second);
+    process.destroy();
+    assertThat(process.waitFor(20, TimeUnit.SECONDS)).isTrue();
+    assertThat(process.exitValue()).isZero();
+  }
+
+  @Test
+  void adminOffLoopbackWithoutATokenExitsTwo() throws Exception {
+    Path cfg = dir.resolve("admin.yaml");
+    Files.writeString(cfg, """
+        admin: { listen: "0.0.0.0:0" }
+        pools: { hub: { backends: [ "127.0.0.1:%d" ] } }
+        listeners: { relay: { listen: "127.0.0.1:0", mode: tcp, pool: hub } }
+        """.formatted(backend.port()));
+    process = start("run", "-c", cfg.toString());
+    assertThat(process.waitFor(20, TimeUnit.SECONDS)).isTrue();
+    assertThat(process.exitValue()).isEqualTo(2);
+    assertThat(err()).contains("admin.yaml:1:").contains("is not a loopback address").contains("token_file");
+  }
+
+  private void hangUp() throws Exception {
+    assertThat(new ProcessBuilder("kill", "-HUP", Long.toString(process.pid())).start().waitFor()).isZero();
+  }
+
+  private void sendThrough(int port) throws Exception {
+    try (LabSmtpClient c = LabSmtpClient.connect(new InetSocketAddress("127.0.0.1", port), null, Duration.ofSeconds(10))) {
+      c.command("EHLO reload.test");
+      assertThat(c.send("a@internet.example", "b@corp.example", "Subject: x\n\nbody\n").code()).isEqualTo(250);
+    }
+  }
 }

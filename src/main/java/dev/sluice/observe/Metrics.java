@@ -1,0 +1,203 @@
+package dev.sluice.observe;
+
+import dev.sluice.balance.Backend;
+import dev.sluice.health.HealthState;
+import dev.sluice.health.ProbeResult;
+import dev.sluice.health.ProbeTarget;
+import dev.sluice.proxy.SessionInfo;
+import dev.sluice.proxy.SessionObserver;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.Collection;
+import java.util.Locale;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+
+/**
+ * Prometheus metrics ({@code sluice_*}, DESIGN §8): counters fed by the session observer callbacks,
+ * probe latencies fed by the health monitor, and gauges (backend health per profile, admin state,
+ * weight, active load, protocol-log drops) read from live state at scrape time, so they follow
+ * reloads without bookkeeping.
+ *
+ * <p>Labels: {@code listener}, {@code pool}, {@code backend}, {@code profile} (the probe key: health
+ * profile, plus source address and PROXY version when set), and one small closed set per counter
+ * ({@code outcome}, {@code reason}, {@code direction}, {@code stage}, {@code class}, {@code state}).
+ * Free-text reasons are classified first, so label cardinality stays bounded.
+ *
+ * <p>Threading: callbacks run on event loops and only touch the client's lock-free counters;
+ * {@link #write} runs on the admin thread.
+ */
+public final class Metrics implements SessionObserver {
+  /** Where the scrape-time gauges read live state; suppliers, so a reload is seen at once. */
+  public record Sources(Supplier<Collection<ProbeTarget>> probeTargets, Supplier<Collection<Backend>> backends,
+      LongSupplier protocolLogDrops) {}
+
+  private static final java.util.regex.Pattern REPLY_CODE = java.util.regex.Pattern.compile("\\b([45])\\d\\d\\b");
+
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+  private final PrometheusTextFormatWriter text = PrometheusTextFormatWriter.create();
+  private final Counter sessions;
+  private final Gauge active;
+  private final Counter backendSessions;
+  private final Counter transactions;
+  private final Counter retries;
+  private final Counter bytes;
+  private final Counter replies;
+  private final Counter rejections;
+  private final Histogram probeSeconds;
+
+  public Metrics(Sources sources) {
+    sessions = Counter.builder().name("sluice_sessions_total").help("Client sessions admitted")
+        .labelNames("listener").register(registry);
+    active = Gauge.builder().name("sluice_sessions_active").help("Client sessions open now")
+        .labelNames("listener").register(registry);
+    backendSessions = Counter.builder().name("sluice_backend_selections_total")
+        .help("Sessions (tcp, connection balancing) or transactions (smtp) placed on a backend")
+        .labelNames("listener", "pool", "backend").register(registry);
+    transactions = Counter.builder().name("sluice_transactions_total").help("Transactions by outcome for the client")
+        .labelNames("listener", "pool", "backend", "outcome").register(registry);
+    retries = Counter.builder().name("sluice_retries_total").help("Backend failures that made Sluice try another")
+        .labelNames("listener", "pool", "backend", "reason").register(registry);
+    bytes = Counter.builder().name("sluice_bytes_total").help("Bytes relayed (smtp: message bodies; tcp: the stream)")
+        .labelNames("listener", "pool", "backend", "direction").register(registry);
+    replies = Counter.builder().name("sluice_replies_total").help("Replies sent to clients by stage and class")
+        .labelNames("listener", "stage", "class").register(registry);
+    rejections = Counter.builder().name("sluice_rejections_total").help("Clients refused before any backend saw them")
+        .labelNames("listener", "reason").register(registry);
+    probeSeconds = Histogram.builder().name("sluice_probe_duration_seconds").help("Health probe duration")
+        .labelNames("pool", "backend", "profile", "outcome")
+        .classicOnly().classicUpperBounds(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+        .register(registry);
+    GaugeWithCallback.builder().name("sluice_backend_up").help("1 when the backend is UP under the profile")
+        .labelNames("pool", "backend", "profile")
+        .callback(cb -> sources.probeTargets().get().forEach(t -> cb.call(t.state() == HealthState.UP ? 1 : 0,
+            t.backend().pool(), t.backend().name(), t.key().toString())))
+        .register(registry);
+    GaugeWithCallback.builder().name("sluice_backend_state").help("Health state per profile (1 for the current one)")
+        .labelNames("pool", "backend", "profile", "state")
+        .callback(cb -> sources.probeTargets().get().forEach(t -> {
+          for (HealthState s : HealthState.values()) {
+            cb.call(t.state() == s ? 1 : 0, t.backend().pool(), t.backend().name(), t.key().toString(), lower(s));
+          }
+        }))
+        .register(registry);
+    GaugeWithCallback.builder().name("sluice_backend_admin_state").help("Admin state (1 for the current one)")
+        .labelNames("pool", "backend", "state")
+        .callback(cb -> sources.backends().get().forEach(b -> {
+          for (Backend.AdminState s : Backend.AdminState.values()) {
+            cb.call(b.adminState() == s ? 1 : 0, b.pool(), b.name(), lower(s));
+          }
+        }))
+        .register(registry);
+    GaugeWithCallback.builder().name("sluice_backend_weight").help("Configured or admin-set weight")
+        .labelNames("pool", "backend")
+        .callback(cb -> sources.backends().get().forEach(b -> cb.call(b.weight(), b.pool(), b.name())))
+        .register(registry);
+    GaugeWithCallback.builder().name("sluice_backend_active").help("Sessions or transactions in flight")
+        .labelNames("pool", "backend")
+        .callback(cb -> sources.backends().get().forEach(b -> cb.call(b.active(), b.pool(), b.name())))
+        .register(registry);
+    CounterWithCallback.builder().name("sluice_protocol_log_dropped_total")
+        .help("Protocol-log events dropped because the writer fell behind")
+        .callback(cb -> cb.call(sources.protocolLogDrops().getAsLong()))
+        .register(registry);
+  }
+
+  /** Writes every metric in the Prometheus text format (version 0.0.4). */
+  public void write(OutputStream out) throws IOException {
+    text.write(out, registry.scrape());
+  }
+
+  public String contentType() {
+    return PrometheusTextFormatWriter.CONTENT_TYPE;
+  }
+
+  /** Records one finished probe (called by the health monitor on a probe's event loop). */
+  public void probed(ProbeTarget t, ProbeResult r) {
+    probeSeconds.labelValues(t.backend().pool(), t.backend().name(), t.key().toString(), lower(r.outcome()))
+        .observe(r.elapsedNanos() / 1e9);
+  }
+
+  @Override
+  public void connected(SessionInfo s) {
+    sessions.labelValues(s.listener()).inc();
+    active.labelValues(s.listener()).inc();
+  }
+
+  @Override
+  public void disconnected(SessionInfo s) {
+    active.labelValues(s.listener()).dec();
+  }
+
+  @Override
+  public void rejected(SessionInfo s, String reason) {
+    rejections.labelValues(s.listener(), reason).inc();
+  }
+
+  @Override
+  public void sent(SessionInfo s, Stage stage, int code, String text) {
+    replies.labelValues(s.listener(), lower(stage), (code / 100) + "xx").inc();
+  }
+
+  @Override
+  public void backendChosen(SessionInfo s, Backend b) {
+    backendSessions.labelValues(s.listener(), b.pool(), b.name()).inc();
+  }
+
+  @Override
+  public void retry(SessionInfo s, Backend b, String reason) {
+    retries.labelValues(s.listener(), b.pool(), b.name(), retryReason(reason)).inc();
+  }
+
+  @Override
+  public void transaction(SessionInfo s, Backend b, Outcome outcome, long size) {
+    String pool = b == null ? "" : b.pool();
+    String name = b == null ? "" : b.name();
+    transactions.labelValues(s.listener(), pool, name, lower(outcome)).inc();
+    if (size > 0) {
+      bytes.labelValues(s.listener(), pool, name, "from_client").inc(size);
+    }
+  }
+
+  @Override
+  public void bytes(SessionInfo s, Backend b, long fromClient, long toClient) {
+    bytes.labelValues(s.listener(), b.pool(), b.name(), "from_client").inc(fromClient);
+    bytes.labelValues(s.listener(), b.pool(), b.name(), "to_client").inc(toClient);
+  }
+
+  /**
+   * Folds the proxy's free-text failure reasons into a few label values: {@code connect}, {@code
+   * timeout}, {@code banner}, {@code reply_4xx}, {@code reply_5xx}, {@code closed}, {@code other}.
+   */
+  static String retryReason(String why) {
+    String w = why == null ? "" : why.toLowerCase(Locale.ROOT);
+    if (w.contains("timeout") || w.contains("timed out")) {
+      return "timeout";
+    }
+    if (w.contains("banner")) {
+      return "banner";
+    }
+    if (w.contains("connect") || w.contains("session setup")) {
+      return "connect";
+    }
+    java.util.regex.Matcher m = REPLY_CODE.matcher(w);
+    if (m.find()) {
+      return "reply_" + m.group(1) + "xx";
+    }
+    if (w.contains("closed") || w.contains("reset")) {
+      return "closed";
+    }
+    return "other";
+  }
+
+  private static String lower(Enum<?> e) {
+    return e.name().toLowerCase(Locale.ROOT);
+  }
+}
