@@ -71,7 +71,7 @@
           h.profile + " " + h.state))),
         el("td", { class: "admin-" + b.adminState }, b.adminState),
         el("td", { class: "num" }, b.weight),
-        el("td", { class: "num" }, Object.values(b.effectiveWeight).join(" / ") || "–"),
+        el("td", { class: "num" }, Object.entries(b.effectiveWeight).map(([l, w]) => l + " " + w).join(", ") || "–"),
         el("td", { class: "num" }, b.active),
         el("td", { class: "num" }, b.counters.messagesLastHour),
         el("td", {}, b.adminState === "enabled"
@@ -79,7 +79,7 @@
           : el("button", { class: "enable", onclick: () => act(b, "enable") }, "Enable"))));
       return el("div", { class: "pool" }, el("h3", {}, "pool " + pool.name, el("span", { class: "muted" }, " " + pool.algorithm)),
         el("table", {}, el("thead", {}, el("tr", {}, ...["backend", "address", "health per profile", "admin", "weight",
-          "effective weight", "active", "last hour", ""].map(h => el("th", {}, h)))), el("tbody", {}, ...rows)));
+          "effective weight per listener", "active", "last hour", ""].map(h => el("th", {}, h)))), el("tbody", {}, ...rows)));
     }));
   }
 
@@ -93,7 +93,8 @@
       chart = new uPlot({
         width: Math.max(400, box.clientWidth - 10), height: 260,
         scales: { y: { range: (u, min, max) => [0, Math.max(5, max)] } },
-        series: [{}, ...series.series.map((s, i) => ({ label: s.pool + "/" + s.backend, stroke: palette[i % palette.length], width: 2 }))],
+        series: [{}, ...series.series.map((s, i) => ({ label: s.pool + "/" + s.backend, stroke: palette[i % palette.length], width: 2,
+          points: { show: false } }))],
         axes: [{}, { label: "per minute" }],
       }, data, box);
     } else {

@@ -178,13 +178,13 @@ public final class Metrics implements SessionObserver {
    */
   static String retryReason(String why) {
     String w = why == null ? "" : why.toLowerCase(Locale.ROOT);
-    if (w.contains("timeout") || w.contains("timed out")) {
+    if (w.contains("timeout") || w.contains("timed out") || w.startsWith("no reply")) {
       return "timeout";
     }
     if (w.contains("banner")) {
       return "banner";
     }
-    if (w.contains("connect") || w.contains("session setup")) {
+    if (w.startsWith("connect") || w.startsWith("session setup")) {
       return "connect";
     }
     java.util.regex.Matcher m = REPLY_CODE.matcher(w);

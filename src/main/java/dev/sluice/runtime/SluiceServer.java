@@ -272,7 +272,7 @@ public final class SluiceServer implements AutoCloseable {
    * their first probe and new listener addresses are bound before anything changes. Then listeners
    * are added, removed or rebound, existing ones get new routes (immutable snapshots), and sessions
    * in flight finish on the route they started with. Admin states (drain, disable) are kept by
-   * (pool, backend name). The admin endpoint itself is not rebound.
+   * (pool, backend name). The admin endpoint and the protocol log keep their start-up settings.
    *
    * <p>Serialized: one reload at a time.
    */
