@@ -29,7 +29,8 @@ public final class Auditor {
       new InternalOpenRule(),
       new ProxyFromAnywhereRule(),
       new SharedProfileRule(),
-      new DuplicateBackendRule());
+      new DuplicateBackendRule(),
+      new BackendTlsVerifyRule());
 
   /** Exit status with an unacknowledged error. */
   public static final int EXIT_ERRORS = 2;

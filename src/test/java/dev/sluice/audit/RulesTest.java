@@ -42,7 +42,8 @@ class RulesTest {
         Arguments.of("SL014", "allow: [10.0.0.0/8]", "allow: [0.0.0.0/0]"),
         Arguments.of("SL015", "accept_proxy: []", "accept_proxy: [0.0.0.0/0]"),
         Arguments.of("SL016", "health: internal", "health: external"),
-        Arguments.of("SL017", "address: 10.0.0.12:25 }", "address: 10.0.0.11:25 }"));
+        Arguments.of("SL017", "address: 10.0.0.12:25 }", "address: 10.0.0.11:25 }"),
+        Arguments.of("SL018", "bare_newline: reject", "bare_newline: reject\n    backend_tls: require\n    backend_tls_verify: false"));
   }
 
   @ParameterizedTest(name = "{0}: {2}")
