@@ -69,6 +69,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private ByteBuf input;
   private boolean busy;
   private boolean discardingLongLine;
+  /** The client half-closed: once the commands it sent are answered, the session ends. */
+  private boolean inputEnded;
   private final Map<Backend, BackendSession> sessions = new LinkedHashMap<>(4);
   private BackendSession tx;
   /** The backend session that is authenticating, or that accepted AUTH (the session is pinned to it). */
@@ -172,6 +174,11 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     input.discardSomeReadBytes();
     if (!busy || session.phase() == ClientSession.Phase.CLOSED) {
       ctx.flush();
+    }
+    if (inputEnded && !busy && ctx.channel().isActive()) {
+      // Everything the client sent is answered and nothing more can come.
+      ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+      return;
     }
     // Stop reading while waiting with a full buffer, so a flood cannot grow memory.
     ctx.channel().config().setAutoRead(!(busy && input.readableBytes() > MAX_BUFFERED_INPUT)
@@ -559,6 +566,13 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
 
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
+      inputEnded = true;
+      if (session != null && input != null) {
+        drive();
+      }
+      return;
+    }
     if (evt instanceof IdleStateEvent && !busy && session != null && session.phase() != ClientSession.Phase.CLOSED) {
       log.info("{}: {} idle for too long; closing", listener.name(), info.remote());
       replyAndClose(SmtpReply.of(421, "4.4.2 " + config().hostname() + " Error: timeout exceeded"), Stage.OTHER);
