@@ -15,10 +15,10 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -34,26 +34,20 @@ import org.junit.jupiter.params.provider.ValueSource;
 class ChaosPostfixIT {
   static final int CLIENTS = 20;
   static final int MESSAGES = 50;
-  static PostfixPair pair;
+  /** Fresh per run: sessions cut mid-DATA leave partial queue files behind. */
+  PostfixPair pair;
 
-  @BeforeAll
-  static void start() {
+  @BeforeEach
+  void start() {
     pair = PostfixPair.start("chaos", b -> b);
+    pair.mark();
   }
 
-  @AfterAll
-  static void stop() {
+  @AfterEach
+  void stop() {
     if (pair != null) {
       pair.close();
     }
-  }
-
-  @BeforeEach
-  void mark() {
-    if (!pair.b().isRunning()) {
-      pair.b().start();
-    }
-    pair.mark();
   }
 
   @ParameterizedTest
@@ -98,14 +92,24 @@ class ChaosPostfixIT {
       }
       assertThat(total).isEqualTo(CLIENTS * MESSAGES);
       assertThat(restarts).as("the backend went away during the run").isPositive();
-      pair.assertNothingLost(accepted);
+      int acceptedTotal = accepted;
+      // Nothing lost: every acceptance a client saw is delivered.
+      await().atMost(Duration.ofSeconds(60)).until(() -> pair.deliveredA() + pair.deliveredB() >= acceptedTotal);
+      // A Postfix stopped between queueing a message and sending its 250 delivers a message its client
+      // saw fail: SMTP's own lost-reply window, which no proxy can close. So deliveries may exceed
+      // acceptances, but only by messages whose clients got no 2xx. (Sessions cut mid-DATA leave
+      // partial queue files that never complete, so "queue empty" is not the end condition here.)
+      AtomicInteger last = new AtomicInteger(-1);
+      await().pollInterval(Duration.ofMillis(500)).during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(60))
+          .until(() -> last.getAndSet(pair.deliveredA() + pair.deliveredB()) == pair.deliveredA() + pair.deliveredB());
+      assertThat(pair.deliveredA() + pair.deliveredB()).isBetween(accepted, accepted + (total - accepted));
       assertThat(accepted).as("accepted of %d (the rest got 4xx and would retry)", total)
           .isGreaterThanOrEqualTo(CLIENTS * MESSAGES * 9 / 10);
       assertNoDuplicateMessageIds();
     }
   }
 
-  private static void assertNoDuplicateMessageIds() {
+  private void assertNoDuplicateMessageIds() {
     Pattern id = Pattern.compile("(?im)^Message-ID:\\s*(<[^>]+>)");
     Set<String> seen = new HashSet<>();
     List<String> duplicates = new ArrayList<>();
