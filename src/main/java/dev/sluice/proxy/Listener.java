@@ -24,6 +24,7 @@ import java.util.function.BiConsumer;
 public final class Listener {
   private final AtomicReference<ListenerRoute> route;
   private volatile ClientLimiter limiter;
+  private volatile boolean draining;
   private final ChannelGroup sessions = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
   private Channel serverChannel;
 
@@ -103,8 +104,30 @@ public final class Listener {
     }
   }
 
-  /** Closes every open session (the end of a graceful shutdown's grace period). */
+  /**
+   * Shutdown has begun: smtp sessions finish the transaction in flight and are then asked to go
+   * ({@code 421} at their next MAIL FROM), so long-lived connections drain quickly.
+   */
+  public void drain() {
+    draining = true;
+    stopAccepting();
+  }
+
+  public boolean draining() {
+    return draining;
+  }
+
+  /**
+   * Ends every open session (the end of a graceful shutdown's grace period): smtp sessions are told
+   * {@code 421} first, so their senders know to retry.
+   */
   public void closeSessions() {
+    sessions.forEach(ch -> ch.pipeline().fireUserEventTriggered(SessionEnd.INSTANCE));
     sessions.close().awaitUninterruptibly();
+  }
+
+  /** Fired into each session when Sluice ends it at the end of a shutdown's grace period. */
+  public enum SessionEnd {
+    INSTANCE
   }
 }

@@ -545,7 +545,7 @@ public final class SluiceServer implements AutoCloseable {
     if (admin != null) {
       admin.close();
     }
-    listeners.forEach(Listener::stopAccepting);
+    listeners.forEach(Listener::drain);
     long deadline = System.nanoTime() + grace.toNanos();
     while (System.nanoTime() < deadline && java.util.stream.Stream.concat(listeners.stream(), retired.stream())
         .anyMatch(l -> l.activeSessions() > 0)) {

@@ -96,6 +96,66 @@ class RunCommandTest {
     assertThat(out()).contains("stopped");
   }
 
+  @Test
+  void sigtermUnderLoadDrainsWithOnlyDocumentedRepliesAndLosesNothing() throws Exception {
+    int port = Loopback.freePort();
+    Path cfg = dir.resolve("load.yaml");
+    Files.writeString(cfg, """
+        pools: { hub: { backends: [ "127.0.0.1:%d" ] } }
+        listeners: { mx: { listen: "127.0.0.1:%d", mode: smtp, pool: hub, hostname: mx.test } }
+        """.formatted(backend.port(), port));
+    process = start("run", "-c", cfg.toString(), "--grace", "15s");
+    await().atMost(Duration.ofSeconds(20)).until(() -> out().contains("listener mx"));
+    java.util.concurrent.atomic.AtomicInteger accepted = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger drained = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger refusedConnections = new java.util.concurrent.atomic.AtomicInteger();
+    List<String> unexpected = new java.util.concurrent.CopyOnWriteArrayList<>();
+    InetSocketAddress at = new InetSocketAddress("127.0.0.1", port);
+    List<Thread> clients = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      Thread t = new Thread(() -> {
+        while (true) {
+          LabSmtpClient c;
+          try {
+            c = LabSmtpClient.connect(at, null, Duration.ofSeconds(20));
+          } catch (IOException e) {
+            refusedConnections.incrementAndGet(); // Sluice stopped accepting: the documented end
+            return;
+          }
+          try (c) {
+            c.command("EHLO load.test");
+            for (int m = 0; m < 5; m++) {
+              var r = c.send("a@internet.example", "b@corp.example", "Subject: load\n\nhello\n");
+              if (r.isPositive()) {
+                accepted.incrementAndGet();
+              } else if (r.code() == 421) {
+                drained.incrementAndGet();
+                return;
+              } else {
+                unexpected.add(r.toString());
+              }
+            }
+          } catch (IOException e) {
+            unexpected.add(e.toString());
+            return;
+          }
+        }
+      });
+      clients.add(t);
+      t.start();
+    }
+    await().atMost(Duration.ofSeconds(20)).until(() -> accepted.get() >= 50);
+    process.destroy(); // SIGTERM under load
+    assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(process.exitValue()).isZero();
+    for (Thread t : clients) {
+      t.join(30_000);
+    }
+    assertThat(unexpected).as("replies other than 250, a drain 421 or a refused connection").isEmpty();
+    assertThat(drained.get() + refusedConnections.get()).isGreaterThan(0);
+    assertThat(backend.messages()).as("delivered == accepted").isEqualTo(accepted.get());
+  }
+
   private static boolean refused(int port) {
     try (Socket s = new Socket("127.0.0.1", port)) {
       return false;

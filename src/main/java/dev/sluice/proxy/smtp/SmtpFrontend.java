@@ -201,6 +201,11 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         replyAndClose(step.reply(), stage);
       }
       case OPEN_TRANSACTION -> {
+        if (listener.draining()) {
+          // Shutting down: the transaction in flight (if any) has finished; ask the sender to go.
+          replyAndClose(shuttingDown(), Stage.MAIL);
+          return;
+        }
         busy = true;
         ctx.flush();
         schedule(step.command(), new HashSet<>(4), null);
@@ -560,6 +565,10 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     ctx.write(ByteBufUtil.writeUtf8(ctx.alloc(), r.wire()));
   }
 
+  private SmtpReply shuttingDown() {
+    return SmtpReply.of(421, "4.3.2 " + config().hostname() + " Service shutting down; try again later");
+  }
+
   private static Outcome outcomeOf(SmtpReply r) {
     return r.isPositive() ? Outcome.ACCEPTED : r.isTransient() ? Outcome.DEFERRED : Outcome.REJECTED;
   }
@@ -570,6 +579,12 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       inputEnded = true;
       if (session != null && input != null) {
         drive();
+      }
+      return;
+    }
+    if (evt == Listener.SessionEnd.INSTANCE) {
+      if (session != null && session.phase() != ClientSession.Phase.CLOSED) {
+        replyAndClose(shuttingDown(), Stage.OTHER);
       }
       return;
     }
