@@ -50,12 +50,13 @@ final class ConfigBinder {
   private static final Set<String> LISTENER_KEYS =
       Section.keys("listen", "mode", "balance", "pool", "health", "trust", "source_address",
           "client_identity", "accept_proxy", "allow", "deny", "hostname", "retries", "bare_newline",
-          "auth", "backend_tls", "backend_tls_ca", "backend_tls_verify", "tls", "capabilities", "limits", "acknowledge");
+          "auth", "backend_tls", "backend_tls_ca", "backend_tls_verify", "tls", "capabilities", "limits", "timeouts", "acknowledge");
   /** Listener keys that configure the SMTP conversation, meaningless when relaying bytes. */
   private static final List<String> SMTP_ONLY_KEYS =
       List.of("balance", "hostname", "retries", "bare_newline", "auth", "backend_tls", "backend_tls_ca",
           "backend_tls_verify", "capabilities");
   private static final Set<String> TLS_KEYS = Section.keys("cert", "key", "implicit");
+  private static final Set<String> TIMEOUT_KEYS = Section.keys("connect", "banner", "command", "end_of_data");
   private static final Set<String> LIMITS_KEYS =
       Section.keys("max_connections", "max_connections_per_client", "connection_rate",
           "max_message_size", "max_recipients", "idle_timeout");
@@ -379,9 +380,10 @@ final class ConfigBinder {
       return c;
     }, "valid: SMTPUTF8, DSN (offer them only when every backend of the pool does)"));
     Limits limits = bindLimits(s);
+    ListenerConfig.Timeouts timeouts = bindTimeouts(s);
     return new ListenerConfig(name, listen, mode, balance, pool, health, trust, source, identity, acceptProxy, allow,
         deny, hostname, retries, bareNewline, auth, backendTls, backendTlsCa, backendTlsVerify, tls, capabilities,
-        limits, s.acknowledge(), s.keyLocation());
+        limits, timeouts, s.acknowledge(), s.keyLocation());
   }
 
   /** A reference to a named section; an unknown name is an error listing the defined ones. */
@@ -418,6 +420,13 @@ final class ConfigBinder {
     int maxRecipients = s.integer("max_recipients", d.maxRecipients(), 0, Integer.MAX_VALUE, zero);
     Duration idle = positive(s, "idle_timeout", d.idleTimeout());
     return new Limits(maxConnections, perClient, rate, maxSize, maxRecipients, idle);
+  }
+
+  private ListenerConfig.Timeouts bindTimeouts(Section listener) {
+    Section s = listener.section("timeouts", "'timeouts' of " + listener.description(), TIMEOUT_KEYS);
+    ListenerConfig.Timeouts d = ListenerConfig.Timeouts.DEFAULT;
+    return new ListenerConfig.Timeouts(positive(s, "connect", d.connect()), positive(s, "banner", d.banner()),
+        positive(s, "command", d.command()), positive(s, "end_of_data", d.endOfData()));
   }
 
   /** Two listeners cannot bind the same address and port (nor one the wildcard of the other's family). */

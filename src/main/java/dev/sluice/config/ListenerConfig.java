@@ -37,6 +37,7 @@ public record ListenerConfig(
     Tls tls,
     Set<String> capabilities,
     Limits limits,
+    Timeouts timeouts,
     Set<String> acknowledge,
     Location location) {
 
@@ -127,6 +128,16 @@ public record ListenerConfig(
       Duration idleTimeout) {
     public static final Limits DEFAULT =
         new Limits(5000, 100, null, 50L * 1024 * 1024, 1000, Duration.ofMinutes(5));
+  }
+
+  /**
+   * {@code timeouts}: how long Sluice, as the backends' client, waits for a connection, the banner,
+   * a command's reply and the reply after end of data (RFC 5321 §4.5.3.2 gives client minimums of
+   * 5, 2–5 and 10 minutes; a balancer moves on sooner before DATA, where retrying elsewhere is safe).
+   */
+  public record Timeouts(Duration connect, Duration banner, Duration command, Duration endOfData) {
+    public static final Timeouts DEFAULT =
+        new Timeouts(Duration.ofSeconds(5), Duration.ofSeconds(30), Duration.ofMinutes(2), Duration.ofMinutes(10));
   }
 
   /** A rate such as {@code 60/m}: {@code count} events per {@code per}. */

@@ -14,15 +14,13 @@ import java.time.Duration;
 /**
  * Opens connections to backends on the caller's event loop (so both halves of a session share one
  * thread and need no locking), from the listener's {@code source_address} when it has one.
- * Stateless apart from its settings; thread-safe.
+ * Stateless; thread-safe.
  */
 public final class BackendConnector {
   private final Transport transport;
-  private final int connectTimeoutMillis;
 
-  public BackendConnector(Transport transport, Duration connectTimeout) {
+  public BackendConnector(Transport transport) {
     this.transport = transport;
-    this.connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
   }
 
   /**
@@ -32,12 +30,12 @@ public final class BackendConnector {
    *     must pass a half-close on; an SMTP session treats it as the end)
    */
   public ChannelFuture connect(EventLoop loop, Backend backend, InetAddress source, boolean halfClosure,
-      ChannelHandler handler) {
+      Duration timeout, ChannelHandler handler) {
     Bootstrap b =
         new Bootstrap()
             .group(loop)
             .channel(transport.clientChannel())
-            .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
+            .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
             .option(ChannelOption.TCP_NODELAY, true)
             .option(ChannelOption.ALLOW_HALF_CLOSURE, halfClosure)
             .handler(handler);

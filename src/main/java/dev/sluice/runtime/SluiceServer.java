@@ -19,7 +19,6 @@ import dev.sluice.proxy.BackendConnector;
 import dev.sluice.proxy.Listener;
 import dev.sluice.proxy.ListenerRoute;
 import dev.sluice.proxy.SessionObserver;
-import dev.sluice.proxy.smtp.BackendSession;
 import dev.sluice.proxy.smtp.SmtpFrontend;
 import dev.sluice.proxy.tcp.TcpSession;
 import dev.sluice.proxy.tls.BackendTlsContext;
@@ -56,8 +55,6 @@ import org.slf4j.LoggerFactory;
 public final class SluiceServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SluiceServer.class);
   /** Live traffic gets more patience than probes: a busy server may be slow to greet. */
-  static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
-  static final Duration BANNER_TIMEOUT = Duration.ofSeconds(30);
 
   private volatile SluiceConfig config;
   private ConfigSource configSource;
@@ -123,7 +120,7 @@ public final class SluiceServer implements AutoCloseable {
     workers = transport.newGroup(0);
     health = new HealthMonitor(new SmtpProbe(workers, transport.clientChannel()), workers, System::nanoTime, seed.split());
     startObservers();
-    connector = new BackendConnector(transport, CONNECT_TIMEOUT);
+    connector = new BackendConnector(transport);
     Plan plan = plan(config, tls);
     health.start();
     try {
@@ -472,7 +469,7 @@ public final class SluiceServer implements AutoCloseable {
   private static void sessionPipeline(Listener listener, ChannelPipeline pipeline, BackendConnector connector) {
     ListenerConfig l = listener.route().listener();
     if (l.mode() == ListenerConfig.Mode.TCP) {
-      pipeline.addLast("session", new TcpSession(listener, connector, BANNER_TIMEOUT));
+      pipeline.addLast("session", new TcpSession(listener, connector));
     } else {
       long idle = l.limits().idleTimeout().toMillis();
       if (idle > 0) {
@@ -482,7 +479,7 @@ public final class SluiceServer implements AutoCloseable {
       if (tls != null && tls.implicit()) {
         pipeline.addLast("tls", tls.newHandler(pipeline.channel().alloc()));
       }
-      pipeline.addLast("session", new SmtpFrontend(listener, connector, BackendSession.Timeouts.DEFAULT));
+      pipeline.addLast("session", new SmtpFrontend(listener, connector));
     }
   }
 

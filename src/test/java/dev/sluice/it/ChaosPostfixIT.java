@@ -109,6 +109,59 @@ class ChaosPostfixIT {
     }
   }
 
+  @org.junit.jupiter.api.Test
+  void frozenBackendTimesOutAndLosesNothing() throws Exception {
+    try (SluiceFixture sluice = SluiceFixture.start("""
+        health: { deep: { steps: [connect, banner, ehlo, mail_from, quit], mail_from: probe@internet.example,
+                          interval: 1s, timeout: 900ms, rise: 1, fall: 1 } }
+        pools:
+          hub:
+            passive: { consecutive_failures: 1, eject_for: 1s, max_eject_for: 2s }
+            backends: [ "%s:%d", "%s:%d" ]
+        listeners:
+          mx: { listen: "127.0.0.1:0", mode: smtp, pool: hub, health: deep, hostname: mx.chaos.test,
+                timeouts: { connect: 2s, banner: 2s, command: 3s, end_of_data: 5s } }
+        """.formatted(pair.a().address(), pair.a().port(), pair.b().address(), pair.b().port()))) {
+      int port = sluice.address("mx").getPort();
+      ExecutorService pool = Executors.newFixedThreadPool(10);
+      List<CompletableFuture<SmtplibResult>> runs = new ArrayList<>();
+      for (int i = 0; i < 10; i++) {
+        String source = "127.0.0." + (180 + i);
+        runs.add(CompletableFuture.supplyAsync(() -> SmtpClients.smtplib("127.0.0.1", port, source, 30, 5,
+            "app@internet.example", "user@example.test"), pool));
+      }
+      CompletableFuture<Void> all = CompletableFuture.allOf(runs.toArray(CompletableFuture[]::new));
+      int freezes = 0;
+      while (!all.isDone()) {
+        pair.b().freeze();
+        pause(Duration.ofMillis(4000));
+        pair.b().thaw();
+        freezes++;
+        pause(Duration.ofMillis(1500));
+      }
+      pool.shutdown();
+      int accepted = 0;
+      int total = 0;
+      for (CompletableFuture<SmtplibResult> r : runs) {
+        SmtplibResult res = r.get();
+        assertThat(res.rejected()).as(res.output()).isZero();
+        accepted += res.accepted();
+        total += res.total();
+      }
+      assertThat(freezes).isPositive();
+      int acceptedTotal = accepted;
+      await().atMost(Duration.ofSeconds(60)).until(() -> pair.deliveredA() + pair.deliveredB() >= acceptedTotal);
+      AtomicInteger last = new AtomicInteger(-1);
+      await().pollInterval(Duration.ofMillis(500)).during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(60))
+          .until(() -> last.getAndSet(pair.deliveredA() + pair.deliveredB()) == pair.deliveredA() + pair.deliveredB());
+      assertThat(pair.deliveredA() + pair.deliveredB()).isBetween(accepted, total);
+      assertThat(accepted).as("accepted of %d", total).isGreaterThanOrEqualTo(total * 9 / 10);
+      assertNoDuplicateMessageIds();
+    } finally {
+      pair.b().thaw();
+    }
+  }
+
   private void assertNoDuplicateMessageIds() {
     Pattern id = Pattern.compile("(?im)^Message-ID:\\s*(<[^>]+>)");
     Set<String> seen = new HashSet<>();

@@ -376,6 +376,32 @@ public final class PostfixInstance implements AutoCloseable {
   }
 
   /**
+   * Freezes the instance (SIGSTOP to its master and every process under it): connections are still
+   * accepted by the kernel, but nothing answers, like a server stuck on a full disk. {@link #thaw()}
+   * resumes it.
+   */
+  public void freeze() {
+    signalAll("-STOP");
+  }
+
+  /** Resumes a {@link #freeze() frozen} instance. */
+  public void thaw() {
+    signalAll("-CONT");
+  }
+
+  private void signalAll(String signal) {
+    long master;
+    try {
+      master = Long.parseLong(Files.readString(queue.resolve("pid").resolve("master.pid")).trim());
+    } catch (IOException | NumberFormatException e) {
+      throw new IllegalStateException("cannot read the master pid of " + this, e);
+    }
+    java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("kill", signal, Long.toString(master)));
+    ProcessHandle.of(master).ifPresent(h -> h.descendants().forEach(d -> cmd.add(Long.toString(d.pid()))));
+    ExternalCommand.run(Duration.ofSeconds(10), cmd);
+  }
+
+  /**
    * Runs {@code postfix -c DIR stop} and waits until the master process is gone and the port
    * refuses connections. The instance can be started again with {@link #start()}.
    */

@@ -4,6 +4,7 @@ import dev.sluice.balance.Backend;
 import dev.sluice.proxy.BackendConnector;
 import dev.sluice.config.ListenerConfig.BackendTls;
 import dev.sluice.config.ListenerConfig.ClientIdentity;
+import dev.sluice.config.ListenerConfig.Timeouts;
 import dev.sluice.proxy.NetErrors;
 import dev.sluice.proxy.identity.ClientInfo;
 import dev.sluice.proxy.identity.ProxyHeaders;
@@ -40,12 +41,6 @@ public final class BackendSession {
   /** Backend replies may be long (multi-line EHLO); SMTP caps a reply line at 512 octets. */
   private static final int MAX_REPLY_LINE = 8192;
 
-  /** Reply timeouts, after RFC 5321 §4.5.3.2 but shorter where a balancer should fail over. */
-  public record Timeouts(Duration connect, Duration greeting, Duration command, Duration finalReply) {
-    public static final Timeouts DEFAULT =
-        new Timeouts(Duration.ofSeconds(5), Duration.ofSeconds(30), Duration.ofMinutes(2), Duration.ofMinutes(10));
-  }
-
   private final Backend backend;
   private final Timeouts timeouts;
   private final ArrayDeque<Pending> pending = new ArrayDeque<>(2);
@@ -77,11 +72,11 @@ public final class BackendSession {
       BackendTlsContext tls, Timeouts timeouts) {
     BackendSession s = new BackendSession(backend, timeouts);
     CompletableFuture<BackendSession> ready = new CompletableFuture<>();
-    CompletableFuture<SmtpReply> banner = s.expect("banner", timeouts.greeting(), loop);
+    CompletableFuture<SmtpReply> banner = s.expect("banner", timeouts.banner(), loop);
     boolean proxy = identity == ClientIdentity.PROXY_V1 || identity == ClientIdentity.PROXY_V2;
     long start = System.nanoTime();
     connector
-        .connect(loop, backend, source, false, new ChannelInitializer<Channel>() {
+        .connect(loop, backend, source, false, timeouts.connect(), new ChannelInitializer<Channel>() {
           @Override
           protected void initChannel(Channel ch) {
             if (proxy) {
@@ -256,7 +251,7 @@ public final class BackendSession {
 
   /** Completes with the backend's reply to the end of data the caller has just written. */
   public CompletableFuture<SmtpReply> awaitFinalReply() {
-    CompletableFuture<SmtpReply> f = expect("end of data", timeouts.finalReply(), channel.eventLoop());
+    CompletableFuture<SmtpReply> f = expect("end of data", timeouts.endOfData(), channel.eventLoop());
     flush();
     return f;
   }

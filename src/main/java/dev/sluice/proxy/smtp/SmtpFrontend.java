@@ -61,7 +61,6 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
 
   private final Listener listener;
   private final BackendConnector connector;
-  private final BackendSession.Timeouts timeouts;
   private ListenerRoute route;
   private ClientSession session;
   private ChannelHandlerContext ctx;
@@ -79,10 +78,9 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private BodyRelay body;
   private SessionInfo info;
 
-  public SmtpFrontend(Listener listener, BackendConnector connector, BackendSession.Timeouts timeouts) {
+  public SmtpFrontend(Listener listener, BackendConnector connector) {
     this.listener = listener;
     this.connector = connector;
-    this.timeouts = timeouts;
   }
 
   private ListenerConfig config() {
@@ -463,7 +461,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       sessions.remove(b);
     }
     return BackendSession.open(ctx.channel().eventLoop(), connector, b, config().sourceAddress(), config().clientIdentity(),
-            clientInfo(), config().hostname(), config().backendTls(), route.backendTls(), timeouts)
+            clientInfo(), config().hostname(), config().backendTls(), route.backendTls(), config().timeouts())
         .thenApply(opened -> {
           sessions.put(b, opened);
           opened.onWritable(this::backendDrained);

@@ -52,7 +52,6 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
 
   private final Listener listener;
   private final BackendConnector connector;
-  private final Duration bannerTimeout;
   private final Set<Backend> tried = new HashSet<>(4);
   private ListenerRoute route;
   private Channel client;
@@ -63,10 +62,9 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
   private CompositeByteBuf early;
   private boolean clientInputEnded;
 
-  public TcpSession(Listener listener, BackendConnector connector, Duration bannerTimeout) {
+  public TcpSession(Listener listener, BackendConnector connector) {
     this.listener = listener;
     this.connector = connector;
-    this.bannerTimeout = bannerTimeout;
   }
 
   private ListenerConfig config() {
@@ -100,6 +98,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
             backend,
             config().sourceAddress(),
             true,
+            config().timeouts().connect(),
             new ChannelInitializer<Channel>() {
               @Override
               protected void initChannel(Channel ch) {
@@ -107,7 +106,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
                   ch.pipeline().addLast("proxy", HAProxyMessageEncoder.INSTANCE);
                 }
                 ch.pipeline().addLast("lines", new LineBasedFrameDecoder(MAX_BANNER_LINE, true, true));
-                ch.pipeline().addLast("banner", new BannerGate(TcpSession.this, backend, bannerTimeout));
+                ch.pipeline().addLast("banner", new BannerGate(TcpSession.this, backend, config().timeouts().banner()));
               }
             })
         .addListener(
