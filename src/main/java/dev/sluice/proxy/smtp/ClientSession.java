@@ -79,6 +79,19 @@ public final class ClientSession {
     }
   }
 
+  /** RFC 6531 §3.6: a non-ASCII address in a transaction without SMTPUTF8. */
+  private static final SmtpReply NEEDS_SMTPUTF8 =
+      SmtpReply.of(553, "5.6.7 Error: a non-ASCII address needs the SMTPUTF8 extension");
+
+  private static boolean isAscii(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      if (s.charAt(i) > 0x7f) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** RFC 5321 §4.2.4: 502 for a command this listener does not offer. */
   private static final SmtpReply NOT_OFFERED = SmtpReply.of(502, "5.5.1 Error: command not offered here");
 
@@ -88,6 +101,8 @@ public final class ClientSession {
   private boolean extended;
   private boolean tls;
   private boolean authenticated;
+  /** The current transaction's MAIL FROM carried SMTPUTF8 (RFC 6531), so addresses may be UTF-8. */
+  private boolean smtputf8;
   private int errors;
   private int recipientsAsked;
   private int recipientsAccepted;
@@ -170,6 +185,11 @@ public final class ClientSession {
       default:
         return error(SmtpReply.of(500, "5.5.2 Error: command not recognized"));
     }
+  }
+
+  /** A command line that is not valid UTF-8 arrived (and was discarded). */
+  public Step invalidEncoding() {
+    return error(SmtpReply.of(500, "5.5.2 Error: invalid UTF-8 in command"));
   }
 
   /** A command line longer than the limit arrived (and was discarded). */
@@ -298,6 +318,10 @@ public final class ClientSession {
     if (bad != null) {
       return bad;
     }
+    smtputf8 = c.parameter("SMTPUTF8") != null;
+    if (!smtputf8 && !isAscii(c.path())) {
+      return error(NEEDS_SMTPUTF8);
+    }
     String size = c.parameter("SIZE");
     if (size != null) {
       long declared;
@@ -334,6 +358,9 @@ public final class ClientSession {
     Step bad = unsupportedParameter(c, RCPT_PARAMETERS);
     if (bad != null) {
       return bad;
+    }
+    if (!smtputf8 && !isAscii(c.path())) {
+      return error(NEEDS_SMTPUTF8);
     }
     recipientsAsked++;
     return new Step(Kind.RELAY_RCPT, null, c, false);

@@ -159,8 +159,14 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         continue;
       }
       int end = len > 0 && input.getByte(eol - 1) == '\r' ? eol - 1 : eol;
-      String line = input.toString(input.readerIndex(), end - input.readerIndex(), StandardCharsets.UTF_8);
+      String line = decode(input, input.readerIndex(), end - input.readerIndex());
       input.readerIndex(eol + 1);
+      if (line == null) {
+        // Forwarding a repaired line would change an address behind the sender's back.
+        route.observer().received(info, "(invalid UTF-8)");
+        execute(session.invalidEncoding());
+        continue;
+      }
       if (session.phase() == ClientSession.Phase.AUTH) {
         route.observer().received(info, "(SASL response)"); // never the payload
         authExchange(line);
@@ -257,6 +263,18 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         ctx.close();
       }
     });
+  }
+
+  /** The line as UTF-8 (ASCII is a subset), or null when it is not valid UTF-8. */
+  private static String decode(ByteBuf buf, int index, int length) {
+    java.nio.charset.CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+        .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+        .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT);
+    try {
+      return decoder.decode(buf.nioBuffer(index, length)).toString();
+    } catch (java.nio.charset.CharacterCodingException e) {
+      return null;
+    }
   }
 
   /** AUTH arguments are credentials: observers see the mechanism only. */

@@ -80,6 +80,27 @@ class BadInputTest {
   }
 
   @Test
+  void invalidUtf8IsRefusedAndNonAsciiAddressesNeedSmtputf8() throws Exception {
+    try (Socket s = new Socket(at.getAddress(), at.getPort())) {
+      s.setSoTimeout(10_000);
+      RawSmtpClient c = new RawSmtpClient(s);
+      c.expect("220");
+      c.send("EHLO utf8.test\r\n");
+      c.expect("250");
+      s.getOutputStream().write(new byte[] {'M', 'A', 'I', 'L', ' ', 'F', 'R', 'O', 'M', ':', '<', (byte) 0xC3, (byte) 0x28,
+          '@', 'x', '>', '\r', '\n'});
+      assertThat(c.reply()).startsWith("500 5.5.2");
+      s.getOutputStream().write("MAIL FROM:<jürgen@example.test>\r\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      assertThat(c.reply()).startsWith("553 5.6.7");
+      s.getOutputStream().write("MAIL FROM:<a@example.test>\r\nRCPT TO:<müller@corp.example>\r\n"
+          .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      c.expect("250");
+      assertThat(c.reply()).startsWith("553 5.6.7");
+    }
+    normalClientIsServed();
+  }
+
+  @Test
   void tenThousandPipelinedRecipientsGetTheirRepliesInOrderThen421() throws Exception {
     try (RawSmtpClient c = RawSmtpClient.connect(at, null)) {
       c.expect("220");

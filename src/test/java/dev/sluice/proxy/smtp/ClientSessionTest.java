@@ -232,9 +232,13 @@ class ClientSessionTest {
     ClientSession intl = new ClientSession(new ClientSession.Settings("mx.test", 1000, 3, 6, false, false,
         java.util.Set.of("SMTPUTF8", "DSN")));
     assertThat(intl.onLine("EHLO c").reply().lines()).contains("250-SMTPUTF8", "250-DSN");
+    assertReply(intl.onLine("MAIL FROM:<ü@b>"), 553);
     assertThat(intl.onLine("MAIL FROM:<ü@b> SMTPUTF8 RET=HDRS").kind()).isEqualTo(OPEN_TRANSACTION);
     intl.mailAnswered(OK);
     assertThat(intl.onLine("RCPT TO:<x@y> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;x@y").kind()).isEqualTo(RELAY_RCPT);
+    intl.rcptAnswered(OK);
+    assertThat(intl.onLine("RCPT TO:<jürgen@y>").kind()).as("UTF-8 recipient in an SMTPUTF8 transaction")
+        .isEqualTo(RELAY_RCPT);
 
     ClientSession old = new ClientSession(new ClientSession.Settings("mx.test", 1000, 3, 6, false, false));
     old.onLine("HELO c");
