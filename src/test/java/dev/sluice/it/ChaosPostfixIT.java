@@ -110,6 +110,74 @@ class ChaosPostfixIT {
   }
 
   @org.junit.jupiter.api.Test
+  void backendKilledMidDataLosesNothing() throws Exception {
+    try (SluiceFixture sluice = SluiceFixture.start("""
+        health: { deep: { steps: [connect, banner, ehlo, mail_from, quit], mail_from: probe@internet.example,
+                          interval: 1s, timeout: 900ms, rise: 1, fall: 1 } }
+        pools:
+          hub:
+            passive: { consecutive_failures: 1, eject_for: 1s, max_eject_for: 2s }
+            backends: [ "%s:%d", "%s:%d" ]
+        listeners:
+          mx: { listen: "127.0.0.1:0", mode: smtp, pool: hub, health: deep, hostname: mx.chaos.test }
+        """.formatted(pair.a().address(), pair.a().port(), pair.b().address(), pair.b().port()))) {
+      java.net.InetSocketAddress at = sluice.address("mx");
+      AtomicInteger accepted = new AtomicInteger();
+      AtomicInteger total = new AtomicInteger();
+      // 50 kB bodies keep much of the time inside DATA, where the kills land.
+      String filler = ("x".repeat(998) + "\n").repeat(50);
+      ExecutorService pool = Executors.newFixedThreadPool(8);
+      List<CompletableFuture<Void>> runs = new ArrayList<>();
+      for (int t = 0; t < 8; t++) {
+        int client = t;
+        runs.add(CompletableFuture.runAsync(() -> {
+          for (int conn = 0; conn < 6; conn++) {
+            try (dev.sluice.lab.LabSmtpClient c = dev.sluice.lab.LabSmtpClient.connect(at,
+                java.net.InetAddress.getByName("127.0.0." + (200 + client)), Duration.ofSeconds(30))) {
+              c.command("EHLO chaos.test");
+              for (int m = 0; m < 5; m++) {
+                String id = "<kill-" + client + "-" + conn + "-" + m + "@chaos.test>";
+                total.incrementAndGet();
+                if (c.send("app@internet.example", "user@example.test",
+                    "Message-ID: " + id + "\nSubject: kill\n\n" + filler).isPositive()) {
+                  accepted.incrementAndGet();
+                }
+              }
+            } catch (java.io.IOException e) {
+              // the client saw no 2xx for the message in flight: the sender keeps it
+            }
+          }
+        }, pool));
+      }
+      CompletableFuture<Void> all = CompletableFuture.allOf(runs.toArray(CompletableFuture[]::new));
+      int kills = 0;
+      while (!all.isDone()) {
+        pause(Duration.ofMillis(700));
+        pair.b().kill();
+        kills++;
+        pause(Duration.ofMillis(700));
+        pair.b().start();
+      }
+      pool.shutdown();
+      assertThat(kills).isPositive();
+      int acceptedTotal = accepted.get();
+      await().atMost(Duration.ofSeconds(60)).until(() -> pair.deliveredA() + pair.deliveredB() >= acceptedTotal);
+      assertThat(settledDeliveries()).as("every acceptance delivered; extras only from lost replies")
+          .isBetween(acceptedTotal, total.get());
+      assertThat(acceptedTotal).as("accepted of %d", total.get()).isGreaterThanOrEqualTo(total.get() * 9 / 10);
+      assertNoDuplicateMessageIds();
+    }
+  }
+
+  /** Waits until deliveries stop changing (partial queue files from killed sessions never complete). */
+  private int settledDeliveries() {
+    AtomicInteger last = new AtomicInteger(-1);
+    await().pollInterval(Duration.ofMillis(500)).during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(60))
+        .until(() -> last.getAndSet(pair.deliveredA() + pair.deliveredB()) == pair.deliveredA() + pair.deliveredB());
+    return pair.deliveredA() + pair.deliveredB();
+  }
+
+  @org.junit.jupiter.api.Test
   void frozenBackendTimesOutAndLosesNothing() throws Exception {
     try (SluiceFixture sluice = SluiceFixture.start("""
         health: { deep: { steps: [connect, banner, ehlo, mail_from, quit], mail_from: probe@internet.example,

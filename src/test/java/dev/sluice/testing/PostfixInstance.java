@@ -384,6 +384,23 @@ public final class PostfixInstance implements AutoCloseable {
     signalAll("-STOP");
   }
 
+  /**
+   * Kills the instance outright (SIGKILL to the master and every process under it), as a crash or
+   * an OOM kill would: sessions die mid-command, nothing is flushed. {@link #start()} brings it back.
+   */
+  public synchronized void kill() {
+    Optional<Long> masterPid = masterPid();
+    masterPid.flatMap(ProcessHandle::of).ifPresent(ph -> {
+      ph.descendants().forEach(ProcessHandle::destroyForcibly);
+      ph.destroyForcibly();
+    });
+    await("killed " + this + " to be gone")
+        .atMost(Duration.ofSeconds(15))
+        .pollInterval(Duration.ofMillis(50))
+        .until(() -> masterPid.map(pid -> !alive(pid)).orElse(true) && !portOpen());
+    running = false;
+  }
+
   /** Resumes a {@link #freeze() frozen} instance. */
   public void thaw() {
     signalAll("-CONT");
