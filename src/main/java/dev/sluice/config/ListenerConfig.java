@@ -91,7 +91,12 @@ public record ListenerConfig(
     PROXY_V1,
     PROXY_V2,
     XCLIENT,
-    XFORWARD
+    XFORWARD;
+
+    /** The PROXY protocol version sent before anything else (1 or 2), or 0 when none is. */
+    public int proxyVersion() {
+      return this == PROXY_V1 ? 1 : this == PROXY_V2 ? 2 : 0;
+    }
   }
 
   /** {@code bare_newline} (smtp mode): what to do with a bare CR or LF in a message body. */

@@ -187,12 +187,7 @@ public final class SluiceServer implements AutoCloseable {
     long wait = 0;
     for (ListenerConfig l : next.listeners().values()) {
       HealthProfile profile = next.profileFor(l);
-      int proxyVersion = switch (l.clientIdentity()) {
-        case PROXY_V1 -> 1;
-        case PROXY_V2 -> 2;
-        default -> 0;
-      };
-      ProbeKey key = new ProbeKey(profile.name(), l.sourceAddress(), proxyVersion);
+      ProbeKey key = new ProbeKey(profile.name(), l.sourceAddress(), l.clientIdentity().proxyVersion());
       wait = Math.max(wait, profile.timeout().toMillis() * (profile.steps().size() + 2) + 1000);
       PoolBalancer balancer = newPools.get(l.pool());
       List<ProbeTarget> listenerTargets = new ArrayList<>();

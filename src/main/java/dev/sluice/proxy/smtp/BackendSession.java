@@ -73,7 +73,7 @@ public final class BackendSession {
     BackendSession s = new BackendSession(backend, timeouts);
     CompletableFuture<BackendSession> ready = new CompletableFuture<>();
     CompletableFuture<SmtpReply> banner = s.expect("banner", timeouts.banner(), loop);
-    boolean proxy = identity == ClientIdentity.PROXY_V1 || identity == ClientIdentity.PROXY_V2;
+    boolean proxy = identity.proxyVersion() != 0;
     long start = System.nanoTime();
     connector
         .connect(loop, backend, source, false, timeouts.connect(), new ChannelInitializer<Channel>() {
@@ -95,7 +95,7 @@ public final class BackendSession {
           s.channel = ((io.netty.channel.ChannelFuture) f).channel();
           if (proxy) {
             // PROXY protocol: one header, before any other byte (the backend waits for it).
-            s.channel.writeAndFlush(ProxyHeaders.of(identity == ClientIdentity.PROXY_V2, client.client(), client.local()),
+            s.channel.writeAndFlush(ProxyHeaders.of(identity.proxyVersion() == 2, client.client(), client.local()),
                 s.channel.voidPromise());
           }
         });

@@ -186,13 +186,8 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
     tryNextBackend();
   }
 
-  /** 1 or 2 when the listener sends a PROXY header of that version, else 0. */
   private int proxyVersion() {
-    return switch (config().clientIdentity()) {
-      case PROXY_V1 -> 1;
-      case PROXY_V2 -> 2;
-      default -> 0;
-    };
+    return config().clientIdentity().proxyVersion();
   }
 
   private void passiveFailure(Backend backend) {
