@@ -77,6 +77,10 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private Backend pinned;
   private BodyRelay body;
   private SessionInfo info;
+  /** Strict: a command that is not valid UTF-8 is refused, never repaired and passed on. */
+  private final java.nio.charset.CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
+      .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+      .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT);
 
   public SmtpFrontend(Listener listener, BackendConnector connector) {
     this.listener = listener;
@@ -266,12 +270,10 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   /** The line as UTF-8 (ASCII is a subset), or null when it is not valid UTF-8. */
-  private static String decode(ByteBuf buf, int index, int length) {
-    java.nio.charset.CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
-        .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
-        .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT);
+  private String decode(ByteBuf buf, int index, int length) {
     try {
-      return decoder.decode(buf.nioBuffer(index, length)).toString();
+      // decode(ByteBuffer) resets the decoder first: one per session, no allocation per line.
+      return utf8.decode(buf.nioBuffer(index, length)).toString();
     } catch (java.nio.charset.CharacterCodingException e) {
       return null;
     }
