@@ -313,16 +313,18 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         return;
       }
       authSession = s;
-      s.command("AUTH " + auth.argument()).whenComplete((r, e2) -> authReply(r != null ? r
-          : SmtpReply.of(454, "4.7.0 " + config().hostname() + " Error: authentication server lost; try again later")));
+      s.command("AUTH " + auth.argument()).whenComplete((r, e2) -> authReply(r != null ? r : authLost()));
     });
   }
 
   /** A client's SASL response line during AUTH goes to the authenticating backend as it is. */
   private void authExchange(String line) {
     busy = true;
-    authSession.command(line).whenComplete((r, e) -> authReply(r != null ? r
-        : SmtpReply.of(454, "4.7.0 " + config().hostname() + " Error: authentication server lost; try again later")));
+    authSession.command(line).whenComplete((r, e) -> authReply(r != null ? r : authLost()));
+  }
+
+  private SmtpReply authLost() {
+    return SmtpReply.of(454, "4.7.0 " + config().hostname() + " Error: authentication server lost; try again later");
   }
 
   private void authReply(SmtpReply r) {
@@ -374,8 +376,9 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       mailOnAuthenticatedSession(mail);
       return;
     }
-    Backend b = choose(tried);
-    if (b == null || tried.size() > config().retries()) {
+    // Check the retry budget before selecting: a selection records persistence and the pinned backend.
+    Backend b = tried.size() > config().retries() ? null : choose(tried);
+    if (b == null) {
       SmtpReply r = lastTransient != null ? lastTransient : SmtpReply.of(451, "4.3.0 " + config().hostname()
           + " Error: no mail server available; try again later");
       finishMail(r, null);
