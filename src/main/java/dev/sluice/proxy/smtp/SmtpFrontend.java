@@ -5,6 +5,7 @@ import dev.sluice.balance.SelectionKey;
 import dev.sluice.config.ListenerConfig;
 import dev.sluice.health.PassiveHealth;
 import dev.sluice.proxy.BackendConnector;
+import dev.sluice.proxy.LingeringClose;
 import dev.sluice.proxy.Listener;
 import dev.sluice.proxy.ListenerRoute;
 import dev.sluice.proxy.SessionAttributes;
@@ -577,7 +578,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       session.close();
     }
     send(r, stage);
-    ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    LingeringClose.afterFlush(ctx);
   }
 
   /** Writes a reply to the client (flushed by the input loop) and tells the observer. */

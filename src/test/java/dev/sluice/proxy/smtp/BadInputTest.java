@@ -1,6 +1,8 @@
 package dev.sluice.proxy.smtp;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import dev.sluice.lab.EmbeddedSmtpServer;
 import dev.sluice.lab.LabSmtpClient;
@@ -109,6 +111,9 @@ class BadInputTest {
         sb.append("RCPT TO:<user").append(i).append("@corp.example>\r\n");
       }
       c.send(sb.toString());
+      // Read only later, so Sluice still has unread input when it gives up: the replies and the 421
+      // must arrive anyway (a plain close would reset the connection and lose them).
+      Thread.sleep(1000);
       c.expect("250");
       c.expect("250");
       for (int i = 0; i < 1000; i++) {
@@ -121,6 +126,31 @@ class BadInputTest {
       }
       assertThat(limited).isPositive();
       assertThat(last).startsWith("421 4.7.0");
+    }
+    normalClientIsServed();
+  }
+
+  @Test
+  void aClientThatKeepsSendingAfterThe421IsCutOffAfterTheLinger() throws Exception {
+    try (RawSmtpClient c = RawSmtpClient.connect(at, null)) {
+      c.expect("220");
+      c.send("BOGUS\r\n".repeat(25));
+      String last;
+      while ((last = c.reply()).startsWith("500")) {
+        // the error budget runs out
+      }
+      assertThat(last).startsWith("421");
+      assertThatThrownBy(c::reply).as("Sluice half-closed after its 421").hasMessageContaining("closed");
+      // Sluice still reads (and discards) for a while, then closes: writes start failing.
+      await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(100))
+          .until(() -> {
+            try {
+              c.send("NOOP\r\n");
+              return false;
+            } catch (IOException reset) {
+              return true;
+            }
+          });
     }
     normalClientIsServed();
   }
