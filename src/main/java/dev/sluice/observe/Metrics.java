@@ -6,6 +6,7 @@ import dev.sluice.health.ProbeResult;
 import dev.sluice.health.ProbeTarget;
 import dev.sluice.proxy.SessionInfo;
 import dev.sluice.proxy.SessionObserver;
+import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.Gauge;
@@ -52,6 +53,10 @@ public final class Metrics implements SessionObserver {
   private final Counter replies;
   private final Counter rejections;
   private final Histogram probeSeconds;
+  private final java.util.concurrent.ConcurrentHashMap<String, CounterDataPoint[]> replyPoints =
+      new java.util.concurrent.ConcurrentHashMap<>();
+  private final java.util.concurrent.ConcurrentHashMap<ListenerBackend, BackendPoints> backendPoints =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   public Metrics(Sources sources) {
     sessions = Counter.builder().name("sluice_sessions_total").help("Client sessions admitted")
@@ -143,12 +148,27 @@ public final class Metrics implements SessionObserver {
 
   @Override
   public void sent(SessionInfo s, Stage stage, int code, String text) {
-    replies.labelValues(s.listener(), lower(stage), (code / 100) + "xx").inc();
+    int replyClass = code / 100;
+    if (replyClass < 1 || replyClass > 5) {
+      replies.labelValues(s.listener(), lower(stage), replyClass + "xx").inc();
+      return;
+    }
+    // Every reply passes here: a per-listener table of data points spares the label lookup. A race
+    // between event loops only fills a slot twice with the same data point.
+    CounterDataPoint[] table = replyPoints.computeIfAbsent(s.listener(),
+        l -> new CounterDataPoint[Stage.values().length * 5]);
+    int i = stage.ordinal() * 5 + replyClass - 1;
+    CounterDataPoint point = table[i];
+    if (point == null) {
+      point = replies.labelValues(s.listener(), lower(stage), replyClass + "xx");
+      table[i] = point;
+    }
+    point.inc();
   }
 
   @Override
   public void backendChosen(SessionInfo s, Backend b) {
-    backendSessions.labelValues(s.listener(), b.pool(), b.name()).inc();
+    perBackend(s, b).chosen().inc();
   }
 
   @Override
@@ -158,12 +178,31 @@ public final class Metrics implements SessionObserver {
 
   @Override
   public void transaction(SessionInfo s, Backend b, Outcome outcome, long size) {
-    String pool = b == null ? "" : b.pool();
-    String name = b == null ? "" : b.name();
-    transactions.labelValues(s.listener(), pool, name, lower(outcome)).inc();
-    if (size > 0) {
-      bytes.labelValues(s.listener(), pool, name, "from_client").inc(size);
+    if (b == null) {
+      transactions.labelValues(s.listener(), "", "", lower(outcome)).inc();
+      return;
     }
+    BackendPoints points = perBackend(s, b);
+    points.outcomes()[outcome.ordinal()].inc();
+    if (size > 0) {
+      points.fromClient().inc(size);
+    }
+  }
+
+  /** The data points of one (listener, backend), looked up once per pair instead of per message. */
+  private record BackendPoints(CounterDataPoint chosen, CounterDataPoint[] outcomes, CounterDataPoint fromClient) {}
+
+  private record ListenerBackend(String listener, String pool, String backend) {}
+
+  private BackendPoints perBackend(SessionInfo s, Backend b) {
+    return backendPoints.computeIfAbsent(new ListenerBackend(s.listener(), b.pool(), b.name()), k -> {
+      CounterDataPoint[] outcomes = new CounterDataPoint[Outcome.values().length];
+      for (Outcome o : Outcome.values()) {
+        outcomes[o.ordinal()] = transactions.labelValues(k.listener(), k.pool(), k.backend(), lower(o));
+      }
+      return new BackendPoints(backendSessions.labelValues(k.listener(), k.pool(), k.backend()), outcomes,
+          bytes.labelValues(k.listener(), k.pool(), k.backend(), "from_client"));
+    });
   }
 
   @Override

@@ -40,6 +40,10 @@ import java.util.concurrent.TimeUnit;
 public final class BackendSession {
   /** Backend replies may be long (multi-line EHLO); SMTP caps a reply line at 512 octets. */
   private static final int MAX_REPLY_LINE = 8192;
+  private static final short CRLF = ('\r' << 8) | '\n';
+  private static final String BANNER = "banner";
+  private static final String QUIT = "QUIT";
+  private static final String END_OF_DATA = "end of data";
 
   private final Backend backend;
   private final Timeouts timeouts;
@@ -51,7 +55,14 @@ public final class BackendSession {
   private long lastSentAt;
   private Runnable onWritable = () -> {};
 
-  private record Pending(String what, CompletableFuture<SmtpReply> future, ScheduledFuture<?> timer) {}
+  /** The reply timer: armed while replies are awaited, checks the oldest one's deadline. */
+  private ScheduledFuture<?> timer;
+
+  /**
+   * A command (or the banner) whose reply is awaited. {@code what} is the command line or a label;
+   * it names the step only when a timeout is reported.
+   */
+  private record Pending(String what, CompletableFuture<SmtpReply> future, long deadlineNanos, Duration timeout) {}
 
   private BackendSession(Backend backend, Timeouts timeouts) {
     this.backend = backend;
@@ -72,7 +83,7 @@ public final class BackendSession {
       BackendTlsContext tls, Timeouts timeouts) {
     BackendSession s = new BackendSession(backend, timeouts);
     CompletableFuture<BackendSession> ready = new CompletableFuture<>();
-    CompletableFuture<SmtpReply> banner = s.expect("banner", timeouts.banner(), loop);
+    CompletableFuture<SmtpReply> banner = s.expect(BANNER, timeouts.banner(), loop);
     boolean proxy = identity.proxyVersion() != 0;
     long start = System.nanoTime();
     connector
@@ -216,7 +227,7 @@ public final class BackendSession {
 
   /** Sends one command line and completes with its reply (or fails with {@link BackendFailure}). */
   public CompletableFuture<SmtpReply> command(String line) {
-    CompletableFuture<SmtpReply> f = expect(verbOf(line), timeouts.command(), channel.eventLoop());
+    CompletableFuture<SmtpReply> f = expect(line, timeouts.command(), channel.eventLoop());
     send(line);
     return f;
   }
@@ -251,7 +262,7 @@ public final class BackendSession {
 
   /** Completes with the backend's reply to the end of data the caller has just written. */
   public CompletableFuture<SmtpReply> awaitFinalReply() {
-    CompletableFuture<SmtpReply> f = expect("end of data", timeouts.endOfData(), channel.eventLoop());
+    CompletableFuture<SmtpReply> f = expect(END_OF_DATA, timeouts.endOfData(), channel.eventLoop());
     flush();
     return f;
   }
@@ -262,8 +273,8 @@ public final class BackendSession {
       closed = true;
       return;
     }
-    CompletableFuture<SmtpReply> f = expect("QUIT", Duration.ofSeconds(5), channel.eventLoop());
-    send("QUIT");
+    CompletableFuture<SmtpReply> f = expect(QUIT, Duration.ofSeconds(5), channel.eventLoop());
+    send(QUIT);
     closed = true;
     f.whenComplete((r, e) -> channel.close());
   }
@@ -279,11 +290,18 @@ public final class BackendSession {
   private void send(String line) {
     lastSentAt = System.nanoTime();
     if (channel != null && channel.isActive()) {
-      channel.writeAndFlush(ByteBufUtil.writeUtf8(channel.alloc(), line + "\r\n"), channel.voidPromise());
+      ByteBuf out = channel.alloc().buffer(ByteBufUtil.utf8MaxBytes(line) + 2);
+      ByteBufUtil.writeUtf8(out, line);
+      out.writeShort(CRLF);
+      channel.writeAndFlush(out, channel.voidPromise());
     }
   }
 
+  /** How a step is named in a timeout message: the verb (and MAIL FROM / RCPT TO), never addresses. */
   private static String verbOf(String line) {
+    if (line.equals(BANNER) || line.equals(END_OF_DATA)) {
+      return line;
+    }
     int sp = line.indexOf(' ');
     String v = sp < 0 ? line : line.substring(0, sp);
     return v.equalsIgnoreCase("MAIL") || v.equalsIgnoreCase("RCPT") ? line.split(":", 2)[0] : v;
@@ -291,27 +309,55 @@ public final class BackendSession {
 
   private CompletableFuture<SmtpReply> expect(String what, Duration timeout, EventLoop loop) {
     CompletableFuture<SmtpReply> f = new CompletableFuture<>();
-    if (closed && !what.equals("QUIT")) {
+    if (closed && !what.equals(QUIT)) {
       f.completeExceptionally(new BackendFailure("session to " + backend.name() + " is closed", null));
       return f;
     }
-    ScheduledFuture<?> timer = loop.schedule(() -> {
-      if (!f.isDone()) {
-        closed = true;
-        failAll(new BackendFailure("no reply to " + what + " within " + timeout.toSeconds() + "s", null));
-        if (channel != null) {
-          channel.close();
-        }
+    pending.add(new Pending(what, f, System.nanoTime() + timeout.toNanos(), timeout));
+    if (timer == null || timer.getDelay(TimeUnit.NANOSECONDS) > timeout.toNanos()) {
+      if (timer != null) {
+        timer.cancel(false);
       }
-    }, timeout.toMillis(), TimeUnit.MILLISECONDS);
-    pending.add(new Pending(what, f, timer));
+      armTimer(loop, timeout.toNanos());
+    }
     return f;
   }
 
+  /**
+   * One timer per session instead of one per command: scheduling and cancelling a task for every
+   * reply costs more than handling the reply. The timer never fires later than the earliest
+   * deadline of an awaited reply; when it fires early it re-arms for the earliest one left.
+   */
+  private void armTimer(EventLoop loop, long delayNanos) {
+    timer = loop.schedule(() -> {
+      timer = null;
+      long now = System.nanoTime();
+      long earliest = Long.MAX_VALUE;
+      for (Pending p : pending) {
+        if (p.deadlineNanos() - now <= 0) {
+          closed = true;
+          failAll(new BackendFailure("no reply to " + verbOf(p.what()) + " within " + p.timeout().toSeconds() + "s",
+              null));
+          if (channel != null) {
+            channel.close();
+          }
+          return;
+        }
+        earliest = Math.min(earliest, p.deadlineNanos() - now);
+      }
+      if (earliest != Long.MAX_VALUE) {
+        armTimer(loop, earliest);
+      }
+    }, delayNanos, TimeUnit.NANOSECONDS);
+  }
+
   private void failAll(BackendFailure failure) {
+    if (timer != null) {
+      timer.cancel(false);
+      timer = null;
+    }
     Pending p;
     while ((p = pending.poll()) != null) {
-      p.timer().cancel(false);
       p.future().completeExceptionally(failure);
     }
   }
@@ -339,8 +385,7 @@ public final class BackendSession {
         ctx.close();
         return;
       }
-      p.timer().cancel(false);
-      if (!p.what().equals("banner") && !p.what().equals("QUIT")) {
+      if (!p.what().equals(BANNER) && !p.what().equals(QUIT)) {
         backend.recordLatency(System.nanoTime() - lastSentAt);
       }
       if (reply.code() == 421) {

@@ -272,6 +272,9 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
 
   /** The line as UTF-8 (ASCII is a subset), or null when it is not valid UTF-8. */
   private String decode(ByteBuf buf, int index, int length) {
+    if (buf.forEachByte(index, length, b -> b >= 0) < 0) {
+      return buf.toString(index, length, StandardCharsets.US_ASCII); // nearly every command line
+    }
     try {
       // decode(ByteBuffer) resets the decoder first: one per session, no allocation per line.
       return utf8.decode(buf.nioBuffer(index, length)).toString();
@@ -584,7 +587,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   /** Writes a reply to the client (flushed by the input loop) and tells the observer. */
   private void send(SmtpReply r, Stage stage) {
     route.observer().sent(info, stage, r.code(), r.text());
-    ctx.write(ByteBufUtil.writeUtf8(ctx.alloc(), r.wire()));
+    ctx.write(r.encode(ctx.alloc()));
   }
 
   private SmtpReply shuttingDown() {

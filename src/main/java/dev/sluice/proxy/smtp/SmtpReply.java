@@ -1,5 +1,8 @@
 package dev.sluice.proxy.smtp;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufUtil;
 import java.util.List;
 
 /**
@@ -9,6 +12,7 @@ import java.util.List;
  * @param lines the raw lines without CRLF, e.g. {@code "250-PIPELINING"}
  */
 public record SmtpReply(int code, List<String> lines) {
+  private static final short CRLF = ('\r' << 8) | '\n';
 
   public SmtpReply {
     lines = List.copyOf(lines);
@@ -47,6 +51,20 @@ public record SmtpReply(int code, List<String> lines) {
       sb.append(l).append("\r\n");
     }
     return sb.toString();
+  }
+
+  /** The wire form ({@link #wire()}) in a new buffer, without building the string first. */
+  public ByteBuf encode(ByteBufAllocator alloc) {
+    int size = 0;
+    for (String l : lines) {
+      size += ByteBufUtil.utf8MaxBytes(l) + 2;
+    }
+    ByteBuf out = alloc.buffer(size);
+    for (String l : lines) {
+      ByteBufUtil.writeUtf8(out, l);
+      out.writeShort(CRLF);
+    }
+    return out;
   }
 
   /** Keywords offered in an EHLO reply (first word of each line after the greeting), upper case. */

@@ -149,6 +149,56 @@ class SmtpModeTest {
     }
   }
 
+  /**
+   * A backend that goes silent: after the {@code command} timeout for RCPT, and after the {@code
+   * end_of_data} timeout for the final reply, the client gets a 451, never a 250.
+   */
+  @Test
+  void silentBackendTimesOutPerStepWith451() throws Exception {
+    AtomicInteger sessions = new AtomicInteger();
+    ScriptedPeer silent = new ScriptedPeer(c -> {
+      c.say("220 silent ready");
+      int n = sessions.incrementAndGet();
+      if (n == 1) {
+        c.serveRest(); // the health probe
+        return;
+      }
+      c.hearUntil("EHLO");
+      c.say("250 silent");
+      c.hearUntil("MAIL");
+      c.say("250 2.1.0 Ok");
+      c.hearUntil("RCPT");
+      if (n == 2) {
+        c.hear(); // never answers RCPT; Sluice gives up and closes
+        return;
+      }
+      c.say("250 2.1.5 Ok");
+      c.hearUntil("DATA");
+      c.say("354 go ahead");
+      while (!".".equals(c.hear())) {
+        // the body; then no final reply
+      }
+      c.hear();
+    });
+    lab.add(silent);
+    SluiceFixture f = sluice("    timeouts: { command: 1s, end_of_data: 2s }\n",
+        "{ name: silent, address: 127.0.0.1:" + silent.port() + " }");
+    try (RawSmtpClient r = RawSmtpClient.connect(f.address("l"), null)) {
+      r.expect("220");
+      r.send("EHLO t.test\r\nMAIL FROM:<a@internet.example>\r\nRCPT TO:<b@corp.example>\r\n");
+      r.expect("250");
+      r.expect("250");
+      assertThat(r.reply()).as("RCPT never answered").startsWith("451 4.4.2");
+      r.send("RSET\r\nMAIL FROM:<a@internet.example>\r\nRCPT TO:<b@corp.example>\r\nDATA\r\n");
+      r.expect("250");
+      r.expect("250");
+      r.expect("250");
+      r.expect("354");
+      r.send("Subject: t\r\n\r\nhello\r\n.\r\n");
+      assertThat(r.reply()).as("end of data never answered").startsWith("451 4.4.2");
+    }
+  }
+
   @Test
   void bareLineFeedIsRejectedWith550AndNothingReachesTheBackend() throws Exception {
     EmbeddedSmtpServer a = backend("a");
