@@ -18,6 +18,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.util.Collection;
 import java.util.Locale;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
@@ -53,10 +54,7 @@ public final class Metrics implements SessionObserver {
   private final Counter replies;
   private final Counter rejections;
   private final Histogram probeSeconds;
-  private final java.util.concurrent.ConcurrentHashMap<String, CounterDataPoint[]> replyPoints =
-      new java.util.concurrent.ConcurrentHashMap<>();
-  private final java.util.concurrent.ConcurrentHashMap<ListenerBackend, BackendPoints> backendPoints =
-      new java.util.concurrent.ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, ListenerPoints> listenerPoints = new ConcurrentHashMap<>();
 
   public Metrics(Sources sources) {
     sessions = Counter.builder().name("sluice_sessions_total").help("Client sessions admitted")
@@ -155,8 +153,7 @@ public final class Metrics implements SessionObserver {
     }
     // Every reply passes here: a per-listener table of data points spares the label lookup. A race
     // between event loops only fills a slot twice with the same data point.
-    CounterDataPoint[] table = replyPoints.computeIfAbsent(s.listener(),
-        l -> new CounterDataPoint[Stage.values().length * 5]);
+    CounterDataPoint[] table = points(s).replies;
     int i = stage.ordinal() * 5 + replyClass - 1;
     CounterDataPoint point = table[i];
     if (point == null) {
@@ -192,16 +189,27 @@ public final class Metrics implements SessionObserver {
   /** The data points of one (listener, backend), looked up once per pair instead of per message. */
   private record BackendPoints(CounterDataPoint chosen, CounterDataPoint[] outcomes, CounterDataPoint fromClient) {}
 
-  private record ListenerBackend(String listener, String pool, String backend) {}
+  /**
+   * Data points per listener: replies by (stage, class), and per backend object (identity: a reload
+   * makes new backends, and with them new entries; the old ones stay as small garbage).
+   */
+  private static final class ListenerPoints {
+    final CounterDataPoint[] replies = new CounterDataPoint[Stage.values().length * 5];
+    final ConcurrentHashMap<Backend, BackendPoints> backends = new ConcurrentHashMap<>();
+  }
+
+  private ListenerPoints points(SessionInfo s) {
+    return listenerPoints.computeIfAbsent(s.listener(), l -> new ListenerPoints());
+  }
 
   private BackendPoints perBackend(SessionInfo s, Backend b) {
-    return backendPoints.computeIfAbsent(new ListenerBackend(s.listener(), b.pool(), b.name()), k -> {
+    return points(s).backends.computeIfAbsent(b, k -> {
       CounterDataPoint[] outcomes = new CounterDataPoint[Outcome.values().length];
       for (Outcome o : Outcome.values()) {
-        outcomes[o.ordinal()] = transactions.labelValues(k.listener(), k.pool(), k.backend(), lower(o));
+        outcomes[o.ordinal()] = transactions.labelValues(s.listener(), b.pool(), b.name(), lower(o));
       }
-      return new BackendPoints(backendSessions.labelValues(k.listener(), k.pool(), k.backend()), outcomes,
-          bytes.labelValues(k.listener(), k.pool(), k.backend(), "from_client"));
+      return new BackendPoints(backendSessions.labelValues(s.listener(), b.pool(), b.name()), outcomes,
+          bytes.labelValues(s.listener(), b.pool(), b.name(), "from_client"));
     });
   }
 

@@ -42,7 +42,7 @@ abstract class AdminTestBase {
     StringBuilder y = new StringBuilder();
     y.append("admin:\n  listen: 127.0.0.1:0\n").append(top);
     y.append("health:\n  deep:\n    steps: [connect, banner, ehlo, mail_from, quit]\n    mail_from: probe@internet.example\n"
-        + "    interval: 60s\n    timeout: 1s\n");
+        + "    interval: 60s\n    timeout: 5s\n");
     y.append("pools:\n  p:\n    backends:\n");
     for (EmbeddedSmtpServer b : backends) {
       y.append("      - { name: ").append(b.name()).append(", address: 127.0.0.1:").append(b.port()).append(" }\n");

@@ -39,7 +39,7 @@ class ReloadTest extends AdminTestBase {
   static String config(List<EmbeddedSmtpServer> all, List<String> backends, String algorithm, String extra) {
     StringBuilder y = new StringBuilder("admin:\n  listen: 127.0.0.1:0\n");
     y.append("health:\n  deep:\n    steps: [connect, banner, ehlo, mail_from, quit]\n    mail_from: probe@internet.example\n"
-        + "    interval: 60s\n    timeout: 1s\n");
+        + "    interval: 60s\n    timeout: 5s\n");
     y.append("pools:\n  p:\n    algorithm: ").append(algorithm).append("\n    backends:\n");
     for (String spec : backends) {
       String[] f = spec.split(":");

@@ -40,7 +40,7 @@ class ProtocolLogTrafficTest {
         group, Transport.NIO)) {
       String yaml = "log:\n  protocol_dir: " + logs + "\n  protocol_level: verbose\n"
           + "health:\n  deep:\n    steps: [connect, banner, ehlo, mail_from, quit]\n    mail_from: probe@internet.example\n"
-          + "    interval: 60s\n    timeout: 1s\n"
+          + "    interval: 60s\n    timeout: 5s\n"
           + "pools:\n  p:\n    backends:\n      - { name: a, address: 127.0.0.1:" + a.port() + " }\n"
           + "listeners:\n  l:\n    listen: 127.0.0.1:0\n    mode: smtp\n    pool: p\n    health: deep\n    hostname: mx.test\n"
           + "  t:\n    listen: 127.0.0.1:0\n    mode: tcp\n    pool: p\n    health: deep\n";

@@ -52,7 +52,7 @@ class AdmissionTest {
   InetSocketAddress sluice(String mode, String extras) throws Exception {
     String host = mode.equals("smtp") ? "    hostname: mx.test\n" : "";
     SluiceFixture f = SluiceFixture.start("""
-        health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 1s } }
+        health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
         pools: { p: { backends: [ "127.0.0.1:%d" ] } }
         listeners:
           l:

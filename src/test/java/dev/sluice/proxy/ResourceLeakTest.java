@@ -49,7 +49,7 @@ class ResourceLeakTest {
   void tenThousandSessionsLeaveNothingBehind() throws Exception {
     EmbeddedSmtpServer backend = lab.backend("b", null);
     SluiceFixture f = lab.add(SluiceFixture.start("""
-        health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 1s } }
+        health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
         pools: { p: { backends: [ "127.0.0.1:%d" ] } }
         listeners:
           relay: { listen: "127.0.0.1:0", mode: tcp, pool: p, health: basic }

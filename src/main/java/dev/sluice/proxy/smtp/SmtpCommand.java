@@ -124,6 +124,9 @@ public record SmtpCommand(Verb verb, String argument, String path, String parame
 
   /** The value of an ESMTP parameter such as {@code SIZE}, or null when absent. */
   public String parameter(String name) {
+    if (parameters.isEmpty()) {
+      return null; // the common case: MAIL FROM without parameters
+    }
     for (String p : parameters.split(" ")) {
       int eq = p.indexOf('=');
       String key = eq < 0 ? p : p.substring(0, eq);

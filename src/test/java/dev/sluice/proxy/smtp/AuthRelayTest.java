@@ -63,7 +63,7 @@ class AuthRelayTest {
     };
     try (ScriptedPeer a = authServer("one", m1); ScriptedPeer b = authServer("two", m2);
         SluiceFixture f = SluiceFixture.start("""
-            health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 1s } }
+            health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
             pools: { p: { backends: [ "127.0.0.1:%d", "127.0.0.1:%d" ] } }
             listeners: { l: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: basic, auth: relay } }
             """.formatted(a.port(), b.port()), recorder);

@@ -30,7 +30,7 @@ class BadInputTest {
   void setUp() throws Exception {
     backend = lab.backend("b", null);
     SluiceFixture f = lab.add(SluiceFixture.start("""
-        health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 1s } }
+        health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
         pools: { p: { backends: [ "127.0.0.1:%d" ] } }
         listeners: { l: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: basic, hostname: mx.test } }
         """.formatted(backend.port())));

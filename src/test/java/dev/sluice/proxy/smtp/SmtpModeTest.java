@@ -33,7 +33,7 @@ class SmtpModeTest {
   SluiceFixture sluice(String listenerExtras, String... backends) throws Exception {
     StringBuilder y = new StringBuilder();
     y.append("health:\n  deep:\n    steps: [connect, banner, ehlo, mail_from, quit]\n    mail_from: probe@internet.example\n"
-        + "    interval: 60s\n    timeout: 1s\n");
+        + "    interval: 60s\n    timeout: 5s\n");
     y.append("pools:\n  p:\n    backends:\n");
     for (String b : backends) {
       y.append("      - ").append(b).append('\n');

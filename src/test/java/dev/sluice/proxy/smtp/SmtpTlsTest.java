@@ -58,7 +58,7 @@ class SmtpTlsTest {
 
   InetSocketAddress start(boolean implicit) throws Exception {
     sluice = SluiceFixture.start("""
-        health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 1s } }
+        health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
         pools: { p: { backends: [ "127.0.0.1:%d" ] } }
         listeners:
           l: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: basic, hostname: mx.test,

@@ -38,7 +38,7 @@ class TcpModeTest {
 
   SluiceFixture sluice(String poolExtras, String listenerExtras, String... backends) throws Exception {
     StringBuilder y = new StringBuilder();
-    y.append("health:\n  basic:\n    steps: [connect, banner, ehlo, quit]\n    interval: 60s\n    timeout: 1s\n");
+    y.append("health:\n  basic:\n    steps: [connect, banner, ehlo, quit]\n    interval: 60s\n    timeout: 5s\n");
     y.append("pools:\n  p:\n").append(poolExtras).append("    backends:\n");
     for (String b : backends) {
       y.append("      - ").append(b).append('\n');
