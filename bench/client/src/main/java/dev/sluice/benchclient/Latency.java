@@ -25,8 +25,12 @@ import org.HdrHistogram.Histogram;
  * its next transaction as soon as the previous one is answered). Only one path is busy at a time.
  *
  * <p>Prints per path: {@code RESULT path=P sessions=S count=N errors=E p50_us=.. p90_us=.. p99_us=..
- * p999_us=.. max_us=.. mean_us=..}, and {@code ACCEPTED total=N} (every 250 after the dot,
- * warm-up included, to compare with the sink's count).
+ * p999_us=.. max_us=.. mean_us=.. [cpu_us_per_tx=..]} (CPU time of the process {@code --cpu-pid}
+ * while the path ran, per transaction); per path other than {@code --baseline} (default direct):
+ * {@code ADDED path=P ... p50_median_us=.. p99_median_us=.. p99_min_us=.. p99_max_us=..}, the
+ * per-round differences to the baseline (robust against a disturbance in a single round); and
+ * {@code ACCEPTED total=N} (every 250 after the dot, warm-up included, to compare with the sink's
+ * count).
  */
 final class Latency {
   private Latency() {}
@@ -38,6 +42,10 @@ final class Latency {
     final InetSocketAddress target;
     final SmtpConn[] conns;
     final Histogram histogram = new Histogram(HIGHEST_NS, 3);
+    /** One histogram per round, for the per-round comparison with the baseline. */
+    final List<Histogram> rounds = new ArrayList<>();
+    /** CPU time (clock ticks) the watched process used while this path ran. */
+    long cpuTicks;
     final AtomicLong errors = new AtomicLong();
     final Map<String, Integer> errorKinds = new TreeMap<>();
 
@@ -63,6 +71,9 @@ final class Latency {
     int size = a.integer("size", 1024);
     int timeoutMs = a.integer("timeout-ms", 60_000);
     String hdrDir = a.get("hdr-dir", null);
+    String baseline = a.get("baseline", "direct");
+    String cpuPid = a.get("cpu-pid", null);
+    int clkTck = a.integer("clk-tck", 100);
     List<Path> paths = new ArrayList<>();
     for (String p : a.all("path")) {
       int eq = p.indexOf('=');
@@ -89,7 +100,9 @@ final class Latency {
         for (int j = 0; j < paths.size(); j++) {
           Path p = paths.get((j + r) % paths.size());
           long s0 = System.nanoTime();
-          segment(pool, p, tx, message, accepted, timeoutMs, true);
+          long c0 = cpuTicks(cpuPid);
+          p.rounds.add(segment(pool, p, tx, message, accepted, timeoutMs, true));
+          p.cpuTicks += cpuTicks(cpuPid) - c0;
           System.out.printf("round %d %-8s %6d tx %7.2f s%n", r + 1, p.name, tx * sessions, (System.nanoTime() - s0) / 1e9);
         }
       }
@@ -99,15 +112,32 @@ final class Latency {
     }
     for (Path p : paths) {
       Histogram h = p.histogram;
+      String cpu = cpuPid == null || h.getTotalCount() == 0 ? "" : String.format(" cpu_us_per_tx=%.1f", p.cpuTicks * 1e6 / clkTck / h.getTotalCount());
       System.out.printf(
-          "RESULT path=%s sessions=%d count=%d errors=%d p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f mean_us=%.1f%n",
+          "RESULT path=%s sessions=%d count=%d errors=%d p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f mean_us=%.1f%s%n",
           p.name, sessions, h.getTotalCount(), p.errors.get(), us(h.getValueAtPercentile(50)), us(h.getValueAtPercentile(90)),
-          us(h.getValueAtPercentile(99)), us(h.getValueAtPercentile(99.9)), us(h.getMaxValue()), h.getMean() / 1000.0);
+          us(h.getValueAtPercentile(99)), us(h.getValueAtPercentile(99.9)), us(h.getMaxValue()), h.getMean() / 1000.0, cpu);
       p.errorKinds.forEach((k, v) -> System.out.printf("ERROR path=%s count=%d %s%n", p.name, v, k));
       if (hdrDir != null) {
         try (PrintStream out = new PrintStream(new File(hdrDir, "latency-" + p.name + "-s" + sessions + ".hgrm"))) {
           h.outputPercentileDistribution(out, 1000.0); // values in microseconds
         }
+      }
+    }
+    Path base = paths.stream().filter(p -> p.name.equals(baseline)).findFirst().orElse(null);
+    if (base != null) {
+      for (Path p : paths) {
+        if (p == base) continue;
+        double[] d50 = new double[rounds];
+        double[] d99 = new double[rounds];
+        for (int r = 0; r < rounds; r++) {
+          d50[r] = us(p.rounds.get(r).getValueAtPercentile(50) - base.rounds.get(r).getValueAtPercentile(50));
+          d99[r] = us(p.rounds.get(r).getValueAtPercentile(99) - base.rounds.get(r).getValueAtPercentile(99));
+        }
+        java.util.Arrays.sort(d50);
+        java.util.Arrays.sort(d99);
+        System.out.printf("ADDED path=%s sessions=%d rounds=%d p50_median_us=%.1f p99_median_us=%.1f p99_min_us=%.1f p99_max_us=%.1f%n",
+            p.name, sessions, rounds, median(d50), median(d99), d99[0], d99[rounds - 1]);
       }
     }
     System.out.printf("ACCEPTED total=%d%n", accepted.get());
@@ -126,12 +156,25 @@ final class Latency {
     return errors == 0 ? 0 : 2;
   }
 
+  private static double median(double[] sorted) {
+    int n = sorted.length;
+    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+  }
+
+  /** utime + stime of a process in clock ticks (0 without a pid). */
+  private static long cpuTicks(String pid) throws IOException {
+    if (pid == null) return 0;
+    String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc", pid, "stat"));
+    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    return Long.parseLong(f[11]) + Long.parseLong(f[12]); // fields 14 and 15 of proc(5)
+  }
+
   private static double us(long ns) {
     return ns / 1000.0;
   }
 
-  /** Runs {@code tx} transactions on every session of {@code p} at once; records into p's histogram when {@code record}. */
-  private static void segment(ExecutorService pool, Path p, int tx, byte[] message, AtomicLong accepted, int timeoutMs, boolean record)
+  /** Runs {@code tx} transactions on every session of {@code p} at once; returns their histogram, also added to p's when {@code record}. */
+  private static Histogram segment(ExecutorService pool, Path p, int tx, byte[] message, AtomicLong accepted, int timeoutMs, boolean record)
       throws Exception {
     List<Future<Histogram>> futures = new ArrayList<>();
     for (int i = 0; i < p.conns.length; i++) {
@@ -165,14 +208,10 @@ final class Latency {
         return h;
       }));
     }
-    for (Future<Histogram> f : futures) {
-      Histogram h = f.get();
-      if (record) {
-        synchronized (p.histogram) {
-          p.histogram.add(h);
-        }
-      }
-    }
+    Histogram all = new Histogram(HIGHEST_NS, 3);
+    for (Future<Histogram> f : futures) all.add(f.get());
+    if (record) p.histogram.add(all);
+    return all;
   }
 
   private static SmtpConn reconnect(Path p, SmtpConn old, int timeoutMs) throws IOException {
