@@ -60,6 +60,19 @@ need_postfix_tools() {
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
+# free_port START: the first port from START up (at most 200 tried) that nothing on this machine
+# listens on (other benchmarks may share the machine).
+free_port() {
+  local p
+  for (( p = $1; p < $1 + 200; p++ )); do
+    if ! ss -Hltn "sport = :$p" 2>/dev/null | grep -q . && ! port_open 127.0.0.1 "$p"; then
+      echo "$p"; return 0
+    fi
+  done
+  echo "no free port in $1..$(( $1 + 199 ))" >&2
+  return 1
+}
+
 # await_banner HOST PORT SECONDS: until HOST:PORT answers with a 220 greeting.
 await_banner() {
   local host=$1 port=$2 limit=$3 start line

@@ -22,7 +22,9 @@ import org.HdrHistogram.Histogram;
  * <p>Every path opens {@code --sessions} sessions at the start and keeps them. After a warm-up,
  * {@code --rounds} rounds run; in each, every path in turn (the order rotated each round) runs
  * {@code --tx} transactions on each of its sessions concurrently (closed loop: a session starts
- * its next transaction as soon as the previous one is answered). Only one path is busy at a time.
+ * its next transaction as soon as the previous one is answered; with {@code --rate R}, paced: each
+ * session starts one every sessions/R seconds, so the path carries R transactions per second in
+ * all). Only one path is busy at a time.
  *
  * <p>Prints per path: {@code RESULT path=P sessions=S count=N errors=E p50_us=.. p90_us=.. p99_us=..
  * p999_us=.. max_us=.. mean_us=.. [cpu_us_per_tx=..]} (CPU time of the process {@code --cpu-pid}
@@ -74,6 +76,9 @@ final class Latency {
     String baseline = a.get("baseline", "direct");
     String cpuPid = a.get("cpu-pid", null);
     int clkTck = a.integer("clk-tck", 100);
+    double rate = Double.parseDouble(a.get("rate", "0"));
+    // Paced: each session starts a transaction every sessions/rate seconds (no burst to catch up).
+    long intervalNs = rate > 0 ? (long) (sessions * 1e9 / rate) : 0;
     List<Path> paths = new ArrayList<>();
     for (String p : a.all("path")) {
       int eq = p.indexOf('=');
@@ -92,7 +97,7 @@ final class Latency {
     ExecutorService pool = Executors.newFixedThreadPool(sessions);
     try {
       if (warmup > 0) {
-        for (Path p : paths) segment(pool, p, warmup, message, accepted, timeoutMs, false);
+        for (Path p : paths) segment(pool, p, warmup, message, accepted, timeoutMs, intervalNs, false);
         System.out.printf("WARMUP done tx_per_session=%d%n", warmup);
       }
       long t0 = System.nanoTime();
@@ -101,7 +106,7 @@ final class Latency {
           Path p = paths.get((j + r) % paths.size());
           long s0 = System.nanoTime();
           long c0 = cpuTicks(cpuPid);
-          p.rounds.add(segment(pool, p, tx, message, accepted, timeoutMs, true));
+          p.rounds.add(segment(pool, p, tx, message, accepted, timeoutMs, intervalNs, true));
           p.cpuTicks += cpuTicks(cpuPid) - c0;
           System.out.printf("round %d %-8s %6d tx %7.2f s%n", r + 1, p.name, tx * sessions, (System.nanoTime() - s0) / 1e9);
         }
@@ -114,8 +119,8 @@ final class Latency {
       Histogram h = p.histogram;
       String cpu = cpuPid == null || h.getTotalCount() == 0 ? "" : String.format(" cpu_us_per_tx=%.1f", p.cpuTicks * 1e6 / clkTck / h.getTotalCount());
       System.out.printf(
-          "RESULT path=%s sessions=%d count=%d errors=%d p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f mean_us=%.1f%s%n",
-          p.name, sessions, h.getTotalCount(), p.errors.get(), us(h.getValueAtPercentile(50)), us(h.getValueAtPercentile(90)),
+          "RESULT path=%s sessions=%d rate=%s count=%d errors=%d p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f mean_us=%.1f%s%n",
+          p.name, sessions, rate > 0 ? Long.toString(Math.round(rate)) : "closed", h.getTotalCount(), p.errors.get(), us(h.getValueAtPercentile(50)), us(h.getValueAtPercentile(90)),
           us(h.getValueAtPercentile(99)), us(h.getValueAtPercentile(99.9)), us(h.getMaxValue()), h.getMean() / 1000.0, cpu);
       p.errorKinds.forEach((k, v) -> System.out.printf("ERROR path=%s count=%d %s%n", p.name, v, k));
       if (hdrDir != null) {
@@ -136,8 +141,8 @@ final class Latency {
         }
         java.util.Arrays.sort(d50);
         java.util.Arrays.sort(d99);
-        System.out.printf("ADDED path=%s sessions=%d rounds=%d p50_median_us=%.1f p99_median_us=%.1f p99_min_us=%.1f p99_max_us=%.1f%n",
-            p.name, sessions, rounds, median(d50), median(d99), d99[0], d99[rounds - 1]);
+        System.out.printf("ADDED path=%s sessions=%d rate=%s rounds=%d p50_median_us=%.1f p99_median_us=%.1f p99_min_us=%.1f p99_max_us=%.1f%n",
+            p.name, sessions, rate > 0 ? Long.toString(Math.round(rate)) : "closed", rounds, median(d50), median(d99), d99[0], d99[rounds - 1]);
       }
     }
     System.out.printf("ACCEPTED total=%d%n", accepted.get());
@@ -174,14 +179,22 @@ final class Latency {
   }
 
   /** Runs {@code tx} transactions on every session of {@code p} at once; returns their histogram, also added to p's when {@code record}. */
-  private static Histogram segment(ExecutorService pool, Path p, int tx, byte[] message, AtomicLong accepted, int timeoutMs, boolean record)
+  private static Histogram segment(
+      ExecutorService pool, Path p, int tx, byte[] message, AtomicLong accepted, int timeoutMs, long intervalNs, boolean record)
       throws Exception {
     List<Future<Histogram>> futures = new ArrayList<>();
     for (int i = 0; i < p.conns.length; i++) {
       final int slot = i;
       futures.add(pool.submit(() -> {
         Histogram h = new Histogram(HIGHEST_NS, 3);
+        // Sessions start staggered over one interval when paced.
+        long next = System.nanoTime() + (intervalNs > 0 ? intervalNs * slot / p.conns.length : 0);
         for (int k = 0; k < tx; k++) {
+          if (intervalNs > 0) {
+            long wait;
+            while ((wait = next - System.nanoTime()) > 0) java.util.concurrent.locks.LockSupport.parkNanos(wait);
+            next = Math.max(next + intervalNs, System.nanoTime());
+          }
           SmtpConn c = p.conns[slot];
           try {
             long t0 = System.nanoTime();

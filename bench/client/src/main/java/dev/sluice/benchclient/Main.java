@@ -51,7 +51,7 @@ public final class Main {
           big     --target H:P --size BYTES [--source ADDR]
                   sends one message of BYTES bytes; prints BIG ... reply=... seconds=...
           latency --path NAME=H:P [--path ...] --sessions S [--rounds 5] [--tx 200] [--warmup 200]
-                  [--size 1024] [--hdr-dir DIR]
+                  [--size 1024] [--rate TX_PER_S] [--cpu-pid PID --clk-tck 100] [--hdr-dir DIR]
                   times MAIL..250-after-the-dot per transaction on persistent sessions, paths
                   alternated every round; prints RESULT lines (microseconds)""");
   }
