@@ -269,6 +269,17 @@ public final class SluiceServer implements AutoCloseable {
    * <p>Serialized: one reload at a time.
    */
   public synchronized ReloadResult reload() {
+    log.info("reload: reading {}", config.file());
+    try {
+      return reloadNow();
+    } catch (RuntimeException e) {
+      // A bug, not a bad file: say so, keep serving with what runs now.
+      log.error("reload failed with an internal error; the running configuration stays in effect", e);
+      return new ReloadResult(false, "internal error: " + describe(e), List.of());
+    }
+  }
+
+  private ReloadResult reloadNow() {
     SluiceConfig next;
     try {
       next = configSource.load();
