@@ -38,6 +38,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A throwaway Postfix instance listening on a loopback address: the backends of {@code sluice lab
@@ -78,6 +80,7 @@ import java.util.stream.Stream;
  * thread. Every live instance is also stopped and deleted by a JVM shutdown hook.
  */
 public final class PostfixInstance implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(PostfixInstance.class);
 
   /**
    * Action of the back-pressure access table. Postfix wraps access-table text, so the reply on the
@@ -107,7 +110,7 @@ public final class PostfixInstance implements AutoCloseable {
                     try {
                       pf.close();
                     } catch (RuntimeException e) {
-                      System.err.println("PostfixInstance shutdown hook: " + e);
+                      log.warn("shutdown hook: could not close {}: {}", pf, e.toString());
                     }
                   }
                 },
@@ -344,8 +347,7 @@ public final class PostfixInstance implements AutoCloseable {
       throw new IllegalStateException(
           this + " did not answer 220 in " + startTimeout + "; maillog:\n" + tail(40), e);
     }
-    System.out.printf(
-        "%s started in %d ms (postfix start %d ms) in %s%n",
+    log.debug("{} started in {} ms (postfix start {} ms) in {}",
         this, (System.nanoTime() - t0) / 1_000_000, (t1 - t0) / 1_000_000, dir);
     return this;
   }
@@ -774,15 +776,25 @@ public final class PostfixInstance implements AutoCloseable {
   }
 
   private static void requireRoot() {
-    if (!"root".equals(System.getProperty("user.name"))) {
-      throw new IllegalStateException(
-          "PostfixInstance needs root (Postfix's master starts as root); run the tests as root,"
-              + " e.g. via ./test");
+    unavailableReason(ExternalCommand.tool("postfix"), System.getProperty("user.name"))
+        .ifPresent(reason -> {
+          throw new IllegalStateException(reason);
+        });
+  }
+
+  /**
+   * Why no instance can run here, or empty when one can: Postfix must be installed ({@code
+   * postfixCommand} executable) and this process must be root (Postfix's master starts as root).
+   */
+  public static Optional<String> unavailableReason(String postfixCommand, String user) {
+    if (!Files.isExecutable(Path.of(postfixCommand))) {
+      return Optional.of("Postfix is not installed (no /usr/sbin/postfix); install it, e.g. apt-get install postfix"
+          + " (./test does this when run as root)");
     }
-    if (!Files.isExecutable(Path.of(ExternalCommand.tool("postfix")))) {
-      throw new IllegalStateException(
-          "Postfix is not installed; run ./test (it installs postfix, swaks, curl)");
+    if (!"root".equals(user)) {
+      return Optional.of("Postfix instances need root (Postfix's master starts as root); running as " + user);
     }
+    return Optional.empty();
   }
 
   private static int freePort(String address) {
@@ -884,7 +896,7 @@ public final class PostfixInstance implements AutoCloseable {
             }
           });
     } catch (IOException e) {
-      System.err.println("PostfixInstance: could not delete " + root + ": " + e);
+      log.warn("could not delete {}: {}", root, e.toString());
     }
   }
 
