@@ -43,7 +43,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A throwaway Postfix instance listening on a loopback address: the backends of {@code sluice lab
- * --backend postfix} ({@code PostfixBackend}) and of the integration tests.
+ * --backend postfix} ({@link PostfixBackends}) and of the integration tests.
  *
  * <p>Each instance lives in its own temporary directory:
  *
@@ -58,7 +58,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The smtpd service is bound to {@code address():port()} only; nothing is ever delivered off
  * the machine: {@code default_transport}, {@code relay_transport} and {@code local_transport} are
- * {@code error:}, DNS is disabled and reverse lookups of clients are off (clients appear as {@code
+ * {@code error:} (the lab makes the first two {@code virtual}, so relayed mail lands in the Maildir
+ * too), DNS is disabled and reverse lookups of clients are off (clients appear as {@code
  * unknown[127.0.0.x]} in the maillog). Mail for the local domains (default {@code example.test} and
  * {@code corp.example}) is delivered by {@code virtual(8)} to one Maildir, counted by {@link
  * #deliveredCount()}.
