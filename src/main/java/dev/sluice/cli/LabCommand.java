@@ -1,6 +1,7 @@
 package dev.sluice.cli;
 
 import dev.sluice.lab.Lab;
+import dev.sluice.lab.LabBackends;
 import dev.sluice.lab.LabChart;
 import dev.sluice.lab.LabOutput;
 import dev.sluice.lab.Scenario;
@@ -10,7 +11,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -20,11 +23,14 @@ import picocli.CommandLine.Option;
  * same scripted traffic (one gateway address, twenty applications) goes through several Sluice
  * configurations in turn, against real SMTP servers on loopback, and the per-server counts and
  * what the senders were told are printed as a table with the lesson, as JSON, and optionally as a
- * bar chart. Exit 0 when every run completed, 2 on a usage error or a run that could not be set up.
+ * bar chart. The servers are the embedded SMTP server, or with {@code --backend postfix} real Postfix
+ * instances (throwaway, loopback only, stopped and deleted on exit, also on Ctrl-C). Exit 0 when
+ * every run completed, 2 on a usage error, Postfix unavailable, or a run that could not be set up.
  */
 @Command(name = "lab", mixinStandardHelpOptions = true,
     description = {"Reproduce a seed scenario under several configurations and compare the per-server outcome.",
-        "Scenarios: imbalance, weights, backpressure, open-relay, all."})
+        "Scenarios: imbalance, weights, backpressure, open-relay, all.",
+        "Backends: embedded (default) or postfix (real Postfix on loopback; needs Postfix and root)."})
 public final class LabCommand implements Callable<Integer> {
   @Option(names = "--scenario", required = true, paramLabel = "NAME",
       description = "imbalance | weights | backpressure | open-relay | all")
@@ -39,6 +45,14 @@ public final class LabCommand implements Callable<Integer> {
   @Option(names = "--messages", defaultValue = "300", paramLabel = "N",
       description = "Messages per run, at least 30 (default: ${DEFAULT-VALUE}).")
   int messages;
+
+  @Option(names = "--backend", defaultValue = "embedded", paramLabel = "KIND",
+      description = "embedded (default): the built-in SMTP server | postfix: real Postfix instances on"
+          + " 127.0.0.1 (needs Postfix installed and root).")
+  String backend;
+
+  /** Why Postfix cannot run here, or empty; replaceable so that tests can play a machine without it. */
+  Supplier<Optional<String>> postfixUnavailable = LabBackends::postfixUnavailable;
 
   @Override
   public Integer call() {
@@ -56,9 +70,18 @@ public final class LabCommand implements Callable<Integer> {
     if (chart != null && !chart.toString().matches("(?i).*\\.(png|svg)")) {
       return usage("--chart file must end in .png or .svg: " + chart);
     }
-    Lab lab = new Lab(messages);
+    if (!LabBackends.NAMES.contains(backend)) {
+      return usage("unknown --backend '" + backend + "'; valid: " + String.join(", ", LabBackends.NAMES));
+    }
+    if ("postfix".equals(backend)) {
+      Optional<String> unavailable = postfixUnavailable.get();
+      if (unavailable.isPresent()) {
+        return usage("--backend postfix: " + unavailable.get() + "; or use --backend embedded");
+      }
+    }
     List<ScenarioResult> results = new ArrayList<>();
-    try {
+    try (LabBackends backends = LabBackends.byName(backend)) {
+      Lab lab = new Lab(messages, backends);
       for (Scenario s : scenarios) {
         ScenarioResult r = lab.run(s);
         results.add(r);

@@ -1,28 +1,26 @@
 package dev.sluice.lab;
 
-import dev.sluice.config.Cidr;
 import dev.sluice.config.ConfigException;
 import dev.sluice.config.ConfigLoader;
 import dev.sluice.health.HealthState;
 import dev.sluice.health.ProbeResult;
 import dev.sluice.health.ProbeTarget;
 import dev.sluice.runtime.SluiceServer;
-import dev.sluice.runtime.Transport;
-import io.netty.channel.EventLoopGroup;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Runs lab scenarios in this process: for every run, fresh embedded SMTP servers on loopback, a
- * Sluice started from the run's YAML, the scripted traffic through it, and the counts on both
- * sides (what each server accepted, what the senders were told). Runs share nothing but the
- * servers' event loops, so one run cannot leak state into the next.
+ * Runs lab scenarios in this process: for every scenario, its backends on loopback (embedded SMTP
+ * servers or real Postfix, see {@link LabBackends}); for every run, a fresh Sluice started from the
+ * run's YAML, the backends {@link LabBackend#reset() reset}, the scripted traffic through Sluice, and
+ * the counts on both sides (what each server accepted, what the senders were told). Runs share the
+ * backends' processes but no counts and no Sluice state, so one run cannot leak into the next.
  *
  * <p>Back pressure is switched by message count, not by time: after a third of the messages the
  * last server refuses outside senders, after two thirds it recovers, and each time the run waits
@@ -30,16 +28,28 @@ import java.util.function.BooleanSupplier;
  * after the switch). The outcome therefore depends on the configuration, not on machine speed.
  */
 public final class Lab {
+  private static final Logger log = LoggerFactory.getLogger(Lab.class);
   private static final Duration HEALTH_WAIT = Duration.ofSeconds(10);
 
   private final int messages;
+  private final LabBackends backends;
 
-  /** @param messages messages per run; at least 30, so that every third of a run carries traffic */
+  /** Against embedded backends, which the lab owns; see {@link #Lab(int, LabBackends)}. */
   public Lab(int messages) {
+    this(messages, null);
+  }
+
+  /**
+   * @param messages messages per run; at least 30, so that every third of a run carries traffic
+   * @param backends where the servers come from; the caller closes it (null: embedded, owned by each
+   *     {@link #run})
+   */
+  public Lab(int messages, LabBackends backends) {
     if (messages < 30) {
       throw new IllegalArgumentException("messages must be at least 30, got " + messages);
     }
     this.messages = messages;
+    this.backends = backends;
   }
 
   public int messages() {
@@ -51,63 +61,71 @@ public final class Lab {
     return Math.max(5, messages / 30);
   }
 
-  /** Runs every run of {@code scenario} in order. */
+  /** Runs every run of {@code scenario} in order, against one set of backends. */
   public ScenarioResult run(Scenario scenario) throws Exception {
-    Transport transport = Transport.best();
-    EventLoopGroup group = transport.newGroup(1);
+    LabBackends source = backends != null ? backends : LabBackends.embedded();
+    List<LabBackend> servers = List.of();
     try {
+      // Open relay: the seed's "Internal Relay" connector, only the relay listener's address may relay.
+      servers = source.start(scenario.servers(),
+          scenario.episode() == Scenario.Episode.RELAY_ATTEMPTS ? Scenario.TRUSTED_SOURCE : null);
       List<RunResult> results = new ArrayList<>();
       for (LabRun run : scenario.runs()) {
-        results.add(run(scenario, run, group, transport));
+        results.add(run(scenario, run, servers, source.probeTimeout()));
       }
-      return new ScenarioResult(scenario, results);
+      return new ScenarioResult(scenario, results, source.description());
     } finally {
-      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+      closeAll(servers);
+      if (source != backends) {
+        source.close();
+      }
     }
   }
 
-  private RunResult run(Scenario scenario, LabRun run, EventLoopGroup group, Transport transport) throws Exception {
-    List<EmbeddedSmtpServer> servers = new ArrayList<>();
-    SluiceServer sluice = null;
+  private RunResult run(Scenario scenario, LabRun run, List<LabBackend> servers, Duration probeTimeout)
+      throws Exception {
+    long t0 = System.nanoTime();
+    servers.forEach(LabBackend::reset);
+    long t1 = System.nanoTime();
+    SluiceServer sluice = start(run, servers, probeTimeout);
+    long t2 = System.nanoTime();
     try {
-      for (int i = 1; i <= scenario.servers(); i++) {
-        EmbeddedSmtpServer s = new EmbeddedSmtpServer("server" + i, "corp.example");
-        if (scenario.episode() == Scenario.Episode.RELAY_ATTEMPTS) {
-          // The seed's "Internal Relay" connector: only the relay listener's address may relay.
-          s.relayControl(List.of(Cidr.parse(Scenario.TRUSTED_SOURCE + "/32")), List.of("corp.example"));
-        }
-        servers.add(s.start(new InetSocketAddress("127.0.0.1", 0), group, transport));
-      }
-      sluice = start(run, servers);
       ScriptedTraffic traffic = new ScriptedTraffic(sluice.listener("internet").boundAddress(),
           sluice.listener("relay").boundAddress());
-      EmbeddedSmtpServer victim = servers.get(servers.size() - 1);
-      SluiceServer running = sluice;
+      LabBackend victim = servers.get(servers.size() - 1);
       ScriptedTraffic.Outcome client = traffic.send(messages, sent -> {
         if (scenario.episode() == Scenario.Episode.BACK_PRESSURE && (sent == messages / 3 || sent == 2 * messages / 3)) {
           victim.setBackPressure(sent == messages / 3);
-          awaitTwoProbes(running, victim.name());
+          awaitTwoProbes(sluice, victim.name());
         }
       });
       int attempts = scenario.episode() == Scenario.Episode.RELAY_ATTEMPTS ? relayAttempts() : 0;
       int relayed = traffic.relayAttempts(attempts);
+      long t3 = System.nanoTime();
       Map<String, Long> perServer = new LinkedHashMap<>();
-      servers.forEach(s -> perServer.put(s.name(), s.messages()));
+      for (LabBackend s : servers) {
+        s.settle();
+        perServer.put(s.name(), s.messages());
+      }
+      log.debug("{} {}: reset {} ms, Sluice up {} ms, traffic {} ms, settle {} ms", scenario.id(), run.name(),
+          ms(t1 - t0), ms(t2 - t1), ms(t3 - t2), ms(System.nanoTime() - t3));
       return new RunResult(run.name(), run.config().summary(scenario.servers()), perServer, client, attempts, relayed);
     } finally {
-      if (sluice != null) {
-        sluice.shutdown(Duration.ofSeconds(1));
-      }
-      servers.forEach(EmbeddedSmtpServer::close);
+      sluice.shutdown(Duration.ofSeconds(1));
     }
   }
 
-  private static SluiceServer start(LabRun run, List<EmbeddedSmtpServer> servers)
+  private static SluiceServer start(LabRun run, List<LabBackend> servers, Duration probeTimeout)
       throws ConfigException, SluiceServer.StartupException, InterruptedException {
-    String yaml = run.config().yaml(servers.stream().map(EmbeddedSmtpServer::address).toList());
+    String yaml = run.config().yaml(servers.stream().map(LabBackend::address).toList(), probeTimeout);
     SluiceServer sluice = new SluiceServer(ConfigLoader.parse(yaml, "lab-" + run.name() + ".yaml"));
     sluice.start();
-    awaitAllUp(sluice);
+    try {
+      awaitAllUp(sluice);
+    } catch (RuntimeException e) {
+      sluice.shutdown(Duration.ofSeconds(1));
+      throw e;
+    }
     return sluice;
   }
 
@@ -116,6 +134,7 @@ public final class Lab {
    * out, and traffic sent then would measure the lab's start-up rather than the configuration.
    */
   private static void awaitAllUp(SluiceServer sluice) {
+    // Also the first probes of a Postfix that forks an smtpd per probe on a loaded machine.
     await(() -> sluice.health().all().stream().allMatch(t -> t.state() == HealthState.UP), "every backend UP");
   }
 
@@ -138,6 +157,34 @@ public final class Lab {
       }
       return fresh[0] >= 2;
     }, "two probes of " + backend);
+  }
+
+  /** Closes the backends in parallel: stopping a Postfix takes a second or two, mostly waiting. */
+  private static void closeAll(List<LabBackend> servers) {
+    List<Thread> closing = new ArrayList<>();
+    for (LabBackend s : servers) {
+      Thread t = new Thread(() -> {
+        try {
+          s.close();
+        } catch (RuntimeException e) {
+          log.warn("could not stop {}: {}", s.name(), e.getMessage());
+        }
+      }, "lab-close-" + s.name());
+      t.start();
+      closing.add(t);
+    }
+    for (Thread t : closing) {
+      try {
+        t.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return; // the shutdown hook stops what is still running
+      }
+    }
+  }
+
+  private static long ms(long nanos) {
+    return nanos / 1_000_000;
   }
 
   /** Polls {@code condition} until it holds; a volatile health field offers nothing to wait on. */

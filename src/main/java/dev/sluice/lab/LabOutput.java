@@ -23,8 +23,10 @@ public final class LabOutput {
   public static String text(ScenarioResult result, int messages) {
     Scenario s = result.scenario();
     StringBuilder sb = new StringBuilder();
-    sb.append(String.format(Locale.ROOT, "%s: %d messages per run, %d servers; gateway %s sends 4 in 5 over %d long"
-            + " connections, applications 127.0.0.101-120 one per connection%n", s.id(), messages, s.servers(),
+    // "2 servers" for the embedded server (the default), "2 Postfix servers" for real ones.
+    String kind = "embedded".equals(result.backend()) ? "" : result.backend() + " ";
+    sb.append(String.format(Locale.ROOT, "%s: %d messages per run, %d %sservers; gateway %s sends 4 in 5 over %d long"
+            + " connections, applications 127.0.0.101-120 one per connection%n", s.id(), messages, s.servers(), kind,
         ScriptedTraffic.GATEWAY_ADDRESS, ScriptedTraffic.GATEWAY_CONNECTIONS));
     if (s.episode() == Scenario.Episode.BACK_PRESSURE) {
       sb.append(String.format("  server%d refuses outside senders (452 4.3.1) from message %d to %d%n", s.servers(),

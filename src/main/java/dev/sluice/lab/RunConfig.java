@@ -1,6 +1,7 @@
 package dev.sluice.lab;
 
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -10,8 +11,10 @@ import java.util.List;
  * internal applications) over one pool {@code hub}. Each lab run changes one or two knobs of this
  * and keeps the rest, so the outcome can be pinned on the knob.
  *
- * <p>Health in the lab is fast (300 ms interval, 250 ms timeout, rise 1, fall 1) so that a run can
- * wait for a probe to notice a change instead of sleeping a guessed time. Immutable.
+ * <p>Health in the lab is fast (against the embedded server 300 ms interval, 250 ms timeout; the
+ * timeout is the backends' {@link LabBackends#probeTimeout()} and the interval 50 ms more; rise 1,
+ * fall 1) so that a run can wait for a probe to notice a change instead of sleeping a guessed time.
+ * Immutable.
  *
  * @param internetMode {@code tcp} (per connection, like an ordinary balancer) or {@code smtp}
  *     (Sluice balances every transaction and retries a 4xx on another server)
@@ -79,12 +82,17 @@ public record RunConfig(String internetMode, boolean deepHealth, boolean sourceP
     return address == null ? "default" : address;
   }
 
-  /** The YAML Sluice is started with, listeners on free loopback ports. */
+  /** The YAML Sluice is started with against the embedded server, listeners on free loopback ports. */
   public String yaml(List<InetSocketAddress> backends) {
+    return yaml(backends, Duration.ofMillis(250));
+  }
+
+  /** The YAML Sluice is started with, listeners on free loopback ports, probes timing out after {@code probeTimeout}. */
+  public String yaml(List<InetSocketAddress> backends, Duration probeTimeout) {
     StringBuilder sb = new StringBuilder("health:\n");
-    profile(sb, "external", deepHealth, "probe@internet.example");
+    profile(sb, "external", deepHealth, "probe@internet.example", probeTimeout);
     // The relay listener's own probe: as an inside sender, which back pressure never refuses.
-    profile(sb, "internal", true, "health@corp.example");
+    profile(sb, "internal", true, "health@corp.example", probeTimeout);
     sb.append("pools:\n  hub:\n    algorithm: round_robin\n    persistence: ")
         .append(sourcePersistence ? "{ mode: source_ip, ttl: 30m }" : "none").append("\n    backends:\n");
     for (int i = 0; i < backends.size(); i++) {
@@ -104,11 +112,12 @@ public record RunConfig(String internetMode, boolean deepHealth, boolean sourceP
     return sb.toString();
   }
 
-  private static void profile(StringBuilder sb, String name, boolean deep, String mailFrom) {
+  private static void profile(StringBuilder sb, String name, boolean deep, String mailFrom, Duration timeout) {
     sb.append("  ").append(name).append(":\n    steps: ")
         .append(deep ? "[connect, banner, ehlo, mail_from, quit]" : "[connect, banner, quit]").append('\n')
         .append("    mail_from: ").append(mailFrom).append('\n')
-        .append("    interval: 300ms\n    timeout: 250ms\n    rise: 1\n    fall: 1\n");
+        .append("    interval: ").append(timeout.toMillis() + 50).append("ms\n    timeout: ").append(timeout.toMillis())
+        .append("ms\n    rise: 1\n    fall: 1\n");
   }
 
   private static void source(StringBuilder sb, String address) {

@@ -2,11 +2,21 @@ package dev.sluice.lab;
 
 import java.util.List;
 
-/** The runs of one scenario, in order. */
-public record ScenarioResult(Scenario scenario, List<RunResult> runs) {
+/**
+ * The runs of one scenario, in order.
+ *
+ * @param backend what the servers were ({@link LabBackends#description()}: {@code embedded}, {@code
+ *     Postfix})
+ */
+public record ScenarioResult(Scenario scenario, List<RunResult> runs, String backend) {
 
   public ScenarioResult {
     runs = List.copyOf(runs);
+  }
+
+  /** Runs against the embedded server. */
+  public ScenarioResult(Scenario scenario, List<RunResult> runs) {
+    this(scenario, runs, "embedded");
   }
 
   /** The run named {@code name}. */

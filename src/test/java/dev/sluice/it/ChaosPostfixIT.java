@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.sluice.lab.LabSmtpClient;
-import dev.sluice.testing.PostfixInstance;
+import dev.sluice.lab.PostfixInstance;
 import dev.sluice.testing.PostfixPair;
 import dev.sluice.testing.SluiceFixture;
 import dev.sluice.testing.SmtpClients;

@@ -3,7 +3,7 @@ package dev.sluice.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sluice.testing.Loopback;
-import dev.sluice.testing.PostfixInstance;
+import dev.sluice.lab.PostfixInstance;
 import dev.sluice.testing.SluiceFixture;
 import dev.sluice.testing.SmtpClients;
 import dev.sluice.testing.SmtpClients.SwaksResult;

@@ -8,7 +8,7 @@ import dev.sluice.cli.Main;
 import dev.sluice.health.HealthState;
 import dev.sluice.health.ProbeKey;
 import dev.sluice.health.ProbeTarget;
-import dev.sluice.testing.PostfixInstance;
+import dev.sluice.lab.PostfixInstance;
 import dev.sluice.testing.PostfixPair;
 import dev.sluice.testing.SluiceFixture;
 import dev.sluice.testing.SmtpClients;

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sluice.cli.Main;
 import dev.sluice.testing.Loopback;
-import dev.sluice.testing.PostfixInstance;
+import dev.sluice.lab.PostfixInstance;
 import dev.sluice.testing.SluiceFixture;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;

@@ -3,8 +3,8 @@ package dev.sluice.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.sluice.testing.ExternalCommand;
-import dev.sluice.testing.PostfixInstance;
+import dev.sluice.lab.ExternalCommand;
+import dev.sluice.lab.PostfixInstance;
 import dev.sluice.testing.PostfixPair;
 import dev.sluice.testing.RawSmtpClient;
 import dev.sluice.testing.SluiceFixture;

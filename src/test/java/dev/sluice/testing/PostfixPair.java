@@ -3,6 +3,7 @@ package dev.sluice.testing;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.sluice.lab.PostfixInstance;
 import java.time.Duration;
 import java.util.function.UnaryOperator;
 

@@ -1,5 +1,6 @@
 package dev.sluice.testing;
 
+import dev.sluice.lab.ExternalCommand;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;

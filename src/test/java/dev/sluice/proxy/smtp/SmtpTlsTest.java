@@ -150,7 +150,7 @@ class SmtpTlsTest {
         "s.sendmail('a@corp.example', ['b@example.test'], b'Subject: smtplib tls\\r\\n\\r\\nhello\\r\\n')",
         "print('TLS', s.sock.version())",
         "s.quit()");
-    var r = dev.sluice.testing.ExternalCommand.run(Duration.ofSeconds(60), java.util.List.of("python3", "-c", script,
+    var r = dev.sluice.lab.ExternalCommand.run(Duration.ofSeconds(60), java.util.List.of("python3", "-c", script,
         Integer.toString(at.getPort())));
     assertThat(r.exitCode()).as(r.output()).isZero();
     assertThat(r.output()).contains("TLS TLSv1.");

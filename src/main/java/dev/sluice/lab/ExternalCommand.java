@@ -1,4 +1,4 @@
-package dev.sluice.testing;
+package dev.sluice.lab;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -114,7 +114,7 @@ public final class ExternalCommand {
   }
 
   /** Returns {@code /usr/sbin/NAME} (or {@code /usr/bin/NAME}) if it exists, else NAME. */
-  static String tool(String name) {
+  public static String tool(String name) {
     for (String dir : List.of("/usr/sbin/", "/usr/bin/", "/sbin/", "/bin/")) {
       if (Files.isExecutable(Path.of(dir + name))) {
         return dir + name;

@@ -1,6 +1,4 @@
-package dev.sluice.testing;
-
-import static org.awaitility.Awaitility.await;
+package dev.sluice.lab;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -19,7 +17,6 @@ import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
@@ -41,16 +38,18 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * A throwaway Postfix instance listening on a loopback address, for integration tests.
+ * A throwaway Postfix instance listening on a loopback address: the backends of {@code sluice lab
+ * --backend postfix} ({@link PostfixBackends}) and of the integration tests.
  *
  * <p>Each instance lives in its own temporary directory:
  *
  * <pre>
  *   DIR/etc/main.cf, master.cf   config_directory (what {@code postfix -c} gets)
  *   DIR/etc/virtual_mailbox      catch-all: every recipient in the local domains → DIR/mail/maildir/
- *   DIR/etc/sender_access        regexp table for back pressure (empty when off)
  *   DIR/queue/                   queue_directory (private/public sockets live here, so unique)
  *   DIR/data/                    data_directory
  *   DIR/mail/maildir/{new,cur}   delivered messages, one file each
@@ -59,7 +58,8 @@ import java.util.stream.Stream;
  *
  * <p>The smtpd service is bound to {@code address():port()} only; nothing is ever delivered off
  * the machine: {@code default_transport}, {@code relay_transport} and {@code local_transport} are
- * {@code error:}, DNS is disabled and reverse lookups of clients are off (clients appear as {@code
+ * {@code error:} (the lab makes the first two {@code virtual}, so relayed mail lands in the Maildir
+ * too), DNS is disabled and reverse lookups of clients are off (clients appear as {@code
  * unknown[127.0.0.x]} in the maillog). Mail for the local domains (default {@code example.test} and
  * {@code corp.example}) is delivered by {@code virtual(8)} to one Maildir, counted by {@link
  * #deliveredCount()}.
@@ -81,6 +81,7 @@ import java.util.stream.Stream;
  * thread. Every live instance is also stopped and deleted by a JVM shutdown hook.
  */
 public final class PostfixInstance implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(PostfixInstance.class);
 
   /**
    * Action of the back-pressure access table. Postfix wraps access-table text, so the reply on the
@@ -110,7 +111,7 @@ public final class PostfixInstance implements AutoCloseable {
                     try {
                       pf.close();
                     } catch (RuntimeException e) {
-                      System.err.println("PostfixInstance shutdown hook: " + e);
+                      log.warn("shutdown hook: could not close {}: {}", pf, e.toString());
                     }
                   }
                 },
@@ -125,17 +126,15 @@ public final class PostfixInstance implements AutoCloseable {
   private final Path queue;
   private final Path maildir;
   private final Path maillogFile;
-  private final String backPressureExemptDomain;
+  private final BackPressurePolicy policy;
   private final Duration startTimeout;
   private volatile boolean running;
-  private volatile boolean backPressure;
   private volatile boolean closed;
 
   private PostfixInstance(Builder b) {
     this.name = b.name;
     this.address = b.address;
     this.port = b.port > 0 ? b.port : freePort(b.address);
-    this.backPressureExemptDomain = b.backPressureExemptDomain;
     this.startTimeout = b.startTimeout;
     requireRoot();
     try {
@@ -143,6 +142,7 @@ public final class PostfixInstance implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot create a temporary directory for " + name, e);
     }
+    this.policy = new BackPressurePolicy(name, b.backPressureExemptDomain);
     this.etc = dir.resolve("etc");
     this.queue = dir.resolve("queue");
     this.maildir = dir.resolve("mail").resolve("maildir");
@@ -166,7 +166,6 @@ public final class PostfixInstance implements AutoCloseable {
       createQueueDirectories(postfixUser, lookup);
 
       Files.writeString(etc.resolve("virtual_mailbox"), "/.*/ maildir/\n");
-      writeSenderAccess(false);
       Files.writeString(etc.resolve("main.cf"), mainCf(b, uid, gid));
       Files.writeString(etc.resolve("master.cf"), masterCf(b));
       for (String f : List.of("main.cf", "master.cf", "virtual_mailbox")) {
@@ -175,6 +174,7 @@ public final class PostfixInstance implements AutoCloseable {
       registerAlternateConfigDirectory(etc, true);
     } catch (IOException | RuntimeException e) {
       closed = true;
+      policy.close();
       deleteTree(dir);
       LIVE.remove(this);
       if (e instanceof RuntimeException re) {
@@ -260,7 +260,8 @@ public final class PostfixInstance implements AutoCloseable {
     p.put("smtpd_banner", "$myhostname ESMTP Postfix sluice-test " + name);
     p.put("smtpd_delay_reject", "no");
     p.put("smtpd_relay_restrictions", "permit_mynetworks, reject_unauth_destination");
-    p.put("smtpd_sender_restrictions", "check_sender_access regexp:" + etc.resolve("sender_access"));
+    // Back pressure: asked at every MAIL FROM, so it also reaches sessions already open.
+    p.put("smtpd_sender_restrictions", "check_policy_service inet:127.0.0.1:" + policy.port());
     p.put("smtpd_authorized_xclient_hosts", "127.0.0.0/8");
     p.put("smtpd_authorized_xforward_hosts", "127.0.0.0/8");
     // No throttling: load tests must measure the balancer, not anvil.
@@ -278,14 +279,14 @@ public final class PostfixInstance implements AutoCloseable {
     p.put("maximal_backoff_time", "2s");
     p.putAll(b.mainCf);
     StringBuilder sb =
-        new StringBuilder("# Generated by dev.sluice.testing.PostfixInstance (" + name + ")\n");
+        new StringBuilder("# Generated by dev.sluice.lab.PostfixInstance (" + name + ")\n");
     p.forEach((k, v) -> sb.append(k).append(" = ").append(v).append('\n'));
     return sb.toString();
   }
 
   private String masterCf(Builder b) {
     StringBuilder sb =
-        new StringBuilder("# Generated by dev.sluice.testing.PostfixInstance (" + name + ")\n");
+        new StringBuilder("# Generated by dev.sluice.lab.PostfixInstance (" + name + ")\n");
     sb.append(address).append(':').append(port).append(" inet n - n - - smtpd\n");
     b.smtpdOptions.forEach((k, v) -> sb.append("  -o ").append(k).append('=').append(v).append('\n'));
     for (Listener l : b.extraListeners) {
@@ -317,24 +318,6 @@ public final class PostfixInstance implements AutoCloseable {
     return sb.toString();
   }
 
-  private void writeSenderAccess(boolean on) throws IOException {
-    String content =
-        on
-            ? "# back pressure ON: only @"
-                + backPressureExemptDomain
-                + " senders are accepted\n/@"
-                + backPressureExemptDomain.replace(".", "\\.")
-                + "$/ DUNNO\n/^/ "
-                + BACK_PRESSURE_REPLY
-                + "\n"
-            : "# back pressure off\n";
-    Path target = etc.resolve("sender_access");
-    Path tmp = etc.resolve("sender_access.tmp");
-    Files.writeString(tmp, content);
-    backdate(tmp);
-    Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-  }
-
   // ------------------------------------------------------------------ lifecycle
 
   /**
@@ -360,17 +343,12 @@ public final class PostfixInstance implements AutoCloseable {
     long t1 = System.nanoTime();
     running = true;
     try {
-      await("220 banner from " + this)
-          .atMost(startTimeout)
-          .pollInterval(Duration.ofMillis(50))
-          .ignoreExceptions()
-          .until(() -> banner().startsWith("220"));
+      poll("220 banner from " + this, startTimeout, () -> banner().startsWith("220"));
     } catch (RuntimeException e) {
       throw new IllegalStateException(
           this + " did not answer 220 in " + startTimeout + "; maillog:\n" + tail(40), e);
     }
-    System.out.printf(
-        "%s started in %d ms (postfix start %d ms) in %s%n",
+    log.debug("{} started in {} ms (postfix start {} ms) in {}",
         this, (System.nanoTime() - t0) / 1_000_000, (t1 - t0) / 1_000_000, dir);
     return this;
   }
@@ -394,10 +372,8 @@ public final class PostfixInstance implements AutoCloseable {
       ph.descendants().forEach(ProcessHandle::destroyForcibly);
       ph.destroyForcibly();
     });
-    await("killed " + this + " to be gone")
-        .atMost(Duration.ofSeconds(15))
-        .pollInterval(Duration.ofMillis(50))
-        .until(() -> masterPid.map(pid -> !alive(pid)).orElse(true) && !portOpen());
+    poll("killed " + this + " to be gone", Duration.ofSeconds(15),
+        () -> masterPid.map(pid -> !alive(pid)).orElse(true) && !portOpen());
     running = false;
   }
 
@@ -429,10 +405,8 @@ public final class PostfixInstance implements AutoCloseable {
     Optional<Long> masterPid = masterPid();
     ExternalCommand.Result r = postfix("stop");
     try {
-      await("master of " + this + " to exit")
-          .atMost(Duration.ofSeconds(15))
-          .pollInterval(Duration.ofMillis(50))
-          .until(() -> masterPid.map(pid -> !alive(pid)).orElse(true) && !portOpen());
+      poll("master of " + this + " to exit", Duration.ofSeconds(15),
+          () -> masterPid.map(pid -> !alive(pid)).orElse(true) && !portOpen());
     } catch (RuntimeException e) {
       // Last resort: kill the master and its children outright.
       masterPid
@@ -460,36 +434,28 @@ public final class PostfixInstance implements AutoCloseable {
    * Turns back pressure on or off. While on, every sender outside the exempt domain (default
    * {@code corp.example}) gets {@code 452 4.3.1 <sender>: Sender address rejected: Insufficient
    * system resources} at {@code MAIL FROM} (see {@link #isBackPressureReply(String)}); senders in
-   * the exempt domain are accepted. Implemented as a {@code check_sender_access} regexp table plus
-   * {@code postfix reload}. Returns only once a probe connection observes the new behaviour.
+   * the exempt domain are accepted. Implemented as a {@code check_policy_service} in this JVM
+   * ({@link BackPressurePolicy}), asked at every MAIL FROM: no reload, and a session already open
+   * sees the change at its next transaction, as with Exchange. Returns only once a probe connection
+   * observes the new behaviour.
    */
   public synchronized void setBackPressure(boolean on) {
     checkOpen();
-    try {
-      writeSenderAccess(on);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    backPressure = on;
+    policy.set(on);
     if (!running) {
       return;
     }
-    postfix("reload").orThrow();
     String probeSender = "probe@outside-" + name + ".invalid";
-    await("back pressure " + (on ? "on" : "off") + " observable on " + this)
-        .atMost(Duration.ofSeconds(15))
-        .pollInterval(Duration.ofMillis(50))
-        .ignoreExceptions()
-        .until(
-            () -> {
-              String reply = mailFromReply(probeSender);
-              return on ? isBackPressureReply(reply) : reply.startsWith("250");
-            });
+    poll("back pressure " + (on ? "on" : "off") + " observable on " + this, Duration.ofSeconds(15),
+        () -> {
+          String reply = mailFromReply(probeSender);
+          return on ? isBackPressureReply(reply) : reply.startsWith("250");
+        });
   }
 
   /** Whether back pressure is currently configured on. */
   public boolean backPressure() {
-    return backPressure;
+    return policy.isOn();
   }
 
   /** Stops the instance (if running), unregisters it and deletes its directory. Idempotent. */
@@ -512,6 +478,7 @@ public final class PostfixInstance implements AutoCloseable {
         failure = e;
       }
     }
+    policy.close();
     deleteTree(dir);
     LIVE.remove(this);
     if (failure != null) {
@@ -624,10 +591,7 @@ public final class PostfixInstance implements AutoCloseable {
 
   /** Waits until the queue is empty. */
   public void awaitQueueEmpty(Duration atMost) {
-    await("queue of " + this + " empty")
-        .atMost(atMost)
-        .pollInterval(Duration.ofMillis(50))
-        .until(() -> queuedCount() == 0);
+    poll("queue of " + this + " empty", atMost, () -> queuedCount() == 0);
   }
 
   /** Waits (at most 30 s) until at least {@code n} messages are delivered; returns the count. */
@@ -637,21 +601,16 @@ public final class PostfixInstance implements AutoCloseable {
 
   /** Waits until at least {@code n} messages are delivered; returns the count then. */
   public int awaitDelivered(int n, Duration atMost) {
-    await(n + " messages delivered by " + this)
-        .atMost(atMost)
-        .pollInterval(Duration.ofMillis(50))
-        .until(() -> deliveredCount() >= n);
+    poll(n + " messages delivered by " + this, atMost, () -> deliveredCount() >= n);
     return deliveredCount();
   }
 
   /** Waits (at most 10 s) until some maillog line contains {@code text}; returns that line. */
   public String awaitMaillog(String text) {
-    return await("maillog of " + this + " to contain " + text)
-        .atMost(Duration.ofSeconds(10))
-        .pollInterval(Duration.ofMillis(50))
-        .until(
-            () -> maillog().stream().filter(l -> l.contains(text)).findFirst().orElse(null),
-            l -> l != null);
+    String[] found = {null};
+    poll("maillog of " + this + " to contain " + text, Duration.ofSeconds(10),
+        () -> (found[0] = maillog().stream().filter(l -> l.contains(text)).findFirst().orElse(null)) != null);
+    return found[0];
   }
 
   /** Connects, reads the (first line of the) greeting, sends QUIT; returns the greeting line. */
@@ -690,6 +649,44 @@ public final class PostfixInstance implements AutoCloseable {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /** A condition to poll; an exception counts as "not yet". */
+  @FunctionalInterface
+  interface Check {
+    boolean holds() throws Exception;
+  }
+
+  /**
+   * Polls {@code check} every 50 ms until it holds; throws {@link IllegalStateException} naming
+   * {@code what} (and the last exception the check threw, if any) once {@code atMost} has passed.
+   */
+  static void poll(String what, Duration atMost, Check check) {
+    long deadline = System.nanoTime() + atMost.toNanos();
+    Exception last = null;
+    while (true) {
+      try {
+        if (check.holds()) {
+          return;
+        }
+      } catch (Exception e) {
+        last = e;
+      }
+      if (System.nanoTime() - deadline > 0) {
+        IllegalStateException timeout =
+            new IllegalStateException("no " + what + " within " + atMost.toMillis() + " ms");
+        if (last != null) {
+          timeout.initCause(last);
+        }
+        throw timeout;
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while waiting for " + what, e);
+      }
+    }
+  }
 
   private Socket connect() throws IOException {
     Socket s = new Socket();
@@ -780,15 +777,25 @@ public final class PostfixInstance implements AutoCloseable {
   }
 
   private static void requireRoot() {
-    if (!"root".equals(System.getProperty("user.name"))) {
-      throw new IllegalStateException(
-          "PostfixInstance needs root (Postfix's master starts as root); run the tests as root,"
-              + " e.g. via ./test");
+    unavailableReason(ExternalCommand.tool("postfix"), System.getProperty("user.name"))
+        .ifPresent(reason -> {
+          throw new IllegalStateException(reason);
+        });
+  }
+
+  /**
+   * Why no instance can run here, or empty when one can: Postfix must be installed ({@code
+   * postfixCommand} executable) and this process must be root (Postfix's master starts as root).
+   */
+  public static Optional<String> unavailableReason(String postfixCommand, String user) {
+    if (!Files.isExecutable(Path.of(postfixCommand))) {
+      return Optional.of("Postfix is not installed (no /usr/sbin/postfix); install it, e.g. apt-get install postfix"
+          + " (./test does this when run as root)");
     }
-    if (!Files.isExecutable(Path.of(ExternalCommand.tool("postfix")))) {
-      throw new IllegalStateException(
-          "Postfix is not installed; run ./test (it installs postfix, swaks, curl)");
+    if (!"root".equals(user)) {
+      return Optional.of("Postfix instances need root (Postfix's master starts as root); running as " + user);
     }
+    return Optional.empty();
   }
 
   private static int freePort(String address) {
@@ -817,7 +824,7 @@ public final class PostfixInstance implements AutoCloseable {
         if (!Files.exists(DEFAULT_MAIN_CF)) {
           Files.writeString(
               DEFAULT_MAIN_CF,
-              "# Minimal main.cf created by dev.sluice.testing.PostfixInstance\n"
+              "# Minimal main.cf created by dev.sluice.lab.PostfixInstance\n"
                   + "compatibility_level = 3.6\n"
                   + "inet_interfaces = loopback-only\n");
         }
@@ -890,7 +897,7 @@ public final class PostfixInstance implements AutoCloseable {
             }
           });
     } catch (IOException e) {
-      System.err.println("PostfixInstance: could not delete " + root + ": " + e);
+      log.warn("could not delete {}: {}", root, e.toString());
     }
   }
 
