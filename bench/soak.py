@@ -3,7 +3,7 @@
 
   soak.py altdirs add|remove DIR      add/remove DIR in the default Postfix instance's
                                       alternate_config_directories (under the same fcntl lock
-                                      as dev.sluice.testing.PostfixInstance)
+                                      as dev.sluice.lab.PostfixInstance)
   soak.py clients ...                 the concurrent smtplib clients (see clients())
   soak.py analyze ...                 count deliveries in the Maildirs against the client log
   soak.py record RESULTS SECTIONFILE  put a run into bench/RESULTS.md between the soak markers
