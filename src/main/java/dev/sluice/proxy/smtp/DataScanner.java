@@ -197,6 +197,20 @@ public final class DataScanner {
     return step(b);
   }
 
+  /**
+   * Whether the scanner is inside a line, where only NUL, CR and LF matter (every byte above CR
+   * would pass {@link #process} unchanged), so a caller may skip ordinary bytes in bulk and report
+   * them with {@link #skipped}.
+   */
+  boolean insideLine() {
+    return state == MID;
+  }
+
+  /** Counts {@code n} ordinary bytes inside a line that the caller passed over without {@link #process}. */
+  void skipped(int n) {
+    seen += n;
+  }
+
   private boolean step(byte b) {
     switch (state) {
       case MID:
