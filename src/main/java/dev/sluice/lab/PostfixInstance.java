@@ -422,6 +422,17 @@ public final class PostfixInstance implements AutoCloseable {
     running = false;
   }
 
+  /**
+   * Runs {@code postfix -c DIR flush}: every deferred message is tried again now rather than after
+   * Postfix's retry backoff (minutes), e.g. when a kill left a delivery deferred.
+   */
+  public synchronized void flush() {
+    checkOpen();
+    if (running) {
+      postfix("flush").orThrow();
+    }
+  }
+
   /** Runs {@code postfix -c DIR reload} (configuration and tables are re-read). */
   public synchronized void reload() {
     checkOpen();

@@ -210,11 +210,33 @@ class ChaosPostfixIT {
    * queue IDs would be a second acceptance, which is what Sluice must never cause.
    */
   private void assertEveryAcceptanceDeliveredOnce(Outcome o) {
-    await().atMost(Duration.ofSeconds(60)).until(() -> acceptances().size() >= o.accepted());
+    // A backend killed while delivering may have deferred messages; Postfix would retry them after
+    // minutes of backoff, so ask it to retry now.
+    try {
+      await("every acceptance delivered").atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofSeconds(2))
+          .until(() -> {
+            pair.a().flush();
+            pair.b().flush();
+            return acceptances().size() >= o.accepted();
+          });
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      throw new AssertionError("delivered " + acceptances().size() + " of " + o.accepted() + " acceptances; queued: a "
+          + pair.a().queuedCount() + ", b " + pair.b().queuedCount() + "; maillog lines that are not deliveries:\n"
+          + String.join("\n", notDelivered(pair.a().maillog())) + "\n" + String.join("\n", notDelivered(pair.b().maillog())), e);
+    }
     assertThat(settledAcceptances()).as("every acceptance delivered; extras only from lost replies")
         .isBetween(o.accepted(), o.total());
     assertThat(o.accepted()).as("accepted of %d", o.total()).isGreaterThanOrEqualTo(o.total() * 9 / 10);
     assertNoMessageAcceptedTwice();
+  }
+
+  /** The last maillog lines about deferrals, bounces and failures: what kept a message back. */
+  private static List<String> notDelivered(List<String> maillog) {
+    List<String> out = maillog.stream()
+        .filter(l -> l.contains("status=deferred") || l.contains("status=bounced") || l.contains("warning")
+            || l.contains("fatal") || l.contains("panic"))
+        .toList();
+    return out.subList(Math.max(0, out.size() - 20), out.size());
   }
 
   /**
