@@ -297,14 +297,23 @@ public final class BackendSession {
     }
   }
 
-  /** How a step is named in a timeout message: the verb (and MAIL FROM / RCPT TO), never addresses. */
-  private static String verbOf(String line) {
+  /**
+   * How a step is named in a timeout message: its verb (MAIL FROM and RCPT TO with their keyword),
+   * never addresses, and never a line that is not a known command: a SASL response relayed during
+   * AUTH is a credential.
+   */
+  static String verbOf(String line) {
     if (line.equals(BANNER) || line.equals(END_OF_DATA)) {
       return line;
     }
     int sp = line.indexOf(' ');
-    String v = sp < 0 ? line : line.substring(0, sp);
-    return v.equalsIgnoreCase("MAIL") || v.equalsIgnoreCase("RCPT") ? line.split(":", 2)[0] : v;
+    String v = (sp < 0 ? line : line.substring(0, sp)).toUpperCase(java.util.Locale.ROOT);
+    return switch (v) {
+      case "MAIL" -> "MAIL FROM";
+      case "RCPT" -> "RCPT TO";
+      case "EHLO", "HELO", "DATA", "RSET", "QUIT", "NOOP", "STARTTLS", "XCLIENT", "XFORWARD", "AUTH" -> v;
+      default -> "an AUTH response";
+    };
   }
 
   private CompletableFuture<SmtpReply> expect(String what, Duration timeout, EventLoop loop) {
