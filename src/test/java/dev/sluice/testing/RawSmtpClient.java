@@ -48,6 +48,11 @@ public final class RawSmtpClient implements AutoCloseable {
     return this;
   }
 
+  /** Bytes received and not yet read (the kernel's count; what the reader buffered is not included). */
+  public int bytesWaiting() throws IOException {
+    return socket.getInputStream().available();
+  }
+
   /** All lines of the next reply, each followed by a newline. */
   public String replyLines() throws IOException {
     StringBuilder sb = new StringBuilder();

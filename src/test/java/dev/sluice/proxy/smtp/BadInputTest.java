@@ -111,9 +111,12 @@ class BadInputTest {
         sb.append("RCPT TO:<user").append(i).append("@corp.example>\r\n");
       }
       c.send(sb.toString());
-      // Read only later, so Sluice still has unread input when it gives up: the replies and the 421
-      // must arrive anyway (a plain close would reset the connection and lose them).
-      Thread.sleep(1000);
+      // Read only once the replies have stopped arriving (Sluice has given up, with input of ours
+      // still unread): the replies and the 421 must be there (a plain close would reset the
+      // connection and lose them).
+      java.util.concurrent.atomic.AtomicInteger waiting = new java.util.concurrent.atomic.AtomicInteger(-1);
+      await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100)).during(Duration.ofMillis(500))
+          .until(() -> waiting.getAndSet(c.bytesWaiting()) == c.bytesWaiting() && waiting.get() > 0);
       c.expect("250");
       c.expect("250");
       for (int i = 0; i < 1000; i++) {
