@@ -142,7 +142,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
     info.backend(chosen.name());
     route.observer().backendChosen(info, chosen);
     chosen.acquire();
-    client.write(ByteBufUtil.writeAscii(client.alloc(), banner.wire()));
+    client.write(banner.encode(client.alloc()));
     Duration idle = config().limits().idleTimeout();
     if (!idle.isZero()) {
       client.pipeline().addLast("idle", new IdleStateHandler(0, 0, idle.toMillis(), TimeUnit.MILLISECONDS));
