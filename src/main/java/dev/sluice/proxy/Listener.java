@@ -6,12 +6,18 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiConsumer;
 
@@ -26,7 +32,7 @@ public final class Listener {
   private volatile ClientLimiter limiter;
   private volatile boolean draining;
   private final ChannelGroup sessions = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
-  private Channel serverChannel;
+  private List<Channel> serverChannels = List.of();
 
   public Listener(ListenerRoute route) {
     this.route = new AtomicReference<>(route);
@@ -56,40 +62,77 @@ public final class Listener {
   /**
    * Binds the listen address; {@code sessionPipeline} installs the session handlers of each
    * accepted channel.
+   *
+   * <p>With a transport that can share a port ({@link Transport#listensPerLoop()}), every event
+   * loop gets its own listening socket on the address ({@code SO_REUSEPORT}): the kernel spreads
+   * new connections over them, and each connection is accepted and served by the same thread. A
+   * single shared socket would accept on one thread and hand every connection to another, which
+   * costs a wake-up and a context switch per connection. Before binding, the address is taken once
+   * without {@code SO_REUSEPORT}, so another process already listening there (another Sluice with
+   * the same port, say) is an "address in use" error rather than a silent share of its traffic.
    */
-  public void bind(
-      EventLoopGroup boss,
-      EventLoopGroup workers,
-      Transport transport,
-      BiConsumer<Listener, ChannelPipeline> sessionPipeline)
-      throws InterruptedException {
+  public void bind(EventLoopGroup workers, Transport transport, BiConsumer<Listener, ChannelPipeline> sessionPipeline)
+      throws InterruptedException, IOException {
     InetSocketAddress at = route.get().listener().listen().toSocketAddress();
-    ServerBootstrap b =
-        new ServerBootstrap()
-            .group(boss, workers)
-            .channel(transport.serverChannel())
-            .option(ChannelOption.SO_BACKLOG, 1024)
-            .option(ChannelOption.SO_REUSEADDR, true)
-            // Reads start only once a backend has answered: until then the client's bytes wait in
-            // the kernel, which is the flow control we want.
-            .childOption(ChannelOption.AUTO_READ, false)
-            .childOption(ChannelOption.TCP_NODELAY, true)
-            .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-            .childHandler(
-                new ChannelInitializer<SocketChannel>() {
-                  @Override
-                  protected void initChannel(SocketChannel ch) {
-                    sessions.add(ch);
-                    AdmissionGate.install(Listener.this, ch.pipeline());
-                    sessionPipeline.accept(Listener.this, ch.pipeline());
-                  }
-                });
-    serverChannel = b.bind(at).sync().channel();
+    List<Channel> bound = new ArrayList<>();
+    try {
+      if (transport.listensPerLoop()) {
+        if (at.getPort() != 0) {
+          refuseSharedPort(at);
+        }
+        InetSocketAddress next = at;
+        for (EventExecutor loop : workers) {
+          ServerBootstrap b = bootstrap((EventLoop) loop, (EventLoop) loop, transport, sessionPipeline);
+          transport.shareListeningPort(b);
+          Channel ch = b.bind(next).sync().channel();
+          bound.add(ch);
+          // With port 0 the first socket gets a port from the kernel; the others join it.
+          next = new InetSocketAddress(at.getAddress(), ((InetSocketAddress) ch.localAddress()).getPort());
+        }
+      } else {
+        bound.add(bootstrap(workers, workers, transport, sessionPipeline).bind(at).sync().channel());
+      }
+    } catch (InterruptedException | RuntimeException e) {
+      bound.forEach(Channel::close);
+      throw e;
+    }
+    serverChannels = List.copyOf(bound);
+  }
+
+  private ServerBootstrap bootstrap(EventLoopGroup acceptor, EventLoopGroup sessions, Transport transport,
+      BiConsumer<Listener, ChannelPipeline> sessionPipeline) {
+    return new ServerBootstrap()
+        .group(acceptor, sessions)
+        .channel(transport.serverChannel())
+        .option(ChannelOption.SO_BACKLOG, 1024)
+        .option(ChannelOption.SO_REUSEADDR, true)
+        // Reads start only once a backend has answered: until then the client's bytes wait in
+        // the kernel, which is the flow control we want.
+        .childOption(ChannelOption.AUTO_READ, false)
+        .childOption(ChannelOption.TCP_NODELAY, true)
+        .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+        .childHandler(
+            new ChannelInitializer<SocketChannel>() {
+              @Override
+              protected void initChannel(SocketChannel ch) {
+                Listener.this.sessions.add(ch);
+                AdmissionGate.install(Listener.this, ch.pipeline());
+                sessionPipeline.accept(Listener.this, ch.pipeline());
+              }
+            });
+  }
+
+  /** Fails with "Address already in use" when any other socket listens on {@code at}. */
+  private static void refuseSharedPort(InetSocketAddress at) throws IOException {
+    try (ServerSocket probe = new ServerSocket()) {
+      probe.setReuseAddress(true);
+      probe.bind(at);
+    }
   }
 
   /** The bound address (useful when the config asked for port 0). */
   public InetSocketAddress boundAddress() {
-    return (InetSocketAddress) serverChannel.localAddress();
+    return (InetSocketAddress) serverChannels.get(0).localAddress();
   }
 
   /** Open client sessions right now. */
@@ -99,9 +142,7 @@ public final class Listener {
 
   /** Stops accepting; sessions in flight go on. */
   public void stopAccepting() {
-    if (serverChannel != null) {
-      serverChannel.close().syncUninterruptibly();
-    }
+    serverChannels.forEach(ch -> ch.close().syncUninterruptibly());
   }
 
   /**

@@ -76,7 +76,6 @@ public final class SluiceServer implements AutoCloseable {
   private final List<Listener> retired = new java.util.concurrent.CopyOnWriteArrayList<>();
   private final SplittableRandom seed = new SplittableRandom();
   private BackendConnector connector;
-  private EventLoopGroup boss;
   private EventLoopGroup workers;
   private HealthMonitor health;
 
@@ -116,8 +115,7 @@ public final class SluiceServer implements AutoCloseable {
     }
     Map<String, ListenerTls> tls = loadTls(config);
     String adminToken = AdminServer.readToken(config.admin());
-    boss = transport.newGroup(1);
-    workers = transport.newGroup(0);
+    workers = transport.newSessionGroup();
     health = new HealthMonitor(new SmtpProbe(workers, transport.clientChannel()), workers, System::nanoTime, seed.split());
     startObservers();
     connector = new BackendConnector(transport);
@@ -146,7 +144,7 @@ public final class SluiceServer implements AutoCloseable {
     if (config.admin().listen() != null) {
       admin = new AdminServer(this, adminToken);
       try {
-        admin.bind(boss, transport, config.admin().listen().toSocketAddress());
+        admin.bind(workers, transport, config.admin().listen().toSocketAddress());
       } catch (Exception e) {
         shutdown(Duration.ZERO);
         throw new StartupException(config.admin().location() + ": admin endpoint cannot listen on "
@@ -244,7 +242,7 @@ public final class SluiceServer implements AutoCloseable {
   private Listener bind(Plan plan, ListenerConfig l) throws StartupException, InterruptedException {
     Listener listener = new Listener(plan.routes().get(l.name()));
     try {
-      listener.bind(boss, workers, transport, (self, pipeline) -> sessionPipeline(self, pipeline, connector));
+      listener.bind(workers, transport, (self, pipeline) -> sessionPipeline(self, pipeline, connector));
     } catch (InterruptedException e) {
       throw e;
     } catch (Exception e) {
@@ -566,9 +564,6 @@ public final class SluiceServer implements AutoCloseable {
     }
     if (workers != null) {
       workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
-    }
-    if (boss != null) {
-      boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
     }
     if (protocolLog != null) {
       protocolLog.close();

@@ -1,9 +1,11 @@
 package dev.sluice.runtime;
 
+import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
@@ -32,6 +34,27 @@ public enum Transport {
   public EventLoopGroup newGroup(int threads) {
     IoHandlerFactory factory = this == EPOLL ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     return new MultiThreadIoEventLoopGroup(threads, factory);
+  }
+
+  /**
+   * Event loops for sessions: one per CPU this process may use. Every loop is busy only while it
+   * has work, and more loops than CPUs only add context switches.
+   */
+  public EventLoopGroup newSessionGroup() {
+    return newGroup(Runtime.getRuntime().availableProcessors());
+  }
+
+  /**
+   * Whether a listener can have one listening socket per event loop on the same port
+   * ({@code SO_REUSEPORT}, native epoll only), so each loop accepts the connections it serves.
+   */
+  public boolean listensPerLoop() {
+    return this == EPOLL;
+  }
+
+  /** Sets {@code SO_REUSEPORT} on {@code b}'s listening socket; only when {@link #listensPerLoop()}. */
+  public void shareListeningPort(ServerBootstrap b) {
+    b.option(EpollChannelOption.SO_REUSEPORT, true);
   }
 
   public Class<? extends ServerSocketChannel> serverChannel() {
