@@ -34,7 +34,7 @@ public final class BackendConnector {
     Bootstrap b =
         new Bootstrap()
             .group(loop)
-            .channel(transport.clientChannel())
+            .channelFactory(transport.clientChannelFactory())
             .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
             .option(ChannelOption.TCP_NODELAY, true)
             .option(ChannelOption.ALLOW_HALF_CLOSURE, halfClosure)

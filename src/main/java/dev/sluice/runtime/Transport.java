@@ -1,6 +1,7 @@
 package dev.sluice.runtime;
 
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.ChannelFactory;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -59,6 +60,11 @@ public enum Transport {
 
   public Class<? extends ServerSocketChannel> serverChannel() {
     return this == EPOLL ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+  }
+
+  /** Makes client channels without reflection (a backend connection is opened per session). */
+  public ChannelFactory<SocketChannel> clientChannelFactory() {
+    return this == EPOLL ? EpollSocketChannel::new : NioSocketChannel::new;
   }
 
   public Class<? extends SocketChannel> clientChannel() {

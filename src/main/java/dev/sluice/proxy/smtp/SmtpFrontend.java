@@ -207,7 +207,17 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         if (step.resetBackend()) {
           resetBackendTransaction();
         }
-        replyAndClose(step.reply(), stage);
+        if (step.command() != null && step.command().verb() == SmtpCommand.Verb.QUIT) {
+          // The client ends the session (RFC 5321 §4.1.1.10: QUIT is its last command), so there
+          // is no unread input to linger for: reply and close.
+          if (session != null) {
+            session.close();
+          }
+          send(step.reply(), stage);
+          ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        } else {
+          replyAndClose(step.reply(), stage);
+        }
       }
       case OPEN_TRANSACTION -> {
         if (listener.draining()) {

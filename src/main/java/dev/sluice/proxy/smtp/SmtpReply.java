@@ -3,7 +3,9 @@ package dev.sluice.proxy.smtp;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufUtil;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * One complete SMTP reply (RFC 5321 §4.2): a three-digit code and its text lines, as received. A
@@ -69,12 +71,23 @@ public record SmtpReply(int code, List<String> lines) {
 
   /** Keywords offered in an EHLO reply (first word of each line after the greeting), upper case. */
   public List<String> ehloKeywords() {
-    return lines.stream()
-        .skip(1)
-        .map(l -> l.length() > 4 ? l.substring(4).trim() : "")
-        .map(s -> s.split("[ =]", 2)[0].toUpperCase(java.util.Locale.ROOT))
-        .filter(s -> !s.isEmpty())
-        .toList();
+    // Runs for every backend session opened, so no regex and no streams.
+    List<String> keywords = new ArrayList<>(lines.size());
+    for (int i = 1; i < lines.size(); i++) {
+      String l = lines.get(i);
+      int from = 4;
+      while (from < l.length() && Character.isWhitespace(l.charAt(from))) {
+        from++;
+      }
+      int to = from;
+      while (to < l.length() && l.charAt(to) != ' ' && l.charAt(to) != '=' && !Character.isWhitespace(l.charAt(to))) {
+        to++;
+      }
+      if (to > from) {
+        keywords.add(l.substring(from, to).toUpperCase(Locale.ROOT));
+      }
+    }
+    return List.copyOf(keywords);
   }
 
   @Override

@@ -20,6 +20,14 @@ class ReplyAssemblerTest {
   }
 
   @Test
+  void ehloKeywordsAreTheFirstWordOfEachLineUpperCased() {
+    SmtpReply r = new SmtpReply(250, java.util.List.of("250-mx.example greets you", "250-size 10240000",
+        "250-AUTH=LOGIN PLAIN", "250-", "250-  xclient NAME ADDR", "250 DSN"));
+    assertThat(r.ehloKeywords()).containsExactly("SIZE", "AUTH", "XCLIENT", "DSN");
+    assertThat(new SmtpReply(250, java.util.List.of("250 mx.example")).ehloKeywords()).isEmpty();
+  }
+
+  @Test
   void acceptsBareCodeAndClassifies() throws Exception {
     assertThat(a.feed("354").code()).isEqualTo(354);
     SmtpReply r = a.feed("452 4.3.1 Insufficient system resources");
