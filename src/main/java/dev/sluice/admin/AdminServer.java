@@ -1,6 +1,7 @@
 package dev.sluice.admin;
 
 import dev.sluice.config.AdminConfig;
+import dev.sluice.runtime.RegisterAfterBatch;
 import dev.sluice.runtime.SluiceServer;
 import dev.sluice.runtime.Transport;
 import io.netty.bootstrap.ServerBootstrap;
@@ -118,6 +119,7 @@ public final class AdminServer implements AutoCloseable {
     serverChannel = new ServerBootstrap()
         .group(group)
         .channel(transport.serverChannel())
+        .handler(RegisterAfterBatch.INSTANCE)
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel ch) {

@@ -3,10 +3,13 @@ package dev.sluice.proxy;
 import dev.sluice.balance.Backend;
 import dev.sluice.runtime.Transport;
 import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -24,12 +27,19 @@ public final class BackendConnector {
   }
 
   /**
-   * Connects to {@code backend}.
+   * Connects to {@code backend}; the future gives the connected channel.
+   *
+   * <p>The socket is created by a task on {@code loop}, never inside the event loop's processing of
+   * ready I/O events. Netty's epoll loop looks channels up by file descriptor number, and a batch of
+   * ready events can still hold an event for a descriptor that a session closed earlier in the same
+   * batch. A socket created in between may get that number and receive the stale event: a read on a
+   * socket whose connect is still in progress then fails with {@code NotYetConnectedException}.
+   * Tasks run after the batch, when no stale event is left.
    *
    * @param halfClosure whether an end of input from the backend leaves the channel open (a byte relay
    *     must pass a half-close on; an SMTP session treats it as the end)
    */
-  public ChannelFuture connect(EventLoop loop, Backend backend, InetAddress source, boolean halfClosure,
+  public Future<Channel> connect(EventLoop loop, Backend backend, InetAddress source, boolean halfClosure,
       Duration timeout, ChannelHandler handler) {
     Bootstrap b =
         new Bootstrap()
@@ -40,6 +50,17 @@ public final class BackendConnector {
             .option(ChannelOption.ALLOW_HALF_CLOSURE, halfClosure)
             .handler(handler);
     InetSocketAddress remote = backend.address().toSocketAddress();
-    return source == null ? b.connect(remote) : b.connect(remote, new InetSocketAddress(source, 0));
+    Promise<Channel> connected = loop.newPromise();
+    loop.execute(() -> {
+      ChannelFuture f = source == null ? b.connect(remote) : b.connect(remote, new InetSocketAddress(source, 0));
+      f.addListener(done -> {
+        if (done.isSuccess()) {
+          connected.trySuccess(f.channel());
+        } else {
+          connected.tryFailure(done.cause());
+        }
+      });
+    });
+    return connected;
   }
 }

@@ -1,5 +1,6 @@
 package dev.sluice.proxy;
 
+import dev.sluice.runtime.RegisterAfterBatch;
 import dev.sluice.runtime.Transport;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -104,6 +105,7 @@ public final class Listener {
     return new ServerBootstrap()
         .group(acceptor, sessions)
         .channel(transport.serverChannel())
+        .handler(RegisterAfterBatch.INSTANCE)
         .option(ChannelOption.SO_BACKLOG, 1024)
         .option(ChannelOption.SO_REUSEADDR, true)
         // Reads start only once a backend has answered: until then the client's bytes wait in

@@ -103,7 +103,7 @@ public final class BackendSession {
             s.failAll(new BackendFailure("connect failed: " + NetErrors.describe(f.cause()), null));
             return;
           }
-          s.channel = ((io.netty.channel.ChannelFuture) f).channel();
+          s.channel = (Channel) f.getNow();
           if (proxy) {
             // PROXY protocol: one header, before any other byte (the backend waits for it).
             s.channel.writeAndFlush(ProxyHeaders.of(identity.proxyVersion() == 2, client.client(), client.local()),

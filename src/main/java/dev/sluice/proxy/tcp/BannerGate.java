@@ -78,13 +78,24 @@ final class BannerGate extends SimpleChannelInboundHandler<ByteBuf> {
     fail(ctx, NetErrors.describe(cause));
   }
 
-  private void fail(ChannelHandlerContext ctx, String why) {
+  /**
+   * Claims the one failure report of this attempt for a failed connect; false when the gate has
+   * already reported (an attempt must move on to the next backend once, not twice).
+   */
+  boolean claimFailure() {
     if (done) {
-      return;
+      return false;
     }
     done = true;
     if (timer != null) {
       timer.cancel(false);
+    }
+    return true;
+  }
+
+  private void fail(ChannelHandlerContext ctx, String why) {
+    if (!claimFailure()) {
+      return;
     }
     session.bannerFailed(ctx.channel(), backend, why);
   }

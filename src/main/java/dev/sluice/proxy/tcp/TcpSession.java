@@ -24,6 +24,8 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.LineBasedFrameDecoder;
 import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.GenericFutureListener;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.HashSet;
@@ -92,6 +94,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
       return;
     }
     tried.add(backend);
+    BannerGate gate = new BannerGate(this, backend, config().timeouts().banner());
     connector
         .connect(
             client.eventLoop(),
@@ -106,19 +109,24 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
                   ch.pipeline().addLast("proxy", HAProxyMessageEncoder.INSTANCE);
                 }
                 ch.pipeline().addLast("lines", new LineBasedFrameDecoder(MAX_BANNER_LINE, true, true));
-                ch.pipeline().addLast("banner", new BannerGate(TcpSession.this, backend, config().timeouts().banner()));
+                ch.pipeline().addLast("banner", gate);
               }
             })
         .addListener(
-            (ChannelFutureListener)
+            (GenericFutureListener<Future<Channel>>)
                 f -> {
                   if (!f.isSuccess()) {
+                    if (!gate.claimFailure()) {
+                      // The gate already failed this attempt (an error on the channel before the
+                      // connect completed, which then closed it) and moved on to the next backend.
+                      return;
+                    }
                     log.warn("{}: backend {} connect failed: {}", listener.name(), backend, NetErrors.describe(f.cause()));
                     route.observer().retry(info, backend, "connect failed: " + NetErrors.describe(f.cause()));
                     passiveFailure(backend);
                     tryNextBackend();
                   } else {
-                    backendChannel = f.channel();
+                    backendChannel = f.getNow();
                     if (!client.isActive()) {
                       backendChannel.close();
                     } else if (proxyVersion() != 0) {
