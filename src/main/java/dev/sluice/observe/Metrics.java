@@ -57,27 +57,29 @@ public final class Metrics implements SessionObserver {
   private final ConcurrentHashMap<String, ListenerPoints> listenerPoints = new ConcurrentHashMap<>();
 
   public Metrics(Sources sources) {
+    // No exemplars: without tracing they carry nothing, and the client library's exemplar sampler
+    // hands work to its scheduler thread on observations, a cross-thread wake-up on the hot path.
     sessions = Counter.builder().name("sluice_sessions_total").help("Client sessions admitted")
-        .labelNames("listener").register(registry);
+        .labelNames("listener").withoutExemplars().register(registry);
     active = Gauge.builder().name("sluice_sessions_active").help("Client sessions open now")
-        .labelNames("listener").register(registry);
+        .labelNames("listener").withoutExemplars().register(registry);
     backendSessions = Counter.builder().name("sluice_backend_selections_total")
         .help("Sessions (tcp, connection balancing) or transactions (smtp) placed on a backend")
-        .labelNames("listener", "pool", "backend").register(registry);
+        .labelNames("listener", "pool", "backend").withoutExemplars().register(registry);
     transactions = Counter.builder().name("sluice_transactions_total").help("Transactions by outcome for the client")
-        .labelNames("listener", "pool", "backend", "outcome").register(registry);
+        .labelNames("listener", "pool", "backend", "outcome").withoutExemplars().register(registry);
     retries = Counter.builder().name("sluice_retries_total").help("Backend failures that made Sluice try another")
-        .labelNames("listener", "pool", "backend", "reason").register(registry);
+        .labelNames("listener", "pool", "backend", "reason").withoutExemplars().register(registry);
     bytes = Counter.builder().name("sluice_bytes_total").help("Bytes relayed (smtp: message bodies; tcp: the stream)")
-        .labelNames("listener", "pool", "backend", "direction").register(registry);
+        .labelNames("listener", "pool", "backend", "direction").withoutExemplars().register(registry);
     replies = Counter.builder().name("sluice_replies_total").help("Replies sent to clients by stage and class")
-        .labelNames("listener", "stage", "class").register(registry);
+        .labelNames("listener", "stage", "class").withoutExemplars().register(registry);
     rejections = Counter.builder().name("sluice_rejections_total").help("Clients refused before any backend saw them")
-        .labelNames("listener", "reason").register(registry);
+        .labelNames("listener", "reason").withoutExemplars().register(registry);
     probeSeconds = Histogram.builder().name("sluice_probe_duration_seconds").help("Health probe duration")
         .labelNames("pool", "backend", "profile", "outcome")
         .classicOnly().classicUpperBounds(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-        .register(registry);
+        .withoutExemplars().register(registry);
     GaugeWithCallback.builder().name("sluice_backend_up").help("1 when the backend is UP under the profile")
         .labelNames("pool", "backend", "profile")
         .callback(cb -> sources.probeTargets().get().forEach(t -> cb.call(t.state() == HealthState.UP ? 1 : 0,

@@ -41,15 +41,16 @@ public final class BackendConnector {
    */
   public Future<Channel> connect(EventLoop loop, Backend backend, InetAddress source, boolean halfClosure,
       Duration timeout, ChannelHandler handler) {
+    InetSocketAddress remote = backend.address().toSocketAddress();
+    // No TCP_NODELAY option: Netty's socket channels set it by default (and setting it again is a
+    // system call per connection).
     Bootstrap b =
         new Bootstrap()
             .group(loop)
-            .channelFactory(transport.clientChannelFactory())
+            .channelFactory(transport.clientChannelFactory(remote))
             .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
-            .option(ChannelOption.TCP_NODELAY, true)
             .option(ChannelOption.ALLOW_HALF_CLOSURE, halfClosure)
             .handler(handler);
-    InetSocketAddress remote = backend.address().toSocketAddress();
     Promise<Channel> connected = loop.newPromise();
     loop.execute(() -> {
       ChannelFuture f = source == null ? b.connect(remote) : b.connect(remote, new InetSocketAddress(source, 0));

@@ -3,6 +3,7 @@ package dev.sluice.proxy.smtp;
 import dev.sluice.config.ListenerConfig.BareNewline;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.util.internal.PlatformDependent;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -113,11 +114,24 @@ final class BodyRelay {
    */
   static int firstAtMostCr(ByteBuf in, int from, int to) {
     int i = from;
-    for (; i + Long.BYTES <= to; i += Long.BYTES) {
-      long x = in.getLongLE(i);
-      long flags = (x - 14 * ONES) & ~x & HIGH_BITS;
-      if (flags != 0) {
-        return i + (Long.numberOfTrailingZeros(flags) >>> 3);
+    if (in.hasMemoryAddress() && !PlatformDependent.BIG_ENDIAN_NATIVE_ORDER) {
+      // Off-heap buffer: read memory directly. ByteBuf.getLongLE re-checks bounds and the
+      // reference count on every call, which costs more than the bit trick itself.
+      long address = in.memoryAddress();
+      for (; i + Long.BYTES <= to; i += Long.BYTES) {
+        long x = PlatformDependent.getLong(address + i);
+        long flags = (x - 14 * ONES) & ~x & HIGH_BITS;
+        if (flags != 0) {
+          return i + (Long.numberOfTrailingZeros(flags) >>> 3);
+        }
+      }
+    } else {
+      for (; i + Long.BYTES <= to; i += Long.BYTES) {
+        long x = in.getLongLE(i);
+        long flags = (x - 14 * ONES) & ~x & HIGH_BITS;
+        if (flags != 0) {
+          return i + (Long.numberOfTrailingZeros(flags) >>> 3);
+        }
       }
     }
     for (; i < to; i++) {

@@ -87,9 +87,12 @@ final class Relay extends ChannelInboundHandlerAdapter {
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
     if (evt instanceof ChannelInputShutdownEvent) {
       ends.inputEnded(clientSide, true);
-      endOutput(peer);
       if (ends.inputEnded(!clientSide)) {
+        // Both directions have ended: the close sends the peer its FIN after the pending bytes,
+        // so a separate half-close first would only cost a system call.
         ends.closeBoth();
+      } else {
+        endOutput(peer);
       }
     } else if (evt instanceof IdleStateEvent) {
       ends.closeBoth();

@@ -46,12 +46,21 @@ class SpecialByteSearchTest {
       }
       int from = rnd.nextInt(b.length);
       int to = from + rnd.nextInt(b.length - from + 1);
+      // Off-heap (read through its memory address), and as a slice at an odd offset into a
+      // larger off-heap buffer, like the body relay's input after earlier commands.
       ByteBuf buf = Unpooled.directBuffer(b.length).writeBytes(b);
+      int pad = 1 + rnd.nextInt(7);
+      ByteBuf padded = Unpooled.directBuffer(b.length + pad).writeZero(pad).writeBytes(b);
+      ByteBuf slice = padded.slice(pad, b.length);
       try {
+        assertThat(buf.hasMemoryAddress()).isTrue();
         assertThat(BodyRelay.firstAtMostCr(buf, from, to)).as("seed %d round %d", seed, round)
+            .isEqualTo(naive(b, from, to));
+        assertThat(BodyRelay.firstAtMostCr(slice, from, to)).as("slice: seed %d round %d", seed, round)
             .isEqualTo(naive(b, from, to));
       } finally {
         buf.release();
+        padded.release();
       }
     }
   }
