@@ -3,12 +3,10 @@
 
 SLUICE_JAR="$ROOT/target/sluice.jar"
 CLIENT_JAR="$ROOT/bench/client/target/bench-client.jar"
-# The ./sluice launcher's JVM flags (keep in step with it), plus SLUICE_JAVA_OPTS from the
-# environment (e.g. SLUICE_JAVA_OPTS="-Xmx256m").
+# The ./sluice launcher's JVM flags (it prints them), plus SLUICE_JAVA_OPTS from the environment
+# (e.g. SLUICE_JAVA_OPTS="-Xmx256m").
 # shellcheck disable=SC2206
-SLUICE_JVM_FLAGS=(-XX:+ExitOnOutOfMemoryError
-  --add-opens java.base/java.nio=ALL-UNNAMED -Dio.netty.tryReflectionSetAccessible=true
-  ${SLUICE_JAVA_OPTS:-})
+SLUICE_JVM_FLAGS=($(SLUICE_PRINT_JVM_FLAGS=1 "$ROOT/sluice") ${SLUICE_JAVA_OPTS:-})
 
 PIDS=()
 cleanup() {
