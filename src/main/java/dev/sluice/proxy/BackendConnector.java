@@ -13,6 +13,7 @@ import io.netty.util.concurrent.Promise;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.concurrent.RejectedExecutionException;
 
 /**
  * Opens connections to backends on the caller's event loop (so both halves of a session share one
@@ -52,16 +53,20 @@ public final class BackendConnector {
             .option(ChannelOption.ALLOW_HALF_CLOSURE, halfClosure)
             .handler(handler);
     Promise<Channel> connected = loop.newPromise();
-    loop.execute(() -> {
-      ChannelFuture f = source == null ? b.connect(remote) : b.connect(remote, new InetSocketAddress(source, 0));
-      f.addListener(done -> {
-        if (done.isSuccess()) {
-          connected.trySuccess(f.channel());
-        } else {
-          connected.tryFailure(done.cause());
-        }
+    try {
+      loop.execute(() -> {
+        ChannelFuture f = source == null ? b.connect(remote) : b.connect(remote, new InetSocketAddress(source, 0));
+        f.addListener(done -> {
+          if (done.isSuccess()) {
+            connected.trySuccess(f.channel());
+          } else {
+            connected.tryFailure(done.cause());
+          }
+        });
       });
-    });
+    } catch (RejectedExecutionException e) {
+      connected.tryFailure(e); // the event loop is shutting down
+    }
     return connected;
   }
 }

@@ -93,7 +93,8 @@ public final class Listener {
       } else {
         bound.add(bootstrap(workers, workers, transport, sessionPipeline).bind(at).sync().channel());
       }
-    } catch (InterruptedException | RuntimeException e) {
+    } catch (Exception e) {
+      // Includes a bind failure, which Netty's sync() rethrows unchecked: release what is bound.
       bound.forEach(Channel::close);
       throw e;
     }

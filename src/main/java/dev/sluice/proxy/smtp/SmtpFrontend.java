@@ -207,17 +207,10 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         if (step.resetBackend()) {
           resetBackendTransaction();
         }
-        if (step.command() != null && step.command().verb() == SmtpCommand.Verb.QUIT) {
-          // The client ends the session (RFC 5321 §4.1.1.10: QUIT is its last command), so there
-          // is no unread input to linger for: reply and close.
-          if (session != null) {
-            session.close();
-          }
-          send(step.reply(), stage);
-          ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
-        } else {
-          replyAndClose(step.reply(), stage);
-        }
+        // After QUIT, the client's last command (RFC 5321 §4.1.1.10), there is no unread input
+        // to linger for.
+        boolean quit = step.command() != null && step.command().verb() == SmtpCommand.Verb.QUIT;
+        replyAndClose(step.reply(), stage, !quit);
       }
       case OPEN_TRANSACTION -> {
         if (listener.draining()) {
@@ -587,11 +580,20 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   private void replyAndClose(SmtpReply r, Stage stage) {
+    replyAndClose(r, stage, true);
+  }
+
+  /** Sends the last reply and closes; {@code linger}: gracefully, see {@link LingeringClose}. */
+  private void replyAndClose(SmtpReply r, Stage stage, boolean linger) {
     if (session != null) {
       session.close();
     }
     send(r, stage);
-    LingeringClose.afterFlush(ctx);
+    if (linger) {
+      LingeringClose.afterFlush(ctx);
+    } else {
+      ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    }
   }
 
   /** Writes a reply to the client (flushed by the input loop) and tells the observer. */
