@@ -135,7 +135,7 @@ public final class ProbeCommand implements Runnable {
       Transport transport = Transport.best();
       EventLoopGroup group = transport.newGroup(1);
       try {
-        ProbeResult r = new SmtpProbe(group, transport.clientChannel())
+        ProbeResult r = new SmtpProbe(group, transport::clientChannelFactory)
             .probe(hp.toSocketAddress(), from, profile, proxy == null ? 0 : proxy.equals("v2") ? 2 : 1)
             .get(timeout.toMillis() * (profile.steps().size() + 4), TimeUnit.MILLISECONDS);
         r.transcript().forEach(out::println);

@@ -11,6 +11,7 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
@@ -35,6 +36,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import javax.net.ssl.SSLException;
 
 /**
@@ -49,12 +51,13 @@ public final class SmtpProbe {
   private static final int MAX_LINE = 4096;
 
   private final EventLoopGroup group;
-  private final Class<? extends SocketChannel> channelClass;
+  private final Function<InetSocketAddress, ChannelFactory<SocketChannel>> channels;
   private final SslContext probeTls;
 
-  public SmtpProbe(EventLoopGroup group, Class<? extends SocketChannel> channelClass) {
+  /** @param channels makes the channel for a connection to an address (the transport's factory) */
+  public SmtpProbe(EventLoopGroup group, Function<InetSocketAddress, ChannelFactory<SocketChannel>> channels) {
     this.group = group;
-    this.channelClass = channelClass;
+    this.channels = channels;
     try {
       // The probe reports the certificate (subject, expiry) rather than trusting it: chain
       // validation is the backend_tls setting's job, not the health check's.
@@ -86,9 +89,8 @@ public final class SmtpProbe {
     Bootstrap b =
         new Bootstrap()
             .group(group)
-            .channel(channelClass)
+            .channelFactory(channels.apply(backend))
             .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, profile.timeout().toMillis()))
-            .option(ChannelOption.TCP_NODELAY, true)
             .handler(
                 new ChannelInitializer<SocketChannel>() {
                   @Override

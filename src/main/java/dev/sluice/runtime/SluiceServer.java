@@ -116,7 +116,7 @@ public final class SluiceServer implements AutoCloseable {
     Map<String, ListenerTls> tls = loadTls(config);
     String adminToken = AdminServer.readToken(config.admin());
     workers = transport.newSessionGroup();
-    health = new HealthMonitor(new SmtpProbe(workers, transport.clientChannel()), workers, System::nanoTime, seed.split());
+    health = new HealthMonitor(new SmtpProbe(workers, transport::clientChannelFactory), workers, System::nanoTime, seed.split());
     startObservers();
     connector = new BackendConnector(transport);
     Plan plan = plan(config, tls);

@@ -12,8 +12,8 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.ServerSocketChannel;
-import io.netty.channel.socket.SocketProtocolFamily;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.SocketProtocolFamily;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import java.net.Inet4Address;
@@ -66,9 +66,9 @@ public enum Transport {
   }
 
   /**
-   * Makes channels for connections to {@code remote}, without reflection (a backend connection is
-   * opened per session). With epoll, an IPv4 backend gets an IPv4 socket: Netty's default is a
-   * dual-stack IPv6 socket, which costs an extra system call to set up.
+   * Makes channels for connections to {@code remote} (backends, health probes), without reflection
+   * (a backend connection is opened per session). With epoll, an IPv4 address gets an IPv4 socket:
+   * Netty's default is a dual-stack IPv6 socket, which costs an extra system call to set up.
    */
   public ChannelFactory<SocketChannel> clientChannelFactory(InetSocketAddress remote) {
     if (this == NIO) {
@@ -77,9 +77,5 @@ public enum Transport {
     return remote.getAddress() instanceof Inet4Address
         ? () -> new EpollSocketChannel(SocketProtocolFamily.INET)
         : EpollSocketChannel::new;
-  }
-
-  public Class<? extends SocketChannel> clientChannel() {
-    return this == EPOLL ? EpollSocketChannel.class : NioSocketChannel.class;
   }
 }

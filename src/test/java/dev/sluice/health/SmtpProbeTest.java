@@ -35,7 +35,7 @@ class SmtpProbeTest {
   @BeforeAll
   static void start() {
     group = TRANSPORT.newGroup(1);
-    probe = new SmtpProbe(group, TRANSPORT.clientChannel());
+    probe = new SmtpProbe(group, TRANSPORT::clientChannelFactory);
   }
 
   @AfterAll
