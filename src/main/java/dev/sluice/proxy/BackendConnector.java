@@ -51,6 +51,7 @@ public final class BackendConnector {
             .channelFactory(transport.clientChannelFactory(remote))
             .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
             .option(ChannelOption.ALLOW_HALF_CLOSURE, halfClosure)
+            .option(ChannelOption.RECVBUF_ALLOCATOR, Transport.READ_SIZING)
             .handler(handler);
     Promise<Channel> connected = loop.newPromise();
     try {

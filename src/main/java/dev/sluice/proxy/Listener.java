@@ -114,6 +114,7 @@ public final class Listener {
         .childOption(ChannelOption.AUTO_READ, false)
         // TCP_NODELAY is on by default in Netty's socket channels; no option, no extra system call.
         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+        .childOption(ChannelOption.RECVBUF_ALLOCATOR, Transport.READ_SIZING)
         .childHandler(
             new ChannelInitializer<SocketChannel>() {
               @Override

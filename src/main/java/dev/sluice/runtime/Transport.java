@@ -1,10 +1,12 @@
 package dev.sluice.runtime;
 
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.ChannelFactory;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollIoHandler;
@@ -26,6 +28,16 @@ import java.net.InetSocketAddress;
 public enum Transport {
   EPOLL,
   NIO;
+
+  /**
+   * How much a socket read asks for: adaptive between 2 KiB and 64 KiB. Netty's default shrinks to
+   * 64 bytes after a few short reads, which is what SMTP commands and replies are; the next message
+   * body, even a 1 KB one, then took two reads and was forwarded in two writes. 2 KiB holds any
+   * command line (RFC 5321 §4.5.3.1.4: 512 octets) and a small message in one read; large bodies
+   * grow the size. Buffers are released as soon as a read is handled, so this costs no memory at
+   * rest. Shared: the allocator keeps its state in a per-channel handle.
+   */
+  public static final RecvByteBufAllocator READ_SIZING = new AdaptiveRecvByteBufAllocator(2048, 2048, 65536);
 
   /** The best transport available here; {@code -Dsluice.transport=nio} forces NIO. */
   public static Transport best() {
