@@ -1,5 +1,6 @@
 package dev.sluice.observe;
 
+import dev.sluice.proxy.smtp.SmtpReply;
 import dev.sluice.balance.Backend;
 import dev.sluice.proxy.SessionInfo;
 import dev.sluice.proxy.SessionObserver;
@@ -51,9 +52,9 @@ public final class CompositeObserver implements SessionObserver {
   }
 
   @Override
-  public void sent(SessionInfo s, Stage stage, int code, String text) {
+  public void sent(SessionInfo s, Stage stage, SmtpReply reply) {
     for (SessionObserver m : members) {
-      m.sent(s, stage, code, text);
+      m.sent(s, stage, reply);
     }
   }
 

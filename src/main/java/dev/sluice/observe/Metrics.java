@@ -1,5 +1,6 @@
 package dev.sluice.observe;
 
+import dev.sluice.proxy.smtp.SmtpReply;
 import dev.sluice.balance.Backend;
 import dev.sluice.health.HealthState;
 import dev.sluice.health.ProbeResult;
@@ -147,8 +148,8 @@ public final class Metrics implements SessionObserver {
   }
 
   @Override
-  public void sent(SessionInfo s, Stage stage, int code, String text) {
-    int replyClass = code / 100;
+  public void sent(SessionInfo s, Stage stage, SmtpReply reply) {
+    int replyClass = reply.code() / 100;
     if (replyClass < 1 || replyClass > 5) {
       replies.labelValues(s.listener(), lower(stage), replyClass + "xx").inc();
       return;
@@ -201,11 +202,17 @@ public final class Metrics implements SessionObserver {
   }
 
   private ListenerPoints points(SessionInfo s) {
-    return listenerPoints.computeIfAbsent(s.listener(), l -> new ListenerPoints());
+    ListenerPoints p = listenerPoints.get(s.listener());
+    return p != null ? p : listenerPoints.computeIfAbsent(s.listener(), l -> new ListenerPoints());
   }
 
   private BackendPoints perBackend(SessionInfo s, Backend b) {
-    return points(s).backends.computeIfAbsent(b, k -> {
+    ListenerPoints listener = points(s);
+    BackendPoints known = listener.backends.get(b);
+    if (known != null) {
+      return known; // every message but the first: no lookup by labels, and no capturing lambda
+    }
+    return listener.backends.computeIfAbsent(b, k -> {
       CounterDataPoint[] outcomes = new CounterDataPoint[Outcome.values().length];
       for (Outcome o : Outcome.values()) {
         outcomes[o.ordinal()] = transactions.labelValues(s.listener(), b.pool(), b.name(), lower(o));

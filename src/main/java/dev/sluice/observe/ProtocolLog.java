@@ -1,5 +1,6 @@
 package dev.sluice.observe;
 
+import dev.sluice.proxy.smtp.SmtpReply;
 import dev.sluice.balance.Backend;
 import dev.sluice.config.LogConfig.ProtocolLevel;
 import dev.sluice.proxy.SessionInfo;
@@ -133,9 +134,9 @@ public final class ProtocolLog implements SessionObserver, AutoCloseable {
   }
 
   @Override
-  public void sent(SessionInfo s, Stage stage, int code, String text) {
+  public void sent(SessionInfo s, Stage stage, SmtpReply reply) {
     if (level == ProtocolLevel.VERBOSE) {
-      add(s, '>', code + " " + text, "");
+      add(s, '>', reply.code() + " " + reply.text(), "");
     }
   }
 

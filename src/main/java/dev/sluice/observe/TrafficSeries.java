@@ -23,6 +23,8 @@ public final class TrafficSeries implements SessionObserver {
   private final Map<Key, Ring> rings = new ConcurrentHashMap<>();
   /** All-time totals by pool and backend (across listeners), keyed {@code pool + '/' + backend}. */
   private final Map<String, java.util.concurrent.atomic.LongAdder> totals = new ConcurrentHashMap<>();
+  /** The last counters used for each backend object; see {@link #counters}. */
+  private final Map<Backend, Counters> byBackend = new ConcurrentHashMap<>();
 
   /** A backend as seen from a listener; backends are named within their pool. */
   public record Key(String listener, String pool, String backend) {}
@@ -44,9 +46,28 @@ public final class TrafficSeries implements SessionObserver {
   }
 
   private void record(SessionInfo s, Backend b) {
-    rings.computeIfAbsent(new Key(s.listener(), b.pool(), b.name()), k -> new Ring()).add(currentMinute());
-    totals.computeIfAbsent(b.pool() + '/' + b.name(), k -> new java.util.concurrent.atomic.LongAdder()).increment();
+    Counters c = byBackend.get(b);
+    if (c == null || !c.listener.equals(s.listener())) {
+      c = counters(s, b);
+    }
+    c.ring.add(currentMinute());
+    c.total.increment();
   }
+
+  /**
+   * The counters of one (listener, backend), found by key. Cached per backend object, so a message
+   * costs no key or string building: a reload makes new backends, and with them new cache entries
+   * (the old ones stay as small garbage), which find the same counters by key.
+   */
+  private Counters counters(SessionInfo s, Backend b) {
+    Counters c = new Counters(s.listener(),
+        rings.computeIfAbsent(new Key(s.listener(), b.pool(), b.name()), k -> new Ring()),
+        totals.computeIfAbsent(b.pool() + '/' + b.name(), k -> new java.util.concurrent.atomic.LongAdder()));
+    byBackend.put(b, c);
+    return c;
+  }
+
+  private record Counters(String listener, Ring ring, java.util.concurrent.atomic.LongAdder total) {}
 
   /** Everything given to a backend since start, from every listener. */
   public long total(String pool, String backend) {

@@ -1,5 +1,6 @@
 package dev.sluice.proxy;
 
+import dev.sluice.proxy.smtp.SmtpReply;
 import dev.sluice.balance.Backend;
 
 /**
@@ -38,8 +39,11 @@ public interface SessionObserver {
   /** A command line from the client (smtp mode; AUTH arguments already masked). */
   default void received(SessionInfo s, String line) {}
 
-  /** A reply Sluice sent the client (smtp mode), with the stage it answers. */
-  default void sent(SessionInfo s, Stage stage, int code, String text) {}
+  /**
+   * A reply Sluice sent the client (smtp mode), with the stage it answers. The reply itself, not
+   * its text: most observers need only the code, and every reply passes here.
+   */
+  default void sent(SessionInfo s, Stage stage, SmtpReply reply) {}
 
   /** Informational event: backend chosen, retry, framing violation… */
   default void info(SessionInfo s, String text) {}

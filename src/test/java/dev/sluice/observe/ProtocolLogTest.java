@@ -1,5 +1,6 @@
 package dev.sluice.observe;
 
+import dev.sluice.proxy.smtp.SmtpReply;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sluice.balance.Backend;
@@ -108,7 +109,7 @@ class ProtocolLogTest {
     p.start();
     SessionInfo s = session();
     p.connected(s);
-    p.sent(s, Stage.CONNECT, 220, "mx.test ESMTP, \"ready\"");
+    p.sent(s, Stage.CONNECT, SmtpReply.of(220, "mx.test ESMTP, \"ready\""));
     p.received(s, "AUTH PLAIN AGFsaWNlAHNlY3JldA==");
     p.received(s, "MAIL FROM:<a@example.org>");
     Backend b = backend("server1");
@@ -141,7 +142,7 @@ class ProtocolLogTest {
     p.start();
     SessionInfo s = session();
     p.connected(s);
-    p.sent(s, Stage.CONNECT, 220, "hi");
+    p.sent(s, Stage.CONNECT, SmtpReply.of(220, "hi"));
     p.received(s, "EHLO x");
     p.retry(s, backend("server2"), "connect failed: refused");
     p.disconnected(s);

@@ -16,8 +16,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoop;
-import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.handler.codec.LineBasedFrameDecoder;
+import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetAddress;
@@ -57,6 +56,8 @@ public final class BackendSession {
 
   /** The reply timer: armed while replies are awaited, checks the oldest one's deadline. */
   private ScheduledFuture<?> timer;
+  /** When {@link #timer} fires ({@link System#nanoTime()} scale). */
+  private long timerDeadline;
 
   /**
    * A command (or the banner) whose reply is awaited. {@code what} is the command line or a label;
@@ -83,9 +84,9 @@ public final class BackendSession {
       BackendTlsContext tls, Timeouts timeouts) {
     BackendSession s = new BackendSession(backend, timeouts);
     CompletableFuture<BackendSession> ready = new CompletableFuture<>();
-    CompletableFuture<SmtpReply> banner = s.expect(BANNER, timeouts.banner(), loop);
-    boolean proxy = identity.proxyVersion() != 0;
     long start = System.nanoTime();
+    CompletableFuture<SmtpReply> banner = s.expect(BANNER, timeouts.banner(), loop, start);
+    boolean proxy = identity.proxyVersion() != 0;
     connector
         .connect(loop, backend, source, false, timeouts.connect(), new ChannelInitializer<Channel>() {
           @Override
@@ -93,7 +94,6 @@ public final class BackendSession {
             if (proxy) {
               ch.pipeline().addLast("proxy", HAProxyMessageEncoder.INSTANCE);
             }
-            ch.pipeline().addLast("lines", new LineBasedFrameDecoder(MAX_REPLY_LINE, true, true));
             ch.pipeline().addLast("replies", s.new Replies());
           }
         })
@@ -227,8 +227,9 @@ public final class BackendSession {
 
   /** Sends one command line and completes with its reply (or fails with {@link BackendFailure}). */
   public CompletableFuture<SmtpReply> command(String line) {
-    CompletableFuture<SmtpReply> f = expect(line, timeouts.command(), channel.eventLoop());
-    send(line);
+    long now = System.nanoTime();
+    CompletableFuture<SmtpReply> f = expect(line, timeouts.command(), channel.eventLoop(), now);
+    send(line, now);
     return f;
   }
 
@@ -262,7 +263,9 @@ public final class BackendSession {
 
   /** Completes with the backend's reply to the end of data the caller has just written. */
   public CompletableFuture<SmtpReply> awaitFinalReply() {
-    CompletableFuture<SmtpReply> f = expect(END_OF_DATA, timeouts.endOfData(), channel.eventLoop());
+    long now = System.nanoTime();
+    CompletableFuture<SmtpReply> f = expect(END_OF_DATA, timeouts.endOfData(), channel.eventLoop(), now);
+    lastSentAt = now;
     flush();
     return f;
   }
@@ -273,8 +276,9 @@ public final class BackendSession {
       closed = true;
       return;
     }
-    CompletableFuture<SmtpReply> f = expect(QUIT, Duration.ofSeconds(5), channel.eventLoop());
-    send(QUIT);
+    long now = System.nanoTime();
+    CompletableFuture<SmtpReply> f = expect(QUIT, Duration.ofSeconds(5), channel.eventLoop(), now);
+    send(QUIT, now);
     closed = true;
     f.whenComplete((r, e) -> channel.close());
   }
@@ -287,8 +291,8 @@ public final class BackendSession {
     }
   }
 
-  private void send(String line) {
-    lastSentAt = System.nanoTime();
+  private void send(String line, long now) {
+    lastSentAt = now;
     if (channel != null && channel.isActive()) {
       ByteBuf out = channel.alloc().buffer(ByteBufUtil.utf8MaxBytes(line) + 2);
       ByteBufUtil.writeUtf8(out, line);
@@ -316,18 +320,20 @@ public final class BackendSession {
     };
   }
 
-  private CompletableFuture<SmtpReply> expect(String what, Duration timeout, EventLoop loop) {
+  /** Awaits a reply due {@code timeout} after {@code now} (the caller's clock reading, to read it once). */
+  private CompletableFuture<SmtpReply> expect(String what, Duration timeout, EventLoop loop, long now) {
     CompletableFuture<SmtpReply> f = new CompletableFuture<>();
     if (closed && !what.equals(QUIT)) {
       f.completeExceptionally(new BackendFailure("session to " + backend.name() + " is closed", null));
       return f;
     }
-    pending.add(new Pending(what, f, System.nanoTime() + timeout.toNanos(), timeout));
-    if (timer == null || timer.getDelay(TimeUnit.NANOSECONDS) > timeout.toNanos()) {
+    long deadline = now + timeout.toNanos();
+    pending.add(new Pending(what, f, deadline, timeout));
+    if (timer == null || timerDeadline - deadline > 0) {
       if (timer != null) {
         timer.cancel(false);
       }
-      armTimer(loop, timeout.toNanos());
+      armTimer(loop, now, timeout.toNanos());
     }
     return f;
   }
@@ -337,7 +343,8 @@ public final class BackendSession {
    * reply costs more than handling the reply. The timer never fires later than the earliest
    * deadline of an awaited reply; when it fires early it re-arms for the earliest one left.
    */
-  private void armTimer(EventLoop loop, long delayNanos) {
+  private void armTimer(EventLoop loop, long armedAt, long delayNanos) {
+    timerDeadline = armedAt + delayNanos;
     timer = loop.schedule(() -> {
       timer = null;
       long now = System.nanoTime();
@@ -355,7 +362,7 @@ public final class BackendSession {
         earliest = Math.min(earliest, p.deadlineNanos() - now);
       }
       if (earliest != Long.MAX_VALUE) {
-        armTimer(loop, earliest);
+        armTimer(loop, now, earliest);
       }
     }, delayNanos, TimeUnit.NANOSECONDS);
   }
@@ -371,17 +378,43 @@ public final class BackendSession {
     }
   }
 
-  /** Reads the backend's replies and completes the oldest pending command. */
-  private final class Replies extends SimpleChannelInboundHandler<ByteBuf> {
+  /**
+   * Reads the backend's replies and completes the oldest pending command. Finds the lines in the
+   * received bytes itself (CRLF, or a bare LF, ends a line) and decodes each straight to a string,
+   * without a buffer slice per line. A line longer than {@value #MAX_REPLY_LINE} bytes fails the
+   * session as soon as that many bytes lack an end of line.
+   */
+  private final class Replies extends ByteToMessageDecoder {
     @Override
-    protected void channelRead0(ChannelHandlerContext ctx, ByteBuf line) {
+    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+      while (in.isReadable()) {
+        if (!ctx.channel().isActive()) {
+          in.skipBytes(in.readableBytes()); // closed after a failure: the rest means nothing
+          return;
+        }
+        int from = in.readerIndex();
+        int eol = in.indexOf(from, in.writerIndex(), (byte) '\n');
+        if (eol < 0 ? in.readableBytes() > MAX_REPLY_LINE : eol - from > MAX_REPLY_LINE) {
+          in.skipBytes(in.readableBytes());
+          fail(ctx, "reply line longer than " + MAX_REPLY_LINE + " bytes");
+          return;
+        }
+        if (eol < 0) {
+          return;
+        }
+        int end = eol > from && in.getByte(eol - 1) == '\r' ? eol - 1 : eol;
+        String line = in.toString(from, end - from, StandardCharsets.UTF_8);
+        in.readerIndex(eol + 1);
+        onLine(ctx, line);
+      }
+    }
+
+    private void onLine(ChannelHandlerContext ctx, String line) {
       SmtpReply reply;
       try {
-        reply = assembler.feed(line.toString(StandardCharsets.UTF_8));
+        reply = assembler.feed(line);
       } catch (ReplyAssembler.MalformedReplyException e) {
-        closed = true;
-        failAll(new BackendFailure("bad reply: " + e.getMessage(), null));
-        ctx.close();
+        fail(ctx, "bad reply: " + e.getMessage());
         return;
       }
       if (reply == null) {
@@ -404,6 +437,12 @@ public final class BackendSession {
       p.future().complete(reply);
     }
 
+    private void fail(ChannelHandlerContext ctx, String why) {
+      closed = true;
+      failAll(new BackendFailure(why, null));
+      ctx.close();
+    }
+
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
       if (ctx.channel().isWritable()) {
@@ -413,7 +452,8 @@ public final class BackendSession {
     }
 
     @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+      super.channelInactive(ctx); // the decoder's end of input; nothing is left to decode after a close
       closed = true;
       failAll(new BackendFailure("backend closed the connection", null));
       // A client paused because this backend's buffer was full must read on (to its end of data)

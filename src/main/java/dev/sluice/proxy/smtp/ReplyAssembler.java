@@ -23,13 +23,17 @@ public final class ReplyAssembler {
     if (line.length() < 3 || !isDigits(line) || (line.length() > 3 && line.charAt(3) != ' ' && line.charAt(3) != '-')) {
       throw new MalformedReplyException("not an SMTP reply line: '" + abbreviate(line) + "'");
     }
-    int c = Integer.parseInt(line.substring(0, 3));
+    int c = (line.charAt(0) - '0') * 100 + (line.charAt(1) - '0') * 10 + (line.charAt(2) - '0');
     if (code >= 0 && c != code) {
       throw new MalformedReplyException("reply code changed from " + code + " to " + c + " within one reply");
     }
+    boolean last = line.length() == 3 || line.charAt(3) == ' ';
+    if (last && pending.isEmpty()) {
+      return new SmtpReply(c, List.of(line)); // nearly every reply: one line, no copy of the list
+    }
     code = c;
     pending.add(line);
-    if (line.length() > 3 && line.charAt(3) == '-') {
+    if (!last) {
       return null;
     }
     SmtpReply reply = new SmtpReply(c, pending);
@@ -38,8 +42,13 @@ public final class ReplyAssembler {
     return reply;
   }
 
+  /** RFC 5321 §4.2: the code is three ASCII digits (Character.isDigit would admit other scripts' digits). */
   private static boolean isDigits(String line) {
-    return Character.isDigit(line.charAt(0)) && Character.isDigit(line.charAt(1)) && Character.isDigit(line.charAt(2));
+    return isDigit(line.charAt(0)) && isDigit(line.charAt(1)) && isDigit(line.charAt(2));
+  }
+
+  private static boolean isDigit(char c) {
+    return c >= '0' && c <= '9';
   }
 
   private static String abbreviate(String s) {

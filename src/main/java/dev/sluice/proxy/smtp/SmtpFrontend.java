@@ -598,8 +598,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
 
   /** Writes a reply to the client (flushed by the input loop) and tells the observer. */
   private void send(SmtpReply r, Stage stage) {
-    route.observer().sent(info, stage, r.code(), r.text());
-    ctx.write(r.encode(ctx.alloc()));
+    route.observer().sent(info, stage, r);
+    ctx.write(r.encode(ctx.alloc()), ctx.voidPromise()); // no promise: a failed write closes the channel
   }
 
   private SmtpReply shuttingDown() {

@@ -42,6 +42,8 @@ class ReplyAssemblerTest {
     assertThatThrownBy(() -> a.feed("hello")).isInstanceOf(ReplyAssembler.MalformedReplyException.class);
     assertThatThrownBy(() -> a.feed("25")).isInstanceOf(ReplyAssembler.MalformedReplyException.class);
     assertThatThrownBy(() -> a.feed("250x")).isInstanceOf(ReplyAssembler.MalformedReplyException.class);
+    // Digits of another script are not a reply code (Integer.parseInt would read this as 250).
+    assertThatThrownBy(() -> a.feed("\u0662\u0665\u0660 ok")).isInstanceOf(ReplyAssembler.MalformedReplyException.class);
     a.feed("250-first");
     assertThatThrownBy(() -> a.feed("251 second")).isInstanceOf(ReplyAssembler.MalformedReplyException.class);
   }

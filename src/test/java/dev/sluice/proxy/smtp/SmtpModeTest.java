@@ -199,6 +199,41 @@ class SmtpModeTest {
     }
   }
 
+  /**
+   * Backend replies are framed by Sluice itself: a reply split across segments, with a bare LF or
+   * multi-line, is one reply; a reply line over 8 KiB fails that backend at once (not after the
+   * command timeout) and the transaction moves to the next backend.
+   */
+  @Test
+  void backendReplyLinesAreFramedAndAnOverlongOneFailsTheBackendAtOnce() throws Exception {
+    AtomicInteger sessions = new AtomicInteger();
+    ScriptedPeer babbler = new ScriptedPeer(c -> {
+      c.say("220 babbler ready");
+      if (sessions.incrementAndGet() == 1) {
+        c.serveRest(); // the health probe
+        return;
+      }
+      c.hearUntil("EHLO");
+      c.raw("250-babbler\r\n250-PIPE").raw("LINING\n250 8BITMIME\r\n"); // split, and one bare LF
+      c.hearUntil("MAIL");
+      c.raw("250 " + "x".repeat(9000)); // no end of line, ever
+      c.hear();
+    });
+    lab.add(babbler);
+    EmbeddedSmtpServer good = backend("good");
+    SluiceFixture f = sluice("    timeouts: { command: 120s }\n",
+        "{ name: babbler, address: 127.0.0.1:" + babbler.port() + " }", entry(good));
+    for (int i = 0; i < 4; i++) {
+      try (LabSmtpClient c = LabSmtpClient.connect(f.address("l"), client(60 + i), TIMEOUT)) {
+        c.command("EHLO x.test");
+        assertThat(c.send("a@internet.example", "b@corp.example", "Subject: " + i + "\n\nhi\n").code()).isEqualTo(250);
+      }
+    }
+    assertThat(good.messages()).isEqualTo(4);
+    // It got as far as MAIL FROM, so its split EHLO reply was read as one.
+    assertThat(babbler.received()).anyMatch(l -> l.startsWith("MAIL FROM"));
+  }
+
   @Test
   void bareLineFeedIsRejectedWith550AndNothingReachesTheBackend() throws Exception {
     EmbeddedSmtpServer a = backend("a");
