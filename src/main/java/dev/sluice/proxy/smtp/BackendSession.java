@@ -63,7 +63,18 @@ public final class BackendSession {
    * A command (or the banner) whose reply is awaited. {@code what} is the command line or a label;
    * it names the step only when a timeout is reported.
    */
-  private record Pending(String what, CompletableFuture<SmtpReply> future, long deadlineNanos, Duration timeout) {}
+  private record Pending(String what, ReplyHandler handler, long deadlineNanos, Duration timeout) {}
+
+  /**
+   * Receives the backend's reply to one command, or why there is none; called once, on the
+   * session's event loop. The transaction steps use this rather than a future: a future, its
+   * stage and the lambda it runs are three objects per command.
+   */
+  @FunctionalInterface
+  public interface ReplyHandler {
+    /** Exactly one of {@code reply} and {@code failure} is non-null. */
+    void answered(SmtpReply reply, BackendFailure failure);
+  }
 
   private BackendSession(Backend backend, Timeouts timeouts) {
     this.backend = backend;
@@ -85,7 +96,8 @@ public final class BackendSession {
     BackendSession s = new BackendSession(backend, timeouts);
     CompletableFuture<BackendSession> ready = new CompletableFuture<>();
     long start = System.nanoTime();
-    CompletableFuture<SmtpReply> banner = s.expect(BANNER, timeouts.banner(), loop, start);
+    CompletableFuture<SmtpReply> banner = new CompletableFuture<>();
+    s.expect(BANNER, timeouts.banner(), loop, start, (r, failure) -> complete(banner, r, failure));
     boolean proxy = identity.proxyVersion() != 0;
     connector
         .connect(loop, backend, source, false, timeouts.connect(), new ChannelInitializer<Channel>() {
@@ -227,10 +239,25 @@ public final class BackendSession {
 
   /** Sends one command line and completes with its reply (or fails with {@link BackendFailure}). */
   public CompletableFuture<SmtpReply> command(String line) {
-    long now = System.nanoTime();
-    CompletableFuture<SmtpReply> f = expect(line, timeouts.command(), channel.eventLoop(), now);
-    send(line, now);
+    CompletableFuture<SmtpReply> f = new CompletableFuture<>();
+    command(line, (r, failure) -> complete(f, r, failure));
     return f;
+  }
+
+  /** Sends one command line; {@code handler} gets its reply. */
+  public void command(String line, ReplyHandler handler) {
+    long now = System.nanoTime();
+    if (expect(line, timeouts.command(), channel.eventLoop(), now, handler)) {
+      send(line, now);
+    }
+  }
+
+  private static void complete(CompletableFuture<SmtpReply> f, SmtpReply r, BackendFailure failure) {
+    if (failure != null) {
+      f.completeExceptionally(failure);
+    } else {
+      f.complete(r);
+    }
   }
 
   /** Writes part of a message body as it arrived (the caller has checked its framing). */
@@ -261,13 +288,13 @@ public final class BackendSession {
     this.onWritable = r;
   }
 
-  /** Completes with the backend's reply to the end of data the caller has just written. */
-  public CompletableFuture<SmtpReply> awaitFinalReply() {
+  /** {@code handler} gets the backend's reply to the end of data the caller has just written. */
+  public void awaitFinalReply(ReplyHandler handler) {
     long now = System.nanoTime();
-    CompletableFuture<SmtpReply> f = expect(END_OF_DATA, timeouts.endOfData(), channel.eventLoop(), now);
-    lastSentAt = now;
-    flush();
-    return f;
+    if (expect(END_OF_DATA, timeouts.endOfData(), channel.eventLoop(), now, handler)) {
+      lastSentAt = now;
+      flush();
+    }
   }
 
   /** Ends politely: QUIT, then close when the backend answers (or after a short wait). */
@@ -277,10 +304,9 @@ public final class BackendSession {
       return;
     }
     long now = System.nanoTime();
-    CompletableFuture<SmtpReply> f = expect(QUIT, Duration.ofSeconds(5), channel.eventLoop(), now);
+    expect(QUIT, Duration.ofSeconds(5), channel.eventLoop(), now, (r, failure) -> channel.close());
     send(QUIT, now);
     closed = true;
-    f.whenComplete((r, e) -> channel.close());
   }
 
   /** Closes at once: used when a transaction must not complete (a framing violation mid-body). */
@@ -320,22 +346,24 @@ public final class BackendSession {
     };
   }
 
-  /** Awaits a reply due {@code timeout} after {@code now} (the caller's clock reading, to read it once). */
-  private CompletableFuture<SmtpReply> expect(String what, Duration timeout, EventLoop loop, long now) {
-    CompletableFuture<SmtpReply> f = new CompletableFuture<>();
+  /**
+   * Awaits a reply due {@code timeout} after {@code now} (the caller's clock reading, to read it
+   * once). Returns false, after telling {@code handler}, when the session is closed: nothing is sent.
+   */
+  private boolean expect(String what, Duration timeout, EventLoop loop, long now, ReplyHandler handler) {
     if (closed && !what.equals(QUIT)) {
-      f.completeExceptionally(new BackendFailure("session to " + backend.name() + " is closed", null));
-      return f;
+      handler.answered(null, new BackendFailure("session to " + backend.name() + " is closed", null));
+      return false;
     }
     long deadline = now + timeout.toNanos();
-    pending.add(new Pending(what, f, deadline, timeout));
+    pending.add(new Pending(what, handler, deadline, timeout));
     if (timer == null || timerDeadline - deadline > 0) {
       if (timer != null) {
         timer.cancel(false);
       }
       armTimer(loop, now, timeout.toNanos());
     }
-    return f;
+    return true;
   }
 
   /**
@@ -374,7 +402,7 @@ public final class BackendSession {
     }
     Pending p;
     while ((p = pending.poll()) != null) {
-      p.future().completeExceptionally(failure);
+      p.handler().answered(null, failure);
     }
   }
 
@@ -434,7 +462,7 @@ public final class BackendSession {
         // RFC 5321 §3.8: 421 means the server is closing the transmission channel.
         closed = true;
       }
-      p.future().complete(reply);
+      p.handler().answered(reply, null);
     }
 
     private void fail(ChannelHandlerContext ctx, String why) {

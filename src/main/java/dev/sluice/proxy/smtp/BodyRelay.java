@@ -189,15 +189,17 @@ final class BodyRelay {
     } else if (tooBig) {
       later(SmtpReply.of(552, "5.3.4 " + host + " Error: message file too big"));
     } else {
-      backend.awaitFinalReply().whenComplete((r, e) -> {
-        if (e != null) {
-          log.warn("backend {} lost during a message from {}: {}", backend.backend(),
-              frontend.context().channel().remoteAddress(), BackendSession.unwrap(e).getMessage());
-          frontend.messageFinished(lostReply(host), false, forwarded);
-        } else {
-          frontend.messageFinished(r, r.code() != 421 && backend.isOpen(), forwarded);
-        }
-      });
+      backend.awaitFinalReply(this::finalReply);
+    }
+  }
+
+  private void finalReply(SmtpReply r, BackendFailure failure) {
+    if (failure != null) {
+      log.warn("backend {} lost during a message from {}: {}", backend.backend(),
+          frontend.context().channel().remoteAddress(), failure.getMessage());
+      frontend.messageFinished(lostReply(frontend.hostname()), false, forwarded);
+    } else {
+      frontend.messageFinished(r, r.code() != 421 && backend.isOpen(), forwarded);
     }
   }
 

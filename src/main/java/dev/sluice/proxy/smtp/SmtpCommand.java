@@ -1,6 +1,5 @@
 package dev.sluice.proxy.smtp;
 
-import java.util.Locale;
 
 /**
  * One SMTP command line from a client, parsed (RFC 5321 §4.1.1). Parsing is lenient where real
@@ -44,9 +43,9 @@ public record SmtpCommand(Verb verb, String argument, String path, String parame
       }
     }
     int sp = line.indexOf(' ');
-    String word = (sp < 0 ? line : line.substring(0, sp)).toUpperCase(Locale.ROOT);
+    Verb verb = verbOf(line, sp < 0 ? line.length() : sp);
+    String word = verb.name();
     String arg = sp < 0 ? "" : line.substring(sp + 1).trim();
-    Verb verb = verbOf(word);
     switch (verb) {
       case MAIL:
         return withPath(verb, arg, "FROM:");
@@ -71,13 +70,21 @@ public record SmtpCommand(Verb verb, String argument, String path, String parame
     }
   }
 
-  private static Verb verbOf(String word) {
-    try {
-      Verb v = Verb.valueOf(word);
-      return v == Verb.UNKNOWN ? Verb.UNKNOWN : v;
-    } catch (IllegalArgumentException e) {
-      return Verb.UNKNOWN;
+  private static final Verb[] KNOWN = java.util.Arrays.stream(Verb.values()).filter(v -> v != Verb.UNKNOWN)
+      .toArray(Verb[]::new);
+
+  /**
+   * The verb {@code line[0, length)} names, in any case; compared in place (no substring, no
+   * upper-case copy, no exception for an unknown word: this runs for every command).
+   */
+  private static Verb verbOf(String line, int length) {
+    for (Verb v : KNOWN) {
+      String name = v.name();
+      if (name.length() == length && line.regionMatches(true, 0, name, 0, length)) {
+        return v;
+      }
     }
+    return Verb.UNKNOWN;
   }
 
   private static SmtpCommand withPath(Verb verb, String arg, String keyword) throws SyntaxError {

@@ -27,11 +27,12 @@ import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.timeout.IdleStateEvent;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.HashSet;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -78,6 +79,12 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private Backend pinned;
   private BodyRelay body;
   private SessionInfo info;
+  /** Backends tried for the MAIL or AUTH being scheduled (one at a time: the session is busy meanwhile). */
+  private final List<Backend> tried = new ArrayList<>(4);
+  private final Predicate<Backend> alreadyTried = tried::contains;
+  /** The stage of the RCPT or DATA whose reply {@link #relayed} awaits. */
+  private Stage relayStage;
+  private final BackendSession.ReplyHandler relayed = this::relayAnswered;
   /** Strict: a command that is not valid UTF-8 is refused, never repaired and passed on. */
   private final java.nio.charset.CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
       .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
@@ -220,16 +227,11 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         }
         busy = true;
         ctx.flush();
-        schedule(step.command(), new HashSet<>(4), null);
+        tried.clear();
+        schedule(step.command(), null);
       }
-      case RELAY_RCPT -> relay("RCPT TO:<" + step.command().path() + ">" + params(step.command()), Stage.RCPT,
-          session::rcptAnswered);
-      case RELAY_DATA -> relay("DATA", Stage.DATA, r -> {
-        session.dataAnswered(r);
-        if (r.code() == 354) {
-          body = new BodyRelay(this, tx, config().bareNewline(), config().limits().maxMessageSize());
-        }
-      });
+      case RELAY_RCPT -> relay("RCPT TO:<" + step.command().path() + ">" + params(step.command()), Stage.RCPT);
+      case RELAY_DATA -> relay("DATA", Stage.DATA);
       case START_TLS -> startTls(step.reply());
       case RELAY_AUTH -> startAuth(step.command());
       case RESET -> {
@@ -302,12 +304,12 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private void startAuth(SmtpCommand auth) {
     busy = true;
     ctx.flush();
-    Set<Backend> tried = new HashSet<>(4);
-    authOn(auth, tried);
+    tried.clear();
+    authOn(auth);
   }
 
-  private void authOn(SmtpCommand auth, Set<Backend> tried) {
-    Backend b = tried.size() > config().retries() ? null : route.balancer().select(key, route.eligibility(), tried::contains);
+  private void authOn(SmtpCommand auth) {
+    Backend b = tried.size() > config().retries() ? null : route.balancer().select(key, route.eligibility(), alreadyTried);
     if (b == null) {
       authReply(SmtpReply.of(454, "4.7.0 " + config().hostname() + " Error: authentication server unavailable; try again later"));
       return;
@@ -316,7 +318,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     session(b).whenComplete((s, e) -> {
       if (e != null) {
         failed(b, "session setup for AUTH: " + BackendSession.unwrap(e).getMessage());
-        authOn(auth, tried);
+        authOn(auth);
         return;
       }
       authSession = s;
@@ -362,29 +364,42 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     return c.parameters().isEmpty() ? "" : " " + c.parameters();
   }
 
-  /** Sends a command to the transaction's backend and relays its reply. */
-  private void relay(String line, Stage stage, java.util.function.Consumer<SmtpReply> answered) {
+  /**
+   * Sends RCPT or DATA to the transaction's backend and relays its reply ({@link #relayed}). One
+   * handler per session rather than a future per command: this runs for every recipient.
+   */
+  private void relay(String line, Stage stage) {
     busy = true;
     ctx.flush();
-    tx.command(line).whenComplete((r, e) -> {
-      SmtpReply reply = r != null ? r : BodyRelay.lostReply(config().hostname());
-      answered.accept(reply);
-      send(reply, stage);
-      resume();
-    });
+    relayStage = stage;
+    tx.command(line, relayed);
+  }
+
+  private void relayAnswered(SmtpReply r, BackendFailure failure) {
+    SmtpReply reply = r != null ? r : BodyRelay.lostReply(config().hostname());
+    if (relayStage == Stage.RCPT) {
+      session.rcptAnswered(reply);
+    } else {
+      session.dataAnswered(reply);
+      if (reply.code() == 354) {
+        body = new BodyRelay(this, tx, config().bareNewline(), config().limits().maxMessageSize());
+      }
+    }
+    send(reply, relayStage);
+    resume();
   }
 
   /**
    * Chooses a backend for a MAIL command and opens the transaction there, moving on to the next
-   * eligible backend after a transient failure.
+   * eligible backend after a transient failure. The backends tried so far are in {@link #tried}.
    */
-  private void schedule(SmtpCommand mail, Set<Backend> tried, SmtpReply lastTransient) {
+  private void schedule(SmtpCommand mail, SmtpReply lastTransient) {
     if (session.authenticated()) {
       mailOnAuthenticatedSession(mail);
       return;
     }
     // Check the retry budget before selecting: a selection records persistence and the pinned backend.
-    Backend b = tried.size() > config().retries() ? null : choose(tried);
+    Backend b = tried.size() > config().retries() ? null : choose();
     if (b == null) {
       SmtpReply r = lastTransient != null ? lastTransient : SmtpReply.of(451, "4.3.0 " + config().hostname()
           + " Error: no mail server available; try again later");
@@ -392,28 +407,37 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       return;
     }
     tried.add(b);
-    session(b).whenComplete((s, e) -> {
+    BackendSession idle = idleSession(b);
+    if (idle != null) {
+      mailOn(b, idle, mail, lastTransient); // the usual case: no future for the session
+      return;
+    }
+    openSession(b).whenComplete((s, e) -> {
       if (e != null) {
         BackendFailure f = (BackendFailure) BackendSession.unwrap(e);
         failed(b, "session setup: " + f.getMessage());
         SmtpReply r = f.reply();
-        schedule(mail, tried, r != null && r.isTransient() ? r : lastTransient);
+        schedule(mail, r != null && r.isTransient() ? r : lastTransient);
         return;
       }
-      mailFrom(s, mail).whenComplete((r, e2) -> {
-        if (e2 != null) {
-          failed(b, "MAIL FROM: " + BackendSession.unwrap(e2).getMessage());
-          schedule(mail, tried, lastTransient);
-        } else if (r.isTransient()) {
-          failed(b, "MAIL FROM answered " + r);
-          schedule(mail, tried, r);
-        } else if (r.isPositive()) {
-          route.passive().success(b);
-          finishMail(r, s);
-        } else {
-          finishMail(r, null);
-        }
-      });
+      mailOn(b, s, mail, lastTransient);
+    });
+  }
+
+  private void mailOn(Backend b, BackendSession s, SmtpCommand mail, SmtpReply lastTransient) {
+    mailFrom(s, mail, (r, failure) -> {
+      if (failure != null) {
+        failed(b, "MAIL FROM: " + failure.getMessage());
+        schedule(mail, lastTransient);
+      } else if (r.isTransient()) {
+        failed(b, "MAIL FROM answered " + r);
+        schedule(mail, r);
+      } else if (r.isPositive()) {
+        route.passive().success(b);
+        finishMail(r, s);
+      } else {
+        finishMail(r, null);
+      }
     });
   }
 
@@ -428,8 +452,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
           + " Error: the mail server that authenticated this session is gone; reconnect and try again"), null);
       return;
     }
-    mailFrom(s, mail).whenComplete((r, e) -> {
-      if (e != null) {
+    mailFrom(s, mail, (r, failure) -> {
+      if (failure != null) {
         finishMail(BodyRelay.lostReply(config().hostname()), null);
       } else {
         finishMail(r, r.isPositive() ? s : null);
@@ -441,13 +465,19 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
    * MAIL FROM with the client's parameters; with XFORWARD, the client's identity first, since
    * Postfix forgets XFORWARD attributes after each transaction.
    */
-  private CompletableFuture<SmtpReply> mailFrom(BackendSession s, SmtpCommand mail) {
+  private void mailFrom(BackendSession s, SmtpCommand mail, BackendSession.ReplyHandler handler) {
     String line = "MAIL FROM:<" + mail.path() + ">" + params(mail);
     if (config().clientIdentity() != ListenerConfig.ClientIdentity.XFORWARD) {
-      return s.command(line);
+      s.command(line, handler);
+      return;
     }
-    return s.command(clientInfo().xforward()).thenCompose(r -> r.isPositive() ? s.command(line)
-        : CompletableFuture.completedFuture(r));
+    s.command(clientInfo().xforward(), (r, failure) -> {
+      if (r != null && r.isPositive()) {
+        s.command(line, handler);
+      } else {
+        handler.answered(r, failure);
+      }
+    });
   }
 
   /** The real client as backends should learn it (XCLIENT, XFORWARD, PROXY). */
@@ -455,12 +485,12 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     return new ClientInfo(info.remote(), info.local(), session.heloName(), session.extended(), null);
   }
 
-  private Backend choose(Set<Backend> tried) {
+  private Backend choose() {
     if (config().balance() == ListenerConfig.Balance.CONNECTION && pinned != null && !tried.contains(pinned)
         && route.eligibility().eligibleSince(pinned) != dev.sluice.balance.Eligibility.NOT_ELIGIBLE) {
       return pinned;
     }
-    Backend b = route.balancer().select(key, route.eligibility(), tried::contains);
+    Backend b = route.balancer().select(key, route.eligibility(), alreadyTried);
     if (b != null) {
       pinned = b;
     }
@@ -482,14 +512,24 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
 
   /** An idle session to {@code b} from this client, or a new one. */
   private CompletableFuture<BackendSession> session(Backend b) {
+    BackendSession s = idleSession(b);
+    return s != null ? CompletableFuture.completedFuture(s) : openSession(b);
+  }
+
+  /** This client's idle session to {@code b}, or null (a session that is not idle is closed). */
+  private BackendSession idleSession(Backend b) {
     BackendSession s = sessions.get(b);
     if (s != null && s.idle()) {
-      return CompletableFuture.completedFuture(s);
+      return s;
     }
     if (s != null) {
       s.abort();
       sessions.remove(b);
     }
+    return null;
+  }
+
+  private CompletableFuture<BackendSession> openSession(Backend b) {
     return BackendSession.open(ctx.channel().eventLoop(), connector, b, config().sourceAddress(), config().clientIdentity(),
             clientInfo(), config().hostname(), config().backendTls(), route.backendTls(), config().timeouts())
         .thenApply(opened -> {
