@@ -72,19 +72,41 @@ public record SmtpCommand(Verb verb, String argument, String path, String parame
 
   private static final Verb[] KNOWN = java.util.Arrays.stream(Verb.values()).filter(v -> v != Verb.UNKNOWN)
       .toArray(Verb[]::new);
+  /** Each known verb's name packed into a long, one ASCII byte per letter (the longest has eight). */
+  private static final long[] KEYS = java.util.Arrays.stream(KNOWN).mapToLong(v -> key(v.name(), v.name().length()))
+      .toArray();
 
   /**
-   * The verb {@code line[0, length)} names, in any case; compared in place (no substring, no
-   * upper-case copy, no exception for an unknown word: this runs for every command).
+   * The verb {@code line[0, length)} names, in any case (RFC 5321 §2.4: verbs are case-insensitive
+   * ASCII). Matched by a packed key: no substring, no upper-case copy, no hash lookup, no exception
+   * for an unknown word; this runs for every command.
    */
   private static Verb verbOf(String line, int length) {
-    for (Verb v : KNOWN) {
-      String name = v.name();
-      if (name.length() == length && line.regionMatches(true, 0, name, 0, length)) {
-        return v;
+    long key = key(line, length);
+    for (int i = 0; i < KEYS.length; i++) {
+      if (KEYS[i] == key) {
+        return KNOWN[i];
       }
     }
     return Verb.UNKNOWN;
+  }
+
+  /** {@code word[0, length)} upper-cased into a long, or -1 when it is not 1 to 8 ASCII letters. */
+  private static long key(String word, int length) {
+    if (length < 1 || length > Long.BYTES) {
+      return -1;
+    }
+    long key = 0;
+    for (int i = 0; i < length; i++) {
+      char c = word.charAt(i);
+      if (c >= 'a' && c <= 'z') {
+        c -= 'a' - 'A';
+      } else if (c < 'A' || c > 'Z') {
+        return -1;
+      }
+      key = key << 8 | c;
+    }
+    return key;
   }
 
   private static SmtpCommand withPath(Verb verb, String arg, String keyword) throws SyntaxError {

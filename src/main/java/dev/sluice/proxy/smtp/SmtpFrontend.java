@@ -196,9 +196,12 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
       return;
     }
-    // Stop reading while waiting with a full buffer, so a flood cannot grow memory.
-    ctx.channel().config().setAutoRead(!(busy && input.readableBytes() > MAX_BUFFERED_INPUT)
-        && (body == null || body.backendWritable()));
+    // Stop reading while waiting with a full buffer, so a flood cannot grow memory. Set only on a
+    // change: setting it is an atomic swap, and this runs after every read.
+    boolean read = !(busy && input.readableBytes() > MAX_BUFFERED_INPUT) && (body == null || body.backendWritable());
+    if (ctx.channel().config().isAutoRead() != read) {
+      ctx.channel().config().setAutoRead(read);
+    }
   }
 
   private void execute(Step step) {

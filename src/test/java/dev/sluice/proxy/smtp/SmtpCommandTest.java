@@ -57,6 +57,26 @@ class SmtpCommandTest {
     assertThat(SmtpCommand.parse("FOO bar").verb()).isEqualTo(Verb.UNKNOWN);
     assertThat(SmtpCommand.parse("UNKNOWN").verb()).isEqualTo(Verb.UNKNOWN);
     assertThat(SmtpCommand.parse("").verb()).isEqualTo(Verb.UNKNOWN);
+    assertThat(SmtpCommand.parse("MAILS FROM:<a@b>").verb()).isEqualTo(Verb.UNKNOWN);
+    assertThat(SmtpCommand.parse("STARTTLSX").verb()).isEqualTo(Verb.UNKNOWN);
+    // Only ASCII letters fold: U+017F (long s) upper-cases to S, but "\u017FTARTTLS" is no STARTTLS.
+    assertThat(SmtpCommand.parse("\u017FTARTTLS").verb()).isEqualTo(Verb.UNKNOWN);
+  }
+
+  @Test
+  void everyVerbIsKnownInAnyCase() throws Exception {
+    for (Verb v : Verb.values()) {
+      if (v != Verb.UNKNOWN) {
+        String arg = switch (v) {
+          case MAIL -> " FROM:<a@b.test>";
+          case RCPT -> " TO:<a@b.test>";
+          case EHLO, HELO -> " client.test";
+          default -> "";
+        };
+        assertThat(SmtpCommand.parse(v.name() + arg).verb()).isEqualTo(v);
+        assertThat(SmtpCommand.parse(v.name().toLowerCase(java.util.Locale.ROOT) + arg).verb()).isEqualTo(v);
+      }
+    }
   }
 
   @Test
