@@ -23,14 +23,11 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.LineBasedFrameDecoder;
 import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GenericFutureListener;
 import java.net.InetSocketAddress;
-import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -151,17 +148,13 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
     route.observer().backendChosen(info, chosen);
     chosen.acquire();
     client.write(banner.encode(client.alloc()));
-    Duration idle = config().limits().idleTimeout();
-    if (!idle.isZero()) {
-      client.pipeline().addLast("idle", new IdleStateHandler(0, 0, idle.toMillis(), TimeUnit.MILLISECONDS));
-    }
     ByteBuf pending = early;
     early = null; // handed to the backend below, not released with this handler
     client.pipeline().remove(this);
     Relay.join(client, backend, (fromClient, toClient) -> {
       chosen.release();
       route.observer().bytes(info, chosen, fromClient, toClient);
-    }, clientInputEnded);
+    }, clientInputEnded, config().limits().idleTimeout());
     // Removing the line decoder hands any bytes that arrived after the banner to the relay.
     backend.pipeline().remove("banner");
     backend.pipeline().remove("lines");

@@ -217,6 +217,24 @@ class TcpModeTest {
     }
   }
 
+  /** Traffic in either direction keeps a session open past the idle timeout. */
+  @Test
+  void aSessionThatKeepsTalkingIsNotIdle() throws Exception {
+    EmbeddedSmtpServer a = backend("a");
+    SluiceFixture f = sluice("", "    limits: { idle_timeout: 1s }\n", entry(a, 1));
+    try (LabSmtpClient c = LabSmtpClient.connect(f.address("l"), client(42), Duration.ofSeconds(10))) {
+      c.command("EHLO busy.test");
+      long until = System.nanoTime() + Duration.ofMillis(3500).toNanos();
+      while (System.nanoTime() < until) {
+        // Awaitility as a pacer: a NOOP every 300 ms, each answered, for three and a half timeouts.
+        await().pollDelay(Duration.ofMillis(300)).until(() -> true);
+        assertThat(c.command("NOOP").code()).isEqualTo(250);
+      }
+      assertThat(c.send("a@internet.example", "b@corp.example", "Subject: still here\n\nhi\n").code()).isEqualTo(250);
+    }
+    assertThat(a.messages()).isEqualTo(1);
+  }
+
   @Test
   void halfCloseDeliversTheLastBytesBothWays() throws Exception {
     EmbeddedSmtpServer a = backend("a");
