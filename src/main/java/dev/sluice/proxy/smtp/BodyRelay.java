@@ -93,6 +93,10 @@ final class BodyRelay {
         if (i == to) {
           return -1;
         }
+        if (i + 2 < to && scanner.ordinaryLineBreak(in.getByte(i), in.getByte(i + 1), in.getByte(i + 2))) {
+          i += 3; // CRLF and the first byte of an ordinary line: on to the next line
+          continue;
+        }
       }
       if (!scanner.process(in.getByte(i))) {
         return i;

@@ -211,6 +211,20 @@ public final class DataScanner {
     seen += n;
   }
 
+  /**
+   * Inside a line, consumes {@code cr lf next} when they are a CRLF followed by an ordinary byte
+   * (above CR, and not a '.'): the break between two ordinary lines, the commonest stop in a body.
+   * Exactly what three {@link #process} calls would do, in one step; returns false, consuming
+   * nothing, in any other case (the caller then goes byte by byte).
+   */
+  boolean ordinaryLineBreak(byte cr, byte lf, byte next) {
+    if (state != MID || crHeld || cr != CR || lf != LF || (next & 0xFF) <= CR || next == DOT) {
+      return false;
+    }
+    seen += 3;
+    return true;
+  }
+
   private boolean step(byte b) {
     switch (state) {
       case MID:

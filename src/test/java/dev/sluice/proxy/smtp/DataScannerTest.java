@@ -246,6 +246,47 @@ class DataScannerTest {
     assertThat(text(s.replacement())).isEqualTo("\r\n");
   }
 
+  /**
+   * The relay's shortcut for a line break between ordinary lines is taken exactly for CR, LF and a
+   * byte above CR other than '.', and leaves the scanner as three {@code process} calls would: the
+   * same bytes afterwards give the same stops and events.
+   */
+  @ParameterizedTest
+  @EnumSource(BareNewline.class)
+  void theOrdinaryLineBreakShortcutIsThreeProcessCalls(BareNewline mode) {
+    byte[] alphabet = {'\r', '\n', 0, '.', 'a', (byte) 0x80, 0x0e, '\t', ' '};
+    byte[] after = ".\r\nx\r\n.\r\n".getBytes(ISO_8859_1);
+    for (byte x : alphabet) {
+      for (byte y : alphabet) {
+        for (byte z : alphabet) {
+          DataScanner fast = new DataScanner(mode);
+          DataScanner slow = new DataScanner(mode);
+          assertThat(fast.process((byte) 'a') && slow.process((byte) 'a')).isTrue();
+          boolean taken = fast.ordinaryLineBreak(x, y, z);
+          assertThat(taken).as("%d %d %d", x, y, z).isEqualTo(x == '\r' && y == '\n' && (z & 0xFF) > '\r' && z != '.');
+          if (!taken) {
+            continue;
+          }
+          assertThat(slow.process(x) && slow.process(y) && slow.process(z)).isTrue();
+          assertThat(fast.insideLine()).isEqualTo(slow.insideLine()).isTrue();
+          for (byte b : after) {
+            boolean go = slow.process(b);
+            assertThat(fast.process(b)).isEqualTo(go);
+            if (!go) {
+              assertThat(fast.event()).isEqualTo(slow.event());
+              assertThat(fast.withheld()).isEqualTo(slow.withheld());
+              assertThat(fast.replacement()).isEqualTo(slow.replacement());
+              if (slow.event() == Event.END_OF_DATA) {
+                break;
+              }
+            }
+          }
+          assertThat(slow.event()).isEqualTo(Event.END_OF_DATA);
+        }
+      }
+    }
+  }
+
   // ---- randomized properties ----------------------------------------------------------------
 
   @Test
