@@ -9,6 +9,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.ScheduledFuture;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
@@ -44,7 +45,7 @@ final class Relay extends ChannelInboundHandlerAdapter {
   /**
    * @param idle close the pair when no byte has moved either way this long; zero: never
    */
-  static void join(Channel client, Channel backend, Closed onClose, boolean clientInputEnded, Duration idle) {
+  static Ends join(Channel client, Channel backend, Closed onClose, boolean clientInputEnded, Duration idle) {
     Ends ends = new Ends(client, backend, onClose);
     ends.clientInputEnded = clientInputEnded;
     backend.pipeline().addLast("relay", new Relay(client, ends, false));
@@ -57,8 +58,10 @@ final class Relay extends ChannelInboundHandlerAdapter {
     }
     backend.config().setAutoRead(true);
     if (!idle.isZero()) {
-      new IdleWatch(ends, client.eventLoop(), idle.toNanos()).schedule();
+      ends.idleWatch = new IdleWatch(ends, client.eventLoop(), idle.toNanos());
+      ends.idleWatch.schedule();
     }
+    return ends;
   }
 
   @Override
@@ -142,6 +145,7 @@ final class Relay extends ChannelInboundHandlerAdapter {
     private final long stepNanos;
     private long lastTotal = -1;
     private long quietSince;
+    private ScheduledFuture<?> next;
 
     IdleWatch(Ends ends, EventLoop loop, long idleNanos) {
       this.ends = ends;
@@ -151,7 +155,18 @@ final class Relay extends ChannelInboundHandlerAdapter {
     }
 
     void schedule() {
-      loop.schedule(this, stepNanos, TimeUnit.NANOSECONDS);
+      next = loop.schedule(this, stepNanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** Called when the pair closes: a pending check would keep both channels reachable until it ran. */
+    void cancel() {
+      if (next != null) {
+        next.cancel(false);
+      }
+    }
+
+    boolean pending() {
+      return next != null && !next.isDone();
     }
 
     @Override
@@ -173,7 +188,7 @@ final class Relay extends ChannelInboundHandlerAdapter {
   }
 
   /** Shared end-of-stream state of one relayed pair. */
-  private static final class Ends {
+  static final class Ends {
     final Channel client;
     final Channel backend;
     final Closed onClose;
@@ -182,11 +197,17 @@ final class Relay extends ChannelInboundHandlerAdapter {
     long toClient;
     boolean backendInputEnded;
     boolean closed;
+    IdleWatch idleWatch;
 
     Ends(Channel client, Channel backend, Closed onClose) {
       this.client = client;
       this.backend = backend;
       this.onClose = onClose;
+    }
+
+    /** Whether an idle check is scheduled (tests: none may be left once the pair has closed). */
+    boolean idleCheckPending() {
+      return idleWatch != null && idleWatch.pending();
     }
 
     void count(boolean clientSide, int n) {
@@ -215,6 +236,9 @@ final class Relay extends ChannelInboundHandlerAdapter {
         return;
       }
       closed = true;
+      if (idleWatch != null) {
+        idleWatch.cancel();
+      }
       flushAndClose(client);
       flushAndClose(backend);
       onClose.closed(fromClient, toClient);
