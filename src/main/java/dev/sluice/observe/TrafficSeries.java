@@ -56,8 +56,9 @@ public final class TrafficSeries implements SessionObserver {
 
   /**
    * The counters of one (listener, backend), found by key. Cached per backend object, so a message
-   * costs no key or string building: a reload makes new backends, and with them new cache entries
-   * (the old ones stay as small garbage), which find the same counters by key.
+   * costs no key or string building. A reload makes new backend objects, and with them new cache
+   * entries that find the same counters by key; the old entries stay in the map, a few dozen bytes
+   * per backend and reload, as in {@link Metrics}.
    */
   private Counters counters(SessionInfo s, Backend b) {
     Counters c = new Counters(s.listener(),
