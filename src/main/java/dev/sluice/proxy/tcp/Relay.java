@@ -136,7 +136,7 @@ final class Relay extends ChannelInboundHandlerAdapter {
    * Closes a pair when no byte has moved either way for the idle timeout, judged from the byte
    * counts a few times per period. Netty's IdleStateHandler would do it per write instead (a
    * promise, a listener and a clock read for every chunk relayed to the client). The pair closes
-   * between the timeout and a quarter more after its last byte.
+   * between the timeout and an eighth more after its last byte.
    */
   private static final class IdleWatch implements Runnable {
     private final Ends ends;
@@ -171,9 +171,7 @@ final class Relay extends ChannelInboundHandlerAdapter {
 
     @Override
     public void run() {
-      if (ends.closed) {
-        return;
-      }
+      // Never runs after the pair has closed: closing cancels the pending check.
       long total = ends.fromClient + ends.toClient;
       long now = System.nanoTime();
       if (total != lastTotal) {
