@@ -31,7 +31,6 @@ import dev.sluice.observe.Metrics;
 import dev.sluice.observe.ProtocolLog;
 import dev.sluice.observe.TrafficSeries;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.channel.EventLoopGroup;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -475,10 +474,6 @@ public final class SluiceServer implements AutoCloseable {
     if (l.mode() == ListenerConfig.Mode.TCP) {
       pipeline.addLast("session", new TcpSession(listener, connector));
     } else {
-      long idle = l.limits().idleTimeout().toMillis();
-      if (idle > 0) {
-        pipeline.addLast("idle", new IdleStateHandler(idle, 0, 0, TimeUnit.MILLISECONDS));
-      }
       ServerTls tls = listener.route().tls();
       if (tls != null && tls.implicit()) {
         pipeline.addLast("tls", tls.newHandler(pipeline.channel().alloc()));

@@ -5,6 +5,7 @@ import dev.sluice.balance.SelectionKey;
 import dev.sluice.config.ListenerConfig;
 import dev.sluice.health.PassiveHealth;
 import dev.sluice.proxy.BackendConnector;
+import dev.sluice.proxy.IdleWatch;
 import dev.sluice.proxy.LingeringClose;
 import dev.sluice.proxy.Listener;
 import dev.sluice.proxy.ListenerRoute;
@@ -24,7 +25,6 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.ByteToMessageDecoder;
-import io.netty.handler.timeout.IdleStateEvent;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -72,6 +72,9 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private boolean discardingLongLine;
   /** The client half-closed: once the commands it sent are answered, the session ends. */
   private boolean inputEnded;
+  /** Reads from the client so far: the activity {@link #idleWatch} looks at. */
+  private long clientReads;
+  private IdleWatch idleWatch;
   private final Map<Backend, BackendSession> sessions = new LinkedHashMap<>(4);
   private BackendSession tx;
   /** The backend session that is authenticating, or that accepted AUTH (the session is pinned to it). */
@@ -113,6 +116,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       session.implicitTls();
     }
     input = ctx.alloc().buffer(256);
+    idleWatch = IdleWatch.start(ctx.executor(), config().limits().idleTimeout(), () -> clientReads, this::idleTimedOut);
     send(session.greeting(), Stage.CONNECT);
     ctx.flush();
     ctx.channel().config().setAutoRead(true);
@@ -124,6 +128,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       ((ByteBuf) msg).release();
       return;
     }
+    clientReads++;
     input = ByteToMessageDecoder.MERGE_CUMULATOR.cumulate(ctx.alloc(), input, (ByteBuf) msg);
     if (session.phase() == ClientSession.Phase.GREETED && session.heloName() == null
         && ProxyHeaders.looksLikeHeader(input)) {
@@ -668,16 +673,27 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       }
       return;
     }
-    if (evt instanceof IdleStateEvent && !busy && session != null && session.phase() != ClientSession.Phase.CLOSED) {
-      log.info("{}: {} idle for too long; closing", listener.name(), info.remote());
-      replyAndClose(SmtpReply.of(421, "4.4.2 " + config().hostname() + " Error: timeout exceeded"), Stage.OTHER);
-    } else {
-      ctx.fireUserEventTriggered(evt);
+    ctx.fireUserEventTriggered(evt);
+  }
+
+  /**
+   * The idle timeout passed with no input from the client: {@code 421} and close, unless a backend
+   * reply is awaited (then the client is waiting for Sluice, not idle).
+   */
+  private boolean idleTimedOut() {
+    if (busy || session == null || session.phase() == ClientSession.Phase.CLOSED) {
+      return false;
     }
+    log.info("{}: {} idle for too long; closing", listener.name(), info.remote());
+    replyAndClose(SmtpReply.of(421, "4.4.2 " + config().hostname() + " Error: timeout exceeded"), Stage.OTHER);
+    return true;
   }
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
+    if (idleWatch != null) {
+      idleWatch.cancel();
+    }
     if (body != null && tx != null) {
       // The client vanished mid-body: abort so the backend never completes a partial message.
       tx.abort();

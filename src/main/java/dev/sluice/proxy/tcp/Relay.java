@@ -1,5 +1,6 @@
 package dev.sluice.proxy.tcp;
 
+import dev.sluice.proxy.IdleWatch;
 import dev.sluice.proxy.identity.ProxyHeaders;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -8,10 +9,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
-import io.netty.channel.EventLoop;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Byte relay between a client and its backend: one instance per direction, installed once the
@@ -57,10 +55,11 @@ final class Relay extends ChannelInboundHandlerAdapter {
       client.config().setAutoRead(true);
     }
     backend.config().setAutoRead(true);
-    if (!idle.isZero()) {
-      ends.idleWatch = new IdleWatch(ends, client.eventLoop(), idle.toNanos());
-      ends.idleWatch.schedule();
-    }
+    // Idle: no byte either way. The byte counts are kept anyway, so the watch costs nothing per read.
+    ends.idleWatch = IdleWatch.start(client.eventLoop(), idle, () -> ends.fromClient + ends.toClient, () -> {
+      ends.closeBoth();
+      return true;
+    });
     return ends;
   }
 
@@ -130,59 +129,6 @@ final class Relay extends ChannelInboundHandlerAdapter {
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     // Resets and broken pipes are normal ends of TCP sessions; nothing to report beyond closing.
     ends.closeBoth();
-  }
-
-  /**
-   * Closes a pair when no byte has moved either way for the idle timeout, judged from the byte
-   * counts a few times per period. Netty's IdleStateHandler would do it per write instead (a
-   * promise, a listener and a clock read for every chunk relayed to the client). The pair closes
-   * between the timeout and an eighth more after its last byte.
-   */
-  private static final class IdleWatch implements Runnable {
-    private final Ends ends;
-    private final EventLoop loop;
-    private final long idleNanos;
-    private final long stepNanos;
-    private long lastTotal = -1;
-    private long quietSince;
-    private ScheduledFuture<?> next;
-
-    IdleWatch(Ends ends, EventLoop loop, long idleNanos) {
-      this.ends = ends;
-      this.loop = loop;
-      this.idleNanos = idleNanos;
-      this.stepNanos = Math.max(idleNanos / 8, 1);
-    }
-
-    void schedule() {
-      next = loop.schedule(this, stepNanos, TimeUnit.NANOSECONDS);
-    }
-
-    /** Called when the pair closes: a pending check would keep both channels reachable until it ran. */
-    void cancel() {
-      if (next != null) {
-        next.cancel(false);
-      }
-    }
-
-    boolean pending() {
-      return next != null && !next.isDone();
-    }
-
-    @Override
-    public void run() {
-      // Never runs after the pair has closed: closing cancels the pending check.
-      long total = ends.fromClient + ends.toClient;
-      long now = System.nanoTime();
-      if (total != lastTotal) {
-        lastTotal = total;
-        quietSince = now;
-      } else if (now - quietSince >= idleNanos) {
-        ends.closeBoth();
-        return;
-      }
-      schedule();
-    }
   }
 
   /** Shared end-of-stream state of one relayed pair. */

@@ -287,6 +287,67 @@ class SmtpModeTest {
     }
   }
 
+  /** Commands keep a session open past the idle timeout. */
+  @Test
+  void aClientThatKeepsTalkingIsNotIdle() throws Exception {
+    EmbeddedSmtpServer a = backend("a");
+    SluiceFixture f = sluice("    limits: { idle_timeout: 1s }\n", entry(a));
+    try (LabSmtpClient c = LabSmtpClient.connect(f.address("l"), client(57), TIMEOUT)) {
+      c.command("EHLO talk.test");
+      long until = System.nanoTime() + Duration.ofMillis(3500).toNanos();
+      while (System.nanoTime() < until) {
+        // Awaitility as a pacer: a NOOP every 300 ms, each answered, for three and a half timeouts.
+        await().pollDelay(Duration.ofMillis(300)).until(() -> true);
+        assertThat(c.command("NOOP").code()).isEqualTo(250);
+      }
+      assertThat(c.send("a@internet.example", "b@corp.example", "Subject: still here\n\nhi\n").code()).isEqualTo(250);
+    }
+    assertThat(a.messages()).isEqualTo(1);
+  }
+
+  /**
+   * A client waiting for a backend's reply is not idle, however long the backend takes: a server
+   * that needs 2.5 s for its final reply, behind an idle timeout of 1 s, still gets its 250 through.
+   */
+  @Test
+  void aClientWaitingForASlowBackendIsNotIdle() throws Exception {
+    AtomicInteger sessions = new AtomicInteger();
+    ScriptedPeer slow = new ScriptedPeer(c -> {
+      c.say("220 slow ready");
+      if (sessions.incrementAndGet() == 1) {
+        c.serveRest(); // the health probe
+        return;
+      }
+      c.hearUntil("EHLO");
+      c.say("250 slow");
+      c.hearUntil("MAIL");
+      c.say("250 2.1.0 Ok");
+      c.hearUntil("RCPT");
+      c.say("250 2.1.5 Ok");
+      c.hearUntil("DATA");
+      c.say("354 go ahead");
+      while (!".".equals(c.hear())) {
+        // the body
+      }
+      await().pollDelay(Duration.ofMillis(2500)).atMost(Duration.ofSeconds(5)).until(() -> true); // a slow server
+      c.say("250 2.0.0 Ok: queued slowly");
+      c.serveRest();
+    });
+    lab.add(slow);
+    SluiceFixture f = sluice("    limits: { idle_timeout: 1s }\n", "{ name: slow, address: 127.0.0.1:" + slow.port() + " }");
+    try (RawSmtpClient r = RawSmtpClient.connect(f.address("l"), null)) {
+      r.expect("220");
+      r.send("EHLO wait.test\r\nMAIL FROM:<a@internet.example>\r\nRCPT TO:<b@corp.example>\r\nDATA\r\n");
+      r.expect("250");
+      r.expect("250");
+      r.expect("250");
+      r.expect("354");
+      r.send("Subject: slow\r\n\r\nhello\r\n.\r\n");
+      assertThat(r.reply()).startsWith("250 2.0.0 Ok: queued slowly");
+      assertThat(r.reply()).as("then idle: the timeout applies again").startsWith("421 4.4.2");
+    }
+  }
+
   @Test
   void tooManyRecipientsGets452() throws Exception {
     EmbeddedSmtpServer a = backend("a");
