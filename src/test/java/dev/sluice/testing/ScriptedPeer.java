@@ -146,6 +146,26 @@ public final class ScriptedPeer implements AutoCloseable {
       return null;
     }
 
+    /** Accepts one transaction up to the body: EHLO, MAIL, RCPT and DATA each get a positive reply. */
+    public Conversation acceptUpToBody(String name) throws IOException {
+      hearUntil("EHLO");
+      say("250 " + name);
+      hearUntil("MAIL");
+      say("250 2.1.0 Ok");
+      hearUntil("RCPT");
+      say("250 2.1.5 Ok");
+      hearUntil("DATA");
+      return say("354 go ahead");
+    }
+
+    /** Reads the body up to its end-of-data line. */
+    public void hearBody() throws IOException {
+      String line;
+      while ((line = hear()) != null && !line.equals(".")) {
+        // the body
+      }
+    }
+
     /** A plain SMTP server from here on: answers every command until QUIT. */
     public void serveRest() throws IOException {
       String line;

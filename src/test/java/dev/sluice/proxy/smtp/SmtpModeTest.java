@@ -124,14 +124,7 @@ class SmtpModeTest {
         c.serveRest(); // the health probe
         return;
       }
-      c.hearUntil("EHLO");
-      c.say("250 dropper");
-      c.hearUntil("MAIL");
-      c.say("250 2.1.0 Ok");
-      c.hearUntil("RCPT");
-      c.say("250 2.1.5 Ok");
-      c.hearUntil("DATA");
-      c.say("354 go ahead");
+      c.acceptUpToBody("dropper");
       c.hear();
       c.close(); // gone in the middle of the body
     });
@@ -175,9 +168,7 @@ class SmtpModeTest {
       c.say("250 2.1.5 Ok");
       c.hearUntil("DATA");
       c.say("354 go ahead");
-      while (!".".equals(c.hear())) {
-        // the body; then no final reply
-      }
+      c.hearBody(); // then no final reply
       c.hear();
     });
     lab.add(silent);
@@ -294,12 +285,7 @@ class SmtpModeTest {
     SluiceFixture f = sluice("    limits: { idle_timeout: 1s }\n", entry(a));
     try (LabSmtpClient c = LabSmtpClient.connect(f.address("l"), client(57), TIMEOUT)) {
       c.command("EHLO talk.test");
-      long until = System.nanoTime() + Duration.ofMillis(3500).toNanos();
-      while (System.nanoTime() < until) {
-        // Awaitility as a pacer: a NOOP every 300 ms, each answered, for three and a half timeouts.
-        await().pollDelay(Duration.ofMillis(300)).until(() -> true);
-        assertThat(c.command("NOOP").code()).isEqualTo(250);
-      }
+      Loopback.keepTalking(c, Duration.ofMillis(3500)); // three and a half timeouts
       assertThat(c.send("a@internet.example", "b@corp.example", "Subject: still here\n\nhi\n").code()).isEqualTo(250);
     }
     assertThat(a.messages()).isEqualTo(1);
@@ -318,17 +304,7 @@ class SmtpModeTest {
         c.serveRest(); // the health probe
         return;
       }
-      c.hearUntil("EHLO");
-      c.say("250 slow");
-      c.hearUntil("MAIL");
-      c.say("250 2.1.0 Ok");
-      c.hearUntil("RCPT");
-      c.say("250 2.1.5 Ok");
-      c.hearUntil("DATA");
-      c.say("354 go ahead");
-      while (!".".equals(c.hear())) {
-        // the body
-      }
+      c.acceptUpToBody("slow").hearBody();
       await().pollDelay(Duration.ofMillis(2500)).atMost(Duration.ofSeconds(5)).until(() -> true); // a slow server
       c.say("250 2.0.0 Ok: queued slowly");
       c.serveRest();
