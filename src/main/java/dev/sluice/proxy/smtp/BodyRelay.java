@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Threading: confined to the client's event loop.
  */
-final class BodyRelay {
+final class BodyRelay implements BackendSession.ReplyHandler {
   private static final Logger log = LoggerFactory.getLogger(BodyRelay.class);
 
   private final SmtpFrontend frontend;
@@ -193,11 +193,13 @@ final class BodyRelay {
     } else if (tooBig) {
       later(SmtpReply.of(552, "5.3.4 " + host + " Error: message file too big"));
     } else {
-      backend.awaitFinalReply(this::finalReply);
+      backend.awaitFinalReply(this); // the relay is its own handler: no lambda per message
     }
   }
 
-  private void finalReply(SmtpReply r, BackendFailure failure) {
+  /** The backend's reply after the end of data (or why there is none). */
+  @Override
+  public void answered(SmtpReply r, BackendFailure failure) {
     if (failure != null) {
       log.warn("backend {} lost during a message from {}: {}", backend.backend(),
           frontend.context().channel().remoteAddress(), failure.getMessage());

@@ -57,13 +57,15 @@ public record SmtpReply(int code, List<String> lines) {
 
   /** The wire form ({@link #wire()}) in a new buffer, without building the string first. */
   public ByteBuf encode(ByteBufAllocator alloc) {
+    // Indexed loops: this runs for every reply to a client, and each for-each made an iterator.
+    int n = lines.size();
     int size = 0;
-    for (String l : lines) {
-      size += ByteBufUtil.utf8MaxBytes(l) + 2;
+    for (int i = 0; i < n; i++) {
+      size += ByteBufUtil.utf8MaxBytes(lines.get(i)) + 2;
     }
     ByteBuf out = alloc.buffer(size);
-    for (String l : lines) {
-      ByteBufUtil.writeUtf8(out, l);
+    for (int i = 0; i < n; i++) {
+      ByteBufUtil.writeUtf8(out, lines.get(i));
       out.writeShort(CRLF);
     }
     return out;
