@@ -681,6 +681,9 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
    * reply is awaited (then the client is waiting for Sluice, not idle).
    */
   private boolean idleTimedOut() {
+    if (!ctx.channel().isOpen()) {
+      return true; // nothing left to watch (closing cancels the watch as well)
+    }
     if (busy || session == null || session.phase() == ClientSession.Phase.CLOSED) {
       return false;
     }
