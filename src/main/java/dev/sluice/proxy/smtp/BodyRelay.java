@@ -87,9 +87,11 @@ final class BodyRelay implements BackendSession.ReplyHandler {
     int i = from;
     while (i < to) {
       if (scanner.insideLine()) {
-        int special = firstAtMostCr(in, i, to);
-        scanner.skipped(special - i);
-        i = special;
+        // Passes over ordinary bytes and, when the scanner would take them in one step, over
+        // ordinary line breaks too: the state stays "inside a line" either way.
+        int stop = scanner.ordinaryLineBreakPossible() ? firstStop(in, i, to) : firstAtMostCr(in, i, to);
+        scanner.skipped(stop - i);
+        i = stop;
         if (i == to) {
           return -1;
         }
@@ -144,6 +146,33 @@ final class BodyRelay implements BackendSession.ReplyHandler {
       }
     }
     return to;
+  }
+
+  /**
+   * The index of the first byte in {@code [from, to)} that the framing state machine must see,
+   * when ordinary line breaks need not be seen: bytes above CR are passed over as in {@link
+   * #firstAtMostCr}, and so is every CR LF followed by a byte above CR that is not a '.', the
+   * break between two ordinary lines ({@link DataScanner#ordinaryLineBreak}). {@code to} when
+   * there is none. Only for a scanner inside a line with no CR held, for which those three bytes
+   * change nothing but the count.
+   */
+  static int firstStop(ByteBuf in, int from, int to) {
+    int i = from;
+    boolean direct = in.hasMemoryAddress();
+    long address = direct ? in.memoryAddress() : 0;
+    while (true) {
+      int special = firstAtMostCr(in, i, to);
+      if (special + 2 >= to) {
+        return special; // at the end, or a break whose next byte has not arrived yet
+      }
+      byte cr = direct ? PlatformDependent.getByte(address + special) : in.getByte(special);
+      byte lf = direct ? PlatformDependent.getByte(address + special + 1) : in.getByte(special + 1);
+      byte next = direct ? PlatformDependent.getByte(address + special + 2) : in.getByte(special + 2);
+      if (cr != '\r' || lf != '\n' || (next & 0xFF) <= '\r' || next == '.') {
+        return special;
+      }
+      i = special + 3;
+    }
   }
 
   boolean backendWritable() {

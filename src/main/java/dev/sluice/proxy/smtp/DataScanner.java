@@ -206,6 +206,15 @@ public final class DataScanner {
     return state == MID;
   }
 
+  /**
+   * Whether {@link #ordinaryLineBreak} can consume line breaks now (inside a line, no CR held).
+   * While it can, consuming one changes nothing but the count, so a caller may pass over several
+   * and report them with {@link #skipped}.
+   */
+  boolean ordinaryLineBreakPossible() {
+    return state == MID && !crHeld;
+  }
+
   /** Counts {@code n} ordinary bytes inside a line that the caller passed over without {@link #process}. */
   void skipped(int n) {
     seen += n;
