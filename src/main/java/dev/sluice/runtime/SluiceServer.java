@@ -40,6 +40,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -77,6 +78,7 @@ public final class SluiceServer implements AutoCloseable {
   private BackendConnector connector;
   private EventLoopGroup workers;
   private HealthMonitor health;
+  private final AtomicBoolean stopped = new AtomicBoolean();
 
   public SluiceServer(SluiceConfig config) {
     this.config = config;
@@ -538,6 +540,11 @@ public final class SluiceServer implements AutoCloseable {
    * rest are closed and the event loops end.
    */
   public void shutdown(Duration grace) {
+    // Once only: a failed start shuts down what it had started, and its caller closes the server
+    // too; a second pass would close listening sockets on event loops that have ended.
+    if (!stopped.compareAndSet(false, true)) {
+      return;
+    }
     if (admin != null) {
       admin.close();
     }

@@ -204,6 +204,25 @@ class RunCommandTest {
     }
   }
 
+  /** The first listener is bound when the second fails: what was started is stopped once, cleanly. */
+  @Test
+  void secondListenerInUseExitsTwoWithoutAStackTrace() throws Exception {
+    try (java.net.ServerSocket busy = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+      Path cfg = dir.resolve("busy2.yaml");
+      Files.writeString(cfg, """
+          pools: { hub: { backends: [ "127.0.0.1:%d" ] } }
+          listeners:
+            first: { listen: "127.0.0.1:0", mode: smtp, pool: hub, hostname: mx.test }
+            second: { listen: "127.0.0.1:%d", mode: tcp, pool: hub }
+          """.formatted(backend.port(), busy.getLocalPort()));
+      process = start("run", "-c", cfg.toString());
+      assertThat(process.waitFor(20, TimeUnit.SECONDS)).isTrue();
+      assertThat(err()).contains("listener 'second' cannot listen on 127.0.0.1:" + busy.getLocalPort())
+          .doesNotContain("\tat ").doesNotContain("Exception");
+      assertThat(process.exitValue()).isEqualTo(2);
+    }
+  }
+
   @Test
   void sighupReloadsAValidFileAndRefusesABadOneWhileServing() throws Exception {
     int port = Loopback.freePort();
