@@ -67,7 +67,7 @@ public final class IdleWatch implements Runnable {
     return watch;
   }
 
-  void schedule() {
+  private void schedule() {
     next = loop.schedule(this, stepNanos, TimeUnit.NANOSECONDS);
   }
 

@@ -168,39 +168,28 @@ class RunCommandTest {
 
   @Test
   void badConfigExitsTwoWithLocationAndNoStackTrace() throws Exception {
-    Path cfg = dir.resolve("bad.yaml");
-    Files.writeString(cfg, "pools:\n  hub:\n    algoritm: round_robin\n    backends: [127.0.0.1:25]\nlisteners: {}\n");
-    process = start("run", "-c", cfg.toString());
-    assertThat(process.waitFor(20, TimeUnit.SECONDS)).isTrue();
-    assertThat(process.exitValue()).isEqualTo(2);
-    assertThat(err()).contains("bad.yaml:3:5").contains("algorithm").doesNotContain("Exception").doesNotContain("\tat ");
+    String err = runExpectingExitTwo("bad.yaml",
+        "pools:\n  hub:\n    algoritm: round_robin\n    backends: [127.0.0.1:25]\nlisteners: {}\n");
+    assertThat(err).contains("bad.yaml:3:5").contains("algorithm").doesNotContain("Exception").doesNotContain("\tat ");
   }
 
   @Test
   void sourceAddressNotOfThisHostExitsTwo() throws Exception {
-    Path cfg = dir.resolve("src.yaml");
-    Files.writeString(cfg, """
+    String err = runExpectingExitTwo("src.yaml", """
         pools: { hub: { backends: [ "127.0.0.1:%d" ] } }
         listeners: { relay: { listen: "127.0.0.1:0", mode: tcp, pool: hub, source_address: 192.0.2.7 } }
         """.formatted(backend.port()));
-    process = start("run", "-c", cfg.toString());
-    assertThat(process.waitFor(20, TimeUnit.SECONDS)).isTrue();
-    assertThat(process.exitValue()).isEqualTo(2);
-    assertThat(err()).contains("src.yaml:2:").contains("source_address 192.0.2.7 is not an address of this host");
+    assertThat(err).contains("src.yaml:2:").contains("source_address 192.0.2.7 is not an address of this host");
   }
 
   @Test
   void listenAddressInUseExitsTwoNamingTheListener() throws Exception {
     try (java.net.ServerSocket busy = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
-      Path cfg = dir.resolve("busy.yaml");
-      Files.writeString(cfg, """
+      String err = runExpectingExitTwo("busy.yaml", """
           pools: { hub: { backends: [ "127.0.0.1:%d" ] } }
           listeners: { relay: { listen: "127.0.0.1:%d", mode: tcp, pool: hub } }
           """.formatted(backend.port(), busy.getLocalPort()));
-      process = start("run", "-c", cfg.toString());
-      assertThat(process.waitFor(20, TimeUnit.SECONDS)).isTrue();
-      assertThat(process.exitValue()).isEqualTo(2);
-      assertThat(err()).contains("listener 'relay' cannot listen on 127.0.0.1:" + busy.getLocalPort()).doesNotContain("\tat ");
+      assertThat(err).contains("listener 'relay' cannot listen on 127.0.0.1:" + busy.getLocalPort()).doesNotContain("\tat ");
     }
   }
 
@@ -208,18 +197,14 @@ class RunCommandTest {
   @Test
   void secondListenerInUseExitsTwoWithoutAStackTrace() throws Exception {
     try (java.net.ServerSocket busy = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
-      Path cfg = dir.resolve("busy2.yaml");
-      Files.writeString(cfg, """
+      String err = runExpectingExitTwo("busy2.yaml", """
           pools: { hub: { backends: [ "127.0.0.1:%d" ] } }
           listeners:
             first: { listen: "127.0.0.1:0", mode: smtp, pool: hub, hostname: mx.test }
             second: { listen: "127.0.0.1:%d", mode: tcp, pool: hub }
           """.formatted(backend.port(), busy.getLocalPort()));
-      process = start("run", "-c", cfg.toString());
-      assertThat(process.waitFor(20, TimeUnit.SECONDS)).isTrue();
-      assertThat(err()).contains("listener 'second' cannot listen on 127.0.0.1:" + busy.getLocalPort())
+      assertThat(err).contains("listener 'second' cannot listen on 127.0.0.1:" + busy.getLocalPort())
           .doesNotContain("\tat ").doesNotContain("Exception");
-      assertThat(process.exitValue()).isEqualTo(2);
     }
   }
 
@@ -262,16 +247,22 @@ class RunCommandTest {
 
   @Test
   void adminOffLoopbackWithoutATokenExitsTwo() throws Exception {
-    Path cfg = dir.resolve("admin.yaml");
-    Files.writeString(cfg, """
+    String err = runExpectingExitTwo("admin.yaml", """
         admin: { listen: "0.0.0.0:0" }
         pools: { hub: { backends: [ "127.0.0.1:%d" ] } }
         listeners: { relay: { listen: "127.0.0.1:0", mode: tcp, pool: hub } }
         """.formatted(backend.port()));
+    assertThat(err).contains("admin.yaml:1:").contains("is not a loopback address").contains("token_file");
+  }
+
+  /** Writes {@code yaml} to {@code file}, runs {@code sluice run} on it, expects exit 2; returns stderr. */
+  private String runExpectingExitTwo(String file, String yaml) throws Exception {
+    Path cfg = dir.resolve(file);
+    Files.writeString(cfg, yaml);
     process = start("run", "-c", cfg.toString());
     assertThat(process.waitFor(20, TimeUnit.SECONDS)).isTrue();
-    assertThat(process.exitValue()).isEqualTo(2);
-    assertThat(err()).contains("admin.yaml:1:").contains("is not a loopback address").contains("token_file");
+    assertThat(process.exitValue()).as("exit status; stderr:%n%s", err()).isEqualTo(2);
+    return err();
   }
 
   private void hangUp() throws Exception {

@@ -119,11 +119,18 @@ final class BodyRelay implements BackendSession.ReplyHandler {
    * exact.
    */
   static int firstAtMostCr(ByteBuf in, int from, int to) {
+    return firstAtMostCr(in, in.hasMemoryAddress() ? in.memoryAddress() : 0, from, to);
+  }
+
+  /**
+   * As {@link #firstAtMostCr(ByteBuf, int, int)}, with {@code in}'s memory address (0: none) looked
+   * up once by the caller: {@link #firstStop} searches line after line of one buffer.
+   */
+  private static int firstAtMostCr(ByteBuf in, long address, int from, int to) {
     int i = from;
-    if (in.hasMemoryAddress() && !PlatformDependent.BIG_ENDIAN_NATIVE_ORDER) {
+    if (address != 0 && !PlatformDependent.BIG_ENDIAN_NATIVE_ORDER) {
       // Off-heap buffer: read memory directly. ByteBuf.getLongLE re-checks bounds and the
       // reference count on every call, which costs more than the bit trick itself.
-      long address = in.memoryAddress();
       for (; i + Long.BYTES <= to; i += Long.BYTES) {
         long x = PlatformDependent.getLong(address + i);
         long flags = (x - 14 * ONES) & ~x & HIGH_BITS;
@@ -161,7 +168,7 @@ final class BodyRelay implements BackendSession.ReplyHandler {
     boolean direct = in.hasMemoryAddress();
     long address = direct ? in.memoryAddress() : 0;
     while (true) {
-      int special = firstAtMostCr(in, i, to);
+      int special = firstAtMostCr(in, address, i, to);
       if (special + 2 >= to) {
         return special; // at the end, or a break whose next byte has not arrived yet
       }
