@@ -3,7 +3,6 @@ package dev.sluice.proxy.smtp;
 import dev.sluice.config.ListenerConfig.BareNewline;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.util.internal.PlatformDependent;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -80,8 +79,9 @@ final class BodyRelay implements BackendSession.ReplyHandler {
 
   /**
    * Runs the scanner over {@code in[from, to)}; returns the index where it stopped, or -1 when it
-   * consumed everything. Inside a line, ordinary bytes are skipped eight at a time: the state
-   * machine only needs to see NUL, CR, LF and the byte after a line break.
+   * consumed everything. Inside a line, ordinary bytes are passed over in bulk ({@link
+   * SpecialByteSearch}): the state machine only needs to see NUL, CR, LF and the byte after a line
+   * break.
    */
   private int scan(ByteBuf in, int from, int to) {
     int i = from;
@@ -89,7 +89,9 @@ final class BodyRelay implements BackendSession.ReplyHandler {
       if (scanner.insideLine()) {
         // Passes over ordinary bytes and, when the scanner would take them in one step, over
         // ordinary line breaks too: the state stays "inside a line" either way.
-        int stop = scanner.ordinaryLineBreakPossible() ? firstStop(in, i, to) : firstAtMostCr(in, i, to);
+        int stop = scanner.ordinaryLineBreakPossible()
+            ? SpecialByteSearch.firstStop(in, i, to)
+            : SpecialByteSearch.firstAtMostCr(in, i, to);
         scanner.skipped(stop - i);
         i = stop;
         if (i == to) {
@@ -106,80 +108,6 @@ final class BodyRelay implements BackendSession.ReplyHandler {
       i++;
     }
     return -1;
-  }
-
-  private static final long ONES = 0x0101010101010101L;
-  private static final long HIGH_BITS = 0x8080808080808080L;
-
-  /**
-   * The index of the first byte in {@code [from, to)} whose value is at most CR (13): NUL, LF, CR
-   * and the other control bytes; {@code to} when there is none. Eight bytes per step with the
-   * "has a byte less than n" bit trick: a byte below 14 sets its high bit in {@code (x - 14 * ONES)
-   * & ~x}; a borrow can also flag bytes above a true match, never below one, so the lowest flag is
-   * exact.
-   */
-  static int firstAtMostCr(ByteBuf in, int from, int to) {
-    return firstAtMostCr(in, in.hasMemoryAddress() ? in.memoryAddress() : 0, from, to);
-  }
-
-  /**
-   * As {@link #firstAtMostCr(ByteBuf, int, int)}, with {@code in}'s memory address (0: none) looked
-   * up once by the caller: {@link #firstStop} searches line after line of one buffer.
-   */
-  private static int firstAtMostCr(ByteBuf in, long address, int from, int to) {
-    int i = from;
-    if (address != 0 && !PlatformDependent.BIG_ENDIAN_NATIVE_ORDER) {
-      // Off-heap buffer: read memory directly. ByteBuf.getLongLE re-checks bounds and the
-      // reference count on every call, which costs more than the bit trick itself.
-      for (; i + Long.BYTES <= to; i += Long.BYTES) {
-        long x = PlatformDependent.getLong(address + i);
-        long flags = (x - 14 * ONES) & ~x & HIGH_BITS;
-        if (flags != 0) {
-          return i + (Long.numberOfTrailingZeros(flags) >>> 3);
-        }
-      }
-    } else {
-      for (; i + Long.BYTES <= to; i += Long.BYTES) {
-        long x = in.getLongLE(i);
-        long flags = (x - 14 * ONES) & ~x & HIGH_BITS;
-        if (flags != 0) {
-          return i + (Long.numberOfTrailingZeros(flags) >>> 3);
-        }
-      }
-    }
-    for (; i < to; i++) {
-      if ((in.getByte(i) & 0xFF) <= '\r') {
-        return i;
-      }
-    }
-    return to;
-  }
-
-  /**
-   * The index of the first byte in {@code [from, to)} that the framing state machine must see,
-   * when ordinary line breaks need not be seen: bytes above CR are passed over as in {@link
-   * #firstAtMostCr}, and so is every CR LF followed by a byte above CR that is not a '.', the
-   * break between two ordinary lines ({@link DataScanner#ordinaryLineBreak}). {@code to} when
-   * there is none. Only for a scanner inside a line with no CR held, for which those three bytes
-   * change nothing but the count.
-   */
-  static int firstStop(ByteBuf in, int from, int to) {
-    int i = from;
-    boolean direct = in.hasMemoryAddress();
-    long address = direct ? in.memoryAddress() : 0;
-    while (true) {
-      int special = firstAtMostCr(in, address, i, to);
-      if (special + 2 >= to) {
-        return special; // at the end, or a break whose next byte has not arrived yet
-      }
-      byte cr = direct ? PlatformDependent.getByte(address + special) : in.getByte(special);
-      byte lf = direct ? PlatformDependent.getByte(address + special + 1) : in.getByte(special + 1);
-      byte next = direct ? PlatformDependent.getByte(address + special + 2) : in.getByte(special + 2);
-      if (cr != '\r' || lf != '\n' || (next & 0xFF) <= '\r' || next == '.') {
-        return special;
-      }
-      i = special + 3;
-    }
   }
 
   boolean backendWritable() {
