@@ -12,8 +12,10 @@ import dev.sluice.proxy.tls.BackendTlsContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.ByteToMessageDecoder;
@@ -411,10 +413,38 @@ public final class BackendSession {
    * received bytes itself (CRLF, or a bare LF, ends a line) and decodes each straight to a string,
    * without a buffer slice per line. A line longer than {@value #MAX_REPLY_LINE} bytes fails the
    * session as soon as that many bytes lack an end of line.
+   *
+   * <p>A plain inbound handler that keeps its own cumulation, not a {@code ByteToMessageDecoder}:
+   * replies produce no messages for a next handler, and the decoder's output list and re-entry
+   * bookkeeping cost more per read than the parsing itself (four backend reads per message).
    */
-  private final class Replies extends ByteToMessageDecoder {
+  private final class Replies extends ChannelInboundHandlerAdapter {
+    /** Bytes received and not yet parsed: a partial line, or nothing. */
+    private ByteBuf received = Unpooled.EMPTY_BUFFER;
+
     @Override
-    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      received = ByteToMessageDecoder.MERGE_CUMULATOR.cumulate(ctx.alloc(), received, (ByteBuf) msg);
+      parse(ctx, received);
+      if (!received.isReadable()) {
+        releaseReceived(); // the common case: the read held whole lines
+      } else {
+        received.discardSomeReadBytes();
+      }
+    }
+
+    private void releaseReceived() {
+      ByteBuf r = received;
+      received = Unpooled.EMPTY_BUFFER;
+      r.release();
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+      releaseReceived();
+    }
+
+    private void parse(ChannelHandlerContext ctx, ByteBuf in) {
       while (in.isReadable()) {
         if (!ctx.channel().isActive()) {
           in.skipBytes(in.readableBytes()); // closed after a failure: the rest means nothing
@@ -480,8 +510,8 @@ public final class BackendSession {
     }
 
     @Override
-    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
-      super.channelInactive(ctx); // the decoder's end of input; nothing is left to decode after a close
+    public void channelInactive(ChannelHandlerContext ctx) {
+      releaseReceived(); // a partial line from a closed connection means nothing
       closed = true;
       failAll(new BackendFailure("backend closed the connection", null));
       // A client paused because this backend's buffer was full must read on (to its end of data)
