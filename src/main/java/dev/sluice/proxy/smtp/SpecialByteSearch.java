@@ -27,7 +27,7 @@ public final class SpecialByteSearch {
   private static final long HIGH_BITS = 0x8080808080808080L;
   /** CR then LF, read as a little-endian short. */
   private static final short CRLF_LE = 0x0A0D;
-  /** Bytes per step of {@link #firstStop}'s fast path: most runs this long in a body are inside a line. */
+  /** Bytes per step of {@link #firstStop}'s fast path: most runs this long in a body are in a line. */
   private static final int BLOCK = 4 * Long.BYTES;
 
   private SpecialByteSearch() {}
@@ -50,7 +50,10 @@ public final class SpecialByteSearch {
     return direct(in) ? firstStop(in.memoryAddress(), from, to) : firstStopHeap(in, from, to);
   }
 
-  /** Off-heap with little-endian words: read memory directly (ByteBuf accessors re-check bounds and the reference count on every call). */
+  /**
+   * Off-heap, on a little-endian machine: memory is read directly, because ByteBuf's accessors
+   * re-check the bounds and the reference count on every call.
+   */
   private static boolean direct(ByteBuf in) {
     return in.hasMemoryAddress() && !PlatformDependent.BIG_ENDIAN_NATIVE_ORDER;
   }
