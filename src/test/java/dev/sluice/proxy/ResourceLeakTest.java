@@ -10,6 +10,7 @@ import dev.sluice.lab.EmbeddedSmtpServer;
 import dev.sluice.lab.LabSmtpClient;
 import dev.sluice.testing.Loopback;
 import dev.sluice.testing.LoopbackLab;
+import dev.sluice.testing.ScriptedPeer;
 import dev.sluice.testing.SluiceFixture;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
@@ -17,14 +18,16 @@ import io.netty.util.ResourceLeakDetector;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 
 /**
- * 10,000 sessions through both modes leave no file descriptor, thread or buffer behind: every
- * buffer Netty allocates is tracked (leak detection at paranoid) and a leak would be reported.
+ * 10,000 sessions through both modes leave no file descriptor, thread or buffer behind, and
+ * neither do backends that close in the middle of a reply line: every buffer Netty allocates is
+ * tracked (leak detection at paranoid) and a leak would be reported.
  */
 class ResourceLeakTest {
   final LoopbackLab lab = new LoopbackLab();
@@ -69,6 +72,46 @@ class ResourceLeakTest {
     });
     assertThat(Thread.activeCount()).isLessThanOrEqualTo(threads + 2);
     assertThat(f.server().pools().get("p").backends().get(0).active()).isZero();
+    assertNoLeakReported();
+  }
+
+  /**
+   * A backend that closes in the middle of a reply line leaves its partial line in Sluice's reply
+   * buffer: that buffer is released with the connection, every time.
+   */
+  @Test
+  void backendsClosingMidReplyLineLeaveNoBufferBehind() throws Exception {
+    AtomicInteger connections = new AtomicInteger();
+    ScriptedPeer halfReplier = new ScriptedPeer(c -> {
+      c.say("220 half ready");
+      if (connections.incrementAndGet() == 1) {
+        c.serveRest(); // the health probe
+        return;
+      }
+      c.hearUntil("EHLO");
+      c.say("250 half");
+      c.hearUntil("MAIL");
+      c.raw("250 2.1.0 O"); // no end of line: the connection closes after this
+    });
+    lab.add(halfReplier);
+    // Never ejected for its failures: every session must reach it.
+    SluiceFixture f = lab.add(SluiceFixture.start("""
+        health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
+        pools: { p: { backends: [ "127.0.0.1:%d" ], passive: { consecutive_failures: 1000 } } }
+        listeners:
+          mx: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: basic, hostname: mx.test, retries: 0 }
+        """.formatted(halfReplier.port())));
+    for (int i = 0; i < 200; i++) {
+      try (LabSmtpClient c = LabSmtpClient.connect(f.address("mx"), null, Duration.ofSeconds(10))) {
+        c.command("EHLO leak.test");
+        assertThat(c.command("MAIL FROM:<a@internet.example>").code()).as("session %d", i).isEqualTo(451);
+      }
+    }
+    assertThat(connections.get()).isGreaterThan(200);
+    assertNoLeakReported();
+  }
+
+  private void assertNoLeakReported() {
     // Leaked buffers are reported when they are collected and the detector next runs.
     System.gc();
     for (int i = 0; i < 100; i++) {
