@@ -62,6 +62,23 @@ public final class ScriptedPeer implements AutoCloseable {
   }
 
   /**
+   * A script for a server behind a health check: it greets with {@code banner} on every
+   * connection, serves the first one (Sluice's health probe) as a plain SMTP server, and plays
+   * {@code session} on every later one.
+   */
+  public static Script afterHealthProbe(String banner, Script session) {
+    AtomicInteger connections = new AtomicInteger();
+    return c -> {
+      c.say(banner);
+      if (connections.incrementAndGet() == 1) {
+        c.serveRest();
+        return;
+      }
+      session.play(c);
+    };
+  }
+
+  /**
    * A script for an SMTP server that offers STARTTLS, upgrades with {@code tls} when asked and then
    * serves the rest of the session ({@link Conversation#serveRest()}) inside TLS.
    */

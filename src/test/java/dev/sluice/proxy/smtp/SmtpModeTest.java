@@ -117,17 +117,11 @@ class SmtpModeTest {
 
   @Test
   void backendLostMidDataGives451NeverA250() throws Exception {
-    AtomicInteger sessions = new AtomicInteger();
-    ScriptedPeer dropper = new ScriptedPeer(c -> {
-      c.say("220 dropper ready");
-      if (sessions.incrementAndGet() == 1) {
-        c.serveRest(); // the health probe
-        return;
-      }
+    ScriptedPeer dropper = new ScriptedPeer(ScriptedPeer.afterHealthProbe("220 dropper ready", c -> {
       c.acceptUpToBody("dropper");
       c.hear();
       c.close(); // gone in the middle of the body
-    });
+    }));
     lab.add(dropper);
     SluiceFixture f = sluice("", "{ name: dropper, address: 127.0.0.1:" + dropper.port() + " }");
     try (LabSmtpClient c = LabSmtpClient.connect(f.address("l"), client(53), TIMEOUT)) {
@@ -197,19 +191,13 @@ class SmtpModeTest {
    */
   @Test
   void backendReplyLinesAreFramedAndAnOverlongOneFailsTheBackendAtOnce() throws Exception {
-    AtomicInteger sessions = new AtomicInteger();
-    ScriptedPeer babbler = new ScriptedPeer(c -> {
-      c.say("220 babbler ready");
-      if (sessions.incrementAndGet() == 1) {
-        c.serveRest(); // the health probe
-        return;
-      }
+    ScriptedPeer babbler = new ScriptedPeer(ScriptedPeer.afterHealthProbe("220 babbler ready", c -> {
       c.hearUntil("EHLO");
       c.raw("250-babbler\r\n250-PIPE").raw("LINING\n250 8BITMIME\r\n"); // split, and one bare LF
       c.hearUntil("MAIL");
       c.raw("250 " + "x".repeat(9000)); // no end of line, ever
       c.hear();
-    });
+    }));
     lab.add(babbler);
     EmbeddedSmtpServer good = backend("good");
     SluiceFixture f = sluice("    timeouts: { command: 120s }\n",
@@ -297,18 +285,12 @@ class SmtpModeTest {
    */
   @Test
   void aClientWaitingForASlowBackendIsNotIdle() throws Exception {
-    AtomicInteger sessions = new AtomicInteger();
-    ScriptedPeer slow = new ScriptedPeer(c -> {
-      c.say("220 slow ready");
-      if (sessions.incrementAndGet() == 1) {
-        c.serveRest(); // the health probe
-        return;
-      }
+    ScriptedPeer slow = new ScriptedPeer(ScriptedPeer.afterHealthProbe("220 slow ready", c -> {
       c.acceptUpToBody("slow").hearBody();
       await().pollDelay(Duration.ofMillis(2500)).atMost(Duration.ofSeconds(5)).until(() -> true); // a slow server
       c.say("250 2.0.0 Ok: queued slowly");
       c.serveRest();
-    });
+    }));
     lab.add(slow);
     SluiceFixture f = sluice("    limits: { idle_timeout: 1s }\n", "{ name: slow, address: 127.0.0.1:" + slow.port() + " }");
     try (RawSmtpClient r = RawSmtpClient.connect(f.address("l"), null)) {
