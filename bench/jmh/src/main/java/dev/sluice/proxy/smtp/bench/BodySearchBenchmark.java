@@ -24,7 +24,10 @@ import org.openjdk.jmh.annotations.TearDown;
  * <p>References, in the same run:
  * <ul>
  *   <li>{@code wordPerStep}: the previous search (fifth session), eight bytes per step and a return
- *       to the caller's loop at every line break; what the block search replaced.
+ *       to the caller's loop at every line break; what the block search replaced. Its code is kept
+ *       here as it was, not called from {@link SpecialByteSearch}, so the reference stays fixed
+ *       when that class changes (it also looked the buffer's address up once per search, which
+ *       the public entry points do once per call).
  *   <li>{@code nettyIndexOfLf}: Netty's own {@code ByteBuf.indexOf} for LF, line after line: the
  *       library's search for one byte value, which finds less than Sluice must (no CR, NUL or dot
  *       check), as a yardstick of what a well-kept library achieves.
