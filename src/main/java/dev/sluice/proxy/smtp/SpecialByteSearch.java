@@ -73,7 +73,7 @@ public final class SpecialByteSearch {
     for (; i + Long.BYTES <= to; i += Long.BYTES) {
       long flags = atMostCrFlags(PlatformDependent.getLong(address + i));
       if (flags != 0) {
-        return i + (Long.numberOfTrailingZeros(flags) >>> 3);
+        return i + lowestFlaggedByte(flags);
       }
     }
     for (; i < to; i++) {
