@@ -140,6 +140,40 @@ class SmtpModePostfixIT {
     assertThat(deliveredB()).isEqualTo(40);
   }
 
+  /**
+   * A client that pipelines like Postfix's own smtp client (RFC 2920: MAIL, RCPT and DATA in one
+   * write): Sluice sends each group to a server in one write too. With back pressure on server A,
+   * a group refused at MAIL there goes again, whole, to server B; the client hears only B.
+   */
+  @Test
+  void pipelinedGroupsAreSentWholeAndRetriedWholeUnderBackPressure() throws Exception {
+    start("30s", "");
+    String group = "MAIL FROM:<news@internet.example>\r\nRCPT TO:<user@example.test>\r\nDATA\r\n";
+    int accepted = 0;
+    try (RawSmtpClient r = RawSmtpClient.connect(sluice.address("mx"), "127.0.0.65")) {
+      r.expect("220");
+      r.send("EHLO pipelining.test\r\n");
+      r.expect("250");
+      for (int i = 0; i < 40; i++) {
+        if (i == 20) {
+          pfA.setBackPressure(true);
+        }
+        r.send(group);
+        assertThat(r.reply()).as("MAIL of message %d", i).startsWith("250 2.1.0");
+        assertThat(r.reply()).as("RCPT of message %d", i).startsWith("250 2.1.5");
+        assertThat(r.reply()).as("DATA of message %d", i).startsWith("354");
+        r.send("Subject: pipelined " + i + "\r\n\r\nhello\r\n.\r\n");
+        accepted += r.reply().startsWith("250 2.0.0") ? 1 : 0;
+      }
+      r.send("QUIT\r\n");
+      r.expect("221");
+    }
+    assertThat(accepted).isEqualTo(40);
+    assertNothingLost(40);
+    assertThat(deliveredA()).as("half of the first twenty, none after back pressure").isEqualTo(10);
+    assertThat(deliveredB()).isEqualTo(30);
+  }
+
   /** Published end-of-data variants that Postfix 3.7 may take as the end of a message. */
   @ParameterizedTest
   @ValueSource(strings = {"\n.\n", "\n.\r\n", "\r.\r", "\r\n.\r", "\r.\r\n", "\r\n.\n", "\n..\r\n"})

@@ -152,6 +152,14 @@ public final class ScriptedPeer implements AutoCloseable {
       return line;
     }
 
+    /**
+     * Whether more input has already arrived (read into the buffer or waiting in the socket): after
+     * a {@link #hear()}, true when the peer sent the next line in the same write.
+     */
+    public boolean inputWaiting() throws IOException {
+      return in.ready();
+    }
+
     /** Reads lines until one starts with {@code prefix} (case-insensitive). */
     public String hearUntil(String prefix) throws IOException {
       String line;

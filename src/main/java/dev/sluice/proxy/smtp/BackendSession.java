@@ -31,9 +31,10 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Sluice's SMTP client session to one backend on behalf of one client session: connect, banner,
- * EHLO with the client's name, then commands whose replies are awaited one at a time, and the
- * message body streamed through. Opened for a transaction and kept for later transactions of the
- * same client that are scheduled to the same backend.
+ * EHLO with the client's name, then commands whose replies are taken in order (several may be
+ * outstanding when the backend offers PIPELINING), and the message body streamed through. Opened
+ * for a transaction and kept for later transactions of the same client that are scheduled to the
+ * same backend.
  *
  * <p>Threading: lives on the client's event loop; every method must be called there. Futures
  * complete on that loop.
@@ -53,8 +54,10 @@ public final class BackendSession {
   private Channel channel;
   private boolean closed;
   private List<String> extensions = List.of();
+  private boolean pipelining;
   private long lastSentAt;
   private Runnable onWritable = () -> {};
+  private Runnable afterReplies = () -> {};
 
   /** The reply timer: armed while replies are awaited, checks the oldest one's deadline. */
   private ScheduledFuture<?> timer;
@@ -159,6 +162,7 @@ public final class BackendSession {
                 + " Sluice's source address to smtpd_authorized_xforward_hosts)", null));
           } else {
             s.extensions = ehlo.ehloKeywords();
+            s.pipelining = s.extensions.contains("PIPELINING");
             ready.complete(s);
           }
         });
@@ -226,6 +230,11 @@ public final class BackendSession {
     return extensions;
   }
 
+  /** Whether the backend offered PIPELINING (RFC 2920): commands may be sent before earlier replies. */
+  public boolean pipelining() {
+    return pipelining;
+  }
+
   /** Open, and not waiting for any reply: fit for the next transaction. */
   public boolean idle() {
     return !closed && channel != null && channel.isActive() && pending.isEmpty();
@@ -248,9 +257,18 @@ public final class BackendSession {
 
   /** Sends one command line; {@code handler} gets its reply. */
   public void command(String line, ReplyHandler handler) {
+    write(line, handler);
+    flush();
+  }
+
+  /**
+   * Writes one command line without flushing, so that commands pipelined with it (RFC 2920) leave
+   * in one segment; the caller flushes. {@code handler} gets its reply.
+   */
+  public void write(String line, ReplyHandler handler) {
     long now = System.nanoTime();
     if (expect(line, timeouts.command(), channel.eventLoop(), now, handler)) {
-      send(line, now);
+      send(line, now, false);
     }
   }
 
@@ -290,6 +308,11 @@ public final class BackendSession {
     this.onWritable = r;
   }
 
+  /** Runs {@code r} after each read from the backend, once the replies it completed are handled. */
+  public void afterReplies(Runnable r) {
+    this.afterReplies = r;
+  }
+
   /** {@code handler} gets the backend's reply to the end of data the caller has just written. */
   public void awaitFinalReply(ReplyHandler handler) {
     long now = System.nanoTime();
@@ -307,7 +330,7 @@ public final class BackendSession {
     }
     long now = System.nanoTime();
     expect(QUIT, Duration.ofSeconds(5), channel.eventLoop(), now, (r, failure) -> channel.close());
-    send(QUIT, now);
+    send(QUIT, now, true);
     closed = true;
   }
 
@@ -319,13 +342,16 @@ public final class BackendSession {
     }
   }
 
-  private void send(String line, long now) {
+  private void send(String line, long now, boolean flush) {
     lastSentAt = now;
     if (channel != null && channel.isActive()) {
       ByteBuf out = channel.alloc().buffer(ByteBufUtil.utf8MaxBytes(line) + 2);
       ByteBufUtil.writeUtf8(out, line);
       out.writeShort(CRLF);
-      channel.writeAndFlush(out, channel.voidPromise());
+      channel.write(out, channel.voidPromise());
+      if (flush) {
+        channel.flush();
+      }
     }
   }
 
@@ -431,6 +457,7 @@ public final class BackendSession {
       } else {
         received.discardSomeReadBytes();
       }
+      afterReplies.run();
     }
 
     private void releaseReceived() {

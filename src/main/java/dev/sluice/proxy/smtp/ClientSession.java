@@ -111,6 +111,57 @@ public final class ClientSession {
     this.settings = settings;
   }
 
+  /** A copy to try commands on without moving this session ({@link #relayedAhead}). */
+  private ClientSession(ClientSession s) {
+    this.settings = s.settings;
+    this.phase = s.phase;
+    this.heloName = s.heloName;
+    this.extended = s.extended;
+    this.tls = s.tls;
+    this.authenticated = s.authenticated;
+    this.smtputf8 = s.smtputf8;
+    this.errors = s.errors;
+    this.recipientsAsked = s.recipientsAsked;
+    this.recipientsAccepted = s.recipientsAccepted;
+  }
+
+  /**
+   * RFC 2920 look-ahead, while the MAIL or RCPT just returned as {@link Kind#OPEN_TRANSACTION} or
+   * {@link Kind#RELAY_RCPT} awaits its backend's answer. {@code next} are the complete command
+   * lines the client has already sent after it, in order. Returns the steps this session will take
+   * for the leading ones if the backend accepts everything before them: RCPTs, and DATA only as
+   * the last (§3.1: DATA ends a group; the body waits for 354). Anything else ends the list.
+   *
+   * <p>Sending these to the backend ahead of their turn is safe because a backend refuses them
+   * too when it refused an earlier command: a RCPT with no transaction gets 503, and DATA with no
+   * accepted recipient 503 or 554 (§3.1). The caller must drop such answers, and must abandon a
+   * backend that answers 354 to a DATA this session did not relay. This session does not move.
+   */
+  public java.util.List<Step> relayedAhead(java.util.List<String> next) {
+    ClientSession trial = new ClientSession(this);
+    if (trial.phase == Phase.MAIL_PENDING) {
+      trial.phase = Phase.TRANSACTION;
+    } else if (trial.phase == Phase.TRANSACTION) {
+      trial.recipientsAccepted++;
+    } else {
+      return java.util.List.of();
+    }
+    java.util.List<Step> steps = new java.util.ArrayList<>(next.size());
+    for (String line : next) {
+      Step step = trial.onLine(line);
+      if (step.kind() == Kind.RELAY_RCPT) {
+        trial.recipientsAccepted++;
+        steps.add(step);
+      } else {
+        if (step.kind() == Kind.RELAY_DATA) {
+          steps.add(step);
+        }
+        break;
+      }
+    }
+    return steps;
+  }
+
   /** The greeting to send when the client connects. */
   public SmtpReply greeting() {
     return SmtpReply.of(220, settings.hostname() + " ESMTP Sluice");

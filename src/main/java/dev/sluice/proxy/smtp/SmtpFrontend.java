@@ -27,6 +27,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -43,7 +44,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Commands are handled strictly one at a time, in order: a pipelined group (RFC 2920) is
  * buffered and its replies are written in order and flushed together when the buffer holds no
- * further complete command. MAIL goes to a backend chosen for it; a failed connect, a 421, a 4xx
+ * further complete command or a backend read has been handled. Towards a backend that offers
+ * PIPELINING, the RCPTs and DATA the client pipelined after a MAIL or RCPT go with it in one
+ * write ({@link #sendAhead}); their replies are still taken in order, and the client's group
+ * costs one backend round trip. MAIL goes to a backend chosen for it; a failed connect, a 421, a 4xx
  * banner, or a 4xx to EHLO or MAIL is a passive failure and the transaction moves to the next
  * eligible backend (never the same one twice, at most {@code retries} more) before the client
  * hears anything. 5xx replies go to the client unchanged. The body streams through with strict
@@ -88,6 +92,13 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   /** The stage of the RCPT or DATA whose reply {@link #relayed} awaits. */
   private Stage relayStage;
   private final BackendSession.ReplyHandler relayed = this::relayAnswered;
+  /**
+   * Commands the client has pipelined that were sent to the transaction's backend ahead of their
+   * turn (RFC 2920), in the order of the lines that follow in {@link #input}; see {@link #sendAhead}.
+   */
+  private final ArrayDeque<Ahead> ahead = new ArrayDeque<>(4);
+  /** The entry of {@link #ahead} for the line being executed, until a relay takes it. */
+  private Ahead lineAhead;
   /** Strict: a command that is not valid UTF-8 is refused, never repaired and passed on. */
   private final java.nio.charset.CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
       .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
@@ -149,6 +160,16 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         if (!body.feed(input)) {
           break;
         }
+        continue;
+      }
+      Ahead sent = ahead.poll();
+      if (sent != null) {
+        // Already decoded, checked and sent to the backend: the next line in the buffer.
+        input.skipBytes(sent.length);
+        route.observer().received(info, masked(sent.line));
+        lineAhead = sent;
+        execute(session.onLine(sent.line));
+        dropLineAhead();
         continue;
       }
       int eol = input.indexOf(input.readerIndex(), input.writerIndex(), (byte) '\n');
@@ -238,8 +259,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         tried.clear();
         schedule(step.command(), null);
       }
-      case RELAY_RCPT -> relay("RCPT TO:<" + step.command().path() + ">" + params(step.command()), Stage.RCPT);
-      case RELAY_DATA -> relay("DATA", Stage.DATA);
+      case RELAY_RCPT -> relay(step, Stage.RCPT);
+      case RELAY_DATA -> relay(step, Stage.DATA);
       case START_TLS -> startTls(step.reply());
       case RELAY_AUTH -> startAuth(step.command());
       case RESET -> {
@@ -372,18 +393,175 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     return c.parameters().isEmpty() ? "" : " " + c.parameters();
   }
 
+  /** The line a relayed RCPT or DATA step sends to the backend. */
+  private static String backendLine(Step step) {
+    return step.kind() == ClientSession.Kind.RELAY_DATA ? "DATA"
+        : "RCPT TO:<" + step.command().path() + ">" + params(step.command());
+  }
+
   /**
    * Sends RCPT or DATA to the transaction's backend and relays its reply ({@link #relayed}). One
-   * handler per session rather than a future per command: this runs for every recipient.
+   * handler per session rather than a future per command: this runs for every recipient. A
+   * command already sent ahead (RFC 2920) is not sent again: its reply is taken when it is in,
+   * or awaited without a flush, since the client's replies go out after each backend read.
    */
-  private void relay(String line, Stage stage) {
+  private void relay(Step step, Stage stage) {
+    relayStage = stage;
+    Ahead sent = lineAhead;
+    lineAhead = null;
+    if (sent != null && sent.session == tx) {
+      if (sent.answered) {
+        relayReply(sent.reply, sent.failure); // no wait: the input loop goes on
+      } else {
+        busy = true;
+        sent.waiting = relayed;
+      }
+      return;
+    }
+    if (sent != null) {
+      sent.drop();
+    }
     busy = true;
     ctx.flush();
-    relayStage = stage;
-    tx.command(line, relayed);
+    tx.write(backendLine(step), relayed);
+    if (stage == Stage.RCPT) {
+      sendAhead(tx); // nothing goes ahead of DATA's 354: the body follows it
+    }
+    tx.flush();
+  }
+
+  /**
+   * RFC 2920: with the command just written to {@code s}, writes the commands the client has
+   * already pipelined after it that this session will relay there if {@code s} accepts what
+   * comes before them ({@link ClientSession#relayedAhead}), so a group costs the backend one
+   * round trip instead of one per command. Only to a backend that offers PIPELINING, and only
+   * when nothing is ahead already. The caller flushes.
+   */
+  private void sendAhead(BackendSession s) {
+    if (!ahead.isEmpty() || !s.pipelining()) {
+      return;
+    }
+    List<String> lines = null;
+    List<Integer> lengths = null;
+    int from = input.readerIndex();
+    // Only RCPT and DATA can go ahead, and no more recipients than a transaction may have.
+    while ((lines == null || lines.size() <= config().limits().maxRecipients()) && startsWithRcptOrData(from)) {
+      int eol = input.indexOf(from, input.writerIndex(), (byte) '\n');
+      if (eol < 0 || eol - from > MAX_COMMAND_LINE) {
+        break;
+      }
+      int end = eol > from && input.getByte(eol - 1) == '\r' ? eol - 1 : eol;
+      String line = decode(input, from, end - from);
+      if (line == null) {
+        break;
+      }
+      if (lines == null) {
+        lines = new ArrayList<>(4);
+        lengths = new ArrayList<>(4);
+      }
+      lines.add(line);
+      lengths.add(eol + 1 - from);
+      from = eol + 1;
+    }
+    if (lines == null) {
+      return; // the usual case without pipelining: no further line is in
+    }
+    List<Step> steps = session.relayedAhead(lines);
+    for (int i = 0; i < steps.size(); i++) {
+      Ahead a = new Ahead(s, lines.get(i), lengths.get(i));
+      ahead.add(a);
+      s.write(backendLine(steps.get(i)), a);
+    }
+  }
+
+  /** Whether the input at {@code at} starts with RCPT or DATA, in any case (a cheap filter, no more). */
+  private boolean startsWithRcptOrData(int at) {
+    if (input.writerIndex() - at < 4) {
+      return false;
+    }
+    int verb = input.getInt(at) & 0xDFDFDFDF; // ASCII letters to upper case
+    return verb == ('R' << 24 | 'C' << 16 | 'P' << 8 | 'T') || verb == ('D' << 24 | 'A' << 16 | 'T' << 8 | 'A');
+  }
+
+  /** Drops what was sent ahead: the transaction moves to another backend or the session ends. */
+  private void dropAhead() {
+    dropLineAhead();
+    Ahead a;
+    while ((a = ahead.poll()) != null) {
+      a.drop();
+    }
+  }
+
+  /** The line just executed was sent ahead but not relayed (this session answered it itself). */
+  private void dropLineAhead() {
+    if (lineAhead != null) {
+      lineAhead.drop();
+      lineAhead = null;
+    }
+  }
+
+  /**
+   * A command sent to a backend ahead of its turn, and the backend's answer once it is in. The
+   * line is kept decoded, with its length in {@link #input} (CRLF included), so it is neither
+   * decoded nor searched for again when its turn comes.
+   */
+  private final class Ahead implements BackendSession.ReplyHandler {
+    final BackendSession session;
+    final String line;
+    final int length;
+    boolean answered;
+    SmtpReply reply;
+    BackendFailure failure;
+    /** Set when the command's turn came before its answer: gets the answer. */
+    BackendSession.ReplyHandler waiting;
+    boolean dropped;
+
+    Ahead(BackendSession session, String line, int length) {
+      this.session = session;
+      this.line = line;
+      this.length = length;
+    }
+
+    @Override
+    public void answered(SmtpReply r, BackendFailure f) {
+      if (dropped) {
+        abandonIfInData(r);
+      } else if (waiting != null) {
+        waiting.answered(r, f);
+      } else {
+        answered = true;
+        reply = r;
+        failure = f;
+      }
+    }
+
+    void drop() {
+      dropped = true;
+      if (answered) {
+        abandonIfInData(reply);
+      }
+    }
+
+    /**
+     * A backend that answers 354 to a DATA this session did not relay (it had refused every
+     * recipient, which RFC 2920 §3.1 forbids) now takes every line as body: it is closed, and
+     * what it holds is never completed.
+     */
+    private void abandonIfInData(SmtpReply r) {
+      if (r != null && r.code() == 354) {
+        session.abort();
+        sessions.remove(session.backend(), session);
+      }
+    }
   }
 
   private void relayAnswered(SmtpReply r, BackendFailure failure) {
+    relayReply(r, failure);
+    resume();
+  }
+
+  /** Moves the session on with the reply to a relayed RCPT or DATA and sends it to the client. */
+  private void relayReply(SmtpReply r, BackendFailure failure) {
     SmtpReply reply = r != null ? r : BodyRelay.lostReply(config().hostname());
     if (relayStage == Stage.RCPT) {
       session.rcptAnswered(reply);
@@ -394,7 +572,6 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       }
     }
     send(reply, relayStage);
-    resume();
   }
 
   /**
@@ -402,6 +579,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
    * eligible backend after a transient failure. The backends tried so far are in {@link #tried}.
    */
   private void schedule(SmtpCommand mail, SmtpReply lastTransient) {
+    dropAhead(); // sent with a MAIL that failed: the next backend gets them with its own MAIL
     if (session.authenticated()) {
       mailOnAuthenticatedSession(mail);
       return;
@@ -476,16 +654,23 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private void mailFrom(BackendSession s, SmtpCommand mail, BackendSession.ReplyHandler handler) {
     String line = "MAIL FROM:<" + mail.path() + ">" + params(mail);
     if (config().clientIdentity() != ListenerConfig.ClientIdentity.XFORWARD) {
-      s.command(line, handler);
+      mailFrom(s, line, handler);
       return;
     }
     s.command(clientInfo().xforward(), (r, failure) -> {
       if (r != null && r.isPositive()) {
-        s.command(line, handler);
+        mailFrom(s, line, handler);
       } else {
         handler.answered(r, failure);
       }
     });
+  }
+
+  /** Writes MAIL FROM and what the client pipelined after it, in one segment. */
+  private void mailFrom(BackendSession s, String line, BackendSession.ReplyHandler handler) {
+    s.write(line, handler);
+    sendAhead(s);
+    s.flush();
   }
 
   /** The real client as backends should learn it (XCLIENT, XFORWARD, PROXY). */
@@ -543,6 +728,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         .thenApply(opened -> {
           sessions.put(b, opened);
           opened.onWritable(this::backendDrained);
+          opened.afterReplies(ctx::flush); // RFC 2920: replies in one backend read leave together
           return opened;
         });
   }
@@ -697,6 +883,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     if (idleWatch != null) {
       idleWatch.cancel();
     }
+    dropAhead();
     if (body != null && tx != null) {
       // The client vanished mid-body: abort so the backend never completes a partial message.
       tx.abort();

@@ -11,6 +11,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.sluice.proxy.smtp.ClientSession.Phase;
 import dev.sluice.proxy.smtp.ClientSession.Step;
 import java.util.EnumSet;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -252,5 +253,93 @@ class ClientSessionTest {
     assertThat(st.resetBackend()).isTrue();
     assertThat(s.phase()).isEqualTo(Phase.READY);
     assertThat(EnumSet.of(Phase.READY)).contains(s.phase());
+  }
+
+  @Test
+  void recipientsAndDataPipelinedAfterMailGoAheadOfItsReply() {
+    reach(Phase.MAIL_PENDING);
+    List<Step> ahead = s.relayedAhead(List.of("RCPT TO:<x@y>", "rcpt to:<z@y> ", "DATA", "QUIT"));
+    assertThat(ahead).extracting(Step::kind).containsExactly(RELAY_RCPT, RELAY_RCPT, RELAY_DATA);
+    assertThat(ahead.get(1).command().path()).isEqualTo("z@y");
+    assertThat(s.phase()).as("the session itself does not move").isEqualTo(Phase.MAIL_PENDING);
+    s.mailAnswered(OK);
+    assertThat(line("RCPT TO:<x@y>").kind()).isEqualTo(RELAY_RCPT);
+  }
+
+  @Test
+  void lookAheadStopsAtTheFirstLineThisSessionAnswersItself() {
+    reach(Phase.MAIL_PENDING);
+    assertThat(s.relayedAhead(List.of("RCPT TO:<1@y>", "RCPT TO:<2@y>", "RCPT TO:<3@y>", "RCPT TO:<4@y>", "DATA")))
+        .as("max_recipients is 3: the fourth gets 452 from Sluice").hasSize(3);
+    assertThat(s.relayedAhead(List.of("RCPT TO:<1@y>", "RCPT TO:<jürgen@y>", "DATA")))
+        .as("a UTF-8 address without SMTPUTF8").hasSize(1);
+    assertThat(s.relayedAhead(List.of("RCPT TO:<1@y> NOTIFY=NEVER", "DATA"))).as("DSN is not offered").isEmpty();
+    assertThat(s.relayedAhead(List.of("NOOP", "RCPT TO:<1@y>"))).isEmpty();
+    assertThat(s.relayedAhead(List.of("RCPT TO:<1@y>", "RSET", "RCPT TO:<2@y>"))).hasSize(1);
+    assertThat(s.relayedAhead(List.of("RCPT TO:<1@y>", "MAIL FROM:<a@b>"))).hasSize(1);
+    assertThat(s.relayedAhead(List.of("DATA", "RCPT TO:<1@y>"))).as("DATA before any recipient: 554 from Sluice")
+        .isEmpty();
+  }
+
+  @Test
+  void aRecipientAwaitingItsAnswerCountsAsAcceptedForData() {
+    reach(Phase.TRANSACTION);
+    assertThat(line("RCPT TO:<x@y>").kind()).isEqualTo(RELAY_RCPT);
+    assertThat(s.relayedAhead(List.of("DATA"))).extracting(Step::kind).containsExactly(RELAY_DATA);
+    assertThat(s.relayedAhead(List.of("RCPT TO:<2@y>", "RCPT TO:<3@y>", "DATA")))
+        .as("two more make three, the limit").hasSize(3);
+    assertThat(s.relayedAhead(List.of("RCPT TO:<2@y>", "RCPT TO:<3@y>", "RCPT TO:<4@y>"))).hasSize(2);
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = Phase.class, names = {"GREETED", "READY", "DATA_PENDING", "DATA"})
+  void nothingGoesAheadOutsideMailOrRecipients(Phase p) {
+    reach(p);
+    assertThat(s.relayedAhead(List.of("RCPT TO:<x@y>", "DATA"))).isEmpty();
+  }
+
+  /**
+   * What goes ahead is exactly what the session relays when the backend accepts everything: on
+   * random pipelined groups, the look-ahead's steps match those the session then takes one by one.
+   */
+  @Test
+  void lookAheadAgreesWithTheSessionWhenEverythingIsAccepted() {
+    String[] pool = {"RCPT TO:<a@y>", "RCPT TO:<b@y> NOTIFY=NEVER", "RCPT TO:<jürgen@y>", "RCPT TO:", "DATA",
+        "NOOP", "RSET", "MAIL FROM:<a@b>", "RCPT TO:<c@y> ORCPT=rfc822;c@y", "VRFY x", "rcpt to:<d@y>"};
+    java.util.Random random = new java.util.Random(2920);
+    for (int round = 0; round < 2000; round++) {
+      s = new ClientSession(new ClientSession.Settings("mx.test", 1000, 3, 100, false, false,
+          random.nextBoolean() ? java.util.Set.of("DSN") : java.util.Set.of()));
+      reach(Phase.MAIL_PENDING);
+      boolean inRcpt = random.nextBoolean();
+      if (inRcpt) {
+        s.mailAnswered(OK);
+        line("RCPT TO:<first@y>");
+      }
+      List<String> group = new java.util.ArrayList<>();
+      for (int i = random.nextInt(7); i > 0; i--) {
+        group.add(pool[random.nextInt(pool.length)]);
+      }
+      List<Step> ahead = s.relayedAhead(group);
+      if (inRcpt) {
+        s.rcptAnswered(OK);
+      } else {
+        s.mailAnswered(OK);
+      }
+      for (int i = 0; i < ahead.size(); i++) {
+        Step step = line(group.get(i));
+        assertThat(step.kind()).as("%s, line %d", group, i).isEqualTo(ahead.get(i).kind());
+        if (step.kind() == RELAY_RCPT) {
+          assertThat(step.command().path()).isEqualTo(ahead.get(i).command().path());
+          assertThat(step.command().parameters()).isEqualTo(ahead.get(i).command().parameters());
+          s.rcptAnswered(OK);
+        }
+      }
+      boolean endedWithData = !ahead.isEmpty() && ahead.get(ahead.size() - 1).kind() == RELAY_DATA;
+      if (ahead.size() < group.size() && !endedWithData) {
+        assertThat(line(group.get(ahead.size())).kind()).as("%s: the line after the look-ahead", group)
+            .isNotIn(RELAY_RCPT, RELAY_DATA);
+      }
+    }
   }
 }

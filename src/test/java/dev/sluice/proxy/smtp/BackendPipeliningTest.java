@@ -1,0 +1,229 @@
+package dev.sluice.proxy.smtp;
+
+import static dev.sluice.testing.Loopback.client;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.sluice.lab.EmbeddedSmtpServer;
+import dev.sluice.testing.LoopbackLab;
+import dev.sluice.testing.RawSmtpClient;
+import dev.sluice.testing.ScriptedPeer;
+import dev.sluice.testing.SluiceFixture;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * RFC 2920 towards backends: what a client pipelines after MAIL goes to a backend that offers
+ * PIPELINING in one write, and the replies still follow the session's own decisions.
+ */
+class BackendPipeliningTest {
+  static final String GROUP = "MAIL FROM:<a@internet.example>\r\nRCPT TO:<b@corp.example>\r\nRCPT TO:<c@corp.example>\r\n"
+      + "DATA\r\n";
+  final LoopbackLab lab = new LoopbackLab();
+
+  @AfterEach
+  void tearDown() throws Exception {
+    lab.close();
+  }
+
+  SluiceFixture sluice(String... backends) throws Exception {
+    StringBuilder y = new StringBuilder("""
+        health:
+          basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s }
+        pools:
+          p:
+            backends:
+        """);
+    for (String b : backends) {
+      y.append("      - ").append(b).append('\n');
+    }
+    y.append("""
+        listeners:
+          l: { listen: 127.0.0.1:0, mode: smtp, pool: p, health: basic, hostname: mx.test, timeouts: { command: 30s } }
+        """);
+    SluiceFixture f = SluiceFixture.start(y.toString());
+    lab.add(f);
+    return f;
+  }
+
+  ScriptedPeer peer(ScriptedPeer.Script session) throws Exception {
+    ScriptedPeer p = new ScriptedPeer(ScriptedPeer.afterHealthProbe("220 scripted ready", session));
+    lab.add(p);
+    return p;
+  }
+
+  static String entry(String name, int port) {
+    return "{ name: " + name + ", address: 127.0.0.1:" + port + " }";
+  }
+
+  static RawSmtpClient greeted(SluiceFixture f, int client) throws Exception {
+    RawSmtpClient r = RawSmtpClient.connect(f.address("l"), client(client).getHostAddress());
+    r.expect("220");
+    r.send("EHLO p.test\r\n");
+    r.expect("250");
+    return r;
+  }
+
+  /**
+   * The backend answers nothing until it holds the whole group: a Sluice that waited for each
+   * reply before sending the next command would never get an answer.
+   */
+  @Test
+  void aPipelinedGroupReachesTheBackendBeforeAnyReply() throws Exception {
+    ScriptedPeer backend = peer(c -> {
+      c.hearUntil("EHLO");
+      c.say("250-scripted").say("250 PIPELINING");
+      c.hearUntil("MAIL");
+      c.hear();
+      c.hear();
+      c.hear();
+      c.raw("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n251 2.1.5 Ok, will forward\r\n354 go ahead\r\n");
+      c.hearBody();
+      c.say("250 2.0.0 Ok: queued as 1");
+      c.serveRest();
+    });
+    SluiceFixture f = sluice(entry("s", backend.port()));
+    try (RawSmtpClient r = greeted(f, 70)) {
+      r.send(GROUP);
+      assertThat(r.reply()).startsWith("250 2.1.0");
+      assertThat(r.reply()).startsWith("250 2.1.5");
+      assertThat(r.reply()).startsWith("251 2.1.5");
+      assertThat(r.reply()).startsWith("354");
+      r.send("Subject: one trip\r\n\r\nhello\r\n.\r\n");
+      assertThat(r.reply()).startsWith("250 2.0.0 Ok: queued as 1");
+    }
+    assertThat(backend.received()).containsSubsequence("MAIL FROM:<a@internet.example>", "RCPT TO:<b@corp.example>",
+        "RCPT TO:<c@corp.example>", "DATA", "Subject: one trip", ".");
+  }
+
+  /** Without PIPELINING in its EHLO reply a backend gets one command, then waits for its reply. */
+  @Test
+  void aBackendWithoutPipeliningGetsOneCommandAtATime() throws Exception {
+    List<String> early = new CopyOnWriteArrayList<>();
+    ScriptedPeer backend = peer(c -> {
+      c.hearUntil("EHLO");
+      c.say("250-scripted").say("250 8BITMIME");
+      for (String reply : List.of("250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.1.5 Ok", "354 go ahead")) {
+        String line = c.hear();
+        if (c.inputWaiting()) {
+          early.add("after " + line);
+        }
+        c.say(reply);
+      }
+      c.hearBody();
+      c.say("250 2.0.0 Ok: queued");
+      c.serveRest();
+    });
+    SluiceFixture f = sluice(entry("s", backend.port()));
+    try (RawSmtpClient r = greeted(f, 71)) {
+      r.send(GROUP);
+      for (String code : List.of("250", "250", "250", "354")) {
+        assertThat(r.reply()).startsWith(code);
+      }
+      r.send("Subject: step by step\r\n\r\nhello\r\n.\r\n");
+      assertThat(r.reply()).startsWith("250 2.0.0 Ok: queued");
+    }
+    assertThat(early).as("commands sent before the previous reply").isEmpty();
+  }
+
+  /**
+   * A MAIL refused with back pressure takes the recipients and DATA sent with it: the whole group
+   * goes again to the next backend, and the client hears only that backend's answers.
+   */
+  @Test
+  void backPressureAtMailMovesTheWholeGroupToTheNextBackend() throws Exception {
+    EmbeddedSmtpServer refusing = lab.backend("a", "corp.example");
+    EmbeddedSmtpServer taking = lab.backend("b", "corp.example");
+    refusing.setBackPressure(true);
+    SluiceFixture f = sluice(entry("a", refusing.port()), entry("b", taking.port()));
+    int accepted = 0;
+    try (RawSmtpClient r = greeted(f, 72)) {
+      for (int i = 0; i < 20; i++) {
+        r.send(GROUP);
+        for (String code : List.of("250 2.1.0", "250 2.1.5", "250 2.1.5", "354")) {
+          assertThat(r.reply()).as("message %d", i).startsWith(code);
+        }
+        r.send("Subject: " + i + "\r\n\r\nhello\r\n.\r\n");
+        accepted += r.reply().startsWith("250") ? 1 : 0;
+      }
+    }
+    assertThat(accepted).isEqualTo(20);
+    assertThat(refusing.messages()).isZero();
+    assertThat(taking.messages()).isEqualTo(20);
+  }
+
+  /**
+   * A MAIL refused for good: the recipients and DATA that went ahead with it get Sluice's own
+   * sequence errors, as they would have without pipelining, and the next transaction goes on.
+   */
+  @Test
+  void aRefusedMailRefusesWhatWasPipelinedAfterIt() throws Exception {
+    ScriptedPeer backend = peer(c -> {
+      c.hearUntil("EHLO");
+      c.say("250-scripted").say("250 PIPELINING");
+      c.hearUntil("MAIL");
+      c.hear();
+      c.hear();
+      c.hear();
+      c.raw("550 5.7.1 sender refused\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need RCPT\r\n");
+      c.serveRest();
+    });
+    SluiceFixture f = sluice(entry("s", backend.port()));
+    try (RawSmtpClient r = greeted(f, 73)) {
+      r.send(GROUP);
+      assertThat(r.reply()).startsWith("550 5.7.1 sender refused");
+      assertThat(r.reply()).isEqualTo("503 5.5.1 Error: need MAIL command");
+      assertThat(r.reply()).isEqualTo("503 5.5.1 Error: need MAIL command");
+      assertThat(r.reply()).isEqualTo("503 5.5.1 Error: need RCPT command");
+      r.send(GROUP);
+      for (String code : List.of("250", "250", "250", "354")) {
+        assertThat(r.reply()).startsWith(code);
+      }
+      r.send("Subject: second\r\n\r\nhello\r\n.\r\n");
+      assertThat(r.reply()).isEqualTo("250 2.0.0 queued");
+    }
+  }
+
+  /**
+   * A backend that refuses every recipient and still answers 354 to the DATA sent ahead (RFC
+   * 2920 §3.1 forbids it) would take what follows as a body: the client gets Sluice's 554, and
+   * that backend connection is closed without another byte, so it can complete nothing.
+   */
+  @Test
+  void aBackendThatStartsDataWithNoRecipientIsAbandoned() throws Exception {
+    List<String> afterData = new CopyOnWriteArrayList<>();
+    AtomicBoolean closedBySluice = new AtomicBoolean();
+    ScriptedPeer backend = peer(c -> {
+      c.hearUntil("EHLO");
+      c.say("250-scripted").say("250 PIPELINING");
+      if (c.hearUntil("MAIL") == null) {
+        return;
+      }
+      c.hear();
+      c.hear();
+      c.hear();
+      c.raw("250 2.1.0 Ok\r\n550 5.1.1 no such user\r\n550 5.1.1 no such user\r\n354 go ahead anyway\r\n");
+      String line;
+      while ((line = c.hear()) != null) {
+        afterData.add(line);
+      }
+      closedBySluice.set(true);
+    });
+    SluiceFixture f = sluice(entry("s", backend.port()));
+    try (RawSmtpClient r = greeted(f, 74)) {
+      r.send(GROUP);
+      assertThat(r.reply()).startsWith("250 2.1.0");
+      assertThat(r.reply()).startsWith("550 5.1.1");
+      assertThat(r.reply()).startsWith("550 5.1.1");
+      assertThat(r.reply()).isEqualTo("554 5.5.1 Error: no valid recipients");
+      await().atMost(Duration.ofSeconds(10)).untilTrue(closedBySluice);
+      r.send("NOOP\r\n");
+      assertThat(r.reply()).startsWith("250");
+    }
+    assertThat(afterData).isEmpty();
+  }
+}
