@@ -42,6 +42,12 @@ public final class RawSmtpClient implements AutoCloseable {
     out = s.getOutputStream();
   }
 
+  /** Closes with a reset (SO_LINGER 0), as {@code smtp-source} does: the peer sees the connection fail. */
+  public void reset() throws IOException {
+    socket.setSoLinger(true, 0);
+    socket.close();
+  }
+
   public RawSmtpClient send(String text) throws IOException {
     out.write(text.getBytes(StandardCharsets.ISO_8859_1));
     out.flush();

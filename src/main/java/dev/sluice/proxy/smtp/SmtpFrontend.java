@@ -438,8 +438,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
    * when nothing is ahead already. The caller flushes.
    */
   private void sendAhead(BackendSession s) {
-    if (!ahead.isEmpty() || !s.pipelining()) {
-      return;
+    if (input == null || !ahead.isEmpty() || !s.pipelining()) {
+      return; // (no input: the client is gone while its backend session was being set up)
     }
     List<String> lines = null;
     List<Integer> lengths = null;

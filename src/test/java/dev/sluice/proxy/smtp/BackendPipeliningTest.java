@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.sluice.lab.EmbeddedSmtpServer;
+import dev.sluice.proxy.SessionInfo;
+import dev.sluice.proxy.SessionObserver;
 import dev.sluice.testing.LoopbackLab;
 import dev.sluice.testing.RawSmtpClient;
 import dev.sluice.testing.ScriptedPeer;
@@ -12,7 +14,10 @@ import dev.sluice.testing.SluiceFixture;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -31,6 +36,10 @@ class BackendPipeliningTest {
   }
 
   SluiceFixture sluice(String... backends) throws Exception {
+    return sluice(SessionObserver.NONE, backends);
+  }
+
+  SluiceFixture sluice(SessionObserver observer, String... backends) throws Exception {
     StringBuilder y = new StringBuilder("""
         health:
           basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s }
@@ -45,7 +54,7 @@ class BackendPipeliningTest {
         listeners:
           l: { listen: 127.0.0.1:0, mode: smtp, pool: p, health: basic, hostname: mx.test, timeouts: { command: 30s } }
         """);
-    SluiceFixture f = SluiceFixture.start(y.toString());
+    SluiceFixture f = SluiceFixture.start(y.toString(), observer);
     lab.add(f);
     return f;
   }
@@ -225,5 +234,47 @@ class BackendPipeliningTest {
       assertThat(r.reply()).startsWith("250");
     }
     assertThat(afterData).isEmpty();
+  }
+
+  /**
+   * The client pipelines and resets the connection while its backend session is still being set up: when the
+   * session is ready, its MAIL still goes out (nothing of the gone client's input is read) and
+   * the backend is told QUIT as soon as it answers.
+   */
+  @Test
+  void aClientGoneDuringBackendSetupLeavesTheBackendAClosedSession() throws Exception {
+    CountDownLatch clientGone = new CountDownLatch(1);
+    List<String> heard = new CopyOnWriteArrayList<>();
+    AtomicInteger connections = new AtomicInteger();
+    ScriptedPeer backend = new ScriptedPeer(c -> {
+      if (connections.incrementAndGet() > 1 && !clientGone.await(10, TimeUnit.SECONDS)) {
+        return;
+      }
+      c.say("220 late ready");
+      if (connections.get() == 1) {
+        c.serveRest(); // the health probe
+        return;
+      }
+      c.hearUntil("EHLO");
+      c.say("250-scripted").say("250 PIPELINING");
+      String line;
+      while ((line = c.hear()) != null) {
+        heard.add(line);
+        c.say(line.startsWith("QUIT") ? "221 2.0.0 Bye" : "250 2.0.0 Ok");
+      }
+    });
+    lab.add(backend);
+    SessionObserver goneWhenDisconnected = new SessionObserver() {
+      @Override
+      public void disconnected(SessionInfo s) {
+        clientGone.countDown();
+      }
+    };
+    SluiceFixture f = sluice(goneWhenDisconnected, entry("s", backend.port()));
+    RawSmtpClient r = greeted(f, 75);
+    r.send(GROUP);
+    r.reset();
+    await().atMost(Duration.ofSeconds(10)).alias("heard " + heard).until(() -> heard.stream().anyMatch(l -> l.startsWith("QUIT")));
+    assertThat(heard.get(0)).startsWith("MAIL FROM:");
   }
 }
