@@ -4,7 +4,8 @@
   soak.py altdirs add|remove DIR      add/remove DIR in the default Postfix instance's
                                       alternate_config_directories (under the same fcntl lock
                                       as dev.sluice.lab.PostfixInstance)
-  soak.py clients ...                 the concurrent smtplib clients (see clients())
+  soak.py clients ...                 the concurrent smtplib clients, half of them pipelining
+                                      (see clients())
   soak.py analyze ...                 count deliveries in the Maildirs against the client log
   soak.py record RESULTS SECTIONFILE  put a run into bench/RESULTS.md between the soak markers
 """
@@ -130,8 +131,25 @@ def clients(a):
             delay = min(delay * 2, 1.0)
         return None
 
+    def pipelined(s, sender, recipient, data):
+        """One transaction as MTAs send it (RFC 2920): MAIL, RCPT and DATA in one write, then the
+        replies, then the body. Returns (stage, code, text) of the first refusal, or of the end of
+        data."""
+        s.send("MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (sender, recipient))
+        replies = [("MAIL", *s.getreply()), ("RCPT", *s.getreply()), ("DATA", *s.getreply())]
+        refused = [r for r in replies[:2] if r[1] not in (250, 251)]
+        if replies[2][1] != 354:
+            return refused[0] if refused else replies[2]
+        if refused:
+            # Sluice must never start a body without an accepted recipient (RFC 2920 §3.1).
+            raise smtplib.SMTPResponseException(replies[2][1], b"354 after a refused " + refused[0][0].encode())
+        quoted = smtplib.quotedata(data.decode("ascii"))
+        s.send(quoted + ("" if quoted.endswith("\r\n") else "\r\n") + ".\r\n")
+        return ("end of data", *s.getreply())
+
     def worker(n):
         rng = random.Random(n)
+        pipelining = n % 2 == 1  # half the clients pipeline, as MTAs do; smtplib alone does not
         outcome_count = [0]  # outcomes this worker recorded
         def record(msgid, category, code, text):
             outcome_count[0] += 1
@@ -152,6 +170,21 @@ def clients(a):
                     current, i = i, None
                     done_before = outcome_count[0]
                     try:
+                        if pipelining:
+                            stage, code, text = pipelined(s, "sender%d@client.soak.test" % (current % 97),
+                                                          "user%d@example.test" % (current % 13),
+                                                          body(current, msgid, rng).encode("ascii"))
+                            if 200 <= code < 300 and stage == "end of data":
+                                record(msgid, "accepted", code, text)
+                            else:
+                                record(msgid, "deferred" if code < 500 else "rejected", code,
+                                       stage.encode() + b": " + text)
+                                if code == 421:
+                                    raise smtplib.SMTPServerDisconnected("421")
+                                if stage in ("RCPT", "DATA"):
+                                    s.rset()
+                            i = ctr.take()
+                            continue
                         code, text = s.mail("sender%d@client.soak.test" % (current % 97))
                         if code != 250:
                             record(msgid, "deferred" if code < 500 else "rejected", code, b"MAIL: " + text)
