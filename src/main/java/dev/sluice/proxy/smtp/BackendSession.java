@@ -55,7 +55,6 @@ public final class BackendSession {
   private boolean closed;
   private List<String> extensions = List.of();
   private boolean pipelining;
-  private long lastSentAt;
   private Runnable onWritable = () -> {};
   private Runnable afterReplies = () -> {};
 
@@ -63,12 +62,20 @@ public final class BackendSession {
   private ScheduledFuture<?> timer;
   /** When {@link #timer} fires ({@link System#nanoTime()} scale). */
   private long timerDeadline;
+  /**
+   * When the oldest awaited reply is due. Each command's timeout runs from when its reply becomes
+   * the next one due, not from when it was written: commands pipelined together (RFC 2920) are
+   * answered one after another, each in its own time.
+   */
+  private long headDeadline;
 
   /**
    * A command (or the banner) whose reply is awaited. {@code what} is the command line or a label;
-   * it names the step only when a timeout is reported.
+   * it names the step only when a timeout is reported. {@code alone}: nothing else was awaited when
+   * it was written at {@code sentAt}, so its reply time is the backend's own latency (a reply to a
+   * command pipelined behind others waits for theirs).
    */
-  private record Pending(String what, ReplyHandler handler, long deadlineNanos, Duration timeout) {}
+  private record Pending(String what, ReplyHandler handler, Duration timeout, long sentAt, boolean alone) {}
 
   /**
    * Receives the backend's reply to one command, or why there is none; called once, on the
@@ -268,7 +275,7 @@ public final class BackendSession {
   public void write(String line, ReplyHandler handler) {
     long now = System.nanoTime();
     if (expect(line, timeouts.command(), channel.eventLoop(), now, handler)) {
-      send(line, now, false);
+      send(line, false);
     }
   }
 
@@ -317,7 +324,6 @@ public final class BackendSession {
   public void awaitFinalReply(ReplyHandler handler) {
     long now = System.nanoTime();
     if (expect(END_OF_DATA, timeouts.endOfData(), channel.eventLoop(), now, handler)) {
-      lastSentAt = now;
       flush();
     }
   }
@@ -330,7 +336,7 @@ public final class BackendSession {
     }
     long now = System.nanoTime();
     expect(QUIT, Duration.ofSeconds(5), channel.eventLoop(), now, (r, failure) -> channel.close());
-    send(QUIT, now, true);
+    send(QUIT, true);
     closed = true;
   }
 
@@ -342,8 +348,7 @@ public final class BackendSession {
     }
   }
 
-  private void send(String line, long now, boolean flush) {
-    lastSentAt = now;
+  private void send(String line, boolean flush) {
     if (channel != null && channel.isActive()) {
       ByteBuf out = channel.alloc().buffer(ByteBufUtil.utf8MaxBytes(line) + 2);
       ByteBufUtil.writeUtf8(out, line);
@@ -383,42 +388,47 @@ public final class BackendSession {
       handler.answered(null, new BackendFailure("session to " + backend.name() + " is closed", null));
       return false;
     }
-    long deadline = now + timeout.toNanos();
-    pending.add(new Pending(what, handler, deadline, timeout));
-    if (timer == null || timerDeadline - deadline > 0) {
+    boolean alone = pending.isEmpty();
+    pending.add(new Pending(what, handler, timeout, now, alone));
+    if (alone) {
+      dueFrom(loop, now, timeout);
+    }
+    return true;
+  }
+
+  /** The oldest awaited reply is now the one with {@code timeout}: it is due {@code timeout} after {@code now}. */
+  private void dueFrom(EventLoop loop, long now, Duration timeout) {
+    headDeadline = now + timeout.toNanos();
+    if (timer == null || timerDeadline - headDeadline > 0) {
       if (timer != null) {
         timer.cancel(false);
       }
       armTimer(loop, now, timeout.toNanos());
     }
-    return true;
   }
 
   /**
    * One timer per session instead of one per command: scheduling and cancelling a task for every
-   * reply costs more than handling the reply. The timer never fires later than the earliest
-   * deadline of an awaited reply; when it fires early it re-arms for the earliest one left.
+   * reply costs more than handling the reply. The timer never fires later than {@link
+   * #headDeadline}; when it fires early (the deadline moved on with a reply) it re-arms for it.
    */
   private void armTimer(EventLoop loop, long armedAt, long delayNanos) {
     timerDeadline = armedAt + delayNanos;
     timer = loop.schedule(() -> {
       timer = null;
-      long now = System.nanoTime();
-      long earliest = Long.MAX_VALUE;
-      for (Pending p : pending) {
-        if (p.deadlineNanos() - now <= 0) {
-          closed = true;
-          failAll(new BackendFailure("no reply to " + verbOf(p.what()) + " within " + p.timeout().toSeconds() + "s",
-              null));
-          if (channel != null) {
-            channel.close();
-          }
-          return;
-        }
-        earliest = Math.min(earliest, p.deadlineNanos() - now);
+      Pending p = pending.peek();
+      if (p == null) {
+        return;
       }
-      if (earliest != Long.MAX_VALUE) {
-        armTimer(loop, now, earliest);
+      long now = System.nanoTime();
+      if (headDeadline - now > 0) {
+        armTimer(loop, now, headDeadline - now);
+        return;
+      }
+      closed = true;
+      failAll(new BackendFailure("no reply to " + verbOf(p.what()) + " within " + p.timeout().toSeconds() + "s", null));
+      if (channel != null) {
+        channel.close();
       }
     }, delayNanos, TimeUnit.NANOSECONDS);
   }
@@ -512,8 +522,13 @@ public final class BackendSession {
         ctx.close();
         return;
       }
-      if (!p.what().equals(BANNER) && !p.what().equals(QUIT)) {
-        backend.recordLatency(System.nanoTime() - lastSentAt);
+      long now = System.nanoTime();
+      if (p.alone() && !p.what().equals(BANNER) && !p.what().equals(QUIT)) {
+        backend.recordLatency(now - p.sentAt());
+      }
+      Pending next = pending.peek();
+      if (next != null) {
+        dueFrom(ctx.channel().eventLoop(), now, next.timeout());
       }
       if (reply.code() == 421) {
         // RFC 5321 §3.8: 421 means the server is closing the transmission channel.

@@ -411,7 +411,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     lineAhead = null;
     if (sent != null && sent.session == tx) {
       if (sent.answered) {
-        relayReply(sent.reply, sent.failure); // no wait: the input loop goes on
+        relayReply(sent.reply); // no wait: the input loop goes on
       } else {
         busy = true;
         sent.waiting = relayed;
@@ -419,15 +419,20 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       return;
     }
     if (sent != null) {
-      sent.drop();
+      sent.drop(false);
+    }
+    BackendSession s = tx;
+    if (!s.isOpen()) {
+      relayReply(null); // the backend is gone (closed, 421, timed out): lost, and the input loop goes on
+      return;
     }
     busy = true;
     ctx.flush();
-    tx.write(backendLine(step), relayed);
+    s.write(backendLine(step), relayed);
     if (stage == Stage.RCPT) {
-      sendAhead(tx); // nothing goes ahead of DATA's 354: the body follows it
+      sendAhead(s); // nothing goes ahead of DATA's 354: the body follows it
     }
-    tx.flush();
+    s.flush();
   }
 
   /**
@@ -485,17 +490,26 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
 
   /** Drops what was sent ahead: the transaction moves to another backend or the session ends. */
   private void dropAhead() {
-    dropLineAhead();
+    if (lineAhead != null) {
+      lineAhead.drop(false);
+      lineAhead = null;
+    }
     Ahead a;
     while ((a = ahead.poll()) != null) {
-      a.drop();
+      a.drop(false);
     }
   }
 
-  /** The line just executed was sent ahead but not relayed (this session answered it itself). */
+  /**
+   * The line just executed was sent ahead but this session answered it itself (after a refused
+   * MAIL, or DATA with no recipient): its backend answer is dropped, and awaited before the next
+   * line.
+   */
   private void dropLineAhead() {
     if (lineAhead != null) {
-      lineAhead.drop();
+      if (lineAhead.drop(true)) {
+        busy = true;
+      }
       lineAhead = null;
     }
   }
@@ -511,10 +525,11 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     final int length;
     boolean answered;
     SmtpReply reply;
-    BackendFailure failure;
     /** Set when the command's turn came before its answer: gets the answer. */
     BackendSession.ReplyHandler waiting;
     boolean dropped;
+    /** Dropped, and the input loop waits for the answer before it goes on. */
+    boolean resumeWhenAnswered;
 
     Ahead(BackendSession session, String line, int length) {
       this.session = session;
@@ -526,20 +541,31 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     public void answered(SmtpReply r, BackendFailure f) {
       if (dropped) {
         abandonIfInData(r);
+        if (resumeWhenAnswered) {
+          resume();
+        }
       } else if (waiting != null) {
         waiting.answered(r, f);
       } else {
         answered = true;
         reply = r;
-        failure = f;
       }
     }
 
-    void drop() {
+    /**
+     * Drops the answer. With {@code wait} and the answer still to come, returns true: the caller
+     * must stay busy, and the answer resumes the input loop. That keeps the backend in step with
+     * the client: the next command, say the next MAIL, never queues behind answers nobody wants,
+     * and the backend session is idle again for it.
+     */
+    boolean drop(boolean wait) {
       dropped = true;
       if (answered) {
         abandonIfInData(reply);
+        return false;
       }
+      resumeWhenAnswered = wait;
+      return wait;
     }
 
     /**
@@ -556,12 +582,18 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   private void relayAnswered(SmtpReply r, BackendFailure failure) {
-    relayReply(r, failure);
+    relayReply(r);
     resume();
   }
 
-  /** Moves the session on with the reply to a relayed RCPT or DATA and sends it to the client. */
-  private void relayReply(SmtpReply r, BackendFailure failure) {
+  /**
+   * Moves the session on with the reply to a relayed RCPT or DATA ({@code null}: the backend was
+   * lost) and sends it to the client.
+   */
+  private void relayReply(SmtpReply r) {
+    if (session.phase() == ClientSession.Phase.CLOSED) {
+      return; // the client is gone, or was told the session ended (421): nothing is waiting for this
+    }
     SmtpReply reply = r != null ? r : BodyRelay.lostReply(config().hostname());
     if (relayStage == Stage.RCPT) {
       session.rcptAnswered(reply);
@@ -599,20 +631,29 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       return;
     }
     openSession(b).whenComplete((s, e) -> {
+      boolean clientGone = !ctx.channel().isActive(); // it left while this session was set up
       if (e != null) {
         BackendFailure f = (BackendFailure) BackendSession.unwrap(e);
         failed(b, "session setup: " + f.getMessage());
         SmtpReply r = f.reply();
-        schedule(mail, r != null && r.isTransient() ? r : lastTransient);
-        return;
+        if (!clientGone) {
+          schedule(mail, r != null && r.isTransient() ? r : lastTransient);
+        }
+      } else if (clientGone) {
+        s.quit();
+      } else {
+        mailOn(b, s, mail, lastTransient);
       }
-      mailOn(b, s, mail, lastTransient);
     });
   }
 
   private void mailOn(Backend b, BackendSession s, SmtpCommand mail, SmtpReply lastTransient) {
     mailFrom(s, mail, (r, failure) -> {
-      if (failure != null) {
+      if (!ctx.channel().isActive()) {
+        // The client is gone (its sessions were told QUIT): neither a verdict on the backend nor a
+        // reason to try another one.
+        s.quit();
+      } else if (failure != null) {
         failed(b, "MAIL FROM: " + failure.getMessage());
         schedule(mail, lastTransient);
       } else if (r.isTransient()) {
@@ -668,6 +709,10 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
 
   /** Writes MAIL FROM and what the client pipelined after it, in one segment. */
   private void mailFrom(BackendSession s, String line, BackendSession.ReplyHandler handler) {
+    if (!s.isOpen()) {
+      s.write(line, handler); // answers the handler at once: the session is gone
+      return;
+    }
     s.write(line, handler);
     sendAhead(s);
     s.flush();

@@ -20,6 +20,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * RFC 2920 towards backends: what a client pipelines after MAIL goes to a backend that offers
@@ -35,11 +37,14 @@ class BackendPipeliningTest {
     lab.close();
   }
 
+  static final String TIMEOUTS = "timeouts: { command: 30s }";
+
   SluiceFixture sluice(String... backends) throws Exception {
-    return sluice(SessionObserver.NONE, backends);
+    return sluice(SessionObserver.NONE, TIMEOUTS, backends);
   }
 
-  SluiceFixture sluice(SessionObserver observer, String... backends) throws Exception {
+  /** {@code listenerSettings}: added to the listener's (flow) mapping. */
+  SluiceFixture sluice(SessionObserver observer, String listenerSettings, String... backends) throws Exception {
     StringBuilder y = new StringBuilder("""
         health:
           basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s }
@@ -52,8 +57,8 @@ class BackendPipeliningTest {
     }
     y.append("""
         listeners:
-          l: { listen: 127.0.0.1:0, mode: smtp, pool: p, health: basic, hostname: mx.test, timeouts: { command: 30s } }
-        """);
+          l: { listen: 127.0.0.1:0, mode: smtp, pool: p, health: basic, hostname: mx.test, %s }
+        """.formatted(listenerSettings));
     SluiceFixture f = SluiceFixture.start(y.toString(), observer);
     lab.add(f);
     return f;
@@ -237,9 +242,8 @@ class BackendPipeliningTest {
   }
 
   /**
-   * The client pipelines and resets the connection while its backend session is still being set up: when the
-   * session is ready, its MAIL still goes out (nothing of the gone client's input is read) and
-   * the backend is told QUIT as soon as it answers.
+   * The client pipelines and resets the connection while its backend session is still being set
+   * up: when the session is ready, it gets QUIT, not the gone client's MAIL.
    */
   @Test
   void aClientGoneDuringBackendSetupLeavesTheBackendAClosedSession() throws Exception {
@@ -270,11 +274,137 @@ class BackendPipeliningTest {
         clientGone.countDown();
       }
     };
-    SluiceFixture f = sluice(goneWhenDisconnected, entry("s", backend.port()));
+    SluiceFixture f = sluice(goneWhenDisconnected, TIMEOUTS, entry("s", backend.port()));
     RawSmtpClient r = greeted(f, 75);
     r.send(GROUP);
     r.reset();
     await().atMost(Duration.ofSeconds(10)).alias("heard " + heard).until(() -> heard.stream().anyMatch(l -> l.startsWith("QUIT")));
-    assertThat(heard.get(0)).startsWith("MAIL FROM:");
+    assertThat(heard).containsExactly("QUIT");
+  }
+
+  /**
+   * The transaction's backend said 421 (closing) to one recipient; the client goes on with a
+   * recipient and RSET in one write. The recipient is lost (451, the backend is gone), RSET is
+   * answered, and the session lives on, with or without PIPELINING at the backend.
+   */
+  @ParameterizedTest
+  @ValueSource(booleans = {true, false})
+  void aRecipientAfterTheBackendClosedIsAnsweredAndTheSessionGoesOn(boolean pipelining) throws Exception {
+    ScriptedPeer backend = peer(c -> {
+      c.hearUntil("EHLO");
+      c.say("250-scripted").say(pipelining ? "250 PIPELINING" : "250 8BITMIME");
+      c.hearUntil("MAIL");
+      c.say("250 2.1.0 Ok");
+      c.hearUntil("RCPT");
+      c.say("250 2.1.5 Ok");
+      c.hearUntil("RCPT");
+      c.say("421 4.3.2 shutting down");
+      c.close();
+    });
+    SluiceFixture f = sluice(entry("s", backend.port()));
+    try (RawSmtpClient r = greeted(f, 76)) {
+      r.send("MAIL FROM:<a@internet.example>\r\n");
+      assertThat(r.reply()).startsWith("250 2.1.0");
+      r.send("RCPT TO:<b@corp.example>\r\n");
+      assertThat(r.reply()).startsWith("250 2.1.5");
+      r.send("RCPT TO:<c@corp.example>\r\n");
+      assertThat(r.reply()).startsWith("421");
+      r.send("RCPT TO:<d@corp.example>\r\nRSET\r\n");
+      assertThat(r.reply()).startsWith("451 4.4.2");
+      assertThat(r.reply()).startsWith("250");
+      r.send("NOOP\r\n");
+      assertThat(r.reply()).startsWith("250");
+    }
+  }
+
+  /**
+   * A backend that takes its time over each recipient (a policy check, a tarpit): pipelined
+   * commands are answered one after another, and each has the whole command timeout from when the
+   * one before it was answered. Here four replies take 1.5 s each under a 3 s timeout.
+   */
+  @Test
+  void eachPipelinedCommandHasItsOwnTimeout() throws Exception {
+    ScriptedPeer backend = peer(c -> {
+      c.hearUntil("EHLO");
+      c.say("250-scripted").say("250 PIPELINING");
+      String line;
+      while ((line = c.hear()) != null) {
+        if (line.startsWith("QUIT")) {
+          c.say("221 2.0.0 Bye");
+          return;
+        }
+        Thread.sleep(1500); // the backend's own pace, not a wait for Sluice
+        c.say(line.startsWith("DATA") ? "354 go ahead" : "250 2.1.5 Ok");
+      }
+    });
+    SluiceFixture f = sluice(SessionObserver.NONE, "timeouts: { command: 3s }", entry("s", backend.port()));
+    try (RawSmtpClient r = greeted(f, 77)) {
+      r.send("MAIL FROM:<a@internet.example>\r\nRCPT TO:<b@corp.example>\r\nRCPT TO:<c@corp.example>\r\nDATA\r\n");
+      for (String code : List.of("250", "250", "250", "354")) {
+        assertThat(r.reply()).startsWith(code);
+      }
+    }
+  }
+
+  /**
+   * MAIL refused at once, and the backend's refusals of what was sent ahead come later: the next
+   * transaction waits for them instead of queueing behind them, so it reuses the session (an
+   * authenticated client has no other backend to go to).
+   */
+  @ParameterizedTest
+  @ValueSource(booleans = {true, false})
+  void theNextMailWaitsForTheAnswersToWhatWentAheadOfARefusedOne(boolean authenticated) throws Exception {
+    AtomicInteger mails = new AtomicInteger();
+    ScriptedPeer backend = peer(c -> {
+      boolean refused = false;
+      String line;
+      while ((line = c.hear()) != null) {
+        String u = line.toUpperCase(java.util.Locale.ROOT);
+        if (u.startsWith("EHLO")) {
+          c.say("250-scripted").say("250-PIPELINING").say("250 AUTH PLAIN");
+        } else if (u.startsWith("AUTH PLAIN")) {
+          c.say("334 ");
+          c.hear();
+          c.say("235 2.7.0 Authentication successful");
+        } else if (u.startsWith("MAIL")) {
+          refused = mails.incrementAndGet() == 1;
+          c.say(refused ? "550 5.7.1 sender refused" : "250 2.1.0 Ok");
+        } else if (refused && (u.startsWith("RCPT") || u.startsWith("DATA"))) {
+          Thread.sleep(300); // slow to refuse what it cannot take anyway
+          c.say("503 5.5.1 Error: need MAIL command");
+        } else if (u.startsWith("DATA")) {
+          c.say("354 go ahead");
+          c.hearBody();
+          c.say("250 2.0.0 Ok: queued");
+        } else if (u.startsWith("QUIT")) {
+          c.say("221 2.0.0 Bye");
+          return;
+        } else {
+          c.say("250 2.1.5 Ok");
+        }
+      }
+    });
+    SluiceFixture f = sluice(SessionObserver.NONE, TIMEOUTS + (authenticated ? ", auth: relay" : ""),
+        entry("s", backend.port()));
+    try (RawSmtpClient r = greeted(f, 78)) {
+      if (authenticated) {
+        r.send("AUTH PLAIN\r\n");
+        r.expect("334");
+        r.send("AGJvYgBzZWNyZXQ=\r\n");
+        r.expect("235");
+      }
+      r.send(GROUP);
+      assertThat(r.reply()).startsWith("550 5.7.1");
+      assertThat(r.reply()).isEqualTo("503 5.5.1 Error: need MAIL command");
+      assertThat(r.reply()).isEqualTo("503 5.5.1 Error: need MAIL command");
+      assertThat(r.reply()).isEqualTo("503 5.5.1 Error: need RCPT command");
+      r.send(GROUP);
+      for (String code : List.of("250", "250", "250", "354")) {
+        assertThat(r.reply()).startsWith(code);
+      }
+      r.send("Subject: second\r\n\r\nhello\r\n.\r\n");
+      assertThat(r.reply()).startsWith("250 2.0.0 Ok: queued");
+    }
+    assertThat(backend.connections()).as("the health probe and one session").isEqualTo(2);
   }
 }
