@@ -235,9 +235,10 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     switch (step.kind()) {
       case REPLY -> {
         if (step.resetBackend()) {
-          resetBackendTransaction();
+          resetThenReply(step.reply(), stage); // EHLO or HELO inside a transaction
+        } else {
+          send(step.reply(), stage);
         }
-        send(step.reply(), stage);
       }
       case REPLY_AND_CLOSE -> {
         if (step.resetBackend()) {
@@ -263,19 +264,26 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       case RELAY_DATA -> relay(step, Stage.DATA);
       case START_TLS -> startTls(step.reply());
       case RELAY_AUTH -> startAuth(step.command());
-      case RESET -> {
-        BackendSession s = tx;
-        endTransaction();
-        busy = true;
-        s.command("RSET").whenComplete((r, e) -> {
-          if (e != null || !r.isPositive()) {
-            s.abort();
-          }
-          send(step.reply(), Stage.OTHER);
-          resume();
-        });
-      }
+      case RESET -> resetThenReply(step.reply(), Stage.OTHER);
     }
+  }
+
+  /**
+   * Ends the backend transaction with RSET and answers the client once the backend has: its
+   * session is then idle for the client's next MAIL, which would otherwise find it still waiting
+   * for this answer (an authenticated client has no other session to go to).
+   */
+  private void resetThenReply(SmtpReply reply, Stage stage) {
+    BackendSession s = tx;
+    endTransaction();
+    busy = true;
+    s.command("RSET").whenComplete((r, e) -> {
+      if (e != null || !r.isPositive()) {
+        s.abort();
+      }
+      send(reply, stage);
+      resume();
+    });
   }
 
   /**
@@ -345,9 +353,16 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     }
     tried.add(b);
     session(b).whenComplete((s, e) -> {
+      boolean clientGone = !ctx.channel().isActive(); // it left while this session was set up
       if (e != null) {
         failed(b, "session setup for AUTH: " + BackendSession.unwrap(e).getMessage());
-        authOn(auth);
+        if (!clientGone) {
+          authOn(auth);
+        }
+        return;
+      }
+      if (clientGone) {
+        s.quit(); // its credentials go nowhere
         return;
       }
       authSession = s;
@@ -366,6 +381,9 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   private void authReply(SmtpReply r) {
+    if (session.phase() == ClientSession.Phase.CLOSED) {
+      return; // the client is gone, or was told the session ended
+    }
     session.authAnswered(r);
     if (r.code() != 334 && !r.isPositive()) {
       authSession = null;

@@ -25,7 +25,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * RFC 2920 towards backends: what a client pipelines after MAIL goes to a backend that offers
- * PIPELINING in one write, and the replies still follow the session's own decisions.
+ * PIPELINING in one write, and the replies still follow the session's own decisions. Also the
+ * backend sessions' bookkeeping around it: a session is in step (idle) for the client's next
+ * command, and a client that leaves leaves nothing open behind.
  */
 class BackendPipeliningTest {
   static final String GROUP = "MAIL FROM:<a@internet.example>\r\nRCPT TO:<b@corp.example>\r\nRCPT TO:<c@corp.example>\r\n"
@@ -406,5 +408,90 @@ class BackendPipeliningTest {
       assertThat(r.reply()).startsWith("250 2.0.0 Ok: queued");
     }
     assertThat(backend.connections()).as("the health probe and one session").isEqualTo(2);
+  }
+
+  /**
+   * The client asks for AUTH and resets the connection while Sluice sets up the backend session
+   * for it: the session, once ready, gets QUIT and is closed, never the client's credentials.
+   */
+  @Test
+  void aSessionSetUpForAuthAfterTheClientLeftNeverSeesTheCredentials() throws Exception {
+    CountDownLatch clientGone = new CountDownLatch(1);
+    List<String> heard = new CopyOnWriteArrayList<>();
+    AtomicBoolean closedBySluice = new AtomicBoolean();
+    AtomicInteger connections = new AtomicInteger();
+    ScriptedPeer backend = new ScriptedPeer(c -> {
+      if (connections.incrementAndGet() > 1 && !clientGone.await(10, TimeUnit.SECONDS)) {
+        return;
+      }
+      c.say("220 late ready");
+      if (connections.get() == 1) {
+        c.serveRest(); // the health probe
+        return;
+      }
+      c.hearUntil("EHLO");
+      c.say("250-scripted").say("250 AUTH PLAIN");
+      String line;
+      while ((line = c.hear()) != null) {
+        heard.add(line);
+        c.say(line.startsWith("QUIT") ? "221 2.0.0 Bye" : "235 2.7.0 Authentication successful");
+      }
+      closedBySluice.set(true);
+    });
+    lab.add(backend);
+    SessionObserver goneWhenDisconnected = new SessionObserver() {
+      @Override
+      public void disconnected(SessionInfo s) {
+        clientGone.countDown();
+      }
+    };
+    SluiceFixture f = sluice(goneWhenDisconnected, TIMEOUTS + ", auth: relay", entry("s", backend.port()));
+    RawSmtpClient r = greeted(f, 79);
+    r.send("AUTH PLAIN AGJvYgBzZWNyZXQ=\r\n");
+    r.reset();
+    await().atMost(Duration.ofSeconds(10)).untilTrue(closedBySluice);
+    assertThat(heard).containsExactly("QUIT");
+  }
+
+  /**
+   * EHLO inside a transaction ends it at the backend with RSET; the client's next MAIL waits for
+   * RSET's answer, so an authenticated client keeps its session even when the backend is slow to
+   * answer RSET.
+   */
+  @Test
+  void ehloInsideATransactionKeepsTheAuthenticatedSession() throws Exception {
+    ScriptedPeer backend = peer(c -> {
+      String line;
+      while ((line = c.hear()) != null) {
+        String u = line.toUpperCase(java.util.Locale.ROOT);
+        if (u.startsWith("EHLO")) {
+          c.say("250-scripted").say("250-PIPELINING").say("250 AUTH PLAIN");
+        } else if (u.startsWith("AUTH PLAIN")) {
+          c.say("334 ");
+          c.hear();
+          c.say("235 2.7.0 Authentication successful");
+        } else if (u.startsWith("RSET")) {
+          Thread.sleep(300); // the backend's own pace
+          c.say("250 2.0.0 Ok");
+        } else if (u.startsWith("QUIT")) {
+          c.say("221 2.0.0 Bye");
+          return;
+        } else {
+          c.say("250 2.0.0 Ok");
+        }
+      }
+    });
+    SluiceFixture f = sluice(SessionObserver.NONE, TIMEOUTS + ", auth: relay", entry("s", backend.port()));
+    try (RawSmtpClient r = greeted(f, 85)) {
+      r.send("AUTH PLAIN\r\n");
+      r.expect("334");
+      r.send("AGJvYgBzZWNyZXQ=\r\n");
+      r.expect("235");
+      r.send("MAIL FROM:<a@internet.example>\r\n");
+      assertThat(r.reply()).startsWith("250");
+      r.send("EHLO p.test\r\nMAIL FROM:<a@internet.example>\r\n");
+      assertThat(r.reply()).startsWith("250 ENHANCEDSTATUSCODES");
+      assertThat(r.reply()).startsWith("250 2.0.0 Ok");
+    }
   }
 }
