@@ -128,6 +128,10 @@ public final class BackendSession {
             return;
           }
           s.channel = (Channel) f.getNow();
+          if (s.closed) {
+            s.channel.close(); // timed out or aborted while connecting: nothing waits for it now
+            return;
+          }
           if (proxy) {
             // PROXY protocol: one header, before any other byte (the backend waits for it).
             s.channel.writeAndFlush(ProxyHeaders.of(identity.proxyVersion() == 2, client.client(), client.local()),

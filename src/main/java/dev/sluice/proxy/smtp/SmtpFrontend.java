@@ -797,7 +797,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   private void finishMail(SmtpReply r, BackendSession s) {
-    if (!ctx.channel().isActive()) {
+    if (!ctx.channel().isActive() || session.phase() == ClientSession.Phase.CLOSED) {
+      // Gone, or told the session ended (421 on shutdown): nothing is waiting for this reply.
       if (s != null) {
         s.quit();
       }
