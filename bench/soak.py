@@ -131,10 +131,23 @@ def clients(a):
             delay = min(delay * 2, 1.0)
         return None
 
+    def one_at_a_time(s, sender, recipient, data):
+        """One transaction, each command after the reply to the one before. Returns (stage, code,
+        text) of the first refusal, or of the end of data; data() gives the message."""
+        code, text = s.mail(sender)
+        if code != 250:
+            return "MAIL", code, text
+        code, text = s.rcpt(recipient)
+        if code not in (250, 251):
+            return "RCPT", code, text
+        try:
+            return ("end of data", *s.data(data()))
+        except smtplib.SMTPDataError as e:  # DATA not answered 354
+            return "DATA", e.smtp_code, e.smtp_error
+
     def pipelined(s, sender, recipient, data):
         """One transaction as MTAs send it (RFC 2920): MAIL, RCPT and DATA in one write, then the
-        replies, then the body. Returns (stage, code, text) of the first refusal, or of the end of
-        data."""
+        replies, then the body. Returns what one_at_a_time() does."""
         s.send("MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (sender, recipient))
         replies = [("MAIL", *s.getreply()), ("RCPT", *s.getreply()), ("DATA", *s.getreply())]
         refused = [r for r in replies[:2] if r[1] not in (250, 251)]
@@ -143,7 +156,7 @@ def clients(a):
         if refused:
             # Sluice must never start a body without an accepted recipient (RFC 2920 §3.1).
             raise smtplib.SMTPResponseException(replies[2][1], b"354 after a refused " + refused[0][0].encode())
-        quoted = smtplib.quotedata(data.decode("ascii"))
+        quoted = smtplib.quotedata(data().decode("ascii"))
         s.send(quoted + ("" if quoted.endswith("\r\n") else "\r\n") + ".\r\n")
         return ("end of data", *s.getreply())
 
@@ -170,49 +183,19 @@ def clients(a):
                     current, i = i, None
                     done_before = outcome_count[0]
                     try:
-                        if pipelining:
-                            stage, code, text = pipelined(s, "sender%d@client.soak.test" % (current % 97),
-                                                          "user%d@example.test" % (current % 13),
-                                                          body(current, msgid, rng).encode("ascii"))
-                            if 200 <= code < 300 and stage == "end of data":
-                                record(msgid, "accepted", code, text)
-                            else:
-                                record(msgid, "deferred" if code < 500 else "rejected", code,
-                                       stage.encode() + b": " + text)
-                                if code == 421:
-                                    raise smtplib.SMTPServerDisconnected("421")
-                                if stage in ("RCPT", "DATA"):
-                                    s.rset()
-                            i = ctr.take()
-                            continue
-                        code, text = s.mail("sender%d@client.soak.test" % (current % 97))
-                        if code != 250:
-                            record(msgid, "deferred" if code < 500 else "rejected", code, b"MAIL: " + text)
+                        transaction = pipelined if pipelining else one_at_a_time
+                        stage, code, text = transaction(s, "sender%d@client.soak.test" % (current % 97),
+                                                        "user%d@example.test" % (current % 13),
+                                                        lambda: body(current, msgid, rng).encode("ascii"))
+                        if 200 <= code < 300 and stage == "end of data":
+                            record(msgid, "accepted", code, text)
+                        else:
+                            record(msgid, "deferred" if code < 500 else "rejected", code,
+                                   stage.encode() + b": " + text)
                             if code == 421:
                                 raise smtplib.SMTPServerDisconnected("421")
-                            s.rset()
-                        else:
-                            code, text = s.rcpt("user%d@example.test" % (current % 13))
-                            if code not in (250, 251):
-                                record(msgid, "deferred" if code < 500 else "rejected", code, b"RCPT: " + text)
-                                if code == 421:
-                                    raise smtplib.SMTPServerDisconnected("421")
-                                s.rset()
-                            else:
-                                stage = "end of data"
-                                try:
-                                    code, text = s.data(body(current, msgid, rng).encode("ascii"))
-                                except smtplib.SMTPDataError as e:  # DATA not answered 354
-                                    stage, code, text = "DATA", e.smtp_code, e.smtp_error
-                                if 200 <= code < 300:
-                                    record(msgid, "accepted", code, text)
-                                else:
-                                    record(msgid, "deferred" if code < 500 else "rejected", code,
-                                           stage.encode() + b": " + text)
-                                    if code == 421:
-                                        raise smtplib.SMTPServerDisconnected("421")
-                                    if stage == "DATA":
-                                        s.rset()  # a refused DATA leaves the transaction open
+                            if stage != "end of data":
+                                s.rset()  # a refusal before the body leaves the transaction open
                     except (OSError, smtplib.SMTPException) as e:
                         if outcome_count[0] == done_before:  # no outcome recorded for this message yet
                             record(msgid, "error", "-", "%s: %s" % (type(e).__name__, e))

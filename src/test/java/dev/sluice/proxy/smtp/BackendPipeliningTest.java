@@ -76,6 +76,20 @@ class BackendPipeliningTest {
     return "{ name: " + name + ", address: 127.0.0.1:" + port + " }";
   }
 
+  /**
+   * A backend's part: EHLO with PIPELINING, then it hears {@link #GROUP} whole before it answers
+   * it with {@code replies}, in one write.
+   */
+  static void answerGroupWhole(ScriptedPeer.Conversation c, String replies) throws java.io.IOException {
+    c.hearUntil("EHLO");
+    c.say("250-scripted").say("250 PIPELINING");
+    c.hearUntil("MAIL");
+    c.hear();
+    c.hear();
+    c.hear();
+    c.raw(replies);
+  }
+
   static RawSmtpClient greeted(SluiceFixture f, int client) throws Exception {
     RawSmtpClient r = RawSmtpClient.connect(f.address("l"), client(client).getHostAddress());
     r.expect("220");
@@ -91,13 +105,7 @@ class BackendPipeliningTest {
   @Test
   void aPipelinedGroupReachesTheBackendBeforeAnyReply() throws Exception {
     ScriptedPeer backend = peer(c -> {
-      c.hearUntil("EHLO");
-      c.say("250-scripted").say("250 PIPELINING");
-      c.hearUntil("MAIL");
-      c.hear();
-      c.hear();
-      c.hear();
-      c.raw("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n251 2.1.5 Ok, will forward\r\n354 go ahead\r\n");
+      answerGroupWhole(c, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n251 2.1.5 Ok, will forward\r\n354 go ahead\r\n");
       c.hearBody();
       c.say("250 2.0.0 Ok: queued as 1");
       c.serveRest();
@@ -179,29 +187,85 @@ class BackendPipeliningTest {
   @Test
   void aRefusedMailRefusesWhatWasPipelinedAfterIt() throws Exception {
     ScriptedPeer backend = peer(c -> {
-      c.hearUntil("EHLO");
-      c.say("250-scripted").say("250 PIPELINING");
-      c.hearUntil("MAIL");
-      c.hear();
-      c.hear();
-      c.hear();
-      c.raw("550 5.7.1 sender refused\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need RCPT\r\n");
+      answerGroupWhole(c, "550 5.7.1 sender refused\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need MAIL\r\n"
+          + "503 5.5.1 need RCPT\r\n");
       c.serveRest();
     });
     SluiceFixture f = sluice(entry("s", backend.port()));
     try (RawSmtpClient r = greeted(f, 73)) {
-      r.send(GROUP);
-      assertThat(r.reply()).startsWith("550 5.7.1 sender refused");
-      assertThat(r.reply()).isEqualTo("503 5.5.1 Error: need MAIL command");
-      assertThat(r.reply()).isEqualTo("503 5.5.1 Error: need MAIL command");
-      assertThat(r.reply()).isEqualTo("503 5.5.1 Error: need RCPT command");
-      r.send(GROUP);
-      for (String code : List.of("250", "250", "250", "354")) {
-        assertThat(r.reply()).startsWith(code);
-      }
-      r.send("Subject: second\r\n\r\nhello\r\n.\r\n");
-      assertThat(r.reply()).isEqualTo("250 2.0.0 queued");
+      refusedGroupThenAcceptedOne(r);
     }
+  }
+
+  /**
+   * The client's part: a group whose MAIL the backend refuses, answered with Sluice's own 503s
+   * for the rest, then a group the backend accepts and its message.
+   */
+  static void refusedGroupThenAcceptedOne(RawSmtpClient r) throws java.io.IOException {
+    r.send(GROUP);
+    assertThat(r.reply()).startsWith("550 5.7.1 sender refused");
+    assertThat(r.reply()).isEqualTo("503 5.5.1 Error: need MAIL command");
+    assertThat(r.reply()).isEqualTo("503 5.5.1 Error: need MAIL command");
+    assertThat(r.reply()).isEqualTo("503 5.5.1 Error: need RCPT command");
+    r.send(GROUP);
+    for (String code : List.of("250", "250", "250", "354")) {
+      assertThat(r.reply()).startsWith(code);
+    }
+    r.send("Subject: second\r\n\r\nhello\r\n.\r\n");
+    assertThat(r.reply()).startsWith("250 2.0.0");
+  }
+
+  /** A scripted backend's answer to {@code command} (upper case), or null for the usual one. */
+  @FunctionalInterface
+  interface Answer {
+    String to(String command, ScriptedPeer.Conversation c) throws Exception;
+  }
+
+  /**
+   * A backend's part: a plain server offering PIPELINING and AUTH PLAIN (any credentials), with
+   * {@code answer} first in line for every command but EHLO, AUTH and QUIT.
+   */
+  static ScriptedPeer.Script serving(Answer answer) {
+    return c -> {
+      String line;
+      while ((line = c.hear()) != null) {
+        String u = line.toUpperCase(java.util.Locale.ROOT);
+        if (u.startsWith("EHLO")) {
+          c.say("250-scripted").say("250-PIPELINING").say("250 AUTH PLAIN");
+        } else if (u.startsWith("AUTH PLAIN")) {
+          c.say("334 ");
+          c.hear();
+          c.say("235 2.7.0 Authentication successful");
+        } else if (u.startsWith("QUIT")) {
+          c.say("221 2.0.0 Bye");
+          return;
+        } else {
+          String reply;
+          try {
+            reply = answer.to(u, c);
+          } catch (Exception e) {
+            throw new java.io.IOException(e);
+          }
+          if (reply != null) {
+            c.say(reply);
+          } else if (u.startsWith("DATA")) {
+            c.say("354 go ahead");
+            c.hearBody();
+            c.say("250 2.0.0 Ok: queued");
+          } else {
+            c.say("250 2.0.0 Ok");
+          }
+        }
+      }
+    };
+  }
+
+  /** AUTH PLAIN with the credentials the scripted backends take. */
+  static void authenticate(RawSmtpClient r) throws java.io.IOException {
+    r.send("AUTH PLAIN\r\n");
+    r.expect("334");
+    r.send("AGJvYgBzZWNyZXQ=\r\n");
+    r.expect("235");
   }
 
   /**
@@ -214,15 +278,7 @@ class BackendPipeliningTest {
     List<String> afterData = new CopyOnWriteArrayList<>();
     AtomicBoolean closedBySluice = new AtomicBoolean();
     ScriptedPeer backend = peer(c -> {
-      c.hearUntil("EHLO");
-      c.say("250-scripted").say("250 PIPELINING");
-      if (c.hearUntil("MAIL") == null) {
-        return;
-      }
-      c.hear();
-      c.hear();
-      c.hear();
-      c.raw("250 2.1.0 Ok\r\n550 5.1.1 no such user\r\n550 5.1.1 no such user\r\n354 go ahead anyway\r\n");
+      answerGroupWhole(c, "250 2.1.0 Ok\r\n550 5.1.1 no such user\r\n550 5.1.1 no such user\r\n354 go ahead anyway\r\n");
       String line;
       while ((line = c.hear()) != null) {
         afterData.add(line);
@@ -244,13 +300,16 @@ class BackendPipeliningTest {
   }
 
   /**
-   * The client pipelines and resets the connection while its backend session is still being set
-   * up: when the session is ready, it gets QUIT, not the gone client's MAIL.
+   * The client resets the connection while Sluice sets up a backend session for it, for its
+   * pipelined MAIL or for its AUTH: once ready, the session gets QUIT and is closed, never the gone
+   * client's MAIL or credentials.
    */
-  @Test
-  void aClientGoneDuringBackendSetupLeavesTheBackendAClosedSession() throws Exception {
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void aSessionSetUpAfterTheClientLeftOnlyGetsQuit(boolean auth) throws Exception {
     CountDownLatch clientGone = new CountDownLatch(1);
     List<String> heard = new CopyOnWriteArrayList<>();
+    AtomicBoolean closedBySluice = new AtomicBoolean();
     AtomicInteger connections = new AtomicInteger();
     ScriptedPeer backend = new ScriptedPeer(c -> {
       if (connections.incrementAndGet() > 1 && !clientGone.await(10, TimeUnit.SECONDS)) {
@@ -262,12 +321,14 @@ class BackendPipeliningTest {
         return;
       }
       c.hearUntil("EHLO");
-      c.say("250-scripted").say("250 PIPELINING");
+      c.say("250-scripted").say("250-PIPELINING").say("250 AUTH PLAIN");
       String line;
       while ((line = c.hear()) != null) {
         heard.add(line);
-        c.say(line.startsWith("QUIT") ? "221 2.0.0 Bye" : "250 2.0.0 Ok");
+        c.say(line.startsWith("QUIT") ? "221 2.0.0 Bye"
+            : line.startsWith("AUTH") ? "235 2.7.0 Authentication successful" : "250 2.0.0 Ok");
       }
+      closedBySluice.set(true);
     });
     lab.add(backend);
     SessionObserver goneWhenDisconnected = new SessionObserver() {
@@ -276,11 +337,11 @@ class BackendPipeliningTest {
         clientGone.countDown();
       }
     };
-    SluiceFixture f = sluice(goneWhenDisconnected, TIMEOUTS, entry("s", backend.port()));
-    RawSmtpClient r = greeted(f, 75);
-    r.send(GROUP);
+    SluiceFixture f = sluice(goneWhenDisconnected, TIMEOUTS + (auth ? ", auth: relay" : ""), entry("s", backend.port()));
+    RawSmtpClient r = greeted(f, auth ? 79 : 75);
+    r.send(auth ? "AUTH PLAIN AGJvYgBzZWNyZXQ=\r\n" : GROUP);
     r.reset();
-    await().atMost(Duration.ofSeconds(10)).alias("heard " + heard).until(() -> heard.stream().anyMatch(l -> l.startsWith("QUIT")));
+    await().atMost(Duration.ofSeconds(10)).untilTrue(closedBySluice);
     assertThat(heard).containsExactly("QUIT");
   }
 
@@ -357,100 +418,27 @@ class BackendPipeliningTest {
   @ValueSource(booleans = {true, false})
   void theNextMailWaitsForTheAnswersToWhatWentAheadOfARefusedOne(boolean authenticated) throws Exception {
     AtomicInteger mails = new AtomicInteger();
-    ScriptedPeer backend = peer(c -> {
-      boolean refused = false;
-      String line;
-      while ((line = c.hear()) != null) {
-        String u = line.toUpperCase(java.util.Locale.ROOT);
-        if (u.startsWith("EHLO")) {
-          c.say("250-scripted").say("250-PIPELINING").say("250 AUTH PLAIN");
-        } else if (u.startsWith("AUTH PLAIN")) {
-          c.say("334 ");
-          c.hear();
-          c.say("235 2.7.0 Authentication successful");
-        } else if (u.startsWith("MAIL")) {
-          refused = mails.incrementAndGet() == 1;
-          c.say(refused ? "550 5.7.1 sender refused" : "250 2.1.0 Ok");
-        } else if (refused && (u.startsWith("RCPT") || u.startsWith("DATA"))) {
-          Thread.sleep(300); // slow to refuse what it cannot take anyway
-          c.say("503 5.5.1 Error: need MAIL command");
-        } else if (u.startsWith("DATA")) {
-          c.say("354 go ahead");
-          c.hearBody();
-          c.say("250 2.0.0 Ok: queued");
-        } else if (u.startsWith("QUIT")) {
-          c.say("221 2.0.0 Bye");
-          return;
-        } else {
-          c.say("250 2.1.5 Ok");
-        }
+    AtomicBoolean refused = new AtomicBoolean();
+    ScriptedPeer backend = peer(serving((command, c) -> {
+      if (command.startsWith("MAIL")) {
+        refused.set(mails.incrementAndGet() == 1);
+        return refused.get() ? "550 5.7.1 sender refused" : "250 2.1.0 Ok";
       }
-    });
+      if (refused.get() && (command.startsWith("RCPT") || command.startsWith("DATA"))) {
+        Thread.sleep(300); // slow to refuse what it cannot take anyway
+        return "503 5.5.1 Error: need MAIL command";
+      }
+      return null;
+    }));
     SluiceFixture f = sluice(SessionObserver.NONE, TIMEOUTS + (authenticated ? ", auth: relay" : ""),
         entry("s", backend.port()));
     try (RawSmtpClient r = greeted(f, 78)) {
       if (authenticated) {
-        r.send("AUTH PLAIN\r\n");
-        r.expect("334");
-        r.send("AGJvYgBzZWNyZXQ=\r\n");
-        r.expect("235");
+        authenticate(r);
       }
-      r.send(GROUP);
-      assertThat(r.reply()).startsWith("550 5.7.1");
-      assertThat(r.reply()).isEqualTo("503 5.5.1 Error: need MAIL command");
-      assertThat(r.reply()).isEqualTo("503 5.5.1 Error: need MAIL command");
-      assertThat(r.reply()).isEqualTo("503 5.5.1 Error: need RCPT command");
-      r.send(GROUP);
-      for (String code : List.of("250", "250", "250", "354")) {
-        assertThat(r.reply()).startsWith(code);
-      }
-      r.send("Subject: second\r\n\r\nhello\r\n.\r\n");
-      assertThat(r.reply()).startsWith("250 2.0.0 Ok: queued");
+      refusedGroupThenAcceptedOne(r);
     }
     assertThat(backend.connections()).as("the health probe and one session").isEqualTo(2);
-  }
-
-  /**
-   * The client asks for AUTH and resets the connection while Sluice sets up the backend session
-   * for it: the session, once ready, gets QUIT and is closed, never the client's credentials.
-   */
-  @Test
-  void aSessionSetUpForAuthAfterTheClientLeftNeverSeesTheCredentials() throws Exception {
-    CountDownLatch clientGone = new CountDownLatch(1);
-    List<String> heard = new CopyOnWriteArrayList<>();
-    AtomicBoolean closedBySluice = new AtomicBoolean();
-    AtomicInteger connections = new AtomicInteger();
-    ScriptedPeer backend = new ScriptedPeer(c -> {
-      if (connections.incrementAndGet() > 1 && !clientGone.await(10, TimeUnit.SECONDS)) {
-        return;
-      }
-      c.say("220 late ready");
-      if (connections.get() == 1) {
-        c.serveRest(); // the health probe
-        return;
-      }
-      c.hearUntil("EHLO");
-      c.say("250-scripted").say("250 AUTH PLAIN");
-      String line;
-      while ((line = c.hear()) != null) {
-        heard.add(line);
-        c.say(line.startsWith("QUIT") ? "221 2.0.0 Bye" : "235 2.7.0 Authentication successful");
-      }
-      closedBySluice.set(true);
-    });
-    lab.add(backend);
-    SessionObserver goneWhenDisconnected = new SessionObserver() {
-      @Override
-      public void disconnected(SessionInfo s) {
-        clientGone.countDown();
-      }
-    };
-    SluiceFixture f = sluice(goneWhenDisconnected, TIMEOUTS + ", auth: relay", entry("s", backend.port()));
-    RawSmtpClient r = greeted(f, 79);
-    r.send("AUTH PLAIN AGJvYgBzZWNyZXQ=\r\n");
-    r.reset();
-    await().atMost(Duration.ofSeconds(10)).untilTrue(closedBySluice);
-    assertThat(heard).containsExactly("QUIT");
   }
 
   /**
@@ -460,33 +448,15 @@ class BackendPipeliningTest {
    */
   @Test
   void ehloInsideATransactionKeepsTheAuthenticatedSession() throws Exception {
-    ScriptedPeer backend = peer(c -> {
-      String line;
-      while ((line = c.hear()) != null) {
-        String u = line.toUpperCase(java.util.Locale.ROOT);
-        if (u.startsWith("EHLO")) {
-          c.say("250-scripted").say("250-PIPELINING").say("250 AUTH PLAIN");
-        } else if (u.startsWith("AUTH PLAIN")) {
-          c.say("334 ");
-          c.hear();
-          c.say("235 2.7.0 Authentication successful");
-        } else if (u.startsWith("RSET")) {
-          Thread.sleep(300); // the backend's own pace
-          c.say("250 2.0.0 Ok");
-        } else if (u.startsWith("QUIT")) {
-          c.say("221 2.0.0 Bye");
-          return;
-        } else {
-          c.say("250 2.0.0 Ok");
-        }
+    ScriptedPeer backend = peer(serving((command, c) -> {
+      if (command.startsWith("RSET")) {
+        Thread.sleep(300); // the backend's own pace
       }
-    });
+      return null;
+    }));
     SluiceFixture f = sluice(SessionObserver.NONE, TIMEOUTS + ", auth: relay", entry("s", backend.port()));
     try (RawSmtpClient r = greeted(f, 85)) {
-      r.send("AUTH PLAIN\r\n");
-      r.expect("334");
-      r.send("AGJvYgBzZWNyZXQ=\r\n");
-      r.expect("235");
+      authenticate(r);
       r.send("MAIL FROM:<a@internet.example>\r\n");
       assertThat(r.reply()).startsWith("250");
       r.send("EHLO p.test\r\nMAIL FROM:<a@internet.example>\r\n");
