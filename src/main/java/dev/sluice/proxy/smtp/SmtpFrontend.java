@@ -281,6 +281,9 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       if (e != null || !r.isPositive()) {
         s.abort();
       }
+      if (session.phase() == ClientSession.Phase.CLOSED) {
+        return; // the client is gone, or was told the session ended (421) meanwhile
+      }
       send(reply, stage);
       resume();
     });
@@ -820,13 +823,20 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   /** The body has ended with {@code reply} for the client (already decided by the body relay). */
   void messageFinished(SmtpReply reply, boolean keepBackend, long bytes) {
     BackendSession s = tx;
-    route.observer().transaction(info, s == null ? null : s.backend(), outcomeOf(reply), bytes);
+    boolean ended = session.phase() == ClientSession.Phase.CLOSED;
+    if (s != null || !ended) {
+      // (A client gone mid-message left tx null, its transaction already counted as aborted.)
+      route.observer().transaction(info, s == null ? null : s.backend(), outcomeOf(reply), bytes);
+    }
     endTransaction();
     if (!keepBackend && s != null) {
       s.abort();
       sessions.remove(s.backend());
     }
     body = null;
+    if (ended) {
+      return; // the client is gone, or was told the session ended (421): no reply goes out
+    }
     session.messageFinished();
     send(reply, Stage.END_OF_DATA);
     resume();

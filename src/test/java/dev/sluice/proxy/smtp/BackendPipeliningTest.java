@@ -464,4 +464,45 @@ class BackendPipeliningTest {
       assertThat(r.reply()).startsWith("250 2.0.0 Ok");
     }
   }
+
+  /**
+   * The client resets the connection after its end of data, while the backend's final reply is
+   * awaited: the backend session is aborted (the message is never completed there) and the
+   * transaction is counted once, as aborted.
+   */
+  @Test
+  void aClientGoneAtTheEndOfDataCountsItsTransactionOnceAsAborted() throws Exception {
+    CountDownLatch endOfDataSent = new CountDownLatch(1);
+    AtomicBoolean closedBySluice = new AtomicBoolean();
+    ScriptedPeer backend = peer(c -> {
+      c.acceptUpToBody("scripted");
+      c.hearBody();
+      endOfDataSent.countDown();
+      while (c.hear() != null) {
+        // no final reply: the client goes first
+      }
+      closedBySluice.set(true);
+    });
+    List<SessionObserver.Outcome> outcomes = new CopyOnWriteArrayList<>();
+    SessionObserver counting = new SessionObserver() {
+      @Override
+      public void transaction(SessionInfo s, dev.sluice.balance.Backend b, Outcome outcome, long bytes) {
+        outcomes.add(outcome);
+      }
+    };
+    SluiceFixture f = sluice(counting, TIMEOUTS, entry("s", backend.port()));
+    RawSmtpClient r = greeted(f, 88);
+    r.send("MAIL FROM:<a@internet.example>\r\n");
+    r.expect("250");
+    r.send("RCPT TO:<b@corp.example>\r\n");
+    r.expect("250");
+    r.send("DATA\r\n");
+    r.expect("354");
+    r.send("Subject: gone\r\n\r\nhello\r\n.\r\n");
+    assertThat(endOfDataSent.await(10, TimeUnit.SECONDS)).isTrue();
+    r.reset();
+    await().atMost(Duration.ofSeconds(10)).untilTrue(closedBySluice);
+    await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5))
+        .until(() -> outcomes.equals(List.of(SessionObserver.Outcome.ABORTED)));
+  }
 }
