@@ -281,8 +281,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       if (e != null || !r.isPositive()) {
         s.abort();
       }
-      if (session.phase() == ClientSession.Phase.CLOSED) {
-        return; // the client is gone, or was told the session ended (421) meanwhile
+      if (clientGone()) {
+        return;
       }
       send(reply, stage);
       resume();
@@ -356,15 +356,15 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     }
     tried.add(b);
     session(b).whenComplete((s, e) -> {
-      boolean clientGone = !ctx.channel().isActive(); // it left while this session was set up
+      boolean gone = clientGone(); // while this session was set up
       if (e != null) {
         failed(b, "session setup for AUTH: " + BackendSession.unwrap(e).getMessage());
-        if (!clientGone) {
+        if (!gone) {
           authOn(auth);
         }
         return;
       }
-      if (clientGone) {
+      if (gone) {
         s.quit(); // its credentials go nowhere
         return;
       }
@@ -384,8 +384,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   private void authReply(SmtpReply r) {
-    if (session.phase() == ClientSession.Phase.CLOSED) {
-      return; // the client is gone, or was told the session ended
+    if (clientGone()) {
+      return;
     }
     session.authAnswered(r);
     if (r.code() != 334 && !r.isPositive()) {
@@ -612,8 +612,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
    * lost) and sends it to the client.
    */
   private void relayReply(SmtpReply r) {
-    if (session.phase() == ClientSession.Phase.CLOSED) {
-      return; // the client is gone, or was told the session ended (421): nothing is waiting for this
+    if (clientGone()) {
+      return;
     }
     SmtpReply reply = r != null ? r : BodyRelay.lostReply(config().hostname());
     if (relayStage == Stage.RCPT) {
@@ -652,15 +652,15 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       return;
     }
     openSession(b).whenComplete((s, e) -> {
-      boolean clientGone = !ctx.channel().isActive(); // it left while this session was set up
+      boolean gone = clientGone(); // while this session was set up
       if (e != null) {
         BackendFailure f = (BackendFailure) BackendSession.unwrap(e);
         failed(b, "session setup: " + f.getMessage());
         SmtpReply r = f.reply();
-        if (!clientGone) {
+        if (!gone) {
           schedule(mail, r != null && r.isTransient() ? r : lastTransient);
         }
-      } else if (clientGone) {
+      } else if (gone) {
         s.quit();
       } else {
         mailOn(b, s, mail, lastTransient);
@@ -670,10 +670,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
 
   private void mailOn(Backend b, BackendSession s, SmtpCommand mail, SmtpReply lastTransient) {
     mailFrom(s, mail, (r, failure) -> {
-      if (!ctx.channel().isActive()) {
-        // The client is gone (its sessions were told QUIT): neither a verdict on the backend nor a
-        // reason to try another one.
-        s.quit();
+      if (clientGone()) {
+        s.quit(); // neither a verdict on the backend nor a reason to try another one
       } else if (failure != null) {
         failed(b, "MAIL FROM: " + failure.getMessage());
         schedule(mail, lastTransient);
@@ -800,8 +798,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   private void finishMail(SmtpReply r, BackendSession s) {
-    if (!ctx.channel().isActive() || session.phase() == ClientSession.Phase.CLOSED) {
-      // Gone, or told the session ended (421 on shutdown): nothing is waiting for this reply.
+    if (clientGone()) {
       if (s != null) {
         s.quit();
       }
@@ -823,7 +820,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   /** The body has ended with {@code reply} for the client (already decided by the body relay). */
   void messageFinished(SmtpReply reply, boolean keepBackend, long bytes) {
     BackendSession s = tx;
-    boolean ended = session.phase() == ClientSession.Phase.CLOSED;
+    boolean ended = clientGone();
     if (s != null || !ended) {
       // (A client gone mid-message left tx null, its transaction already counted as aborted.)
       route.observer().transaction(info, s == null ? null : s.backend(), outcomeOf(reply), bytes);
@@ -835,11 +832,19 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     }
     body = null;
     if (ended) {
-      return; // the client is gone, or was told the session ended (421): no reply goes out
+      return;
     }
     session.messageFinished();
     send(reply, Stage.END_OF_DATA);
     resume();
+  }
+
+  /**
+   * The client left, or was told the session ended (a 421 on shutdown, timeout or too many errors):
+   * a backend's late answer is not passed on, and nothing more is sent to a backend for it.
+   */
+  private boolean clientGone() {
+    return !ctx.channel().isActive() || session.phase() == ClientSession.Phase.CLOSED;
   }
 
   /** Continues with buffered input after an asynchronous step. */
