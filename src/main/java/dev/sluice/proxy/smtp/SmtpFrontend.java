@@ -162,14 +162,11 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         }
         continue;
       }
-      Ahead sent = ahead.poll();
-      if (sent != null) {
+      lineAhead = ahead.poll();
+      if (lineAhead != null) {
         // Already decoded, checked and sent to the backend: the next line in the buffer.
-        input.skipBytes(sent.length);
-        route.observer().received(info, masked(sent.line));
-        lineAhead = sent;
-        execute(session.onLine(sent.line));
-        dropLineAhead();
+        input.skipBytes(lineAhead.length);
+        executeLine(lineAhead.line);
         continue;
       }
       int eol = input.indexOf(input.readerIndex(), input.writerIndex(), (byte) '\n');
@@ -190,14 +187,12 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         }
         break;
       }
-      int len = eol - input.readerIndex();
-      if (len > MAX_COMMAND_LINE) {
+      if (eol - input.readerIndex() > MAX_COMMAND_LINE) {
         input.readerIndex(eol + 1);
         execute(session.lineTooLong());
         continue;
       }
-      int end = len > 0 && input.getByte(eol - 1) == '\r' ? eol - 1 : eol;
-      String line = decode(input, input.readerIndex(), end - input.readerIndex());
+      String line = decodeLine(input.readerIndex(), eol);
       input.readerIndex(eol + 1);
       if (line == null) {
         // Forwarding a repaired line would change an address behind the sender's back.
@@ -210,8 +205,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         authExchange(line);
         continue;
       }
-      route.observer().received(info, masked(line));
-      execute(session.onLine(line));
+      executeLine(line);
     }
     input.discardSomeReadBytes();
     if (!busy || session.phase() == ClientSession.Phase.CLOSED) {
@@ -316,13 +310,25 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   /** The line as UTF-8 (ASCII is a subset), or null when it is not valid UTF-8. */
-  private String decode(ByteBuf buf, int index, int length) {
-    if (buf.forEachByte(index, length, b -> b >= 0) < 0) {
-      return buf.toString(index, length, StandardCharsets.US_ASCII); // nearly every command line
+  /** One command line as the session sees it (the line is in {@link #lineAhead} if it went ahead). */
+  private void executeLine(String line) {
+    route.observer().received(info, masked(line));
+    execute(session.onLine(line));
+    dropLineAhead();
+  }
+
+  /**
+   * The command line from {@code from} to the LF at {@code eol} of {@link #input}, without its
+   * CRLF (or bare LF), or null when it is not valid UTF-8.
+   */
+  private String decodeLine(int from, int eol) {
+    int length = (eol > from && input.getByte(eol - 1) == '\r' ? eol - 1 : eol) - from;
+    if (input.forEachByte(from, length, b -> b >= 0) < 0) {
+      return input.toString(from, length, StandardCharsets.US_ASCII); // nearly every command line
     }
     try {
       // decode(ByteBuffer) resets the decoder first: one per session, no allocation per line.
-      return utf8.decode(buf.nioBuffer(index, length)).toString();
+      return utf8.decode(input.nioBuffer(from, length)).toString();
     } catch (java.nio.charset.CharacterCodingException e) {
       return null;
     }
@@ -476,8 +482,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       if (eol < 0 || eol - from > MAX_COMMAND_LINE) {
         break;
       }
-      int end = eol > from && input.getByte(eol - 1) == '\r' ? eol - 1 : eol;
-      String line = decode(input, from, end - from);
+      String line = decodeLine(from, eol);
       if (line == null) {
         break;
       }
