@@ -389,7 +389,10 @@ public final class ClientSession {
     return new Step(Kind.OPEN_TRANSACTION, null, c, false);
   }
 
-  /** The backend's (or Sluice's, when none could take it) answer to MAIL, as sent to the client. */
+  /**
+   * The answer to MAIL as sent to the client: a backend's, or Sluice's own (smtp mode answers MAIL
+   * itself and sends it on with the first RCPT, whose answer then carries the backend's verdict).
+   */
   public void mailAnswered(SmtpReply r) {
     expect(Phase.MAIL_PENDING);
     phase = r.isPositive() ? Phase.TRANSACTION : Phase.READY;

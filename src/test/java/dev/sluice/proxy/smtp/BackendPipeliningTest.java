@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -181,8 +182,8 @@ class BackendPipeliningTest {
   }
 
   /**
-   * A MAIL refused for good: the recipients and DATA that went ahead with it get Sluice's own
-   * sequence errors, as they would have without pipelining, and the next transaction goes on.
+   * A MAIL refused for good: Sluice had answered it, so each recipient gets the refusal, DATA gets
+   * Sluice's own "no valid recipients", and after RSET the next transaction goes on.
    */
   @Test
   void aRefusedMailRefusesWhatWasPipelinedAfterIt() throws Exception {
@@ -198,15 +199,17 @@ class BackendPipeliningTest {
   }
 
   /**
-   * The client's part: a group whose MAIL the backend refuses, answered with Sluice's own 503s
-   * for the rest, then a group the backend accepts and its message.
+   * The client's part: a group whose MAIL the backend refuses (Sluice answered the MAIL itself, so
+   * the refusal answers the recipients), then a group the backend accepts and its message.
    */
   static void refusedGroupThenAcceptedOne(RawSmtpClient r) throws java.io.IOException {
     r.send(GROUP);
+    assertThat(r.reply()).isEqualTo("250 2.1.0 Ok");
     assertThat(r.reply()).startsWith("550 5.7.1 sender refused");
-    assertThat(r.reply()).isEqualTo("503 5.5.1 Error: need MAIL command");
-    assertThat(r.reply()).isEqualTo("503 5.5.1 Error: need MAIL command");
-    assertThat(r.reply()).isEqualTo("503 5.5.1 Error: need RCPT command");
+    assertThat(r.reply()).startsWith("550 5.7.1 sender refused");
+    assertThat(r.reply()).isEqualTo("554 5.5.1 Error: no valid recipients");
+    r.send("RSET\r\n");
+    assertThat(r.reply()).startsWith("250");
     r.send(GROUP);
     for (String code : List.of("250", "250", "250", "354")) {
       assertThat(r.reply()).startsWith(code);
@@ -457,11 +460,13 @@ class BackendPipeliningTest {
     SluiceFixture f = sluice(SessionObserver.NONE, TIMEOUTS + ", auth: relay", entry("s", backend.port()));
     try (RawSmtpClient r = greeted(f, 85)) {
       authenticate(r);
-      r.send("MAIL FROM:<a@internet.example>\r\n");
+      r.send("MAIL FROM:<a@internet.example>\r\nRCPT TO:<b@corp.example>\r\n");
       assertThat(r.reply()).startsWith("250");
-      r.send("EHLO p.test\r\nMAIL FROM:<a@internet.example>\r\n");
+      assertThat(r.reply()).startsWith("250");
+      r.send("EHLO p.test\r\nMAIL FROM:<a@internet.example>\r\nRCPT TO:<b@corp.example>\r\n");
       assertThat(r.reply()).startsWith("250 ENHANCEDSTATUSCODES");
-      assertThat(r.reply()).startsWith("250 2.0.0 Ok");
+      assertThat(r.reply()).isEqualTo("250 2.1.0 Ok");
+      assertThat(r.reply()).as("the backend's answer, on the same session").startsWith("250 2.0.0");
     }
   }
 
@@ -504,5 +509,123 @@ class BackendPipeliningTest {
     await().atMost(Duration.ofSeconds(10)).untilTrue(closedBySluice);
     await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5))
         .until(() -> outcomes.equals(List.of(SessionObserver.Outcome.ABORTED)));
+  }
+
+  /**
+   * A client that does not pipeline: its MAIL is answered here and goes to the backend with its
+   * first RCPT, in one write, so the backend is asked once instead of twice.
+   */
+  @Nested
+  class HeldMail {
+    /** A lock-step transaction's MAIL and RCPT reach the backend together, and only once asked for. */
+    @Test
+    void mailGoesWithTheFirstRecipientInOneWrite() throws Exception {
+      ScriptedPeer backend = peer(c -> {
+        c.hearUntil("EHLO");
+        c.say("250-scripted").say("250 PIPELINING");
+        assertThat(c.hear()).isEqualTo("MAIL FROM:<a@internet.example> SIZE=100");
+        assertThat(c.hear()).as("heard before MAIL is answered").isEqualTo("RCPT TO:<b@corp.example>");
+        c.raw("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n");
+        c.hearUntil("DATA");
+        c.say("354 go ahead");
+        c.hearBody();
+        c.say("250 2.0.0 Ok: queued as 7");
+        c.serveRest();
+      });
+      SluiceFixture f = sluice(entry("s", backend.port()));
+      try (RawSmtpClient r = greeted(f, 100)) {
+        r.send("MAIL FROM:<a@internet.example> SIZE=100\r\n");
+        assertThat(r.reply()).isEqualTo("250 2.1.0 Ok");
+        assertThat(backend.connections()).as("the health probe only: no session before a recipient").isEqualTo(1);
+        r.send("RCPT TO:<b@corp.example>\r\n");
+        assertThat(r.reply()).isEqualTo("250 2.1.5 Ok");
+        r.send("DATA\r\n");
+        assertThat(r.reply()).startsWith("354");
+        r.send("Subject: held\r\n\r\nhello\r\n.\r\n");
+        assertThat(r.reply()).isEqualTo("250 2.0.0 Ok: queued as 7");
+      }
+    }
+
+    /** A transaction reset or abandoned before its first recipient costs no backend anything. */
+    @Test
+    void aTransactionEndedBeforeAnyRecipientNeverReachesABackend() throws Exception {
+      ScriptedPeer backend = peer(ScriptedPeer.Conversation::serveRest);
+      SluiceFixture f = sluice(entry("s", backend.port()));
+      try (RawSmtpClient r = greeted(f, 101)) {
+        r.send("MAIL FROM:<a@internet.example>\r\n");
+        r.expect("250");
+        r.send("RSET\r\n");
+        r.expect("250");
+        r.send("MAIL FROM:<a@internet.example>\r\n");
+        r.expect("250");
+        r.send("EHLO again.test\r\n");
+        r.expect("250");
+        r.send("MAIL FROM:<a@internet.example>\r\n");
+        r.expect("250");
+        r.send("QUIT\r\n");
+        r.expect("221");
+      }
+      assertThat(backend.connections()).as("the health probe only").isEqualTo(1);
+    }
+
+    /**
+     * Back pressure at MAIL, lock step: the MAIL and its recipient move on to the next backend
+     * together. When every backend refuses, the refusal answers each recipient, DATA finds no
+     * recipient, and the transaction is counted once, deferred; nothing is accepted that a backend
+     * did not accept.
+     */
+    @Test
+    void backPressureAtMailAnswersTheRecipientsWhenNoBackendTakesIt() throws Exception {
+      EmbeddedSmtpServer a = lab.backend("a", "corp.example");
+      EmbeddedSmtpServer b = lab.backend("b", "corp.example");
+      a.setBackPressure(true);
+      List<SessionObserver.Outcome> outcomes = new CopyOnWriteArrayList<>();
+      SessionObserver counting = new SessionObserver() {
+        @Override
+        public void transaction(SessionInfo s, dev.sluice.balance.Backend backend, Outcome outcome, long bytes) {
+          outcomes.add(outcome);
+        }
+      };
+      SluiceFixture f = sluice(counting, TIMEOUTS, entry("a", a.port()), entry("b", b.port()));
+      try (RawSmtpClient r = greeted(f, 102)) {
+        for (int i = 0; i < 4; i++) {
+          lockStep(r);
+          r.send("Subject: " + i + "\r\n\r\nhello\r\n.\r\n");
+          r.expect("250");
+        }
+        b.setBackPressure(true);
+        r.send("MAIL FROM:<x@internet.example>\r\n");
+        r.expect("250 2.1.0");
+        r.send("RCPT TO:<y@corp.example>\r\n");
+        assertThat(r.reply()).isEqualTo("452 4.3.1 Insufficient system resources");
+        r.send("RCPT TO:<z@corp.example>\r\n");
+        assertThat(r.reply()).as("no backend asked again").isEqualTo("452 4.3.1 Insufficient system resources");
+        r.send("DATA\r\n");
+        assertThat(r.reply()).isEqualTo("554 5.5.1 Error: no valid recipients");
+        r.send("RSET\r\n");
+        r.expect("250");
+        b.setBackPressure(false);
+        lockStep(r);
+        r.send("Subject: after\r\n\r\nhello\r\n.\r\n");
+        r.expect("250");
+      }
+      assertThat(a.messages()).isZero();
+      assertThat(b.messages()).isEqualTo(5);
+      assertThat(a.refusedAtMailFrom()).as("transactions moved on from a").isPositive();
+      assertThat(b.refusedAtMailFrom()).as("asked once, for the transaction no one took").isEqualTo(1);
+      await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(outcomes).containsExactly(
+          SessionObserver.Outcome.ACCEPTED, SessionObserver.Outcome.ACCEPTED, SessionObserver.Outcome.ACCEPTED,
+          SessionObserver.Outcome.ACCEPTED, SessionObserver.Outcome.DEFERRED, SessionObserver.Outcome.ACCEPTED));
+    }
+
+    /** MAIL, one RCPT and DATA, each after the reply to the one before, up to the 354. */
+    private void lockStep(RawSmtpClient r) throws java.io.IOException {
+      r.send("MAIL FROM:<x@internet.example>\r\n");
+      r.expect("250 2.1.0");
+      r.send("RCPT TO:<y@corp.example>\r\n");
+      r.expect("250 2.1.5");
+      r.send("DATA\r\n");
+      r.expect("354");
+    }
   }
 }
