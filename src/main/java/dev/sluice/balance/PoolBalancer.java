@@ -162,7 +162,8 @@ public final class PoolBalancer {
   /**
    * The weight {@code b} competes with right now for a listener with {@code eligibility}: its weight
    * reduced by slow start, 0 when not eligible (health, passive ejection, admin state). Ignores
-   * priority tiers. For the admin API; not on the selection path.
+   * priority tiers. For the admin API, and for smtp mode to check a backend chosen for a MAIL that
+   * it sends on with the first RCPT; not on the selection path.
    */
   public double effectiveWeight(Backend b, Eligibility eligibility) {
     long since = eligibility.eligibleSince(b);

@@ -330,7 +330,6 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     });
   }
 
-  /** The line as UTF-8 (ASCII is a subset), or null when it is not valid UTF-8. */
   /** One command line as the session sees it (the line is in {@link #lineAhead} if it went ahead). */
   private void executeLine(String line) {
     route.observer().received(info, masked(line));
@@ -700,16 +699,19 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     send(MAIL_HELD, Stage.MAIL);
   }
 
-  /** Sends the held MAIL with {@link #heldRcpt}: to the backend chosen for it, while it is eligible. */
+  /**
+   * Sends the held MAIL with {@link #heldRcpt}: to the backend chosen for it while it would still
+   * be chosen (eligible, weight above 0), else to one chosen afresh.
+   */
   private void sendHeldMail() {
     Backend b = heldBackend;
     heldBackend = null;
     if (session.authenticated()) {
       mailOnAuthenticatedSession(heldMail);
-    } else if (b != null && route.eligibility().eligibleSince(b) != dev.sluice.balance.Eligibility.NOT_ELIGIBLE) {
+    } else if (b != null && route.balancer().effectiveWeight(b, route.eligibility()) > 0) {
       scheduleOn(b, heldMail, null);
     } else {
-      schedule(heldMail, null); // it went down meanwhile
+      schedule(heldMail, null); // it went down, was drained or weighted 0 meanwhile
     }
   }
 
@@ -952,7 +954,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     if (ended) {
       return;
     }
-    session.messageFinished();
+    session.messageFinished(reply);
     send(reply, Stage.END_OF_DATA);
     resume();
   }

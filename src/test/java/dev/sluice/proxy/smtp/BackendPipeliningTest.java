@@ -618,6 +618,41 @@ class BackendPipeliningTest {
           SessionObserver.Outcome.ACCEPTED, SessionObserver.Outcome.DEFERRED, SessionObserver.Outcome.ACCEPTED));
     }
 
+    /**
+     * The backend chosen at MAIL is drained, or weighted 0, before the first RCPT: the
+     * transaction goes where a MAIL sent then would have gone.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void aBackendTakenOutBetweenMailAndTheFirstRecipientGetsNothing(boolean drain) throws Exception {
+      EmbeddedSmtpServer a = lab.backend("a", "corp.example");
+      EmbeddedSmtpServer b = lab.backend("b", "corp.example");
+      SluiceFixture f = sluice(entry("a", a.port()), entry("b", b.port()));
+      dev.sluice.balance.Backend backendA = f.server().pools().get("p").backends().stream()
+          .filter(x -> x.name().equals("a")).findFirst().orElseThrow();
+      try (RawSmtpClient r = greeted(f, 103)) {
+        for (int i = 0; i < 4; i++) {
+          r.send("MAIL FROM:<x@internet.example>\r\n");
+          r.expect("250 2.1.0");
+          if (drain) {
+            backendA.setAdminState(dev.sluice.balance.Backend.AdminState.DRAINING);
+          } else {
+            backendA.setWeight(0);
+          }
+          r.send("RCPT TO:<y@corp.example>\r\n");
+          r.expect("250");
+          r.send("DATA\r\n");
+          r.expect("354");
+          r.send("Subject: " + i + "\r\n\r\nhello\r\n.\r\n");
+          r.expect("250");
+          backendA.setAdminState(dev.sluice.balance.Backend.AdminState.ENABLED);
+          backendA.setWeight(1);
+        }
+      }
+      assertThat(a.messages()).isZero();
+      assertThat(b.messages()).isEqualTo(4);
+    }
+
     /** MAIL, one RCPT and DATA, each after the reply to the one before, up to the 354. */
     private void lockStep(RawSmtpClient r) throws java.io.IOException {
       r.send("MAIL FROM:<x@internet.example>\r\n");
