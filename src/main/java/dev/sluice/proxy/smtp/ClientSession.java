@@ -481,11 +481,19 @@ public final class ClientSession {
     }
   }
 
-  /** The body ended and its final reply was sent; the transaction is over either way. */
-  public void messageFinished() {
+  /**
+   * The body ended and its final reply {@code r} was sent; the transaction is over either way. A
+   * delivered message clears the error count, as Postfix's {@code smtpd_hard_error_limit} counts
+   * errors "without delivering mail": a gateway's long session is not ended for the refused
+   * recipients of thousands of messages.
+   */
+  public void messageFinished(SmtpReply r) {
     expect(Phase.DATA);
     resetTransaction();
     phase = Phase.READY;
+    if (r.isPositive()) {
+      errors = 0;
+    }
   }
 
   private Step rset() {

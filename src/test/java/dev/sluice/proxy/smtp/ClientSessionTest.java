@@ -82,7 +82,7 @@ class ClientSessionTest {
     assertThat(line("DATA").kind()).isEqualTo(RELAY_DATA);
     s.dataAnswered(SmtpReply.of(354, "go ahead"));
     assertThat(s.phase()).isEqualTo(Phase.DATA);
-    s.messageFinished();
+    s.messageFinished(OK);
     assertThat(s.phase()).isEqualTo(Phase.READY);
     assertThat(line("MAIL FROM:<next@b>").kind()).as("a new transaction is scheduled afresh").isEqualTo(OPEN_TRANSACTION);
   }
@@ -139,6 +139,36 @@ class ClientSessionTest {
     assertReply(line("BDAT 10 LAST"), 502);
     assertReply(line("STARTTLS"), 502);
     assertReply(line("XYZZY"), 500);
+  }
+
+  /**
+   * Errors count towards the limit until a message is delivered (Postfix: "without delivering
+   * mail"): a long session with a refused recipient in every message is never ended for them.
+   */
+  @Test
+  void aDeliveredMessageClearsTheErrorCount() {
+    line("EHLO c");
+    for (int message = 0; message < 10; message++) {
+      assertThat(line("MAIL FROM:<a@b>").kind()).isEqualTo(OPEN_TRANSACTION);
+      s.mailAnswered(OK);
+      for (int refused = 0; refused < 3; refused++) {
+        assertThat(line("RCPT TO:<nobody" + refused + "@y>").kind()).isEqualTo(RELAY_RCPT);
+        s.rcptAnswered(SmtpReply.of(550, "5.1.1 no such user"));
+      }
+      line("RSET");
+      assertThat(line("MAIL FROM:<a@b>").kind()).isEqualTo(OPEN_TRANSACTION);
+      s.mailAnswered(OK);
+      line("RCPT TO:<x@y>");
+      s.rcptAnswered(OK);
+      line("DATA");
+      s.dataAnswered(SmtpReply.of(354, "go"));
+      s.messageFinished(message % 2 == 0 ? OK : SmtpReply.of(451, "4.3.0 try later"));
+    }
+    assertThat(s.phase()).as("30 errors, never 6 without a delivery").isEqualTo(Phase.READY);
+    for (int i = 0; i < 2; i++) {
+      assertReply(line("XYZZY"), 500);
+    }
+    assertThat(line("XYZZY").reply().code()).as("the undelivered message's errors still count").isEqualTo(421);
   }
 
   @Test
