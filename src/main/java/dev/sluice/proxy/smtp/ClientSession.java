@@ -52,7 +52,11 @@ public final class ClientSession {
     REPLY,
     /** Send {@link Step#reply()} and close the connection. */
     REPLY_AND_CLOSE,
-    /** Choose a backend and send it {@link Step#command()} (MAIL); then call {@link #mailAnswered}. */
+    /**
+     * Open a transaction for {@link Step#command()} (MAIL) on a backend, then call {@link
+     * #mailAnswered} with the reply the client got (smtp mode answers it itself once a backend is
+     * chosen, and sends the MAIL there with the first RCPT).
+     */
     OPEN_TRANSACTION,
     /** Send {@link Step#command()} (RCPT) to the transaction's backend; then {@link #rcptAnswered}. */
     RELAY_RCPT,
