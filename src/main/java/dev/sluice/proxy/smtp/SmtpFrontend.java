@@ -271,7 +271,13 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         }
         holdMail(step.command());
       }
-      case RELAY_RCPT -> relay(step, Stage.RCPT);
+      case RELAY_RCPT -> {
+        if (heldMail != null) {
+          rcptWithHeldMail(step);
+        } else {
+          relay(step, Stage.RCPT);
+        }
+      }
       case RELAY_DATA -> relay(step, Stage.DATA);
       case START_TLS -> startTls(step.reply());
       case RELAY_AUTH -> startAuth(step.command());
@@ -454,16 +460,6 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
    */
   private void relay(Step step, Stage stage) {
     relayStage = stage;
-    if (heldMail != null) {
-      if (mailRefused != null) {
-        relayReply(mailRefused); // (a line that went ahead is dropped by executeLine)
-        return;
-      }
-      heldRcpt = step;
-      busy = true; // (no flush: a pipelined MAIL's 250 goes out with the backend's answers)
-      sendHeldMail();
-      return;
-    }
     Ahead sent = lineAhead;
     lineAhead = null;
     if (sent != null && sent.session == tx) {
@@ -678,7 +674,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     tried.clear();
     SmtpReply refusal = null;
     if (session.authenticated()) {
-      if (authSession == null || !authSession.idle()) {
+      if (!authenticatedServerReady()) {
         refusal = authenticatedServerGone();
       }
     } else {
@@ -700,6 +696,21 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   /**
+   * A RCPT while no backend has the transaction's MAIL yet: it goes there with the held MAIL, or,
+   * when every backend refused that MAIL, gets the refusal ({@link #finishMail}).
+   */
+  private void rcptWithHeldMail(Step rcpt) {
+    relayStage = Stage.RCPT;
+    if (mailRefused != null) {
+      relayReply(mailRefused); // (a line that went ahead is dropped by executeLine)
+      return;
+    }
+    heldRcpt = rcpt;
+    busy = true; // (no flush: a pipelined MAIL's 250 goes out with the backend's answers)
+    sendHeldMail();
+  }
+
+  /**
    * Sends the held MAIL with {@link #heldRcpt}: to the backend chosen for it while it would still
    * be chosen (eligible, weight above 0), else to one chosen afresh.
    */
@@ -717,6 +728,11 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
 
   private SmtpReply noMailServer() {
     return SmtpReply.of(451, "4.3.0 " + config().hostname() + " Error: no mail server available; try again later");
+  }
+
+  /** Whether the backend that authenticated this session is there and idle, ready for a MAIL. */
+  private boolean authenticatedServerReady() {
+    return authSession != null && authSession.idle();
   }
 
   private SmtpReply authenticatedServerGone() {
@@ -793,7 +809,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
    */
   private void mailOnAuthenticatedSession(SmtpCommand mail) {
     BackendSession s = authSession;
-    if (s == null || !s.idle()) {
+    if (!authenticatedServerReady()) {
       finishMail(authenticatedServerGone(), null);
       return;
     }
