@@ -29,6 +29,13 @@ public final class SpecialByteSearch {
   private static final short CRLF_LE = 0x0A0D;
   /** Bytes per step of {@link #firstStop}'s fast path: most runs this long in a body are in a line. */
   private static final int BLOCK = 4 * Long.BYTES;
+  /**
+   * Whether off-heap memory may be read directly rather than through ByteBuf's accessors, which
+   * re-check the bounds and the reference count on every call. Needs a little-endian machine and
+   * {@code sun.misc.Unsafe}: on Java 24 and later Netty can give a buffer a memory address (from a
+   * {@code MemorySegment}) while Unsafe is not usable, and then only the accessors work.
+   */
+  private static final boolean UNSAFE_READS = PlatformDependent.hasUnsafe() && !PlatformDependent.BIG_ENDIAN_NATIVE_ORDER;
 
   private SpecialByteSearch() {}
 
@@ -50,12 +57,9 @@ public final class SpecialByteSearch {
     return direct(in) ? firstStop(in.memoryAddress(), from, to) : firstStopHeap(in, from, to);
   }
 
-  /**
-   * Off-heap, on a little-endian machine: memory is read directly, because ByteBuf's accessors
-   * re-check the bounds and the reference count on every call.
-   */
+  /** Off-heap with Unsafe usable: memory is read directly (see {@link #UNSAFE_READS}). */
   private static boolean direct(ByteBuf in) {
-    return in.hasMemoryAddress() && !PlatformDependent.BIG_ENDIAN_NATIVE_ORDER;
+    return UNSAFE_READS && in.hasMemoryAddress();
   }
 
   /**
@@ -127,7 +131,7 @@ public final class SpecialByteSearch {
     return (b & 0xFF) > '\r' && b != '.';
   }
 
-  /** On-heap buffers, or a big-endian machine: through the buffer's checked accessors. */
+  /** On-heap buffers, a big-endian machine, or no Unsafe: through the buffer's checked accessors. */
   private static int firstAtMostCrHeap(ByteBuf in, int from, int to) {
     int i = from;
     for (; i + Long.BYTES <= to; i += Long.BYTES) {
