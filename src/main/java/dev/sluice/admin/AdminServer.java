@@ -1,5 +1,6 @@
 package dev.sluice.admin;
 
+import dev.sluice.proxy.NetErrors;
 import dev.sluice.config.AdminConfig;
 import dev.sluice.runtime.RegisterAfterBatch;
 import dev.sluice.runtime.SluiceServer;
@@ -171,7 +172,7 @@ public final class AdminServer implements AutoCloseable {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      log.debug("admin connection error: {}", cause.toString());
+      NetErrors.logClosing(log, "admin connection " + ctx.channel().remoteAddress(), cause);
       ctx.close();
     }
   }

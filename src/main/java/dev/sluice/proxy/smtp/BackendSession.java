@@ -1,15 +1,14 @@
 package dev.sluice.proxy.smtp;
 
 import dev.sluice.balance.Backend;
-import dev.sluice.proxy.BackendConnector;
 import dev.sluice.config.ListenerConfig.BackendTls;
 import dev.sluice.config.ListenerConfig.ClientIdentity;
 import dev.sluice.config.ListenerConfig.Timeouts;
+import dev.sluice.proxy.BackendConnector;
 import dev.sluice.proxy.NetErrors;
 import dev.sluice.proxy.identity.ClientInfo;
 import dev.sluice.proxy.identity.ProxyHeaders;
 import dev.sluice.proxy.tls.BackendTlsContext;
-import io.netty.handler.ssl.SslHandler;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
@@ -20,6 +19,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
@@ -28,6 +28,8 @@ import java.util.ArrayDeque;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Sluice's SMTP client session to one backend on behalf of one client session: connect, banner,
@@ -40,6 +42,7 @@ import java.util.concurrent.TimeUnit;
  * complete on that loop.
  */
 public final class BackendSession {
+  private static final Logger log = LoggerFactory.getLogger(BackendSession.class);
   /** Backend replies may be long (multi-line EHLO); SMTP caps a reply line at 512 octets. */
   private static final int MAX_REPLY_LINE = 8192;
   private static final short CRLF = ('\r' << 8) | '\n';
@@ -567,6 +570,7 @@ public final class BackendSession {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      NetErrors.logClosing(log, "backend session to " + backend.name(), cause);
       closed = true;
       failAll(new BackendFailure(NetErrors.describe(cause), null));
       ctx.close();

@@ -1,5 +1,6 @@
 package dev.sluice.proxy.smtp;
 
+import dev.sluice.proxy.NetErrors;
 import dev.sluice.balance.Backend;
 import dev.sluice.balance.SelectionKey;
 import dev.sluice.config.ListenerConfig;
@@ -1126,7 +1127,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    log.debug("{}: client {} error: {}", listener.name(), ctx.channel().remoteAddress(), cause.toString());
+    NetErrors.logClosing(log, listener.name() + ": client " + ctx.channel().remoteAddress(), cause);
     ctx.close();
   }
 }

@@ -1,6 +1,7 @@
 package dev.sluice.proxy.tcp;
 
 import dev.sluice.proxy.IdleWatch;
+import dev.sluice.proxy.NetErrors;
 import dev.sluice.proxy.identity.ProxyHeaders;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -10,6 +11,8 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Byte relay between a client and its backend: one instance per direction, installed once the
@@ -24,6 +27,7 @@ import java.time.Duration;
  * <p>Threading: both channels live on one event loop, so the shared {@link Ends} needs no locking.
  */
 final class Relay extends ChannelInboundHandlerAdapter {
+  private static final Logger log = LoggerFactory.getLogger(Relay.class);
   private final Channel peer;
   private final Ends ends;
   private final boolean clientSide;
@@ -127,7 +131,8 @@ final class Relay extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    // Resets and broken pipes are normal ends of TCP sessions; nothing to report beyond closing.
+    // Resets and broken pipes are normal ends of TCP sessions: logged at debug only.
+    NetErrors.logClosing(log, (clientSide ? "client " : "backend ") + ctx.channel().remoteAddress() + " (relay)", cause);
     ends.closeBoth();
   }
 

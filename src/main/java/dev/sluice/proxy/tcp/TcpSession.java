@@ -244,7 +244,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    log.debug("{}: client {} error before relay: {}", listener.name(), ctx.channel().remoteAddress(), cause.toString());
+    NetErrors.logClosing(log, listener.name() + ": client " + ctx.channel().remoteAddress() + " (before relay)", cause);
     ctx.close();
   }
 }
