@@ -7,6 +7,8 @@ CLIENT_JAR="$ROOT/bench/client/target/bench-client.jar"
 # (e.g. SLUICE_JAVA_OPTS="-Xmx256m").
 # shellcheck disable=SC2206
 SLUICE_JVM_FLAGS=($(SLUICE_PRINT_JVM_FLAGS=1 "$ROOT/sluice") ${SLUICE_JAVA_OPTS:-})
+# ... and the JVM it runs ($JAVA_HOME/bin/java, else java on PATH).
+SLUICE_JAVA="$(SLUICE_PRINT_JAVA=1 "$ROOT/sluice")"
 
 PIDS=()
 cleanup() {
@@ -104,7 +106,7 @@ sink_count() {
 # until the listener on 127.0.0.1:PORT greets (listeners open after the first health probes).
 start_sluice() {
   local config=$1 log=$2 port=$3 start
-  (cd "$WORK" && exec java "${SLUICE_JVM_FLAGS[@]}" -jar "$SLUICE_JAR" run -c "$config") >"$log" 2>&1 &
+  (cd "$WORK" && exec "$SLUICE_JAVA" "${SLUICE_JVM_FLAGS[@]}" -jar "$SLUICE_JAR" run -c "$config") >"$log" 2>&1 &
   SLUICE_PID=$!
   PIDS+=("$SLUICE_PID")
   start=$(date +%s)
