@@ -295,6 +295,12 @@ class HealthPostfixIT {
           accepted = acc;
         }
         return new SmtplibResult(acc, def, rej, err, List.of(), 0, false, out.toString());
+      }, task -> {
+        // Its own thread: two generators run for the whole test, and the common pool may have a
+        // single worker on two CPUs (Java 25 then ran the second only after the first stopped).
+        Thread t = new Thread(task, "traffic-" + clientAddress);
+        t.setDaemon(true);
+        t.start();
       });
     }
 
