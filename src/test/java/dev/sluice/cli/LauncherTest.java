@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -23,12 +24,16 @@ class LauncherTest {
 
   record Run(int exit, String out, String err) {}
 
-  /** A stand-in JDK: {@code bin/java} prints {@code versionLine} for -version; a release file when {@code release != null}. */
+  /**
+   * A stand-in JDK: {@code bin/java} prints {@code versionLine} for -version and its arguments
+   * otherwise; a release file when {@code release != null}.
+   */
   Path jdk(String name, String versionLine, String release) throws IOException {
     Path home = dir.resolve(name);
     Files.createDirectories(home.resolve("bin"));
     Path java = home.resolve("bin/java");
-    Files.writeString(java, "#!/bin/sh\necho '" + versionLine + "' >&2\n");
+    // -version prints the version line, as a JVM does; anything else prints its arguments.
+    Files.writeString(java, "#!/bin/sh\nif [ \"$1\" = -version ]; then echo '" + versionLine + "' >&2; exit 0; fi\necho \"$@\"\n");
     Files.setPosixFilePermissions(java, PosixFilePermissions.fromString("rwxr-xr-x"));
     if (release != null) {
       Files.writeString(home.resolve("release"), "IMPLEMENTOR=\"Test\"\nJAVA_VERSION=\"" + release + "\"\n");
@@ -36,8 +41,13 @@ class LauncherTest {
     return home;
   }
 
-  Run launch(Path javaHome, Map<String, String> env) throws Exception {
-    ProcessBuilder pb = new ProcessBuilder(LAUNCHER.toString());
+  Run launch(Path javaHome, Map<String, String> env, String... args) throws Exception {
+    return launch(LAUNCHER, javaHome, env, args);
+  }
+
+  Run launch(Path launcher, Path javaHome, Map<String, String> env, String... args) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder(launcher.toString());
+    pb.command().addAll(List.of(args));
     pb.environment().put("JAVA_HOME", javaHome.toString());
     pb.environment().putAll(env);
     Process p = pb.start();
@@ -84,5 +94,20 @@ class LauncherTest {
     Run r11 = launch(jdk("jdk11", "unused", "11.0.22"), Map.of());
     assertThat(r11.exit()).isEqualTo(1);
     assertThat(r11.err()).contains("Java 17 or newer is required").endsWith(" is 11");
+  }
+
+  @Test
+  void installedBesideItsJarItRunsThatJarWithTheFlagsAndBuildsNothing() throws Exception {
+    // The layout contrib/sluice.service expects: /opt/sluice/sluice and /opt/sluice/sluice.jar.
+    Path opt = Files.createDirectories(dir.resolve("opt/sluice"));
+    Path launcher = opt.resolve("sluice");
+    Files.copy(LAUNCHER, launcher);
+    Files.writeString(opt.resolve("sluice.jar"), "not built here");
+    Run r = launch(launcher, jdk("jdk25", "unused", "25.0.3"), Map.of("SLUICE_JAVA_OPTS", "-Xmx512m"),
+        "run", "-c", "/etc/sluice/sluice.yaml");
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(r.out()).startsWith("-XX:+UseG1GC ").contains("--sun-misc-unsafe-memory-access=allow")
+        .endsWith("-Xmx512m -jar " + opt.resolve("sluice.jar") + " run -c /etc/sluice/sluice.yaml");
+    assertThat(r.err()).doesNotContain("building");
   }
 }
