@@ -27,6 +27,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.BiFunction;
+import java.util.regex.Pattern;
 
 /**
  * Binds a located YAML tree to the configuration records, applying defaults and checking every
@@ -54,7 +55,7 @@ final class ConfigBinder {
   /** Listener keys that configure the SMTP conversation, meaningless when relaying bytes. */
   private static final List<String> SMTP_ONLY_KEYS =
       List.of("balance", "hostname", "retries", "bare_newline", "auth", "backend_tls", "backend_tls_ca",
-          "backend_tls_verify", "capabilities");
+          "backend_tls_verify", "capabilities", "tls");
   private static final Set<String> TLS_KEYS = Section.keys("cert", "key", "implicit");
   private static final Set<String> TIMEOUT_KEYS = Section.keys("connect", "banner", "command", "end_of_data");
   private static final Set<String> LIMITS_KEYS =
@@ -68,6 +69,8 @@ final class ConfigBinder {
   private static final String STEPS_HINT =
       "steps run in this order, each at most once: " + String.join(", ", Section.enumNames(Step.class))
           + "; the first must be connect";
+  private static final Pattern DOMAIN =
+      Pattern.compile("[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*");
   private static final String IP_HINT = "an IP address, e.g. 192.0.2.21 or 2001:db8::21 (no host names)";
 
   private final Path file;
@@ -364,7 +367,7 @@ final class ConfigBinder {
     List<Cidr> acceptProxy = s.listOf("accept_proxy", List.of(), Cidr::parse, ConfigValues.CIDR_HINT);
     List<Cidr> allow = s.listOf("allow", ALLOW_ALL, Cidr::parse, ConfigValues.CIDR_HINT);
     List<Cidr> deny = s.listOf("deny", List.of(), Cidr::parse, ConfigValues.CIDR_HINT);
-    String hostname = s.has("hostname") ? s.string("hostname", LocalHost.NAME) : LocalHost.NAME;
+    String hostname = s.value("hostname", LocalHost.NAME, ConfigBinder::domainName, "a domain name, e.g. mx.example.com");
     int retries = s.integer("retries", 2, 0, 10, "how many other backends to try before a 4xx reaches the client, 0..10");
     BareNewline bareNewline = s.enumValue("bare_newline", BareNewline.class, BareNewline.REJECT);
     Auth auth = s.enumValue("auth", Auth.class, Auth.NONE);
@@ -499,6 +502,17 @@ final class ConfigBinder {
       return def;
     }
     return d;
+  }
+
+  /**
+   * A name for Sluice's banner and EHLO reply: a domain (RFC 5321 §4.1.2: letters, digits and
+   * hyphens in dot-separated labels), which clients may check and log.
+   */
+  private static String domainName(String text) {
+    if (text.length() > 253 || !DOMAIN.matcher(text).matches()) {
+      throw new IllegalArgumentException("'" + text + "' is not a domain name");
+    }
+    return text;
   }
 
   private static InetAddress ipAddress(String text) {

@@ -27,7 +27,12 @@ import org.yaml.snakeyaml.error.YAMLException;
  * thread-safe.
  */
 final class YamlTreeReader {
-  private static final YAMLFactory FACTORY = YAMLFactory.builder().build();
+  /**
+   * {@code EMPTY_STRING_AS_NULL}: a key with no value ({@code deny:}) reads as null, the same as
+   * leaving the key out (docs/configuration.md), while a quoted {@code ""} stays an empty text.
+   */
+  private static final YAMLFactory FACTORY =
+      YAMLFactory.builder().enable(YAMLParser.Feature.EMPTY_STRING_AS_NULL).build();
 
   private final String file;
   private final List<ConfigError> errors = new ArrayList<>();

@@ -345,6 +345,42 @@ class ConfigErrorsTest {
   }
 
   @Test
+  void tlsOnATcpListenerIsRefusedNotIgnored() {
+    // tcp mode relays bytes and never terminates TLS: accepting the key would promise encryption
+    // that does not happen.
+    List<ConfigError> errors = errors("""
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners:
+          relay:
+            listen: 127.0.0.1:2526
+            mode: tcp
+            pool: hub
+            tls: { cert: tls/cert.pem, key: tls/key.pem, implicit: true }
+        """);
+    assertThat(errors).anySatisfy(e -> {
+      assertThat(e.location()).isEqualTo(new Location("t.yaml", 7, 5));
+      assertThat(e.message()).contains("'tls' does not apply to listener 'relay'");
+      assertThat(e.hint()).contains("only valid with mode: smtp");
+    });
+  }
+
+  @Test
+  void hostnameMustBeADomainName() {
+    for (String bad : List.of("\"\"", "\"mx corp\"", "mx_1.example", "-mx.example", "mx..example")) {
+      ConfigError e = single("""
+          pools: { hub: { backends: [127.0.0.1:10025] } }
+          listeners:
+            mx:
+              listen: 127.0.0.1:2525
+              pool: hub
+              hostname: %s
+          """.formatted(bad), 6, 15);
+      assertThat(e.message()).as(bad).contains("is not a domain name");
+      assertThat(e.hint()).isEqualTo("a domain name, e.g. mx.example.com");
+    }
+  }
+
+  @Test
   void xclientNeedsSmtpMode() {
     ConfigError e = single("""
         pools: { hub: { backends: [127.0.0.1:10025] } }

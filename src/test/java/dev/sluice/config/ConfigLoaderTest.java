@@ -219,14 +219,53 @@ class ConfigLoaderTest {
             client_identity: proxy_v1
             accept_proxy: [10.0.0.0/8]
             deny: [192.0.2.0/24]
-            tls: { cert: /etc/ssl/c.pem, key: /etc/ssl/k.pem, implicit: true }
             limits: { max_message_size: 10kb, connection_rate: 5/S, idle_timeout: 90s }
         """, "t.yaml");
     ListenerConfig l = c.listeners().get("in");
-    assertThat(l.tls()).isEqualTo(new ListenerConfig.Tls(Path.of("/etc/ssl/c.pem"), Path.of("/etc/ssl/k.pem"), true));
     assertThat(l.limits().maxMessageSize()).isEqualTo(10 * 1024);
     assertThat(l.limits().connectionRate()).isEqualTo(new ListenerConfig.Rate(5, Duration.ofSeconds(1)));
     assertThat(l.admits(InetAddress.getByName("192.0.2.9"))).isFalse();
     assertThat(l.admits(InetAddress.getByName("198.51.100.9"))).isTrue();
+  }
+
+  @Test
+  void aKeyWithNoValueIsTheSameAsLeavingItOut() throws Exception {
+    SluiceConfig empty = ConfigLoader.parse("""
+        admin:
+        log:
+        health:
+        pools:
+          hub:
+            passive:
+            backends: [127.0.0.1:10025]
+        listeners:
+          in:
+            listen: 127.0.0.1:2525
+            pool: hub
+            deny:
+            allow:
+            hostname:
+            timeouts:
+            limits:
+        """, "/etc/sluice/sluice.yaml");
+    SluiceConfig minimal = ConfigLoader.parse(MINIMAL, "/etc/sluice/sluice.yaml");
+    assertThat(empty.listeners().get("in")).usingRecursiveComparison().ignoringFields("location")
+        .isEqualTo(minimal.listeners().get("in"));
+    assertThat(empty.admin()).isEqualTo(minimal.admin());
+    assertThat(empty.log()).isEqualTo(minimal.log());
+    assertThat(empty.health()).isEqualTo(minimal.health());
+    assertThat(empty.pools().get("hub").passive()).isEqualTo(minimal.pools().get("hub").passive());
+  }
+
+  @Test
+  void aHostnameIsADomainName() throws Exception {
+    SluiceConfig c = ConfigLoader.parse(MINIMAL + "    hostname: mx-1.Corp.example\n", "/etc/sluice/sluice.yaml");
+    assertThat(c.listeners().get("in").hostname()).isEqualTo("mx-1.Corp.example");
+  }
+
+  @Test
+  void implicitTlsOnAnSmtpListener() throws Exception {
+    SluiceConfig c = ConfigLoader.parse(MINIMAL + "    tls: { cert: /etc/ssl/c.pem, key: /etc/ssl/k.pem, implicit: true }\n", "t.yaml");
+    assertThat(c.listeners().get("in").tls()).isEqualTo(new ListenerConfig.Tls(Path.of("/etc/ssl/c.pem"), Path.of("/etc/ssl/k.pem"), true));
   }
 }
