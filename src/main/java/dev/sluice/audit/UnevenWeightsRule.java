@@ -37,9 +37,18 @@ final class UnevenWeightsRule extends Rule {
             ? "tier " + tier.getKey() + ": " + shares
             : "tier " + tier.getKey() + " (only when no better tier has an eligible backend): " + shares);
       }
+      boolean latency = pool.algorithm() == PoolConfig.Algorithm.LEAST_LATENCY;
       out.add(finding(pool.location(),
-          "pool " + q(pool.name()) + " expects " + shares(tiers.get(first)),
-          "Expected share of new traffic within each tier: " + String.join("; ", lines) + ". The seed's "
+          latency
+              ? "pool " + q(pool.name()) + " weighs its backends' latencies unevenly: " + shares(tiers.get(first))
+              : "pool " + q(pool.name()) + " expects " + shares(tiers.get(first)),
+          (latency
+              ? "With least_latency a weight divides the backend's measured reply time, so these are not "
+                  + "shares: a backend of weight 3 takes the message unless it is more than three times "
+                  + "slower, and with mail one message at a time it can take nearly all of it. Weights "
+                  + "within each tier: "
+              : "Expected share of new traffic within each tier: ")
+              + String.join("; ", lines) + ". The seed's "
               + "SERVER1 carried most of the mail because of a weighting nobody meant.",
           "Give the backends of a tier equal weight (or leave weight out: it defaults to 1). If the skew is "
               + "deliberate, e.g. a bigger server, add acknowledge: [SL004] to the pool.",

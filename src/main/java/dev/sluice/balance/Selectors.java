@@ -15,10 +15,10 @@ public final class Selectors {
       PoolConfig.Algorithm algorithm, int poolSize, RandomGenerator random) {
     return switch (algorithm) {
       case ROUND_ROBIN -> new SmoothWeightedRoundRobin(poolSize);
-      case LEAST_CONNECTIONS -> new WeightedLeastConnections();
+      case LEAST_CONNECTIONS -> new WeightedLeastConnections(poolSize);
       case SOURCE_HASH -> new ConsistentSourceHash();
       case RANDOM_TWO -> new PowerOfTwoChoices(random);
-      case LEAST_LATENCY -> new LeastLatency();
+      case LEAST_LATENCY -> new LeastLatency(poolSize);
     };
   }
 }

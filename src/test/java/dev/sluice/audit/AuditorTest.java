@@ -74,6 +74,15 @@ class AuditorTest {
   }
 
   @Test
+  void unevenWeightsUnderLeastLatencyAreNotCalledShares() {
+    String yaml = with(with(with(CLEAN, "address: 10.0.0.11:25 }", "address: 10.0.0.11:25, weight: 3 }"),
+        "address: 10.0.0.12:25 }", "address: 10.0.0.12:25, weight: 1 }"), "algorithm: round_robin", "algorithm: least_latency");
+    Finding f = only(audit(yaml), "SL004");
+    assertThat(f.title()).contains("weighs its backends' latencies unevenly").doesNotContain("expects");
+    assertThat(f.explanation()).contains("these are not shares").doesNotContain("Expected share");
+  }
+
+  @Test
   void findingsPointAtTheLineOfTheObjectTheyAreAbout() {
     String yaml = with(with(with(CLEAN, "client_identity: xclient", "client_identity: none"),
         "steps: [connect, banner, ehlo, mail_from, quit]\n    mail_from: healthcheck",

@@ -12,7 +12,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class LeastLatencyTest {
-  private final LeastLatency ll = new LeastLatency();
+  private final LeastLatency ll = new LeastLatency(8);
 
   @Test
   void prefers_an_unmeasured_backend_so_it_gets_measured() {

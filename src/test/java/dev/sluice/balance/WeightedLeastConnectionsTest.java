@@ -12,27 +12,47 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class WeightedLeastConnectionsTest {
-  private final WeightedLeastConnections wlc = new WeightedLeastConnections();
+  private final WeightedLeastConnections wlc = new WeightedLeastConnections(8);
 
   @Test
-  void picks_the_lowest_active_plus_one_over_weight() {
+  void picks_the_lowest_active_over_weight() {
     List<Backend> backends = weighted(1, 3, 1);
-    activate(backends.get(0), 1); // (1+1)/1 = 2
-    activate(backends.get(1), 5); // (5+1)/3 = 2
-    activate(backends.get(2), 0); // (0+1)/1 = 1  ← lowest
+    activate(backends.get(0), 2); // 2/1 = 2
+    activate(backends.get(1), 3); // 3/3 = 1  ← lowest
+    activate(backends.get(2), 2); // 2/1 = 2
 
-    assertThat(wlc.select(backends, weightsOf(backends), ipv4(1)).name()).isEqualTo("c");
+    assertThat(wlc.select(backends, weightsOf(backends), ipv4(1)).name()).isEqualTo("b");
 
-    activate(backends.get(2), 3); // c: 4; a: 2, b: 2 tie
-    activate(backends.get(1), -1); // b: (4+1)/3 ≈ 1.67 ← lowest
-    assertThat(wlc.select(backends, weightsOf(backends), ipv4(2)).name()).isEqualTo("b");
+    activate(backends.get(1), 4); // b: 7/3 ≈ 2.33; a and c tie at 2
+    activate(backends.get(2), -1); // c: 1/1 = 1  ← lowest
+    assertThat(wlc.select(backends, weightsOf(backends), ipv4(2)).name()).isEqualTo("c");
+  }
+
+  @Test
+  void mail_one_message_at_a_time_keeps_the_weights_as_shares() {
+    // A gateway sending on one connection: every pick finds all backends idle. (active + 1) /
+    // weight sent all of it to the heaviest backend; the weights are shares here too.
+    List<Backend> backends = weighted(3, 1);
+
+    List<String> picked =
+        picks(
+            1000,
+            i -> {
+              Backend b = wlc.select(backends, weightsOf(backends), ipv4(i));
+              b.acquire();
+              b.release(); // the message is done before the next one is placed
+              return b;
+            });
+
+    assertThat(counts(picked)).isEqualTo(Map.of("a", 750, "b", 250));
+    assertThat(picked.subList(0, 4)).containsExactly("a", "a", "b", "a"); // spread, as round_robin
   }
 
   @Test
   void weight_counts_even_when_everyone_is_idle() {
     List<Backend> backends = weighted(2, 1);
 
-    // Placing sessions as they are picked: a (1/2), then a 2/2 vs b 1/1 tie, …: a gets 2 of 3.
+    // Placing sessions as they are picked and keeping them: the counts follow the weights.
     List<String> picked =
         picks(
             300,
