@@ -24,6 +24,7 @@ import org.duckdb.DuckDBConnection;
  *   <li>{@code events}: one row per protocol log line (Sluice, Exchange, Postfix {@code smtpd});
  *   <li>{@code messages}: one row per message event (Exchange tracking, Postfix);
  *   <li>{@code sessions} (view): one row per session and server, with the effective client;
+ *   <li>{@code received} (view): one row per message a server accepted;
  *   <li>{@code rejects}: every malformed line with file, line number and reason;
  *   <li>{@code files}: one row per input file with its format and counts.
  * </ul>
@@ -65,6 +66,18 @@ public final class ReportDatabase implements AutoCloseable {
       SELECT log_type, unnest(servers) AS server, connector, session_id, started, ended, lines, client_ip
       FROM s""";
 
+  /**
+   * Messages a server accepted, one row each: the {@code RECEIVE} rows of message logs (Exchange
+   * tracking, Postfix) and the accepted transactions of Sluice protocol logs (a {@code *} line in
+   * context {@code transaction}, on the backend that took the message).
+   */
+  static final String RECEIVED_VIEW = """
+      CREATE VIEW received AS
+      SELECT ts, server, log_type FROM messages WHERE event = 'RECEIVE'
+      UNION ALL
+      SELECT ts, server, log_type FROM events
+      WHERE log_type = 'sluice' AND event = '*' AND context = 'transaction' AND starts_with(data, 'accepted ')""";
+
   /** Longest text kept per rejected line. */
   static final int REJECT_TEXT_LIMIT = 300;
 
@@ -82,7 +95,7 @@ public final class ReportDatabase implements AutoCloseable {
       // for somewhat more memory.
       st.execute("ATTACH ':memory:' AS " + CATALOG + " (COMPRESS false)");
       st.execute("USE " + CATALOG);
-      for (String ddl : List.of(EVENTS_DDL, MESSAGES_DDL, REJECTS_DDL, FILES_DDL, SESSIONS_VIEW)) {
+      for (String ddl : List.of(EVENTS_DDL, MESSAGES_DDL, REJECTS_DDL, FILES_DDL, SESSIONS_VIEW, RECEIVED_VIEW)) {
         st.execute(ddl);
       }
     }

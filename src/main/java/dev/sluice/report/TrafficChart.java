@@ -48,7 +48,7 @@ public record TrafficChart(String title, String unit, int bucketMinutes, List<Lo
     boolean sessions = db.count("SELECT count(*) FROM sessions WHERE log_type <> 'send'") > 0;
     String source = sessions
         ? "SELECT started AS t, server FROM sessions WHERE log_type <> 'send'"
-        : "SELECT ts AS t, server FROM messages WHERE event = 'RECEIVE'";
+        : "SELECT ts AS t, server FROM received";
     long spanMinutes = db.count("SELECT coalesce(date_diff('minute', min(t), max(t)), 0) FROM (" + source + ")");
     int bucket = BUCKETS[BUCKETS.length - 1];
     for (int b : BUCKETS) {

@@ -13,8 +13,10 @@ import java.util.Set;
 /**
  * The default report over a loaded {@link ReportDatabase}: traffic tables and findings (DESIGN §9).
  *
- * <p>Sessions are inbound sessions ({@code log_type <> 'send'}); messages are {@code RECEIVE} rows.
- * Back pressure is a reply {@code 4xx 4.3.x} in an inbound session. Stateless apart from its inputs;
+ * <p>Sessions are inbound sessions ({@code log_type <> 'send'}); messages are the {@code received}
+ * view (message logs' {@code RECEIVE} rows, Sluice's accepted transactions). Back pressure is a
+ * reply {@code 4xx 4.3.x} in an inbound session from a server: Sluice's own replies (no backend,
+ * e.g. {@code 451 4.3.0} when no server is available) are not a server's back pressure. Stateless apart from its inputs;
  * one call at a time per database.
  *
  * @param sections the tables, in print order
@@ -38,7 +40,7 @@ public record TrafficReport(List<ResultTable> sections, List<Finding> findings) 
         SELECT source_file AS file, format, lines, events, messages, malformed, ignored, note FROM files ORDER BY file"""));
     ResultTable perServer = db.query("servers", "Traffic per server", """
         WITH se AS (SELECT server, count(*) AS sessions FROM sessions WHERE %s GROUP BY server),
-             me AS (SELECT server, count(*) AS messages FROM messages WHERE event = 'RECEIVE' GROUP BY server)
+             me AS (SELECT server, count(*) AS messages FROM received GROUP BY server)
         SELECT coalesce(se.server, me.server) AS server, coalesce(sessions, 0) AS sessions,
                round(100.0 * coalesce(sessions, 0) / nullif(sum(coalesce(sessions, 0)) OVER (), 0), 1) AS session_pct,
                coalesce(messages, 0) AS messages
@@ -47,8 +49,8 @@ public record TrafficReport(List<ResultTable> sections, List<Finding> findings) 
     s.add(db.query("hourly", "Traffic per server and hour", """
         WITH se AS (SELECT date_trunc('hour', started) AS hour, server, count(*) AS sessions FROM sessions
                     WHERE %s GROUP BY ALL),
-             me AS (SELECT date_trunc('hour', ts) AS hour, server, count(*) AS messages FROM messages
-                    WHERE event = 'RECEIVE' GROUP BY ALL)
+             me AS (SELECT date_trunc('hour', ts) AS hour, server, count(*) AS messages FROM received
+                    GROUP BY ALL)
         SELECT strftime(coalesce(se.hour, me.hour), '%%Y-%%m-%%d %%H:00') AS hour, coalesce(se.server, me.server) AS server,
                coalesce(sessions, 0) AS sessions, coalesce(messages, 0) AS messages
         FROM se FULL OUTER JOIN me ON se.hour = me.hour AND se.server = me.server ORDER BY 1, 2""".formatted(INBOUND)));
@@ -70,6 +72,7 @@ public record TrafficReport(List<ResultTable> sections, List<Finding> findings) 
     ResultTable pressure = db.query("back_pressure", "Back-pressure replies (4.3.x) by server and hour", """
         SELECT strftime(date_trunc('hour', ts), '%%Y-%%m-%%d %%H:00') AS hour, server, count(*) AS replies
         FROM events WHERE %s AND event IN ('>', '<') AND regexp_matches(data, '%s')
+          AND NOT (log_type = 'sluice' AND server IS NULL)
         GROUP BY ALL ORDER BY server, hour""".formatted(INBOUND, BACK_PRESSURE));
     s.add(pressure);
 

@@ -91,5 +91,16 @@ class ProtocolLogTrafficTest {
     cl.execute(file.toString(), "--format", "sluice", "--json", "--sql", "SELECT count(*) AS lines FROM events");
     JsonNode n = new ObjectMapper().readTree(json.toString());
     assertThat(n.get(0).get("lines").asLong()).isEqualTo(rows.size());
+
+    // The default report counts the message smtp mode delivered to a (tcp mode relays bytes and
+    // logs no transactions): Sluice's accepted transactions are the messages per server.
+    StringWriter report = new StringWriter();
+    cl.setOut(new PrintWriter(report));
+    cl.execute(file.toString(), "--format", "sluice", "--json");
+    JsonNode servers = new ObjectMapper().readTree(report.toString()).get("servers");
+    assertThat(servers).hasSize(1);
+    assertThat(servers.get(0).get("server").asText()).isEqualTo("a");
+    assertThat(servers.get(0).get("sessions").asLong()).isEqualTo(2);
+    assertThat(servers.get(0).get("messages").asLong()).isEqualTo(1);
   }
 }

@@ -33,6 +33,32 @@ class FormatsReportTest {
   }
 
   @Test
+  void sluiceTransactionsAreMessagesAndSluiceOwnRepliesAreNoServersBackPressure() throws Exception {
+    // One session: a message mx1 accepted, one mx2 deferred with back pressure, and Sluice's own
+    // 451 when no server was left (no backend on that line).
+    Files.writeString(dir.resolve("sluice-20250304.log"), String.join("\n",
+        "#Software: Sluice", "#Version: 0.1.0", "#Log-type: Sluice Protocol Log", "#Date: 2025-03-04T08:00:00.000Z",
+        "#Fields: " + LogGenerator.SLUICE_FIELDS,
+        "2025-03-04T08:00:00.000Z,mx,S1,0,10.0.0.5:25,192.0.2.7:40000,,+,,",
+        "2025-03-04T08:00:00.010Z,mx,S1,1,10.0.0.5:25,192.0.2.7:40000,mx1,*,mx1 10.1.1.21:25,backend",
+        "2025-03-04T08:00:00.020Z,mx,S1,2,10.0.0.5:25,192.0.2.7:40000,mx1,>,250 2.0.0 Ok: queued as A1,",
+        "2025-03-04T08:00:00.021Z,mx,S1,3,10.0.0.5:25,192.0.2.7:40000,mx1,*,accepted 1234 bytes,transaction",
+        "2025-03-04T08:00:01.000Z,mx,S1,4,10.0.0.5:25,192.0.2.7:40000,mx2,*,mx2 10.1.1.22:25,backend",
+        "2025-03-04T08:00:01.010Z,mx,S1,5,10.0.0.5:25,192.0.2.7:40000,mx2,>,452 4.3.1 Insufficient system resources,",
+        "2025-03-04T08:00:01.011Z,mx,S1,6,10.0.0.5:25,192.0.2.7:40000,mx2,*,deferred 0 bytes,transaction",
+        "2025-03-04T08:00:02.000Z,mx,S1,7,10.0.0.5:25,192.0.2.7:40000,,>,451 4.3.0 mx.test no mail server available; try again later,",
+        "2025-03-04T08:00:02.001Z,mx,S1,8,10.0.0.5:25,192.0.2.7:40000,,-,,", ""));
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
+      assertThat(r.section("servers").rows()).extracting(row -> row.get(0) + "=" + row.get(3))
+          .containsExactly("mx1=1", "mx2=0");
+      assertThat(r.section("back_pressure").rows()).extracting(row -> row.get(1) + "=" + row.get(2))
+          .containsExactly("mx2=1");
+      assertThat(r.findings()).extracting(Finding::subject).doesNotContainNull();
+    }
+  }
+
+  @Test
   void trackingLogsOfMixedVersionsAndGzipCountReceivedMessagesPerServer() throws Exception {
     LocalDateTime t = LocalDateTime.of(2025, 3, 4, 8, 0);
     LogGenerator g = new LogGenerator(9);
