@@ -78,15 +78,8 @@ public final class AdminServer implements AutoCloseable {
    * @throws SluiceServer.StartupException with a message naming the config location
    */
   public static String readToken(AdminConfig admin) throws SluiceServer.StartupException {
-    if (admin.listen() == null) {
-      return null;
-    }
-    if (admin.tokenFile() == null) {
-      if (!isLoopback(admin.listen().host())) {
-        throw new SluiceServer.StartupException(admin.location() + ": admin.listen " + admin.listen()
-            + " is not a loopback address: set admin.token_file to a file holding a bearer token, or listen on"
-            + " 127.0.0.1");
-      }
+    requireTokenOffLoopback(admin);
+    if (admin.listen() == null || admin.tokenFile() == null) {
       return null;
     }
     try {
@@ -98,6 +91,20 @@ public final class AdminServer implements AutoCloseable {
     } catch (IOException e) {
       throw new SluiceServer.StartupException(admin.location() + ": admin.token_file " + admin.tokenFile()
           + " cannot be read: " + e);
+    }
+  }
+
+  /**
+   * DESIGN §8's rule on the config alone, without reading the token file: an endpoint off loopback
+   * must have {@code token_file}. {@code sluice check} applies it too.
+   *
+   * @throws SluiceServer.StartupException with a message naming the config location
+   */
+  public static void requireTokenOffLoopback(AdminConfig admin) throws SluiceServer.StartupException {
+    if (admin.listen() != null && admin.tokenFile() == null && !isLoopback(admin.listen().host())) {
+      throw new SluiceServer.StartupException(admin.location() + ": admin.listen " + admin.listen()
+          + " is not a loopback address: set admin.token_file to a file holding a bearer token, or listen on"
+          + " 127.0.0.1");
     }
   }
 

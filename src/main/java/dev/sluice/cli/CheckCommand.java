@@ -1,8 +1,10 @@
 package dev.sluice.cli;
 
+import dev.sluice.admin.AdminServer;
 import dev.sluice.config.ConfigException;
 import dev.sluice.config.ConfigLoader;
 import dev.sluice.config.SluiceConfig;
+import dev.sluice.runtime.SluiceServer;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -36,6 +38,18 @@ public final class CheckCommand implements Callable<Integer> {
   public Integer call() {
     try {
       SluiceConfig c = ConfigLoader.load(config);
+      // A rule sluice run enforces at start (DESIGN §8): off loopback the admin endpoint needs a
+      // token. The file still loads, so that sluice audit can report it (SL007). Files the config
+      // names (token, certificates) are read by run only: check may run where they are not.
+      try {
+        AdminServer.requireTokenOffLoopback(c.admin());
+      } catch (SluiceServer.StartupException e) {
+        PrintWriter err = spec.commandLine().getErr();
+        err.println(e.getMessage());
+        err.println(config + ": 1 error");
+        err.flush();
+        return EXIT_INVALID;
+      }
       PrintWriter out = spec.commandLine().getOut();
       out.println(config + ": OK (" + summary(c) + ")");
       out.flush();

@@ -55,7 +55,7 @@ class CheckCommandTest {
   @Test
   void missingFileExitsTwoWithoutStackTrace() {
     assertThat(run("-c", "/nonexistent/sluice.yaml")).isEqualTo(2);
-    assertThat(err.toString()).startsWith("/nonexistent/sluice.yaml:0:0: cannot read the configuration: no such file")
+    assertThat(err.toString()).startsWith("/nonexistent/sluice.yaml: cannot read the configuration: no such file")
         .doesNotContain("Exception");
   }
 
@@ -63,5 +63,27 @@ class CheckCommandTest {
   void configOptionIsRequired() {
     assertThat(run()).isEqualTo(CommandLine.ExitCode.USAGE);
     assertThat(err.toString()).contains("--config");
+  }
+
+  @Test
+  void refusesWhatRunWouldRefuseBeforeBinding(@TempDir Path dir) throws Exception {
+    // An admin endpoint off loopback without a token loads (sluice audit reports it as SL007), but
+    // sluice run refuses to start with it, so sluice check must not say OK.
+    Path file = dir.resolve("admin.yaml");
+    Files.writeString(file, """
+        admin: { listen: "0.0.0.0:8025" }
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners: { mx: { listen: 127.0.0.1:2525, pool: hub } }
+        """);
+    assertThat(run("-c", file.toString())).isEqualTo(2);
+    assertThat(out.toString()).isEmpty();
+    assertThat(err.toString()).startsWith(file + ":1:").contains("is not a loopback address").contains("token_file")
+        .endsWith(file + ": 1 error" + System.lineSeparator());
+
+    Files.writeString(dir.resolve("admin.token"), "s3cret\n");
+    Files.writeString(file, Files.readString(file).replace("0.0.0.0:8025\" }", "0.0.0.0:8025\", token_file: admin.token }"));
+    out.getBuffer().setLength(0);
+    err.getBuffer().setLength(0);
+    assertThat(run("-c", file.toString())).as(err.toString()).isZero();
   }
 }
