@@ -3,6 +3,7 @@ package dev.sluice.runtime;
 import dev.sluice.balance.Backend;
 import dev.sluice.balance.PoolBalancer;
 import dev.sluice.config.BackendConfig;
+import dev.sluice.config.ConfigChanges;
 import dev.sluice.config.ConfigException;
 import dev.sluice.config.ConfigLoader;
 import dev.sluice.config.HealthProfile;
@@ -352,31 +353,20 @@ public final class SluiceServer implements AutoCloseable {
         }
       }
     }
-    describePoolChanges(next, changes);
+    changes.addAll(ConfigChanges.between(config, next));
     pools = plan.pools();
     passive = plan.passive();
     listeners = List.copyOf(next2);
     config = next;
     health.retainOnly(plan.targets());
     retired.removeIf(l -> l.activeSessions() == 0);
-    log.info("reloaded {}: {}", next.file(), changes.isEmpty() ? "no listener or backend changes" : String.join("; ", changes));
+    log.info("reloaded {}: {}", next.file(), changes.isEmpty() ? "no changes" : String.join("; ", changes));
     return new ReloadResult(true, "reloaded", List.copyOf(changes));
   }
 
   private ReloadResult refused(String why) {
     log.error("reload refused; the running configuration stays in effect:\n{}", why);
     return new ReloadResult(false, why, List.of());
-  }
-
-  /** Backends added and removed, per pool, for the reload's report. */
-  private void describePoolChanges(SluiceConfig next, List<String> changes) {
-    for (PoolConfig p : next.pools().values()) {
-      List<String> before = config.pools().containsKey(p.name())
-          ? config.pools().get(p.name()).backends().stream().map(BackendConfig::name).toList() : List.of();
-      List<String> after = p.backends().stream().map(BackendConfig::name).toList();
-      after.stream().filter(n -> !before.contains(n)).forEach(n -> changes.add("added backend " + p.name() + "/" + n));
-      before.stream().filter(n -> !after.contains(n)).forEach(n -> changes.add("removed backend " + p.name() + "/" + n));
-    }
   }
 
   /**

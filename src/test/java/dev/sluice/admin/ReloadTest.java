@@ -95,7 +95,7 @@ class ReloadTest extends AdminTestBase {
       await().atMost(TIMEOUT).until(() -> c.messages() > cBefore + 5);
       // 2: weight of a to 3.
       yaml.set(config(all, List.of("a:3", "b:1", "c:1"), "round_robin", ""));
-      reloadOk(admin);
+      reloadOk(admin, "backend p/a: weight 1 -> 3");
       assertThat(backend(f, "a").weight()).isEqualTo(3);
       // 3: invalid: nothing changes, the error is reported with its location.
       SluiceConfig before = f.server().config();
@@ -127,7 +127,7 @@ class ReloadTest extends AdminTestBase {
       assertThat(f.address("l2").getPort()).isEqualTo(port2);
       // 7: least connections.
       yaml.set(config(all, List.of("a:3", "b:1", "c:1"), "least_connections", ""));
-      reloadOk(admin, "removed listener l2");
+      reloadOk(admin, "removed listener l2", "pool p: algorithm round_robin -> least_connections");
       // 8: remove backend b.
       yaml.set(config(all, List.of("a:3", "c:1"), "least_connections", ""));
       reloadOk(admin, "removed backend p/b");
