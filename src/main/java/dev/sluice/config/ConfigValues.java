@@ -32,7 +32,6 @@ public final class ConfigValues {
 
   private ConfigValues() {}
 
-  /** {@code 500ms}, {@code 30s}, {@code 5m}, {@code 2h}, {@code 1d}, or {@code 0}. */
   /** Formats a duration in the config's own syntax ({@code 500ms}, {@code 30s}, {@code 5m}, {@code 2h}, {@code 1d}). */
   public static String formatDuration(Duration d) {
     long ms = d.toMillis();

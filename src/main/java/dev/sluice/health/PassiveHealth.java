@@ -1,7 +1,9 @@
 package dev.sluice.health;
 
 import dev.sluice.balance.Backend;
+import dev.sluice.config.ConfigValues;
 import dev.sluice.config.PoolConfig;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -102,6 +104,14 @@ public final class PassiveHealth {
     long until = ejectedUntil.get(b.index());
     long left = until - nanoClock.getAsLong();
     return until != NEVER && left > 0 ? left : 0;
+  }
+
+  /**
+   * {@link #remainingNanos} for a log line, in the config's syntax and rounded up to the
+   * millisecond: {@code 30s} right after an ejection of {@code eject_for: 30s}, not 29999 ms.
+   */
+  public String remainingText(Backend b) {
+    return ConfigValues.formatDuration(Duration.ofMillis((remainingNanos(b) + 999_999) / 1_000_000));
   }
 
   private boolean isEjected(int i, long now) {

@@ -136,7 +136,11 @@ public final class ProtocolLog implements SessionObserver, AutoCloseable {
   @Override
   public void sent(SessionInfo s, Stage stage, SmtpReply reply) {
     if (level == ProtocolLevel.VERBOSE) {
-      add(s, '>', reply.code() + " " + reply.text(), "");
+      // Every line of a multi-line reply (EHLO's extensions), one event each, as Exchange logs them.
+      List<String> lines = reply.lines();
+      for (int i = 0; i < lines.size(); i++) {
+        add(s, '>', lines.get(i), "");
+      }
     }
   }
 

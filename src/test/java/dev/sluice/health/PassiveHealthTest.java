@@ -50,7 +50,10 @@ class PassiveHealthTest {
     assertThat(p.ejected(b)).isTrue();
     assertThat(p.failure(b)).isEqualTo(ALREADY_EJECTED);
     assertThat(p.remainingNanos(b)).isEqualTo(10 * S);
-    clock.addAndGet(10 * S);
+    assertThat(p.remainingText(b)).isEqualTo("10s");
+    clock.addAndGet(1_000); // a microsecond later the log still says 10s, not 9999ms
+    assertThat(p.remainingText(b)).isEqualTo("10s");
+    clock.addAndGet(10 * S - 1_000);
     assertThat(p.ejected(b)).isFalse();
     assertThat(p.returnedAt(b)).isEqualTo(clock.get());
   }

@@ -71,6 +71,8 @@ class ProtocolLogTrafficTest {
     assertThat(smtp).extracting(r -> r.get(7)).startsWith("+", ">").contains("<", "*").endsWith("-");
     assertThat(smtp).extracting(r -> r.get(8)).contains("EHLO logged", "MAIL FROM:<x@internet.example>",
         "AUTH PLAIN ****").anyMatch(d -> d.startsWith("accepted "));
+    // Every line of the multi-line EHLO reply is its own '>' event.
+    assertThat(smtp).extracting(r -> r.get(8)).contains("250-mx.test", "250-PIPELINING");
     assertThat(smtp).filteredOn(r -> r.get(9).equals("backend")).singleElement()
         .satisfies(r -> assertThat(r.get(6)).isEqualTo("a"));
     // tcp mode: connect, backend chosen, then the disconnect and the byte totals (reported when both

@@ -881,8 +881,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     log.warn("{}: backend {} failed for {}: {}", listener.name(), b, info.remote(), why);
     route.observer().retry(info, b, why);
     if (route.passive().failure(b) == PassiveHealth.Verdict.EJECTED) {
-      log.warn("{}: backend {} ejected for {} ms after consecutive failures in live traffic", listener.name(), b,
-          route.passive().remainingNanos(b) / 1_000_000L);
+      log.warn("{}: backend {} ejected for {} after consecutive failures in live traffic", listener.name(), b,
+          route.passive().remainingText(b));
     }
     BackendSession s = sessions.remove(b);
     if (s != null) {

@@ -193,8 +193,8 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
 
   private void passiveFailure(Backend backend) {
     if (route.passive().failure(backend) == PassiveHealth.Verdict.EJECTED) {
-      log.warn("{}: backend {} ejected for {} ms after consecutive failures in live traffic", listener.name(), backend,
-          route.passive().remainingNanos(backend) / 1_000_000L);
+      log.warn("{}: backend {} ejected for {} after consecutive failures in live traffic", listener.name(), backend,
+          route.passive().remainingText(backend));
     }
   }
 
