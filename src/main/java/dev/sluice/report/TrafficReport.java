@@ -63,11 +63,17 @@ public record TrafficReport(List<ResultTable> sections, List<Finding> findings) 
         SELECT connector, count(*) AS hits, count(DISTINCT session_id) AS sessions
         FROM events WHERE connector IS NOT NULL GROUP BY connector ORDER BY hits DESC, connector""");
     s.add(connectors);
-    ResultTable balance = db.query("balance", "Balance index (sessions per server)", """
-        WITH c AS (SELECT server, count(*) AS n FROM sessions WHERE %s GROUP BY server)
-        SELECT count(*) AS servers, sum(n) AS sessions, round(max(n) / avg(n), 3) AS max_over_mean,
+    // Mail is what a balancer spreads: balance over the messages servers accepted when the logs
+    // have them (one session of a gateway can feed every server in smtp mode), else sessions.
+    boolean byMessages = db.count("SELECT count(*) FROM received") > 0;
+    String unit = byMessages ? "messages" : "sessions";
+    ResultTable balance = db.query("balance", "Balance index (" + unit + " per server)", """
+        WITH c AS (%s)
+        SELECT count(*) AS servers, sum(n) AS %s, round(max(n) / avg(n), 3) AS max_over_mean,
                round(coalesce(stddev_pop(n) / nullif(avg(n), 0), 0), 3) AS coefficient_of_variation
-        FROM c""".formatted(INBOUND));
+        FROM c""".formatted(byMessages
+            ? "SELECT server, count(*) AS n FROM received GROUP BY server"
+            : "SELECT server, count(*) AS n FROM sessions WHERE " + INBOUND + " GROUP BY server", unit));
     s.add(balance);
     ResultTable pressure = db.query("back_pressure", "Back-pressure replies (4.3.x) by server and hour", """
         SELECT strftime(date_trunc('hour', ts), '%%Y-%%m-%%d %%H:00') AS hour, server, count(*) AS replies
@@ -150,8 +156,8 @@ public record TrafficReport(List<ResultTable> sections, List<Finding> findings) 
     Object ratio = row.get(2);
     if (servers >= 2 && ratio instanceof Double r && r >= t.imbalance()) {
       out.add(new Finding("imbalance", "servers", String.format(Locale.ROOT,
-          "busiest server takes %.2f× the mean share of sessions across %d servers (threshold %.2f; CV %s)",
-          r, servers, t.imbalance(), row.get(3))));
+          "busiest server takes %.2f× the mean share of %s across %d servers (threshold %.2f; CV %s)",
+          r, balance.columns().get(1), servers, t.imbalance(), row.get(3))));
     }
   }
 

@@ -55,6 +55,9 @@ class FormatsReportTest {
       assertThat(r.section("back_pressure").rows()).extracting(row -> row.get(1) + "=" + row.get(2))
           .containsExactly("mx2=1");
       assertThat(r.findings()).extracting(Finding::subject).doesNotContainNull();
+      // One session fed both servers; the balance is judged on the messages they accepted.
+      assertThat(r.section("balance").title()).isEqualTo("Balance index (messages per server)");
+      assertThat(r.section("balance").value(0, "messages")).isEqualTo(1L);
     }
   }
 
