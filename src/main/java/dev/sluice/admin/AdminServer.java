@@ -1,7 +1,7 @@
 package dev.sluice.admin;
 
-import dev.sluice.proxy.NetErrors;
 import dev.sluice.config.AdminConfig;
+import dev.sluice.proxy.NetErrors;
 import dev.sluice.runtime.RegisterAfterBatch;
 import dev.sluice.runtime.SluiceServer;
 import dev.sluice.runtime.Transport;
