@@ -9,19 +9,19 @@ import java.util.List;
  * themselves, so weights 3:1 still give 75% and 25% when nothing is ever busy, and equal weights
  * alternate. nginx's {@code least_conn} breaks ties the same way.
  *
- * <p>The round-robin state is kept per backend ({@link Backend#index()}), as in {@link
- * SmoothWeightedRoundRobin}, and only ties touch it.
+ * <p>Ties go to a {@link SmoothWeightedRoundRobin} of its own (state per backend), which only
+ * ties touch.
  *
  * <p>Thread-safe: loads are read without coordination (concurrent picks may see the same figure
  * and choose the same backend; the next pick corrects it); a tie is settled in one short
  * synchronized pass.
  */
 abstract sealed class LeastLoadSelector implements Selector permits WeightedLeastConnections, LeastLatency {
-  private final double[] current;
+  private final SmoothWeightedRoundRobin tieBreak;
 
   /** @param poolSize number of backends in the pool; every {@link Backend#index()} is below it */
   LeastLoadSelector(int poolSize) {
-    this.current = new double[poolSize];
+    this.tieBreak = new SmoothWeightedRoundRobin(poolSize);
   }
 
   /** The backend's load, ≥ 0; the selector divides it by the effective weight. */
@@ -57,26 +57,8 @@ abstract sealed class LeastLoadSelector implements Selector permits WeightedLeas
    * minimum. Loads may have moved since the first pass (other event loops); whatever still ties
    * takes part, and {@code best} always does.
    */
-  private synchronized Backend amongTied(
-      List<Backend> candidates, double[] weights, int best, double bestLoad, double bestWeight) {
-    double total = 0;
-    int chosen = -1;
-    double chosenCurrent = Double.NEGATIVE_INFINITY;
-    for (int i = best; i < candidates.size(); i++) {
-      if (i != best && load(candidates.get(i)) * bestWeight != bestLoad * weights[i]) {
-        continue;
-      }
-      int index = candidates.get(i).index();
-      double c = current[index] + weights[i];
-      current[index] = c;
-      total += weights[i];
-      if (c > chosenCurrent) {
-        chosenCurrent = c;
-        chosen = i;
-      }
-    }
-    Backend b = candidates.get(chosen);
-    current[b.index()] -= total;
-    return b;
+  private Backend amongTied(List<Backend> candidates, double[] weights, int best, double bestLoad, double bestWeight) {
+    return tieBreak.selectAmong(candidates, weights,
+        i -> i == best || i > best && load(candidates.get(i)) * bestWeight == bestLoad * weights[i]);
   }
 }

@@ -1,6 +1,7 @@
 package dev.sluice.balance;
 
 import java.util.List;
+import java.util.function.IntPredicate;
 
 /**
  * {@code round_robin}: nginx's smooth weighted round robin. On each pick every candidate's
@@ -23,12 +24,23 @@ public final class SmoothWeightedRoundRobin implements Selector {
   }
 
   @Override
-  public synchronized Backend select(List<Backend> candidates, double[] weights, SelectionKey key) {
+  public Backend select(List<Backend> candidates, double[] weights, SelectionKey key) {
+    return selectAmong(candidates, weights, i -> true);
+  }
+
+  /**
+   * One pick among the candidates whose position passes {@code among} (at least one must); the
+   * others neither gain nor lose. {@link LeastLoadSelector} settles its ties with it.
+   */
+  synchronized Backend selectAmong(List<Backend> candidates, double[] weights, IntPredicate among) {
     int n = candidates.size();
     double total = 0;
     int best = -1;
     double bestCurrent = Double.NEGATIVE_INFINITY;
     for (int i = 0; i < n; i++) {
+      if (!among.test(i)) {
+        continue;
+      }
       int index = candidates.get(i).index();
       double c = current[index] + weights[i];
       current[index] = c;
