@@ -1,9 +1,12 @@
 package dev.sluice.config;
 
 import java.lang.reflect.RecordComponent;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -11,7 +14,8 @@ import java.util.Set;
 /**
  * What a reload changes, in words for the log and the reload API: health profiles, pools and
  * their settings, backends and their weight, priority or address, listeners and their settings.
- * Where each thing stands in the file does not count. Listeners that are added, removed or moved
+ * Where each thing stands in the file does not count. The admin endpoint and the protocol log are
+ * read at start only; their changes are listed with that said. Listeners that are added, removed or moved
  * to another address are reported by the reload itself, which binds them; this lists what changed
  * inside the ones that stay. Pure and stateless.
  */
@@ -38,11 +42,14 @@ public final class ConfigChanges {
         describe(out, "listener " + l.name(), old, l, Set.of());
       }
     }
+    // Read at start only (docs/observability.md): said, so that nobody waits for them to apply.
+    describe(out, "admin (applies at the next start)", before.admin(), after.admin(), Set.of());
+    describe(out, "log (applies at the next start)", before.log(), after.log(), Set.of());
     return out;
   }
 
   private static Map<String, BackendConfig> byName(List<BackendConfig> backends) {
-    Map<String, BackendConfig> m = new java.util.LinkedHashMap<>();
+    Map<String, BackendConfig> m = new LinkedHashMap<>();
     backends.forEach(b -> m.put(b.name(), b));
     return m;
   }
@@ -91,7 +98,7 @@ public final class ConfigChanges {
 
   private static boolean simple(Object v) {
     return v == null || v instanceof Number || v instanceof String || v instanceof Enum<?> || v instanceof Boolean
-        || v instanceof Duration || v instanceof HostPort;
+        || v instanceof Duration || v instanceof HostPort || v instanceof Path;
   }
 
   private static String text(Object v) {
@@ -99,7 +106,7 @@ public final class ConfigChanges {
       return "none";
     }
     if (v instanceof Enum<?> e) {
-      return e.name().toLowerCase(java.util.Locale.ROOT);
+      return e.name().toLowerCase(Locale.ROOT);
     }
     if (v instanceof Duration d) {
       return ConfigValues.formatDuration(d);
@@ -109,6 +116,6 @@ public final class ConfigChanges {
 
   /** {@code slowStart} as the config writes it: {@code slow_start}. */
   private static String snake(String camel) {
-    return camel.replaceAll("([a-z0-9])([A-Z])", "$1_$2").toLowerCase(java.util.Locale.ROOT);
+    return camel.replaceAll("([a-z0-9])([A-Z])", "$1_$2").toLowerCase(Locale.ROOT);
   }
 }

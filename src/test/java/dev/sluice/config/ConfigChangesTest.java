@@ -55,4 +55,13 @@ class ConfigChangesTest {
         "added backend hub/c",
         "removed backend hub/b");
   }
+
+  @Test
+  void adminAndLogChangesSayTheyWaitForARestart() throws Exception {
+    String after = "admin: { listen: 127.0.0.1:8026 }\nlog: { protocol_level: verbose }\n" + BEFORE;
+    String before = "admin: { listen: 127.0.0.1:8025 }\n" + BEFORE;
+    assertThat(ConfigChanges.between(parse(before), parse(after))).containsExactly(
+        "admin (applies at the next start): listen 127.0.0.1:8025 -> 127.0.0.1:8026",
+        "log (applies at the next start): protocol_level basic -> verbose");
+  }
 }
