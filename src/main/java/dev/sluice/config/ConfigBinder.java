@@ -154,11 +154,13 @@ final class ConfigBinder {
 
   private AdminConfig bindAdmin(Section top) {
     if (!top.has("admin")) {
-      return AdminConfig.NONE; // also for an explicit "admin:" with nothing below it
+      return AdminConfig.NONE; // also for an explicit "admin:" with nothing below it (read as null)
     }
     Section s = top.section("admin", "'admin'", ADMIN_KEYS);
     s.require("listen", "the admin endpoint's address, " + ConfigValues.IP_ADDRESS_HINT);
     HostPort listen = listenAddress(s, "listen");
+    s.refuseNoValue("token_file", "write the path of a file holding the bearer token, or leave the key out"
+        + " (then admin.listen must be a loopback address)");
     Path token = path(s, "token_file", null);
     return new AdminConfig(listen, token, s.acknowledge(), s.keyLocation());
   }
@@ -174,6 +176,8 @@ final class ConfigBinder {
     HealthProfile d = HealthProfile.DEFAULT;
     List<Step> steps = s.listOf("steps", d.steps(), ConfigBinder::parseStep, STEPS_HINT);
     String helo = s.string("helo", d.helo());
+    s.refuseNoValue("mail_from", "write mail_from: \"\" for the null sender <>, or leave the key out for "
+        + d.mailFrom());
     String mailFrom = s.string("mail_from", d.mailFrom());
     String rcptTo = s.string("rcpt_to", null);
     Duration interval = s.duration("interval", d.interval());
@@ -365,6 +369,8 @@ final class ConfigBinder {
           "with mode: tcp use none, proxy_v1 or proxy_v2; or set mode: smtp");
     }
     List<Cidr> acceptProxy = s.listOf("accept_proxy", List.of(), Cidr::parse, ConfigValues.CIDR_HINT);
+    s.refuseNoValue("allow", "write the client ranges to admit, e.g. allow: [10.0.0.0/8], or leave the key out"
+        + " to admit every client");
     List<Cidr> allow = s.listOf("allow", ALLOW_ALL, Cidr::parse, ConfigValues.CIDR_HINT);
     List<Cidr> deny = s.listOf("deny", List.of(), Cidr::parse, ConfigValues.CIDR_HINT);
     String hostname = s.value("hostname", LocalHost.NAME, ConfigBinder::domainName, "a domain name, e.g. mx.example.com");
@@ -400,6 +406,7 @@ final class ConfigBinder {
   }
 
   private Tls bindTls(Section listener) {
+    listener.refuseNoValue("tls", "write tls: { cert: tls/cert.pem, key: tls/key.pem }, or leave the key out for no TLS");
     if (!listener.has("tls")) {
       return null;
     }

@@ -138,6 +138,18 @@ final class Section {
     errors.add(new ConfigError(at, message, hint));
   }
 
+  /**
+   * Records an error when {@code key} is written with no value ({@code allow:} with nothing after
+   * it, {@code ~} or {@code null}). For the few keys whose default would quietly loosen what the
+   * writer meant (an access list that admits everyone, no TLS, no token), "no value" is not "absent".
+   */
+  void refuseNoValue(String key, String hint) {
+    YamlNode.Entry e = map.entry(key);
+    if (e != null && e.value() instanceof YamlNode.ScalarNode v && v.isNull()) {
+      error(key, e.keyLocation(), "'" + key + "' in " + description + " has no value", hint);
+    }
+  }
+
   /** Reports {@code key} as missing (pointing at this section's key) unless it is present. */
   boolean require(String key, String hint) {
     if (has(key)) {

@@ -365,6 +365,38 @@ class ConfigErrorsTest {
   }
 
   @Test
+  void noValueIsAnErrorWhereTheDefaultWouldLoosenTheSetup() {
+    // "allow:" with its entries commented out must not quietly admit everyone, nor "tls:" mean
+    // plaintext, nor "token_file:" mean no token, nor "mail_from:" switch from <> to the default.
+    String yaml = """
+        admin:
+          listen: 127.0.0.1:8025
+          token_file:
+        health:
+          deep:
+            mail_from:
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners:
+          mx:
+            listen: 127.0.0.1:2525
+            pool: hub
+            health: deep
+            allow:
+              # - 10.0.0.0/8
+            tls:
+        """;
+    List<ConfigError> errors = errors(yaml);
+    assertThat(errors).extracting(e -> e.location().line() + ":" + e.location().column() + " " + e.message())
+        .containsExactlyInAnyOrder(
+            "3:3 'token_file' in 'admin' has no value",
+            "6:5 'mail_from' in health profile 'deep' has no value",
+            "13:5 'allow' in listener 'mx' has no value",
+            "15:5 'tls' in listener 'mx' has no value");
+    assertThat(errors).filteredOn(e -> e.message().startsWith("'mail_from'")).singleElement()
+        .satisfies(e -> assertThat(e.hint()).contains("mail_from: \"\" for the null sender <>"));
+  }
+
+  @Test
   void hostnameMustBeADomainName() {
     for (String bad : List.of("\"\"", "\"mx corp\"", "mx_1.example", "-mx.example", "mx..example")) {
       ConfigError e = single("""

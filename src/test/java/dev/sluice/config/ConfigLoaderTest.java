@@ -243,7 +243,6 @@ class ConfigLoaderTest {
             listen: 127.0.0.1:2525
             pool: hub
             deny:
-            allow:
             hostname:
             timeouts:
             limits:
