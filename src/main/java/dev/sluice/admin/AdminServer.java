@@ -162,7 +162,16 @@ public final class AdminServer implements AutoCloseable {
   private final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
-      Request r = new Request(req.method(), new QueryStringDecoder(req.uri()).path(),
+      String path;
+      try {
+        path = new QueryStringDecoder(req.uri()).path();
+      } catch (IllegalArgumentException badEscape) {
+        // A malformed URI (e.g. "/%zz") is the client's error: 400, not a fault in Sluice.
+        write(ctx, new Request(req.method(), req.uri(), null, "", false),
+            Response.json(HttpResponseStatus.BAD_REQUEST, AdminApi.error("malformed URI: " + badEscape.getMessage())));
+        return;
+      }
+      Request r = new Request(req.method(), path,
           req.headers().get(HttpHeaderNames.AUTHORIZATION), req.content().toString(StandardCharsets.UTF_8),
           HttpUtil.isKeepAlive(req));
       worker.execute(() -> {

@@ -13,7 +13,9 @@ import dev.sluice.lab.LabSmtpClient;
 import dev.sluice.runtime.SluiceServer;
 import dev.sluice.testing.AdminClient;
 import dev.sluice.testing.SluiceFixture;
+import java.net.Socket;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -81,6 +83,22 @@ class AdminApiTest extends AdminTestBase {
     assertThat(admin.post("/api/pools/p/backends/a/weight").statusCode()).isEqualTo(405);
     assertThat(admin.get("/api/pools/p/backends/a/drain").statusCode()).isEqualTo(405);
     assertThat(admin.get("/api/nothing").statusCode()).isEqualTo(404);
+  }
+
+  @Test
+  void aMalformedUriIsTheClientsError() throws Exception {
+    EmbeddedSmtpServer a = backend("a");
+    SluiceFixture f = sluice(yaml("", SMTP_LISTENER, a));
+    // Java's HTTP client refuses to send "/%zz", so a raw socket does.
+    try (Socket s = new Socket()) {
+      s.connect(f.server().admin().boundAddress(), 5000);
+      s.setSoTimeout(5000);
+      s.getOutputStream().write("GET /%zz HTTP/1.1\r\nHost: sluice\r\nConnection: close\r\n\r\n"
+          .getBytes(StandardCharsets.US_ASCII));
+      String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(reply).startsWith("HTTP/1.1 400 ").contains("malformed URI");
+    }
+    assertThat(admin(f).get("/api/state").statusCode()).isEqualTo(200);
   }
 
   @Test

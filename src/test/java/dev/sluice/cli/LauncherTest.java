@@ -109,5 +109,12 @@ class LauncherTest {
     assertThat(r.out()).startsWith("-XX:+UseG1GC ").contains("--sun-misc-unsafe-memory-access=allow")
         .endsWith("-Xmx512m -jar " + opt.resolve("sluice.jar") + " run -c /etc/sluice/sluice.yaml");
     assertThat(r.err()).doesNotContain("building");
+
+    // Through a symlink on the PATH, it still finds the jar beside the real script.
+    Path bin = Files.createDirectories(dir.resolve("usr/local/bin"));
+    Path link = Files.createSymbolicLink(bin.resolve("sluice"), launcher);
+    Run viaLink = launch(link, jdk("jdk25b", "unused", "25.0.3"), Map.of(), "version");
+    assertThat(viaLink.exit()).as(viaLink.err()).isZero();
+    assertThat(viaLink.out()).endsWith("-jar " + opt.resolve("sluice.jar") + " version");
   }
 }
