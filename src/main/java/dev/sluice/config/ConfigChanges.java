@@ -4,6 +4,7 @@ import java.lang.reflect.RecordComponent;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -78,7 +79,7 @@ public final class ConfigChanges {
       }
       Object a = value(c, before);
       Object b = value(c, after);
-      if (!Objects.equals(a, b)) {
+      if (!same(a, b)) {
         String name = snake(c.getName());
         changed.add(simple(a) && simple(b) ? name + " " + text(a) + " -> " + text(b) : name + " changed");
       }
@@ -86,6 +87,14 @@ public final class ConfigChanges {
     if (!changed.isEmpty()) {
       out.add(what + ": " + String.join(", ", changed));
     }
+  }
+
+  /** Equal; lists in any order (allow, deny, accept_proxy: the order means nothing there). */
+  private static boolean same(Object a, Object b) {
+    if (a instanceof List<?> la && b instanceof List<?> lb) {
+      return la.size() == lb.size() && new HashSet<>(la).equals(new HashSet<>(lb));
+    }
+    return Objects.equals(a, b);
   }
 
   private static Object value(RecordComponent c, Record r) {

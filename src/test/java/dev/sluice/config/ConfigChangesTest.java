@@ -27,6 +27,10 @@ class ConfigChangesTest {
   void sameSettingsElsewhereInTheFileAreNoChange() throws Exception {
     String moved = "\n\n# a comment\n" + BEFORE.replace("retries: 2 }", "retries: 2  }");
     assertThat(ConfigChanges.between(parse(BEFORE), parse(moved))).isEmpty();
+    // An access list in another order admits the same clients.
+    String allow = BEFORE.replace("retries: 2 }", "retries: 2, allow: [10.0.0.0/8, 192.0.2.0/24] }");
+    String reordered = BEFORE.replace("retries: 2 }", "retries: 2, allow: [192.0.2.0/24, 10.0.0.0/8] }");
+    assertThat(ConfigChanges.between(parse(allow), parse(reordered))).isEmpty();
   }
 
   @Test
