@@ -14,6 +14,7 @@ import dev.sluice.config.PoolConfig.Algorithm;
 import dev.sluice.config.PoolConfig.Passive;
 import dev.sluice.config.PoolConfig.Persistence;
 import java.io.IOException;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
@@ -373,7 +374,8 @@ final class ConfigBinder {
         + " to admit every client");
     List<Cidr> allow = s.listOf("allow", ALLOW_ALL, Cidr::parse, ConfigValues.CIDR_HINT);
     List<Cidr> deny = s.listOf("deny", List.of(), Cidr::parse, ConfigValues.CIDR_HINT);
-    String hostname = s.value("hostname", LocalHost.NAME, ConfigBinder::domainName, "a domain name, e.g. mx.example.com");
+    String hostname = s.value("hostname", LocalHost.NAME, ConfigBinder::domainName,
+        "a domain name, e.g. mx.example.com, or an address literal such as [192.0.2.25]");
     int retries = s.integer("retries", 2, 0, 10, "how many other backends to try before a 4xx reaches the client, 0..10");
     BareNewline bareNewline = s.enumValue("bare_newline", BareNewline.class, BareNewline.REJECT);
     Auth auth = s.enumValue("auth", Auth.class, Auth.NONE);
@@ -512,14 +514,23 @@ final class ConfigBinder {
   }
 
   /**
-   * A name for Sluice's banner and EHLO reply: a domain (RFC 5321 §4.1.2: letters, digits and
-   * hyphens in dot-separated labels), which clients may check and log.
+   * A name for Sluice's banner and EHLO reply, which clients may check and log: a domain (RFC 5321
+   * §4.1.2: letters, digits and hyphens in dot-separated labels) or an address literal
+   * ({@code [192.0.2.1]}, {@code [IPv6:2001:db8::1]}, §4.1.3), as the greeting allows.
    */
   private static String domainName(String text) {
-    if (text.length() > 253 || !DOMAIN.matcher(text).matches()) {
-      throw new IllegalArgumentException("'" + text + "' is not a domain name");
+    boolean literal = text.startsWith("[") && text.endsWith("]") && addressLiteral(text.substring(1, text.length() - 1));
+    if (!literal && (text.length() > 253 || !DOMAIN.matcher(text).matches())) {
+      throw new IllegalArgumentException("'" + text + "' is not a domain name or an address literal");
     }
     return text;
+  }
+
+  /** {@code 192.0.2.1} or {@code IPv6:2001:db8::1}: what goes between the brackets (RFC 5321 §4.1.3). */
+  private static boolean addressLiteral(String inner) {
+    boolean v6 = inner.regionMatches(true, 0, "IPv6:", 0, 5);
+    InetAddress a = IpLiteral.toAddress(v6 ? inner.substring(5) : inner);
+    return a != null && (a instanceof Inet6Address) == v6;
   }
 
   private static InetAddress ipAddress(String text) {

@@ -398,7 +398,8 @@ class ConfigErrorsTest {
 
   @Test
   void hostnameMustBeADomainName() {
-    for (String bad : List.of("\"\"", "\"mx corp\"", "mx_1.example", "-mx.example", "mx..example")) {
+    for (String bad : List.of("\"\"", "\"mx corp\"", "mx_1.example", "-mx.example", "mx..example", "\"[mx.example]\"",
+        "\"[2001:db8::1]\"", "\"[IPv6:192.0.2.1]\"")) {
       ConfigError e = single("""
           pools: { hub: { backends: [127.0.0.1:10025] } }
           listeners:
@@ -407,8 +408,8 @@ class ConfigErrorsTest {
               pool: hub
               hostname: %s
           """.formatted(bad), 6, 15);
-      assertThat(e.message()).as(bad).contains("is not a domain name");
-      assertThat(e.hint()).isEqualTo("a domain name, e.g. mx.example.com");
+      assertThat(e.message()).as(bad).contains("is not a domain name or an address literal");
+      assertThat(e.hint()).isEqualTo("a domain name, e.g. mx.example.com, or an address literal such as [192.0.2.25]");
     }
   }
 

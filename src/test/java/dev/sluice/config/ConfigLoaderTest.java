@@ -260,6 +260,10 @@ class ConfigLoaderTest {
   void aHostnameIsADomainName() throws Exception {
     SluiceConfig c = ConfigLoader.parse(MINIMAL + "    hostname: mx-1.Corp.example\n", "/etc/sluice/sluice.yaml");
     assertThat(c.listeners().get("in").hostname()).isEqualTo("mx-1.Corp.example");
+    for (String literal : List.of("[192.0.2.25]", "[IPv6:2001:db8::25]")) {
+      SluiceConfig l = ConfigLoader.parse(MINIMAL + "    hostname: \"" + literal + "\"\n", "/etc/sluice/sluice.yaml");
+      assertThat(l.listeners().get("in").hostname()).isEqualTo(literal);
+    }
   }
 
   @Test
