@@ -7,6 +7,7 @@ import dev.sluice.config.SluiceConfig;
 import dev.sluice.runtime.SluiceServer;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -44,23 +45,24 @@ public final class CheckCommand implements Callable<Integer> {
       try {
         AdminServer.requireTokenOffLoopback(c.admin());
       } catch (SluiceServer.StartupException e) {
-        PrintWriter err = spec.commandLine().getErr();
-        err.println(e.getMessage());
-        err.println(config + ": 1 error");
-        err.flush();
-        return EXIT_INVALID;
+        return invalid(List.of(e.getMessage()));
       }
       PrintWriter out = spec.commandLine().getOut();
       out.println(config + ": OK (" + summary(c) + ")");
       out.flush();
       return 0;
     } catch (ConfigException e) {
-      PrintWriter err = spec.commandLine().getErr();
-      e.errors().forEach(err::println);
-      err.println(config + ": " + count(e.errors().size(), "error"));
-      err.flush();
-      return EXIT_INVALID;
+      return invalid(e.errors());
     }
+  }
+
+  /** Prints every error and their count on stderr; the exit status for an invalid file. */
+  private int invalid(List<?> errors) {
+    PrintWriter err = spec.commandLine().getErr();
+    errors.forEach(err::println);
+    err.println(config + ": " + count(errors.size(), "error"));
+    err.flush();
+    return EXIT_INVALID;
   }
 
   /** E.g. {@code 2 listeners, 1 pool, 3 backends, 2 health profiles}. */
