@@ -1,11 +1,14 @@
 package dev.sluice.proxy;
 
+import dev.sluice.balance.Backend;
 import dev.sluice.balance.Eligibility;
 import dev.sluice.balance.PoolBalancer;
 import dev.sluice.config.ListenerConfig;
 import dev.sluice.health.PassiveHealth;
 import dev.sluice.proxy.tls.BackendTlsContext;
 import dev.sluice.proxy.tls.ServerTls;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Everything a listener needs to place a session: its config, its pool's balancer and the
@@ -22,4 +25,18 @@ public record ListenerRoute(
     PassiveHealth passive,
     SessionObserver observer,
     ServerTls tls,
-    BackendTlsContext backendTls) {}
+    BackendTlsContext backendTls) {
+
+  private static final Logger log = LoggerFactory.getLogger(ListenerRoute.class);
+
+  /**
+   * Reports a failure of {@code backend} in live traffic to the pool's passive health, and logs the
+   * ejection when this failure is the one that ejects it. Thread-safe, as {@link PassiveHealth} is.
+   */
+  public void liveFailure(Backend backend) {
+    if (passive.failure(backend) == PassiveHealth.Verdict.EJECTED) {
+      log.warn("{}: backend {} ejected for {} after consecutive failures in live traffic", listener.name(), backend,
+          passive.remainingText(backend));
+    }
+  }
+}

@@ -3,7 +3,6 @@ package dev.sluice.proxy.smtp;
 import dev.sluice.balance.Backend;
 import dev.sluice.balance.SelectionKey;
 import dev.sluice.config.ListenerConfig;
-import dev.sluice.health.PassiveHealth;
 import dev.sluice.proxy.BackendConnector;
 import dev.sluice.proxy.IdleWatch;
 import dev.sluice.proxy.LingeringClose;
@@ -880,10 +879,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private void failed(Backend b, String why) {
     log.warn("{}: backend {} failed for {}: {}", listener.name(), b, info.remote(), why);
     route.observer().retry(info, b, why);
-    if (route.passive().failure(b) == PassiveHealth.Verdict.EJECTED) {
-      log.warn("{}: backend {} ejected for {} after consecutive failures in live traffic", listener.name(), b,
-          route.passive().remainingText(b));
-    }
+    route.liveFailure(b);
     BackendSession s = sessions.remove(b);
     if (s != null) {
       s.quit();

@@ -3,7 +3,6 @@ package dev.sluice.proxy.tcp;
 import dev.sluice.balance.Backend;
 import dev.sluice.balance.SelectionKey;
 import dev.sluice.config.ListenerConfig;
-import dev.sluice.health.PassiveHealth;
 import dev.sluice.proxy.BackendConnector;
 import dev.sluice.proxy.Listener;
 import dev.sluice.proxy.ListenerRoute;
@@ -120,7 +119,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
                     }
                     log.warn("{}: backend {} connect failed: {}", listener.name(), backend, NetErrors.describe(f.cause()));
                     route.observer().retry(info, backend, "connect failed: " + NetErrors.describe(f.cause()));
-                    passiveFailure(backend);
+                    route.liveFailure(backend);
                     tryNextBackend();
                   } else {
                     backendChannel = f.getNow();
@@ -181,7 +180,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
   void bannerFailed(Channel backend, Backend chosen, String why) {
     log.warn("{}: backend {} refused session from {}: {}", listener.name(), chosen, info.remote(), why);
     route.observer().retry(info, chosen, why);
-    passiveFailure(chosen);
+    route.liveFailure(chosen);
     backend.close();
     backendChannel = null;
     tryNextBackend();
@@ -189,13 +188,6 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
 
   private int proxyVersion() {
     return config().clientIdentity().proxyVersion();
-  }
-
-  private void passiveFailure(Backend backend) {
-    if (route.passive().failure(backend) == PassiveHealth.Verdict.EJECTED) {
-      log.warn("{}: backend {} ejected for {} after consecutive failures in live traffic", listener.name(), backend,
-          route.passive().remainingText(backend));
-    }
   }
 
   private void answerAndClose(String line) {
