@@ -1,6 +1,7 @@
 package dev.sluice.cli;
 
 import dev.sluice.config.ConfigLoader;
+import dev.sluice.config.ConfigValues;
 import dev.sluice.config.SluiceConfig;
 import dev.sluice.health.HealthState;
 import dev.sluice.health.ProbeTarget;
@@ -73,6 +74,8 @@ public final class DemoCommand implements Callable<Integer> {
       out.println("  relay     " + endpoint(relay) + "  tcp mode: health probed as an inside sender");
       out.println("  traffic   one gateway (127.0.0.50, 3 long connections) -> internet; 20 applications"
           + " (127.0.0.101-120) -> relay");
+      out.println("  health    probed every " + ConfigValues.formatDuration(probeInterval(duration))
+          + " as a sender would (EHLO, MAIL FROM); 2 probes to change state");
       out.println("Try it yourself:  swaks --server " + endpoint(internet) + " --to you@corp.example --from someone@internet.example");
       out.println("Dashboard:        http://" + endpoint(sluice.admin().boundAddress()) + "/   (metrics at /metrics, API at /api/state)");
       out.println();
@@ -153,14 +156,31 @@ public final class DemoCommand implements Callable<Integer> {
     return t.state() == HealthState.UP && sluice.passive(listener).ejected(t.backend()) ? "EJECTED" : t.state().name();
   }
 
+  /**
+   * Time between health probes: 2 s, or less for a short {@code --duration}, so that the back-pressure
+   * episode in the middle third is seen and its end too before the final table. Seeing a change takes
+   * up to three intervals (rise and fall are 2, plus the probe already under way), and a third of the
+   * duration must hold that: a fifteenth of it, at least 300 ms.
+   */
+  static Duration probeInterval(Duration duration) {
+    Duration normal = Duration.ofSeconds(2);
+    if (duration == null) {
+      return normal;
+    }
+    Duration fitted = Duration.ofMillis(Math.max(300, duration.toMillis() / 15));
+    return fitted.compareTo(normal) < 0 ? fitted : normal;
+  }
+
   private String yaml(List<EmbeddedSmtpServer> backends) {
     StringBuilder sb = new StringBuilder();
     // The admin endpoint on any free loopback port: the demo prints the dashboard's address.
     sb.append("admin:\n  listen: 127.0.0.1:0\n");
+    long interval = probeInterval(duration).toMillis();
+    String timing = "    interval: " + interval + "ms\n    timeout: " + interval * 3 / 4 + "ms\n    rise: 2\n    fall: 2\n";
     sb.append("health:\n  external:\n    steps: [connect, banner, ehlo, mail_from, quit]\n")
-        .append("    mail_from: probe@internet.example\n    interval: 2s\n    timeout: 1500ms\n    rise: 2\n    fall: 2\n")
+        .append("    mail_from: probe@internet.example\n").append(timing)
         .append("  internal:\n    steps: [connect, banner, ehlo, mail_from, quit]\n")
-        .append("    mail_from: health@corp.example\n    interval: 2s\n    timeout: 1500ms\n    rise: 2\n    fall: 2\n");
+        .append("    mail_from: health@corp.example\n").append(timing);
     sb.append("pools:\n  hub:\n    algorithm: round_robin\n    backends:\n");
     for (EmbeddedSmtpServer b : backends) {
       sb.append("      - { name: ").append(b.name()).append(", address: 127.0.0.1:").append(b.port()).append(" }\n");

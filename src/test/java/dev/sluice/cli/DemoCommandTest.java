@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -30,7 +31,18 @@ class DemoCommandTest {
       assertThat(m.find()).as(finalTable).isTrue();
       assertThat(Long.parseLong(m.group(1))).as(server + " in\n" + finalTable).isPositive();
     }
-    assertThat(out).contains("enters back pressure").contains("clients saw:");
+    assertThat(out).contains("enters back pressure").contains("recovers").contains("clients saw:");
+    assertThat(out).contains("probed every 400ms");
     assertThat(out).containsPattern("Dashboard: +http://127\\.0\\.0\\.1:[0-9]+/");
+  }
+
+  @Test
+  void probesAreFastEnoughForAShortRunToShowTheEpisodeAndItsEnd() {
+    assertThat(DemoCommand.probeInterval(null)).isEqualTo(Duration.ofSeconds(2));
+    assertThat(DemoCommand.probeInterval(Duration.ofMinutes(5))).isEqualTo(Duration.ofSeconds(2));
+    assertThat(DemoCommand.probeInterval(Duration.ofSeconds(30))).isEqualTo(Duration.ofSeconds(2));
+    // 9 s: the last third is 3 s, and a recovery is seen within three intervals.
+    assertThat(DemoCommand.probeInterval(Duration.ofSeconds(9))).isEqualTo(Duration.ofMillis(600));
+    assertThat(DemoCommand.probeInterval(Duration.ofSeconds(3))).isEqualTo(Duration.ofMillis(300));
   }
 }
