@@ -40,7 +40,7 @@ public final class HealthMonitor implements AutoCloseable {
   private final RandomGenerator random;
   /** Registered targets in registration order; during a reload a (key, backend) may have two. */
   private final java.util.Set<ProbeTarget> targets = new java.util.LinkedHashSet<>();
-  private final List<Runnable> stateListeners = new ArrayList<>();
+  private final List<java.util.function.BiConsumer<ProbeTarget, HealthState>> stateListeners = new ArrayList<>();
   private final List<java.util.function.BiConsumer<ProbeTarget, ProbeResult>> probeListeners =
       new java.util.concurrent.CopyOnWriteArrayList<>();
   private final CompletableFuture<Void> firstRound = new CompletableFuture<>();
@@ -95,8 +95,8 @@ public final class HealthMonitor implements AutoCloseable {
     return targets.contains(t);
   }
 
-  /** Adds a hook run (on a probe's event loop) after any state change. */
-  public synchronized void onStateChange(Runnable listener) {
+  /** Adds a hook run (on the probe's event loop) after a target's state changed, with its previous state. */
+  public synchronized void onStateChange(java.util.function.BiConsumer<ProbeTarget, HealthState> listener) {
     stateListeners.add(listener);
   }
 
@@ -176,11 +176,11 @@ public final class HealthMonitor implements AutoCloseable {
     probeListeners.forEach(l -> l.accept(t, r));
     if (previous != null) {
       logChange(t, previous, r);
-      List<Runnable> hooks;
+      List<java.util.function.BiConsumer<ProbeTarget, HealthState>> hooks;
       synchronized (this) {
         hooks = List.copyOf(stateListeners);
       }
-      hooks.forEach(Runnable::run);
+      hooks.forEach(h -> h.accept(t, previous));
     }
     reportCertificate(t, r.certificate());
     if (first) {

@@ -24,6 +24,12 @@ public final class ListenerEligibility implements Eligibility {
     this.passive = passive;
   }
 
+  /** Whether {@code t} is this listener's probe target for its backend. */
+  public boolean probes(ProbeTarget t) {
+    int i = t.backend().index();
+    return i < byIndex.length && byIndex[i] == t;
+  }
+
   @Override
   public long eligibleSince(Backend b) {
     if (b.adminState() != Backend.AdminState.ENABLED) {

@@ -13,7 +13,8 @@ import java.util.function.LongSupplier;
  * Passive health of one pool as one listener sees it: failures seen in live traffic (failed connects, 421 or other 4xx
  * banners, and in smtp mode 4xx at MAIL FROM) eject a backend after {@code consecutive_failures} in a
  * row, for {@code eject_for}, doubling on each repeat up to {@code max_eject_for}. A backend whose
- * last ejection ended more than {@code max_eject_for} ago starts again from {@code eject_for}.
+ * last ejection ended more than {@code max_eject_for} ago starts again from {@code eject_for}. An
+ * ejection ends early when the listener's probes see the backend recover ({@link #endEjection}).
  *
  * <p>Kept per listener because some failures depend on who is sending: back pressure that refuses
  * outside senders at MAIL FROM must not eject the backend from an internal listener.
@@ -82,6 +83,23 @@ public final class PassiveHealth {
     level[i]++;
     consecutive.set(i, 0);
     return Verdict.EJECTED;
+  }
+
+  /**
+   * Ends {@code b}'s ejection now, if it is ejected: the listener's own probes saw it recover. Its
+   * level is kept, so ejecting it again soon still doubles the time.
+   *
+   * @return whether an ejection was ended
+   */
+  public synchronized boolean endEjection(Backend b) {
+    int i = b.index();
+    long now = nanoClock.getAsLong();
+    if (!isEjected(i, now)) {
+      return false;
+    }
+    ejectedUntil.set(i, now);
+    consecutive.set(i, 0);
+    return true;
   }
 
   /** Records a success of {@code b}: its run of failures is broken. */

@@ -1,10 +1,11 @@
 package dev.sluice.proxy;
 
 import dev.sluice.balance.Backend;
-import dev.sluice.balance.Eligibility;
 import dev.sluice.balance.PoolBalancer;
 import dev.sluice.config.ListenerConfig;
+import dev.sluice.health.ListenerEligibility;
 import dev.sluice.health.PassiveHealth;
+import dev.sluice.health.ProbeTarget;
 import dev.sluice.proxy.tls.BackendTlsContext;
 import dev.sluice.proxy.tls.ServerTls;
 import org.slf4j.Logger;
@@ -21,7 +22,7 @@ import org.slf4j.LoggerFactory;
 public record ListenerRoute(
     ListenerConfig listener,
     PoolBalancer balancer,
-    Eligibility eligibility,
+    ListenerEligibility eligibility,
     PassiveHealth passive,
     SessionObserver observer,
     ServerTls tls,
@@ -37,6 +38,19 @@ public record ListenerRoute(
     if (passive.failure(backend) == PassiveHealth.Verdict.EJECTED) {
       log.warn("{}: backend {} ejected for {} after consecutive failures in live traffic", listener.name(), backend,
           passive.remainingText(backend));
+    }
+  }
+
+  /**
+   * Ends the passive ejection of {@code t}'s backend when {@code t} is this listener's probe target
+   * for it and has just come back UP from DEGRADED or DOWN: the probes saw the failure end, so
+   * waiting out the rest of {@code eject_for} would only keep a healthy backend idle. Failures the
+   * probes never see (refusals of some senders only) change no probe state and end no ejection.
+   */
+  public void probesSawRecovery(ProbeTarget t) {
+    if (eligibility.probes(t) && passive.endEjection(t.backend())) {
+      log.info("{}: backend {} returns before its ejection ends: its probes under {} saw it recover",
+          listener.name(), t.backend(), t.key());
     }
   }
 }

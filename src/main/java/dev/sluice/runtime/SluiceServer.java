@@ -11,6 +11,7 @@ import dev.sluice.config.ListenerConfig;
 import dev.sluice.config.PoolConfig;
 import dev.sluice.config.SluiceConfig;
 import dev.sluice.health.HealthMonitor;
+import dev.sluice.health.HealthState;
 import dev.sluice.health.ListenerEligibility;
 import dev.sluice.health.PassiveHealth;
 import dev.sluice.health.ProbeKey;
@@ -120,6 +121,11 @@ public final class SluiceServer implements AutoCloseable {
     workers = transport.newSessionGroup();
     health = new HealthMonitor(new SmtpProbe(workers, transport::clientChannelFactory), workers, System::nanoTime, seed.split());
     startObservers();
+    health.onStateChange((t, previous) -> {
+      if (t.state() == HealthState.UP && previous != HealthState.UNKNOWN) {
+        listeners.forEach(l -> l.route().probesSawRecovery(t));
+      }
+    });
     connector = new BackendConnector(transport);
     Plan plan = plan(config, tls);
     health.start();

@@ -55,4 +55,17 @@ class ListenerEligibilityTest {
     assertThat(t.state()).isEqualTo(HealthState.UP);
     assertThat(e.eligibleSince(b)).isEqualTo(upAt);
   }
+
+  @Test
+  void knowsWhichProbeTargetsAreItsOwn() {
+    List<Backend> bs = PassiveHealthTest.backends(1, 1);
+    ProbeTarget mine = new ProbeTarget(new ProbeKey("external", null), bs.get(0), HealthProfile.DEFAULT, clock.get());
+    ProbeTarget otherKey = new ProbeTarget(new ProbeKey("internal", null), bs.get(0), HealthProfile.DEFAULT, clock.get());
+    ProbeTarget otherBackend = new ProbeTarget(new ProbeKey("external", null), bs.get(1), HealthProfile.DEFAULT, clock.get());
+    PassiveHealth passive = new PassiveHealth(new PoolConfig.Passive(1, Duration.ofSeconds(10), Duration.ofSeconds(60)), bs, clock::get);
+    ListenerEligibility e = new ListenerEligibility(java.util.Arrays.asList(mine, null), passive);
+    assertThat(e.probes(mine)).isTrue();
+    assertThat(e.probes(otherKey)).isFalse();
+    assertThat(e.probes(otherBackend)).isFalse();
+  }
 }

@@ -112,4 +112,20 @@ class PassiveHealthTest {
     clock.addAndGet(10 * S);
     assertThat(p.failure(bs.get(2))).isEqualTo(EJECTED);
   }
+
+  @Test
+  void anEjectionEndedByRecoveryStillDoublesTheNextOne() {
+    List<Backend> bs = backends(1, 1);
+    PassiveHealth p = new PassiveHealth(new PoolConfig.Passive(1, Duration.ofSeconds(10), Duration.ofSeconds(60)), bs, clock::get);
+    Backend b = bs.get(0);
+    assertThat(p.endEjection(b)).as("not ejected: nothing to end").isFalse();
+    assertThat(p.failure(b)).isEqualTo(EJECTED);
+    clock.addAndGet(2 * S);
+    assertThat(p.endEjection(b)).isTrue();
+    assertThat(p.ejected(b)).isFalse();
+    assertThat(p.returnedAt(b)).as("back now: slow start counts from here").isEqualTo(clock.get());
+    assertThat(p.endEjection(b)).isFalse();
+    assertThat(p.failure(b)).isEqualTo(EJECTED);
+    assertThat(p.remainingText(b)).isEqualTo("20s");
+  }
 }

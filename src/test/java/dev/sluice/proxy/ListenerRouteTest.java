@@ -13,6 +13,7 @@ import dev.sluice.config.HostPort;
 import dev.sluice.config.ListenerConfig;
 import dev.sluice.config.Location;
 import dev.sluice.config.PoolConfig;
+import dev.sluice.health.ListenerEligibility;
 import dev.sluice.health.PassiveHealth;
 import java.time.Duration;
 import java.util.List;
@@ -40,7 +41,7 @@ class ListenerRouteTest {
     AtomicLong clock = new AtomicLong(1_000_000_000_000L);
     PassiveHealth passive = new PassiveHealth(new PoolConfig.Passive(3, Duration.ofSeconds(30), Duration.ofSeconds(60)),
         List.of(a, b), clock::get);
-    ListenerRoute route = new ListenerRoute(mx, null, null, passive, null, null, null);
+    ListenerRoute route = new ListenerRoute(mx, null, new ListenerEligibility(List.of(), passive), passive, null, null, null);
 
     Logger logger = (Logger) LoggerFactory.getLogger(ListenerRoute.class);
     ListAppender<ILoggingEvent> seen = new ListAppender<>();
