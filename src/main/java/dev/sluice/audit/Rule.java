@@ -124,12 +124,4 @@ public abstract class Rule {
       return false; // unreachable: the bytes come from a parsed literal
     }
   }
-
-  /**
-   * Whether {@code cidrs} holds a whole address family ({@code 0.0.0.0/0} or {@code ::/0}), the
-   * configuration's way of saying "the internet".
-   */
-  static boolean coversInternet(List<Cidr> cidrs) {
-    return cidrs.stream().anyMatch(c -> c.prefix() == 0);
-  }
 }

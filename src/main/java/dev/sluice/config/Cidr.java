@@ -1,5 +1,6 @@
 package dev.sluice.config;
 
+import java.math.BigInteger;
 import java.net.InetAddress;
 import java.util.Arrays;
 
@@ -84,6 +85,21 @@ public final class Cidr {
 
   public int prefix() {
     return prefix;
+  }
+
+  /** Whether this is an IPv4 network (else IPv6). */
+  public boolean isV4() {
+    return network.length == 4;
+  }
+
+  /** The network's first address as an unsigned number. */
+  public BigInteger first() {
+    return new BigInteger(1, network);
+  }
+
+  /** The network's last address as an unsigned number. */
+  public BigInteger last() {
+    return first().add(BigInteger.ONE.shiftLeft(network.length * 8 - prefix)).subtract(BigInteger.ONE);
   }
 
   @Override

@@ -150,6 +150,21 @@ class AuditorTest {
   }
 
   @Test
+  void theInternetWrittenAsTwoHalvesIsStillTheInternet() {
+    assertThat(codes(with(CLEAN, "allow: [10.0.0.0/8]", "allow: [0.0.0.0/1, 128.0.0.0/1]"))).contains("SL014");
+    assertThat(codes(with(CLEAN, "accept_proxy: []", "accept_proxy: [0.0.0.0/1, 128.0.0.0/1]"))).contains("SL015");
+  }
+
+  @Test
+  void anInternalListenerTakingProxyHeadersFromAnyoneIsAnOpenRelay() {
+    // Its allow admits only 10/8, but a PROXY header from anywhere can claim a 10/8 address.
+    String yaml = with(CLEAN, "allow: [10.0.0.0/8]", "allow: [10.0.0.0/8]\n    accept_proxy: [0.0.0.0/0]");
+    Finding f = only(audit(yaml), "SL015");
+    assertThat(f.title()).endsWith("internal listener 'relay' accepts PROXY headers from anyone");
+    assertThat(f.explanation()).contains("open relay");
+  }
+
+  @Test
   void adminOnLoopbackOrWithTokenIsFine() {
     assertThat(codes(with(CLEAN, "listen: 127.0.0.1:8025", "listen: '[::1]:8025'"))).doesNotContain("SL007");
     assertThat(codes(with(CLEAN, "listen: 127.0.0.1:8025", "listen: 0.0.0.0:8025\n  token_file: admin.token")))
