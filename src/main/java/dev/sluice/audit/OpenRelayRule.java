@@ -18,6 +18,12 @@ import java.util.stream.Collectors;
  * <p>Addresses are compared as written ({@code host:port}, host case-insensitive); nothing is
  * resolved, so the audit never depends on DNS. Two unset {@code source_address}es count as the same:
  * both listeners then connect from the host's default address, which is the seed's exact layout.
+ *
+ * <p>Not reported when the external listener hands each client's own address to the servers
+ * ({@code client_identity: xclient}, {@code proxy_v1} or {@code proxy_v2}): the servers then judge
+ * relaying by the internet sender's address, not by the shared source address, and Sluice never
+ * falls back to sending as itself when the server refuses the identity. {@code xforward} does not
+ * count: it only changes what the server logs.
  */
 final class OpenRelayRule extends Rule {
   OpenRelayRule() {
@@ -27,6 +33,9 @@ final class OpenRelayRule extends Rule {
   @Override
   protected void check(SluiceConfig c, List<Finding> out) {
     for (ListenerConfig ext : listeners(c, Trust.EXTERNAL)) {
+      if (carriesClientAddress(ext)) {
+        continue;
+      }
       for (ListenerConfig internal : listeners(c, Trust.INTERNAL)) {
         if (!Objects.equals(ext.sourceAddress(), internal.sourceAddress())) {
           continue;
@@ -52,6 +61,13 @@ final class OpenRelayRule extends Rule {
             ext.acknowledge()));
       }
     }
+  }
+
+  private static boolean carriesClientAddress(ListenerConfig l) {
+    return switch (l.clientIdentity()) {
+      case XCLIENT, PROXY_V1, PROXY_V2 -> true;
+      case NONE, XFORWARD -> false;
+    };
   }
 
   private static Set<String> addresses(SluiceConfig c, ListenerConfig l) {

@@ -56,9 +56,10 @@ class AuditorTest {
 
   @Test
   void openRelayOnlyWhenTheSourceAddressesMatch() {
-    String sources = with(with(CLEAN, "source_address: 10.0.0.21", ""), "source_address: 10.0.0.22", "");
+    String plain = with(CLEAN, "client_identity: xclient", "client_identity: none");
+    String sources = with(with(plain, "source_address: 10.0.0.21", ""), "source_address: 10.0.0.22", "");
     assertThat(only(audit(sources), "SL001").explanation()).contains("host's default address");
-    String oneSet = with(CLEAN, "source_address: 10.0.0.22", "");
+    String oneSet = with(plain, "source_address: 10.0.0.22", "");
     assertThat(codes(oneSet)).doesNotContain("SL001");
   }
 
@@ -147,6 +148,21 @@ class AuditorTest {
     assertThat(codes(yaml)).doesNotContain("SL014");
     String defaultAllow = with(CLEAN, "allow: [10.0.0.0/8]", "");
     assertThat(codes(defaultAllow)).contains("SL014");
+  }
+
+  @Test
+  void aSharedSourceAddressIsNoRelayRiskWhenTheExternalListenerHandsOverEachClientsAddress() {
+    String external = "trust: external\n";
+    assertThat(codes(SEED)).contains("SL001");
+    assertThat(codes(SEED.replace(external, external + "    client_identity: proxy_v2\n"))).doesNotContain("SL001");
+    String smtp = SEED.replace("mode: tcp\n    pool: hub\n    health: banner\n    trust: external\n",
+        "mode: smtp\n    pool: hub\n    health: banner\n    trust: external\n");
+    assertThat(codes(smtp.replace(external, external + "    client_identity: xclient\n"))).doesNotContain("SL001");
+    // XFORWARD only changes what the server logs; relay decisions still see the shared address.
+    assertThat(codes(smtp.replace(external, external + "    client_identity: xforward\n"))).contains("SL001");
+    // Identity on the internal side only does not help: internet mail still comes from the shared address.
+    String internal = "trust: internal\n";
+    assertThat(codes(SEED.replace(internal, internal + "    client_identity: proxy_v2\n"))).contains("SL001");
   }
 
   @Test

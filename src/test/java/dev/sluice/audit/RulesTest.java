@@ -22,7 +22,8 @@ class RulesTest {
   /** code, the clean text, the broken text. */
   static Stream<Arguments> mistakes() {
     return Stream.of(
-        Arguments.of("SL001", "source_address: 10.0.0.22", "source_address: 10.0.0.21"),
+        Arguments.of("SL001", "source_address: 10.0.0.21\n    client_identity: xclient",
+            "source_address: 10.0.0.22\n    client_identity: xforward"),
         Arguments.of("SL002", "client_identity: xclient", "client_identity: none"),
         Arguments.of("SL003", "steps: [connect, banner, ehlo, mail_from, quit]", "steps: [connect, banner, ehlo, quit]"),
         Arguments.of("SL004", "address: 10.0.0.12:25 }", "address: 10.0.0.12:25, weight: 3 }"),
