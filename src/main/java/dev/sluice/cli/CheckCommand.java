@@ -15,9 +15,10 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code sluice check -c FILE}: validates a configuration file. Prints a one-line summary and exits
- * 0 when it is valid; otherwise prints every error as {@code file:line:col: message} with a hint on
- * stderr, then a count, and exits 2 (DESIGN §7).
+ * {@code sluice check -c FILE}: validates a configuration file and the files it names (TLS
+ * certificates and keys, CA, admin token; {@code --no-files} skips those). Prints a one-line summary
+ * and exits 0 when it is valid; otherwise prints every error as {@code file:line:col: message} with a
+ * hint on stderr, then a count, and exits 2 (DESIGN §7).
  *
  * <p>Writes through picocli's configured out/err writers so callers (and tests) can redirect them.
  * One instance per invocation; not thread-safe.
@@ -35,17 +36,26 @@ public final class CheckCommand implements Callable<Integer> {
   @Option(names = {"-c", "--config"}, required = true, paramLabel = "FILE", description = "the configuration file")
   private Path config;
 
+  @Option(names = "--no-files", description = "Do not read the files the config names (TLS certificates and keys,"
+      + " CA, admin token), e.g. on a machine that does not have them.")
+  private boolean noFiles;
+
   @Override
   public Integer call() {
     try {
       SluiceConfig c = ConfigLoader.load(config);
       // A rule sluice run enforces at start (DESIGN §8): off loopback the admin endpoint needs a
-      // token. The file still loads, so that sluice audit can report it (SL007). Files the config
-      // names (token, certificates) are read by run only: check may run where they are not.
+      // token. The file still loads, so that sluice audit can report it (SL007).
       try {
         AdminServer.requireTokenOffLoopback(c.admin());
       } catch (SluiceServer.StartupException e) {
         return invalid(List.of(e.getMessage()));
+      }
+      // The files it names, read as run reads them: a key that is not the certificate's, or a
+      // certificate that is missing, must stop a deploy here, not at the next start or reload.
+      List<String> files = noFiles ? List.of() : SluiceServer.checkFiles(c);
+      if (!files.isEmpty()) {
+        return invalid(files);
       }
       PrintWriter out = spec.commandLine().getOut();
       out.println(config + ": OK (" + summary(c) + ")");

@@ -418,7 +418,7 @@ final class ConfigBinder {
     Path cert = path(s, "cert", null);
     Path key = path(s, "key", null);
     boolean implicit = s.bool("implicit", false);
-    return new Tls(cert, key, implicit);
+    return new Tls(cert, key, implicit, s.locationOfValue("cert"), s.locationOfValue("key"));
   }
 
   private Limits bindLimits(Section listener) {

@@ -118,8 +118,11 @@ public record ListenerConfig(
     REQUIRE
   }
 
-  /** {@code tls}: certificate and key (PEM); {@code implicit} for port-465-style listeners. */
-  public record Tls(Path cert, Path key, boolean implicit) {}
+  /**
+   * {@code tls}: certificate and key (PEM); {@code implicit} for port-465-style listeners; where the
+   * two paths are written, for errors about the files.
+   */
+  public record Tls(Path cert, Path key, boolean implicit, Location certAt, Location keyAt) {}
 
   /**
    * {@code limits}. Zero means "no limit" for the counts; {@code connectionRate} is null when unset.

@@ -24,6 +24,7 @@ import dev.sluice.proxy.SessionObserver;
 import dev.sluice.proxy.smtp.SmtpFrontend;
 import dev.sluice.proxy.tcp.TcpSession;
 import dev.sluice.proxy.tls.BackendTlsContext;
+import dev.sluice.proxy.tls.PemKeyPair;
 import dev.sluice.proxy.tls.ServerTls;
 import dev.sluice.admin.AdminServer;
 import dev.sluice.config.LogConfig;
@@ -457,13 +458,53 @@ public final class SluiceServer implements AutoCloseable {
   private static Map<String, ListenerTls> loadTls(SluiceConfig c) throws StartupException {
     Map<String, ListenerTls> out = new LinkedHashMap<>();
     for (ListenerConfig l : c.listeners().values()) {
-      try {
-        out.put(l.name(), new ListenerTls(l.tls() == null ? null : ServerTls.load(l.tls()), BackendTlsContext.of(l)));
-      } catch (java.io.IOException e) {
-        throw new StartupException(l.location() + ": listener '" + l.name() + "': " + e.getMessage());
-      }
+      out.put(l.name(), loadTls(l));
     }
     return out;
+  }
+
+  private static ListenerTls loadTls(ListenerConfig l) throws StartupException {
+    ServerTls server = null;
+    if (l.tls() != null) {
+      try {
+        server = ServerTls.load(l.tls());
+      } catch (PemKeyPair.BadFileException e) {
+        Location at = e.part() == PemKeyPair.Part.CERT ? l.tls().certAt() : l.tls().keyAt();
+        String key = e.part() == PemKeyPair.Part.CERT ? "tls.cert" : "tls.key";
+        throw new StartupException(at + ": listener '" + l.name() + "': " + key + " " + e.getMessage()
+            + "\n    hint: " + e.hint());
+      } catch (java.io.IOException e) {
+        throw new StartupException(l.tls().certAt() + ": listener '" + l.name() + "': " + e.getMessage());
+      }
+    }
+    try {
+      return new ListenerTls(server, BackendTlsContext.of(l));
+    } catch (java.io.IOException e) {
+      throw new StartupException(l.location() + ": listener '" + l.name() + "': " + e.getMessage());
+    }
+  }
+
+  /**
+   * Reads the files a configuration names, as {@code run} would at start: every listener's TLS
+   * certificate and key, its backends' CA, and the admin token. For {@code sluice check}.
+   *
+   * @return one message per problem ({@code file:line:col: ...}), empty when all can be used
+   */
+  public static List<String> checkFiles(SluiceConfig c) {
+    List<String> problems = new ArrayList<>();
+    for (ListenerConfig l : c.listeners().values()) {
+      try {
+        loadTls(l);
+      } catch (StartupException e) {
+        problems.add(e.getMessage());
+      }
+    }
+    try {
+      AdminServer.readToken(c.admin());
+    } catch (StartupException e) {
+      problems.add(e.getMessage());
+    }
+    return problems;
   }
 
   /** The handlers of one client session: tcp relay, or Sluice speaking SMTP. */

@@ -2,6 +2,7 @@ package dev.sluice.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.netty.handler.ssl.util.SelfSignedCertificate;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -28,7 +29,8 @@ class CheckCommandTest {
     try (InputStream in = getClass().getResourceAsStream("/dev/sluice/config/example.yaml")) {
       Files.copy(in, file);
     }
-    assertThat(run("-c", file.toString())).isZero();
+    // The example names TLS files this directory does not have.
+    assertThat(run("-c", file.toString(), "--no-files")).isZero();
     assertThat(out.toString()).isEqualTo(file + ": OK (2 listeners, 1 pool, 3 backends, 2 health profiles)"
         + System.lineSeparator());
     assertThat(err.toString()).isEmpty();
@@ -85,5 +87,55 @@ class CheckCommandTest {
     out.getBuffer().setLength(0);
     err.getBuffer().setLength(0);
     assertThat(run("-c", file.toString())).as(err.toString()).isZero();
+  }
+
+  /** A config whose one listener uses {@code cert} and {@code key}; the tls line is line 3. */
+  private static Path tlsConfig(Path dir, String cert, String key) throws Exception {
+    Path file = dir.resolve("tls.yaml");
+    Files.writeString(file, """
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners:
+          mx: { listen: 127.0.0.1:2525, pool: hub, tls: { cert: %s, key: %s } }
+        """.formatted(cert, key));
+    return file;
+  }
+
+  /** The column where {@code text} starts on line 3 of {@code file}. */
+  private static int columnOf(Path file, String text) throws Exception {
+    return Files.readAllLines(file).get(2).indexOf(text) + 1;
+  }
+
+  @Test
+  void readsTheTlsFilesAsRunWouldAndSaysWhichOneIsWrong(@TempDir Path dir) throws Exception {
+    SelfSignedCertificate mine = new SelfSignedCertificate("mx.example");
+    SelfSignedCertificate other = new SelfSignedCertificate("other.example");
+    Files.copy(mine.certificate().toPath(), dir.resolve("cert.pem"));
+    Files.copy(mine.privateKey().toPath(), dir.resolve("key.pem"));
+    Files.copy(other.privateKey().toPath(), dir.resolve("other-key.pem"));
+    Files.writeString(dir.resolve("rsa-key.pem"), "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n");
+    mine.delete();
+    other.delete();
+
+    assertThat(run("-c", tlsConfig(dir, "cert.pem", "key.pem").toString())).as(err.toString()).isZero();
+
+    Path file = tlsConfig(dir, "cert.pem", "other-key.pem");
+    assertThat(run("-c", file.toString())).isEqualTo(2);
+    assertThat(err.toString()).startsWith(file + ":3:" + columnOf(file, "other-key.pem") + ": listener 'mx': tls.key " + dir.resolve("other-key.pem")
+        + " is not the private key of the certificate in " + dir.resolve("cert.pem")).contains("hint: ");
+
+    err.getBuffer().setLength(0);
+    file = tlsConfig(dir, "missing.pem", "key.pem");
+    assertThat(run("-c", file.toString())).isEqualTo(2);
+    assertThat(err.toString()).startsWith(file + ":3:" + columnOf(file, "missing.pem") + ": listener 'mx': tls.cert " + dir.resolve("missing.pem") + " not found");
+
+    err.getBuffer().setLength(0);
+    file = tlsConfig(dir, "cert.pem", "rsa-key.pem");
+    assertThat(run("-c", file.toString())).isEqualTo(2);
+    assertThat(err.toString()).contains("PKCS#1").contains("hint: convert it to PKCS#8: openssl pkcs8 -topk8 -nocrypt");
+
+    err.getBuffer().setLength(0);
+    out.getBuffer().setLength(0);
+    assertThat(run("-c", file.toString(), "--no-files")).isZero();
+    assertThat(out.toString()).contains(": OK (");
   }
 }

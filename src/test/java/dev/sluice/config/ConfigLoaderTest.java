@@ -77,7 +77,8 @@ class ConfigLoaderTest {
     assertThat(internet.clientIdentity()).isEqualTo(ClientIdentity.XCLIENT);
     assertThat(internet.allow()).containsExactly(Cidr.parse("0.0.0.0/0"));
     assertThat(internet.hostname()).isEqualTo("mx.corp.example");
-    assertThat(internet.tls()).isEqualTo(new ListenerConfig.Tls(dir.resolve("tls/cert.pem"), dir.resolve("tls/key.pem"), false));
+    assertThat(internet.tls()).extracting(ListenerConfig.Tls::cert, ListenerConfig.Tls::key, ListenerConfig.Tls::implicit)
+        .containsExactly(dir.resolve("tls/cert.pem"), dir.resolve("tls/key.pem"), false);
     assertThat(internet.limits()).isEqualTo(new ListenerConfig.Limits(
         2000, 50, new ListenerConfig.Rate(60, Duration.ofMinutes(1)), 50L * 1024 * 1024, 1000, Duration.ofMinutes(5)));
 
@@ -269,6 +270,7 @@ class ConfigLoaderTest {
   @Test
   void implicitTlsOnAnSmtpListener() throws Exception {
     SluiceConfig c = ConfigLoader.parse(MINIMAL + "    tls: { cert: /etc/ssl/c.pem, key: /etc/ssl/k.pem, implicit: true }\n", "t.yaml");
-    assertThat(c.listeners().get("in").tls()).isEqualTo(new ListenerConfig.Tls(Path.of("/etc/ssl/c.pem"), Path.of("/etc/ssl/k.pem"), true));
+    assertThat(c.listeners().get("in").tls()).extracting(ListenerConfig.Tls::cert, ListenerConfig.Tls::key, ListenerConfig.Tls::implicit)
+        .containsExactly(Path.of("/etc/ssl/c.pem"), Path.of("/etc/ssl/k.pem"), true);
   }
 }

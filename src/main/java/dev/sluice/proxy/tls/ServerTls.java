@@ -41,15 +41,18 @@ public final class ServerTls {
   /**
    * Loads the certificate and key.
    *
-   * @throws IOException with a message naming the file when either cannot be read or used
+   * @throws PemKeyPair.BadFileException naming the file and what is wrong with it
+   * @throws IOException when TLS cannot be set up with them for another reason
    */
   public static ServerTls load(ListenerConfig.Tls config) throws IOException {
+    PemKeyPair.check(config.cert(), config.key()); // before the file times, so a missing file is named as such
     FileTime c = Files.getLastModifiedTime(config.cert());
     FileTime k = Files.getLastModifiedTime(config.key());
     return new ServerTls(config, build(config), c, k);
   }
 
   private static SslContext build(ListenerConfig.Tls config) throws IOException {
+    PemKeyPair.check(config.cert(), config.key());
     try {
       return SslContextBuilder.forServer(config.cert().toFile(), config.key().toFile()).protocols(PROTOCOLS).build();
     } catch (Exception e) {
