@@ -230,18 +230,29 @@ public final class Metrics implements SessionObserver {
 
   /**
    * Folds the proxy's free-text failure reasons into a few label values: {@code connect}, {@code
-   * timeout}, {@code banner}, {@code reply_4xx}, {@code reply_5xx}, {@code closed}, {@code other}.
+   * timeout}, {@code banner}, {@code identity} (XCLIENT or XFORWARD not offered or refused), {@code
+   * tls} (towards the backend), {@code reply_4xx}, {@code reply_5xx}, {@code closed}, {@code other}.
+   * A failure while setting up a session is classified by what failed.
    */
   static String retryReason(String why) {
     String w = why == null ? "" : why.toLowerCase(Locale.ROOT);
+    if (w.startsWith("session setup: ")) {
+      w = w.substring("session setup: ".length());
+    }
     if (w.contains("timeout") || w.contains("timed out") || w.startsWith("no reply")) {
       return "timeout";
     }
     if (w.contains("banner")) {
       return "banner";
     }
-    if (w.startsWith("connect") || w.startsWith("session setup")) {
+    if (w.startsWith("connect")) {
       return "connect";
+    }
+    if (w.contains("xclient") || w.contains("xforward")) {
+      return "identity";
+    }
+    if (w.contains("starttls") || w.contains("tls handshake")) {
+      return "tls";
     }
     java.util.regex.Matcher m = REPLY_CODE.matcher(w);
     if (m.find()) {

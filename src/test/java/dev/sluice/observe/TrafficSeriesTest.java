@@ -48,5 +48,14 @@ class TrafficSeriesTest {
     assertThat(Metrics.retryReason("banner 554 go away")).isEqualTo("banner");
     assertThat(Metrics.retryReason("MAIL FROM answered 452 4.3.1 Insufficient system resources")).isEqualTo("reply_4xx");
     assertThat(Metrics.retryReason("backend closed the connection")).isEqualTo("closed");
+    assertThat(Metrics.retryReason("session setup: connect failed: connection refused")).isEqualTo("connect");
+    assertThat(Metrics.retryReason("session setup: XCLIENT refused: 550 5.7.0 Error: insufficient authorization"))
+        .isEqualTo("identity");
+    assertThat(Metrics.retryReason("session setup: backend does not offer XCLIENT to Sluice (Postfix: ...)"))
+        .isEqualTo("identity");
+    assertThat(Metrics.retryReason("session setup: STARTTLS refused: 454 4.7.0 TLS not available")).isEqualTo("tls");
+    assertThat(Metrics.retryReason("session setup: TLS handshake failed: No subject alternative names")).isEqualTo("tls");
+    assertThat(Metrics.retryReason("session setup: EHLO refused: 554 5.7.1 no")).isEqualTo("reply_5xx");
+    assertThat(Metrics.retryReason("session setup: backend closed the connection")).isEqualTo("closed");
   }
 }

@@ -159,7 +159,8 @@ public final class BackendSession {
                   + " smtpd_authorized_xclient_hosts)", null);
           return s.command(client.xclient()).thenCompose(greeting -> {
             // XCLIENT succeeds with a new 220 greeting; the session restarts as the real client.
-            require(greeting.code() == 220, "XCLIENT refused: " + greeting, greeting);
+            // A refusal answers Sluice, not the client: it is not a reply to pass on (hence no reply).
+            require(greeting.code() == 220, "XCLIENT refused: " + greeting, null);
             return s.command("EHLO " + client.helo());
           });
         })
@@ -198,7 +199,8 @@ public final class BackendSession {
       return CompletableFuture.completedFuture(ehlo);
     }
     return command("STARTTLS").thenCompose(ready -> {
-      require(ready.code() == 220, "STARTTLS refused: " + ready, ready);
+      // Sluice's own STARTTLS: a refusal (454) must not reach the client as if it were about its mail.
+      require(ready.code() == 220, "STARTTLS refused: " + ready, null);
       SslHandler ssl = tls.newHandler(channel.alloc(), backend.address().host(), backend.address().port());
       channel.pipeline().addFirst("tls", ssl);
       CompletableFuture<SmtpReply> greeted = new CompletableFuture<>();

@@ -89,4 +89,23 @@ class BackendTlsTest {
       assertThat(plain.messages()).isEqualTo(1);
     }
   }
+
+  @Test
+  void aBackendRefusingSluicesStarttlsIsSluicesProblemNotTheClients() throws Exception {
+    // Its 454 answers Sluice's own STARTTLS: the client must not get it as the reply to its mail.
+    try (ScriptedPeer peer = new ScriptedPeer(c -> {
+      c.say("220 notls.scripted ESMTP");
+      c.hearUntil("EHLO");
+      c.say("250-notls.scripted").say("250 STARTTLS");
+      if (c.hearUntil("STARTTLS") != null) {
+        c.say("454 4.7.0 TLS not available due to local problem");
+        c.serveRest();
+      }
+    })) {
+      SmtpReply r = sendThrough(peer.port(), "backend_tls: require, backend_tls_verify: false");
+      assertThat(r.code()).as(r.toString()).isEqualTo(451);
+      assertThat(r.text()).startsWith("4.3.0").doesNotContain("TLS not available");
+      assertThat(peer.received()).doesNotContain("DATA");
+    }
+  }
 }
