@@ -2,6 +2,7 @@ package dev.sluice.proxy.identity;
 
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;
+import java.util.Collection;
 
 /**
  * Who the real client is, as Sluice hands it to a backend: its address and port, the address and
@@ -13,34 +14,49 @@ import java.net.InetSocketAddress;
 public record ClientInfo(InetSocketAddress client, InetSocketAddress local, String helo, boolean esmtp, String login) {
 
   /**
-   * The XCLIENT command (Postfix XCLIENT_README): the client's address, port, name, HELO name and
-   * protocol in one line. NAME is {@code [UNAVAILABLE]}: Sluice does no reverse lookups, and a
-   * made-up name would mislead the backend's access checks.
+   * Longest attribute value Postfix takes in XCLIENT or XFORWARD (its {@code 501 5.5.4 attribute
+   * value too long}); a longer HELO name is sent as {@code [UNAVAILABLE]} rather than failing every
+   * message of a client Postfix itself would have served.
    */
-  public String xclient() {
-    StringBuilder sb = new StringBuilder("XCLIENT ADDR=").append(Xtext.encode(addr()))
-        .append(" PORT=").append(client.getPort())
-        .append(" NAME=[UNAVAILABLE]")
-        .append(" PROTO=").append(esmtp ? "ESMTP" : "SMTP");
-    if (helo != null) {
-      sb.append(" HELO=").append(Xtext.encode(helo));
-    }
-    if (login != null) {
+  static final int MAX_VALUE = 255;
+
+  /**
+   * The XCLIENT command (Postfix XCLIENT_README): the client's address, and of its port, name, HELO
+   * name, protocol and login those the server announced in its EHLO reply ({@code offered}; a server
+   * answers {@code 501} to an attribute it does not know). ADDR is always sent: it is the point.
+   * NAME is {@code [UNAVAILABLE]}: Sluice does no reverse lookups, and a made-up name would mislead
+   * the backend's access checks.
+   */
+  public String xclient(Collection<String> offered) {
+    StringBuilder sb = new StringBuilder("XCLIENT");
+    attributes(sb, offered, true);
+    if (login != null && offered.contains("LOGIN")) {
       sb.append(" LOGIN=").append(Xtext.encode(login));
     }
     return sb.toString();
   }
 
   /** The XFORWARD command: the same facts for logging only (Postfix XFORWARD_README). */
-  public String xforward() {
-    StringBuilder sb = new StringBuilder("XFORWARD ADDR=").append(Xtext.encode(addr()))
-        .append(" PORT=").append(client.getPort())
-        .append(" NAME=[UNAVAILABLE]")
-        .append(" PROTO=").append(esmtp ? "ESMTP" : "SMTP");
-    if (helo != null) {
-      sb.append(" HELO=").append(Xtext.encode(helo));
-    }
+  public String xforward(Collection<String> offered) {
+    StringBuilder sb = new StringBuilder("XFORWARD");
+    attributes(sb, offered, false);
     return sb.toString();
+  }
+
+  private void attributes(StringBuilder sb, Collection<String> offered, boolean xclient) {
+    sb.append(" ADDR=").append(Xtext.encode(addr()));
+    if (offered.contains("PORT")) {
+      sb.append(" PORT=").append(client.getPort());
+    }
+    if (offered.contains("NAME")) {
+      sb.append(" NAME=[UNAVAILABLE]");
+    }
+    if (offered.contains("PROTO")) {
+      sb.append(" PROTO=").append(esmtp ? "ESMTP" : "SMTP");
+    }
+    if (helo != null && offered.contains("HELO")) {
+      sb.append(" HELO=").append(helo.length() > MAX_VALUE ? "[UNAVAILABLE]" : Xtext.encode(helo));
+    }
   }
 
   /** ADDR value: IPv6 addresses carry the {@code IPV6:} prefix (RFC 5321 address literal form). */

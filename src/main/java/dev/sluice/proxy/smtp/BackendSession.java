@@ -57,6 +57,8 @@ public final class BackendSession {
   private Channel channel;
   private boolean closed;
   private List<String> extensions = List.of();
+  /** The attributes the backend's XFORWARD takes, from its last EHLO reply. */
+  private List<String> xforwardAttributes = List.of();
   private boolean pipelining;
   private Runnable onWritable = () -> {};
   private Runnable afterReplies = () -> {};
@@ -157,7 +159,7 @@ public final class BackendSession {
           require(ehlo.ehloKeywords().contains("XCLIENT"),
               "backend does not offer XCLIENT to Sluice (Postfix: add Sluice's source address to"
                   + " smtpd_authorized_xclient_hosts)", null);
-          return s.command(client.xclient()).thenCompose(greeting -> {
+          return s.command(client.xclient(ehlo.ehloParameters("XCLIENT"))).thenCompose(greeting -> {
             // XCLIENT succeeds with a new 220 greeting; the session restarts as the real client.
             // A refusal answers Sluice, not the client: it is not a reply to pass on (hence no reply).
             require(greeting.code() == 220, "XCLIENT refused: " + greeting, null);
@@ -177,6 +179,7 @@ public final class BackendSession {
                 + " Sluice's source address to smtpd_authorized_xforward_hosts)", null));
           } else {
             s.extensions = ehlo.ehloKeywords();
+            s.xforwardAttributes = ehlo.ehloParameters("XFORWARD");
             s.pipelining = s.extensions.contains("PIPELINING");
             ready.complete(s);
           }
@@ -242,6 +245,11 @@ public final class BackendSession {
   }
 
   /** Extension keywords from the backend's EHLO reply (upper case). */
+  /** The attributes this backend's XFORWARD takes (its EHLO reply), for {@link ClientInfo#xforward}. */
+  public List<String> xforwardAttributes() {
+    return xforwardAttributes;
+  }
+
   public List<String> extensions() {
     return extensions;
   }

@@ -832,7 +832,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       mailFrom(s, line, handler);
       return;
     }
-    s.command(clientInfo().xforward(), (r, failure) -> {
+    s.command(clientInfo().xforward(s.xforwardAttributes()), (r, failure) -> {
       if (r != null && r.isPositive()) {
         mailFrom(s, line, handler);
       } else {

@@ -92,6 +92,24 @@ public record SmtpReply(int code, List<String> lines) {
     return List.copyOf(keywords);
   }
 
+  /**
+   * The parameters of an EHLO keyword, upper case: {@code [ADDR, NAME, PORT]} for {@code 250-XCLIENT
+   * ADDR NAME PORT}; empty when the keyword is not offered or has none.
+   */
+  public List<String> ehloParameters(String keyword) {
+    for (int i = 1; i < lines.size(); i++) {
+      String[] words = lines.get(i).substring(Math.min(4, lines.get(i).length())).trim().split("\\s+");
+      if (words[0].equalsIgnoreCase(keyword)) {
+        List<String> out = new ArrayList<>(words.length - 1);
+        for (int w = 1; w < words.length; w++) {
+          out.add(words[w].toUpperCase(Locale.ROOT));
+        }
+        return List.copyOf(out);
+      }
+    }
+    return List.of();
+  }
+
   @Override
   public String toString() {
     return String.join(" | ", lines);

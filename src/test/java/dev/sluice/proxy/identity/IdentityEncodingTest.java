@@ -8,6 +8,7 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -38,10 +39,32 @@ class IdentityEncodingTest {
   void xclientCarriesAddressPortHeloAndProtocol() {
     ClientInfo c = new ClientInfo(new InetSocketAddress("127.0.0.77", 40000), new InetSocketAddress("127.0.0.1", 25),
         "gw.example com", true, null);
-    assertThat(c.xclient()).isEqualTo("XCLIENT ADDR=127.0.0.77 PORT=40000 NAME=[UNAVAILABLE] PROTO=ESMTP HELO=gw.example+20com");
-    assertThat(c.xforward()).isEqualTo("XFORWARD ADDR=127.0.0.77 PORT=40000 NAME=[UNAVAILABLE] PROTO=ESMTP HELO=gw.example+20com");
+    // What Postfix 3.7 announces.
+    List<String> postfix = List.of("NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "LOGIN", "DESTADDR", "DESTPORT");
+    assertThat(c.xclient(postfix)).isEqualTo("XCLIENT ADDR=127.0.0.77 PORT=40000 NAME=[UNAVAILABLE] PROTO=ESMTP HELO=gw.example+20com");
+    assertThat(c.xforward(postfix)).isEqualTo("XFORWARD ADDR=127.0.0.77 PORT=40000 NAME=[UNAVAILABLE] PROTO=ESMTP HELO=gw.example+20com");
     ClientInfo v6 = new ClientInfo(new InetSocketAddress("::1", 5), new InetSocketAddress("::1", 25), null, false, "bob");
-    assertThat(v6.xclient()).isEqualTo("XCLIENT ADDR=IPV6:0:0:0:0:0:0:0:1 PORT=5 NAME=[UNAVAILABLE] PROTO=SMTP LOGIN=bob");
+    assertThat(v6.xclient(postfix)).isEqualTo("XCLIENT ADDR=IPV6:0:0:0:0:0:0:0:1 PORT=5 NAME=[UNAVAILABLE] PROTO=SMTP LOGIN=bob");
+  }
+
+  @Test
+  void onlyAttributesTheServerAnnouncedAreSentAndAddrAlways() {
+    ClientInfo c = new ClientInfo(new InetSocketAddress("127.0.0.77", 40000), new InetSocketAddress("127.0.0.1", 25),
+        "gw.example", true, "bob");
+    // A server that answers 501 to attributes it does not know (an older Postfix, another MTA).
+    assertThat(c.xclient(List.of("ADDR", "NAME"))).isEqualTo("XCLIENT ADDR=127.0.0.77 NAME=[UNAVAILABLE]");
+    assertThat(c.xforward(List.of("NAME", "ADDR"))).isEqualTo("XFORWARD ADDR=127.0.0.77 NAME=[UNAVAILABLE]");
+    assertThat(c.xclient(List.of())).isEqualTo("XCLIENT ADDR=127.0.0.77");
+  }
+
+  @Test
+  void aHeloNameTooLongForPostfixIsSentAsUnavailable() {
+    List<String> all = List.of("ADDR", "HELO");
+    String longest = "h".repeat(ClientInfo.MAX_VALUE);
+    assertThat(new ClientInfo(new InetSocketAddress("127.0.0.77", 1), null, longest, true, null).xclient(all))
+        .endsWith(" HELO=" + longest);
+    assertThat(new ClientInfo(new InetSocketAddress("127.0.0.77", 1), null, longest + "h", true, null).xclient(all))
+        .endsWith(" HELO=[UNAVAILABLE]");
   }
 
   private static ByteBuf encode(boolean v2, InetSocketAddress client, InetSocketAddress local) {
