@@ -347,7 +347,8 @@ public final class ClientSession {
     java.util.List<String> lines = new java.util.ArrayList<>(6);
     lines.add("250-" + settings.hostname());
     lines.add("250-PIPELINING");
-    lines.add("250-SIZE " + settings.maxMessageSize());
+    // RFC 1870 §4: SIZE with no value (or 0) says there is no fixed maximum: max_message_size: 0.
+    lines.add(settings.maxMessageSize() > 0 ? "250-SIZE " + settings.maxMessageSize() : "250-SIZE");
     lines.add("250-8BITMIME");
     if (settings.starttls() && !tls) {
       lines.add("250-STARTTLS");
@@ -385,7 +386,7 @@ public final class ClientSession {
       } catch (NumberFormatException e) {
         return error(SmtpReply.of(501, "5.5.4 Bad message size syntax"));
       }
-      if (declared > settings.maxMessageSize()) {
+      if (settings.maxMessageSize() > 0 && declared > settings.maxMessageSize()) {
         return error(SmtpReply.of(552, "5.3.4 Message size exceeds fixed limit"));
       }
     }
@@ -409,9 +410,11 @@ public final class ClientSession {
     if (phase != Phase.TRANSACTION) {
       return error(SmtpReply.of(503, "5.5.1 Error: need MAIL command"));
     }
-    if (recipientsAsked >= settings.maxRecipients()) {
-      // RFC 5321 §4.5.3.1.8: 452 tells the client to send the rest in another transaction.
-      return error(SmtpReply.of(452, "4.5.3 Error: too many recipients"));
+    if (settings.maxRecipients() > 0 && recipientsAsked >= settings.maxRecipients()) {
+      // RFC 5321 §4.5.3.1.10: 452 tells the client to send the rest in another transaction. Not
+      // an error of the client's: counted as one, a client with more recipients than the limit
+      // would be cut off by the error limit on every attempt and its message never delivered.
+      return Step.reply(SmtpReply.of(452, "4.5.3 Error: too many recipients"));
     }
     Step bad = unsupportedParameter(c, RCPT_PARAMETERS);
     if (bad != null) {

@@ -656,7 +656,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     } else {
       session.dataAnswered(reply);
       if (reply.code() == 354) {
-        body = new BodyRelay(this, tx, config().bareNewline(), config().limits().maxMessageSize());
+        long max = config().limits().maxMessageSize();
+        body = new BodyRelay(this, tx, config().bareNewline(), max > 0 ? max : Long.MAX_VALUE / 2); // 0: no limit
       }
     }
     send(reply, relayStage);

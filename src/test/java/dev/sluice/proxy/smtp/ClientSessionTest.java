@@ -372,4 +372,35 @@ class ClientSessionTest {
       }
     }
   }
+
+  @Test
+  void recipientsOverTheLimitAre452AndNotErrorsSoTheClientCanSendTheRestLater() {
+    reach(Phase.TRANSACTION);
+    for (int i = 0; i < 3; i++) {
+      assertThat(line("RCPT TO:<r" + i + "@y>").kind()).isEqualTo(RELAY_RCPT);
+      s.rcptAnswered(OK);
+    }
+    // Ten more than max_recipients (3), with an error limit of 6: each is a 452, none closes.
+    for (int i = 3; i < 13; i++) {
+      Step st = line("RCPT TO:<r" + i + "@y>");
+      assertThat(st.kind()).isEqualTo(REPLY);
+      assertThat(st.reply().code()).isEqualTo(452);
+    }
+    assertThat(s.phase()).isEqualTo(Phase.TRANSACTION);
+    assertThat(line("DATA").kind()).isEqualTo(RELAY_DATA);
+  }
+
+  @Test
+  void zeroMeansNoLimitForSizeAndRecipients() {
+    ClientSession open = new ClientSession(new ClientSession.Settings("mx.test", 0, 0, 6, false, false));
+    Step ehlo = open.onLine("EHLO client.test");
+    assertThat(ehlo.reply().ehloKeywords()).contains("SIZE");
+    assertThat(ehlo.reply().ehloParameters("SIZE")).as("RFC 1870 §4: no fixed maximum").isEmpty();
+    assertThat(open.onLine("MAIL FROM:<a@b> SIZE=9000000000").kind()).isEqualTo(OPEN_TRANSACTION);
+    open.mailAnswered(OK);
+    for (int i = 0; i < 5000; i++) {
+      assertThat(open.onLine("RCPT TO:<r" + i + "@y>").kind()).isEqualTo(RELAY_RCPT);
+      open.rcptAnswered(OK);
+    }
+  }
 }
