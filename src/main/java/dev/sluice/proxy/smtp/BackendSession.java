@@ -172,7 +172,10 @@ public final class BackendSession {
             ready.completeExceptionally(unwrap(error));
           } else if (!ehlo.isPositive()) {
             s.quit();
-            ready.completeExceptionally(new BackendFailure("EHLO refused: " + ehlo, ehlo));
+            // This EHLO carried the client's own name: a 5xx judges the client (Postfix's
+            // reject_invalid_helo_hostname), and must neither count against the backend nor be
+            // hidden from the client behind a 4xx it would retry forever.
+            ready.completeExceptionally(new BackendFailure("EHLO refused: " + ehlo, ehlo, ehlo.isPermanent()));
           } else if (identity == ClientIdentity.XFORWARD && !ehlo.ehloKeywords().contains("XFORWARD")) {
             s.quit();
             ready.completeExceptionally(new BackendFailure("backend does not offer XFORWARD to Sluice (Postfix: add"

@@ -772,6 +772,11 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       boolean gone = clientGone(); // while this session was set up
       if (e != null) {
         BackendFailure f = (BackendFailure) BackendSession.unwrap(e);
+        if (f.refusesClient()) {
+          log.info("{}: backend {} refused {}: {}", listener.name(), b, info.remote(), f.getMessage());
+          finishMail(f.reply(), null); // the server's verdict on the client, passed on as it is
+          return;
+        }
         failed(b, "session setup: " + f.getMessage());
         SmtpReply r = f.reply();
         if (!gone) {

@@ -336,4 +336,35 @@ class SmtpModeTest {
     assertThat(a.messages()).isEqualTo(1);
   }
 
+
+  @Test
+  void aBackendRefusingTheClientsEhloNameIsAVerdictOnTheClientNotOnTheBackend() throws Exception {
+    // As Postfix's reject_invalid_helo_hostname answers EHLO bad..name; the probe's own name passes.
+    ScriptedPeer strict = lab.add(new ScriptedPeer(c -> {
+      c.say("220 strict ESMTP");
+      String ehlo = c.hearUntil("EHLO");
+      if (ehlo != null && ehlo.contains("..")) {
+        c.say("501 5.5.2 <bad..name>: Helo command rejected: Invalid name");
+      } else {
+        c.say("250-strict").say("250 PIPELINING");
+      }
+      c.serveRest();
+    }));
+    SluiceFixture f = sluice("", "{ name: strict, address: 127.0.0.1:" + strict.port() + " }");
+    for (int i = 0; i < 5; i++) {
+      try (LabSmtpClient c = LabSmtpClient.connect(f.address("l"), client(60), TIMEOUT)) {
+        c.command("EHLO bad..name");
+        c.command("MAIL FROM:<a@internet.example>"); // Sluice's 250: MAIL goes with the first RCPT
+        SmtpReply rcpt = c.command("RCPT TO:<b@corp.example>");
+        assertThat(rcpt.code()).as("session %d: %s", i, rcpt).isEqualTo(501);
+        assertThat(rcpt.text()).contains("Helo command rejected");
+      }
+    }
+    // Five refusals in a row (three eject on a backend's own failures), and it still serves others.
+    assertThat(f.server().passive("l").ejected(f.server().pools().get("p").backends().get(0))).isFalse();
+    try (LabSmtpClient c = LabSmtpClient.connect(f.address("l"), client(61), TIMEOUT)) {
+      c.command("EHLO good.example");
+      assertThat(c.send("a@internet.example", "b@corp.example", "Subject: t\n\nhi\n").code()).isEqualTo(250);
+    }
+  }
 }
