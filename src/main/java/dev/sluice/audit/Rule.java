@@ -1,7 +1,6 @@
 package dev.sluice.audit;
 
 import dev.sluice.config.BackendConfig;
-import dev.sluice.config.Cidr;
 import dev.sluice.config.HostPort;
 import dev.sluice.config.IpLiteral;
 import dev.sluice.config.ListenerConfig;
