@@ -109,6 +109,10 @@ public final class ClientSession {
   private boolean smtputf8;
   private int errors;
   private int recipientsAsked;
+  /** Recipients refused in this transaction for being over {@code max_recipients}. */
+  private int overshoot;
+  /** Recipients over the limit answered 452 before further ones count as errors, as in Postfix. */
+  static final int OVERSHOOT_LIMIT = 1000;
   private int recipientsAccepted;
 
   public ClientSession(Settings settings) {
@@ -127,6 +131,7 @@ public final class ClientSession {
     this.errors = s.errors;
     this.recipientsAsked = s.recipientsAsked;
     this.recipientsAccepted = s.recipientsAccepted;
+    this.overshoot = s.overshoot;
   }
 
   /**
@@ -414,7 +419,9 @@ public final class ClientSession {
       // RFC 5321 §4.5.3.1.10: 452 tells the client to send the rest in another transaction. Not
       // an error of the client's: counted as one, a client with more recipients than the limit
       // would be cut off by the error limit on every attempt and its message never delivered.
-      return Step.reply(SmtpReply.of(452, "4.5.3 Error: too many recipients"));
+      // Past OVERSHOOT_LIMIT more it is a flood, and counts (Postfix's smtpd_recipient_overshoot_limit).
+      SmtpReply tooMany = SmtpReply.of(452, "4.5.3 Error: too many recipients");
+      return ++overshoot > OVERSHOOT_LIMIT ? error(tooMany) : Step.reply(tooMany);
     }
     Step bad = unsupportedParameter(c, RCPT_PARAMETERS);
     if (bad != null) {
@@ -519,6 +526,7 @@ public final class ClientSession {
 
   private void resetTransaction() {
     recipientsAsked = 0;
+    overshoot = 0;
     recipientsAccepted = 0;
   }
 
