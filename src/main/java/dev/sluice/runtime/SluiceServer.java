@@ -4,6 +4,7 @@ import dev.sluice.balance.Backend;
 import dev.sluice.balance.PoolBalancer;
 import dev.sluice.config.BackendConfig;
 import dev.sluice.config.ConfigChanges;
+import dev.sluice.config.ConfigError;
 import dev.sluice.config.ConfigException;
 import dev.sluice.config.ConfigLoader;
 import dev.sluice.config.HealthProfile;
@@ -471,8 +472,8 @@ public final class SluiceServer implements AutoCloseable {
       } catch (PemKeyPair.BadFileException e) {
         Location at = e.part() == PemKeyPair.Part.CERT ? l.tls().certAt() : l.tls().keyAt();
         String key = e.part() == PemKeyPair.Part.CERT ? "tls.cert" : "tls.key";
-        throw new StartupException(at + ": listener '" + l.name() + "': " + key + " " + e.getMessage()
-            + "\n    hint: " + e.hint());
+        throw new StartupException(
+            new ConfigError(at, "listener '" + l.name() + "': " + key + " " + e.getMessage(), e.hint()).toString());
       } catch (java.io.IOException e) {
         throw new StartupException(l.tls().certAt() + ": listener '" + l.name() + "': " + e.getMessage());
       }

@@ -182,7 +182,9 @@ public final class BackendSession {
                 + " Sluice's source address to smtpd_authorized_xforward_hosts)", null));
           } else {
             s.extensions = ehlo.ehloKeywords();
-            s.xforwardAttributes = ehlo.ehloParameters("XFORWARD");
+            if (identity == ClientIdentity.XFORWARD) {
+              s.xforwardAttributes = ehlo.ehloParameters("XFORWARD");
+            }
             s.pipelining = s.extensions.contains("PIPELINING");
             ready.complete(s);
           }

@@ -48,11 +48,16 @@ public final class ServerTls {
     PemKeyPair.check(config.cert(), config.key()); // before the file times, so a missing file is named as such
     FileTime c = Files.getLastModifiedTime(config.cert());
     FileTime k = Files.getLastModifiedTime(config.key());
-    return new ServerTls(config, build(config), c, k);
+    return new ServerTls(config, context(config), c, k);
   }
 
+  /** A context from files not checked yet (a renewal). */
   private static SslContext build(ListenerConfig.Tls config) throws IOException {
     PemKeyPair.check(config.cert(), config.key());
+    return context(config);
+  }
+
+  private static SslContext context(ListenerConfig.Tls config) throws IOException {
     try {
       return SslContextBuilder.forServer(config.cert().toFile(), config.key().toFile()).protocols(PROTOCOLS).build();
     } catch (Exception e) {
