@@ -152,11 +152,10 @@ public final class PemKeyPair {
       case "RSA" -> "SHA256withRSA";
       case "EC" -> "SHA256withECDSA";
       case "Ed25519", "Ed448", "EdDSA" -> publicKey.getAlgorithm();
-      case "RSASSA-PSS" -> "RSASSA-PSS";
-      default -> null;
+      default -> null; // RSASSA-PSS and others: no plain signature to try; the handshake will tell
     };
-    if (algorithm == null || algorithm.equals("RSASSA-PSS")) {
-      return true; // no plain signature to try; the handshake will tell
+    if (algorithm == null) {
+      return true;
     }
     try {
       Signature signer = Signature.getInstance(algorithm);
