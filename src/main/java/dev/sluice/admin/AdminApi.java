@@ -72,8 +72,7 @@ final class AdminApi {
   }
 
   private Response backendAction(HttpMethod method, String path, String pool, String name, String action, String body) {
-    PoolBalancer p = server.pools().get(pool);
-    Backend b = p == null ? null : p.backends().stream().filter(x -> x.name().equals(name)).findFirst().orElse(null);
+    Backend b = server.backend(pool, name);
     if (b == null) {
       return Response.json(HttpResponseStatus.NOT_FOUND, error("no backend '" + name + "' in pool '" + pool + "'"));
     }
@@ -99,7 +98,7 @@ final class AdminApi {
         return Response.json(HttpResponseStatus.BAD_REQUEST,
             error("body must be {\"weight\": N} or a plain number N, with N >= 0; got: " + body.strip()));
       }
-      b.setWeight(weight);
+      server.setWeight(pool, name, weight);
       return ok(backend(b));
     }
     return Response.json(HttpResponseStatus.NOT_FOUND, error("no such action '" + action

@@ -45,6 +45,7 @@ public final class EmbeddedSmtpServer implements AutoCloseable {
   private final AtomicBoolean backPressure = new AtomicBoolean();
   private final AtomicLong messages = new AtomicLong();
   private final AtomicLong sessions = new AtomicLong();
+  private final java.util.concurrent.atomic.AtomicInteger openSessions = new java.util.concurrent.atomic.AtomicInteger();
   private final AtomicLong refusedAtMailFrom = new AtomicLong();
   private final AtomicLong relayDenied = new AtomicLong();
   /** Null when relaying is not controlled (every recipient accepted). */
@@ -128,6 +129,11 @@ public final class EmbeddedSmtpServer implements AutoCloseable {
     return sessions.get();
   }
 
+  /** Sessions connected now. */
+  public int openSessions() {
+    return openSessions.get();
+  }
+
   public long refusedAtMailFrom() {
     return refusedAtMailFrom.get();
   }
@@ -154,8 +160,14 @@ public final class EmbeddedSmtpServer implements AutoCloseable {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
       sessions.incrementAndGet();
+      openSessions.incrementAndGet();
       reply(ctx, "220 " + name + " ESMTP Sluice lab server");
       ctx.flush();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      openSessions.decrementAndGet();
     }
 
     @Override

@@ -17,7 +17,8 @@ import org.slf4j.LoggerFactory;
  * passive health to report live failures to, who observes its sessions (protocol log, metrics),
  * its TLS server context ({@code tls} is null without a {@code tls:} section) and its TLS client
  * context towards backends ({@code backendTls} null with {@code backend_tls: none}). An immutable
- * snapshot; a reload swaps in a new one while sessions in flight keep the one they started with.
+ * snapshot; a reload swaps in a new one. A transaction in flight keeps the route it started with;
+ * an smtp session takes the current route at its next transaction.
  */
 public record ListenerRoute(
     ListenerConfig listener,

@@ -71,6 +71,10 @@ public final class SluiceServer implements AutoCloseable {
   private AdminServer admin;
   /** Admin states set through the API, by {@code pool/backend}; outlive reloads. */
   private final Map<String, Backend.AdminState> adminStates = new java.util.concurrent.ConcurrentHashMap<>();
+  /** Weights set through the API by (pool/name), with the config's weight when each was set. */
+  private final Map<String, ApiWeight> apiWeights = new java.util.concurrent.ConcurrentHashMap<>();
+
+  private record ApiWeight(int weight, int configWeight) {}
   private final Transport transport = Transport.best();
   // Immutable snapshots, replaced whole by a reload; the data path never reads them (it holds routes).
   private volatile Map<String, PoolBalancer> pools = Map.of();
@@ -245,6 +249,10 @@ public final class SluiceServer implements AutoCloseable {
     if (remembered != null) {
       b.setAdminState(remembered);
     }
+    ApiWeight w = apiWeights.get(pool + '/' + bc.name());
+    if (w != null && w.configWeight() == bc.weight()) {
+      b.setWeight(w.weight()); // rebuilt (moved, say), but its weight in the config is the same
+    }
     return b;
   }
 
@@ -270,8 +278,9 @@ public final class SluiceServer implements AutoCloseable {
    * Reads the configuration again (SIGHUP, {@code POST /api/reload}) and switches to it, or keeps
    * the running one if anything is wrong: the whole new config is validated, new probe targets get
    * their first probe and new listener addresses are bound before anything changes. Then listeners
-   * are added, removed or rebound, existing ones get new routes (immutable snapshots), and sessions
-   * in flight finish on the route they started with. Admin states (drain, disable) are kept by
+   * are added, removed or rebound, existing ones get new routes (immutable snapshots), and
+   * transactions in flight finish on the route they started with; the next transaction of an open
+   * smtp session takes the new one (a tcp session stays with its backend). Admin states (drain, disable) are kept by
    * (pool, backend name). The admin endpoint and the protocol log keep their start-up settings.
    *
    * <p>Serialized: one reload at a time.
@@ -355,6 +364,10 @@ public final class SluiceServer implements AutoCloseable {
     for (Listener old : listeners) {
       if (!next2.contains(old)) {
         old.stopAccepting();
+        ListenerRoute route = plan.routes().get(old.name());
+        if (route != null) {
+          old.swap(route); // rebound: its sessions' next transactions follow the new config too
+        }
         retired.add(old);
         if (!next.listeners().containsKey(old.name())) {
           changes.add("removed listener " + old.name());
@@ -367,6 +380,8 @@ public final class SluiceServer implements AutoCloseable {
     listeners = List.copyOf(next2);
     config = next;
     health.retainOnly(plan.targets());
+    // The config's own weight for a backend, once changed, replaces a weight set through the API.
+    apiWeights.entrySet().removeIf(e -> configWeight(next, e.getKey()) != e.getValue().configWeight());
     retired.removeIf(l -> l.activeSessions() == 0);
     log.info("reloaded {}: {}", next.file(), changes.isEmpty() ? "no changes" : String.join("; ", changes));
     return new ReloadResult(true, "reloaded", List.copyOf(changes));
@@ -399,6 +414,12 @@ public final class SluiceServer implements AutoCloseable {
     return pools.values().stream().flatMap(p -> p.backends().stream()).toList();
   }
 
+  /** The running backend {@code name} of {@code pool}, or null. */
+  public Backend backend(String pool, String name) {
+    PoolBalancer p = pools.get(pool);
+    return p == null ? null : p.backends().stream().filter(x -> x.name().equals(name)).findFirst().orElse(null);
+  }
+
   /**
    * Sets a backend's admin state (drain, enable, disable) and remembers it by (pool, name), so a
    * reload that rebuilds the backend keeps it.
@@ -406,8 +427,7 @@ public final class SluiceServer implements AutoCloseable {
    * @return false when there is no such backend
    */
   public synchronized boolean setAdminState(String pool, String name, Backend.AdminState state) {
-    PoolBalancer p = pools.get(pool);
-    Backend b = p == null ? null : p.backends().stream().filter(x -> x.name().equals(name)).findFirst().orElse(null);
+    Backend b = backend(pool, name);
     if (b == null) {
       return false;
     }
@@ -415,6 +435,33 @@ public final class SluiceServer implements AutoCloseable {
     adminStates.put(pool + '/' + name, state);
     log.info("backend {}: admin state {}", b, state);
     return true;
+  }
+
+  /**
+   * Sets a backend's weight (the admin API) and remembers it by (pool, name), so a reload that
+   * rebuilds the backend keeps it while the config's weight for it stays the same.
+   *
+   * @return false when there is no such backend
+   */
+  public synchronized boolean setWeight(String pool, String name, int weight) {
+    Backend b = backend(pool, name);
+    if (b == null) {
+      return false;
+    }
+    int before = b.weight();
+    b.setWeight(weight);
+    apiWeights.put(pool + '/' + name, new ApiWeight(weight, configWeight(config, pool + '/' + name)));
+    log.info("backend {}: weight {} -> {} (admin API)", b, before, weight);
+    return true;
+  }
+
+  /** The weight {@code config} gives backend "pool/name", or -1 when it has no such backend. */
+  private static int configWeight(SluiceConfig config, String poolAndName) {
+    int slash = poolAndName.indexOf('/');
+    PoolConfig p = config.pools().get(poolAndName.substring(0, slash));
+    String name = poolAndName.substring(slash + 1);
+    return p == null ? -1 : p.backends().stream().filter(bc -> bc.name().equals(name))
+        .mapToInt(BackendConfig::weight).findFirst().orElse(-1);
   }
 
   /** Protocol-log events dropped so far (0 without a protocol log). */

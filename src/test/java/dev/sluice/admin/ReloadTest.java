@@ -155,6 +155,85 @@ class ReloadTest extends AdminTestBase {
     assertThat(f.server().health().all()).extracting(t -> t.backend().name()).containsOnly("a", "c");
   }
 
+  /**
+   * A gateway keeps its smtp session open across reloads: its next transactions follow the new
+   * configuration, so a removed backend gets none and its idle backend sessions are closed, and a
+   * rebound listener's open sessions follow too. The transaction in flight during the reload
+   * finishes where it started.
+   */
+  @Test
+  void anOpenSessionFollowsTheReloadAtItsNextTransaction() throws Exception {
+    EmbeddedSmtpServer a = backend("a"), b = backend("b");
+    List<EmbeddedSmtpServer> all = List.of(a, b);
+    int port = Loopback.freePort();
+    String l2 = "  l2:\n    listen: 127.0.0.1:" + port + "\n    mode: smtp\n    pool: p\n    health: deep\n";
+    AtomicReference<String> yaml = new AtomicReference<>(config(all, List.of("a:1", "b:1"), "round_robin", l2));
+    SluiceFixture f = sluice(yaml.get());
+    f.server().configSource(() -> ConfigLoader.parse(yaml.get(), "reload.yaml"));
+    AdminClient admin = admin(f);
+    try (LabSmtpClient gateway = LabSmtpClient.connect(f.address("l"), client(41), TIMEOUT);
+        LabSmtpClient onOldPort = LabSmtpClient.connect(f.address("l2"), client(42), TIMEOUT)) {
+      gateway.command("EHLO gateway");
+      onOldPort.command("EHLO gateway2");
+      for (LabSmtpClient c : List.of(gateway, gateway, onOldPort, onOldPort)) { // round robin: both had both
+        assertThat(c.send("x@internet.example", "y@corp.example", "before").code()).isEqualTo(250);
+      }
+      await().atMost(TIMEOUT).until(() -> b.openSessions() == 2); // idle between transactions, kept
+      Backend removed = backend(f, "b");
+      // A transaction in flight at b: MAIL and RCPT accepted there, DATA after the reload.
+      while (true) {
+        assertThat(gateway.command("MAIL FROM:<x@internet.example>").code()).isEqualTo(250);
+        assertThat(gateway.command("RCPT TO:<y@corp.example>").code()).isEqualTo(250);
+        if (removed.active() == 1) {
+          break;
+        }
+        gateway.command("RSET");
+      }
+      long bBefore = b.messages();
+
+      int port2 = Loopback.freePort();
+      yaml.set(config(all, List.of("a:1"), "round_robin", l2.replace(":" + port, ":" + port2)));
+      reloadOk(admin, "removed backend p/b", "rebound listener l2 on 127.0.0.1:" + port2);
+      assertThat(gateway.command("DATA").code()).isEqualTo(354);
+      assertThat(gateway.command("in flight\r\n.").code()).isEqualTo(250);
+      assertThat(b.messages()).isEqualTo(bBefore + 1); // finished where it started
+
+      long aBefore = a.messages();
+      for (int i = 0; i < 4; i++) {
+        assertThat(gateway.send("x@internet.example", "y@corp.example", "after").code()).isEqualTo(250);
+        assertThat(onOldPort.send("x@internet.example", "y@corp.example", "after").code()).isEqualTo(250);
+      }
+      assertThat(b.messages()).isEqualTo(bBefore + 1);
+      assertThat(a.messages()).isEqualTo(aBefore + 8);
+      await().atMost(TIMEOUT).until(() -> b.openSessions() == 0);
+    }
+  }
+
+  /** A weight set through the API outlives a reload that rebuilds its backend, until the config's weight changes. */
+  @Test
+  void anApiWeightSurvivesARebuildUntilTheConfigWeightChanges() throws Exception {
+    EmbeddedSmtpServer a = backend("a"), b = backend("b");
+    List<EmbeddedSmtpServer> all = List.of(a, b);
+    AtomicReference<String> yaml = new AtomicReference<>(config(all, List.of("a:1", "b:1"), "round_robin", ""));
+    SluiceFixture f = sluice(yaml.get());
+    f.server().configSource(() -> ConfigLoader.parse(yaml.get(), "reload.yaml"));
+    AdminClient admin = admin(f);
+    assertThat(admin.put("/api/pools/p/backends/b/weight", "5").statusCode()).isEqualTo(200);
+    Backend first = backend(f, "b");
+
+    yaml.set(config(all, List.of("b:1", "a:1"), "round_robin", "")); // b moves: rebuilt
+    reloadOk(admin);
+    assertThat(backend(f, "b")).isNotSameAs(first);
+    assertThat(backend(f, "b").weight()).isEqualTo(5);
+
+    yaml.set(config(all, List.of("b:2", "a:1"), "round_robin", ""));
+    reloadOk(admin, "backend p/b: weight 1 -> 2");
+    assertThat(backend(f, "b").weight()).isEqualTo(2);
+    yaml.set(config(all, List.of("a:1", "b:2"), "round_robin", "")); // rebuilt again: the API weight is gone
+    reloadOk(admin);
+    assertThat(backend(f, "b").weight()).isEqualTo(2);
+  }
+
   private static Backend backend(SluiceFixture f, String name) {
     return f.server().pools().get("p").backends().stream().filter(b -> b.name().equals(name)).findFirst().orElseThrow();
   }

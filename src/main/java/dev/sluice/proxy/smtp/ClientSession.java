@@ -119,6 +119,11 @@ public final class ClientSession {
     this.settings = settings;
   }
 
+  /** The settings this session was started with (a reload does not change what a client was told). */
+  public Settings settings() {
+    return settings;
+  }
+
   /** A copy to try commands on without moving this session ({@link #relayedAhead}). */
   private ClientSession(ClientSession s) {
     this.settings = s.settings;

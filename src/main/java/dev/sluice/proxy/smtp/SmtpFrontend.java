@@ -161,7 +161,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       // Only peers in accept_proxy may say who the client is (their header is consumed earlier).
       log.info("{}: {} sent a PROXY header but is not in accept_proxy; refusing", listener.name(), info.remote());
       input.skipBytes(input.readableBytes());
-      replyAndClose(SmtpReply.of(554, "5.7.1 " + config().hostname() + " PROXY protocol is not accepted from your address"),
+      replyAndClose(SmtpReply.of(554, "5.7.1 " + hostname() + " PROXY protocol is not accepted from your address"),
           Stage.CONNECT);
       return;
     }
@@ -374,6 +374,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
    * exchange there; a backend that cannot be reached is skipped like for MAIL.
    */
   private void startAuth(SmtpCommand auth) {
+    followReload();
     busy = true;
     ctx.flush();
     tried.clear();
@@ -383,7 +384,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private void authOn(SmtpCommand auth) {
     Backend b = tried.size() > config().retries() ? null : route.balancer().select(key, route.eligibility(), alreadyTried);
     if (b == null) {
-      authReply(SmtpReply.of(454, "4.7.0 " + config().hostname() + " Error: authentication server unavailable; try again later"));
+      authReply(SmtpReply.of(454, "4.7.0 " + hostname() + " Error: authentication server unavailable; try again later"));
       return;
     }
     tried.add(b);
@@ -412,7 +413,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   private SmtpReply authLost() {
-    return SmtpReply.of(454, "4.7.0 " + config().hostname() + " Error: authentication server lost; try again later");
+    return SmtpReply.of(454, "4.7.0 " + hostname() + " Error: authentication server lost; try again later");
   }
 
   private void authReply(SmtpReply r) {
@@ -503,7 +504,9 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     List<Integer> lengths = null;
     int from = input.readerIndex();
     // Only RCPT and DATA can go ahead, and no more recipients than a transaction may have.
-    while ((lines == null || lines.size() <= config().limits().maxRecipients()) && startsWithRcptOrData(from)) {
+    int maxRecipients = session.settings().maxRecipients();
+    int cap = maxRecipients > 0 ? maxRecipients : Integer.MAX_VALUE; // 0: no limit (the input buffer bounds it)
+    while ((lines == null || lines.size() <= cap) && startsWithRcptOrData(from)) {
       int eol = input.indexOf(from, input.writerIndex(), (byte) '\n');
       if (eol < 0 || eol - from > MAX_COMMAND_LINE) {
         break;
@@ -650,13 +653,13 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     if (clientGone()) {
       return;
     }
-    SmtpReply reply = r != null ? r : BodyRelay.lostReply(config().hostname());
+    SmtpReply reply = r != null ? r : BodyRelay.lostReply(hostname());
     if (relayStage == Stage.RCPT) {
       session.rcptAnswered(reply);
     } else {
       session.dataAnswered(reply);
       if (reply.code() == 354) {
-        long max = config().limits().maxMessageSize();
+        long max = session.settings().maxMessageSize();
         body = new BodyRelay(this, tx, config().bareNewline(), max > 0 ? max : Long.MAX_VALUE / 2); // 0: no limit
       }
     }
@@ -672,6 +675,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
    * the authenticating one gone, MAIL itself gets the 451 (DESIGN §4).
    */
   private void holdMail(SmtpCommand mail) {
+    followReload();
     tried.clear();
     SmtpReply refusal = null;
     if (session.authenticated()) {
@@ -728,7 +732,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   private SmtpReply noMailServer() {
-    return SmtpReply.of(451, "4.3.0 " + config().hostname() + " Error: no mail server available; try again later");
+    return SmtpReply.of(451, "4.3.0 " + hostname() + " Error: no mail server available; try again later");
   }
 
   /** Whether the backend that authenticated this session is there and idle, ready for a MAIL. */
@@ -737,7 +741,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   private SmtpReply authenticatedServerGone() {
-    return SmtpReply.of(451, "4.3.0 " + config().hostname()
+    return SmtpReply.of(451, "4.3.0 " + hostname()
         + " Error: the mail server that authenticated this session is gone; reconnect and try again");
   }
 
@@ -821,7 +825,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     }
     mailFrom(s, mail, (r, failure) -> {
       if (failure != null) {
-        finishMail(BodyRelay.lostReply(config().hostname()), null);
+        finishMail(BodyRelay.lostReply(hostname()), null);
       } else {
         finishMail(r, r.isPositive() ? s : null);
       }
@@ -863,6 +867,34 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     }
     sendAhead(s);
     s.flush();
+  }
+
+  /**
+   * Moves this session onto the listener's current route when a reload has replaced it: each
+   * transaction (and AUTH) picks its backend from the configuration in force when it starts, so
+   * a backend removed or rebuilt by a reload takes no new transaction from a gateway that holds
+   * its session for hours. Called between transactions only; what the client was told at connect
+   * and EHLO (its limits, the hostname, the extensions) stays as it was. Idle backend sessions to
+   * backends the new route does not have are closed; the one that authenticated this client stays,
+   * since its credentials are valid nowhere else.
+   */
+  private void followReload() {
+    ListenerRoute current = listener.route();
+    if (current == route) {
+      return;
+    }
+    route = current;
+    List<Backend> backends = current.balancer().backends();
+    sessions.values().removeIf(s -> {
+      boolean gone = s != authSession && !backends.contains(s.backend());
+      if (gone) {
+        s.quit();
+      }
+      return gone;
+    });
+    if (pinned != null && !backends.contains(pinned)) {
+      pinned = null;
+    }
   }
 
   /** The real client as backends should learn it (XCLIENT, XFORWARD, PROXY). */
@@ -913,7 +945,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
 
   private CompletableFuture<BackendSession> openSession(Backend b) {
     return BackendSession.open(ctx.channel().eventLoop(), connector, b, config().sourceAddress(), config().clientIdentity(),
-            clientInfo(), config().hostname(), config().backendTls(), route.backendTls(), config().timeouts())
+            clientInfo(), hostname(), config().backendTls(), route.backendTls(), config().timeouts())
         .thenApply(opened -> {
           sessions.put(b, opened);
           opened.onWritable(this::backendDrained);
@@ -1003,7 +1035,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   String hostname() {
-    return config().hostname();
+    return session.settings().hostname();
   }
 
   private void backendDrained() {
@@ -1055,7 +1087,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   private SmtpReply shuttingDown() {
-    return SmtpReply.of(421, "4.3.2 " + config().hostname() + " Service shutting down; try again later");
+    return SmtpReply.of(421, "4.3.2 " + hostname() + " Service shutting down; try again later");
   }
 
   private static Outcome outcomeOf(SmtpReply r) {
@@ -1092,7 +1124,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       return false;
     }
     log.info("{}: {} idle for too long; closing", listener.name(), info.remote());
-    replyAndClose(SmtpReply.of(421, "4.4.2 " + config().hostname() + " Error: timeout exceeded"), Stage.OTHER);
+    replyAndClose(SmtpReply.of(421, "4.4.2 " + hostname() + " Error: timeout exceeded"), Stage.OTHER);
     return true;
   }
 
