@@ -7,8 +7,11 @@ import dev.sluice.config.HealthProfile;
 import dev.sluice.config.HealthProfile.Step;
 import dev.sluice.config.HostPort;
 import dev.sluice.config.IpLiteral;
+import dev.sluice.config.ListenerConfig.BackendTls;
+import dev.sluice.config.ListenerConfig.ClientIdentity;
 import dev.sluice.config.Location;
 import dev.sluice.config.SluiceConfig;
+import dev.sluice.health.ProbeKey;
 import dev.sluice.health.ProbeOutcome;
 import dev.sluice.health.ProbeResult;
 import dev.sluice.health.SmtpProbe;
@@ -100,6 +103,14 @@ public final class ProbeCommand implements Runnable {
         description = "Send a PROXY protocol header first (for a port that expects one).")
     String proxy;
 
+    @Option(names = "--xclient",
+        description = "After EHLO, send XCLIENT naming the probe's own address, as a listener with client_identity: xclient does.")
+    boolean xclient;
+
+    @Option(names = "--xforward",
+        description = "After EHLO, send XFORWARD naming the probe's own address (client_identity: xforward).")
+    boolean xforward;
+
     @Option(names = "--timeout", defaultValue = "5s", converter = DurationConverter.class,
         description = "Time allowed for each reply (default: ${DEFAULT-VALUE}).")
     Duration timeout;
@@ -109,6 +120,13 @@ public final class ProbeCommand implements Runnable {
 
     @Option(names = {"-c", "--config"}, description = "Configuration file, with --profile.")
     Path config;
+
+    private ClientIdentity identity() {
+      if (proxy != null) {
+        return proxy.equals("v2") ? ClientIdentity.PROXY_V2 : ClientIdentity.PROXY_V1;
+      }
+      return xclient ? ClientIdentity.XCLIENT : xforward ? ClientIdentity.XFORWARD : ClientIdentity.NONE;
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -124,6 +142,9 @@ public final class ProbeCommand implements Runnable {
         if (proxy != null && !proxy.equals("v1") && !proxy.equals("v2")) {
           throw new UsageError("--proxy must be v1 or v2");
         }
+        if ((proxy != null ? 1 : 0) + (xclient ? 1 : 0) + (xforward ? 1 : 0) > 1) {
+          throw new UsageError("--proxy, --xclient and --xforward are different client identities: give one");
+        }
       } catch (UsageError e) {
         System.err.println("sluice probe backend: " + e.getMessage());
         return 2;
@@ -136,7 +157,7 @@ public final class ProbeCommand implements Runnable {
       EventLoopGroup group = transport.newGroup(1);
       try {
         ProbeResult r = new SmtpProbe(group, transport::clientChannelFactory)
-            .probe(hp.toSocketAddress(), from, profile, proxy == null ? 0 : proxy.equals("v2") ? 2 : 1)
+            .probe(hp.toSocketAddress(), new ProbeKey(profile.name(), from, identity(), BackendTls.NONE, null), profile)
             .get(timeout.toMillis() * (profile.steps().size() + 4), TimeUnit.MILLISECONDS);
         r.transcript().forEach(out::println);
         out.println();

@@ -4,7 +4,6 @@ import dev.sluice.balance.Backend;
 import dev.sluice.config.HealthProfile;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
-import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -154,9 +153,8 @@ public final class HealthMonitor implements AutoCloseable {
     if (closed || !registered(t)) {
       return;
     }
-    InetAddress source = t.key().source();
     probe
-        .probe(t.backend().address().toSocketAddress(), source, t.profile(), t.key().proxyVersion())
+        .probe(t.backend().address().toSocketAddress(), t.key(), t.profile())
         .whenComplete(
             (result, error) -> {
               ProbeResult r =

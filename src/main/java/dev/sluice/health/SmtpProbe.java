@@ -3,6 +3,9 @@ package dev.sluice.health;
 import dev.sluice.config.ConfigValues;
 import dev.sluice.config.HealthProfile;
 import dev.sluice.config.HealthProfile.Step;
+import dev.sluice.config.ListenerConfig.BackendTls;
+import dev.sluice.config.ListenerConfig.ClientIdentity;
+import dev.sluice.proxy.identity.ClientInfo;
 import dev.sluice.proxy.NetErrors;
 import dev.sluice.proxy.identity.ProxyHeaders;
 import dev.sluice.proxy.smtp.ReplyAssembler;
@@ -68,24 +71,21 @@ public final class SmtpProbe {
   }
 
   /**
-   * Probes {@code backend} from {@code source} (null: any local address).
+   * Probes {@code backend} from {@code key}'s source address, setting the session up as the
+   * listener's traffic does (see {@link ProbeKey}): a PROXY header naming the probe's own
+   * connection first (a port that expects PROXY waits for it before greeting); after the first
+   * positive EHLO, STARTTLS with the listener's {@code backend_tls} context, then XCLIENT (with a
+   * fresh EHLO) or XFORWARD naming the probe's own address, so the server judges the probe as it
+   * judged it without them. Then the profile's remaining steps.
    *
    * @return a future that always completes normally with the result
    */
-  public CompletableFuture<ProbeResult> probe(InetSocketAddress backend, InetAddress source, HealthProfile profile) {
-    return probe(backend, source, profile, 0);
-  }
-
-  /**
-   * Probes {@code backend} from {@code source}, first sending a PROXY header of {@code
-   * proxyVersion} (1 or 2; 0 for none) naming the probe's own connection, as the listener's traffic
-   * would: a port that expects PROXY waits for it before greeting.
-   */
-  public CompletableFuture<ProbeResult> probe(InetSocketAddress backend, InetAddress source, HealthProfile profile,
-      int proxyVersion) {
+  public CompletableFuture<ProbeResult> probe(InetSocketAddress backend, ProbeKey key, HealthProfile profile) {
     CompletableFuture<ProbeResult> result = new CompletableFuture<>();
     long start = System.nanoTime();
-    Dialogue dialogue = new Dialogue(profile, backend, result, start, proxyVersion);
+    int proxyVersion = key.proxyVersion();
+    InetAddress source = key.source();
+    Dialogue dialogue = new Dialogue(profile, key, backend, result, start);
     Bootstrap b =
         new Bootstrap()
             .group(group)
@@ -136,11 +136,15 @@ public final class SmtpProbe {
     String reason;
     ProbeResult.CertificateInfo certificate;
     ScheduledFuture<?> timer;
-    final int proxyVersion;
+    final ProbeKey key;
+    /** The session runs over TLS (the listener's backend_tls or the profile's starttls step). */
+    boolean tlsUp;
+    /** XCLIENT or XFORWARD, when the listener uses one, has been accepted. */
+    boolean identitySent;
 
-    Dialogue(HealthProfile profile, InetSocketAddress backend, CompletableFuture<ProbeResult> result, long start,
-        int proxyVersion) {
-      this.proxyVersion = proxyVersion;
+    Dialogue(HealthProfile profile, ProbeKey key, InetSocketAddress backend, CompletableFuture<ProbeResult> result,
+        long start) {
+      this.key = key;
       this.profile = profile;
       this.backend = backend;
       this.result = result;
@@ -155,11 +159,11 @@ public final class SmtpProbe {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
       channel = ctx.channel();
-      if (proxyVersion != 0) {
+      if (key.proxyVersion() != 0) {
         InetSocketAddress local = (InetSocketAddress) channel.localAddress();
-        transcript.add("C: PROXY header v" + proxyVersion + " (" + local.getAddress().getHostAddress() + ":" + local.getPort()
-            + " -> " + backend + ")");
-        channel.writeAndFlush(ProxyHeaders.of(proxyVersion == 2, local, (InetSocketAddress) channel.remoteAddress()));
+        transcript.add("C: PROXY header v" + key.proxyVersion() + " (" + local.getAddress().getHostAddress() + ":"
+            + local.getPort() + " -> " + backend + ")");
+        channel.writeAndFlush(ProxyHeaders.of(key.proxyVersion() == 2, local, (InetSocketAddress) channel.remoteAddress()));
       }
       if (todo.isEmpty() || todo.get(0) != Step.BANNER) {
         // A connect-only probe still reads the banner silently so QUIT is not sent into nothing.
@@ -223,6 +227,9 @@ public final class SmtpProbe {
             fail(ProbeOutcome.FAILED, awaiting + " refused: " + reply, true);
             return;
           }
+          if (awaiting.equals("EHLO") && setUp(reply)) {
+            return; // a setup command is on its way
+          }
         }
         case "STARTTLS" -> {
           if (reply.code() != 220) {
@@ -231,6 +238,23 @@ public final class SmtpProbe {
           }
           startTls();
           return;
+        }
+        case "XCLIENT" -> {
+          // Success is a fresh greeting: the session restarts as the client named, and greets again.
+          if (reply.code() != 220) {
+            fail(ProbeOutcome.FAILED, "XCLIENT refused: " + reply, true);
+            return;
+          }
+          identitySent = true;
+          send("EHLO " + profile.helo(), "EHLO");
+          return;
+        }
+        case "XFORWARD" -> {
+          if (!reply.isPositive()) {
+            fail(ProbeOutcome.FAILED, "XFORWARD refused: " + reply, true);
+            return;
+          }
+          identitySent = true;
         }
         case "MAIL FROM", "RCPT TO" -> {
           inTransaction = true;
@@ -263,15 +287,65 @@ public final class SmtpProbe {
       switch (step) {
         case BANNER -> next(); // the banner was already awaited on connect
         case EHLO -> send("EHLO " + profile.helo(), "EHLO");
-        case STARTTLS -> send("STARTTLS", "STARTTLS");
+        case STARTTLS -> {
+          if (tlsUp) {
+            next(); // the listener's backend_tls has done it
+          } else {
+            send("STARTTLS", "STARTTLS");
+          }
+        }
         case MAIL_FROM -> send("MAIL FROM:<" + profile.mailFrom() + ">", "MAIL FROM");
         case RCPT_TO -> send("RCPT TO:<" + profile.rcptTo() + ">", "RCPT TO");
         default -> next();
       }
     }
 
+    /**
+     * After a positive EHLO, takes the next step of the listener's session setup, as a live backend
+     * session does it ({@code BackendSession.open}): STARTTLS for {@code backend_tls}, then XCLIENT
+     * or XFORWARD. Returns false when the setup is complete (or failed and the dialogue is ending).
+     */
+    private boolean setUp(SmtpReply ehlo) {
+      List<String> offered = ehlo.ehloKeywords();
+      if (key.backendTls() != BackendTls.NONE && !tlsUp) {
+        if (offered.contains("STARTTLS")) {
+          send("STARTTLS", "STARTTLS");
+          return true;
+        }
+        if (key.backendTls() == BackendTls.REQUIRE) {
+          fail(ProbeOutcome.FAILED, "backend does not offer STARTTLS (backend_tls: require)", true);
+          return true;
+        }
+      }
+      ClientIdentity identity = key.identity();
+      if (identitySent || (identity != ClientIdentity.XCLIENT && identity != ClientIdentity.XFORWARD)) {
+        return false;
+      }
+      String command = identity.name();
+      if (!offered.contains(command)) {
+        fail(ProbeOutcome.FAILED, "backend does not offer " + command + " to " + localAddress()
+            + " (Postfix: add it to smtpd_authorized_" + command.toLowerCase(java.util.Locale.ROOT) + "_hosts)", true);
+        return true;
+      }
+      // The probe names itself: the server judges it as it would without XCLIENT.
+      InetSocketAddress local = (InetSocketAddress) channel.localAddress();
+      ClientInfo self = new ClientInfo(local, backend, profile.helo(), true, null);
+      List<String> attributes = ehlo.ehloParameters(command);
+      send(identity == ClientIdentity.XCLIENT ? self.xclient(attributes) : self.xforward(attributes), command);
+      return true;
+    }
+
+    private String localAddress() {
+      return ((InetSocketAddress) channel.localAddress()).getAddress().getHostAddress();
+    }
+
     private void startTls() {
-      SslHandler ssl = probeTls.newHandler(channel.alloc(), backend.getHostString(), backend.getPort());
+      // The listener's own TLS context when it has backend_tls: a certificate that live sessions
+      // would refuse fails the probe too. Otherwise (a profile's starttls step) the certificate is
+      // only reported.
+      SslHandler ssl = key.tls() != null
+          ? key.tls().newHandler(channel.alloc(), backend.getHostString(), backend.getPort())
+          : probeTls.newHandler(channel.alloc(), backend.getHostString(), backend.getPort());
       channel.pipeline().addFirst("tls", ssl);
       awaitReply("TLS handshake");
       ssl.handshakeFuture()
@@ -283,6 +357,7 @@ public final class SmtpProbe {
                   fail(ProbeOutcome.FAILED, "TLS handshake failed: " + describe(f.cause()), false);
                   return;
                 }
+                tlsUp = true;
                 recordCertificate(ssl);
                 // RFC 3207 §4.2: after TLS the client must discard what it knew and EHLO again.
                 send("EHLO " + profile.helo(), "EHLO");

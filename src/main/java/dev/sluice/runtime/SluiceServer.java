@@ -199,7 +199,8 @@ public final class SluiceServer implements AutoCloseable {
     long wait = 0;
     for (ListenerConfig l : next.listeners().values()) {
       HealthProfile profile = next.profileFor(l);
-      ProbeKey key = new ProbeKey(profile.name(), l.sourceAddress(), l.clientIdentity().proxyVersion());
+      ListenerTls listenerTls = tls.get(l.name());
+      ProbeKey key = ProbeKey.of(profile.name(), l, listenerTls.backend());
       wait = Math.max(wait, profile.timeout().toMillis() * (profile.steps().size() + 2) + 1000);
       PoolBalancer balancer = newPools.get(l.pool());
       List<ProbeTarget> listenerTargets = new ArrayList<>();
@@ -219,9 +220,8 @@ public final class SluiceServer implements AutoCloseable {
           ? previous
           : new PassiveHealth(next.pools().get(l.pool()).passive(), balancer.backends(), System::nanoTime);
       newPassive.put(l.name(), listenerPassive);
-      ListenerTls t = tls.get(l.name());
       routes.put(l.name(), new ListenerRoute(l, balancer, new ListenerEligibility(listenerTargets, listenerPassive),
-          listenerPassive, observer, t.server(), t.backend()));
+          listenerPassive, observer, listenerTls.server(), listenerTls.backend()));
     }
     return new Plan(next, Map.copyOf(newPools), Map.copyOf(newPassive), routes, targets, weightUpdates, wait);
   }

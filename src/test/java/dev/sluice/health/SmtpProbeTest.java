@@ -10,6 +10,8 @@ import static dev.sluice.config.HealthProfile.Step.STARTTLS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sluice.config.HealthProfile;
+import dev.sluice.config.ListenerConfig.BackendTls;
+import dev.sluice.config.ListenerConfig.ClientIdentity;
 import dev.sluice.config.Location;
 import dev.sluice.lab.EmbeddedSmtpServer;
 import dev.sluice.runtime.Transport;
@@ -52,7 +54,7 @@ class SmtpProbeTest {
       profile(List.of(CONNECT, BANNER, EHLO, MAIL_FROM, QUIT), "probe@internet.example", null, Duration.ofSeconds(2));
 
   ProbeResult run(InetSocketAddress at, HealthProfile p) throws Exception {
-    return probe.probe(at, null, p).get(10, TimeUnit.SECONDS);
+    return probe.probe(at, new ProbeKey(p.name(), null), p).get(10, TimeUnit.SECONDS);
   }
 
   @Test
@@ -261,5 +263,68 @@ class SmtpProbeTest {
     assertThat(valid.expired()).isFalse();
     assertThat(valid.expiresWithin(0)).isFalse();
     assertThat(valid.expiresWithin(1)).isTrue();
+  }
+
+  ProbeResult runAs(InetSocketAddress at, ClientIdentity identity) throws Exception {
+    return probe.probe(at, new ProbeKey(DEEP.name(), null, identity, BackendTls.NONE, null), DEEP).get(10, TimeUnit.SECONDS);
+  }
+
+  /** As live sessions do: XCLIENT with the attributes offered, naming the probe itself, then EHLO again. */
+  @Test
+  void xclientProbeNamesItselfAndGreetsAgain() throws Exception {
+    try (ScriptedPeer peer = new ScriptedPeer(c -> {
+      c.say("220 ready");
+      c.hearUntil("EHLO");
+      c.say("250-mx").say("250 XCLIENT NAME ADDR HELO");
+      c.hearUntil("XCLIENT");
+      c.say("220 mx ESMTP");
+      c.serveRest();
+    })) {
+      ProbeResult r = runAs(peer.address(), ClientIdentity.XCLIENT);
+      assertThat(r.outcome()).as(r.transcript().toString()).isEqualTo(ProbeOutcome.OK);
+      assertThat(peer.received()).containsSubsequence("EHLO probe.test",
+          "XCLIENT ADDR=127.0.0.1 NAME=[UNAVAILABLE] HELO=probe.test", "EHLO probe.test",
+          "MAIL FROM:<probe@internet.example>", "RSET", "QUIT");
+    }
+  }
+
+  @Test
+  void xclientRefusedOrNotOfferedIsDownWithTheReason() throws Exception {
+    try (ScriptedPeer peer = new ScriptedPeer(c -> {
+      c.say("220 ready");
+      c.hearUntil("EHLO");
+      c.say("250-mx").say("250 XCLIENT ADDR");
+      c.hearUntil("XCLIENT");
+      c.say("550 5.7.0 Error: insufficient authorization");
+      c.serveRest();
+    })) {
+      ProbeResult r = runAs(peer.address(), ClientIdentity.XCLIENT);
+      assertThat(r.outcome()).isEqualTo(ProbeOutcome.FAILED);
+      assertThat(r.reason()).isEqualTo("XCLIENT refused: 550 5.7.0 Error: insufficient authorization");
+      assertThat(peer.received()).doesNotContain("MAIL FROM:<probe@internet.example>").endsWith("QUIT");
+    }
+    try (EmbeddedSmtpServer s = new EmbeddedSmtpServer("s1", null).start(new InetSocketAddress("127.0.0.1", 0), group, TRANSPORT)) {
+      ProbeResult r = runAs(s.address(), ClientIdentity.XCLIENT);
+      assertThat(r.outcome()).isEqualTo(ProbeOutcome.FAILED);
+      assertThat(r.reason()).isEqualTo("backend does not offer XCLIENT to 127.0.0.1 (Postfix: add it to"
+          + " smtpd_authorized_xclient_hosts)");
+      r = runAs(s.address(), ClientIdentity.XFORWARD);
+      assertThat(r.reason()).contains("does not offer XFORWARD", "smtpd_authorized_xforward_hosts");
+    }
+  }
+
+  @Test
+  void xforwardProbeSendsItBeforeMailFrom() throws Exception {
+    try (ScriptedPeer peer = new ScriptedPeer(c -> {
+      c.say("220 ready");
+      c.hearUntil("EHLO");
+      c.say("250-mx").say("250 XFORWARD NAME ADDR PROTO HELO");
+      c.serveRest();
+    })) {
+      ProbeResult r = runAs(peer.address(), ClientIdentity.XFORWARD);
+      assertThat(r.outcome()).as(r.transcript().toString()).isEqualTo(ProbeOutcome.OK);
+      assertThat(peer.received()).containsSubsequence("EHLO probe.test",
+          "XFORWARD ADDR=127.0.0.1 NAME=[UNAVAILABLE] PROTO=ESMTP HELO=probe.test", "MAIL FROM:<probe@internet.example>");
+    }
   }
 }

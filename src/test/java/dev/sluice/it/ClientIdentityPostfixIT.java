@@ -23,17 +23,21 @@ class ClientIdentityPostfixIT {
   static int proxyPort;
   /** A port where only mynetworks may send at all: the relay decision made visible. */
   static int strictPort;
+  /** A port that authorizes XCLIENT from 127.0.0.99 only: Sluice's own address is not allowed. */
+  static int noXclientPort;
   static SluiceFixture sluice;
 
   @BeforeAll
   static void start() throws Exception {
     proxyPort = Loopback.freePort();
     strictPort = Loopback.freePort();
+    noXclientPort = Loopback.freePort();
     pf = PostfixInstance.builder("identity")
         .mynetworks("127.0.0.77/32")
         .mainCf("smtpd_authorized_xforward_hosts", "127.0.0.0/8")
         .additionalListener(proxyPort, Map.of("smtpd_upstream_proxy_protocol", "haproxy"))
         .additionalListener(strictPort, Map.of("smtpd_recipient_restrictions", "permit_mynetworks,reject"))
+        .additionalListener(noXclientPort, Map.of("smtpd_authorized_xclient_hosts", "127.0.0.99/32"))
         .build().start();
     sluice = SluiceFixture.start("""
         health:
@@ -42,6 +46,7 @@ class ClientIdentityPostfixIT {
           plain: { backends: [ "%1$s:%2$d" ] }
           proxied: { backends: [ "%1$s:%3$d" ] }
           strict: { backends: [ "%1$s:%4$d" ] }
+          noxclient: { backends: [ "%1$s:%5$d" ] }
         listeners:
           xclient:   { listen: "127.0.0.1:0", mode: smtp, pool: plain, health: deep, source_address: 127.0.0.21, client_identity: xclient }
           none:      { listen: "127.0.0.2:0", mode: smtp, pool: plain, health: deep, source_address: 127.0.0.22 }
@@ -52,7 +57,10 @@ class ClientIdentityPostfixIT {
           strictnone: { listen: "127.0.0.7:0", mode: smtp, pool: strict, health: deep, source_address: 127.0.0.27 }
           behindproxy: { listen: "127.0.0.8:0", mode: smtp, pool: plain, health: deep, source_address: 127.0.0.28,
                          client_identity: xclient, accept_proxy: [127.0.0.9/32] }
-        """.formatted(pf.address(), pf.port(), proxyPort, strictPort));
+          unauthorized: { listen: "127.0.0.10:0", mode: smtp, pool: noxclient, health: deep, source_address: 127.0.0.30,
+                          client_identity: xclient }
+          plainnox: { listen: "127.0.0.11:0", mode: smtp, pool: noxclient, health: deep, source_address: 127.0.0.31 }
+        """.formatted(pf.address(), pf.port(), proxyPort, strictPort, noXclientPort));
   }
 
   @AfterAll
@@ -81,6 +89,35 @@ class ClientIdentityPostfixIT {
     SwaksResult stranger = send("strictxclient", "127.0.0.78", "user@example.test");
     assertThat(stranger.succeeded()).isFalse();
     assertThat(stranger.transcript()).contains("554 5.7.1");
+  }
+
+  /**
+   * The classic XCLIENT mistake, Sluice's address missing from smtpd_authorized_xclient_hosts:
+   * every message through that listener would fail, so its probes, which set the session up as
+   * live traffic does, show the backend DOWN with the reason. The same server is UP for a listener
+   * that does not need XCLIENT, and UP where XCLIENT is authorized, with XCLIENT in the dialogue.
+   */
+  @Test
+  void probesSendXclientSoAnUnauthorizedSluiceSeesTheBackendDown() {
+    var health = sluice.server().health();
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(15))
+        .until(() -> health.all().stream().allMatch(t -> t.decided()));
+    var unauthorized = health.all().stream().filter(t -> t.key().toString().equals("deep@127.0.0.30+xclient"))
+        .findFirst().orElseThrow();
+    assertThat(unauthorized.state()).isEqualTo(dev.sluice.health.HealthState.DOWN);
+    assertThat(unauthorized.lastResult().reason())
+        .isEqualTo("backend does not offer XCLIENT to 127.0.0.30 (Postfix: add it to smtpd_authorized_xclient_hosts)");
+    var plain = health.all().stream().filter(t -> t.key().toString().equals("deep@127.0.0.31")).findFirst().orElseThrow();
+    assertThat(plain.state()).isEqualTo(dev.sluice.health.HealthState.UP);
+    var authorized = health.all().stream().filter(t -> t.key().toString().equals("deep@127.0.0.21+xclient"))
+        .findFirst().orElseThrow();
+    assertThat(authorized.state()).isEqualTo(dev.sluice.health.HealthState.UP);
+    assertThat(authorized.lastResult().transcript()).anySatisfy(l -> assertThat(l).startsWith("C: XCLIENT ADDR=127.0.0.21"));
+
+    SwaksResult refused = send("unauthorized", "127.0.0.77", "user@example.test");
+    assertThat(refused.transcript()).contains("451 4.3.0");
+    SwaksResult ok = send("plainnox", "127.0.0.77", "user@example.test");
+    assertThat(ok.succeeded()).as(ok.transcript()).isTrue();
   }
 
   @Test
@@ -135,6 +172,28 @@ class ClientIdentityPostfixIT {
     assertThat(withHeader).as(buf.toString()).isZero();
     assertThat(buf.toString()).contains("C: PROXY header v2");
     assertThat(without).as("a PROXY port never greets a client without the header").isEqualTo(2);
+  }
+
+  @Test
+  void probeBackendSendsXclientWhenAsked() {
+    java.io.PrintStream original = System.out;
+    java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+    int authorized;
+    int unauthorized;
+    try {
+      System.setOut(new java.io.PrintStream(buf, true, java.nio.charset.StandardCharsets.UTF_8));
+      authorized = dev.sluice.cli.Main.execute("probe", "backend", pf.address() + ":" + pf.port(), "--xclient",
+          "--mail-from", "probe@corp.example");
+      unauthorized = dev.sluice.cli.Main.execute("probe", "backend", pf.address() + ":" + noXclientPort, "--xclient",
+          "--mail-from", "probe@corp.example");
+    } finally {
+      System.setOut(original);
+    }
+    assertThat(authorized).as(buf.toString()).isZero();
+    assertThat(buf.toString()).contains("C: XCLIENT ADDR=", "DOWN: backend does not offer XCLIENT");
+    assertThat(unauthorized).isEqualTo(2);
+    assertThat(dev.sluice.cli.Main.execute("probe", "backend", pf.address() + ":" + pf.port(), "--xclient", "--proxy", "v1"))
+        .isEqualTo(2);
   }
 
   @Test

@@ -21,10 +21,13 @@ public final class BackendTlsContext {
   private static final String[] PROTOCOLS = {"TLSv1.3", "TLSv1.2"};
   private final SslContext context;
   private final boolean verify;
+  /** What the trust rests on: the CA file's content (empty for the JDK's CAs or without verification). */
+  private final byte[] trust;
 
-  private BackendTlsContext(SslContext context, boolean verify) {
+  private BackendTlsContext(SslContext context, boolean verify, byte[] trust) {
     this.context = context;
     this.verify = verify;
+    this.trust = trust;
   }
 
   /** The context for a listener, or null when it does not use TLS towards backends. */
@@ -34,16 +37,33 @@ public final class BackendTlsContext {
     }
     try {
       SslContextBuilder b = SslContextBuilder.forClient().protocols(PROTOCOLS);
+      byte[] trust = new byte[0];
       if (!l.backendTlsVerify()) {
         b.trustManager(InsecureTrustManagerFactory.INSTANCE);
       } else if (l.backendTlsCa() != null) {
-        b.trustManager(l.backendTlsCa().toFile());
+        trust = java.nio.file.Files.readAllBytes(l.backendTlsCa());
+        b.trustManager(new java.io.ByteArrayInputStream(trust));
       }
-      return new BackendTlsContext(b.build(), l.backendTlsVerify());
+      return new BackendTlsContext(b.build(), l.backendTlsVerify(), trust);
     } catch (Exception e) {
       throw new IOException("cannot use backend_tls_ca " + l.backendTlsCa() + ": "
           + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), e);
     }
+  }
+
+  /**
+   * Equal when the two check certificates the same way (verification on or off, the same CA
+   * certificates): health probes of listeners with equal contexts judge backends alike and are
+   * shared, and a reload that leaves the trust unchanged keeps their health state.
+   */
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof BackendTlsContext c && c.verify == verify && java.util.Arrays.equals(c.trust, trust);
+  }
+
+  @Override
+  public int hashCode() {
+    return java.util.Arrays.hashCode(trust) * 31 + Boolean.hashCode(verify);
   }
 
   /** A client TLS handler for a backend at {@code host:port}, checking the host name when verifying. */

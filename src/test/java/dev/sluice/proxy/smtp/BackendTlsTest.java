@@ -1,12 +1,14 @@
 package dev.sluice.proxy.smtp;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.sluice.lab.EmbeddedSmtpServer;
 import dev.sluice.lab.LabSmtpClient;
 import dev.sluice.runtime.Transport;
 import dev.sluice.testing.ScriptedPeer;
 import dev.sluice.testing.SluiceFixture;
+import dev.sluice.health.HealthState;
 import dev.sluice.testing.TestCertificates;
 import io.netty.channel.EventLoopGroup;
 import java.net.InetSocketAddress;
@@ -106,6 +108,36 @@ class BackendTlsTest {
       assertThat(r.code()).as(r.toString()).isEqualTo(451);
       assertThat(r.text()).startsWith("4.3.0").doesNotContain("TLS not available");
       assertThat(peer.received()).doesNotContain("DATA");
+    }
+  }
+
+  /**
+   * Probes set their session up as the listener's traffic does: a certificate live sessions would
+   * refuse makes the backend DOWN for that listener, with the reason, instead of UP while every
+   * message fails; a listener without backend_tls judges the same server by itself.
+   */
+  @Test
+  void probesUseTheListenersTlsSoACertificateSessionsWouldRefuseIsDown() throws Exception {
+    try (ScriptedPeer peer = new ScriptedPeer(ScriptedPeer.startTlsServer(cert.serverContext()));
+        SluiceFixture f = SluiceFixture.start("""
+            health: { basic: { steps: [connect, banner, ehlo, mail_from, quit], interval: 60s, timeout: 2s } }
+            pools: { p: { backends: [ "127.0.0.1:%d" ] } }
+            listeners:
+              untrusted: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: basic, backend_tls: require }
+              trusted: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: basic, backend_tls: starttls,
+                         backend_tls_ca: "%s" }
+            """.formatted(peer.port(), caFile))) {
+      var targets = f.server().health().all();
+      assertThat(targets).extracting(t -> t.key().toString()).containsExactlyInAnyOrder("basic+tls_required", "basic+tls");
+      await().atMost(Duration.ofSeconds(10)).until(() -> targets.stream().allMatch(t -> t.decided()));
+      for (var t : targets) {
+        if (t.key().backendTls() == dev.sluice.config.ListenerConfig.BackendTls.REQUIRE) {
+          assertThat(t.state()).isEqualTo(HealthState.DOWN);
+          assertThat(t.lastResult().reason()).startsWith("TLS handshake failed");
+        } else {
+          assertThat(t.state()).as(t.lastResult().transcript().toString()).isEqualTo(HealthState.UP);
+        }
+      }
     }
   }
 }
