@@ -60,6 +60,7 @@ public final class BackendSession {
   /** The attributes the backend's XFORWARD takes, from its last EHLO reply. */
   private List<String> xforwardAttributes = List.of();
   private boolean pipelining;
+  private boolean resetBeforeMail;
   private Runnable onWritable = () -> {};
   private Runnable afterReplies = () -> {};
 
@@ -260,6 +261,22 @@ public final class BackendSession {
   }
 
   /** Whether the backend offered PIPELINING (RFC 2920): commands may be sent before earlier replies. */
+  /**
+   * This session's last MAIL was refused: the next MAIL must follow an RSET, since a server may
+   * keep state from the refused one (Postfix keeps the SIZE it was told until RSET, and judges a
+   * next MAIL without SIZE by it). Event-loop only, like the rest of the session.
+   */
+  public void resetBeforeNextMail() {
+    resetBeforeMail = true;
+  }
+
+  /** Whether an RSET must go before the next MAIL; clears the mark. */
+  public boolean takeResetBeforeMail() {
+    boolean r = resetBeforeMail;
+    resetBeforeMail = false;
+    return r;
+  }
+
   public boolean pipelining() {
     return pipelining;
   }

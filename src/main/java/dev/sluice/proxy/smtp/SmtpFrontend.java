@@ -808,6 +808,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         route.passive().success(b);
         finishMail(r, s);
       } else {
+        s.resetBeforeNextMail();
         finishMail(r, null);
       }
     });
@@ -827,6 +828,9 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       if (failure != null) {
         finishMail(BodyRelay.lostReply(hostname()), null);
       } else {
+        if (!r.isPositive()) {
+          s.resetBeforeNextMail();
+        }
         finishMail(r, r.isPositive() ? s : null);
       }
     });
@@ -837,6 +841,17 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
    * Postfix forgets XFORWARD attributes after each transaction.
    */
   private void mailFrom(BackendSession s, SmtpCommand mail, BackendSession.ReplyHandler handler) {
+    if (s.takeResetBeforeMail()) {
+      // (Before XFORWARD too: RSET ends what XFORWARD said.)
+      s.command("RSET", (r, failure) -> {
+        if (r != null && r.isPositive()) {
+          mailFrom(s, mail, handler);
+        } else {
+          handler.answered(null, failure != null ? failure : new BackendFailure("RSET answered " + r, null));
+        }
+      });
+      return;
+    }
     String line = "MAIL FROM:<" + mail.path() + ">" + params(mail);
     if (config().clientIdentity() != ListenerConfig.ClientIdentity.XFORWARD) {
       mailFrom(s, line, handler);
@@ -1055,12 +1070,17 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     if (tx != null) {
       BackendSession s = tx;
       endTransaction();
-      s.command("RSET").whenComplete((r, e) -> {
-        if (e != null || !r.isPositive()) {
-          s.abort();
-        }
-      });
+      reset(s);
     }
+  }
+
+  /** RSET to {@code s}, not waited for; a session that does not take it is closed. */
+  private static void reset(BackendSession s) {
+    s.command("RSET").whenComplete((r, e) -> {
+      if (e != null || !r.isPositive()) {
+        s.abort();
+      }
+    });
   }
 
   private void replyAndClose(SmtpReply r, Stage stage) {
