@@ -416,10 +416,11 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     return SmtpReply.of(454, "4.7.0 " + hostname() + " Error: authentication server lost; try again later");
   }
 
-  private void authReply(SmtpReply r) {
+  private void authReply(SmtpReply backendReply) {
     if (clientGone()) {
       return;
     }
+    SmtpReply r = fromBackend(backendReply);
     session.authAnswered(r);
     if (r.code() != 334 && !r.isPositive()) {
       authSession = null;
@@ -653,7 +654,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     if (clientGone()) {
       return;
     }
-    SmtpReply reply = r != null ? r : BodyRelay.lostReply(hostname());
+    SmtpReply reply = r != null ? fromBackend(r) : BodyRelay.lostReply(hostname());
     if (relayStage == Stage.RCPT) {
       session.rcptAnswered(reply);
     } else {
@@ -729,6 +730,15 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     } else {
       schedule(heldMail, null); // it went down, was drained or weighted 0 meanwhile
     }
+  }
+
+  /**
+   * A backend's reply as the client gets it. A {@code 421} closes Sluice's session to that backend,
+   * not the client's session to Sluice (RFC 5321 §3.8 obliges whoever sends 421 to close): the
+   * client gets {@code 451} with the same text, and its next transaction goes to another backend.
+   */
+  private static SmtpReply fromBackend(SmtpReply r) {
+    return r.code() == 421 ? r.withCode(451) : r;
   }
 
   private SmtpReply noMailServer() {
@@ -1004,7 +1014,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   /** The body has ended with {@code reply} for the client (already decided by the body relay). */
-  void messageFinished(SmtpReply reply, boolean keepBackend, long bytes) {
+  void messageFinished(SmtpReply backendReply, boolean keepBackend, long bytes) {
+    SmtpReply reply = fromBackend(backendReply);
     BackendSession s = tx;
     boolean ended = clientGone();
     if (s != null || !ended) {

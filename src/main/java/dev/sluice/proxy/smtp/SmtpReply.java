@@ -25,6 +25,15 @@ public record SmtpReply(int code, List<String> lines) {
     return new SmtpReply(code, List.of(code + " " + text));
   }
 
+  /** This reply with another code on every line, its text unchanged. */
+  public SmtpReply withCode(int newCode) {
+    List<String> out = new ArrayList<>(lines.size());
+    for (String l : lines) {
+      out.add(newCode + l.substring(Math.min(3, l.length())));
+    }
+    return new SmtpReply(newCode, out);
+  }
+
   /** 2xx: positive completion. */
   public boolean isPositive() {
     return code >= 200 && code < 300;

@@ -306,6 +306,32 @@ class SmtpModeTest {
     }
   }
 
+  /**
+   * A backend's 421 closes Sluice's session to that backend only (RFC 5321 §3.8): the client gets
+   * 451 with the same text, keeps its session, and its next message is delivered. Passing the 421
+   * on would tell the client its session is closing while Sluice kept it open.
+   */
+  @Test
+  void aBackendsClosing421ReachesTheClientAs451AndTheSessionGoesOn() throws Exception {
+    java.util.concurrent.atomic.AtomicInteger sessions = new java.util.concurrent.atomic.AtomicInteger();
+    ScriptedPeer closing = new ScriptedPeer(ScriptedPeer.afterHealthProbe("220 closing ready", c -> {
+      if (sessions.incrementAndGet() == 1) {
+        c.acceptUpToBody("closing").hearBody();
+        c.say("421 4.3.2 closing Service shutting down");
+        return; // and the connection closes
+      }
+      c.serveRest();
+    }));
+    lab.add(closing);
+    SluiceFixture f = sluice("", "{ name: closing, address: 127.0.0.1:" + closing.port() + " }");
+    try (LabSmtpClient c = LabSmtpClient.connect(f.address("l"), client(58), TIMEOUT)) {
+      c.command("EHLO gateway.test");
+      SmtpReply first = c.send("a@internet.example", "b@corp.example", "Subject: one\n\nhi\n");
+      assertThat(first.lines()).containsExactly("451 4.3.2 closing Service shutting down");
+      assertThat(c.send("a@internet.example", "b@corp.example", "Subject: two\n\nhi\n").code()).isEqualTo(250);
+    }
+  }
+
   @Test
   void tooManyRecipientsGets452() throws Exception {
     EmbeddedSmtpServer a = backend("a");
