@@ -138,7 +138,8 @@ final class BodyRelay implements BackendSession.ReplyHandler {
 
   private void count(int n) {
     forwarded += n;
-    if (forwarded > maxSize + 5) { // the 5-byte terminator is not part of the message size
+    // RFC 1870: the size leaves out the terminator (5 bytes at most) and the quoting dots.
+    if (forwarded - scanner.lineDots() > maxSize + 5) {
       tooBig = true;
       backend.abort();
     }

@@ -446,6 +446,7 @@ public final class ClientSession {
       recipientsAccepted++;
     } else {
       errors++;
+      recipientsAsked--; // max_recipients counts recipients taken (or still asked), as Postfix does
     }
   }
 

@@ -164,6 +164,8 @@ public final class DataScanner {
   private final boolean normalize;
   private int state = LINE_START;
   private long seen;
+  /** Dots at the start of a line of the forwarded body; see {@link #lineDots()}. */
+  private long lineDots;
   /** The pending CR was the last byte of an earlier chunk and was not forwarded. */
   private boolean crHeld;
   private boolean discarding;
@@ -215,6 +217,15 @@ public final class DataScanner {
     return state == MID && !crHeld;
   }
 
+  /**
+   * Dots seen at the start of a line so far, the terminator's included: the receiver removes one
+   * from each such line (RFC 5321 §4.5.2), and RFC 1870 leaves these doubled quoting dots out of a
+   * message's size.
+   */
+  long lineDots() {
+    return lineDots;
+  }
+
   /** Counts {@code n} ordinary bytes inside a line that the caller passed over without {@link #process}. */
   void skipped(int n) {
     seen += n;
@@ -240,12 +251,14 @@ public final class DataScanner {
         return inLine(b, MID, MID);
       case LINE_START:
         if (b == DOT) {
+          lineDots++;
           state = DOT_LINE;
           return true;
         }
         return inLine(b, BREAK, MID);
       case BREAK:
         if (b == DOT) {
+          lineDots++;
           state = MID;
           return splice(DOT_ONLY, 0, true);
         }

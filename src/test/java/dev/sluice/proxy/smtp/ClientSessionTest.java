@@ -130,6 +130,19 @@ class ClientSessionTest {
     assertThat(fourth.reply().text()).startsWith("4.5.3");
   }
 
+  /** A refused recipient takes no place under max_recipients (3 here), as in Postfix. */
+  @Test
+  void refusedRecipientsDoNotCountTowardsTheLimit() {
+    reach(Phase.TRANSACTION);
+    assertThat(line("RCPT TO:<unknown@y>").kind()).isEqualTo(RELAY_RCPT);
+    s.rcptAnswered(SmtpReply.of(550, "5.1.1 unknown user"));
+    for (int i = 0; i < 3; i++) {
+      assertThat(line("RCPT TO:<r" + i + "@y>").kind()).as("recipient %d", i).isEqualTo(RELAY_RCPT);
+      s.rcptAnswered(OK);
+    }
+    assertReply(line("RCPT TO:<r4@y>"), 452);
+  }
+
   @Test
   void localAnswersForVrfyNoopHelpAndUnofferedCommands() {
     line("EHLO c");

@@ -50,6 +50,17 @@ class DataScannerTest {
     assertClean("..x\r\n..\r\n...\r\na.b\r\n. \r\n.\tx\r\n.\r\n", mode);
   }
 
+  /** RFC 1870 leaves quoting dots out of the size: every line-start dot, the terminator's too. */
+  @ParameterizedTest
+  @EnumSource(BareNewline.class)
+  void countsTheDotsAtTheStartOfLines(BareNewline mode) {
+    DataScanner d = new DataScanner(mode);
+    for (byte b : "..x\r\na.b\r\n...\r\n.\r\n".getBytes(ISO_8859_1)) {
+      d.process(b);
+    }
+    assertThat(d.lineDots()).isEqualTo(3);
+  }
+
   @ParameterizedTest
   @EnumSource(BareNewline.class)
   void lineOfOneDotInsideIsTheEnd(BareNewline mode) {

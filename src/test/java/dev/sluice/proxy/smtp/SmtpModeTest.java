@@ -362,6 +362,20 @@ class SmtpModeTest {
     assertThat(a.messages()).isEqualTo(1);
   }
 
+  /** RFC 1870: quoting dots are not part of a message's size. 9,000 bytes here, 12,000 on the wire. */
+  @Test
+  void dotStuffingDoesNotCountTowardsTheSizeLimit() throws Exception {
+    EmbeddedSmtpServer a = backend("a");
+    SluiceFixture f = sluice("    limits: { max_message_size: 10KB }\n", entry(a));
+    try (LabSmtpClient c = LabSmtpClient.connect(f.address("l"), client(54), TIMEOUT)) {
+      c.command("EHLO x.test");
+      String dots = ".\n".repeat(2990); // each goes as "..": four bytes on the wire, three in the message
+      assertThat(c.send("a@internet.example", "b@corp.example", "Subject: dots\n\n" + dots).code()).isEqualTo(250);
+      assertThat(c.send("a@internet.example", "b@corp.example", "Subject: dots\n\n" + dots + dots).code())
+          .isEqualTo(552);
+    }
+    assertThat(a.messages()).isEqualTo(1);
+  }
 
   @Test
   void aBackendRefusingTheClientsEhloNameIsAVerdictOnTheClientNotOnTheBackend() throws Exception {
