@@ -160,6 +160,19 @@ public final class PoolBalancer {
   }
 
   /**
+   * Whether {@link #select} would find a backend for a listener with {@code eligibility}, leaving
+   * out {@code excluded}; without selecting one (nothing is remembered).
+   */
+  public boolean hasCandidate(Eligibility eligibility, Predicate<Backend> excluded) {
+    for (Backend b : byPriority) {
+      if (b.weight() > 0 && !excluded.test(b) && eligibility.eligibleSince(b) != Eligibility.NOT_ELIGIBLE) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
    * The weight {@code b} competes with right now for a listener with {@code eligibility}: its weight
    * reduced by slow start, 0 when not eligible (health, passive ejection, admin state). Ignores
    * priority tiers. For the admin API, and for smtp mode to check a backend chosen for a MAIL that

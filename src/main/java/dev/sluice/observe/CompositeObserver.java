@@ -73,9 +73,9 @@ public final class CompositeObserver implements SessionObserver {
   }
 
   @Override
-  public void retry(SessionInfo s, Backend b, String reason) {
+  public void retry(SessionInfo s, Backend b, String reason, boolean another) {
     for (SessionObserver m : members) {
-      m.retry(s, b, reason);
+      m.retry(s, b, reason, another);
     }
   }
 

@@ -172,8 +172,10 @@ public final class Metrics implements SessionObserver {
   }
 
   @Override
-  public void retry(SessionInfo s, Backend b, String reason) {
-    retries.labelValues(s.listener(), b.pool(), b.name(), retryReason(reason)).inc();
+  public void retry(SessionInfo s, Backend b, String reason, boolean another) {
+    if (another) { // a failure with nothing left to try shows in the transaction's outcome instead
+      retries.labelValues(s.listener(), b.pool(), b.name(), retryReason(reason)).inc();
+    }
   }
 
   @Override

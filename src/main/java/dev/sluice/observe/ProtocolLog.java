@@ -151,30 +151,36 @@ public final class ProtocolLog implements SessionObserver, AutoCloseable {
 
   @Override
   public void backendChosen(SessionInfo s, Backend b) {
-    add(s, '*', b.name() + " " + b.address(), "backend");
+    add(s, '*', b.name() + " " + b.address(), "backend", b.name());
   }
 
   @Override
-  public void retry(SessionInfo s, Backend b, String reason) {
-    add(s, '*', b.name() + ": " + reason, "retry");
+  public void retry(SessionInfo s, Backend b, String reason, boolean another) {
+    add(s, '*', b.name() + ": " + reason + (another ? "" : " (no other backend to try)"), "retry", b.name());
   }
 
   @Override
   public void transaction(SessionInfo s, Backend b, Outcome outcome, long bytes) {
-    add(s, '*', outcome.name().toLowerCase(Locale.ROOT) + " " + bytes + " bytes", "transaction");
+    add(s, '*', outcome.name().toLowerCase(Locale.ROOT) + " " + bytes + " bytes", "transaction",
+        b == null ? "" : b.name());
   }
 
   @Override
   public void bytes(SessionInfo s, Backend b, long fromClient, long toClient) {
-    add(s, '*', fromClient + " bytes from client, " + toClient + " bytes to client", "bytes");
+    add(s, '*', fromClient + " bytes from client, " + toClient + " bytes to client", "bytes", b.name());
   }
 
   private void add(SessionInfo s, char event, String data, String context) {
+    add(s, event, data, context, s.backend());
+  }
+
+  /** {@code backend}: the backend the event is about (the session's current one for the others). */
+  private void add(SessionInfo s, char event, String data, String context, String backend) {
     if (level == ProtocolLevel.NONE) {
       return;
     }
     // The sequence number is taken on the event loop, so it follows the session's own order.
-    Entry e = new Entry(clock.instant(), s, s.nextSequence(), s.backend(), event, data, context);
+    Entry e = new Entry(clock.instant(), s, s.nextSequence(), backend, event, data, context);
     if (!queue.offer(e)) {
       dropped.incrementAndGet();
     }

@@ -8,6 +8,7 @@ import dev.sluice.health.PassiveHealth;
 import dev.sluice.health.ProbeTarget;
 import dev.sluice.proxy.tls.BackendTlsContext;
 import dev.sluice.proxy.tls.ServerTls;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,14 +33,18 @@ public record ListenerRoute(
   private static final Logger log = LoggerFactory.getLogger(ListenerRoute.class);
 
   /**
-   * Reports a failure of {@code backend} in live traffic to the pool's passive health, and logs the
-   * ejection when this failure is the one that ejects it. Thread-safe, as {@link PassiveHealth} is.
+   * Reports a failure of {@code backend} in live traffic for session {@code info}: to the pool's
+   * passive health (logging the ejection when this failure is the one that ejects it), and to the
+   * observers as a retry when another backend will be tried, that is while the caller's retry
+   * budget is not spent ({@code budgetLeft}) and a backend not in {@code tried} is there to take
+   * it. Thread-safe, as {@link PassiveHealth} is.
    */
-  public void liveFailure(Backend backend) {
+  public void liveFailure(SessionInfo info, Backend backend, String why, boolean budgetLeft, Predicate<Backend> tried) {
     if (passive.failure(backend) == PassiveHealth.Verdict.EJECTED) {
       log.warn("{}: backend {} ejected for {} after consecutive failures in live traffic", listener.name(), backend,
           passive.remainingText(backend));
     }
+    observer.retry(info, backend, why, budgetLeft && balancer.hasCandidate(eligibility, tried));
   }
 
   /**

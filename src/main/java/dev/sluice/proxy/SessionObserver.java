@@ -51,8 +51,11 @@ public interface SessionObserver {
   /** A backend was chosen for the session (tcp) or transaction (smtp). */
   default void backendChosen(SessionInfo s, Backend b) {}
 
-  /** A backend failed for this session or transaction and another will be tried (or none is left). */
-  default void retry(SessionInfo s, Backend b, String reason) {}
+  /**
+   * Backend {@code b} failed for this session or transaction; another will be tried when {@code
+   * another}, else none is left (the client gets the failure).
+   */
+  default void retry(SessionInfo s, Backend b, String reason, boolean another) {}
 
   /** A transaction ended. {@code bytes} is the message size relayed (0 when no body was sent). */
   default void transaction(SessionInfo s, Backend b, Outcome outcome, long bytes) {}

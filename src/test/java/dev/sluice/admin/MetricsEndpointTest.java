@@ -84,4 +84,45 @@ class MetricsEndpointTest extends AdminTestBase {
         assertThat(PrometheusText.parse(admin.get("/metrics").body()).sum("sluice_rejections_total", "listener", "l",
             "reason", "acl")).isEqualTo(1));
   }
+
+  /**
+   * A retry counts when another backend is tried; the failure of the last one left shows as the
+   * transaction's outcome at that backend, not as a retry that never happened.
+   */
+  @Test
+  void aRetryCountsOnlyWhenAnotherBackendIsTried() throws Exception {
+    EmbeddedSmtpServer a = backend("a");
+    SluiceFixture f = sluice(yaml("", SMTP_LISTENER, a));
+    a.setBackPressure(true); // after the first probe: a is UP, and refuses internet senders with 452
+    try (LabSmtpClient c = LabSmtpClient.connect(f.address("l"), client(81), TIMEOUT)) {
+      c.command("EHLO c81");
+      assertThat(c.send("x@internet.example", "y@corp.example", "hello").code()).isEqualTo(452);
+    }
+    AdminClient admin = admin(f);
+    await().atMost(TIMEOUT).untilAsserted(() -> {
+      PrometheusText m = PrometheusText.parse(admin.get("/metrics").body());
+      assertThat(m.sum("sluice_transactions_total", "listener", "l", "backend", "a", "outcome", "deferred")).isEqualTo(1);
+      assertThat(m.sum("sluice_retries_total")).isZero();
+    });
+  }
+
+  @Test
+  void aRetryOnAnotherBackendIsCountedWithItsReason() throws Exception {
+    EmbeddedSmtpServer a = backend("a"), b = backend("b");
+    SluiceFixture f = sluice(yaml("", SMTP_LISTENER, a, b));
+    a.setBackPressure(true);
+    try (LabSmtpClient c = LabSmtpClient.connect(f.address("l"), client(82), TIMEOUT)) {
+      c.command("EHLO c82");
+      for (int i = 0; i < 4; i++) {
+        assertThat(c.send("x@internet.example", "y@corp.example", "hello").code()).isEqualTo(250);
+      }
+    }
+    AdminClient admin = admin(f);
+    await().atMost(TIMEOUT).untilAsserted(() -> {
+      PrometheusText m = PrometheusText.parse(admin.get("/metrics").body());
+      assertThat(m.sum("sluice_transactions_total", "backend", "b", "outcome", "accepted")).isEqualTo(4);
+      assertThat(m.sum("sluice_retries_total", "backend", "a", "reason", "reply_4xx")).isPositive()
+          .isEqualTo(a.refusedAtMailFrom());
+    });
+  }
 }

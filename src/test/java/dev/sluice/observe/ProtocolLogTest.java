@@ -144,7 +144,7 @@ class ProtocolLogTest {
     p.connected(s);
     p.sent(s, Stage.CONNECT, SmtpReply.of(220, "hi"));
     p.received(s, "EHLO x");
-    p.retry(s, backend("server2"), "connect failed: refused");
+    p.retry(s, backend("server2"), "connect failed: refused", true);
     p.disconnected(s);
     p.close();
     assertThat(rows(dir.resolve("sluice-2026-11-30.log"))).extracting(r -> r.get(7)).containsExactly("+", "*", "-");

@@ -114,6 +114,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private Ahead heldRcptAhead;
   /** Every backend tried refused {@link #heldMail}: each RCPT of the transaction gets this. */
   private SmtpReply mailRefused;
+  /** The backend whose refusal of {@link #heldMail} the client gets, if a backend answered at all. */
+  private Backend refusedBy;
   /** Strict: a command that is not valid UTF-8 is refused, never repaired and passed on. */
   private final java.nio.charset.CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
       .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
@@ -678,6 +680,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private void holdMail(SmtpCommand mail) {
     followReload();
     tried.clear();
+    refusedBy = null;
     SmtpReply refusal = null;
     if (session.authenticated()) {
       if (!authenticatedServerReady()) {
@@ -788,11 +791,15 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         BackendFailure f = (BackendFailure) BackendSession.unwrap(e);
         if (f.refusesClient()) {
           log.info("{}: backend {} refused {}: {}", listener.name(), b, info.remote(), f.getMessage());
+          refusedBy = b;
           finishMail(f.reply(), null); // the server's verdict on the client, passed on as it is
           return;
         }
         failed(b, "session setup: " + f.getMessage());
         SmtpReply r = f.reply();
+        if (r != null && r.isTransient()) {
+          refusedBy = b; // r is the reply the client gets if no other backend takes the MAIL
+        }
         if (!gone) {
           schedule(mail, r != null && r.isTransient() ? r : lastTransient);
         }
@@ -813,12 +820,14 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         schedule(mail, lastTransient);
       } else if (r.isTransient()) {
         failed(b, "MAIL FROM answered " + r);
+        refusedBy = b;
         schedule(mail, r);
       } else if (r.isPositive()) {
         route.passive().success(b);
         finishMail(r, s);
       } else {
         s.resetBeforeNextMail();
+        refusedBy = b;
         finishMail(r, null);
       }
     });
@@ -840,6 +849,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       } else {
         if (!r.isPositive()) {
           s.resetBeforeNextMail();
+          refusedBy = s.backend();
         }
         finishMail(r, r.isPositive() ? s : null);
       }
@@ -941,8 +951,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
 
   private void failed(Backend b, String why) {
     log.warn("{}: backend {} failed for {}: {}", listener.name(), b, info.remote(), why);
-    route.observer().retry(info, b, why);
-    route.liveFailure(b);
+    route.liveFailure(info, b, why, tried.size() <= config().retries(), alreadyTried);
     BackendSession s = sessions.remove(b);
     if (s != null) {
       s.quit();
@@ -1004,7 +1013,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       relay(rcpt, Stage.RCPT); // its answer may be in already (sent ahead), or it goes now
     } else {
       mailRefused = r;
-      route.observer().transaction(info, null, outcomeOf(r), 0);
+      route.observer().transaction(info, refusedBy, outcomeOf(r), 0);
       relayReply(r);
       dropLineAhead(); // the RCPT went ahead to a backend that refused the MAIL: wait for its answer
     }

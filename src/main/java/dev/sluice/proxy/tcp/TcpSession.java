@@ -118,8 +118,8 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
                       return;
                     }
                     log.warn("{}: backend {} connect failed: {}", listener.name(), backend, NetErrors.describe(f.cause()));
-                    route.observer().retry(info, backend, "connect failed: " + NetErrors.describe(f.cause()));
-                    route.liveFailure(backend);
+                    route.liveFailure(info, backend, "connect failed: " + NetErrors.describe(f.cause()), true,
+                        tried::contains);
                     tryNextBackend();
                   } else {
                     backendChannel = f.getNow();
@@ -179,8 +179,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
   /** The backend failed before or at its banner: try the next one. */
   void bannerFailed(Channel backend, Backend chosen, String why) {
     log.warn("{}: backend {} refused session from {}: {}", listener.name(), chosen, info.remote(), why);
-    route.observer().retry(info, chosen, why);
-    route.liveFailure(chosen);
+    route.liveFailure(info, chosen, why, true, tried::contains);
     backend.close();
     backendChannel = null;
     tryNextBackend();
