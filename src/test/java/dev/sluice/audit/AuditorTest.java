@@ -6,10 +6,12 @@ import static dev.sluice.audit.AuditConfigs.audit;
 import static dev.sluice.audit.AuditConfigs.codes;
 import static dev.sluice.audit.AuditConfigs.lineOf;
 import static dev.sluice.audit.AuditConfigs.only;
+import static dev.sluice.audit.AuditConfigs.routes;
 import static dev.sluice.audit.AuditConfigs.with;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The rules' specific conditions, locations and acknowledgement. */
@@ -61,6 +63,51 @@ class AuditorTest {
     assertThat(only(audit(sources), "SL001").explanation()).contains("host's default address");
     String oneSet = with(plain, "source_address: 10.0.0.22", "");
     assertThat(codes(oneSet)).doesNotContain("SL001");
+  }
+
+  /** Loopback backends; {@code %s} and {@code %s} are the two listeners' extra keys. */
+  private static String loopback(String internetKeys, String relayKeys) {
+    return """
+        pools:
+          hub: { backends: [127.0.0.1:10025, 127.0.0.2:10025] }
+        listeners:
+          internet: { listen: 10.1.1.12:25, pool: hub, trust: external%s }
+          relay: { listen: 10.1.1.12:2525, pool: hub, trust: internal, allow: [10.0.0.0/8]%s }
+        """.formatted(internetKeys, relayKeys);
+  }
+
+  @Test
+  void openRelayWhenAnUnsetSourceAddressIsTheDefaultTheOtherListenerSets() {
+    // Towards a loopback backend the kernel picks 127.0.0.1: the listener without source_address
+    // connects from exactly the address the other one sets.
+    Finding f = only(audit(loopback("", ", source_address: 127.0.0.1")), "SL001");
+    assertThat(f.title()).contains("127.0.0.1:10025, 127.0.0.2:10025");
+    assertThat(f.explanation()).contains("127.0.0.1", "'internet' sets no source_address");
+    assertThat(codes(loopback(", source_address: 127.0.0.1", ""))).contains("SL001");
+    assertThat(codes(loopback("", ", source_address: 127.0.0.22"))).doesNotContain("SL001");
+  }
+
+  @Test
+  void openRelayWhenTheRoutingTableGivesTheUnsetListenerTheOtherOnesAddress() {
+    // CLEAN without XCLIENT, and no source_address on the internal listener: where it connects from
+    // is the host's routing table's answer.
+    String yaml = with(with(CLEAN, "client_identity: xclient", "client_identity: none"), "source_address: 10.0.0.22", "");
+    assertThat(codes(yaml)).doesNotContain("SL001"); // no routes known: cannot tell
+    DefaultSource viaExternalAddress = routes(Map.of("10.0.0.11", "10.0.0.21", "10.0.0.12", "10.0.0.21",
+        "10.0.0.13", "10.0.0.9"));
+    Finding f = only(audit(yaml, viaExternalAddress), "SL001");
+    assertThat(f.title()).contains("reach 10.0.0.11:25, 10.0.0.12:25 from the same source address")
+        .doesNotContain("10.0.0.13");
+    assertThat(f.explanation()).contains("Both connect from 10.0.0.21 ('relay' sets no source_address",
+        "the source_address of 'internet'", "10.0.0.11, 10.0.0.12");
+    assertThat(codes(yaml, routes(Map.of("10.0.0.11", "10.0.0.9", "10.0.0.12", "10.0.0.9")))).doesNotContain("SL001");
+    // The other way round: the external listener without source_address.
+    String other = with(with(with(CLEAN, "client_identity: xclient", "client_identity: none"),
+        "source_address: 10.0.0.21", ""), "source_address: 10.0.0.22", "source_address: 10.0.0.21");
+    assertThat(codes(other, viaExternalAddress)).contains("SL001");
+    // Host names are not resolved, so their default source stays unknown.
+    String named = with(yaml, "address: 10.0.0.11:25", "address: mail1.corp.example:25");
+    assertThat(only(audit(named, viaExternalAddress), "SL001").title()).doesNotContain("mail1");
   }
 
   @Test
