@@ -40,7 +40,8 @@ public final class Auditor {
         new ProxyFromAnywhereRule(),
         new SharedProfileRule(),
         new DuplicateBackendRule(),
-        new BackendTlsVerifyRule());
+        new BackendTlsVerifyRule(),
+        new TwoPopulationsRule(routes));
   }
 
   /** Exit status with an unacknowledged error. */

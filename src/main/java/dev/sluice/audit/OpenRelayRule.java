@@ -56,11 +56,4 @@ final class OpenRelayRule extends Rule {
       }
     }
   }
-
-  private static boolean carriesClientAddress(ListenerConfig l) {
-    return switch (l.clientIdentity()) {
-      case XCLIENT, PROXY_V1, PROXY_V2 -> true;
-      case NONE, XFORWARD -> false;
-    };
-  }
 }

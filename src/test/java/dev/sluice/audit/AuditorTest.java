@@ -110,6 +110,71 @@ class AuditorTest {
     assertThat(only(audit(named, viaExternalAddress), "SL001").title()).doesNotContain("mail1");
   }
 
+  /** The seed with the relay listener's trust left out: it defaults to external. */
+  private static final String SEED_UNMARKED = SEED.replace("    trust: internal\n", "");
+
+  @Test
+  void anInternalLookingListenerWithoutTrustInternalSharingTheInternetsAddressIsReported() {
+    List<Finding> findings = audit(SEED_UNMARKED);
+    assertThat(codes(SEED_UNMARKED)).doesNotContain("SL001", "SL014");
+    Finding f = only(findings, "SL019");
+    assertThat(f.severity()).isEqualTo(Severity.ERROR);
+    assertThat(f.location().line()).isEqualTo(lineOf(SEED_UNMARKED, "  relay:"));
+    assertThat(f.title()).contains("'relay'", "'internet'", "10.1.1.21:25, 10.1.1.22:25");
+    assertThat(f.explanation()).contains("10.0.0.0/8", "trust: internal", "host's default address", "open relay");
+    assertThat(Auditor.exitCode(findings)).isEqualTo(2);
+    // Marked internal, the same layout is SL001's, and reported once.
+    assertThat(codes(SEED)).contains("SL001").doesNotContain("SL019");
+  }
+
+  @Test
+  void twoPopulationsNeedOneListenerOpenToTheInternetAndOneThatIsNot() {
+    // Both admit the internet: one population.
+    assertThat(codes(SEED_UNMARKED.replace("    allow: [10.0.0.0/8]\n", ""))).doesNotContain("SL019");
+    // Both admit only private networks: no internet sender reaches either.
+    String bothPrivate = SEED_UNMARKED.replace("    trust: external\n", "    trust: external\n    allow: [192.168.0.0/16]\n");
+    assertThat(codes(bothPrivate)).doesNotContain("SL019");
+    // A partner's public range is as narrow as a private one.
+    assertThat(codes(SEED_UNMARKED.replace("allow: [10.0.0.0/8]", "allow: [203.0.113.0/24]"))).contains("SL019");
+    // The internet less a few networks is still the internet.
+    String lessDeny = SEED_UNMARKED.replace("allow: [10.0.0.0/8]", "deny: [198.51.100.0/24]");
+    assertThat(codes(lessDeny)).doesNotContain("SL019");
+    // A listener only the host itself can reach serves the host's own applications.
+    String local = SEED_UNMARKED.replace("    allow: [10.0.0.0/8]\n", "").replace("10.1.1.12:2525", "127.0.0.1:2525");
+    assertThat(only(audit(local), "SL019").explanation()).contains("127.0.0.1");
+    // And one that the internet cannot reach is not the internet's way in.
+    String bothLocal = local.replace("10.1.1.12:25\n", "127.0.0.1:25\n");
+    assertThat(codes(bothLocal)).doesNotContain("SL019");
+  }
+
+  @Test
+  void twoPopulationsAreToldApartWhenTheInternetListenerHandsOnTheClient() {
+    String external = "trust: external\n";
+    assertThat(codes(SEED_UNMARKED.replace(external, external + "    client_identity: proxy_v2\n"))).doesNotContain("SL019");
+    // On the narrow listener only, it does not help: internet mail still arrives from the shared address.
+    String narrow = "allow: [10.0.0.0/8]\n";
+    assertThat(codes(SEED_UNMARKED.replace(narrow, narrow + "    client_identity: proxy_v2\n"))).contains("SL019");
+  }
+
+  @Test
+  void twoPopulationsOnlyFromTheSameSourceAddress() {
+    String split = SEED_UNMARKED.replace("    allow: [10.0.0.0/8]\n", "    allow: [10.0.0.0/8]\n    source_address: 10.0.0.22\n");
+    assertThat(codes(split)).doesNotContain("SL019");
+    // ... unless the host's routing gives the internet listener that very address.
+    DefaultSource via22 = routes(Map.of("10.1.1.21", "10.0.0.22", "10.1.1.22", "10.0.0.22"));
+    assertThat(only(audit(split, via22), "SL019").explanation()).contains("'internet' sets no source_address");
+  }
+
+  @Test
+  void twoPopulationsIsAcknowledgedOnTheNarrowListener() {
+    String acked = SEED_UNMARKED.replace("allow: [10.0.0.0/8]\n", "allow: [10.0.0.0/8]\n    acknowledge: [SL019]\n");
+    List<Finding> findings = audit(acked);
+    assertThat(only(findings, "SL019").acknowledged()).isTrue();
+    assertThat(Auditor.exitCode(findings)).isEqualTo(1);
+    String onTheOther = SEED_UNMARKED.replace("trust: external\n", "trust: external\n    acknowledge: [SL019]\n");
+    assertThat(only(audit(onTheOther), "SL019").acknowledged()).isFalse();
+  }
+
   @Test
   void unevenWeightsPrintEachBackendsShareAndStandbyTiers() {
     String yaml = with(with(CLEAN, "address: 10.0.0.11:25 }", "address: 10.0.0.11:25, weight: 2 }"),
