@@ -41,7 +41,8 @@ public final class Auditor {
         new SharedProfileRule(),
         new DuplicateBackendRule(),
         new BackendTlsVerifyRule(),
-        new TwoPopulationsRule(routes));
+        new TwoPopulationsRule(routes),
+        new PlainAuthRule());
   }
 
   /** Exit status with an unacknowledged error. */

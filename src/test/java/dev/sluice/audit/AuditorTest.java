@@ -175,6 +175,47 @@ class AuditorTest {
     assertThat(only(audit(onTheOther), "SL019").acknowledged()).isFalse();
   }
 
+  /** An smtp listener relaying AUTH; {@code %s} is its further keys. */
+  private static String authRelay(String listen, String keys) {
+    return """
+        pools:
+          hub: { backends: [10.0.0.11:25, 10.0.0.12:25] }
+        listeners:
+          submission: { listen: %s, pool: hub, auth: relay, client_identity: xclient%s }
+        """.formatted(listen, keys);
+  }
+
+  @Test
+  void authRelayedWithoutTlsIsReportedAtTheListener() {
+    String yaml = authRelay("10.0.0.5:587", "");
+    Finding f = only(audit(yaml), "SL020");
+    assertThat(f.severity()).isEqualTo(Severity.ERROR);
+    assertThat(f.location().line()).isEqualTo(lineOf(yaml, "  submission:"));
+    assertThat(f.title()).contains("'submission'");
+    assertThat(f.explanation()).contains("AUTH PLAIN LOGIN", "plain text");
+    assertThat(Auditor.exitCode(audit(yaml))).isEqualTo(2);
+    // An internal listener's passwords cross the network in the clear just the same.
+    assertThat(codes(authRelay("10.0.0.5:587", ", trust: internal, allow: [10.0.0.0/8]"))).contains("SL020");
+  }
+
+  @Test
+  void authOverTlsOrOnLoopbackOrNotRelayedIsFine() {
+    // With tls, AUTH is offered only after STARTTLS (or from the first byte with implicit TLS).
+    assertThat(codes(authRelay("10.0.0.5:587", ", tls: { cert: c.pem, key: k.pem }"))).doesNotContain("SL020");
+    assertThat(codes(authRelay("10.0.0.5:465", ", tls: { cert: c.pem, key: k.pem, implicit: true }")))
+        .doesNotContain("SL020");
+    // Only this host can reach a loopback listener: the credentials never cross a network.
+    assertThat(codes(authRelay("127.0.0.1:587", ""))).doesNotContain("SL020");
+    assertThat(codes(authRelay("10.0.0.5:587", "").replace("auth: relay", "auth: none"))).doesNotContain("SL020");
+  }
+
+  @Test
+  void authWithoutTlsCanBeAcknowledged() {
+    List<Finding> findings = audit(authRelay("10.0.0.5:587", ", acknowledge: [SL020]"));
+    assertThat(only(findings, "SL020").acknowledged()).isTrue();
+    assertThat(Auditor.exitCode(findings)).isLessThan(2);
+  }
+
   @Test
   void unevenWeightsPrintEachBackendsShareAndStandbyTiers() {
     String yaml = with(with(CLEAN, "address: 10.0.0.11:25 }", "address: 10.0.0.11:25, weight: 2 }"),

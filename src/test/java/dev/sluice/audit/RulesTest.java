@@ -61,7 +61,8 @@ class RulesTest {
                 source_address: 10.0.0.23
                 allow: [10.0.0.0/8]
               relay:
-            """));
+            """),
+        Arguments.of("SL020", "tls: { cert: tls/cert.pem, key: tls/key.pem }", "auth: relay"));
   }
 
   @ParameterizedTest(name = "{0}: {2}")
