@@ -8,29 +8,42 @@ import java.util.List;
 /**
  * Audits a configuration for the seed's pitfalls (DESIGN §1, §7): runs every {@link Rule} and
  * returns their findings, acknowledged ones included (marked), most severe first, then in file
- * order. Pure: reads nothing but the given config, resolves no names, opens no files.
+ * order. Pure: reads nothing but the given config, resolves no names, opens no files. The one fact
+ * from outside the file, where a listener without {@code source_address} connects from, comes in
+ * as a {@link DefaultSource} function ({@code sluice audit} asks the kernel's routing table).
  */
 public final class Auditor {
-  /** Every rule, in code order. A code, once published, never changes meaning. */
-  public static final List<Rule> RULES = List.of(
-      new OpenRelayRule(),
-      new ClientIdentityRule(),
-      new ShallowHealthRule(),
-      new UnevenWeightsRule(),
-      new ClientAffinityRule(),
-      new ExternalTlsRule(),
-      new AdminTokenRule(),
-      new SingleBackendRule(),
-      new PerConnectionRule(),
-      new NoRetriesRule(),
-      new BareNewlineRule(),
-      new ProbeTimingRule(),
-      new SingleActiveRule(),
-      new InternalOpenRule(),
-      new ProxyFromAnywhereRule(),
-      new SharedProfileRule(),
-      new DuplicateBackendRule(),
-      new BackendTlsVerifyRule());
+  /** Every rule, in code order, knowing no routes ({@link DefaultSource#UNKNOWN}). */
+  public static final List<Rule> RULES = rules(DefaultSource.UNKNOWN);
+
+  /**
+   * Every rule, in code order; those comparing source addresses take a listener without {@code
+   * source_address} to connect from where {@code routes} says. A code, once published, never
+   * changes meaning.
+   */
+  public static List<Rule> rules(DefaultSource routes) {
+    return List.of(
+        new OpenRelayRule(routes),
+        new ClientIdentityRule(),
+        new ShallowHealthRule(),
+        new UnevenWeightsRule(),
+        new ClientAffinityRule(),
+        new ExternalTlsRule(),
+        new AdminTokenRule(),
+        new SingleBackendRule(),
+        new PerConnectionRule(),
+        new NoRetriesRule(),
+        new BareNewlineRule(),
+        new ProbeTimingRule(),
+        new SingleActiveRule(),
+        new InternalOpenRule(),
+        new ProxyFromAnywhereRule(),
+        new SharedProfileRule(),
+        new DuplicateBackendRule(),
+        new BackendTlsVerifyRule(),
+        new TwoPopulationsRule(routes),
+        new PlainAuthRule());
+  }
 
   /** Exit status with an unacknowledged error. */
   public static final int EXIT_ERRORS = 2;
@@ -44,10 +57,21 @@ public final class Auditor {
 
   private Auditor() {}
 
-  /** All findings of all rules on {@code config}, most severe first, then by position in the file. */
+  /**
+   * All findings of all rules on {@code config}, most severe first, then by position in the file;
+   * a listener without {@code source_address} matches only another without one.
+   */
   public static List<Finding> audit(SluiceConfig config) {
+    return audit(config, DefaultSource.UNKNOWN);
+  }
+
+  /**
+   * All findings of all rules on {@code config}, most severe first, then by position in the file; a
+   * listener without {@code source_address} connects from where {@code routes} says.
+   */
+  public static List<Finding> audit(SluiceConfig config, DefaultSource routes) {
     List<Finding> all = new ArrayList<>();
-    for (Rule rule : RULES) {
+    for (Rule rule : rules(routes)) {
       all.addAll(rule.check(config));
     }
     all.sort(ORDER);

@@ -1,14 +1,9 @@
 package dev.sluice.audit;
 
-import dev.sluice.config.BackendConfig;
 import dev.sluice.config.ListenerConfig;
 import dev.sluice.config.ListenerConfig.Trust;
 import dev.sluice.config.SluiceConfig;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Objects;
-import java.util.Set;
-import java.util.stream.Collectors;
 
 /**
  * SL001: an external and an internal listener reach the same backend from the same source
@@ -17,7 +12,9 @@ import java.util.stream.Collectors;
  *
  * <p>Addresses are compared as written ({@code host:port}, host case-insensitive); nothing is
  * resolved, so the audit never depends on DNS. Two unset {@code source_address}es count as the same:
- * both listeners then connect from the host's default address, which is the seed's exact layout.
+ * both listeners then connect from the host's default address, which is the seed's exact layout. So
+ * does an unset one whose default source towards the backend ({@link DefaultSource}, {@code 127.0.0.1}
+ * for a loopback backend) is the address the other listener sets ({@link SharedSource}).
  *
  * <p>Not reported when the external listener hands each client's own address to the servers
  * ({@code client_identity: xclient}, {@code proxy_v1} or {@code proxy_v2}): the servers then judge
@@ -26,8 +23,12 @@ import java.util.stream.Collectors;
  * count: it only changes what the server logs.
  */
 final class OpenRelayRule extends Rule {
-  OpenRelayRule() {
+  private final DefaultSource routes;
+
+  /** {@code routes}: where a listener without {@code source_address} connects from. */
+  OpenRelayRule(DefaultSource routes) {
     super("SL001", Severity.ERROR, Pitfall.OPEN_RELAY, "open relay risk");
+    this.routes = routes;
   }
 
   @Override
@@ -37,21 +38,14 @@ final class OpenRelayRule extends Rule {
         continue;
       }
       for (ListenerConfig internal : listeners(c, Trust.INTERNAL)) {
-        if (!Objects.equals(ext.sourceAddress(), internal.sourceAddress())) {
+        SharedSource.Shared shared = SharedSource.between(c, ext, internal, routes).orElse(null);
+        if (shared == null) {
           continue;
         }
-        Set<String> shared = addresses(c, ext);
-        shared.retainAll(addresses(c, internal));
-        if (shared.isEmpty()) {
-          continue;
-        }
-        String source = ext.sourceAddress() == null
-            ? "the host's default address (no source_address on either)"
-            : ext.sourceAddress().getHostAddress();
         out.add(finding(ext.location(),
             "external listener " + q(ext.name()) + " and internal listener " + q(internal.name())
-                + " reach " + String.join(", ", shared) + " from the same source address",
-            "Both connect from " + source + ". A server cannot tell internet mail from internal relay "
+                + " reach " + String.join(", ", shared.backends()) + " from the same source address",
+            "Both connect from " + shared.source() + ". A server cannot tell internet mail from internal relay "
                 + "traffic by address, so a relay connector that trusts " + q(internal.name()) + " (line "
                 + internal.location().line() + ") also lets any internet sender relay to any domain: the "
                 + "seed's open relay (Exchange's 'Internal Relay' connector with the balancer's address in "
@@ -61,19 +55,5 @@ final class OpenRelayRule extends Rule {
             ext.acknowledge()));
       }
     }
-  }
-
-  private static boolean carriesClientAddress(ListenerConfig l) {
-    return switch (l.clientIdentity()) {
-      case XCLIENT, PROXY_V1, PROXY_V2 -> true;
-      case NONE, XFORWARD -> false;
-    };
-  }
-
-  private static Set<String> addresses(SluiceConfig c, ListenerConfig l) {
-    return poolOf(c, l).backends().stream()
-        .map(BackendConfig::address)
-        .map(Rule::addressKey)
-        .collect(Collectors.toCollection(LinkedHashSet::new));
   }
 }

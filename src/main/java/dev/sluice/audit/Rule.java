@@ -106,6 +106,17 @@ public abstract class Rule {
     return new HostPort(a.host().toLowerCase(Locale.ROOT), a.port()).toString();
   }
 
+  /**
+   * Whether the servers learn each client's own address from {@code l} ({@code xclient}, {@code
+   * proxy_v1}, {@code proxy_v2}) and judge relaying by it. {@code xforward} only changes their logs.
+   */
+  static boolean carriesClientAddress(ListenerConfig l) {
+    return switch (l.clientIdentity()) {
+      case XCLIENT, PROXY_V1, PROXY_V2 -> true;
+      case NONE, XFORWARD -> false;
+    };
+  }
+
   /** {@code 'name'}: how findings quote a configured name. */
   static String q(String name) {
     return "'" + name + "'";

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.audit.Auditor;
+import dev.sluice.audit.DefaultSource;
 import dev.sluice.audit.Finding;
 import dev.sluice.audit.Severity;
 import dev.sluice.config.ConfigException;
@@ -28,6 +29,10 @@ import picocli.CommandLine.Spec;
  * title, then the explanation and the fix indented) and a summary line that also counts the
  * acknowledged ones; {@code --json} prints all findings, acknowledged ones marked.
  *
+ * <p>Where a listener without {@code source_address} connects from is this host's routing table's
+ * answer ({@link KernelRoutes}: no packet is sent), unless {@code --no-route-lookup}; tests inject
+ * their own {@link DefaultSource}.
+ *
  * <p>Exit 2 with an unacknowledged error or an invalid configuration (errors printed as {@code
  * sluice check} does), 1 with an unacknowledged warning, else 0. One instance per invocation.
  */
@@ -39,6 +44,8 @@ public final class AuditCommand implements Callable<Integer> {
   private static final int WIDTH = 100;
   private static final String INDENT = "    ";
 
+  private final DefaultSource routes;
+
   @Spec private CommandSpec spec;
 
   @Option(names = {"-c", "--config"}, required = true, paramLabel = "FILE", description = "the configuration file")
@@ -46,6 +53,20 @@ public final class AuditCommand implements Callable<Integer> {
 
   @Option(names = "--json", description = "print the findings as one JSON document")
   private boolean json;
+
+  @Option(names = "--no-route-lookup", description = "do not ask this host's routing table where a listener "
+      + "without source_address connects from (when auditing a file for another host)")
+  private boolean noRouteLookup;
+
+  /** The command as {@code sluice audit} runs it: default source addresses from this host's routes. */
+  public AuditCommand() {
+    this(new KernelRoutes());
+  }
+
+  /** {@code routes}: where a listener without {@code source_address} connects from. */
+  public AuditCommand(DefaultSource routes) {
+    this.routes = routes;
+  }
 
   @Override
   public Integer call() {
@@ -59,7 +80,7 @@ public final class AuditCommand implements Callable<Integer> {
       err.flush();
       return CheckCommand.EXIT_INVALID;
     }
-    List<Finding> findings = Auditor.audit(c);
+    List<Finding> findings = Auditor.audit(c, noRouteLookup ? DefaultSource.UNKNOWN : routes);
     PrintWriter out = spec.commandLine().getOut();
     out.print(json ? json(findings) : text(findings));
     out.flush();

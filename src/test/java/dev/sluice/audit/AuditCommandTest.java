@@ -13,6 +13,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -23,6 +24,10 @@ class AuditCommandTest {
   private final StringWriter out = new StringWriter();
   private final StringWriter err = new StringWriter();
 
+  /** This test host's routing table: towards the CLEAN servers, connections come from 10.0.0.21. */
+  private static final DefaultSource ROUTES =
+      AuditConfigs.routes(Map.of("10.0.0.11", "10.0.0.21", "10.0.0.12", "10.0.0.21", "10.0.0.13", "10.0.0.21"));
+
   private int run(String yaml, String... extra) throws Exception {
     Path file = dir.resolve("sluice.yaml");
     Files.writeString(file, yaml);
@@ -30,7 +35,7 @@ class AuditCommandTest {
     args[0] = "-c";
     args[1] = file.toString();
     System.arraycopy(extra, 0, args, 2, extra.length);
-    CommandLine cmd = new CommandLine(new AuditCommand());
+    CommandLine cmd = new CommandLine(new AuditCommand(ROUTES));
     cmd.setOut(new PrintWriter(out));
     cmd.setErr(new PrintWriter(err));
     return cmd.execute(args);
@@ -58,6 +63,17 @@ class AuditCommandTest {
   @Test
   void cleanDesignExitsZero() throws Exception {
     assertThat(run(CLEAN)).isZero();
+    assertThat(out.toString()).isEqualTo(file() + ": no findings\n");
+  }
+
+  @Test
+  void aListenerWithoutSourceAddressConnectsFromWhereTheHostRoutesIt() throws Exception {
+    String yaml = with(with(CLEAN, "client_identity: xclient", "client_identity: xforward"), "source_address: 10.0.0.22", "");
+    assertThat(run(yaml)).isEqualTo(2);
+    assertThat(out.toString()).startsWith("SL001 ERROR ").contains("Both connect from 10.0.0.21 ('relay' sets no");
+    out.getBuffer().setLength(0);
+    // For a file meant for another host, this host's routes say nothing.
+    assertThat(run(yaml, "--no-route-lookup")).isZero();
     assertThat(out.toString()).isEqualTo(file() + ": no findings\n");
   }
 

@@ -5,7 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.sluice.config.ConfigException;
 import dev.sluice.config.ConfigLoader;
 import dev.sluice.config.SluiceConfig;
+import dev.sluice.config.IpLiteral;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -108,6 +113,31 @@ final class AuditConfigs {
 
   static List<String> codes(String yaml) {
     return audit(yaml).stream().map(Finding::code).toList();
+  }
+
+  static List<Finding> audit(String yaml, DefaultSource routes) {
+    return Auditor.audit(parse(yaml), routes);
+  }
+
+  static List<String> codes(String yaml, DefaultSource routes) {
+    return audit(yaml, routes).stream().map(Finding::code).toList();
+  }
+
+  /**
+   * A routing table as a map from destination to the source address the host picks towards it (IP
+   * literals); other destinations have no route.
+   */
+  static DefaultSource routes(Map<String, String> sourceByDestination) {
+    return destination -> Optional.ofNullable(sourceByDestination.get(destination.getHostAddress()))
+        .map(AuditConfigs::ip);
+  }
+
+  static InetAddress ip(String literal) {
+    try {
+      return InetAddress.getByAddress(IpLiteral.parse(literal));
+    } catch (UnknownHostException e) {
+      throw new AssertionError(e);
+    }
   }
 
   /** {@code yaml} with the first occurrence of {@code from} replaced; fails if it is absent. */

@@ -6,10 +6,12 @@ import static dev.sluice.audit.AuditConfigs.audit;
 import static dev.sluice.audit.AuditConfigs.codes;
 import static dev.sluice.audit.AuditConfigs.lineOf;
 import static dev.sluice.audit.AuditConfigs.only;
+import static dev.sluice.audit.AuditConfigs.routes;
 import static dev.sluice.audit.AuditConfigs.with;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The rules' specific conditions, locations and acknowledgement. */
@@ -61,6 +63,157 @@ class AuditorTest {
     assertThat(only(audit(sources), "SL001").explanation()).contains("host's default address");
     String oneSet = with(plain, "source_address: 10.0.0.22", "");
     assertThat(codes(oneSet)).doesNotContain("SL001");
+  }
+
+  /** Loopback backends; {@code %s} and {@code %s} are the two listeners' extra keys. */
+  private static String loopback(String internetKeys, String relayKeys) {
+    return """
+        pools:
+          hub: { backends: [127.0.0.1:10025, 127.0.0.2:10025] }
+        listeners:
+          internet: { listen: 10.1.1.12:25, pool: hub, trust: external%s }
+          relay: { listen: 10.1.1.12:2525, pool: hub, trust: internal, allow: [10.0.0.0/8]%s }
+        """.formatted(internetKeys, relayKeys);
+  }
+
+  @Test
+  void openRelayWhenAnUnsetSourceAddressIsTheDefaultTheOtherListenerSets() {
+    // Towards a loopback backend the kernel picks 127.0.0.1: the listener without source_address
+    // connects from exactly the address the other one sets.
+    Finding f = only(audit(loopback("", ", source_address: 127.0.0.1")), "SL001");
+    assertThat(f.title()).contains("127.0.0.1:10025, 127.0.0.2:10025");
+    assertThat(f.explanation()).contains("127.0.0.1", "'internet' sets no source_address");
+    assertThat(codes(loopback(", source_address: 127.0.0.1", ""))).contains("SL001");
+    assertThat(codes(loopback("", ", source_address: 127.0.0.22"))).doesNotContain("SL001");
+  }
+
+  @Test
+  void openRelayWhenTheRoutingTableGivesTheUnsetListenerTheOtherOnesAddress() {
+    // CLEAN without XCLIENT, and no source_address on the internal listener: where it connects from
+    // is the host's routing table's answer.
+    String yaml = with(with(CLEAN, "client_identity: xclient", "client_identity: none"), "source_address: 10.0.0.22", "");
+    assertThat(codes(yaml)).doesNotContain("SL001"); // no routes known: cannot tell
+    DefaultSource viaExternalAddress = routes(Map.of("10.0.0.11", "10.0.0.21", "10.0.0.12", "10.0.0.21",
+        "10.0.0.13", "10.0.0.9"));
+    Finding f = only(audit(yaml, viaExternalAddress), "SL001");
+    assertThat(f.title()).contains("reach 10.0.0.11:25, 10.0.0.12:25 from the same source address")
+        .doesNotContain("10.0.0.13");
+    assertThat(f.explanation()).contains("Both connect from 10.0.0.21 ('relay' sets no source_address",
+        "the source_address of 'internet'", "10.0.0.11, 10.0.0.12");
+    assertThat(codes(yaml, routes(Map.of("10.0.0.11", "10.0.0.9", "10.0.0.12", "10.0.0.9")))).doesNotContain("SL001");
+    // The other way round: the external listener without source_address.
+    String other = with(with(with(CLEAN, "client_identity: xclient", "client_identity: none"),
+        "source_address: 10.0.0.21", ""), "source_address: 10.0.0.22", "source_address: 10.0.0.21");
+    assertThat(codes(other, viaExternalAddress)).contains("SL001");
+    // Host names are not resolved, so their default source stays unknown.
+    String named = with(yaml, "address: 10.0.0.11:25", "address: mail1.corp.example:25");
+    assertThat(only(audit(named, viaExternalAddress), "SL001").title()).doesNotContain("mail1");
+  }
+
+  /** The seed with the relay listener's trust left out: it defaults to external. */
+  private static final String SEED_UNMARKED = SEED.replace("    trust: internal\n", "");
+
+  @Test
+  void anInternalLookingListenerWithoutTrustInternalSharingTheInternetsAddressIsReported() {
+    List<Finding> findings = audit(SEED_UNMARKED);
+    assertThat(codes(SEED_UNMARKED)).doesNotContain("SL001", "SL014");
+    Finding f = only(findings, "SL019");
+    assertThat(f.severity()).isEqualTo(Severity.ERROR);
+    assertThat(f.location().line()).isEqualTo(lineOf(SEED_UNMARKED, "  relay:"));
+    assertThat(f.title()).contains("'relay'", "'internet'", "10.1.1.21:25, 10.1.1.22:25");
+    assertThat(f.explanation()).contains("10.0.0.0/8", "trust: internal", "host's default address", "open relay");
+    assertThat(Auditor.exitCode(findings)).isEqualTo(2);
+    // Marked internal, the same layout is SL001's, and reported once.
+    assertThat(codes(SEED)).contains("SL001").doesNotContain("SL019");
+  }
+
+  @Test
+  void twoPopulationsNeedOneListenerOpenToTheInternetAndOneThatIsNot() {
+    // Both admit the internet: one population.
+    assertThat(codes(SEED_UNMARKED.replace("    allow: [10.0.0.0/8]\n", ""))).doesNotContain("SL019");
+    // Both admit only private networks: no internet sender reaches either.
+    String bothPrivate = SEED_UNMARKED.replace("    trust: external\n", "    trust: external\n    allow: [192.168.0.0/16]\n");
+    assertThat(codes(bothPrivate)).doesNotContain("SL019");
+    // A partner's public range is as narrow as a private one.
+    assertThat(codes(SEED_UNMARKED.replace("allow: [10.0.0.0/8]", "allow: [203.0.113.0/24]"))).contains("SL019");
+    // The internet less a few networks is still the internet.
+    String lessDeny = SEED_UNMARKED.replace("allow: [10.0.0.0/8]", "deny: [198.51.100.0/24]");
+    assertThat(codes(lessDeny)).doesNotContain("SL019");
+    // A listener only the host itself can reach serves the host's own applications.
+    String local = SEED_UNMARKED.replace("    allow: [10.0.0.0/8]\n", "").replace("10.1.1.12:2525", "127.0.0.1:2525");
+    assertThat(only(audit(local), "SL019").explanation()).contains("127.0.0.1");
+    // And one that the internet cannot reach is not the internet's way in.
+    String bothLocal = local.replace("10.1.1.12:25\n", "127.0.0.1:25\n");
+    assertThat(codes(bothLocal)).doesNotContain("SL019");
+  }
+
+  @Test
+  void twoPopulationsAreToldApartWhenTheInternetListenerHandsOnTheClient() {
+    String external = "trust: external\n";
+    assertThat(codes(SEED_UNMARKED.replace(external, external + "    client_identity: proxy_v2\n"))).doesNotContain("SL019");
+    // On the narrow listener only, it does not help: internet mail still arrives from the shared address.
+    String narrow = "allow: [10.0.0.0/8]\n";
+    assertThat(codes(SEED_UNMARKED.replace(narrow, narrow + "    client_identity: proxy_v2\n"))).contains("SL019");
+  }
+
+  @Test
+  void twoPopulationsOnlyFromTheSameSourceAddress() {
+    String split = SEED_UNMARKED.replace("    allow: [10.0.0.0/8]\n", "    allow: [10.0.0.0/8]\n    source_address: 10.0.0.22\n");
+    assertThat(codes(split)).doesNotContain("SL019");
+    // ... unless the host's routing gives the internet listener that very address.
+    DefaultSource via22 = routes(Map.of("10.1.1.21", "10.0.0.22", "10.1.1.22", "10.0.0.22"));
+    assertThat(only(audit(split, via22), "SL019").explanation()).contains("'internet' sets no source_address");
+  }
+
+  @Test
+  void twoPopulationsIsAcknowledgedOnTheNarrowListener() {
+    String acked = SEED_UNMARKED.replace("allow: [10.0.0.0/8]\n", "allow: [10.0.0.0/8]\n    acknowledge: [SL019]\n");
+    List<Finding> findings = audit(acked);
+    assertThat(only(findings, "SL019").acknowledged()).isTrue();
+    assertThat(Auditor.exitCode(findings)).isEqualTo(1);
+    String onTheOther = SEED_UNMARKED.replace("trust: external\n", "trust: external\n    acknowledge: [SL019]\n");
+    assertThat(only(audit(onTheOther), "SL019").acknowledged()).isFalse();
+  }
+
+  /** An smtp listener relaying AUTH; {@code %s} is its further keys. */
+  private static String authRelay(String listen, String keys) {
+    return """
+        pools:
+          hub: { backends: [10.0.0.11:25, 10.0.0.12:25] }
+        listeners:
+          submission: { listen: %s, pool: hub, auth: relay, client_identity: xclient%s }
+        """.formatted(listen, keys);
+  }
+
+  @Test
+  void authRelayedWithoutTlsIsReportedAtTheListener() {
+    String yaml = authRelay("10.0.0.5:587", "");
+    Finding f = only(audit(yaml), "SL020");
+    assertThat(f.severity()).isEqualTo(Severity.ERROR);
+    assertThat(f.location().line()).isEqualTo(lineOf(yaml, "  submission:"));
+    assertThat(f.title()).contains("'submission'");
+    assertThat(f.explanation()).contains("AUTH PLAIN LOGIN", "plain text");
+    assertThat(Auditor.exitCode(audit(yaml))).isEqualTo(2);
+    // An internal listener's passwords cross the network in the clear just the same.
+    assertThat(codes(authRelay("10.0.0.5:587", ", trust: internal, allow: [10.0.0.0/8]"))).contains("SL020");
+  }
+
+  @Test
+  void authOverTlsOrOnLoopbackOrNotRelayedIsFine() {
+    // With tls, AUTH is offered only after STARTTLS (or from the first byte with implicit TLS).
+    assertThat(codes(authRelay("10.0.0.5:587", ", tls: { cert: c.pem, key: k.pem }"))).doesNotContain("SL020");
+    assertThat(codes(authRelay("10.0.0.5:465", ", tls: { cert: c.pem, key: k.pem, implicit: true }")))
+        .doesNotContain("SL020");
+    // Only this host can reach a loopback listener: the credentials never cross a network.
+    assertThat(codes(authRelay("127.0.0.1:587", ""))).doesNotContain("SL020");
+    assertThat(codes(authRelay("10.0.0.5:587", "").replace("auth: relay", "auth: none"))).doesNotContain("SL020");
+  }
+
+  @Test
+  void authWithoutTlsCanBeAcknowledged() {
+    List<Finding> findings = audit(authRelay("10.0.0.5:587", ", acknowledge: [SL020]"));
+    assertThat(only(findings, "SL020").acknowledged()).isTrue();
+    assertThat(Auditor.exitCode(findings)).isLessThan(2);
   }
 
   @Test

@@ -44,7 +44,25 @@ class RulesTest {
         Arguments.of("SL015", "accept_proxy: []", "accept_proxy: [0.0.0.0/0]"),
         Arguments.of("SL016", "health: internal", "health: external"),
         Arguments.of("SL017", "address: 10.0.0.12:25 }", "address: 10.0.0.11:25 }"),
-        Arguments.of("SL018", "bare_newline: reject", "bare_newline: reject\n    backend_tls: require\n    backend_tls_verify: false"));
+        Arguments.of("SL018", "bare_newline: reject", "bare_newline: reject\n    backend_tls: require\n    backend_tls_verify: false"),
+        // An internet listener and an internal-looking one without trust: internal, from one address.
+        Arguments.of("SL019", "  relay:\n", """
+              mx2:
+                listen: 10.0.0.6:25
+                pool: hub
+                health: external
+                source_address: 10.0.0.23
+                client_identity: xforward
+                tls: { cert: tls/cert.pem, key: tls/key.pem }
+              apps:
+                listen: 10.0.0.6:2525
+                pool: hub
+                health: internal
+                source_address: 10.0.0.23
+                allow: [10.0.0.0/8]
+              relay:
+            """),
+        Arguments.of("SL020", "tls: { cert: tls/cert.pem, key: tls/key.pem }", "auth: relay"));
   }
 
   @ParameterizedTest(name = "{0}: {2}")

@@ -1,0 +1,116 @@
+package dev.sluice.audit;
+
+import dev.sluice.config.BackendConfig;
+import dev.sluice.config.HostPort;
+import dev.sluice.config.IpLiteral;
+import dev.sluice.config.ListenerConfig;
+import dev.sluice.config.SluiceConfig;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Where two listeners reach the same backend from the same local address, so that the backend
+ * cannot tell their clients apart: both set the same {@code source_address}; neither sets one (both
+ * connect from the host's default address); or one sets none and the host's routing picks, towards
+ * that backend, exactly the address the other sets ({@link DefaultSource}).
+ *
+ * <p>Backend addresses are compared as written ({@code host:port}, host case-insensitive). Nothing is
+ * resolved: the default source is looked up only for IP literals, and towards a loopback backend it
+ * is the family's loopback address ({@code 127.0.0.1}, {@code ::1}) without asking anyone. Pure,
+ * given a pure {@link DefaultSource}.
+ */
+final class SharedSource {
+  private static final InetAddress V4_LOOPBACK = literal(new byte[] {127, 0, 0, 1});
+  private static final InetAddress V6_LOOPBACK = literal(new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
+  private static final String BOTH_DEFAULT = "the host's default address (no source_address on either)";
+
+  /**
+   * @param backends the backend addresses both listeners reach from the same source, in the first
+   *     listener's pool order
+   * @param source that source, as the explanation says it ("10.0.0.21", "the host's default
+   *     address ...", or the address and why the listener without one uses it)
+   */
+  record Shared(List<String> backends, String source) {}
+
+  private SharedSource() {}
+
+  /** The backends {@code a} and {@code b} both reach from one source address, if any. */
+  static Optional<Shared> between(SluiceConfig c, ListenerConfig a, ListenerConfig b, DefaultSource routes) {
+    Map<String, String> hosts = backendHosts(c, a);
+    hosts.keySet().retainAll(backendHosts(c, b).keySet());
+    InetAddress sa = a.sourceAddress();
+    InetAddress sb = b.sourceAddress();
+    if (sa == null && sb == null) {
+      return shared(List.copyOf(hosts.keySet()), BOTH_DEFAULT);
+    }
+    if (sa != null && sb != null) {
+      return sa.equals(sb) ? shared(List.copyOf(hosts.keySet()), sa.getHostAddress()) : Optional.empty();
+    }
+    ListenerConfig unset = sa == null ? a : b;
+    ListenerConfig set = sa == null ? b : a;
+    InetAddress source = set.sourceAddress();
+    List<String> backends = new ArrayList<>();
+    Set<String> towards = new LinkedHashSet<>();
+    hosts.forEach((key, host) -> {
+      if (defaultSource(host, routes).filter(source::equals).isPresent()) {
+        backends.add(key);
+        towards.add(host);
+      }
+    });
+    return shared(backends, source.getHostAddress() + " (" + Rule.q(unset.name()) + " sets no source_address, and the "
+        + "host's routing picks " + source.getHostAddress() + ", the source_address of " + Rule.q(set.name())
+        + ", for its connections to " + String.join(", ", towards) + ")");
+  }
+
+  /**
+   * The address a connection to {@code host} comes from when no source address is bound: the
+   * loopback address of the family for a loopback host, what {@code routes} says for another IP
+   * literal, and unknown for a name (nothing is resolved).
+   */
+  static Optional<InetAddress> defaultSource(String host, DefaultSource routes) {
+    byte[] bytes = IpLiteral.parse(host);
+    if (bytes == null) {
+      return Optional.empty();
+    }
+    InetAddress destination;
+    try {
+      destination = InetAddress.getByAddress(bytes);
+    } catch (UnknownHostException e) {
+      return Optional.empty(); // unreachable: the bytes come from a parsed literal
+    }
+    if (destination.isLoopbackAddress()) {
+      return Optional.of(destination instanceof Inet4Address ? V4_LOOPBACK : V6_LOOPBACK);
+    }
+    return routes.towards(destination);
+  }
+
+  private static Optional<Shared> shared(List<String> backends, String source) {
+    return backends.isEmpty() ? Optional.empty() : Optional.of(new Shared(backends, source));
+  }
+
+  /** The pool's backend addresses as keys ({@link Rule#addressKey}), each with its host, in pool order. */
+  private static Map<String, String> backendHosts(SluiceConfig c, ListenerConfig l) {
+    Map<String, String> out = new LinkedHashMap<>();
+    for (BackendConfig b : Rule.poolOf(c, l).backends()) {
+      HostPort a = b.address();
+      out.putIfAbsent(Rule.addressKey(a), a.host());
+    }
+    return out;
+  }
+
+  private static InetAddress literal(byte[] bytes) {
+    try {
+      return InetAddress.getByAddress(bytes);
+    } catch (UnknownHostException e) {
+      throw new IllegalStateException(e); // unreachable: 4 or 16 bytes
+    }
+  }
+}
