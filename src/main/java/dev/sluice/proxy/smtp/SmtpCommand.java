@@ -34,6 +34,12 @@ public record SmtpCommand(Verb verb, String argument, String path, String parame
     }
   }
 
+  /** Whether {@code line} starts with a command Sluice knows (for the protocol log, not for parsing). */
+  public static boolean startsWithKnownVerb(String line) {
+    int sp = line.indexOf(' ');
+    return verbOf(line, sp < 0 ? line.length() : sp) != Verb.UNKNOWN;
+  }
+
   /** Parses a command line without its CRLF. */
   public static SmtpCommand parse(String line) throws SyntaxError {
     for (int i = 0; i < line.length(); i++) {

@@ -86,6 +86,12 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   /** The backend session that is authenticating, or that accepted AUTH (the session is pinned to it). */
   private BackendSession authSession;
   private Backend pinned;
+  /**
+   * The last AUTH was refused outright: a client that sends its first SASL response without
+   * waiting for the 334 (an AUTH LOGIN user name, say) has it taken as a command next, and its
+   * credentials must not reach the protocol log as one.
+   */
+  private boolean authJustRefused;
   private BodyRelay body;
   private SessionInfo info;
   /** Backends tried for the MAIL or AUTH being scheduled (one at a time: the session is busy meanwhile). */
@@ -340,8 +346,15 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
 
   /** One command line as the session sees it (the line is in {@link #lineAhead} if it went ahead). */
   private void executeLine(String line) {
-    route.observer().received(info, masked(line));
-    execute(session.onLine(line));
+    boolean afterRefusedAuth = authJustRefused;
+    authJustRefused = false;
+    route.observer().received(info,
+        afterRefusedAuth && !SmtpCommand.startsWithKnownVerb(line) ? "(line after a refused AUTH, not logged)" : masked(line));
+    Step step = session.onLine(line);
+    if (step.kind() != ClientSession.Kind.RELAY_AUTH && line.regionMatches(true, 0, "AUTH", 0, 4)) {
+      authJustRefused = true; // refused here (not offered, already authenticated, bad syntax)
+    }
+    execute(step);
     dropLineAhead();
   }
 
@@ -426,6 +439,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     session.authAnswered(r);
     if (r.code() != 334 && !r.isPositive()) {
       authSession = null;
+      authJustRefused = true;
     } else if (r.isPositive()) {
       route.observer().info(info, "authenticated at " + authSession.backend().name());
     }

@@ -100,4 +100,50 @@ class AuthRelayTest {
     assertThat(List.of(m1.get(), m2.get())).containsExactlyInAnyOrder(4, 0);
     assertThat(String.join("\n", observed)).doesNotContain("AGJvYgBzZWNyZXQ=").contains("AUTH PLAIN").contains("(SASL response)");
   }
+
+  /**
+   * A client that sends its credentials without waiting for the 334 after a refused AUTH (the
+   * backend offers no LOGIN; Sluice itself refuses a second AUTH) has them taken as a command:
+   * they must not reach the protocol log as one.
+   */
+  @Test
+  void credentialsSentAfterARefusedAuthAreNotObserved() throws Exception {
+    List<String> observed = new CopyOnWriteArrayList<>();
+    SessionObserver recorder = new SessionObserver() {
+      @Override
+      public void received(SessionInfo s, String line) {
+        observed.add(line);
+      }
+    };
+    try (ScriptedPeer a = new ScriptedPeer(c -> {
+          c.say("220 one ready");
+          String line;
+          while ((line = c.hear()) != null) {
+            String u = line.toUpperCase();
+            if (u.startsWith("EHLO")) {
+              c.say("250-one").say("250 AUTH PLAIN");
+            } else if (u.startsWith("AUTH")) {
+              c.say("504 5.5.4 Unrecognized authentication type");
+            } else {
+              c.say("250 2.0.0 Ok");
+            }
+          }
+        });
+        SluiceFixture f = SluiceFixture.start("""
+            health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
+            pools: { p: { backends: [ "127.0.0.1:%d" ] } }
+            listeners: { l: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: basic, auth: relay } }
+            """.formatted(a.port()), recorder);
+        dev.sluice.testing.RawSmtpClient r = dev.sluice.testing.RawSmtpClient.connect(f.address("l"), null)) {
+      r.expect("220");
+      r.send("EHLO c.test\r\n");
+      r.expect("250");
+      r.send("AUTH LOGIN\r\nYm9i\r\n"); // "bob", without waiting
+      assertThat(r.reply()).startsWith("504");
+      assertThat(r.reply()).startsWith("500");
+      r.send("NOOP\r\n");
+      assertThat(r.reply()).startsWith("250");
+    }
+    assertThat(observed).doesNotContain("Ym9i").contains("(line after a refused AUTH, not logged)", "NOOP");
+  }
 }
