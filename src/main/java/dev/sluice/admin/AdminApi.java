@@ -137,6 +137,7 @@ final class AdminApi {
   private ObjectNode state() {
     ObjectNode root = JSON.createObjectNode();
     root.put("config", String.valueOf(server.config().file()));
+    root.put("stopping", server.stopping());
     ArrayNode listeners = root.putArray("listeners");
     for (Listener l : server.listeners()) {
       ListenerConfig c = l.route().listener();

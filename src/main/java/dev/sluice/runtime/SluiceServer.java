@@ -286,6 +286,9 @@ public final class SluiceServer implements AutoCloseable {
    * <p>Serialized: one reload at a time.
    */
   public synchronized ReloadResult reload() {
+    if (stopped.get()) {
+      return refused("shutting down: the running configuration stays until the end");
+    }
     log.info("reload: reading {}", config.file());
     try {
       return reloadNow();
@@ -622,16 +625,14 @@ public final class SluiceServer implements AutoCloseable {
 
   /**
    * Graceful stop: no new sessions; sessions in flight may finish within {@code grace}; then the
-   * rest are closed and the event loops end.
+   * rest are closed and the event loops end. The admin endpoint stays up while sessions drain, so
+   * the drain can be watched ({@code /api/state}, {@code /metrics}); reloads are refused.
    */
   public void shutdown(Duration grace) {
     // Once only: a failed start shuts down what it had started, and its caller closes the server
     // too; a second pass would close listening sockets on event loops that have ended.
     if (!stopped.compareAndSet(false, true)) {
       return;
-    }
-    if (admin != null) {
-      admin.close();
     }
     listeners.forEach(Listener::drain);
     long deadline = System.nanoTime() + grace.toNanos();
@@ -644,6 +645,9 @@ public final class SluiceServer implements AutoCloseable {
         break;
       }
     }
+    if (admin != null) {
+      admin.close();
+    }
     listeners.forEach(Listener::closeSessions);
     retired.forEach(Listener::closeSessions);
     if (health != null) {
@@ -655,6 +659,11 @@ public final class SluiceServer implements AutoCloseable {
     if (protocolLog != null) {
       protocolLog.close();
     }
+  }
+
+  /** Whether {@link #shutdown} has begun. */
+  public boolean stopping() {
+    return stopped.get();
   }
 
   @Override
