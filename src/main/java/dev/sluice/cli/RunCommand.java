@@ -9,8 +9,11 @@ import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Option;
 import sun.misc.Signal;
+import sun.misc.SignalHandler;
 
 /**
  * {@code sluice run -c FILE}: runs the balancer until SIGTERM or SIGINT, then stops accepting, lets
@@ -20,6 +23,8 @@ import sun.misc.Signal;
  */
 @Command(name = "run", description = "Run the balancer.", mixinStandardHelpOptions = true)
 public final class RunCommand implements Callable<Integer> {
+  private static final Logger log = LoggerFactory.getLogger(RunCommand.class);
+
   @Option(names = {"-c", "--config"}, required = true, description = "Configuration file (sluice.yaml).")
   Path config;
 
@@ -60,18 +65,18 @@ public final class RunCommand implements Callable<Integer> {
       t.setDaemon(true);
       return t;
     });
-    Signal.handle(new Signal("HUP"), s -> reloader.execute(() -> {
-      SluiceServer.ReloadResult r = server.reload();
-      if (r.ok()) {
-        System.out.println("reloaded " + config + (r.changes().isEmpty() ? "" : ": " + String.join("; ", r.changes())));
-      } else {
-        System.err.println("reload refused, still running the previous configuration:\n" + r.message());
-      }
-    }));
+    // (The server logs the outcome of each reload, with the changes or the error.)
+    SignalHandler before = Signal.handle(new Signal("HUP"), s -> reloader.execute(server::reload));
+    if (before == SignalHandler.SIG_IGN) {
+      // Started with SIGHUP ignored (nohup): the JVM keeps it ignored, so say so rather than
+      // leaving an operator's kill -HUP without effect and without a word.
+      log.warn("SIGHUP is ignored in this process (started under nohup?): kill -HUP will not reload; use"
+          + " POST /api/reload, or start Sluice without nohup (e.g. under systemd)");
+    }
     stop.await();
-    System.out.println("stopping: no new sessions; waiting up to " + grace.toSeconds() + "s for sessions in flight");
+    log.info("stopping: no new sessions; waiting up to {}s for sessions in flight", grace.toSeconds());
     server.shutdown(grace);
-    System.out.println("stopped");
+    log.info("stopped");
     return 0;
   }
 }

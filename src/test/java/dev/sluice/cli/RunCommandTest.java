@@ -93,7 +93,7 @@ class RunCommandTest {
     assertThat(process.waitFor(20, TimeUnit.SECONDS)).isTrue();
     assertThat(process.exitValue()).isZero();
     assertThat(backend.messages()).isEqualTo(1);
-    assertThat(out()).contains("stopped");
+    assertThat(err()).contains("INFO  RunCommand: stopping: no new sessions", "INFO  RunCommand: stopped");
   }
 
   @Test
@@ -230,14 +230,15 @@ class RunCommandTest {
 
     Files.writeString(cfg, base + "  second:\n    listen: 127.0.0.1:" + second + "\n    mode: tcp\n    pool: hub\n");
     hangUp();
-    await().atMost(Duration.ofSeconds(20)).until(() -> out().contains("reloaded"));
-    assertThat(out()).contains("added listener second on 127.0.0.1:" + second);
+    await().atMost(Duration.ofSeconds(20)).until(() -> err().contains("reloaded"));
+    assertThat(err()).contains("added listener second on 127.0.0.1:" + second);
     sendThrough(second);
 
     Files.writeString(cfg, base.replace("mode: tcp", "mode: teleport"));
     hangUp();
     await().atMost(Duration.ofSeconds(20)).until(() -> err().contains("reload refused"));
     assertThat(err()).contains("sluice.yaml:8:").contains("teleport").doesNotContain("\tat ");
+    assertThat(err().split("sluice.yaml:8:", -1)).as("the error, once").hasSize(2);
     sendThrough(port);
     sendThrough(second);
     process.destroy();
@@ -263,6 +264,25 @@ class RunCommandTest {
     assertThat(process.waitFor(20, TimeUnit.SECONDS)).isTrue();
     assertThat(process.exitValue()).as("exit status; stderr:%n%s", err()).isEqualTo(2);
     return err();
+  }
+
+  /** Under nohup the JVM inherits SIGHUP ignored: Sluice says that kill -HUP will not reload. */
+  @Test
+  void underNohupSighupIsIgnoredAndSluiceSaysSo() throws Exception {
+    int port = Loopback.freePort();
+    Path cfg = dir.resolve("nohup.yaml");
+    Files.writeString(cfg, """
+        pools: { hub: { backends: [ "127.0.0.1:%d" ] } }
+        listeners: { relay: { listen: "127.0.0.1:%d", mode: tcp, pool: hub } }
+        """.formatted(backend.port(), port));
+    List<String> cmd = new ArrayList<>(List.of("nohup", Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), Main.class.getName(), "run", "-c", cfg.toString()));
+    process = new ProcessBuilder(cmd).redirectOutput(dir.resolve("out.txt").toFile())
+        .redirectError(dir.resolve("err.txt").toFile()).start();
+    await().atMost(Duration.ofSeconds(20)).until(() -> err().contains("SIGHUP is ignored"));
+    assertThat(err()).contains("POST /api/reload");
+    process.destroy();
+    assertThat(process.waitFor(20, TimeUnit.SECONDS)).isTrue();
   }
 
   private void hangUp() throws Exception {
