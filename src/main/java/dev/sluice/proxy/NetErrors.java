@@ -31,7 +31,8 @@ public final class NetErrors {
       return m.contains("refused") ? "connection refused" : m.replaceFirst("^.*?: ", "");
     }
     String m = t.getMessage();
-    return m == null ? t.getClass().getSimpleName() : m;
+    // Netty's native transports name the system call: "bind(..) failed with error(-98): Address already in use".
+    return m == null ? t.getClass().getSimpleName() : m.replaceFirst("^\\w+\\(\\.\\.\\) failed( with error\\(-?\\d+\\))?: ", "");
   }
 
   /**

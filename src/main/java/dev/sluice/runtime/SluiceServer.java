@@ -162,7 +162,7 @@ public final class SluiceServer implements AutoCloseable {
       } catch (Exception e) {
         shutdown(Duration.ZERO);
         throw new StartupException(config.admin().location() + ": admin endpoint cannot listen on "
-            + config.admin().listen() + ": " + describe(e));
+            + config.admin().listen() + ": " + dev.sluice.proxy.NetErrors.describe(e));
       }
       log.info("admin endpoint (dashboard, /metrics, /api) on http://{}/", endpoint(admin.boundAddress()));
     }

@@ -18,6 +18,13 @@ import org.slf4j.LoggerFactory;
 /** Which errors a session may close on quietly, and which are faults that must be logged loudly. */
 class NetErrorsTest {
   @Test
+  void nativeTransportMessagesLoseTheSystemCallPrefix() {
+    assertThat(NetErrors.describe(new java.io.IOException("bind(..) failed with error(-98): Address already in use")))
+        .isEqualTo("Address already in use");
+    assertThat(NetErrors.describe(new java.io.IOException("Address already in use"))).isEqualTo("Address already in use");
+  }
+
+  @Test
   void ioErrorsAndDecodersRefusingInputComeFromThePeerOrTheNetwork() {
     assertThat(NetErrors.fromPeerOrNetwork(new SocketException("Connection reset"))).isTrue();
     assertThat(NetErrors.fromPeerOrNetwork(new IOException("Broken pipe"))).isTrue();
