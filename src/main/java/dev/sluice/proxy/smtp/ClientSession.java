@@ -76,8 +76,15 @@ public final class ClientSession {
     RELAY_AUTH
   }
 
-  /** One decision. {@code reply} is null for relayed commands. */
-  public record Step(Kind kind, SmtpReply reply, SmtpCommand command, boolean resetBackend) {
+  /**
+   * One decision. {@code reply} is null for relayed commands; {@code before} is a reply that goes
+   * out ahead of it (the error's own reply before the {@code 421} that the error limit adds), or null.
+   */
+  public record Step(Kind kind, SmtpReply reply, SmtpCommand command, boolean resetBackend, SmtpReply before) {
+    Step(Kind kind, SmtpReply reply, SmtpCommand command, boolean resetBackend) {
+      this(kind, reply, command, resetBackend, null);
+    }
+
     static Step reply(SmtpReply r) {
       return new Step(Kind.REPLY, r, null, false);
     }
@@ -536,14 +543,17 @@ public final class ClientSession {
     recipientsAccepted = 0;
   }
 
-  /** Counts an error; past the limit the session ends with 421 (RFC 5321 §4.2.2 / Postfix hard limit). */
+  /**
+   * Counts an error; at the limit the error still gets its own reply, then the session ends with
+   * 421 (RFC 5321 §4.2.2), as Postfix's {@code smtpd_hard_error_limit} does.
+   */
   private Step error(SmtpReply r) {
     errors++;
     if (errors >= settings.errorLimit()) {
       boolean abort = inBackendTransaction();
       phase = Phase.CLOSED;
       return new Step(Kind.REPLY_AND_CLOSE, SmtpReply.of(421, "4.7.0 " + settings.hostname()
-          + " Error: too many errors"), null, abort);
+          + " Error: too many errors"), null, abort, r);
     }
     return Step.reply(r);
   }

@@ -269,6 +269,9 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         // After QUIT, the client's last command (RFC 5321 §4.1.1.10), there is no unread input
         // to linger for.
         boolean quit = step.command() != null && step.command().verb() == SmtpCommand.Verb.QUIT;
+        if (step.before() != null) {
+          send(step.before(), stage);
+        }
         replyAndClose(step.reply(), stage, !quit);
       }
       case OPEN_TRANSACTION -> {

@@ -191,6 +191,7 @@ class ClientSessionTest {
     }
     Step last = line("XYZZY");
     assertThat(last.kind()).isEqualTo(REPLY_AND_CLOSE);
+    assertThat(last.before().code()).as("the last error still gets its own reply, as in Postfix").isEqualTo(500);
     assertThat(last.reply().code()).isEqualTo(421);
     assertThat(s.phase()).isEqualTo(Phase.CLOSED);
   }
