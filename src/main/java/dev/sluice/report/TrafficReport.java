@@ -64,11 +64,14 @@ public record TrafficReport(List<ResultTable> sections, List<Finding> findings) 
         SELECT strftime(coalesce(se.hour, me.hour), '%%Y-%%m-%%d %%H:00') AS hour, coalesce(se.server, me.server) AS server,
                coalesce(sessions, 0) AS sessions, coalesce(messages, 0) AS messages
         FROM se FULL OUTER JOIN me ON se.hour = me.hour AND se.server = me.server ORDER BY 1, 2""".formatted(INBOUND)));
+    // sessions has a row per session and server: a Sluice session that used three backends is
+    // one session of its client, not three.
     s.add(db.query("top_clients", "Top client IPs", """
-        SELECT client_ip, count(*) AS sessions, count(DISTINCT server) AS servers,
-               round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS session_pct
-        FROM sessions WHERE %s AND client_ip IS NOT NULL GROUP BY client_ip ORDER BY sessions DESC, client_ip LIMIT 10"""
-        .formatted(INBOUND)));
+        WITH c AS (SELECT client_ip, count(DISTINCT (log_type, connector, session_id)) AS sessions,
+                          count(DISTINCT server) AS servers
+                   FROM sessions WHERE %s AND client_ip IS NOT NULL GROUP BY client_ip)
+        SELECT client_ip, sessions, servers, round(100.0 * sessions / sum(sessions) OVER (), 1) AS session_pct
+        FROM c ORDER BY sessions DESC, client_ip LIMIT 10""".formatted(INBOUND)));
     ResultTable connectors = db.query("connectors", "Hits per connector/listener", """
         SELECT connector, count(*) AS hits, count(DISTINCT session_id) AS sessions
         FROM events WHERE connector IS NOT NULL GROUP BY connector ORDER BY hits DESC, connector""");
