@@ -22,7 +22,9 @@ import java.util.regex.Pattern;
  * <p>{@code messages}: a {@code RECEIVE} row per {@code client=} line (completed with {@code
  * message-id}, {@code from=}, {@code size=}, {@code nrcpt=} from cleanup/qmgr), a {@code
  * SEND}/{@code DELIVER}/{@code DEFER}/{@code FAIL} row per delivery attempt ({@code to=}, {@code
- * relay=}, {@code dsn=}, {@code status=}), a {@code REJECT} row per {@code NOQUEUE: reject}.
+ * relay=}, {@code dsn=}, {@code status=}), a {@code REJECT} row per smtpd {@code reject:} line at
+ * any stage (MAIL as well as RCPT: a sender restriction answers at MAIL unless {@code
+ * smtpd_delay_reject} moves it to RCPT), attributed to the syslog host and the client.
  * XFORWARD's {@code orig_client=} fills {@code original_client_ip}.
  *
  * <p>Classic syslog timestamps carry no year or zone: they are read as local time of {@code year},
@@ -38,8 +40,15 @@ final class PostfixLogParser {
   private static final Pattern DISCONNECT = Pattern.compile("^disconnect from " + TOKEN + "(.*)$");
   private static final Pattern CLIENT = Pattern.compile("^([0-9A-Za-z]{5,}): client=" + TOKEN + "(.*)$");
   private static final Pattern ORIG_CLIENT = Pattern.compile("orig_client=" + TOKEN);
+  /**
+   * smtpd's {@code log_whatsup}: {@code QUEUEID: reject: CMD from name[addr]: REPLY;} then {@code
+   * from=<>} (once MAIL gave a sender), {@code to=<>} (at RCPT), {@code proto=}, {@code helo=<>}
+   * when known. CMD is the stage: CONNECT, HELO, MAIL, RCPT, DATA, END-OF-MESSAGE, ETRN, VRFY…
+   * The reply may hold "; " itself (RBL texts), so it ends at the last ";" followed by that tail.
+   */
   private static final Pattern REJECT = Pattern.compile(
-      "^([0-9A-Za-z]{5,}|NOQUEUE): reject: \\S+ from " + TOKEN + ": (\\d{3} .*?); from=<([^>]*)> to=<([^>]*)>.*$");
+      "^([0-9A-Za-z]{5,}|NOQUEUE): reject: \\S+ from " + TOKEN
+          + ": (\\d{3} .*?);(?: from=<(.*?)>)?(?: to=<(.*?)>)?(?: proto=\\S+)?(?: helo=<.*>)?$");
   private static final Pattern QUEUE_LINE = Pattern.compile("^([0-9A-Za-z]{5,}): (.*)$");
   private static final Pattern FROM = Pattern.compile("^from=<([^>]*)>, size=(\\d+), nrcpt=(\\d+).*$");
   private static final Pattern MESSAGE_ID = Pattern.compile("^message-id=<?([^>\\s]*)>?.*$");
@@ -191,7 +200,7 @@ final class PostfixLogParser {
       r.clientIp = rj.group(3);
       r.sender = rj.group(6);
       r.recipients = rj.group(7);
-      r.recipientCount = 1;
+      r.recipientCount = r.recipients == null ? -1 : 1;
       r.status = reply;
       r.dsn = HeaderedLogParser.dsnOf(reply);
       r.sourceLine = lineNo;

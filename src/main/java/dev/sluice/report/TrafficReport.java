@@ -15,9 +15,12 @@ import java.util.Set;
  *
  * <p>Sessions are inbound sessions ({@code log_type <> 'send'}); messages are the {@code received}
  * view (message logs' {@code RECEIVE} rows, Sluice's accepted transactions). Back pressure is a
- * reply {@code 4xx 4.3.x} in an inbound session from a server: Sluice's own replies (no backend,
- * e.g. {@code 451 4.3.0} when no server is available) are not a server's back pressure. Stateless apart from its inputs;
- * one call at a time per database.
+ * reply {@code 4xx 4.3.x} in an inbound session from a server. In Sluice logs that is a retry whose
+ * reason carries such a reply, at the backend named in its data (the line's backend column holds
+ * the session's previous backend), and at verbose level a reply passed on from the backend holding
+ * the transaction; the answer after retries repeats the last refusal or is Sluice's own (e.g.
+ * {@code 451 4.3.0} when no server is available), neither counted again. Stateless apart from its
+ * inputs; one call at a time per database.
  *
  * @param sections the tables, in print order
  * @param findings what fired; empty when the logs look healthy
@@ -25,6 +28,13 @@ import java.util.Set;
 public record TrafficReport(List<ResultTable> sections, List<Finding> findings) {
   /** Pattern of a back-pressure reply (RFC 3463 class 4, subject 3: mail system status). */
   static final String BACK_PRESSURE = "^4[0-9][0-9][ -]4\\.3\\.[0-9]+";
+
+  /**
+   * A Sluice retry line ({@code *}, context {@code retry}, data {@code BACKEND: REASON}) whose reason
+   * carries a back-pressure reply: {@code b: MAIL FROM answered 452 4.3.1 …}, {@code b: session
+   * setup: banner 421 4.3.2 …}, tcp mode's {@code b: banner 421 4.3.2 …}.
+   */
+  static final String RETRY_BACK_PRESSURE = ": (.*[ :])?4[0-9][0-9][ -]4\\.3\\.[0-9]+";
 
   private static final String INBOUND = "log_type <> 'send'";
 
@@ -54,11 +64,14 @@ public record TrafficReport(List<ResultTable> sections, List<Finding> findings) 
         SELECT strftime(coalesce(se.hour, me.hour), '%%Y-%%m-%%d %%H:00') AS hour, coalesce(se.server, me.server) AS server,
                coalesce(sessions, 0) AS sessions, coalesce(messages, 0) AS messages
         FROM se FULL OUTER JOIN me ON se.hour = me.hour AND se.server = me.server ORDER BY 1, 2""".formatted(INBOUND)));
+    // sessions has a row per session and server: a Sluice session that used three backends is
+    // one session of its client, not three.
     s.add(db.query("top_clients", "Top client IPs", """
-        SELECT client_ip, count(*) AS sessions, count(DISTINCT server) AS servers,
-               round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS session_pct
-        FROM sessions WHERE %s AND client_ip IS NOT NULL GROUP BY client_ip ORDER BY sessions DESC, client_ip LIMIT 10"""
-        .formatted(INBOUND)));
+        WITH c AS (SELECT client_ip, count(DISTINCT (log_type, connector, session_id)) AS sessions,
+                          count(DISTINCT server) AS servers
+                   FROM sessions WHERE %s AND client_ip IS NOT NULL GROUP BY client_ip)
+        SELECT client_ip, sessions, servers, round(100.0 * sessions / sum(sessions) OVER (), 1) AS session_pct
+        FROM c ORDER BY sessions DESC, client_ip LIMIT 10""".formatted(INBOUND)));
     ResultTable connectors = db.query("connectors", "Hits per connector/listener", """
         SELECT connector, count(*) AS hits, count(DISTINCT session_id) AS sessions
         FROM events WHERE connector IS NOT NULL GROUP BY connector ORDER BY hits DESC, connector""");
@@ -76,10 +89,24 @@ public record TrafficReport(List<ResultTable> sections, List<Finding> findings) 
             : "SELECT server, count(*) AS n FROM sessions WHERE " + INBOUND + " GROUP BY server", unit));
     s.add(balance);
     ResultTable pressure = db.query("back_pressure", "Back-pressure replies (4.3.x) by server and hour", """
+        WITH sluice AS (
+          SELECT ts, server, event, context, data,
+                 last_value(CASE WHEN context IN ('backend', 'retry') THEN context WHEN event = '<' THEN 'mail' END
+                            IGNORE NULLS) OVER (PARTITION BY connector, session_id ORDER BY seq
+                                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS after
+          FROM events
+          WHERE log_type = 'sluice' AND (context IN ('backend', 'retry')
+            OR (event = '<' AND starts_with(upper(data), 'MAIL ')) OR (event = '>' AND regexp_matches(data, '%2$s'))))
         SELECT strftime(date_trunc('hour', ts), '%%Y-%%m-%%d %%H:00') AS hour, server, count(*) AS replies
-        FROM events WHERE %s AND event IN ('>', '<') AND regexp_matches(data, '%s')
-          AND NOT (log_type = 'sluice' AND server IS NULL)
-        GROUP BY ALL ORDER BY server, hour""".formatted(INBOUND, BACK_PRESSURE));
+        FROM (
+          SELECT ts, server FROM events
+          WHERE %1$s AND log_type <> 'sluice' AND event IN ('>', '<') AND regexp_matches(data, '%2$s')
+          UNION ALL
+          SELECT ts, regexp_extract(data, '^(.*?): ', 1) FROM sluice
+          WHERE context = 'retry' AND regexp_matches(data, '%3$s')
+          UNION ALL
+          SELECT ts, server FROM sluice WHERE event = '>' AND after = 'backend' AND server IS NOT NULL)
+        GROUP BY ALL ORDER BY server, hour""".formatted(INBOUND, BACK_PRESSURE, RETRY_BACK_PRESSURE));
     s.add(pressure);
 
     List<Finding> f = new ArrayList<>();

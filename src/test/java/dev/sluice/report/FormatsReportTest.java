@@ -62,6 +62,34 @@ class FormatsReportTest {
   }
 
   @Test
+  void aSessionThatUsedSeveralBackendsIsOneSessionOfItsTopClient() throws Exception {
+    // Session S1 from 192.0.2.7 sent one message each to mx1, mx2 and mx3; S2 from 192.0.2.8 one to mx1.
+    Files.writeString(dir.resolve("sluice-20250304.log"), String.join("\n",
+        "#Software: Sluice", "#Version: 0.1.0", "#Log-type: Sluice Protocol Log", "#Date: 2025-03-04T08:00:00.000Z",
+        "#Fields: " + LogGenerator.SLUICE_FIELDS,
+        "2025-03-04T08:00:00.000Z,mx,S1,0,10.0.0.5:25,192.0.2.7:40000,,+,,",
+        "2025-03-04T08:00:01.000Z,mx,S1,1,10.0.0.5:25,192.0.2.7:40000,mx1,*,mx1 10.1.1.21:25,backend",
+        "2025-03-04T08:00:01.100Z,mx,S1,2,10.0.0.5:25,192.0.2.7:40000,mx1,*,accepted 100 bytes,transaction",
+        "2025-03-04T08:00:02.000Z,mx,S1,3,10.0.0.5:25,192.0.2.7:40000,mx2,*,mx2 10.1.1.22:25,backend",
+        "2025-03-04T08:00:02.100Z,mx,S1,4,10.0.0.5:25,192.0.2.7:40000,mx2,*,accepted 100 bytes,transaction",
+        "2025-03-04T08:00:03.000Z,mx,S1,5,10.0.0.5:25,192.0.2.7:40000,mx3,*,mx3 10.1.1.23:25,backend",
+        "2025-03-04T08:00:03.100Z,mx,S1,6,10.0.0.5:25,192.0.2.7:40000,mx3,*,accepted 100 bytes,transaction",
+        "2025-03-04T08:00:04.000Z,mx,S1,7,10.0.0.5:25,192.0.2.7:40000,mx3,-,,",
+        "2025-03-04T08:01:00.000Z,mx,S2,0,10.0.0.5:25,192.0.2.8:40001,,+,,",
+        "2025-03-04T08:01:00.010Z,mx,S2,1,10.0.0.5:25,192.0.2.8:40001,mx1,*,mx1 10.1.1.21:25,backend",
+        "2025-03-04T08:01:00.020Z,mx,S2,2,10.0.0.5:25,192.0.2.8:40001,mx1,*,accepted 100 bytes,transaction",
+        "2025-03-04T08:01:00.030Z,mx,S2,3,10.0.0.5:25,192.0.2.8:40001,mx1,-,,", ""));
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
+      assertThat(r.section("top_clients").rows()).extracting(Object::toString)
+          .containsExactly("[192.0.2.7, 1, 3, 50.0]", "[192.0.2.8, 1, 1, 50.0]");
+      // Per server the session still counts once for each backend it used.
+      assertThat(r.section("servers").rows()).extracting(row -> row.get(0) + "=" + row.get(1) + "/" + row.get(3))
+          .containsExactly("mx1=2/2", "mx2=1/1", "mx3=1/1");
+    }
+  }
+
+  @Test
   void trackingLogsOfMixedVersionsAndGzipCountReceivedMessagesPerServer() throws Exception {
     LocalDateTime t = LocalDateTime.of(2025, 3, 4, 8, 0);
     LogGenerator g = new LogGenerator(9);
