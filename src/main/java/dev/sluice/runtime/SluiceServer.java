@@ -1,5 +1,7 @@
 package dev.sluice.runtime;
 
+import static dev.sluice.proxy.NetErrors.describe;
+
 import dev.sluice.balance.Backend;
 import dev.sluice.balance.PoolBalancer;
 import dev.sluice.config.BackendConfig;
@@ -42,9 +44,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -70,9 +77,9 @@ public final class SluiceServer implements AutoCloseable {
   private final TrafficSeries traffic = new TrafficSeries(System::currentTimeMillis);
   private AdminServer admin;
   /** Admin states set through the API, by {@code pool/backend}; outlive reloads. */
-  private final Map<String, Backend.AdminState> adminStates = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<String, Backend.AdminState> adminStates = new ConcurrentHashMap<>();
   /** Weights set through the API by (pool/name), with the config's weight when each was set. */
-  private final Map<String, ApiWeight> apiWeights = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<String, ApiWeight> apiWeights = new ConcurrentHashMap<>();
 
   private record ApiWeight(int weight, int configWeight) {}
   private final Transport transport = Transport.best();
@@ -81,7 +88,7 @@ public final class SluiceServer implements AutoCloseable {
   private volatile Map<String, PassiveHealth> passive = Map.of();
   private volatile List<Listener> listeners = List.of();
   /** Listeners a reload removed or moved: not accepting; their sessions finish, shutdown closes them. */
-  private final List<Listener> retired = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private final List<Listener> retired = new CopyOnWriteArrayList<>();
   private final SplittableRandom seed = new SplittableRandom();
   private BackendConnector connector;
   private EventLoopGroup workers;
@@ -139,7 +146,7 @@ public final class SluiceServer implements AutoCloseable {
       health.firstRound().get(plan.probeWaitMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
       log.warn("first health round not complete after {} ms; opening listeners anyway", plan.probeWaitMillis());
-    } catch (java.util.concurrent.ExecutionException e) {
+    } catch (ExecutionException e) {
       throw new IllegalStateException(e);
     }
     List<Listener> bound = new ArrayList<>();
@@ -162,7 +169,7 @@ public final class SluiceServer implements AutoCloseable {
       } catch (Exception e) {
         shutdown(Duration.ZERO);
         throw new StartupException(config.admin().location() + ": admin endpoint cannot listen on "
-            + config.admin().listen() + ": " + dev.sluice.proxy.NetErrors.describe(e));
+            + config.admin().listen() + ": " + describe(e));
       }
       log.info("admin endpoint (dashboard, /metrics, /api) on http://{}/", endpoint(admin.boundAddress()));
     }
@@ -321,15 +328,15 @@ public final class SluiceServer implements AutoCloseable {
     java.util.Set<ProbeTarget> running = new java.util.HashSet<>(health.all());
     Plan plan = plan(next, tls);
     try {
-      java.util.concurrent.CompletableFuture.allOf(plan.targets().stream().map(health::firstProbe)
-          .toArray(java.util.concurrent.CompletableFuture[]::new)).get(plan.probeWaitMillis(), TimeUnit.MILLISECONDS);
+      CompletableFuture.allOf(plan.targets().stream().map(health::firstProbe)
+          .toArray(CompletableFuture[]::new)).get(plan.probeWaitMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
       log.warn("reload: new backends not probed after {} ms; switching anyway", plan.probeWaitMillis());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       health.retainOnly(running);
       return refused("interrupted");
-    } catch (java.util.concurrent.ExecutionException e) {
+    } catch (ExecutionException e) {
       throw new IllegalStateException(e);
     }
     List<String> changes = new ArrayList<>();
@@ -572,10 +579,6 @@ public final class SluiceServer implements AutoCloseable {
     }
   }
 
-  private static String describe(Throwable e) {
-    return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-  }
-
   public SluiceConfig config() {
     return config;
   }
@@ -636,7 +639,7 @@ public final class SluiceServer implements AutoCloseable {
     }
     listeners.forEach(Listener::drain);
     long deadline = System.nanoTime() + grace.toNanos();
-    while (System.nanoTime() < deadline && java.util.stream.Stream.concat(listeners.stream(), retired.stream())
+    while (System.nanoTime() < deadline && Stream.concat(listeners.stream(), retired.stream())
         .anyMatch(l -> l.activeSessions() > 0)) {
       try {
         Thread.sleep(50);

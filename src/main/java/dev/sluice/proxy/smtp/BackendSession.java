@@ -260,7 +260,6 @@ public final class BackendSession {
     return extensions;
   }
 
-  /** Whether the backend offered PIPELINING (RFC 2920): commands may be sent before earlier replies. */
   /**
    * This session's last MAIL was refused: the next MAIL must follow an RSET, since a server may
    * keep state from the refused one (Postfix keeps the SIZE it was told until RSET, and judges a
@@ -277,6 +276,7 @@ public final class BackendSession {
     return r;
   }
 
+  /** Whether the backend offered PIPELINING (RFC 2920): commands may be sent before earlier replies. */
   public boolean pipelining() {
     return pipelining;
   }
