@@ -241,6 +241,9 @@ public final class Metrics implements SessionObserver {
     if (w.startsWith("session setup: ")) {
       w = w.substring("session setup: ".length());
     }
+    if (w.startsWith("auth: ")) {
+      return "auth"; // passed over: the backend does not offer AUTH or the client's mechanism
+    }
     if (w.contains("timeout") || w.contains("timed out") || w.startsWith("no reply")) {
       return "timeout";
     }

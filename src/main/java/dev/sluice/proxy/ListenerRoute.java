@@ -44,6 +44,15 @@ public record ListenerRoute(
       log.warn("{}: backend {} ejected for {} after consecutive failures in live traffic", listener.name(), backend,
           passive.remainingText(backend));
     }
+    passOver(info, backend, why, budgetLeft, tried);
+  }
+
+  /**
+   * {@code backend} cannot serve what this session asks (it lacks an extension the client needs)
+   * without having failed: another is tried, its health is untouched, and the retry is counted as
+   * {@link #liveFailure} counts it.
+   */
+  public void passOver(SessionInfo info, Backend backend, String why, boolean budgetLeft, Predicate<Backend> tried) {
     observer.retry(info, backend, why, budgetLeft && balancer.hasCandidate(eligibility, tried));
   }
 

@@ -57,5 +57,7 @@ class TrafficSeriesTest {
     assertThat(Metrics.retryReason("session setup: TLS handshake failed: No subject alternative names")).isEqualTo("tls");
     assertThat(Metrics.retryReason("session setup: EHLO refused: 554 5.7.1 no")).isEqualTo("reply_5xx");
     assertThat(Metrics.retryReason("session setup: backend closed the connection")).isEqualTo("closed");
+    assertThat(Metrics.retryReason("AUTH: does not offer AUTH to Sluice (Postfix: ... set backend_tls)")).isEqualTo("auth");
+    assertThat(Metrics.retryReason("AUTH answered 454 4.7.0 Temporary authentication failure")).isEqualTo("reply_4xx");
   }
 }

@@ -59,6 +59,7 @@ public final class BackendSession {
   private List<String> extensions = List.of();
   /** The attributes the backend's XFORWARD takes, from its last EHLO reply. */
   private List<String> xforwardAttributes = List.of();
+  private List<String> authMechanisms = List.of();
   private boolean pipelining;
   private boolean resetBeforeMail;
   private Runnable onWritable = () -> {};
@@ -187,6 +188,7 @@ public final class BackendSession {
               s.xforwardAttributes = ehlo.ehloParameters("XFORWARD");
             }
             s.pipelining = s.extensions.contains("PIPELINING");
+            s.authMechanisms = ehlo.ehloParameters("AUTH");
             ready.complete(s);
           }
         });
@@ -250,12 +252,17 @@ public final class BackendSession {
     return backend;
   }
 
-  /** Extension keywords from the backend's EHLO reply (upper case). */
   /** The attributes this backend's XFORWARD takes (its EHLO reply), for {@link ClientInfo#xforward}. */
   public List<String> xforwardAttributes() {
     return xforwardAttributes;
   }
 
+  /** The SASL mechanisms the backend's last EHLO reply offers (RFC 4954 §3), upper case; empty without AUTH. */
+  public List<String> authMechanisms() {
+    return authMechanisms;
+  }
+
+  /** Extension keywords from the backend's EHLO reply (upper case). */
   public List<String> extensions() {
     return extensions;
   }

@@ -97,6 +97,15 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   /** Backends tried for the MAIL or AUTH being scheduled (one at a time: the session is busy meanwhile). */
   private final List<Backend> tried = new ArrayList<>(4);
   private final Predicate<Backend> alreadyTried = tried::contains;
+  /**
+   * How many of {@link #tried} were passed over for AUTH because they do not offer it (or not the
+   * client's mechanism): not a failure of theirs, so they take nothing from the retry budget.
+   */
+  private int passedOver;
+  /** What the client gets when no backend is left to try for its AUTH. */
+  private SmtpReply authNoServer;
+  /** {@link #authNoServer} is a backend's temporary refusal of the AUTH command (kept over a 504). */
+  private boolean authNoServerFromBackend;
   /** The stage of the RCPT or DATA whose reply {@link #relayed} awaits. */
   private Stage relayStage;
   private final BackendSession.ReplyHandler relayed = this::relayAnswered;
@@ -395,14 +404,16 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     followReload();
     busy = true;
     ctx.flush();
-    tried.clear();
+    startTrying();
+    authNoServer = SmtpReply.of(454, "4.7.0 " + hostname() + " Error: authentication server unavailable; try again later");
+    authNoServerFromBackend = false;
     authOn(auth);
   }
 
   private void authOn(SmtpCommand auth) {
-    Backend b = tried.size() > config().retries() ? null : route.balancer().select(key, route.eligibility(), alreadyTried);
+    Backend b = budgetLeft() ? route.balancer().select(key, route.eligibility(), alreadyTried) : null;
     if (b == null) {
-      authReply(SmtpReply.of(454, "4.7.0 " + hostname() + " Error: authentication server unavailable; try again later"));
+      authReply(authNoServer);
       return;
     }
     tried.add(b);
@@ -419,9 +430,59 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         s.quit(); // its credentials go nowhere
         return;
       }
+      String mechanism = auth.argument().split(" ", 2)[0].toUpperCase(java.util.Locale.ROOT);
+      if (!s.authMechanisms().contains(mechanism)) {
+        passOver(b, s, mechanism);
+        authOn(auth);
+        return;
+      }
       authSession = s;
-      s.command("AUTH " + auth.argument()).whenComplete((r, e2) -> authReply(r != null ? r : authLost()));
+      s.command("AUTH " + auth.argument()).whenComplete((r, e2) -> {
+        if (r != null && r.isTransient() && !clientGone()) {
+          // The AUTH command itself answered 4xx (Postfix: "454 4.7.0 Temporary authentication
+          // failure" when its SASL service is down): the credentials were not judged, and the
+          // command holds all the client has sent, so another backend can take it whole.
+          authSession = null;
+          failed(b, "AUTH answered " + r);
+          authNoServer = r;
+          authNoServerFromBackend = true;
+          authOn(auth);
+          return;
+        }
+        authReply(r != null ? r : authLost());
+      });
     });
+  }
+
+  /**
+   * {@code b} does not offer AUTH, or not {@code mechanism}, to Sluice: another backend is tried,
+   * and {@code b}'s health is untouched (its mail service is fine; the pool is configured unevenly).
+   * When none is left the client gets 504 if some backend offered AUTH with other mechanisms (the
+   * client may choose another, RFC 4954 §4), otherwise 454 (temporary: the operator must fix the pool).
+   */
+  private void passOver(Backend b, BackendSession s, String mechanism) {
+    passedOver++;
+    List<String> offered = s.authMechanisms();
+    String why = offered.isEmpty()
+        ? "does not offer AUTH to Sluice (Postfix: smtpd_sasl_auth_enable = yes; with smtpd_tls_auth_only = yes"
+            + " it offers AUTH only over TLS: set backend_tls)"
+        : "does not offer AUTH " + mechanism + " (it offers " + String.join(" ", offered) + ")";
+    log.warn("{}: backend {} passed over for AUTH from {}: it {}", listener.name(), b, info.remote(), why);
+    route.passOver(info, b, "AUTH: " + why, budgetLeft(), alreadyTried);
+    if (!offered.isEmpty() && !authNoServerFromBackend) {
+      authNoServer = SmtpReply.of(504, "5.5.4 Unsupported authentication mechanism");
+    }
+  }
+
+  /** A new MAIL or AUTH: no backend tried yet. */
+  private void startTrying() {
+    tried.clear();
+    passedOver = 0;
+  }
+
+  /** Whether another backend may be tried for the MAIL or AUTH at hand ({@code retries}). */
+  private boolean budgetLeft() {
+    return tried.size() - passedOver <= config().retries();
   }
 
   /** A client's SASL response line during AUTH goes to the authenticating backend as it is. */
@@ -696,7 +757,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
    */
   private void holdMail(SmtpCommand mail) {
     followReload();
-    tried.clear();
+    startTrying();
     refusedBy = null;
     SmtpReply refusal = null;
     if (session.authenticated()) {
@@ -786,7 +847,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       return;
     }
     // Check the retry budget before selecting: a selection records persistence and the pinned backend.
-    Backend b = tried.size() > config().retries() ? null : choose();
+    Backend b = budgetLeft() ? choose() : null;
     if (b == null) {
       finishMail(lastTransient != null ? lastTransient : noMailServer(), null);
       return;
@@ -968,7 +1029,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
 
   private void failed(Backend b, String why) {
     log.warn("{}: backend {} failed for {}: {}", listener.name(), b, info.remote(), why);
-    route.liveFailure(info, b, why, tried.size() <= config().retries(), alreadyTried);
+    route.liveFailure(info, b, why, budgetLeft(), alreadyTried);
     BackendSession s = sessions.remove(b);
     if (s != null) {
       s.quit();

@@ -108,8 +108,14 @@ public record SmtpReply(int code, List<String> lines) {
   public List<String> ehloParameters(String keyword) {
     for (int i = 1; i < lines.size(); i++) {
       String[] words = lines.get(i).substring(Math.min(4, lines.get(i).length())).trim().split("\\s+");
-      if (words[0].equalsIgnoreCase(keyword)) {
-        List<String> out = new ArrayList<>(words.length - 1);
+      // "AUTH=PLAIN LOGIN" is the form from before RFC 2554 that some servers still send as well.
+      boolean oldForm = words[0].length() > keyword.length() && words[0].charAt(keyword.length()) == '='
+          && words[0].regionMatches(true, 0, keyword, 0, keyword.length());
+      if (words[0].equalsIgnoreCase(keyword) || oldForm) {
+        List<String> out = new ArrayList<>(words.length);
+        if (oldForm) {
+          out.add(words[0].substring(keyword.length() + 1).toUpperCase(Locale.ROOT));
+        }
         for (int w = 1; w < words.length; w++) {
           out.add(words[w].toUpperCase(Locale.ROOT));
         }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sluice.proxy.SessionInfo;
 import dev.sluice.proxy.SessionObserver;
+import dev.sluice.testing.RawSmtpClient;
 import dev.sluice.testing.ScriptedPeer;
 import dev.sluice.testing.SluiceFixture;
 import java.io.BufferedReader;
@@ -30,8 +31,8 @@ class AuthRelayTest {
         if (u.startsWith("EHLO")) {
           c.say("250-" + name).say("250 AUTH PLAIN");
         } else if (u.startsWith("AUTH PLAIN")) {
-          c.say("334 ");
-          String response = c.hear();
+          String[] words = line.split(" ");
+          String response = words.length > 2 ? words[2] : c.say("334 ").hear(); // initial response (RFC 4954 §4)
           c.say(response.equals("AGJvYgBzZWNyZXQ=") ? "235 2.7.0 Authentication successful" : "535 5.7.8 Authentication failed");
         } else if (u.startsWith("DATA")) {
           c.say("354 go ahead");
@@ -145,5 +146,161 @@ class AuthRelayTest {
       assertThat(r.reply()).startsWith("250");
     }
     assertThat(observed).doesNotContain("Ym9i").contains("(line after a refused AUTH, not logged)", "NOOP");
+  }
+
+  /** Runs one authenticating session on {@code l}: AUTH PLAIN with an initial response, then one message. */
+  static String authenticateAndSend(SluiceFixture f) throws Exception {
+    try (RawSmtpClient r = RawSmtpClient.connect(f.address("l"), null)) {
+      r.expect("220");
+      r.send("EHLO c.test\r\n");
+      r.expect("250");
+      r.send("AUTH PLAIN AGJvYgBzZWNyZXQ=\r\n");
+      String verdict = r.reply();
+      if (!verdict.startsWith("235")) {
+        return verdict;
+      }
+      r.send("MAIL FROM:<bob@corp.example>\r\nRCPT TO:<x@example.test>\r\nDATA\r\n");
+      r.expect("250");
+      r.expect("250");
+      r.expect("354");
+      r.send("Subject: t\r\n\r\nhi\r\n.\r\n");
+      r.expect("250 2.0.0 queued at");
+      return verdict;
+    }
+  }
+
+  /** A backend whose SMTP service is fine but which offers no AUTH (Postfix's default). */
+  static ScriptedPeer withoutAuth() throws Exception {
+    return new ScriptedPeer(c -> {
+      c.say("220 plain ready");
+      c.serveRest();
+    });
+  }
+
+  /** Records the retries the sessions report. */
+  static final class Retries implements SessionObserver {
+    final List<String> reasons = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void retry(SessionInfo s, dev.sluice.balance.Backend b, String reason, boolean another) {
+      reasons.add(b.name() + ": " + reason + (another ? "" : " (last)"));
+    }
+  }
+
+  /**
+   * A pool where one server offers no AUTH (configured unevenly): AUTH is taken to the one that
+   * does, every time, and the other is not counted as failing (it would be ejected after one
+   * failure here, and ejection would show in its MAIL traffic).
+   */
+  @Test
+  void aBackendWithoutAuthIsPassedOverAndNotHeldAgainstIt() throws Exception {
+    AtomicInteger m1 = new AtomicInteger();
+    Retries retries = new Retries();
+    try (ScriptedPeer a = authServer("one", m1); ScriptedPeer plain = withoutAuth();
+        SluiceFixture f = SluiceFixture.start("""
+            health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
+            pools: { p: { passive: { consecutive_failures: 1 },
+                          backends: [ { name: one, address: "127.0.0.1:%d" }, { name: plain, address: "127.0.0.1:%d" } ] } }
+            listeners: { l: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: basic, auth: relay } }
+            """.formatted(a.port(), plain.port()), retries)) {
+      for (int i = 0; i < 4; i++) {
+        assertThat(authenticateAndSend(f)).startsWith("235 2.7.0");
+      }
+      assertThat(m1.get()).isEqualTo(4);
+      // Round robin offered "plain" first to some of them: passed over, counted as an "auth" retry.
+      assertThat(retries.reasons).isNotEmpty().allSatisfy(r -> assertThat(r).startsWith(
+          "plain: AUTH: does not offer AUTH to Sluice (Postfix: smtpd_sasl_auth_enable = yes"));
+      assertThat(plain.received()).noneMatch(l -> l.startsWith("AUTH"));
+      // Not ejected: unauthenticated mail still reaches it.
+      try (RawSmtpClient r = RawSmtpClient.connect(f.address("l"), null)) {
+        r.expect("220");
+        r.send("EHLO c.test\r\n");
+        r.expect("250");
+        for (int i = 0; i < 4; i++) {
+          r.send("MAIL FROM:<x@corp.example>\r\nRCPT TO:<y@example.test>\r\nRSET\r\n");
+          r.expect("250");
+          r.expect("250");
+          r.expect("250");
+        }
+      }
+      assertThat(plain.received()).anyMatch(l -> l.startsWith("RCPT TO:<y@example.test>"));
+    }
+  }
+
+  /**
+   * No backend offers AUTH: a temporary 454 (the operator has to fix the pool; the client keeps
+   * its mail), never a backend's 502 that a client would take as final.
+   */
+  @Test
+  void noBackendOfferingAuthIsATemporaryRefusal() throws Exception {
+    try (ScriptedPeer plain = withoutAuth();
+        SluiceFixture f = SluiceFixture.start("""
+            health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
+            pools: { p: { backends: [ "127.0.0.1:%d" ] } }
+            listeners: { l: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: basic, auth: relay } }
+            """.formatted(plain.port()))) {
+      assertThat(authenticateAndSend(f)).startsWith("454 4.7.0").contains("authentication server unavailable");
+      assertThat(plain.received()).noneMatch(l -> l.startsWith("AUTH"));
+    }
+  }
+
+  /** The servers offer AUTH, but not the client's mechanism: 504, so the client may choose another. */
+  @Test
+  void aMechanismNoBackendOffersIsRefusedAsUnsupported() throws Exception {
+    try (ScriptedPeer a = authServer("one", new AtomicInteger());
+        SluiceFixture f = SluiceFixture.start("""
+            health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
+            pools: { p: { backends: [ "127.0.0.1:%d" ] } }
+            listeners: { l: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: basic, auth: relay } }
+            """.formatted(a.port()));
+        RawSmtpClient r = RawSmtpClient.connect(f.address("l"), null)) {
+      r.expect("220");
+      r.send("EHLO c.test\r\n");
+      r.expect("250");
+      r.send("AUTH login\r\n");
+      assertThat(r.reply()).isEqualTo("504 5.5.4 Unsupported authentication mechanism");
+      r.send("AUTH PLAIN AGJvYgBzZWNyZXQ=\r\n");
+      assertThat(r.reply()).startsWith("235");
+      assertThat(a.received()).noneMatch(l -> l.toUpperCase().startsWith("AUTH LOGIN"));
+    }
+  }
+
+  /**
+   * A server whose SASL service is down answers the AUTH command itself with 454: the credentials
+   * were not judged, so the same AUTH goes to another server and the client is authenticated there.
+   */
+  @Test
+  void aTemporaryAuthFailureIsRetriedOnAnotherBackend() throws Exception {
+    AtomicInteger m1 = new AtomicInteger();
+    Retries retries = new Retries();
+    try (ScriptedPeer broken = new ScriptedPeer(c -> {
+          c.say("220 broken ready");
+          String line;
+          while ((line = c.hear()) != null) {
+            String u = line.toUpperCase();
+            if (u.startsWith("EHLO")) {
+              c.say("250-broken").say("250 AUTH PLAIN LOGIN");
+            } else if (u.startsWith("AUTH")) {
+              c.say("454 4.7.0 Temporary authentication failure: generic failure");
+            } else if (u.startsWith("QUIT")) {
+              c.say("221 bye");
+              return;
+            } else {
+              c.say("250 2.0.0 Ok");
+            }
+          }
+        });
+        ScriptedPeer a = authServer("one", m1);
+        SluiceFixture f = SluiceFixture.start("""
+            health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
+            pools: { p: { backends: [ { name: broken, address: "127.0.0.1:%d" }, { name: one, address: "127.0.0.1:%d" } ] } }
+            listeners: { l: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: basic, auth: relay } }
+            """.formatted(broken.port(), a.port()), retries)) {
+      for (int i = 0; i < 2; i++) {
+        assertThat(authenticateAndSend(f)).startsWith("235 2.7.0");
+      }
+      assertThat(m1.get()).isEqualTo(2);
+      assertThat(retries.reasons).contains("broken: AUTH answered 454 4.7.0 Temporary authentication failure: generic failure");
+    }
   }
 }

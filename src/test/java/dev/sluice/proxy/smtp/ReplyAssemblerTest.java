@@ -27,6 +27,18 @@ class ReplyAssemblerTest {
     assertThat(new SmtpReply(250, java.util.List.of("250 mx.example")).ehloKeywords()).isEmpty();
   }
 
+  /** AUTH mechanisms in the RFC 4954 form, and in the older "AUTH=" form some servers still send. */
+  @Test
+  void authMechanismsInEitherForm() {
+    SmtpReply r = new SmtpReply(250, java.util.List.of("250-mx.example", "250-AUTH=login plain", "250 DSN"));
+    assertThat(r.ehloParameters("AUTH")).containsExactly("LOGIN", "PLAIN");
+    SmtpReply both = new SmtpReply(250, java.util.List.of("250-mx.example", "250-AUTH PLAIN LOGIN", "250-AUTH=PLAIN LOGIN",
+        "250 DSN"));
+    assertThat(both.ehloParameters("AUTH")).containsExactly("PLAIN", "LOGIN");
+    assertThat(both.ehloParameters("AUTHX")).isEmpty();
+    assertThat(new SmtpReply(250, java.util.List.of("250-mx.example", "250 AUTHENTICATE=X")).ehloParameters("AUTH")).isEmpty();
+  }
+
   @Test
   void acceptsBareCodeAndClassifies() throws Exception {
     assertThat(a.feed("354").code()).isEqualTo(354);
