@@ -2,6 +2,7 @@ package dev.sluice.health;
 
 import dev.sluice.balance.Backend;
 import dev.sluice.balance.Eligibility;
+import java.util.LinkedHashSet;
 import java.util.List;
 
 /**
@@ -28,6 +29,22 @@ public final class ListenerEligibility implements Eligibility {
   public boolean probes(ProbeTarget t) {
     int i = t.backend().index();
     return i < byIndex.length && byIndex[i] == t;
+  }
+
+  /**
+   * The SASL mechanisms offered to this listener's probes by the backends that are eligible now,
+   * in the order first seen; empty when no probe has seen an EHLO reply (a profile without an
+   * {@code ehlo} step, or none probed yet).
+   */
+  public List<String> authMechanisms() {
+    LinkedHashSet<String> offered = new LinkedHashSet<>();
+    for (ProbeTarget t : byIndex) {
+      ProbeResult last = t == null ? null : t.lastResult();
+      if (last != null && last.authMechanisms() != null && eligibleSince(t.backend()) != NOT_ELIGIBLE) {
+        offered.addAll(last.authMechanisms());
+      }
+    }
+    return List.copyOf(offered);
   }
 
   @Override

@@ -10,12 +10,21 @@ import java.util.List;
  * …} lines) and how long it took. Immutable.
  *
  * @param certificate subject and expiry of the backend's TLS certificate when STARTTLS ran, else null
+ * @param authMechanisms the SASL mechanisms the backend's last EHLO reply offered (RFC 4954), after
+ *     the session was set up as the listener's are; null when the probe saw no EHLO reply
  */
-public record ProbeResult(
-    ProbeOutcome outcome, String reason, List<String> transcript, long elapsedNanos, CertificateInfo certificate) {
+public record ProbeResult(ProbeOutcome outcome, String reason, List<String> transcript, long elapsedNanos,
+    CertificateInfo certificate, List<String> authMechanisms) {
 
   public ProbeResult {
     transcript = List.copyOf(transcript);
+    authMechanisms = authMechanisms == null ? null : List.copyOf(authMechanisms);
+  }
+
+  /** A result without an EHLO reply to learn from. */
+  public ProbeResult(ProbeOutcome outcome, String reason, List<String> transcript, long elapsedNanos,
+      CertificateInfo certificate) {
+    this(outcome, reason, transcript, elapsedNanos, certificate, null);
   }
 
   /**

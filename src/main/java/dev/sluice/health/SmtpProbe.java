@@ -141,6 +141,8 @@ public final class SmtpProbe {
     boolean tlsUp;
     /** XCLIENT or XFORWARD, when the listener uses one, has been accepted. */
     boolean identitySent;
+    /** What the last EHLO reply after the session setup offered with AUTH; null before it. */
+    List<String> authMechanisms;
 
     Dialogue(HealthProfile profile, ProbeKey key, InetSocketAddress backend, CompletableFuture<ProbeResult> result,
         long start) {
@@ -227,8 +229,11 @@ public final class SmtpProbe {
             fail(ProbeOutcome.FAILED, awaiting + " refused: " + reply, true);
             return;
           }
-          if (awaiting.equals("EHLO") && setUp(reply)) {
-            return; // a setup command is on its way
+          if (awaiting.equals("EHLO")) {
+            if (setUp(reply)) {
+              return; // a setup command is on its way
+            }
+            authMechanisms = reply.ehloParameters("AUTH"); // as a live session set up like this sees them
           }
         }
         case "STARTTLS" -> {
@@ -435,7 +440,7 @@ public final class SmtpProbe {
 
     private void finish() {
       if (!result.isDone()) {
-        result.complete(new ProbeResult(verdict, reason, transcript, System.nanoTime() - start, certificate));
+        result.complete(new ProbeResult(verdict, reason, transcript, System.nanoTime() - start, certificate, authMechanisms));
       }
     }
   }

@@ -269,6 +269,35 @@ class SmtpProbeTest {
     return probe.probe(at, new ProbeKey(DEEP.name(), null, identity, BackendTls.NONE, null), DEEP).get(10, TimeUnit.SECONDS);
   }
 
+  /**
+   * The probe keeps what AUTH the backend offered in the EHLO reply that follows the session setup
+   * (here after XCLIENT, where a server may offer more than to Sluice itself): smtp listeners with
+   * {@code auth: relay} offer clients what their backends can do.
+   */
+  @Test
+  void theProbeRecordsTheAuthMechanismsOfTheLastEhloReply() throws Exception {
+    try (ScriptedPeer peer = new ScriptedPeer(c -> {
+      c.say("220 ready");
+      c.hearUntil("EHLO");
+      c.say("250-mx").say("250-AUTH PLAIN").say("250 XCLIENT ADDR");
+      c.hearUntil("XCLIENT");
+      c.say("220 mx ESMTP");
+      c.hearUntil("EHLO");
+      c.say("250-mx").say("250 AUTH login plain");
+      c.serveRest();
+    })) {
+      ProbeResult r = runAs(peer.address(), ClientIdentity.XCLIENT);
+      assertThat(r.outcome()).as(r.transcript().toString()).isEqualTo(ProbeOutcome.OK);
+      assertThat(r.authMechanisms()).containsExactly("LOGIN", "PLAIN");
+    }
+    try (ScriptedPeer peer = new ScriptedPeer(c -> {
+      c.say("220 ready");
+      c.serveRest();
+    })) {
+      assertThat(runAs(peer.address(), ClientIdentity.NONE).authMechanisms()).as("EHLO without AUTH").isEmpty();
+    }
+  }
+
   /** As live sessions do: XCLIENT with the attributes offered, naming the probe itself, then EHLO again. */
   @Test
   void xclientProbeNamesItselfAndGreetsAgain() throws Exception {

@@ -1,6 +1,7 @@
 package dev.sluice.proxy.smtp;
 
 import dev.sluice.proxy.smtp.SmtpCommand.Verb;
+import java.util.List;
 
 /**
  * The client-facing half of an smtp-mode session as a pure state machine: it decides, for each
@@ -17,12 +18,34 @@ public final class ClientSession {
 
   /** Per-listener settings the machine needs. */
   public record Settings(String hostname, long maxMessageSize, int maxRecipients, int errorLimit, boolean starttls,
-      boolean authRelay, java.util.Set<String> capabilities) {
+      List<String> authMechanisms, java.util.Set<String> capabilities) {
+
+    /** What AUTH offers when nothing better is known: the two mechanisms every client has. */
+    public static final List<String> DEFAULT_AUTH_MECHANISMS = List.of("PLAIN", "LOGIN");
+
+    /**
+     * @param authMechanisms the SASL mechanisms to offer with AUTH (RFC 4954); empty: no AUTH
+     */
+    public Settings {
+      authMechanisms = List.copyOf(authMechanisms);
+    }
+
+    /** {@code authRelay}: AUTH with {@link #DEFAULT_AUTH_MECHANISMS}. */
+    public Settings(String hostname, long maxMessageSize, int maxRecipients, int errorLimit, boolean starttls,
+        boolean authRelay, java.util.Set<String> capabilities) {
+      this(hostname, maxMessageSize, maxRecipients, errorLimit, starttls,
+          authRelay ? DEFAULT_AUTH_MECHANISMS : List.of(), capabilities);
+    }
 
     /** Settings without optional extensions. */
     public Settings(String hostname, long maxMessageSize, int maxRecipients, int errorLimit, boolean starttls,
         boolean authRelay) {
       this(hostname, maxMessageSize, maxRecipients, errorLimit, starttls, authRelay, java.util.Set.of());
+    }
+
+    /** Whether AUTH is relayed to the backends ({@code auth: relay}). */
+    public boolean authRelay() {
+      return !authMechanisms.isEmpty();
     }
   }
 
@@ -371,7 +394,7 @@ public final class ClientSession {
       lines.add("250-STARTTLS");
     }
     if (authOffered() && !authenticated) {
-      lines.add("250-AUTH PLAIN LOGIN");
+      lines.add("250-AUTH " + String.join(" ", settings.authMechanisms()));
     }
     for (String extension : settings.capabilities()) {
       lines.add("250-" + extension);

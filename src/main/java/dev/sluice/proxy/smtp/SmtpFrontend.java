@@ -66,6 +66,16 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private static final int ERROR_LIMIT = 20;
   /** MAIL answered here; see {@link #holdMail}. */
   private static final SmtpReply MAIL_HELD = SmtpReply.of(250, "2.1.0 Ok");
+  /**
+   * Mechanisms whose exchange means the same to the backend when relayed: the client's secret or
+   * token, or a response to the backend's own challenge. Not EXTERNAL (it names the TLS client
+   * certificate, and Sluice's is the one the backend sees), not SCRAM (over TLS the backend offers
+   * the {@code -PLUS} variant bound to a TLS session that ends at Sluice, and a client that sees no
+   * {@code -PLUS} says so, which such a backend must refuse as a downgrade, RFC 5802 §6), not
+   * DIGEST-MD5 or GSSAPI (bound to the name the client connected to, Sluice's).
+   */
+  private static final java.util.Set<String> RELAYABLE_MECHANISMS =
+      java.util.Set.of("PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER");
 
   private final Listener listener;
   private final BackendConnector connector;
@@ -153,8 +163,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     key = new SelectionKey(info.remote().getAddress().getAddress());
     ServerTls tls = route.tls();
     session = new ClientSession(new ClientSession.Settings(config().hostname(), config().limits().maxMessageSize(),
-        config().limits().maxRecipients(), ERROR_LIMIT, tls != null && !tls.implicit(),
-        config().auth() == ListenerConfig.Auth.RELAY, config().capabilities()));
+        config().limits().maxRecipients(), ERROR_LIMIT, tls != null && !tls.implicit(), authMechanisms(),
+        config().capabilities()));
     if (ctx.pipeline().get(SslHandler.class) != null) {
       session.implicitTls();
     }
@@ -452,6 +462,21 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         authReply(r != null ? r : authLost());
       });
     });
+  }
+
+  /**
+   * The SASL mechanisms to offer with AUTH ({@code auth: relay}): those the eligible backends
+   * offered to this listener's probes, so a client picks one a server can do (Outlook prefers
+   * LOGIN, which a Dovecot-backed Postfix leaves out by default); PLAIN and LOGIN until a probe has
+   * seen an EHLO reply, or when none offered one of {@link #RELAYABLE_MECHANISMS}.
+   */
+  private List<String> authMechanisms() {
+    if (config().auth() != ListenerConfig.Auth.RELAY) {
+      return List.of();
+    }
+    List<String> offered = new ArrayList<>(route.eligibility().authMechanisms());
+    offered.retainAll(RELAYABLE_MECHANISMS);
+    return offered.isEmpty() ? ClientSession.Settings.DEFAULT_AUTH_MECHANISMS : offered;
   }
 
   /**

@@ -303,4 +303,61 @@ class AuthRelayTest {
       assertThat(retries.reasons).contains("broken: AUTH answered 454 4.7.0 Temporary authentication failure: generic failure");
     }
   }
+
+  /** The EHLO reply Sluice gives a client on listener {@code l}. */
+  static String ehloReply(SluiceFixture f) throws Exception {
+    try (RawSmtpClient r = RawSmtpClient.connect(f.address("l"), null)) {
+      r.expect("220");
+      r.send("EHLO c.test\r\n");
+      return r.replyLines();
+    }
+  }
+
+  /** A backend that offers {@code auth} in its EHLO reply and serves the rest plainly. */
+  static ScriptedPeer offering(String auth) throws Exception {
+    return new ScriptedPeer(c -> {
+      c.say("220 mx ready");
+      String line;
+      while ((line = c.hear()) != null) {
+        if (line.toUpperCase().startsWith("EHLO")) {
+          c.say("250-mx").say("250 " + auth);
+        } else if (line.toUpperCase().startsWith("QUIT")) {
+          c.say("221 bye");
+          return;
+        } else {
+          c.say("250 2.0.0 Ok");
+        }
+      }
+    });
+  }
+
+  /**
+   * AUTH offers what the backends offered the probes, less what cannot be relayed (EXTERNAL, SCRAM,
+   * DIGEST-MD5), so a client never picks a mechanism no server behind Sluice can do.
+   */
+  @Test
+  void authOffersTheMechanismsTheBackendsOfferThatCanBeRelayed() throws Exception {
+    try (ScriptedPeer a = offering("AUTH SCRAM-SHA-256 SCRAM-SHA-256-PLUS DIGEST-MD5 CRAM-MD5 PLAIN EXTERNAL");
+        ScriptedPeer b = offering("AUTH=PLAIN XOAUTH2");
+        SluiceFixture f = SluiceFixture.start("""
+            health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
+            pools: { p: { backends: [ "127.0.0.1:%d", "127.0.0.1:%d" ] } }
+            listeners: { l: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: basic, auth: relay } }
+            """.formatted(a.port(), b.port()))) {
+      assertThat(ehloReply(f)).contains("250-AUTH CRAM-MD5 PLAIN XOAUTH2\n");
+    }
+  }
+
+  /** Without an EHLO in the probes there is nothing to learn from: PLAIN and LOGIN, which every client has. */
+  @Test
+  void authOffersPlainAndLoginUntilAProbeHasSeenAnEhloReply() throws Exception {
+    try (ScriptedPeer a = offering("AUTH CRAM-MD5");
+        SluiceFixture f = SluiceFixture.start("""
+            health: { bare: { steps: [connect, banner, quit], interval: 60s, timeout: 5s } }
+            pools: { p: { backends: [ "127.0.0.1:%d" ] } }
+            listeners: { l: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: bare, auth: relay } }
+            """.formatted(a.port()))) {
+      assertThat(ehloReply(f)).contains("250-AUTH PLAIN LOGIN\n");
+    }
+  }
 }
