@@ -96,7 +96,14 @@ public final class ClientSession {
      * Choose a backend for authentication and send it {@link Step#command()} (AUTH); relay its
      * replies, and while it answers 334 relay the client's next line raw; then {@link #authAnswered}.
      */
-    RELAY_AUTH
+    RELAY_AUTH,
+    /**
+     * NOOP on an authenticated session: send NOOP to the backend that authenticated it when that
+     * session is idle, then {@link Step#reply()}. A client kept open with NOOPs thereby keeps its
+     * backend session open too (the backend's idle timeout counts from its last command), as it
+     * would without Sluice; otherwise its next MAIL would find its server gone.
+     */
+    KEEP_ALIVE
   }
 
   /**
@@ -256,7 +263,7 @@ public final class ClientSession {
       case RSET:
         return rset();
       case NOOP:
-        return Step.reply(SmtpReply.of(250, "2.0.0 Ok"));
+        return new Step(authenticated ? Kind.KEEP_ALIVE : Kind.REPLY, SmtpReply.of(250, "2.0.0 Ok"), null, false);
       case QUIT:
         boolean abort = inBackendTransaction();
         phase = Phase.CLOSED;
@@ -313,25 +320,50 @@ public final class ClientSession {
     if (c.argument().isEmpty()) {
       return error(SmtpReply.of(501, "5.5.4 Syntax: AUTH mechanism"));
     }
+    if (!settings.authMechanisms().contains(mechanismOf(c))) {
+      // RFC 4954 §4: the client may choose another of those offered. Answered here: no backend
+      // is asked for what none was said to do.
+      return error(UNSUPPORTED_MECHANISM);
+    }
     phase = Phase.AUTH;
     return new Step(Kind.RELAY_AUTH, null, c, false);
   }
 
+  /** RFC 4954 §4: a mechanism the server does not offer. */
+  public static final SmtpReply UNSUPPORTED_MECHANISM = SmtpReply.of(504, "5.5.4 Unsupported authentication mechanism");
+
+  /** The SASL mechanism an AUTH command names, upper case. */
+  public static String mechanismOf(SmtpCommand auth) {
+    return auth.argument().split(" ", 2)[0].toUpperCase(java.util.Locale.ROOT);
+  }
+
   /**
-   * The backend's answer in an AUTH exchange: 334 wants another client line; 235 authenticates the
-   * session (it stays with that backend); anything else ends the exchange.
+   * The backend's answer in an AUTH exchange, and what to tell the client: 334 wants another
+   * client line; 235 authenticates the session (it stays with that backend); anything else ends
+   * the exchange and counts as an error, so guessing passwords ends with the error limit's 421, as
+   * in Postfix.
    */
-  public void authAnswered(SmtpReply r) {
+  public Step authAnswered(SmtpReply r) {
     expect(Phase.AUTH);
     if (r.code() == 334) {
-      return;
+      return Step.reply(r);
     }
     phase = Phase.READY;
     if (r.isPositive()) {
       authenticated = true;
-    } else {
-      errors++;
+      return Step.reply(r);
     }
+    return error(r);
+  }
+
+  /**
+   * Sluice refused a client line in an AUTH exchange (too long, not UTF-8): the exchange ends (the
+   * caller cancels it at the backend) and {@code r} counts as an error.
+   */
+  public Step saslResponseRefused(SmtpReply r) {
+    expect(Phase.AUTH);
+    phase = Phase.READY;
+    return error(r);
   }
 
   /** Whether AUTH succeeded (the session is pinned to the backend that accepted it). */

@@ -61,6 +61,15 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(SmtpFrontend.class);
   /** RFC 5321 §4.5.3.1.4 allows 512 octets for a command line; extensions and real clients need more. */
   static final int MAX_COMMAND_LINE = 2048;
+  /**
+   * Longest SASL response line (Postfix's {@code smtpd_sasl_response_limit}): a Kerberos or OAuth
+   * token is longer than any command.
+   */
+  static final int MAX_SASL_LINE = 12288;
+  /** A SASL response over {@link #MAX_SASL_LINE}; the exchange ends (Postfix's wording). */
+  private static final SmtpReply SASL_TOO_LONG = SmtpReply.of(500, "5.5.6 SASL response limit exceeded");
+  /** A SASL response that is not text (base64 is ASCII, RFC 4954 §4); the exchange ends. */
+  private static final SmtpReply SASL_UNDECODABLE = SmtpReply.of(501, "5.5.2 Cannot decode response");
   /** While a command waits for a backend, at most this much pipelined input is buffered. */
   private static final int MAX_BUFFERED_INPUT = 64 * 1024;
   private static final int ERROR_LIMIT = 20;
@@ -212,6 +221,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         continue;
       }
       int eol = input.indexOf(input.readerIndex(), input.writerIndex(), (byte) '\n');
+      boolean sasl = session.phase() == ClientSession.Phase.AUTH;
       if (discardingLongLine) {
         if (eol < 0) {
           input.skipBytes(input.readableBytes());
@@ -219,19 +229,20 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         }
         input.readerIndex(eol + 1);
         discardingLongLine = false;
-        execute(session.lineTooLong());
+        lineTooLong(sasl);
         continue;
       }
+      int limit = sasl ? MAX_SASL_LINE : MAX_COMMAND_LINE;
       if (eol < 0) {
-        if (input.readableBytes() > MAX_COMMAND_LINE) {
+        if (input.readableBytes() > limit) {
           discardingLongLine = true;
           input.skipBytes(input.readableBytes());
         }
         break;
       }
-      if (eol - input.readerIndex() > MAX_COMMAND_LINE) {
+      if (eol - input.readerIndex() > limit) {
         input.readerIndex(eol + 1);
-        execute(session.lineTooLong());
+        lineTooLong(sasl);
         continue;
       }
       String line = decodeLine(input.readerIndex(), eol);
@@ -239,10 +250,14 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       if (line == null) {
         // Forwarding a repaired line would change an address behind the sender's back.
         route.observer().received(info, "(invalid UTF-8)");
-        execute(session.invalidEncoding());
+        if (sasl) {
+          cancelAuth(SASL_UNDECODABLE);
+        } else {
+          execute(session.invalidEncoding());
+        }
         continue;
       }
-      if (session.phase() == ClientSession.Phase.AUTH) {
+      if (sasl) {
         route.observer().received(info, "(SASL response)"); // never the payload
         authExchange(line);
         continue;
@@ -263,6 +278,15 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     boolean read = !(busy && input.readableBytes() > MAX_BUFFERED_INPUT) && (body == null || body.backendWritable());
     if (ctx.channel().config().isAutoRead() != read) {
       ctx.channel().config().setAutoRead(read);
+    }
+  }
+
+  /** A line over the limit was discarded: a command is refused, a SASL response ends the AUTH exchange. */
+  private void lineTooLong(boolean sasl) {
+    if (sasl) {
+      cancelAuth(SASL_TOO_LONG);
+    } else {
+      execute(session.lineTooLong());
     }
   }
 
@@ -311,6 +335,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       case RELAY_DATA -> relay(step, Stage.DATA);
       case START_TLS -> startTls(step.reply());
       case RELAY_AUTH -> startAuth(step.command());
+      case KEEP_ALIVE -> keepAlive(step.reply());
       case RESET -> resetThenReply(step.reply(), Stage.OTHER);
     }
   }
@@ -368,16 +393,22 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
 
   /** One command line as the session sees it (the line is in {@link #lineAhead} if it went ahead). */
   private void executeLine(String line) {
-    boolean afterRefusedAuth = authJustRefused;
-    authJustRefused = false;
-    route.observer().received(info,
-        afterRefusedAuth && !SmtpCommand.startsWithKnownVerb(line) ? "(line after a refused AUTH, not logged)" : masked(line));
+    // Every line up to the next command may be a credential the client pipelined (AUTH LOGIN
+    // sends two: user name and password).
+    authJustRefused = authJustRefused && !SmtpCommand.startsWithKnownVerb(line);
+    route.observer().received(info, authJustRefused ? "(line after a refused AUTH, not logged)" : masked(line));
     Step step = session.onLine(line);
-    if (step.kind() != ClientSession.Kind.RELAY_AUTH && line.regionMatches(true, 0, "AUTH", 0, 4)) {
+    if (step.kind() != ClientSession.Kind.RELAY_AUTH && isAuth(line)) {
       authJustRefused = true; // refused here (not offered, already authenticated, bad syntax)
     }
     execute(step);
     dropLineAhead();
+  }
+
+  /** Whether {@code line} is an AUTH command, however spaced (a malformed one carries credentials too). */
+  private static boolean isAuth(String line) {
+    String t = line.stripLeading();
+    return t.regionMatches(true, 0, "AUTH", 0, 4) && (t.length() == 4 || Character.isWhitespace(t.charAt(4)));
   }
 
   /**
@@ -399,8 +430,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
 
   /** AUTH arguments are credentials: observers see the mechanism only. */
   private static String masked(String line) {
-    if (line.regionMatches(true, 0, "AUTH ", 0, 5)) {
-      String[] words = line.split(" ", 3);
+    if (isAuth(line)) {
+      String[] words = line.strip().split("\\s+", 3);
       return words.length > 2 ? words[0] + " " + words[1] + " ****" : line;
     }
     return line;
@@ -440,7 +471,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         s.quit(); // its credentials go nowhere
         return;
       }
-      String mechanism = auth.argument().split(" ", 2)[0].toUpperCase(java.util.Locale.ROOT);
+      String mechanism = ClientSession.mechanismOf(auth);
       if (!s.authMechanisms().contains(mechanism)) {
         passOver(b, s, mechanism);
         authOn(auth);
@@ -448,10 +479,9 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       }
       authSession = s;
       s.command("AUTH " + auth.argument()).whenComplete((r, e2) -> {
-        if (r != null && r.isTransient() && !clientGone()) {
-          // The AUTH command itself answered 4xx (Postfix: "454 4.7.0 Temporary authentication
-          // failure" when its SASL service is down): the credentials were not judged, and the
-          // command holds all the client has sent, so another backend can take it whole.
+        if (r != null && backendAuthFault(r) && !clientGone()) {
+          // The credentials were not judged, and the command holds all the client has sent, so
+          // another backend can take it whole.
           authSession = null;
           failed(b, "AUTH answered " + r);
           authNoServer = r;
@@ -462,6 +492,17 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         authReply(r != null ? r : authLost());
       });
     });
+  }
+
+  /**
+   * Whether a reply to the AUTH command says the backend, not the client, cannot authenticate now:
+   * 454 (RFC 4954 §6; Postfix when its SASL service is down), or 421 other than 4.7.x (shutting
+   * down). Postfix's "450 4.7.1 too many AUTH commands" (its client rate limit) and "421 4.7.0 too
+   * many errors" are about this client: they go to it, and the backend's health is untouched, so a
+   * password guesser cannot get the servers ejected.
+   */
+  private static boolean backendAuthFault(SmtpReply r) {
+    return r.code() == 454 || r.code() == 421 && !r.text().startsWith("4.7.");
   }
 
   /**
@@ -495,7 +536,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     log.warn("{}: backend {} passed over for AUTH from {}: it {}", listener.name(), b, info.remote(), why);
     route.passOver(info, b, "AUTH: " + why, budgetLeft(), alreadyTried);
     if (!offered.isEmpty() && !authNoServerFromBackend) {
-      authNoServer = SmtpReply.of(504, "5.5.4 Unsupported authentication mechanism");
+      authNoServer = ClientSession.UNSUPPORTED_MECHANISM;
     }
   }
 
@@ -525,15 +566,54 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       return;
     }
     SmtpReply r = fromBackend(backendReply);
-    session.authAnswered(r);
-    if (r.code() != 334 && !r.isPositive()) {
+    Step step = session.authAnswered(r);
+    if (r.isPositive()) {
+      route.observer().info(info, "authenticated at " + authSession.backend().name());
+    } else if (r.code() != 334) {
       authSession = null;
       authJustRefused = true;
-    } else if (r.isPositive()) {
-      route.observer().info(info, "authenticated at " + authSession.backend().name());
     }
-    send(r, Stage.OTHER);
+    execute(step);
     resume();
+  }
+
+  /**
+   * Ends an AUTH exchange Sluice will not go on with: the backend is told the client cancelled it
+   * (RFC 4954 §4: a line of "*", which it answers 501), then the client gets {@code r}, and its
+   * next line is a command again.
+   */
+  private void cancelAuth(SmtpReply r) {
+    BackendSession s = authSession;
+    authSession = null;
+    authJustRefused = true;
+    busy = true;
+    s.command("*").whenComplete((answer, e) -> {
+      if (answer == null || answer.isPositive()) {
+        s.abort(); // gone, or it authenticated on a cancel: not a session to use
+      }
+      if (clientGone()) {
+        return;
+      }
+      execute(session.saslResponseRefused(r));
+      resume();
+    });
+  }
+
+  /** NOOP on an authenticated session ({@link ClientSession.Kind#KEEP_ALIVE}). */
+  private void keepAlive(SmtpReply reply) {
+    BackendSession s = authSession;
+    if (!authenticatedServerReady()) {
+      send(reply, Stage.OTHER); // in a transaction it is busy anyway; if gone, the next MAIL says so
+      return;
+    }
+    busy = true;
+    s.command("NOOP").whenComplete((answer, e) -> {
+      if (clientGone()) {
+        return;
+      }
+      send(reply, Stage.OTHER);
+      resume();
+    });
   }
 
   private static Stage stageOf(SmtpCommand c) {
