@@ -13,7 +13,8 @@ import java.util.regex.Pattern;
  * Reads Postfix maillog lines (protocols.md §6) into both tables.
  *
  * <p>{@code events}: every {@code smtpd} line of a session: {@code +} for {@code connect from},
- * {@code -} for {@code disconnect from}, {@code >} for a reject reply, {@code *} for the rest; the
+ * {@code -} for {@code disconnect from}, {@code >} for a reject reply, {@code *} for the rest
+ * (including {@code reject_warning:}, which refused nothing); the
  * session id is {@code host/pid/line-of-connect}, because Postfix names sessions by process only.
  * {@code remote_ip} is the address on that line: after XCLIENT the {@code client=} and {@code
  * disconnect} lines name the forwarded client while {@code connect} names the proxy; such lines get
@@ -208,7 +209,9 @@ final class PostfixLogParser {
       sink.message(r);
       return;
     }
-    if (text.startsWith("NOQUEUE: reject") || text.contains(": client=")) {
+    // "reject:" only: warn_if_reject logs "reject_warning:" for what it would have refused, and the
+    // command goes on; that line is an ordinary event.
+    if (text.startsWith("NOQUEUE: reject:") || text.contains(": client=")) {
       sink.malformed(lineNo, "unrecognised smtpd line", line);
       return;
     }
