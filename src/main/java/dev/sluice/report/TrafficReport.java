@@ -26,13 +26,18 @@ import java.util.Set;
  * @param findings what fired; empty when the logs look healthy
  */
 public record TrafficReport(List<ResultTable> sections, List<Finding> findings) {
-  /** Pattern of a back-pressure reply (RFC 3463 class 4, subject 3: mail system status). */
-  static final String BACK_PRESSURE = "^4[0-9][0-9][ -]4\\.3\\.[0-9]+";
+  /**
+   * Pattern of a back-pressure reply (RFC 3463 class 4, subject 3: mail system status). Only the
+   * last line of a reply matches: protocol logs write a multi-line reply a line each ({@code
+   * 452-4.3.1 …} … {@code 452 4.3.1 …}), and it is one reply.
+   */
+  static final String BACK_PRESSURE = "^4[0-9][0-9] 4\\.3\\.[0-9]+";
 
   /**
    * A Sluice retry line ({@code *}, context {@code retry}, data {@code BACKEND: REASON}) whose reason
    * carries a back-pressure reply: {@code b: MAIL FROM answered 452 4.3.1 …}, {@code b: session
-   * setup: banner 421 4.3.2 …}, tcp mode's {@code b: banner 421 4.3.2 …}.
+   * setup: banner 421 4.3.2 …}, tcp mode's {@code b: banner 421 4.3.2 …}. A retry line is one
+   * refusal whichever line of the reply its reason quotes, so a continuation line counts here.
    */
   static final String RETRY_BACK_PRESSURE = ": (.*[ :])?4[0-9][0-9][ -]4\\.3\\.[0-9]+";
 
