@@ -42,6 +42,11 @@ public record TrafficReport(List<ResultTable> sections, List<Finding> findings) 
   static final String RETRY_BACK_PRESSURE = ": (.*[ :])?4[0-9][0-9][ -]4\\.3\\.[0-9]+";
 
   private static final String INBOUND = "log_type <> 'send'";
+  /**
+   * Inbound sessions that reached a server. A session no server took (refused by Sluice before a
+   * backend was chosen) is still its client's traffic, in the top clients, but no server's.
+   */
+  private static final String SERVED = INBOUND + " AND server IS NOT NULL";
 
   public TrafficReport {
     sections = List.copyOf(sections);
@@ -59,7 +64,7 @@ public record TrafficReport(List<ResultTable> sections, List<Finding> findings) 
         SELECT coalesce(se.server, me.server) AS server, coalesce(sessions, 0) AS sessions,
                round(100.0 * coalesce(sessions, 0) / nullif(sum(coalesce(sessions, 0)) OVER (), 0), 1) AS session_pct,
                coalesce(messages, 0) AS messages
-        FROM se FULL OUTER JOIN me ON se.server = me.server ORDER BY server""".formatted(INBOUND));
+        FROM se FULL OUTER JOIN me ON se.server = me.server ORDER BY server""".formatted(SERVED));
     s.add(perServer);
     s.add(db.query("hourly", "Traffic per server and hour", """
         WITH se AS (SELECT date_trunc('hour', started) AS hour, server, count(*) AS sessions FROM sessions
@@ -68,7 +73,7 @@ public record TrafficReport(List<ResultTable> sections, List<Finding> findings) 
                     GROUP BY ALL)
         SELECT strftime(coalesce(se.hour, me.hour), '%%Y-%%m-%%d %%H:00') AS hour, coalesce(se.server, me.server) AS server,
                coalesce(sessions, 0) AS sessions, coalesce(messages, 0) AS messages
-        FROM se FULL OUTER JOIN me ON se.hour = me.hour AND se.server = me.server ORDER BY 1, 2""".formatted(INBOUND)));
+        FROM se FULL OUTER JOIN me ON se.hour = me.hour AND se.server = me.server ORDER BY 1, 2""".formatted(SERVED)));
     // sessions has a row per session and server: a Sluice session that used three backends is
     // one session of its client, not three.
     s.add(db.query("top_clients", "Top client IPs", """
@@ -91,7 +96,7 @@ public record TrafficReport(List<ResultTable> sections, List<Finding> findings) 
                round(coalesce(stddev_pop(n) / nullif(avg(n), 0), 0), 3) AS coefficient_of_variation
         FROM c""".formatted(byMessages
             ? "SELECT server, count(*) AS n FROM received GROUP BY server"
-            : "SELECT server, count(*) AS n FROM sessions WHERE " + INBOUND + " GROUP BY server", unit));
+            : "SELECT server, count(*) AS n FROM sessions WHERE " + SERVED + " GROUP BY server", unit));
     s.add(balance);
     ResultTable pressure = db.query("back_pressure", "Back-pressure replies (4.3.x) by server and hour", """
         WITH sluice AS (
@@ -135,7 +140,7 @@ public record TrafficReport(List<ResultTable> sections, List<Finding> findings) 
         WITH c AS (SELECT server, client_ip, count(*) AS n FROM sessions WHERE %s AND client_ip IS NOT NULL GROUP BY ALL),
              r AS (SELECT server, client_ip, n, sum(n) OVER (PARTITION BY server) AS total,
                           row_number() OVER (PARTITION BY server ORDER BY n DESC, client_ip) AS rk FROM c)
-        SELECT server, client_ip, n, total FROM r WHERE rk = 1 ORDER BY server""".formatted(INBOUND));
+        SELECT server, client_ip, n, total FROM r WHERE rk = 1 ORDER BY server""".formatted(SERVED));
     for (List<Object> row : top.rows()) {
       long n = (Long) row.get(2);
       long total = (Long) row.get(3);

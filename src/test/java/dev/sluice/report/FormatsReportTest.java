@@ -90,6 +90,36 @@ class FormatsReportTest {
   }
 
   @Test
+  void sessionsThatNeverReachedABackendStillCountForTheirClient() throws Exception {
+    // S2 was refused at admission (Sluice logs only the refusal), S3 got Sluice's own 451 when no
+    // server was eligible: neither has a backend, both are traffic of 192.0.2.9.
+    Files.writeString(dir.resolve("sluice-20250304.log"), String.join("\n",
+        "#Software: Sluice", "#Version: 0.1.0", "#Log-type: Sluice Protocol Log", "#Date: 2025-03-04T08:00:00.000Z",
+        "#Fields: " + LogGenerator.SLUICE_FIELDS,
+        "2025-03-04T08:00:00.000Z,mx,S1,0,10.0.0.5:25,192.0.2.7:40000,,+,,",
+        "2025-03-04T08:00:01.000Z,mx,S1,1,10.0.0.5:25,192.0.2.7:40000,mx1,*,mx1 10.1.1.21:25,backend",
+        "2025-03-04T08:00:01.100Z,mx,S1,2,10.0.0.5:25,192.0.2.7:40000,mx1,*,accepted 100 bytes,transaction",
+        "2025-03-04T08:00:02.000Z,mx,S1,3,10.0.0.5:25,192.0.2.7:40000,mx1,-,,",
+        "2025-03-04T08:01:00.000Z,mx,S2,0,10.0.0.5:25,192.0.2.9:40001,,*,too_many_from_client,rejected",
+        "2025-03-04T08:02:00.000Z,mx,S3,0,10.0.0.5:25,192.0.2.9:40002,,+,,",
+        "2025-03-04T08:02:00.010Z,mx,S3,1,10.0.0.5:25,192.0.2.9:40002,,*,mx1: connect failed: connection refused (no other backend to try),retry",
+        "2025-03-04T08:02:00.020Z,mx,S3,2,10.0.0.5:25,192.0.2.9:40002,,*,deferred 0 bytes,transaction",
+        "2025-03-04T08:02:00.030Z,mx,S3,3,10.0.0.5:25,192.0.2.9:40002,,-,,", ""));
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.count("SELECT count(*) FROM sessions WHERE server IS NULL")).isEqualTo(2);
+      TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
+      assertThat(r.section("top_clients").rows()).extracting(Object::toString)
+          .containsExactly("[192.0.2.9, 2, 0, 66.7]", "[192.0.2.7, 1, 1, 33.3]");
+      // They are no server's sessions: the per-server tables and the balance leave them out.
+      assertThat(r.section("servers").rows()).extracting(row -> row.get(0) + "=" + row.get(1) + "/" + row.get(3))
+          .containsExactly("mx1=1/1");
+      assertThat(r.section("hourly").rows()).extracting(row -> row.get(1)).containsExactly("mx1");
+      assertThat(r.section("balance").value(0, "servers")).isEqualTo(1L);
+      assertThat(r.findings()).isEmpty();
+    }
+  }
+
+  @Test
   void trackingLogsOfMixedVersionsAndGzipCountReceivedMessagesPerServer() throws Exception {
     LocalDateTime t = LocalDateTime.of(2025, 3, 4, 8, 0);
     LogGenerator g = new LogGenerator(9);
