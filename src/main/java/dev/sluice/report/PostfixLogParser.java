@@ -20,8 +20,10 @@ import java.util.regex.Pattern;
  * disconnect} lines name the forwarded client while {@code connect} names the proxy; such lines get
  * context {@code xclient}. With the PROXY protocol every line already names the real client.
  *
- * <p>{@code messages}: a {@code RECEIVE} row per {@code client=} line (completed with {@code
- * message-id}, {@code from=}, {@code size=}, {@code nrcpt=} from cleanup/qmgr), a {@code
+ * <p>{@code messages}: a {@code RECEIVE} row per message the server received: smtpd's {@code
+ * client=} line (server, session, client) once qmgr has queued that queue id ({@code from=<>,
+ * size=, nrcpt= (queue active)}), at qmgr's time, completed with cleanup's {@code message-id}; a
+ * queue id that never reaches qmgr (the client left before the end of DATA) is no message. A {@code
  * SEND}/{@code DELIVER}/{@code DEFER}/{@code FAIL} row per delivery attempt ({@code to=}, {@code
  * relay=}, {@code dsn=}, {@code status=}), a {@code REJECT} row per smtpd {@code reject:} line at
  * any stage (MAIL as well as RCPT: a sender restriction answers at MAIL unless {@code
@@ -62,7 +64,8 @@ final class PostfixLogParser {
   private final int referenceMonth;
   private final EventRow event = new EventRow();
   private final Map<String, Session> sessions = new HashMap<>();
-  private final Map<String, MessageRow> pending = new LinkedHashMap<>();
+  /** Messages smtpd created a queue file for, by queue id, until qmgr removes them or the file ends. */
+  private final Map<String, Message> pending = new LinkedHashMap<>();
 
   private static final class Session {
     final String id;
@@ -72,6 +75,63 @@ final class PostfixLogParser {
     Session(String id, String connectIp) {
       this.id = id;
       this.connectIp = connectIp;
+    }
+  }
+
+  /** What became of a message smtpd created a queue file for, as far as the log has said. */
+  enum Fate {
+    /** Nothing yet: still in smtpd/cleanup, or the client left before the end of DATA. */
+    OPEN,
+    /** qmgr took it into the active queue: the server received it. */
+    QUEUED
+  }
+
+  /**
+   * What one line says about a queue id's message: a fate, or null when it only adds details (a
+   * cleanup {@code message-id=} line); the details are null or -1 when the line has none.
+   */
+  record Verdict(Fate fate, long ts, String sender, long size, int recipientCount, String messageId) {
+    static Verdict details(long ts, String messageId) {
+      return new Verdict(null, ts, null, -1, -1, messageId);
+    }
+  }
+
+  /**
+   * A message from smtpd's {@code client=} line on: its {@code RECEIVE} row (server, session and
+   * client of that line) and its fate. The row is emitted only if the server received the message,
+   * with the time it did: a queue id is assigned at the first accepted RCPT, long before the
+   * message is complete and queued, and the client may still disconnect before the end of DATA.
+   */
+  static final class Message {
+    final MessageRow row;
+    Fate fate = Fate.OPEN;
+
+    Message(MessageRow row) {
+      this.row = row;
+    }
+
+    /** Applies what a later line says. The first fate that means received dates the row. */
+    void apply(Verdict v) {
+      if (v.sender() != null && row.sender == null) {
+        row.sender = v.sender();
+      }
+      if (v.size() >= 0 && row.size < 0) {
+        row.size = v.size();
+      }
+      if (v.recipientCount() >= 0 && row.recipientCount < 0) {
+        row.recipientCount = v.recipientCount();
+      }
+      if (v.messageId() != null && row.messageId == null) {
+        row.messageId = v.messageId();
+      }
+      if (v.fate() != null && fate == Fate.OPEN) {
+        fate = v.fate();
+        row.tsMicros = v.ts();
+      }
+    }
+
+    boolean received() {
+      return fate == Fate.QUEUED;
     }
   }
 
@@ -110,14 +170,14 @@ final class PostfixLogParser {
       } else if (program.endsWith("/smtpd")) {
         smtpd(lineNo, ts, host, pid, text, line);
       } else if (program.endsWith("/qmgr") || program.endsWith("/cleanup")) {
-        queueManager(lineNo, text);
+        queueManager(lineNo, ts, text);
       } else if (program.matches(".*/(smtp|lmtp|local|virtual|pipe|error|discard)$")) {
         delivery(lineNo, ts, host, program, text, line);
       } else {
         sink.ignored(lineNo);
       }
     }
-    pending.values().forEach(sink::message);
+    pending.values().forEach(this::close);
     pending.clear();
     return lineNo;
   }
@@ -178,9 +238,9 @@ final class PostfixLogParser {
       r.originalClientIp = oc.find() ? oc.group(2) : null;
       r.sourceLine = lineNo;
       r.logType = "postfix";
-      MessageRow previous = pending.put(queueId, r);
+      Message previous = pending.put(queueId, new Message(r));
       if (previous != null) {
-        sink.message(previous);
+        close(previous);
       }
       return;
     }
@@ -253,27 +313,47 @@ final class PostfixLogParser {
     return e;
   }
 
-  private void queueManager(long lineNo, String text) {
+  /**
+   * qmgr and cleanup lines complete a message's row and decide its fate; they yield no row of their
+   * own (the {@code RECEIVE} row is the {@code client=} line's), so they count as ignored.
+   */
+  private void queueManager(long lineNo, long ts, String text) {
+    sink.ignored(lineNo);
     Matcher q = QUEUE_LINE.matcher(text);
-    MessageRow r = q.matches() ? pending.get(q.group(1)) : null;
-    if (r == null) {
-      sink.ignored(lineNo);
+    if (!q.matches()) {
       return;
     }
+    String queueId = q.group(1);
     String rest = q.group(2);
     Matcher f = FROM.matcher(rest);
     Matcher id = MESSAGE_ID.matcher(rest);
     if (f.matches()) {
-      r.sender = f.group(1);
-      r.size = Long.parseLong(f.group(2));
-      r.recipientCount = Integer.parseInt(f.group(3));
+      // qmgr logs this each time the message enters the active queue (again after a deferral);
+      // the first time is when the server received it.
+      verdict(queueId, new Verdict(Fate.QUEUED, ts, f.group(1), Long.parseLong(f.group(2)),
+          Integer.parseInt(f.group(3)), null));
     } else if (id.matches()) {
-      r.messageId = id.group(1);
+      verdict(queueId, Verdict.details(ts, id.group(1)));
     } else if (rest.equals("removed")) {
-      sink.message(pending.remove(q.group(1)));
-      return;
+      Message m = pending.remove(queueId);
+      if (m != null) {
+        close(m);
+      }
     }
-    sink.ignored(lineNo);
+  }
+
+  private void verdict(String queueId, Verdict v) {
+    Message m = pending.get(queueId);
+    if (m != null) {
+      m.apply(v);
+    }
+  }
+
+  /** A message leaves {@link #pending}: its row is loaded if the server received it. */
+  private void close(Message m) {
+    if (m.received()) {
+      sink.message(m.row);
+    }
   }
 
   private void delivery(long lineNo, long ts, String host, String program, String text, String line) {
@@ -287,8 +367,8 @@ final class PostfixLogParser {
       sink.malformed(lineNo, "unrecognised delivery line", line);
       return;
     }
-    MessageRow known = pending.get(q.group(1));
-    MessageRow r = known == null ? new MessageRow() : known.copy();
+    Message known = pending.get(q.group(1));
+    MessageRow r = known == null ? new MessageRow() : known.row.copy();
     r.tsMicros = ts;
     r.server = host;
     r.queueId = q.group(1);

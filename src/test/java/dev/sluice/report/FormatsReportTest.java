@@ -183,8 +183,8 @@ class FormatsReportTest {
           "edge-RECV2025030410-1.LOG:18 unterminated quote (truncated line?)",
           "edge-RECV2025030410-1.LOG:19 expected 10 fields, found 5",
           "edge-RECV2025030410-1.LOG:20 bad date-time",
-          "edge-postfix-maillog:11 unrecognised delivery line",
-          "edge-postfix-maillog:12 not a syslog line");
+          "edge-postfix-maillog:12 unrecognised delivery line",
+          "edge-postfix-maillog:13 not a syslog line");
       assertThat(db.query("q", "", "SELECT data, remote_ip, remote_port, connector FROM events WHERE session_id = '08DD5A1B2C3D4E60'"
           + " AND seq = 1").rows().get(0)).containsExactly("EHLO a,b \"quoted\"", "2001:db8::7", 40113L, "EX1\\Internal Relay");
       assertThat(db.query("q", "", "SELECT data FROM events WHERE seq = 1 AND session_id = '08DD5A1B2C3D4E5F'").rows().get(0).get(0))
@@ -195,7 +195,7 @@ class FormatsReportTest {
           + " ORDER BY source_line, event").rows()).extracting(Object::toString).containsExactly(
           "[RECEIVE, 203.0.113.9, null, alice@example.org, 5123, a1b2@example.org, 2025-01-05T10:00:02]",
           "[SEND, 203.0.113.9, null, alice@example.org, 5123, a1b2@example.org, 2025-01-05T10:00:03]",
-          "[RECEIVE, 10.0.0.9, 198.51.100.50, null, null, null, 2025-01-05T10:00:04]");
+          "[RECEIVE, 10.0.0.9, 198.51.100.50, bounce@origin.example, 2048, null, 2025-01-05T10:00:04]");
       assertThat(counts(db, "SELECT client_ip, count(*) FROM sessions WHERE log_type = 'postfix' GROUP BY 1"))
           .isEqualTo(Map.of("203.0.113.9", 1L, "10.0.0.9", 1L));
     }
