@@ -13,22 +13,25 @@ import java.util.regex.Pattern;
  * Reads Postfix maillog lines (protocols.md §6) into both tables.
  *
  * <p>{@code events}: every {@code smtpd} line of a session: {@code +} for {@code connect from},
- * {@code -} for {@code disconnect from}, {@code >} for a reject reply, {@code *} for the rest
- * (including {@code reject_warning:}, which refused nothing); the
- * session id is {@code host/pid/line-of-connect}, because Postfix names sessions by process only.
- * {@code remote_ip} is the address on that line: after XCLIENT the {@code client=} and {@code
- * disconnect} lines name the forwarded client while {@code connect} names the proxy; such lines get
- * context {@code xclient}. With the PROXY protocol every line already names the real client.
+ * {@code -} for {@code disconnect from}, {@code >} for a refusal ({@code reject:}, {@code
+ * milter-reject:}), {@code *} for the rest (including {@code reject_warning:}, which refused
+ * nothing); the session id is {@code host/pid/line-of-connect}, because Postfix names sessions by
+ * process only. {@code remote_ip} is the address on that line: after XCLIENT the {@code client=}
+ * and {@code disconnect} lines name the forwarded client while {@code connect} names the proxy;
+ * such lines get context {@code xclient}. With the PROXY protocol every line already names the
+ * real client.
  *
  * <p>{@code messages}: a {@code RECEIVE} row per message the server received: smtpd's {@code
  * client=} line (server, session, client) once qmgr has queued that queue id ({@code from=<>,
- * size=, nrcpt= (queue active)}), at qmgr's time, completed with cleanup's {@code message-id}; a
- * queue id that never reaches qmgr (the client left before the end of DATA) is no message. A {@code
+ * size=, nrcpt= (queue active)}), at qmgr's time, or once a Milter or restriction put it on hold,
+ * completed with cleanup's {@code message-id}; a queue id that never gets that far (the client
+ * left before the end of DATA, a Milter refused or discarded the message) is no message. A {@code
  * SEND}/{@code DELIVER}/{@code DEFER}/{@code FAIL} row per delivery attempt ({@code to=}, {@code
- * relay=}, {@code dsn=}, {@code status=}), a {@code REJECT} row per smtpd {@code reject:} line at
- * any stage (MAIL as well as RCPT: a sender restriction answers at MAIL unless {@code
- * smtpd_delay_reject} moves it to RCPT), attributed to the syslog host and the client.
- * XFORWARD's {@code orig_client=} fills {@code original_client_ip}.
+ * relay=}, {@code dsn=}, {@code status=}), a {@code REJECT} row per refusal, smtpd's {@code
+ * reject:} or {@code milter-reject:} at any stage (MAIL as well as RCPT: a sender restriction
+ * answers at MAIL unless {@code smtpd_delay_reject} moves it to RCPT) and cleanup's Milter
+ * refusals at END-OF-MESSAGE, attributed to the syslog host and the client. XFORWARD's {@code
+ * orig_client=} fills {@code original_client_ip}.
  *
  * <p>Classic syslog timestamps carry no year or zone: they are read as local time of {@code year},
  * stepping back a year for months after {@code referenceMonth} (a December log read in January).
@@ -38,20 +41,28 @@ final class PostfixLogParser {
   private static final Pattern LINE = Pattern.compile(
       "^(?:(\\w{3}) +(\\d{1,2}) (\\d\\d):(\\d\\d):(\\d\\d)(?:\\.\\d+)?|(\\d{4}-\\d\\d-\\d\\d[T ]\\S+)) (\\S+) ([^\\[\\s:]+)(?:\\[(\\d+)\\])?: (.*)$");
   private static final String TOKEN = "([^\\[\\s]*)\\[([^\\]]*)\\](?::(\\d+))?";
-  private static final Pattern TOKEN_PATTERN = Pattern.compile(TOKEN);
   private static final Pattern CONNECT = Pattern.compile("^connect from " + TOKEN);
   private static final Pattern DISCONNECT = Pattern.compile("^disconnect from " + TOKEN + "(.*)$");
   private static final Pattern CLIENT = Pattern.compile("^([0-9A-Za-z]{5,}): client=" + TOKEN + "(.*)$");
   private static final Pattern ORIG_CLIENT = Pattern.compile("orig_client=" + TOKEN);
   /**
-   * smtpd's {@code log_whatsup}: {@code QUEUEID: reject: CMD from name[addr]: REPLY;} then {@code
-   * from=<>} (once MAIL gave a sender), {@code to=<>} (at RCPT), {@code proto=}, {@code helo=<>}
-   * when known. CMD is the stage: CONNECT, HELO, MAIL, RCPT, DATA, END-OF-MESSAGE, ETRN, VRFY…
-   * The reply may hold "; " itself (RBL texts), so it ends at the last ";" followed by that tail.
+   * smtpd's {@code log_whatsup} and cleanup's Milter verdicts: {@code QUEUEID: ACTION: CMD from
+   * name[addr]: TEXT;} then {@code from=<>} (once MAIL gave a sender), {@code to=<>} (at RCPT),
+   * {@code proto=}, {@code helo=<>} when known. ACTION is {@code reject}, {@code hold} or {@code
+   * discard} (smtpd restrictions) or the same with {@code milter-}; CMD is the stage: CONNECT,
+   * HELO, MAIL, RCPT, DATA, END-OF-MESSAGE, ETRN, VRFY… For a refusal TEXT is smtpd's reply ({@code
+   * 452 4.3.1 …}); cleanup, which runs the Milters at END-OF-MESSAGE, logs it without the SMTP code
+   * ({@code 4.7.1 …}): smtpd adds that when it answers. The text may hold "; " itself (RBL texts),
+   * so it ends at the last ";" followed by that tail. {@code reject_warning}, {@code warn}, {@code
+   * filter}, {@code redirect} decide nothing and are not matched.
    */
-  private static final Pattern REJECT = Pattern.compile(
-      "^([0-9A-Za-z]{5,}|NOQUEUE): reject: \\S+ from " + TOKEN
-          + ": (\\d{3} .*?);(?: from=<(.*?)>)?(?: to=<(.*?)>)?(?: proto=\\S+)?(?: helo=<.*>)?$");
+  private static final Pattern ACTION = Pattern.compile(
+      "^([0-9A-Za-z]{5,}|NOQUEUE): ((?:milter-)?(?:reject|hold|discard)): (\\S+) from " + TOKEN
+          + ": (.*?);(?: from=<(.*?)>)?(?: to=<(.*?)>)?(?: proto=\\S+)?(?: helo=<.*>)?$");
+  /** The start of a refusal's text: smtpd's reply code, or cleanup's enhanced status code. */
+  private static final Pattern REFUSAL = Pattern.compile("^(?:\\d{3} |[45]\\.\\d{1,3}\\.\\d{1,3}\\b)");
+  /** A refusal line the parser should have read (a {@code reject_warning:} is no refusal). */
+  private static final Pattern REFUSAL_LINE = Pattern.compile("^([0-9A-Za-z]{5,}|NOQUEUE): (?:milter-)?reject: ");
   private static final Pattern QUEUE_LINE = Pattern.compile("^([0-9A-Za-z]{5,}): (.*)$");
   private static final Pattern FROM = Pattern.compile("^from=<([^>]*)>, size=(\\d+), nrcpt=(\\d+).*$");
   private static final Pattern MESSAGE_ID = Pattern.compile("^message-id=<?([^>\\s]*)>?.*$");
@@ -71,6 +82,11 @@ final class PostfixLogParser {
     final String id;
     final String connectIp;
     int seq;
+    /**
+     * A hold or discard smtpd logged before the transaction had a queue id ({@code NOQUEUE: hold:
+     * RCPT …}): it applies to the message the next {@code client=} line opens.
+     */
+    Verdict beforeQueueId;
 
     Session(String id, String connectIp) {
       this.id = id;
@@ -83,7 +99,11 @@ final class PostfixLogParser {
     /** Nothing yet: still in smtpd/cleanup, or the client left before the end of DATA. */
     OPEN,
     /** qmgr took it into the active queue: the server received it. */
-    QUEUED
+    QUEUED,
+    /** A Milter or a restriction put it on hold: received, into the hold queue (qmgr never sees it). */
+    HELD,
+    /** Refused at the end of DATA, or discarded: the server did not take it. */
+    DROPPED
   }
 
   /**
@@ -110,7 +130,11 @@ final class PostfixLogParser {
       this.row = row;
     }
 
-    /** Applies what a later line says. The first fate that means received dates the row. */
+    /**
+     * Applies what a later line says. The first fate that means received dates the row; a message
+     * held (by a header check, say) can still be refused by a later check or Milter, and nothing
+     * undoes a refusal.
+     */
     void apply(Verdict v) {
       if (v.sender() != null && row.sender == null) {
         row.sender = v.sender();
@@ -127,11 +151,13 @@ final class PostfixLogParser {
       if (v.fate() != null && fate == Fate.OPEN) {
         fate = v.fate();
         row.tsMicros = v.ts();
+      } else if (v.fate() == Fate.DROPPED && fate == Fate.HELD) {
+        fate = Fate.DROPPED;
       }
     }
 
     boolean received() {
-      return fate == Fate.QUEUED;
+      return fate == Fate.QUEUED || fate == Fate.HELD;
     }
   }
 
@@ -170,7 +196,7 @@ final class PostfixLogParser {
       } else if (program.endsWith("/smtpd")) {
         smtpd(lineNo, ts, host, pid, text, line);
       } else if (program.endsWith("/qmgr") || program.endsWith("/cleanup")) {
-        queueManager(lineNo, ts, text);
+        queueManager(lineNo, ts, host, text, line);
       } else if (program.matches(".*/(smtp|lmtp|local|virtual|pipe|error|discard)$")) {
         delivery(lineNo, ts, host, program, text, line);
       } else {
@@ -209,22 +235,21 @@ final class PostfixLogParser {
     if (c.find()) {
       Session s = new Session(key + '/' + lineNo, c.group(2));
       sessions.put(key, s);
-      emit(s, ts, host, lineNo, "+", c, null, null);
+      emit(s, ts, host, lineNo, "+", c.group(2), c.group(3), null, null);
       return;
     }
     Session s = sessions.computeIfAbsent(key, k -> new Session(k + '/' + lineNo, null));
     Matcher d = DISCONNECT.matcher(text);
     if (d.find()) {
       sessions.remove(key);
-      emit(s, ts, host, lineNo, "-", d, d.group(4).trim(), xclient(s, d.group(2)));
+      emit(s, ts, host, lineNo, "-", d.group(2), d.group(3), d.group(4).trim(), xclient(s, d.group(2)));
       return;
     }
     Matcher cl = CLIENT.matcher(text);
     if (cl.find()) {
       String queueId = cl.group(1);
-      Matcher tok = TOKEN_PATTERN.matcher(text.substring(text.indexOf("client=") + 7));
-      tok.lookingAt();
-      emit(s, ts, host, lineNo, "*", tok, "client=" + cl.group(2) + "[" + cl.group(3) + "]" + cl.group(5), xclient(s, cl.group(3)));
+      emit(s, ts, host, lineNo, "*", cl.group(3), cl.group(4), "client=" + cl.group(2) + "[" + cl.group(3) + "]" + cl.group(5),
+          xclient(s, cl.group(3)));
       MessageRow r = new MessageRow();
       r.tsMicros = ts;
       r.server = host;
@@ -238,40 +263,36 @@ final class PostfixLogParser {
       r.originalClientIp = oc.find() ? oc.group(2) : null;
       r.sourceLine = lineNo;
       r.logType = "postfix";
-      Message previous = pending.put(queueId, new Message(r));
+      Message m = new Message(r);
+      if (s.beforeQueueId != null) {
+        m.apply(s.beforeQueueId);
+        s.beforeQueueId = null;
+      }
+      Message previous = pending.put(queueId, m);
       if (previous != null) {
         close(previous);
       }
       return;
     }
-    Matcher rj = REJECT.matcher(text);
-    if (rj.find()) {
-      Matcher tok = TOKEN_PATTERN.matcher(text);
-      tok.find();
-      String reply = rj.group(5);
-      emit(s, ts, host, lineNo, ">", tok, reply, xclient(s, rj.group(3)));
-      MessageRow r = new MessageRow();
-      r.tsMicros = ts;
-      r.server = host;
-      r.event = "REJECT";
-      r.source = "SMTP";
-      r.queueId = "NOQUEUE".equals(rj.group(1)) ? null : rj.group(1);
-      r.sessionId = s.id;
-      r.clientHost = rj.group(2);
-      r.clientIp = rj.group(3);
-      r.sender = rj.group(6);
-      r.recipients = rj.group(7);
-      r.recipientCount = r.recipients == null ? -1 : 1;
-      r.status = reply;
-      r.dsn = HeaderedLogParser.dsnOf(reply);
-      r.sourceLine = lineNo;
-      r.logType = "postfix";
-      sink.message(r);
+    Matcher a = action(text);
+    if (a != null) {
+      String queueId = "NOQUEUE".equals(a.group(1)) ? null : a.group(1);
+      Verdict v = actionVerdict(a, ts);
+      if (refuses(a)) {
+        emit(s, ts, host, lineNo, ">", a.group(5), a.group(6), a.group(7), xclient(s, a.group(5)));
+        sink.message(refusal(a, ts, host, queueId, s.id, lineNo));
+      } else {
+        // A hold or discard is no reply: the client is told 250 and the server keeps or drops the mail.
+        emit(s, ts, host, lineNo, "*", a.group(5), a.group(6), text, xclient(s, a.group(5)));
+      }
+      if (v != null && queueId != null) {
+        verdict(queueId, v);
+      } else if (v != null && (s.beforeQueueId == null || v.fate() == Fate.DROPPED)) {
+        s.beforeQueueId = v;
+      }
       return;
     }
-    // "reject:" only: warn_if_reject logs "reject_warning:" for what it would have refused, and the
-    // command goes on; that line is an ordinary event.
-    if (text.startsWith("NOQUEUE: reject:") || text.contains(": client=")) {
+    if (REFUSAL_LINE.matcher(text).find() || text.contains(": client=")) {
       sink.malformed(lineNo, "unrecognised smtpd line", line);
       return;
     }
@@ -280,15 +301,63 @@ final class PostfixLogParser {
     sink.event(e);
   }
 
+  /** The {@link #ACTION} match of {@code text}, or null; a refusal must start with a code. */
+  private static Matcher action(String text) {
+    Matcher a = ACTION.matcher(text);
+    return a.matches() && (!refuses(a) || REFUSAL.matcher(a.group(7)).find()) ? a : null;
+  }
+
+  private static boolean refuses(Matcher action) {
+    return action.group(2).endsWith("reject");
+  }
+
+  /**
+   * The fate an {@link #ACTION} line decides: a hold or discard whatever the stage, a refusal only
+   * of the whole message (at DATA or its end; one refused RCPT leaves the others).
+   */
+  private static Verdict actionVerdict(Matcher a, long ts) {
+    String action = a.group(2);
+    String stage = a.group(3);
+    Fate fate = action.endsWith("hold") ? Fate.HELD
+        : action.endsWith("discard") || stage.equals("END-OF-MESSAGE") || stage.equals("DATA") || stage.equals("BDAT")
+            ? Fate.DROPPED : null;
+    return fate == null ? null : new Verdict(fate, ts, a.group(8), -1, -1, null);
+  }
+
+  /**
+   * The {@code REJECT} row of a refusal ({@link #ACTION} line), at the syslog host, for the client
+   * on the line: a refusal at RCPT is of the one recipient it names, any other of the transaction.
+   */
+  private static MessageRow refusal(Matcher a, long ts, String host, String queueId, String sessionId, long lineNo) {
+    MessageRow r = new MessageRow();
+    r.tsMicros = ts;
+    r.server = host;
+    r.event = "REJECT";
+    r.source = "SMTP";
+    r.queueId = queueId;
+    r.sessionId = sessionId;
+    r.clientHost = a.group(4);
+    r.clientIp = a.group(5);
+    r.sender = a.group(8);
+    r.recipients = a.group(9);
+    r.recipientCount = r.recipients != null && a.group(3).equals("RCPT") ? 1 : -1;
+    r.status = a.group(7);
+    r.dsn = HeaderedLogParser.dsnOf(r.status);
+    r.sourceLine = lineNo;
+    r.logType = "postfix";
+    return r;
+  }
+
   /** {@code xclient} when a line names another client than the session's {@code connect from}. */
   private static String xclient(Session s, String ip) {
     return s.connectIp != null && ip != null && !s.connectIp.equals(ip) ? "xclient" : null;
   }
 
-  private void emit(Session s, long ts, String host, long lineNo, String kind, Matcher token, String data, String context) {
+  private void emit(Session s, long ts, String host, long lineNo, String kind, String ip, String port, String data,
+      String context) {
     EventRow e = base(s, ts, host, lineNo, kind);
-    e.remoteIp = EventRow.emptyToNull(token.group(2));
-    e.remotePort = token.group(3) == null ? -1 : HeaderedLogParser.parseIntOr(token.group(3), -1);
+    e.remoteIp = EventRow.emptyToNull(ip);
+    e.remotePort = port == null ? -1 : HeaderedLogParser.parseIntOr(port, -1);
     e.data = data;
     e.context = context;
     sink.event(e);
@@ -314,17 +383,35 @@ final class PostfixLogParser {
   }
 
   /**
-   * qmgr and cleanup lines complete a message's row and decide its fate; they yield no row of their
-   * own (the {@code RECEIVE} row is the {@code client=} line's), so they count as ignored.
+   * qmgr and cleanup lines complete a message's row and decide its fate. Apart from cleanup's
+   * refusals ({@code REJECT} rows) they yield no row of their own (the {@code RECEIVE} row is the
+   * {@code client=} line's), so they count as ignored.
    */
-  private void queueManager(long lineNo, long ts, String text) {
-    sink.ignored(lineNo);
+  private void queueManager(long lineNo, long ts, String host, String text, String line) {
     Matcher q = QUEUE_LINE.matcher(text);
     if (!q.matches()) {
+      sink.ignored(lineNo);
       return;
     }
     String queueId = q.group(1);
     String rest = q.group(2);
+    Matcher a = action(text);
+    if (a != null) {
+      // cleanup's Milter verdict on the whole message; the session is smtpd's that opened the queue id.
+      if (refuses(a)) {
+        Message m = pending.get(queueId);
+        sink.message(refusal(a, ts, host, queueId, m == null ? null : m.row.sessionId, lineNo));
+      } else {
+        sink.ignored(lineNo);
+      }
+      verdict(queueId, actionVerdict(a, ts));
+      return;
+    }
+    if (REFUSAL_LINE.matcher(text).find()) {
+      sink.malformed(lineNo, "unrecognised cleanup line", line);
+      return;
+    }
+    sink.ignored(lineNo);
     Matcher f = FROM.matcher(rest);
     Matcher id = MESSAGE_ID.matcher(rest);
     if (f.matches()) {

@@ -15,7 +15,9 @@ import java.util.Set;
  *
  * <p>Sessions are inbound sessions ({@code log_type <> 'send'}); messages are the {@code received}
  * view (message logs' {@code RECEIVE} rows, Sluice's accepted transactions). Back pressure is a
- * reply {@code 4xx 4.3.x} in an inbound session from a server. In Sluice logs that is a retry whose
+ * reply {@code 4xx 4.3.x} in an inbound session from a server; in Postfix logs a {@code REJECT} row
+ * with such a status, smtpd's or a Milter's (whose status cleanup logs as {@code 4.3.x …}, without
+ * the code). In Sluice logs that is a retry whose
  * reason carries such a reply, at the backend named in its data (the line's backend column holds
  * the session's previous backend), and at verbose level a reply passed on from the backend holding
  * the transaction; the answer after retries repeats the last refusal or is Sluice's own (e.g.
@@ -40,6 +42,13 @@ public record TrafficReport(List<ResultTable> sections, List<Finding> findings) 
    * refusal whichever line of the reply its reason quotes, so a continuation line counts here.
    */
   static final String RETRY_BACK_PRESSURE = ": (.*[ :])?4[0-9][0-9][ -]4\\.3\\.[0-9]+";
+
+  /**
+   * The status of a Postfix {@code REJECT} row that is back pressure: smtpd's reply ({@code 452
+   * 4.3.1 …}) or, for a Milter's refusal at the end of the message, cleanup's status without the
+   * SMTP code ({@code 4.3.2 …}).
+   */
+  static final String POSTFIX_BACK_PRESSURE = "^(4[0-9][0-9] )?4\\.3\\.[0-9]+";
 
   private static final String INBOUND = "log_type <> 'send'";
   /**
@@ -110,13 +119,16 @@ public record TrafficReport(List<ResultTable> sections, List<Finding> findings) 
         SELECT strftime(date_trunc('hour', ts), '%%Y-%%m-%%d %%H:00') AS hour, server, count(*) AS replies
         FROM (
           SELECT ts, server FROM events
-          WHERE %1$s AND log_type <> 'sluice' AND event IN ('>', '<') AND regexp_matches(data, '%2$s')
+          WHERE %1$s AND log_type NOT IN ('sluice', 'postfix') AND event IN ('>', '<') AND regexp_matches(data, '%2$s')
+          UNION ALL
+          SELECT ts, server FROM messages
+          WHERE log_type = 'postfix' AND event = 'REJECT' AND regexp_matches(status, '%4$s')
           UNION ALL
           SELECT ts, regexp_extract(data, '^(.*?): ', 1) FROM sluice
           WHERE context = 'retry' AND regexp_matches(data, '%3$s')
           UNION ALL
           SELECT ts, server FROM sluice WHERE event = '>' AND after = 'backend' AND server IS NOT NULL)
-        GROUP BY ALL ORDER BY server, hour""".formatted(INBOUND, BACK_PRESSURE, RETRY_BACK_PRESSURE));
+        GROUP BY ALL ORDER BY server, hour""".formatted(INBOUND, BACK_PRESSURE, RETRY_BACK_PRESSURE, POSTFIX_BACK_PRESSURE));
     s.add(pressure);
 
     List<Finding> f = new ArrayList<>();

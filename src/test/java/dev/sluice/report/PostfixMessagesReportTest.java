@@ -98,4 +98,72 @@ class PostfixMessagesReportTest {
       assertThat(r.section("hourly").rows()).extracting(Object::toString).containsExactly("[2025-06-03 10:00, mx1, 2, 1]");
     }
   }
+
+  @Test
+  void milterAndSmtpdRefusalsAreRejectsAnd43xIsBackPressureHeldIsReceivedDiscardedIsNot() throws Exception {
+    maillog("maillog",
+        // cleanup's Milter verdict at END-OF-MESSAGE, logged with the enhanced code only.
+        "Jun  3 10:00:00 mx1 postfix/smtpd[2101]: connect from client.example.org[192.0.2.20]",
+        "Jun  3 10:00:01 mx1 postfix/smtpd[2101]: 7A1B2C3D4E: client=client.example.org[192.0.2.20]",
+        "Jun  3 10:00:02 mx1 postfix/cleanup[2106]: 7A1B2C3D4E: message-id=<m1@example.org>",
+        "Jun  3 10:00:02 mx1 postfix/cleanup[2106]: 7A1B2C3D4E: milter-reject: END-OF-MESSAGE from"
+            + " client.example.org[192.0.2.20]: 4.7.1 Try again later; from=<a@example.org> to=<b@example.net>"
+            + " proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:02 mx1 postfix/cleanup[2106]: 8B2C3D4E5F: milter-reject: END-OF-MESSAGE from"
+            + " client.example.org[192.0.2.20]: 4.3.2 Too many errors ! Come back later.; from=<a@example.org>"
+            + " to=<c@example.net> proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:03 mx1 postfix/smtpd[2101]: disconnect from client.example.org[192.0.2.20] ehlo=1 mail=2 rcpt=2"
+            + " data=0/2 quit=1 commands=6/8",
+        // smtpd's own Milter and restriction refusals, with the SMTP code.
+        "Jun  3 10:01:00 mx1 postfix/smtpd[2102]: connect from unknown[192.0.2.21]",
+        "Jun  3 10:01:01 mx1 postfix/smtpd[2102]: NOQUEUE: milter-reject: RCPT from unknown[192.0.2.21]: 451 4.7.1"
+            + " Service unavailable - try again later; from=<x@example.org> to=<b@example.net> proto=ESMTP"
+            + " helo=<client.example.org>",
+        "Jun  3 10:01:02 mx1 postfix/smtpd[2102]: NOQUEUE: reject: MAIL from unknown[192.0.2.21]: 452 4.3.1"
+            + " Insufficient system storage; proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:01:02 mx1 postfix/smtpd[2102]: disconnect from unknown[192.0.2.21] ehlo=1 mail=1/2 rcpt=0/1 quit=1"
+            + " commands=3/5",
+        // Held by a Milter: received, in the hold queue (qmgr never sees it). Discarded: not received.
+        "Jun  3 10:02:00 mx1 postfix/smtpd[2103]: connect from client.example.org[192.0.2.22]",
+        "Jun  3 10:02:01 mx1 postfix/smtpd[2103]: 9C3D4E5F6A: client=client.example.org[192.0.2.22]",
+        "Jun  3 10:02:02 mx1 postfix/cleanup[2106]: 9C3D4E5F6A: message-id=<m3@example.org>",
+        "Jun  3 10:02:02 mx1 postfix/cleanup[2106]: 9C3D4E5F6A: milter-hold: END-OF-MESSAGE from"
+            + " client.example.org[192.0.2.22]: milter triggers HOLD action; from=<a@example.org> to=<b@example.net>"
+            + " proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:02:03 mx1 postfix/smtpd[2103]: AD4E5F6A7B: client=client.example.org[192.0.2.22]",
+        "Jun  3 10:02:04 mx1 postfix/cleanup[2106]: AD4E5F6A7B: message-id=<m4@example.org>",
+        "Jun  3 10:02:04 mx1 postfix/cleanup[2106]: AD4E5F6A7B: milter-discard: END-OF-MESSAGE from"
+            + " client.example.org[192.0.2.22]: milter triggers DISCARD action; from=<a@example.org> to=<b@example.net>"
+            + " proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:02:05 mx1 postfix/smtpd[2103]: disconnect from client.example.org[192.0.2.22] ehlo=1 mail=2 rcpt=2"
+            + " data=2 quit=1 commands=8",
+        // An access map's HOLD at the first RCPT, before smtpd had a queue id: the message is held.
+        "Jun  3 10:03:00 mx1 postfix/smtpd[2104]: connect from client.example.org[192.0.2.23]",
+        "Jun  3 10:03:01 mx1 postfix/smtpd[2104]: NOQUEUE: hold: RCPT from client.example.org[192.0.2.23]:"
+            + " <q@example.net>: Recipient address triggers HOLD action; from=<a@example.org> to=<q@example.net>"
+            + " proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:03:01 mx1 postfix/smtpd[2104]: BE5F6A7B8C: client=client.example.org[192.0.2.23]",
+        "Jun  3 10:03:02 mx1 postfix/cleanup[2106]: BE5F6A7B8C: message-id=<m5@example.org>",
+        "Jun  3 10:03:03 mx1 postfix/smtpd[2104]: disconnect from client.example.org[192.0.2.23] ehlo=1 mail=1 rcpt=1"
+            + " data=1 quit=1 commands=5");
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
+      assertThat(db.query("q", "", "SELECT server, queue_id, client_ip, sender, recipients, status, dsn,"
+          + " session_id IS NOT NULL FROM messages WHERE event = 'REJECT' ORDER BY source_line").rows())
+          .extracting(Object::toString).containsExactly(
+          "[mx1, 7A1B2C3D4E, 192.0.2.20, a@example.org, b@example.net, 4.7.1 Try again later, 4.7.1, true]",
+          "[mx1, 8B2C3D4E5F, 192.0.2.20, a@example.org, c@example.net, 4.3.2 Too many errors ! Come back later., 4.3.2, false]",
+          "[mx1, null, 192.0.2.21, x@example.org, b@example.net, 451 4.7.1 Service unavailable - try again later, 4.7.1, true]",
+          "[mx1, null, 192.0.2.21, null, null, 452 4.3.1 Insufficient system storage, 4.3.1, true]");
+      // smtpd's refusals are replies in the session; cleanup's reach the client through smtpd.
+      assertThat(db.count("SELECT count(*) FROM events WHERE event = '>'")).isEqualTo(2);
+      assertThat(db.query("q", "", "SELECT queue_id, ts, message_id FROM messages WHERE event = 'RECEIVE'").rows())
+          .extracting(Object::toString).containsExactly("[9C3D4E5F6A, 2025-06-03T10:02:02, m3@example.org]",
+              "[BE5F6A7B8C, 2025-06-03T10:03:01, m5@example.org]");
+      TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
+      // The 4.3.2 from the Milter and smtpd's 452 4.3.1; the 4.7.1s are policy, not back pressure.
+      assertThat(hourly(r, "back_pressure")).isEqualTo("[2025-06-03 10:00 mx1=2]");
+      assertThat(r.section("servers").rows()).extracting(row -> row.get(0) + "=" + row.get(3)).containsExactly("mx1=2");
+    }
+  }
 }
