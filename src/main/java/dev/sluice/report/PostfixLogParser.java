@@ -23,14 +23,16 @@ import java.util.regex.Pattern;
  *
  * <p>{@code messages}: a {@code RECEIVE} row per message the server received: smtpd's {@code
  * client=} line (server, session, client) once qmgr has queued that queue id ({@code from=<>,
- * size=, nrcpt= (queue active)}), at qmgr's time, or once a Milter or restriction put it on hold,
- * completed with cleanup's {@code message-id}; a queue id that never gets that far (the client
- * left before the end of DATA, a Milter refused or discarded the message) is no message. A {@code
+ * size=, nrcpt= (queue active)}), at qmgr's time, or once a Milter, restriction or header/body
+ * check put it on hold, completed with cleanup's {@code message-id}; a queue id that never gets
+ * that far (the client left before the end of DATA, a Milter or content check refused or
+ * discarded the message) is no message. A {@code
  * SEND}/{@code DELIVER}/{@code DEFER}/{@code FAIL} row per delivery attempt ({@code to=}, {@code
  * relay=}, {@code dsn=}, {@code status=}), a {@code REJECT} row per refusal, smtpd's {@code
  * reject:} or {@code milter-reject:} at any stage (MAIL as well as RCPT: a sender restriction
- * answers at MAIL unless {@code smtpd_delay_reject} moves it to RCPT) and cleanup's Milter
- * refusals at END-OF-MESSAGE, attributed to the syslog host and the client. XFORWARD's {@code
+ * answers at MAIL unless {@code smtpd_delay_reject} moves it to RCPT) and cleanup's refusals of
+ * whole messages (Milters at END-OF-MESSAGE, header and body checks), attributed to the syslog host
+ * and the client. XFORWARD's {@code
  * orig_client=} fills {@code original_client_ip}.
  *
  * <p>Classic syslog timestamps carry no year or zone: they are read as local time of {@code year},
@@ -40,7 +42,10 @@ import java.util.regex.Pattern;
 final class PostfixLogParser {
   private static final Pattern LINE = Pattern.compile(
       "^(?:(\\w{3}) +(\\d{1,2}) (\\d\\d):(\\d\\d):(\\d\\d)(?:\\.\\d+)?|(\\d{4}-\\d\\d-\\d\\d[T ]\\S+)) (\\S+) ([^\\[\\s:]+)(?:\\[(\\d+)\\])?: (.*)$");
-  private static final String TOKEN = "([^\\[\\s]*)\\[([^\\]]*)\\](?::(\\d+))?";
+  /** A client, {@code name[addr]} or {@code name[addr]:port}: groups name, address, port. */
+  private static final String TOKEN = token("", "", "");
+  /** {@link #TOKEN} with the groups named {@code name}, {@code addr}, {@code port}. */
+  private static final String NAMED_TOKEN = token("?<name>", "?<addr>", "?<port>");
   private static final Pattern CONNECT = Pattern.compile("^connect from " + TOKEN);
   private static final Pattern DISCONNECT = Pattern.compile("^disconnect from " + TOKEN + "(.*)$");
   private static final Pattern CLIENT = Pattern.compile("^([0-9A-Za-z]{5,}): client=" + TOKEN + "(.*)$");
@@ -57,8 +62,18 @@ final class PostfixLogParser {
    * filter}, {@code redirect} decide nothing and are not matched.
    */
   private static final Pattern ACTION = Pattern.compile(
-      "^([0-9A-Za-z]{5,}|NOQUEUE): ((?:milter-)?(?:reject|hold|discard)): (\\S+) from " + TOKEN
-          + ": (.*?);(?: from=<(.*?)>)?(?: to=<(.*?)>)?(?: proto=\\S+)?(?: helo=<.*>)?$");
+      "^(?<qid>[0-9A-Za-z]{5,}|NOQUEUE): (?<action>(?:milter-)?(?:reject|hold|discard)): (?<stage>\\S+) from "
+          + NAMED_TOKEN + ": (?<text>.*?);(?: from=<(?<from>.*?)>)?(?: to=<(?<to>.*?)>)?(?: proto=\\S+)?(?: helo=<.*>)?$");
+  /**
+   * cleanup's header_checks and body_checks actions: {@code QUEUEID: ACTION: header|body CONTENT
+   * from name[addr]; from=<> to=<> proto= helo=<>}, then {@code : TEXT} when the rule gave one
+   * ({@code 5.7.1 message content rejected}). CONTENT is the header or body line and may hold
+   * anything, so the client is the last {@code from name[addr];} followed by that tail. Its groups
+   * are named as {@link #ACTION}'s.
+   */
+  private static final Pattern CONTENT_ACTION = Pattern.compile(
+      "^(?<qid>[0-9A-Za-z]{5,}): (?<action>reject|hold|discard): (?<stage>\\S+) .* from " + NAMED_TOKEN
+          + ";(?: from=<(?<from>[^>]*)>)?(?: to=<(?<to>[^>]*)>)?(?: proto=\\S+)?(?: helo=<[^>]*>)?(?:: (?<text>.*))?$");
   /** The start of a refusal's text: smtpd's reply code, or cleanup's enhanced status code. */
   private static final Pattern REFUSAL = Pattern.compile("^(?:\\d{3} |[45]\\.\\d{1,3}\\.\\d{1,3}\\b)");
   /** A refusal line the parser should have read (a {@code reject_warning:} is no refusal). */
@@ -68,6 +83,10 @@ final class PostfixLogParser {
   private static final Pattern MESSAGE_ID = Pattern.compile("^message-id=<?([^>\\s]*)>?.*$");
   private static final Pattern DELIVERY = Pattern.compile(
       "^to=<([^>]*)>,(?: orig_to=<[^>]*>,)? relay=([^,]+),.*? dsn=(\\d\\.\\d+\\.\\d+), status=(\\w+)(?: \\((.*)\\))?$");
+  private static String token(String name, String addr, String port) {
+    return "(" + name + "[^\\[\\s]*)\\[(" + addr + "[^\\]]*)\\](?::(" + port + "\\d+))?";
+  }
+
   private static final String[] MONTHS = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
   private final RowSink sink;
@@ -276,14 +295,14 @@ final class PostfixLogParser {
     }
     Matcher a = action(text);
     if (a != null) {
-      String queueId = "NOQUEUE".equals(a.group(1)) ? null : a.group(1);
-      Verdict v = actionVerdict(a, ts);
+      String queueId = "NOQUEUE".equals(a.group("qid")) ? null : a.group("qid");
+      Verdict v = actionVerdict(a, ts, false);
       if (refuses(a)) {
-        emit(s, ts, host, lineNo, ">", a.group(5), a.group(6), a.group(7), xclient(s, a.group(5)));
+        emit(s, ts, host, lineNo, ">", a.group("addr"), a.group("port"), a.group("text"), xclient(s, a.group("addr")));
         sink.message(refusal(a, ts, host, queueId, s.id, lineNo));
       } else {
         // A hold or discard is no reply: the client is told 250 and the server keeps or drops the mail.
-        emit(s, ts, host, lineNo, "*", a.group(5), a.group(6), text, xclient(s, a.group(5)));
+        emit(s, ts, host, lineNo, "*", a.group("addr"), a.group("port"), text, xclient(s, a.group("addr")));
       }
       if (v != null && queueId != null) {
         verdict(queueId, v);
@@ -304,28 +323,31 @@ final class PostfixLogParser {
   /** The {@link #ACTION} match of {@code text}, or null; a refusal must start with a code. */
   private static Matcher action(String text) {
     Matcher a = ACTION.matcher(text);
-    return a.matches() && (!refuses(a) || REFUSAL.matcher(a.group(7)).find()) ? a : null;
+    return a.matches() && (!refuses(a) || REFUSAL.matcher(a.group("text")).find()) ? a : null;
   }
 
+  /** Whether an {@link #ACTION} or {@link #CONTENT_ACTION} line is a refusal. */
   private static boolean refuses(Matcher action) {
-    return action.group(2).endsWith("reject");
+    return action.group("action").endsWith("reject");
   }
 
   /**
-   * The fate an {@link #ACTION} line decides: a hold or discard whatever the stage, a refusal only
-   * of the whole message (at DATA or its end; one refused RCPT leaves the others).
+   * The fate an {@link #ACTION} or {@link #CONTENT_ACTION} line decides: a hold or discard whatever
+   * the stage; a refusal only of the whole message: at DATA or its end, or any of cleanup's (it
+   * judges the message; one refused RCPT at smtpd leaves the others).
    */
-  private static Verdict actionVerdict(Matcher a, long ts) {
-    String action = a.group(2);
-    String stage = a.group(3);
+  private static Verdict actionVerdict(Matcher a, long ts, boolean cleanup) {
+    String action = a.group("action");
+    String stage = a.group("stage");
     Fate fate = action.endsWith("hold") ? Fate.HELD
-        : action.endsWith("discard") || stage.equals("END-OF-MESSAGE") || stage.equals("DATA") || stage.equals("BDAT")
-            ? Fate.DROPPED : null;
-    return fate == null ? null : new Verdict(fate, ts, a.group(8), -1, -1, null);
+        : action.endsWith("discard") || cleanup || stage.equals("END-OF-MESSAGE") || stage.equals("DATA")
+            || stage.equals("BDAT") ? Fate.DROPPED : null;
+    return fate == null ? null : new Verdict(fate, ts, a.group("from"), -1, -1, null);
   }
 
   /**
-   * The {@code REJECT} row of a refusal ({@link #ACTION} line), at the syslog host, for the client
+   * The {@code REJECT} row of a refusal ({@link #ACTION} or {@link #CONTENT_ACTION} line), at the
+   * syslog host, for the client
    * on the line: a refusal at RCPT is of the one recipient it names, any other of the transaction.
    */
   private static MessageRow refusal(Matcher a, long ts, String host, String queueId, String sessionId, long lineNo) {
@@ -336,12 +358,12 @@ final class PostfixLogParser {
     r.source = "SMTP";
     r.queueId = queueId;
     r.sessionId = sessionId;
-    r.clientHost = a.group(4);
-    r.clientIp = a.group(5);
-    r.sender = a.group(8);
-    r.recipients = a.group(9);
-    r.recipientCount = r.recipients != null && a.group(3).equals("RCPT") ? 1 : -1;
-    r.status = a.group(7);
+    r.clientHost = a.group("name");
+    r.clientIp = a.group("addr");
+    r.sender = a.group("from");
+    r.recipients = a.group("to");
+    r.recipientCount = r.recipients != null && a.group("stage").equals("RCPT") ? 1 : -1;
+    r.status = a.group("text");
     r.dsn = HeaderedLogParser.dsnOf(r.status);
     r.sourceLine = lineNo;
     r.logType = "postfix";
@@ -396,15 +418,20 @@ final class PostfixLogParser {
     String queueId = q.group(1);
     String rest = q.group(2);
     Matcher a = action(text);
+    if (a == null) {
+      a = CONTENT_ACTION.matcher(text);
+      a = a.matches() ? a : null;
+    }
     if (a != null) {
-      // cleanup's Milter verdict on the whole message; the session is smtpd's that opened the queue id.
+      // A Milter's or a content check's verdict on the whole message; the session is smtpd's that
+      // opened the queue id.
       if (refuses(a)) {
         Message m = pending.get(queueId);
         sink.message(refusal(a, ts, host, queueId, m == null ? null : m.row.sessionId, lineNo));
       } else {
         sink.ignored(lineNo);
       }
-      verdict(queueId, actionVerdict(a, ts));
+      verdict(queueId, actionVerdict(a, ts, true));
       return;
     }
     if (REFUSAL_LINE.matcher(text).find()) {

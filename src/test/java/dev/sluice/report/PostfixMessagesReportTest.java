@@ -166,4 +166,38 @@ class PostfixMessagesReportTest {
       assertThat(r.section("servers").rows()).extracting(row -> row.get(0) + "=" + row.get(3)).containsExactly("mx1=2");
     }
   }
+
+  @Test
+  void headerAndBodyChecksRefuseOrHoldTheMessage() throws Exception {
+    maillog("maillog",
+        "Jun  3 10:00:00 mx1 postfix/smtpd[2101]: connect from client.example.org[192.0.2.30]",
+        "Jun  3 10:00:01 mx1 postfix/smtpd[2101]: 1A2B3C4D5E: client=client.example.org[192.0.2.30]",
+        "Jun  3 10:00:02 mx1 postfix/cleanup[2106]: 1A2B3C4D5E: reject: header Subject: buy now; act fast from"
+            + " client.example.org[192.0.2.30]; from=<a@example.org> to=<b@example.net> proto=ESMTP"
+            + " helo=<client.example.org>: 5.7.1 message content rejected",
+        "Jun  3 10:00:03 mx1 postfix/smtpd[2101]: 2B3C4D5E6F: client=client.example.org[192.0.2.30]",
+        "Jun  3 10:00:04 mx1 postfix/cleanup[2106]: 2B3C4D5E6F: hold: header X-Spam-Flag: YES from"
+            + " client.example.org[192.0.2.30]; from=<a@example.org> to=<b@example.net> proto=ESMTP"
+            + " helo=<client.example.org>",
+        "Jun  3 10:00:04 mx1 postfix/cleanup[2106]: 2B3C4D5E6F: message-id=<h1@example.org>",
+        "Jun  3 10:00:05 mx1 postfix/smtpd[2101]: 3C4D5E6F7A: client=client.example.org[192.0.2.30]",
+        "Jun  3 10:00:06 mx1 postfix/cleanup[2106]: 3C4D5E6F7A: hold: header X-Spam-Flag: YES from"
+            + " client.example.org[192.0.2.30]; from=<a@example.org> to=<b@example.net> proto=ESMTP"
+            + " helo=<client.example.org>",
+        "Jun  3 10:00:06 mx1 postfix/cleanup[2106]: 3C4D5E6F7A: reject: body click here from"
+            + " client.example.org[192.0.2.30]; from=<a@example.org> to=<b@example.net> proto=ESMTP"
+            + " helo=<client.example.org>: 5.7.1 message content rejected",
+        "Jun  3 10:00:07 mx1 postfix/smtpd[2101]: disconnect from client.example.org[192.0.2.30] ehlo=1 mail=3 rcpt=3"
+            + " data=1/3 quit=1 commands=9/11");
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
+      assertThat(db.query("q", "", "SELECT queue_id, client_ip, sender, recipients, status, dsn FROM messages"
+          + " WHERE event = 'REJECT' ORDER BY source_line").rows()).extracting(Object::toString).containsExactly(
+          "[1A2B3C4D5E, 192.0.2.30, a@example.org, b@example.net, 5.7.1 message content rejected, 5.7.1]",
+          "[3C4D5E6F7A, 192.0.2.30, a@example.org, b@example.net, 5.7.1 message content rejected, 5.7.1]");
+      // Held, then refused by a body check: refused. Held alone: received.
+      assertThat(db.query("q", "", "SELECT queue_id, ts, sender, message_id FROM messages WHERE event = 'RECEIVE'")
+          .rows()).extracting(Object::toString).containsExactly("[2B3C4D5E6F, 2025-06-03T10:00:04, a@example.org, h1@example.org]");
+    }
+  }
 }
