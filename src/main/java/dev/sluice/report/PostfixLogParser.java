@@ -83,15 +83,18 @@ final class PostfixLogParser {
   private static final Pattern MESSAGE_ID = Pattern.compile("^message-id=<?([^>\\s]*)>?.*$");
   private static final Pattern DELIVERY = Pattern.compile(
       "^to=<([^>]*)>,(?: orig_to=<[^>]*>,)? relay=([^,]+),.*? dsn=(\\d\\.\\d+\\.\\d+), status=(\\w+)(?: \\((.*)\\))?$");
+  private static final String[] MONTHS = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+  /** The client pattern, its three groups prefixed with {@code name}, {@code addr}, {@code port}. */
   private static String token(String name, String addr, String port) {
     return "(" + name + "[^\\[\\s]*)\\[(" + addr + "[^\\]]*)\\](?::(" + port + "\\d+))?";
   }
 
-  private static final String[] MONTHS = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
   private final RowSink sink;
   private final int year;
   private final int referenceMonth;
+  private final PostfixQueueJoin join;
+  private final String file;
   private final EventRow event = new EventRow();
   private final Map<String, Session> sessions = new HashMap<>();
   /** Messages smtpd created a queue file for, by queue id, until qmgr removes them or the file ends. */
@@ -119,9 +122,12 @@ final class PostfixLogParser {
     OPEN,
     /** qmgr took it into the active queue: the server received it. */
     QUEUED,
-    /** A Milter or a restriction put it on hold: received, into the hold queue (qmgr never sees it). */
+    /**
+     * A Milter, a restriction or a header/body check put it on hold: received, into the hold queue
+     * (qmgr never sees it).
+     */
     HELD,
-    /** Refused at the end of DATA, or discarded: the server did not take it. */
+    /** Refused as a whole (at DATA or its end, by a Milter or a content check), or discarded. */
     DROPPED
   }
 
@@ -180,10 +186,17 @@ final class PostfixLogParser {
     }
   }
 
-  PostfixLogParser(RowSink sink, int year, int referenceMonth) {
+  /**
+   * @param join where the messages still open at the end of the file, and lines about queue ids
+   *     opened in another file, go (rotated logs)
+   * @param file this file's name, for {@code join}
+   */
+  PostfixLogParser(RowSink sink, int year, int referenceMonth, PostfixQueueJoin join, String file) {
     this.sink = sink;
     this.year = year;
     this.referenceMonth = referenceMonth;
+    this.join = join;
+    this.file = file;
   }
 
   /** Reads every line; returns how many there were. */
@@ -222,7 +235,14 @@ final class PostfixLogParser {
         sink.ignored(lineNo);
       }
     }
-    pending.values().forEach(this::close);
+    // Those still open may be decided in the next file (logrotate cut this one mid-message).
+    for (Message m : pending.values()) {
+      if (m.fate == Fate.OPEN) {
+        join.open(file, m);
+      } else {
+        close(m);
+      }
+    }
     pending.clear();
     return lineNo;
   }
@@ -305,8 +325,10 @@ final class PostfixLogParser {
         emit(s, ts, host, lineNo, "*", a.group("addr"), a.group("port"), text, xclient(s, a.group("addr")));
       }
       if (v != null && queueId != null) {
-        verdict(queueId, v);
-      } else if (v != null && (s.beforeQueueId == null || v.fate() == Fate.DROPPED)) {
+        verdict(host, queueId, v);
+      } else if (v != null && !refuses(a) && (s.beforeQueueId == null || v.fate() == Fate.DROPPED)) {
+        // A hold or discard before the queue id is for the message the next client= line opens (a
+        // refusal without a queue id was of a transaction that never had a queue file).
         s.beforeQueueId = v;
       }
       return;
@@ -431,7 +453,7 @@ final class PostfixLogParser {
       } else {
         sink.ignored(lineNo);
       }
-      verdict(queueId, actionVerdict(a, ts, true));
+      verdict(host, queueId, actionVerdict(a, ts, true));
       return;
     }
     if (REFUSAL_LINE.matcher(text).find()) {
@@ -444,10 +466,10 @@ final class PostfixLogParser {
     if (f.matches()) {
       // qmgr logs this each time the message enters the active queue (again after a deferral);
       // the first time is when the server received it.
-      verdict(queueId, new Verdict(Fate.QUEUED, ts, f.group(1), Long.parseLong(f.group(2)),
+      verdict(host, queueId, new Verdict(Fate.QUEUED, ts, f.group(1), Long.parseLong(f.group(2)),
           Integer.parseInt(f.group(3)), null));
     } else if (id.matches()) {
-      verdict(queueId, Verdict.details(ts, id.group(1)));
+      verdict(host, queueId, Verdict.details(ts, id.group(1)));
     } else if (rest.equals("removed")) {
       Message m = pending.remove(queueId);
       if (m != null) {
@@ -456,10 +478,13 @@ final class PostfixLogParser {
     }
   }
 
-  private void verdict(String queueId, Verdict v) {
+  /** Applies {@code v} to the queue id's message, or leaves it to {@link #join} if opened elsewhere. */
+  private void verdict(String host, String queueId, Verdict v) {
     Message m = pending.get(queueId);
     if (m != null) {
       m.apply(v);
+    } else {
+      join.loose(host, queueId, v);
     }
   }
 

@@ -200,4 +200,35 @@ class PostfixMessagesReportTest {
           .rows()).extracting(Object::toString).containsExactly("[2B3C4D5E6F, 2025-06-03T10:00:04, a@example.org, h1@example.org]");
     }
   }
+
+  @Test
+  void aQueueIdJoinsAcrossRotatedFiles() throws Exception {
+    // logrotate cut the log while 4E5F6A7B8C and 5F6A7B8C9D were in cleanup; 6A7B8C9DAE, received
+    // before the cut, is activated again after a deferral in the new file.
+    maillog("maillog.1",
+        "Jun  3 23:59:50 mx1 postfix/smtpd[2101]: connect from client.example.org[192.0.2.40]",
+        "Jun  3 23:59:51 mx1 postfix/smtpd[2101]: 6A7B8C9DAE: client=client.example.org[192.0.2.40]",
+        "Jun  3 23:59:52 mx1 postfix/qmgr[900]: 6A7B8C9DAE: from=<a@example.org>, size=700, nrcpt=1 (queue active)",
+        "Jun  3 23:59:58 mx1 postfix/smtpd[2101]: 4E5F6A7B8C: client=client.example.org[192.0.2.40]",
+        "Jun  3 23:59:59 mx1 postfix/smtpd[2101]: 5F6A7B8C9D: client=client.example.org[192.0.2.40]");
+    maillog("maillog",
+        "Jun  4 00:00:00 mx1 postfix/cleanup[2106]: 4E5F6A7B8C: message-id=<r1@example.org>",
+        "Jun  4 00:00:01 mx1 postfix/qmgr[900]: 4E5F6A7B8C: from=<a@example.org>, size=900, nrcpt=2 (queue active)",
+        "Jun  4 00:00:01 mx1 postfix/cleanup[2106]: 5F6A7B8C9D: milter-reject: END-OF-MESSAGE from"
+            + " client.example.org[192.0.2.40]: 5.7.1 Spam message rejected; from=<a@example.org> to=<b@example.net>"
+            + " proto=ESMTP helo=<client.example.org>",
+        "Jun  4 00:00:02 mx1 postfix/smtpd[2101]: disconnect from client.example.org[192.0.2.40] ehlo=1 mail=3 rcpt=3"
+            + " data=2/3 quit=1 commands=9/10",
+        "Jun  4 00:30:00 mx1 postfix/qmgr[900]: 6A7B8C9DAE: from=<a@example.org>, size=700, nrcpt=1 (queue active)");
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.query("q", "", "SELECT queue_id, ts, sender, size, recipient_count, message_id,"
+          + " regexp_extract(source_file, '[^/]+$') FROM messages WHERE event = 'RECEIVE' ORDER BY ts").rows())
+          .extracting(Object::toString).containsExactly(
+          "[6A7B8C9DAE, 2025-06-03T23:59:52, a@example.org, 700, 1, null, maillog.1]",
+          "[4E5F6A7B8C, 2025-06-04T00:00:01, a@example.org, 900, 2, r1@example.org, maillog.1]");
+      assertThat(db.count("SELECT count(DISTINCT session_id) FROM messages WHERE event = 'RECEIVE'")).isEqualTo(1);
+      assertThat(counts(db, "SELECT regexp_extract(source_file, '[^/]+$'), messages FROM files"))
+          .isEqualTo(Map.of("maillog.1", 2L, "maillog", 1L));
+    }
+  }
 }
