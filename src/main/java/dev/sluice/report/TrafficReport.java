@@ -13,16 +13,16 @@ import java.util.Set;
 /**
  * The default report over a loaded {@link ReportDatabase}: traffic tables and findings (DESIGN §9).
  *
- * <p>Sessions are inbound sessions ({@code log_type <> 'send'}); messages are the {@code received}
- * view (message logs' {@code RECEIVE} rows, Sluice's accepted transactions). Back pressure is a
- * reply {@code 4xx 4.3.x} in an inbound session from a server; in Postfix logs a {@code REJECT} row
- * with such a status, smtpd's or a Milter's (whose status cleanup logs as {@code 4.3.x …}, without
- * the code). In Sluice logs that is a retry whose
- * reason carries such a reply, at the backend named in its data (the line's backend column holds
- * the session's previous backend), and at verbose level a reply passed on from the backend holding
- * the transaction; the answer after retries repeats the last refusal or is Sluice's own (e.g.
- * {@code 451 4.3.0} when no server is available), neither counted again. Stateless apart from its
- * inputs; one call at a time per database.
+ * <p>Sessions are inbound sessions ({@code log_type <> 'send'}); messages are the {@code
+ * received} view (message logs' {@code RECEIVE} rows, Sluice's accepted transactions). Back
+ * pressure is a reply {@code 4xx 4.3.x} in an inbound session from a server; in Postfix logs a
+ * {@code REJECT} row with such a status, smtpd's or a Milter's (whose status cleanup logs as
+ * {@code 4.3.x …}, without the code). In Sluice logs that is a retry whose reason carries such a
+ * reply, at the backend named in its data (Sluice writes it in the backend column too, but
+ * earlier builds wrote the session's previous backend there), and at verbose level a reply
+ * passed on from the backend holding the transaction; the answer after retries repeats the last
+ * refusal or is Sluice's own (e.g. {@code 451 4.3.0} when no server is available), neither
+ * counted again. Stateless apart from its inputs; one call at a time per database.
  *
  * @param sections the tables, in print order
  * @param findings what fired; empty when the logs look healthy

@@ -66,8 +66,9 @@ class BackPressureReportTest {
     Path log = dir.resolve("sluice-2026-12-01.log");
     Files.copy(fixture("sluice-protocol-" + level + ".txt"), log);
     try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
-      // The retry line's backend column holds the session's previous backend (a), or nothing before
-      // the first transaction; the backend that refused is the one its data names.
+      // These logs predate retry lines naming their backend in the backend column: there it holds
+      // the session's previous backend (a), or nothing before the first transaction; the backend
+      // that refused is the one its data names.
       assertThat(counts(db, "SELECT coalesce(server, '') || ' ' || split_part(data, ':', 1), count(*) FROM events"
           + " WHERE context = 'retry' GROUP BY 1")).isEqualTo(Map.of("a a", 1L, "a b", 2L, " a", 1L, " b", 1L));
       TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
