@@ -13,19 +13,27 @@ import java.util.regex.Pattern;
  * Reads Postfix maillog lines (protocols.md §6) into both tables.
  *
  * <p>{@code events}: every {@code smtpd} line of a session: {@code +} for {@code connect from},
- * {@code -} for {@code disconnect from}, {@code >} for a reject reply, {@code *} for the rest; the
- * session id is {@code host/pid/line-of-connect}, because Postfix names sessions by process only.
- * {@code remote_ip} is the address on that line: after XCLIENT the {@code client=} and {@code
- * disconnect} lines name the forwarded client while {@code connect} names the proxy; such lines get
- * context {@code xclient}. With the PROXY protocol every line already names the real client.
+ * {@code -} for {@code disconnect from}, {@code >} for a refusal ({@code reject:}, {@code
+ * milter-reject:}), {@code *} for the rest (including {@code reject_warning:}, which refused
+ * nothing); the session id is {@code host/pid/line-of-connect}, because Postfix names sessions by
+ * process only. {@code remote_ip} is the address on that line: after XCLIENT the {@code client=}
+ * and {@code disconnect} lines name the forwarded client while {@code connect} names the proxy;
+ * such lines get context {@code xclient}. With the PROXY protocol every line already names the
+ * real client.
  *
- * <p>{@code messages}: a {@code RECEIVE} row per {@code client=} line (completed with {@code
- * message-id}, {@code from=}, {@code size=}, {@code nrcpt=} from cleanup/qmgr), a {@code
+ * <p>{@code messages}: a {@code RECEIVE} row per message the server received: smtpd's {@code
+ * client=} line (server, session, client) once qmgr has queued that queue id ({@code from=<>,
+ * size=, nrcpt= (queue active)}), at qmgr's time, or once a Milter, restriction or header/body
+ * check put it on hold, completed with cleanup's {@code message-id}; a queue id that never gets
+ * that far (the client left before the end of DATA, a Milter or content check refused or
+ * discarded the message) is no message. A {@code
  * SEND}/{@code DELIVER}/{@code DEFER}/{@code FAIL} row per delivery attempt ({@code to=}, {@code
- * relay=}, {@code dsn=}, {@code status=}), a {@code REJECT} row per smtpd {@code reject:} line at
- * any stage (MAIL as well as RCPT: a sender restriction answers at MAIL unless {@code
- * smtpd_delay_reject} moves it to RCPT), attributed to the syslog host and the client.
- * XFORWARD's {@code orig_client=} fills {@code original_client_ip}.
+ * relay=}, {@code dsn=}, {@code status=}), a {@code REJECT} row per refusal, smtpd's {@code
+ * reject:} or {@code milter-reject:} at any stage (MAIL as well as RCPT: a sender restriction
+ * answers at MAIL unless {@code smtpd_delay_reject} moves it to RCPT) and cleanup's refusals of
+ * whole messages (Milters at END-OF-MESSAGE, header and body checks), attributed to the syslog host
+ * and the client. XFORWARD's {@code
+ * orig_client=} fills {@code original_client_ip}.
  *
  * <p>Classic syslog timestamps carry no year or zone: they are read as local time of {@code year},
  * stepping back a year for months after {@code referenceMonth} (a December log read in January).
@@ -34,21 +42,42 @@ import java.util.regex.Pattern;
 final class PostfixLogParser {
   private static final Pattern LINE = Pattern.compile(
       "^(?:(\\w{3}) +(\\d{1,2}) (\\d\\d):(\\d\\d):(\\d\\d)(?:\\.\\d+)?|(\\d{4}-\\d\\d-\\d\\d[T ]\\S+)) (\\S+) ([^\\[\\s:]+)(?:\\[(\\d+)\\])?: (.*)$");
-  private static final String TOKEN = "([^\\[\\s]*)\\[([^\\]]*)\\](?::(\\d+))?";
-  private static final Pattern TOKEN_PATTERN = Pattern.compile(TOKEN);
+  /** A client, {@code name[addr]} or {@code name[addr]:port}: groups name, address, port. */
+  private static final String TOKEN = token("", "", "");
+  /** {@link #TOKEN} with the groups named {@code name}, {@code addr}, {@code port}. */
+  private static final String NAMED_TOKEN = token("?<name>", "?<addr>", "?<port>");
   private static final Pattern CONNECT = Pattern.compile("^connect from " + TOKEN);
   private static final Pattern DISCONNECT = Pattern.compile("^disconnect from " + TOKEN + "(.*)$");
   private static final Pattern CLIENT = Pattern.compile("^([0-9A-Za-z]{5,}): client=" + TOKEN + "(.*)$");
   private static final Pattern ORIG_CLIENT = Pattern.compile("orig_client=" + TOKEN);
   /**
-   * smtpd's {@code log_whatsup}: {@code QUEUEID: reject: CMD from name[addr]: REPLY;} then {@code
-   * from=<>} (once MAIL gave a sender), {@code to=<>} (at RCPT), {@code proto=}, {@code helo=<>}
-   * when known. CMD is the stage: CONNECT, HELO, MAIL, RCPT, DATA, END-OF-MESSAGE, ETRN, VRFY…
-   * The reply may hold "; " itself (RBL texts), so it ends at the last ";" followed by that tail.
+   * smtpd's {@code log_whatsup} and cleanup's Milter verdicts: {@code QUEUEID: ACTION: CMD from
+   * name[addr]: TEXT;} then {@code from=<>} (once MAIL gave a sender), {@code to=<>} (at RCPT),
+   * {@code proto=}, {@code helo=<>} when known. ACTION is {@code reject}, {@code hold} or {@code
+   * discard} (smtpd restrictions) or the same with {@code milter-}; CMD is the stage: CONNECT,
+   * HELO, MAIL, RCPT, DATA, END-OF-MESSAGE, ETRN, VRFY… For a refusal TEXT is smtpd's reply ({@code
+   * 452 4.3.1 …}); cleanup, which runs the Milters at END-OF-MESSAGE, logs it without the SMTP code
+   * ({@code 4.7.1 …}): smtpd adds that when it answers. The text may hold "; " itself (RBL texts),
+   * so it ends at the last ";" followed by that tail. {@code reject_warning}, {@code warn}, {@code
+   * filter}, {@code redirect} decide nothing and are not matched.
    */
-  private static final Pattern REJECT = Pattern.compile(
-      "^([0-9A-Za-z]{5,}|NOQUEUE): reject: \\S+ from " + TOKEN
-          + ": (\\d{3} .*?);(?: from=<(.*?)>)?(?: to=<(.*?)>)?(?: proto=\\S+)?(?: helo=<.*>)?$");
+  private static final Pattern ACTION = Pattern.compile(
+      "^(?<qid>[0-9A-Za-z]{5,}|NOQUEUE): (?<action>(?:milter-)?(?:reject|hold|discard)): (?<stage>\\S+) from "
+          + NAMED_TOKEN + ": (?<text>.*?);(?: from=<(?<from>.*?)>)?(?: to=<(?<to>.*?)>)?(?: proto=\\S+)?(?: helo=<.*>)?$");
+  /**
+   * cleanup's header_checks and body_checks actions: {@code QUEUEID: ACTION: header|body CONTENT
+   * from name[addr]; from=<> to=<> proto= helo=<>}, then {@code : TEXT} when the rule gave one
+   * ({@code 5.7.1 message content rejected}). CONTENT is the header or body line and may hold
+   * anything, so the client is the last {@code from name[addr];} followed by that tail. Its groups
+   * are named as {@link #ACTION}'s.
+   */
+  private static final Pattern CONTENT_ACTION = Pattern.compile(
+      "^(?<qid>[0-9A-Za-z]{5,}): (?<action>reject|hold|discard): (?<stage>\\S+) .* from " + NAMED_TOKEN
+          + ";(?: from=<(?<from>[^>]*)>)?(?: to=<(?<to>[^>]*)>)?(?: proto=\\S+)?(?: helo=<[^>]*>)?(?:: (?<text>.*))?$");
+  /** The start of a refusal's text: smtpd's reply code, or cleanup's enhanced status code. */
+  private static final Pattern REFUSAL = Pattern.compile("^(?:\\d{3} |[45]\\.\\d{1,3}\\.\\d{1,3}\\b)");
+  /** A refusal line the parser should have read (a {@code reject_warning:} is no refusal). */
+  private static final Pattern REFUSAL_LINE = Pattern.compile("^([0-9A-Za-z]{5,}|NOQUEUE): (?:milter-)?reject: ");
   private static final Pattern QUEUE_LINE = Pattern.compile("^([0-9A-Za-z]{5,}): (.*)$");
   private static final Pattern FROM = Pattern.compile("^from=<([^>]*)>, size=(\\d+), nrcpt=(\\d+).*$");
   private static final Pattern MESSAGE_ID = Pattern.compile("^message-id=<?([^>\\s]*)>?.*$");
@@ -56,17 +85,30 @@ final class PostfixLogParser {
       "^to=<([^>]*)>,(?: orig_to=<[^>]*>,)? relay=([^,]+),.*? dsn=(\\d\\.\\d+\\.\\d+), status=(\\w+)(?: \\((.*)\\))?$");
   private static final String[] MONTHS = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
+  /** The client pattern, its three groups prefixed with {@code name}, {@code addr}, {@code port}. */
+  private static String token(String name, String addr, String port) {
+    return "(" + name + "[^\\[\\s]*)\\[(" + addr + "[^\\]]*)\\](?::(" + port + "\\d+))?";
+  }
+
   private final RowSink sink;
   private final int year;
   private final int referenceMonth;
+  private final PostfixQueueJoin join;
+  private final String file;
   private final EventRow event = new EventRow();
   private final Map<String, Session> sessions = new HashMap<>();
-  private final Map<String, MessageRow> pending = new LinkedHashMap<>();
+  /** Messages smtpd created a queue file for, by queue id, until qmgr removes them or the file ends. */
+  private final Map<String, Message> pending = new LinkedHashMap<>();
 
   private static final class Session {
     final String id;
     final String connectIp;
     int seq;
+    /**
+     * A hold or discard smtpd logged before the transaction had a queue id ({@code NOQUEUE: hold:
+     * RCPT …}): it applies to the message the next {@code client=} line opens.
+     */
+    Verdict beforeQueueId;
 
     Session(String id, String connectIp) {
       this.id = id;
@@ -74,10 +116,87 @@ final class PostfixLogParser {
     }
   }
 
-  PostfixLogParser(RowSink sink, int year, int referenceMonth) {
+  /** What became of a message smtpd created a queue file for, as far as the log has said. */
+  enum Fate {
+    /** Nothing yet: still in smtpd/cleanup, or the client left before the end of DATA. */
+    OPEN,
+    /** qmgr took it into the active queue: the server received it. */
+    QUEUED,
+    /**
+     * A Milter, a restriction or a header/body check put it on hold: received, into the hold queue
+     * (qmgr never sees it).
+     */
+    HELD,
+    /** Refused as a whole (at DATA or its end, by a Milter or a content check), or discarded. */
+    DROPPED
+  }
+
+  /**
+   * What one line says about a queue id's message: a fate, or null when it only adds details (a
+   * cleanup {@code message-id=} line); the details are null or -1 when the line has none.
+   */
+  record Verdict(Fate fate, long ts, String sender, long size, int recipientCount, String messageId) {
+    static Verdict details(long ts, String messageId) {
+      return new Verdict(null, ts, null, -1, -1, messageId);
+    }
+  }
+
+  /**
+   * A message from smtpd's {@code client=} line on: its {@code RECEIVE} row (server, session and
+   * client of that line) and its fate. The row is emitted only if the server received the message,
+   * with the time it did: a queue id is assigned at the first accepted RCPT, long before the
+   * message is complete and queued, and the client may still disconnect before the end of DATA.
+   */
+  static final class Message {
+    final MessageRow row;
+    Fate fate = Fate.OPEN;
+
+    Message(MessageRow row) {
+      this.row = row;
+    }
+
+    /**
+     * Applies what a later line says. The first fate that means received dates the row; a message
+     * held (by a header check, say) can still be refused by a later check or Milter, and nothing
+     * undoes a refusal.
+     */
+    void apply(Verdict v) {
+      if (v.sender() != null && row.sender == null) {
+        row.sender = v.sender();
+      }
+      if (v.size() >= 0 && row.size < 0) {
+        row.size = v.size();
+      }
+      if (v.recipientCount() >= 0 && row.recipientCount < 0) {
+        row.recipientCount = v.recipientCount();
+      }
+      if (v.messageId() != null && row.messageId == null) {
+        row.messageId = v.messageId();
+      }
+      if (v.fate() != null && fate == Fate.OPEN) {
+        fate = v.fate();
+        row.tsMicros = v.ts();
+      } else if (v.fate() == Fate.DROPPED && fate == Fate.HELD) {
+        fate = Fate.DROPPED;
+      }
+    }
+
+    boolean received() {
+      return fate == Fate.QUEUED || fate == Fate.HELD;
+    }
+  }
+
+  /**
+   * @param join where the messages still open at the end of the file, and lines about queue ids
+   *     opened in another file, go (rotated logs)
+   * @param file this file's name, for {@code join}
+   */
+  PostfixLogParser(RowSink sink, int year, int referenceMonth, PostfixQueueJoin join, String file) {
     this.sink = sink;
     this.year = year;
     this.referenceMonth = referenceMonth;
+    this.join = join;
+    this.file = file;
   }
 
   /** Reads every line; returns how many there were. */
@@ -109,14 +228,21 @@ final class PostfixLogParser {
       } else if (program.endsWith("/smtpd")) {
         smtpd(lineNo, ts, host, pid, text, line);
       } else if (program.endsWith("/qmgr") || program.endsWith("/cleanup")) {
-        queueManager(lineNo, text);
+        queueManager(lineNo, ts, host, text, line);
       } else if (program.matches(".*/(smtp|lmtp|local|virtual|pipe|error|discard)$")) {
         delivery(lineNo, ts, host, program, text, line);
       } else {
         sink.ignored(lineNo);
       }
     }
-    pending.values().forEach(sink::message);
+    // Those still open may be decided in the next file (logrotate cut this one mid-message).
+    for (Message m : pending.values()) {
+      if (m.fate == Fate.OPEN) {
+        join.open(file, m);
+      } else {
+        close(m);
+      }
+    }
     pending.clear();
     return lineNo;
   }
@@ -148,22 +274,21 @@ final class PostfixLogParser {
     if (c.find()) {
       Session s = new Session(key + '/' + lineNo, c.group(2));
       sessions.put(key, s);
-      emit(s, ts, host, lineNo, "+", c, null, null);
+      emit(s, ts, host, lineNo, "+", c.group(2), c.group(3), null, null);
       return;
     }
     Session s = sessions.computeIfAbsent(key, k -> new Session(k + '/' + lineNo, null));
     Matcher d = DISCONNECT.matcher(text);
     if (d.find()) {
       sessions.remove(key);
-      emit(s, ts, host, lineNo, "-", d, d.group(4).trim(), xclient(s, d.group(2)));
+      emit(s, ts, host, lineNo, "-", d.group(2), d.group(3), d.group(4).trim(), xclient(s, d.group(2)));
       return;
     }
     Matcher cl = CLIENT.matcher(text);
     if (cl.find()) {
       String queueId = cl.group(1);
-      Matcher tok = TOKEN_PATTERN.matcher(text.substring(text.indexOf("client=") + 7));
-      tok.lookingAt();
-      emit(s, ts, host, lineNo, "*", tok, "client=" + cl.group(2) + "[" + cl.group(3) + "]" + cl.group(5), xclient(s, cl.group(3)));
+      emit(s, ts, host, lineNo, "*", cl.group(3), cl.group(4), "client=" + cl.group(2) + "[" + cl.group(3) + "]" + cl.group(5),
+          xclient(s, cl.group(3)));
       MessageRow r = new MessageRow();
       r.tsMicros = ts;
       r.server = host;
@@ -177,38 +302,38 @@ final class PostfixLogParser {
       r.originalClientIp = oc.find() ? oc.group(2) : null;
       r.sourceLine = lineNo;
       r.logType = "postfix";
-      MessageRow previous = pending.put(queueId, r);
+      Message m = new Message(r);
+      if (s.beforeQueueId != null) {
+        m.apply(s.beforeQueueId);
+        s.beforeQueueId = null;
+      }
+      Message previous = pending.put(queueId, m);
       if (previous != null) {
-        sink.message(previous);
+        close(previous);
       }
       return;
     }
-    Matcher rj = REJECT.matcher(text);
-    if (rj.find()) {
-      Matcher tok = TOKEN_PATTERN.matcher(text);
-      tok.find();
-      String reply = rj.group(5);
-      emit(s, ts, host, lineNo, ">", tok, reply, xclient(s, rj.group(3)));
-      MessageRow r = new MessageRow();
-      r.tsMicros = ts;
-      r.server = host;
-      r.event = "REJECT";
-      r.source = "SMTP";
-      r.queueId = "NOQUEUE".equals(rj.group(1)) ? null : rj.group(1);
-      r.sessionId = s.id;
-      r.clientHost = rj.group(2);
-      r.clientIp = rj.group(3);
-      r.sender = rj.group(6);
-      r.recipients = rj.group(7);
-      r.recipientCount = r.recipients == null ? -1 : 1;
-      r.status = reply;
-      r.dsn = HeaderedLogParser.dsnOf(reply);
-      r.sourceLine = lineNo;
-      r.logType = "postfix";
-      sink.message(r);
+    Matcher a = action(text);
+    if (a != null) {
+      String queueId = "NOQUEUE".equals(a.group("qid")) ? null : a.group("qid");
+      Verdict v = actionVerdict(a, ts, false);
+      if (refuses(a)) {
+        emit(s, ts, host, lineNo, ">", a.group("addr"), a.group("port"), a.group("text"), xclient(s, a.group("addr")));
+        sink.message(refusal(a, ts, host, queueId, s.id, lineNo));
+      } else {
+        // A hold or discard is no reply: the client is told 250 and the server keeps or drops the mail.
+        emit(s, ts, host, lineNo, "*", a.group("addr"), a.group("port"), text, xclient(s, a.group("addr")));
+      }
+      if (v != null && queueId != null) {
+        verdict(host, queueId, v);
+      } else if (v != null && !refuses(a) && (s.beforeQueueId == null || v.fate() == Fate.DROPPED)) {
+        // A hold or discard before the queue id is for the message the next client= line opens (a
+        // refusal without a queue id was of a transaction that never had a queue file).
+        s.beforeQueueId = v;
+      }
       return;
     }
-    if (text.startsWith("NOQUEUE: reject") || text.contains(": client=")) {
+    if (REFUSAL_LINE.matcher(text).find() || text.contains(": client=")) {
       sink.malformed(lineNo, "unrecognised smtpd line", line);
       return;
     }
@@ -217,15 +342,66 @@ final class PostfixLogParser {
     sink.event(e);
   }
 
+  /** The {@link #ACTION} match of {@code text}, or null; a refusal must start with a code. */
+  private static Matcher action(String text) {
+    Matcher a = ACTION.matcher(text);
+    return a.matches() && (!refuses(a) || REFUSAL.matcher(a.group("text")).find()) ? a : null;
+  }
+
+  /** Whether an {@link #ACTION} or {@link #CONTENT_ACTION} line is a refusal. */
+  private static boolean refuses(Matcher action) {
+    return action.group("action").endsWith("reject");
+  }
+
+  /**
+   * The fate an {@link #ACTION} or {@link #CONTENT_ACTION} line decides: a hold or discard whatever
+   * the stage; a refusal only of the whole message: at DATA or its end, or any of cleanup's (it
+   * judges the message; one refused RCPT at smtpd leaves the others).
+   */
+  private static Verdict actionVerdict(Matcher a, long ts, boolean cleanup) {
+    String action = a.group("action");
+    String stage = a.group("stage");
+    Fate fate = action.endsWith("hold") ? Fate.HELD
+        : action.endsWith("discard") || cleanup || stage.equals("END-OF-MESSAGE") || stage.equals("DATA")
+            || stage.equals("BDAT") ? Fate.DROPPED : null;
+    return fate == null ? null : new Verdict(fate, ts, a.group("from"), -1, -1, null);
+  }
+
+  /**
+   * The {@code REJECT} row of a refusal ({@link #ACTION} or {@link #CONTENT_ACTION} line), at the
+   * syslog host, for the client
+   * on the line: a refusal at RCPT is of the one recipient it names, any other of the transaction.
+   */
+  private static MessageRow refusal(Matcher a, long ts, String host, String queueId, String sessionId, long lineNo) {
+    MessageRow r = new MessageRow();
+    r.tsMicros = ts;
+    r.server = host;
+    r.event = "REJECT";
+    r.source = "SMTP";
+    r.queueId = queueId;
+    r.sessionId = sessionId;
+    r.clientHost = a.group("name");
+    r.clientIp = a.group("addr");
+    r.sender = a.group("from");
+    r.recipients = a.group("to");
+    r.recipientCount = r.recipients != null && a.group("stage").equals("RCPT") ? 1 : -1;
+    r.status = a.group("text");
+    r.dsn = HeaderedLogParser.dsnOf(r.status);
+    r.sourceLine = lineNo;
+    r.logType = "postfix";
+    return r;
+  }
+
   /** {@code xclient} when a line names another client than the session's {@code connect from}. */
   private static String xclient(Session s, String ip) {
     return s.connectIp != null && ip != null && !s.connectIp.equals(ip) ? "xclient" : null;
   }
 
-  private void emit(Session s, long ts, String host, long lineNo, String kind, Matcher token, String data, String context) {
+  private void emit(Session s, long ts, String host, long lineNo, String kind, String ip, String port, String data,
+      String context) {
     EventRow e = base(s, ts, host, lineNo, kind);
-    e.remoteIp = EventRow.emptyToNull(token.group(2));
-    e.remotePort = token.group(3) == null ? -1 : HeaderedLogParser.parseIntOr(token.group(3), -1);
+    e.remoteIp = EventRow.emptyToNull(ip);
+    e.remotePort = port == null ? -1 : HeaderedLogParser.parseIntOr(port, -1);
     e.data = data;
     e.context = context;
     sink.event(e);
@@ -250,27 +426,73 @@ final class PostfixLogParser {
     return e;
   }
 
-  private void queueManager(long lineNo, String text) {
+  /**
+   * qmgr and cleanup lines complete a message's row and decide its fate. Apart from cleanup's
+   * refusals ({@code REJECT} rows) they yield no row of their own (the {@code RECEIVE} row is the
+   * {@code client=} line's), so they count as ignored.
+   */
+  private void queueManager(long lineNo, long ts, String host, String text, String line) {
     Matcher q = QUEUE_LINE.matcher(text);
-    MessageRow r = q.matches() ? pending.get(q.group(1)) : null;
-    if (r == null) {
+    if (!q.matches()) {
       sink.ignored(lineNo);
       return;
     }
+    String queueId = q.group(1);
     String rest = q.group(2);
-    Matcher f = FROM.matcher(rest);
-    Matcher id = MESSAGE_ID.matcher(rest);
-    if (f.matches()) {
-      r.sender = f.group(1);
-      r.size = Long.parseLong(f.group(2));
-      r.recipientCount = Integer.parseInt(f.group(3));
-    } else if (id.matches()) {
-      r.messageId = id.group(1);
-    } else if (rest.equals("removed")) {
-      sink.message(pending.remove(q.group(1)));
+    Matcher a = action(text);
+    if (a == null) {
+      a = CONTENT_ACTION.matcher(text);
+      a = a.matches() ? a : null;
+    }
+    if (a != null) {
+      // A Milter's or a content check's verdict on the whole message; the session is smtpd's that
+      // opened the queue id.
+      if (refuses(a)) {
+        Message m = pending.get(queueId);
+        sink.message(refusal(a, ts, host, queueId, m == null ? null : m.row.sessionId, lineNo));
+      } else {
+        sink.ignored(lineNo);
+      }
+      verdict(host, queueId, actionVerdict(a, ts, true));
+      return;
+    }
+    if (REFUSAL_LINE.matcher(text).find()) {
+      sink.malformed(lineNo, "unrecognised cleanup line", line);
       return;
     }
     sink.ignored(lineNo);
+    Matcher f = FROM.matcher(rest);
+    Matcher id = MESSAGE_ID.matcher(rest);
+    if (f.matches()) {
+      // qmgr logs this each time the message enters the active queue (again after a deferral);
+      // the first time is when the server received it.
+      verdict(host, queueId, new Verdict(Fate.QUEUED, ts, f.group(1), Long.parseLong(f.group(2)),
+          Integer.parseInt(f.group(3)), null));
+    } else if (id.matches()) {
+      verdict(host, queueId, Verdict.details(ts, id.group(1)));
+    } else if (rest.equals("removed")) {
+      Message m = pending.remove(queueId);
+      if (m != null) {
+        close(m);
+      }
+    }
+  }
+
+  /** Applies {@code v} to the queue id's message, or leaves it to {@link #join} if opened elsewhere. */
+  private void verdict(String host, String queueId, Verdict v) {
+    Message m = pending.get(queueId);
+    if (m != null) {
+      m.apply(v);
+    } else {
+      join.loose(host, queueId, v);
+    }
+  }
+
+  /** A message leaves {@link #pending}: its row is loaded if the server received it. */
+  private void close(Message m) {
+    if (m.received()) {
+      sink.message(m.row);
+    }
   }
 
   private void delivery(long lineNo, long ts, String host, String program, String text, String line) {
@@ -284,8 +506,8 @@ final class PostfixLogParser {
       sink.malformed(lineNo, "unrecognised delivery line", line);
       return;
     }
-    MessageRow known = pending.get(q.group(1));
-    MessageRow r = known == null ? new MessageRow() : known.copy();
+    Message known = pending.get(q.group(1));
+    MessageRow r = known == null ? new MessageRow() : known.row.copy();
     r.tsMicros = ts;
     r.server = host;
     r.queueId = q.group(1);

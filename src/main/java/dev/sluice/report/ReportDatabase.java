@@ -54,7 +54,8 @@ public final class ReportDatabase implements AutoCloseable {
   /**
    * Sessions: Exchange and Sluice sessions are keyed by connector and session-id; the client is the
    * last remote address a session logged, which after a Postfix XCLIENT is the forwarded client.
-   * A Sluice session that used several backends counts once for each.
+   * A Sluice session that used several backends counts once for each; one that never got a backend
+   * (refused by Sluice itself) has one row with a null server, so its client is still counted.
    */
   static final String SESSIONS_VIEW = """
       CREATE VIEW sessions AS
@@ -63,7 +64,8 @@ public final class ReportDatabase implements AutoCloseable {
                arg_max(remote_ip, seq) FILTER (WHERE remote_ip IS NOT NULL) AS client_ip,
                list(DISTINCT server) FILTER (WHERE server IS NOT NULL) AS servers
         FROM events GROUP BY log_type, connector, session_id)
-      SELECT log_type, unnest(servers) AS server, connector, session_id, started, ended, lines, client_ip
+      SELECT log_type, unnest(coalesce(servers, [NULL::VARCHAR])) AS server, connector, session_id, started, ended,
+             lines, client_ip
       FROM s""";
 
   /**

@@ -45,7 +45,7 @@ public record TrafficChart(String title, String unit, int bucketMinutes, List<Lo
 
   /** Reads the per-server counts from the database. */
   public static TrafficChart from(ReportDatabase db) throws SQLException {
-    boolean sessions = db.count("SELECT count(*) FROM sessions WHERE log_type <> 'send'") > 0;
+    boolean sessions = db.count("SELECT count(*) FROM sessions WHERE log_type <> 'send' AND server IS NOT NULL") > 0;
     String source = sessions
         ? "SELECT started AS t, server FROM sessions WHERE log_type <> 'send'"
         : "SELECT ts AS t, server FROM received";

@@ -13,30 +13,49 @@ import java.util.Set;
 /**
  * The default report over a loaded {@link ReportDatabase}: traffic tables and findings (DESIGN §9).
  *
- * <p>Sessions are inbound sessions ({@code log_type <> 'send'}); messages are the {@code received}
- * view (message logs' {@code RECEIVE} rows, Sluice's accepted transactions). Back pressure is a
- * reply {@code 4xx 4.3.x} in an inbound session from a server. In Sluice logs that is a retry whose
- * reason carries such a reply, at the backend named in its data (the line's backend column holds
- * the session's previous backend), and at verbose level a reply passed on from the backend holding
- * the transaction; the answer after retries repeats the last refusal or is Sluice's own (e.g.
- * {@code 451 4.3.0} when no server is available), neither counted again. Stateless apart from its
- * inputs; one call at a time per database.
+ * <p>Sessions are inbound sessions ({@code log_type <> 'send'}); messages are the {@code
+ * received} view (message logs' {@code RECEIVE} rows, Sluice's accepted transactions). Back
+ * pressure is a reply {@code 4xx 4.3.x} in an inbound session from a server; in Postfix logs a
+ * {@code REJECT} row with such a status, smtpd's or a Milter's (whose status cleanup logs as
+ * {@code 4.3.x …}, without the code). In Sluice logs that is a retry whose reason carries such a
+ * reply, at the backend named in its data (Sluice writes it in the backend column too, but
+ * earlier builds wrote the session's previous backend there), and at verbose level a reply
+ * passed on from the backend holding the transaction; the answer after retries repeats the last
+ * refusal or is Sluice's own (e.g. {@code 451 4.3.0} when no server is available), neither
+ * counted again. Stateless apart from its inputs; one call at a time per database.
  *
  * @param sections the tables, in print order
  * @param findings what fired; empty when the logs look healthy
  */
 public record TrafficReport(List<ResultTable> sections, List<Finding> findings) {
-  /** Pattern of a back-pressure reply (RFC 3463 class 4, subject 3: mail system status). */
-  static final String BACK_PRESSURE = "^4[0-9][0-9][ -]4\\.3\\.[0-9]+";
+  /**
+   * Pattern of a back-pressure reply (RFC 3463 class 4, subject 3: mail system status). Only the
+   * last line of a reply matches: protocol logs write a multi-line reply a line each ({@code
+   * 452-4.3.1 …} … {@code 452 4.3.1 …}), and it is one reply.
+   */
+  static final String BACK_PRESSURE = "^4[0-9][0-9] 4\\.3\\.[0-9]+";
 
   /**
    * A Sluice retry line ({@code *}, context {@code retry}, data {@code BACKEND: REASON}) whose reason
    * carries a back-pressure reply: {@code b: MAIL FROM answered 452 4.3.1 …}, {@code b: session
-   * setup: banner 421 4.3.2 …}, tcp mode's {@code b: banner 421 4.3.2 …}.
+   * setup: banner 421 4.3.2 …}, tcp mode's {@code b: banner 421 4.3.2 …}. A retry line is one
+   * refusal whichever line of the reply its reason quotes, so a continuation line counts here.
    */
   static final String RETRY_BACK_PRESSURE = ": (.*[ :])?4[0-9][0-9][ -]4\\.3\\.[0-9]+";
 
+  /**
+   * The status of a Postfix {@code REJECT} row that is back pressure: smtpd's reply ({@code 452
+   * 4.3.1 …}) or, for a Milter's refusal at the end of the message, cleanup's status without the
+   * SMTP code ({@code 4.3.2 …}).
+   */
+  static final String POSTFIX_BACK_PRESSURE = "^(4[0-9][0-9] )?4\\.3\\.[0-9]+";
+
   private static final String INBOUND = "log_type <> 'send'";
+  /**
+   * Inbound sessions that reached a server. A session no server took (refused by Sluice before a
+   * backend was chosen) is still its client's traffic, in the top clients, but no server's.
+   */
+  private static final String SERVED = INBOUND + " AND server IS NOT NULL";
 
   public TrafficReport {
     sections = List.copyOf(sections);
@@ -54,7 +73,7 @@ public record TrafficReport(List<ResultTable> sections, List<Finding> findings) 
         SELECT coalesce(se.server, me.server) AS server, coalesce(sessions, 0) AS sessions,
                round(100.0 * coalesce(sessions, 0) / nullif(sum(coalesce(sessions, 0)) OVER (), 0), 1) AS session_pct,
                coalesce(messages, 0) AS messages
-        FROM se FULL OUTER JOIN me ON se.server = me.server ORDER BY server""".formatted(INBOUND));
+        FROM se FULL OUTER JOIN me ON se.server = me.server ORDER BY server""".formatted(SERVED));
     s.add(perServer);
     s.add(db.query("hourly", "Traffic per server and hour", """
         WITH se AS (SELECT date_trunc('hour', started) AS hour, server, count(*) AS sessions FROM sessions
@@ -63,7 +82,7 @@ public record TrafficReport(List<ResultTable> sections, List<Finding> findings) 
                     GROUP BY ALL)
         SELECT strftime(coalesce(se.hour, me.hour), '%%Y-%%m-%%d %%H:00') AS hour, coalesce(se.server, me.server) AS server,
                coalesce(sessions, 0) AS sessions, coalesce(messages, 0) AS messages
-        FROM se FULL OUTER JOIN me ON se.hour = me.hour AND se.server = me.server ORDER BY 1, 2""".formatted(INBOUND)));
+        FROM se FULL OUTER JOIN me ON se.hour = me.hour AND se.server = me.server ORDER BY 1, 2""".formatted(SERVED)));
     // sessions has a row per session and server: a Sluice session that used three backends is
     // one session of its client, not three.
     s.add(db.query("top_clients", "Top client IPs", """
@@ -86,7 +105,7 @@ public record TrafficReport(List<ResultTable> sections, List<Finding> findings) 
                round(coalesce(stddev_pop(n) / nullif(avg(n), 0), 0), 3) AS coefficient_of_variation
         FROM c""".formatted(byMessages
             ? "SELECT server, count(*) AS n FROM received GROUP BY server"
-            : "SELECT server, count(*) AS n FROM sessions WHERE " + INBOUND + " GROUP BY server", unit));
+            : "SELECT server, count(*) AS n FROM sessions WHERE " + SERVED + " GROUP BY server", unit));
     s.add(balance);
     ResultTable pressure = db.query("back_pressure", "Back-pressure replies (4.3.x) by server and hour", """
         WITH sluice AS (
@@ -100,13 +119,16 @@ public record TrafficReport(List<ResultTable> sections, List<Finding> findings) 
         SELECT strftime(date_trunc('hour', ts), '%%Y-%%m-%%d %%H:00') AS hour, server, count(*) AS replies
         FROM (
           SELECT ts, server FROM events
-          WHERE %1$s AND log_type <> 'sluice' AND event IN ('>', '<') AND regexp_matches(data, '%2$s')
+          WHERE %1$s AND log_type NOT IN ('sluice', 'postfix') AND event IN ('>', '<') AND regexp_matches(data, '%2$s')
+          UNION ALL
+          SELECT ts, server FROM messages
+          WHERE log_type = 'postfix' AND event = 'REJECT' AND regexp_matches(status, '%4$s')
           UNION ALL
           SELECT ts, regexp_extract(data, '^(.*?): ', 1) FROM sluice
           WHERE context = 'retry' AND regexp_matches(data, '%3$s')
           UNION ALL
           SELECT ts, server FROM sluice WHERE event = '>' AND after = 'backend' AND server IS NOT NULL)
-        GROUP BY ALL ORDER BY server, hour""".formatted(INBOUND, BACK_PRESSURE, RETRY_BACK_PRESSURE));
+        GROUP BY ALL ORDER BY server, hour""".formatted(INBOUND, BACK_PRESSURE, RETRY_BACK_PRESSURE, POSTFIX_BACK_PRESSURE));
     s.add(pressure);
 
     List<Finding> f = new ArrayList<>();
@@ -130,7 +152,7 @@ public record TrafficReport(List<ResultTable> sections, List<Finding> findings) 
         WITH c AS (SELECT server, client_ip, count(*) AS n FROM sessions WHERE %s AND client_ip IS NOT NULL GROUP BY ALL),
              r AS (SELECT server, client_ip, n, sum(n) OVER (PARTITION BY server) AS total,
                           row_number() OVER (PARTITION BY server ORDER BY n DESC, client_ip) AS rk FROM c)
-        SELECT server, client_ip, n, total FROM r WHERE rk = 1 ORDER BY server""".formatted(INBOUND));
+        SELECT server, client_ip, n, total FROM r WHERE rk = 1 ORDER BY server""".formatted(SERVED));
     for (List<Object> row : top.rows()) {
       long n = (Long) row.get(2);
       long total = (Long) row.get(3);

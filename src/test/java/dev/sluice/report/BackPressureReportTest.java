@@ -66,8 +66,9 @@ class BackPressureReportTest {
     Path log = dir.resolve("sluice-2026-12-01.log");
     Files.copy(fixture("sluice-protocol-" + level + ".txt"), log);
     try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
-      // The retry line's backend column holds the session's previous backend (a), or nothing before
-      // the first transaction; the backend that refused is the one its data names.
+      // These logs predate retry lines naming their backend in the backend column: there it holds
+      // the session's previous backend (a), or nothing before the first transaction; the backend
+      // that refused is the one its data names.
       assertThat(counts(db, "SELECT coalesce(server, '') || ' ' || split_part(data, ':', 1), count(*) FROM events"
           + " WHERE context = 'retry' GROUP BY 1")).isEqualTo(Map.of("a a", 1L, "a b", 2L, " a", 1L, " b", 1L));
       TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
@@ -102,6 +103,43 @@ class BackPressureReportTest {
       TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
       assertThat(r.section("back_pressure").rows()).extracting(row -> row.get(0) + " " + row.get(1) + "=" + row.get(2))
           .containsExactly("2026-12-01 10:00 192.0.2.21:25=1", "2026-12-01 11:00 mx1=1");
+    }
+  }
+
+  @Test
+  void aMultiLineBackPressureReplyCountsOnceInExchangeAndSluiceLogs() throws Exception {
+    // Three continuation lines and the last line of one reply, logged a line each (Exchange, and
+    // Sluice at verbose level, where the backend holding the transaction sent it at RCPT).
+    Files.writeString(dir.resolve("RECV2025030410-1.LOG"), String.join("\r\n",
+        "#Software: Microsoft Exchange Server", "#Version: 15.01.2375.007", "#Log-type: SMTP Receive Protocol Log",
+        "#Date: 2025-03-04T10:00:00.000Z", "#Fields: " + LogGenerator.EXCHANGE_PROTOCOL_FIELDS,
+        "2025-03-04T10:00:00.000Z,EX1\\Default EX1,08DD5A1B2C3D4E70,0,10.0.0.21:25,192.0.2.7:40000,+,,",
+        "2025-03-04T10:00:00.010Z,EX1\\Default EX1,08DD5A1B2C3D4E70,1,10.0.0.21:25,192.0.2.7:40000,<,MAIL FROM:<a@example.org>,",
+        "2025-03-04T10:00:00.020Z,EX1\\Default EX1,08DD5A1B2C3D4E70,2,10.0.0.21:25,192.0.2.7:40000,>,452-4.3.1 Insufficient system resources,",
+        "2025-03-04T10:00:00.020Z,EX1\\Default EX1,08DD5A1B2C3D4E70,3,10.0.0.21:25,192.0.2.7:40000,>,452-4.3.1 The queue database is over its limit,",
+        "2025-03-04T10:00:00.020Z,EX1\\Default EX1,08DD5A1B2C3D4E70,4,10.0.0.21:25,192.0.2.7:40000,>,452-4.3.1 Try again later,",
+        "2025-03-04T10:00:00.020Z,EX1\\Default EX1,08DD5A1B2C3D4E70,5,10.0.0.21:25,192.0.2.7:40000,>,452 4.3.1 Insufficient system resources,",
+        "2025-03-04T10:00:00.030Z,EX1\\Default EX1,08DD5A1B2C3D4E70,6,10.0.0.21:25,192.0.2.7:40000,-,,Local", ""));
+    Files.writeString(dir.resolve("sluice-2025-03-04.log"), String.join("\r\n",
+        "#Software: Sluice", "#Version: 0.1.0", "#Log-type: Sluice Protocol Log", "#Date: 2025-03-04T10:00:00.000Z",
+        "#Fields: " + LogGenerator.SLUICE_FIELDS,
+        "2025-03-04T10:00:00.000Z,l,S1,0,10.0.0.5:25,192.0.2.8:40000,,+,,",
+        "2025-03-04T10:00:00.010Z,l,S1,1,10.0.0.5:25,192.0.2.8:40000,,<,MAIL FROM:<a@example.org>,",
+        "2025-03-04T10:00:00.011Z,l,S1,2,10.0.0.5:25,192.0.2.8:40000,,>,250 2.1.0 Ok,",
+        "2025-03-04T10:00:00.012Z,l,S1,3,10.0.0.5:25,192.0.2.8:40000,,<,RCPT TO:<b@corp.example>,",
+        "2025-03-04T10:00:00.020Z,l,S1,4,10.0.0.5:25,192.0.2.8:40000,mx1,*,mx1 10.1.1.21:25,backend",
+        "2025-03-04T10:00:00.030Z,l,S1,5,10.0.0.5:25,192.0.2.8:40000,mx1,>,452-4.3.1 Insufficient system storage,",
+        "2025-03-04T10:00:00.030Z,l,S1,6,10.0.0.5:25,192.0.2.8:40000,mx1,>,452-4.3.1 Queue file write error,",
+        "2025-03-04T10:00:00.030Z,l,S1,7,10.0.0.5:25,192.0.2.8:40000,mx1,>,452-4.3.1 Try again later,",
+        "2025-03-04T10:00:00.030Z,l,S1,8,10.0.0.5:25,192.0.2.8:40000,mx1,>,452 4.3.1 Insufficient system storage,",
+        "2025-03-04T10:00:00.040Z,l,S1,9,10.0.0.5:25,192.0.2.8:40000,mx1,-,,", ""));
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
+      TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
+      assertThat(r.section("back_pressure").rows()).extracting(row -> row.get(0) + " " + row.get(1) + "=" + row.get(2))
+          .containsExactly("2025-03-04 10:00 EX1=1", "2025-03-04 10:00 mx1=1");
+      assertThat(r.findings()).filteredOn(f -> f.code().equals("back-pressure")).extracting(Finding::message)
+          .allMatch(m -> m.contains("answered 1 times"));
     }
   }
 }

@@ -90,6 +90,36 @@ class FormatsReportTest {
   }
 
   @Test
+  void sessionsThatNeverReachedABackendStillCountForTheirClient() throws Exception {
+    // S2 was refused at admission (Sluice logs only the refusal), S3 got Sluice's own 451 when no
+    // server was eligible: neither has a backend, both are traffic of 192.0.2.9.
+    Files.writeString(dir.resolve("sluice-20250304.log"), String.join("\n",
+        "#Software: Sluice", "#Version: 0.1.0", "#Log-type: Sluice Protocol Log", "#Date: 2025-03-04T08:00:00.000Z",
+        "#Fields: " + LogGenerator.SLUICE_FIELDS,
+        "2025-03-04T08:00:00.000Z,mx,S1,0,10.0.0.5:25,192.0.2.7:40000,,+,,",
+        "2025-03-04T08:00:01.000Z,mx,S1,1,10.0.0.5:25,192.0.2.7:40000,mx1,*,mx1 10.1.1.21:25,backend",
+        "2025-03-04T08:00:01.100Z,mx,S1,2,10.0.0.5:25,192.0.2.7:40000,mx1,*,accepted 100 bytes,transaction",
+        "2025-03-04T08:00:02.000Z,mx,S1,3,10.0.0.5:25,192.0.2.7:40000,mx1,-,,",
+        "2025-03-04T08:01:00.000Z,mx,S2,0,10.0.0.5:25,192.0.2.9:40001,,*,too_many_from_client,rejected",
+        "2025-03-04T08:02:00.000Z,mx,S3,0,10.0.0.5:25,192.0.2.9:40002,,+,,",
+        "2025-03-04T08:02:00.010Z,mx,S3,1,10.0.0.5:25,192.0.2.9:40002,,*,mx1: connect failed: connection refused (no other backend to try),retry",
+        "2025-03-04T08:02:00.020Z,mx,S3,2,10.0.0.5:25,192.0.2.9:40002,,*,deferred 0 bytes,transaction",
+        "2025-03-04T08:02:00.030Z,mx,S3,3,10.0.0.5:25,192.0.2.9:40002,,-,,", ""));
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.count("SELECT count(*) FROM sessions WHERE server IS NULL")).isEqualTo(2);
+      TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
+      assertThat(r.section("top_clients").rows()).extracting(Object::toString)
+          .containsExactly("[192.0.2.9, 2, 0, 66.7]", "[192.0.2.7, 1, 1, 33.3]");
+      // They are no server's sessions: the per-server tables and the balance leave them out.
+      assertThat(r.section("servers").rows()).extracting(row -> row.get(0) + "=" + row.get(1) + "/" + row.get(3))
+          .containsExactly("mx1=1/1");
+      assertThat(r.section("hourly").rows()).extracting(row -> row.get(1)).containsExactly("mx1");
+      assertThat(r.section("balance").value(0, "servers")).isEqualTo(1L);
+      assertThat(r.findings()).isEmpty();
+    }
+  }
+
+  @Test
   void trackingLogsOfMixedVersionsAndGzipCountReceivedMessagesPerServer() throws Exception {
     LocalDateTime t = LocalDateTime.of(2025, 3, 4, 8, 0);
     LogGenerator g = new LogGenerator(9);
@@ -153,8 +183,8 @@ class FormatsReportTest {
           "edge-RECV2025030410-1.LOG:18 unterminated quote (truncated line?)",
           "edge-RECV2025030410-1.LOG:19 expected 10 fields, found 5",
           "edge-RECV2025030410-1.LOG:20 bad date-time",
-          "edge-postfix-maillog:11 unrecognised delivery line",
-          "edge-postfix-maillog:12 not a syslog line");
+          "edge-postfix-maillog:12 unrecognised delivery line",
+          "edge-postfix-maillog:13 not a syslog line");
       assertThat(db.query("q", "", "SELECT data, remote_ip, remote_port, connector FROM events WHERE session_id = '08DD5A1B2C3D4E60'"
           + " AND seq = 1").rows().get(0)).containsExactly("EHLO a,b \"quoted\"", "2001:db8::7", 40113L, "EX1\\Internal Relay");
       assertThat(db.query("q", "", "SELECT data FROM events WHERE seq = 1 AND session_id = '08DD5A1B2C3D4E5F'").rows().get(0).get(0))
@@ -165,7 +195,7 @@ class FormatsReportTest {
           + " ORDER BY source_line, event").rows()).extracting(Object::toString).containsExactly(
           "[RECEIVE, 203.0.113.9, null, alice@example.org, 5123, a1b2@example.org, 2025-01-05T10:00:02]",
           "[SEND, 203.0.113.9, null, alice@example.org, 5123, a1b2@example.org, 2025-01-05T10:00:03]",
-          "[RECEIVE, 10.0.0.9, 198.51.100.50, null, null, null, 2025-01-05T10:00:04]");
+          "[RECEIVE, 10.0.0.9, 198.51.100.50, bounce@origin.example, 2048, null, 2025-01-05T10:00:04]");
       assertThat(counts(db, "SELECT client_ip, count(*) FROM sessions WHERE log_type = 'postfix' GROUP BY 1"))
           .isEqualTo(Map.of("203.0.113.9", 1L, "10.0.0.9", 1L));
     }

@@ -1,0 +1,234 @@
+package dev.sluice.report;
+
+import static dev.sluice.report.ReportTestSupport.counts;
+import static dev.sluice.report.ReportTestSupport.load;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What a Postfix maillog says about refusals and received messages, line by line as Postfix 3.7
+ * writes them (smtpd's {@code log_whatsup}, cleanup's milter and header/body check actions, qmgr).
+ */
+class PostfixMessagesReportTest {
+  @TempDir Path dir;
+
+  /** Writes {@code lines} to {@code name} with a June 2025 modification time (the year of the lines). */
+  private void maillog(String name, String... lines) throws Exception {
+    Path log = dir.resolve(name);
+    Files.writeString(log, String.join("\n", lines) + "\n");
+    Files.setLastModifiedTime(log, FileTime.from(LocalDateTime.of(2025, 6, 30, 0, 0).toInstant(ZoneOffset.UTC)));
+  }
+
+  private static String hourly(TrafficReport r, String section) {
+    return r.section(section).rows().stream().map(row -> row.get(0) + " " + row.get(1) + "=" + row.get(2)).toList().toString();
+  }
+
+  @Test
+  void rejectWarningIsAnEventNotARefusalNorBackPressure() throws Exception {
+    // warn_if_reject: Postfix logs what it would have refused and goes on; the RCPT was accepted.
+    maillog("maillog",
+        "Jun  3 10:00:00 mx1 postfix/smtpd[2101]: connect from unknown[192.0.2.10]",
+        "Jun  3 10:00:01 mx1 postfix/smtpd[2101]: NOQUEUE: reject_warning: RCPT from unknown[192.0.2.10]: 450 4.7.1"
+            + " Client host rejected: cannot find your reverse hostname, [192.0.2.10]; from=<a@example.org>"
+            + " to=<b@example.net> proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:01 mx1 postfix/smtpd[2101]: NOQUEUE: reject_warning: RCPT from unknown[192.0.2.10]: 452 4.3.1"
+            + " <b@example.net>: Recipient address rejected: Insufficient system resources; from=<a@example.org>"
+            + " to=<b@example.net> proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:01 mx1 postfix/smtpd[2101]: 5E0C1A2B3C: client=unknown[192.0.2.10]",
+        "Jun  3 10:00:01 mx1 postfix/cleanup[2105]: 5E0C1A2B3C: message-id=<w1@example.org>",
+        "Jun  3 10:00:02 mx1 postfix/qmgr[900]: 5E0C1A2B3C: from=<a@example.org>, size=812, nrcpt=1 (queue active)",
+        "Jun  3 10:00:02 mx1 postfix/smtpd[2101]: disconnect from unknown[192.0.2.10] ehlo=1 mail=1 rcpt=1 data=1"
+            + " quit=1 commands=5");
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
+      assertThat(counts(db, "SELECT event, count(*) FROM events GROUP BY 1")).isEqualTo(Map.of("+", 1L, "-", 1L, "*", 3L));
+      assertThat(db.count("SELECT count(*) FROM events WHERE starts_with(data, 'NOQUEUE: reject_warning: RCPT')"))
+          .isEqualTo(2);
+      assertThat(counts(db, "SELECT event, count(*) FROM messages GROUP BY 1")).isEqualTo(Map.of("RECEIVE", 1L));
+      TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
+      assertThat(r.section("back_pressure").rows()).isEmpty();
+      assertThat(r.findings()).isEmpty();
+    }
+  }
+
+  @Test
+  void aMessageIsReceivedWhenQmgrQueuesItAndCountsOnceForTheSessionThatCreatedIt() throws Exception {
+    maillog("maillog",
+        // Queued: counted once at qmgr's time, although qmgr activates it again after a deferral.
+        "Jun  3 10:00:00 mx1 postfix/smtpd[2101]: connect from client.example.org[192.0.2.10]",
+        "Jun  3 10:00:01 mx1 postfix/smtpd[2101]: 5E0C1A2B3C: client=client.example.org[192.0.2.10]",
+        "Jun  3 10:00:02 mx1 postfix/cleanup[2105]: 5E0C1A2B3C: message-id=<q1@example.org>",
+        "Jun  3 10:00:03 mx1 postfix/qmgr[900]: 5E0C1A2B3C: from=<a@example.org>, size=812, nrcpt=1 (queue active)",
+        "Jun  3 10:00:03 mx1 postfix/smtpd[2101]: disconnect from client.example.org[192.0.2.10] ehlo=1 mail=1 rcpt=1"
+            + " data=1 quit=1 commands=5",
+        "Jun  3 10:00:04 mx1 postfix/smtp[2110]: 5E0C1A2B3C: to=<b@example.net>, relay=mx.example.net[198.51.100.7]:25,"
+            + " delay=3, delays=2/0.01/0.5/0.5, dsn=4.2.0, status=deferred (host mx.example.net[198.51.100.7] said:"
+            + " 450 4.2.0 Try again later (in reply to RCPT TO command))",
+        "Jun  3 11:00:04 mx1 postfix/qmgr[900]: 5E0C1A2B3C: from=<a@example.org>, size=812, nrcpt=1 (queue active)",
+        "Jun  3 11:00:05 mx1 postfix/smtp[2111]: 5E0C1A2B3C: to=<b@example.net>, relay=mx.example.net[198.51.100.7]:25,"
+            + " delay=3604, delays=3603/0.01/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 9F1C2)",
+        "Jun  3 11:00:05 mx1 postfix/qmgr[900]: 5E0C1A2B3C: removed",
+        // A queue id, then the client went away before the end of DATA: cleanup drops the file.
+        "Jun  3 10:10:00 mx1 postfix/smtpd[2102]: connect from unknown[192.0.2.11]",
+        "Jun  3 10:10:01 mx1 postfix/smtpd[2102]: 6F1D2B3C4D: client=unknown[192.0.2.11]",
+        "Jun  3 10:10:31 mx1 postfix/smtpd[2102]: lost connection after DATA (4096 bytes) from unknown[192.0.2.11]",
+        "Jun  3 10:10:31 mx1 postfix/smtpd[2102]: disconnect from unknown[192.0.2.11] ehlo=1 mail=1 rcpt=1 data=0/1"
+            + " commands=3/4",
+        // Local submission: queued, but no SMTP client sent it to this server.
+        "Jun  3 10:20:00 mx1 postfix/pickup[950]: 7A2E3C4D5E: uid=0 from=<root>",
+        "Jun  3 10:20:00 mx1 postfix/cleanup[2105]: 7A2E3C4D5E: message-id=<local@mx1.example.org>",
+        "Jun  3 10:20:00 mx1 postfix/qmgr[900]: 7A2E3C4D5E: from=<root@mx1.example.org>, size=400, nrcpt=1 (queue active)");
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
+      assertThat(db.query("q", "", "SELECT m.queue_id, m.ts, m.client_ip, m.sender, m.size, m.recipient_count, m.message_id,"
+          + " e.remote_ip FROM messages m JOIN events e ON e.session_id = m.session_id AND e.event = '+'"
+          + " WHERE m.event = 'RECEIVE'").rows()).extracting(Object::toString).containsExactly(
+          "[5E0C1A2B3C, 2025-06-03T10:00:03, 192.0.2.10, a@example.org, 812, 1, q1@example.org, 192.0.2.10]");
+      TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
+      assertThat(r.section("servers").rows()).extracting(Object::toString).containsExactly("[mx1, 2, 100.0, 1]");
+      // The second activation, at 11:00, is the same message.
+      assertThat(r.section("hourly").rows()).extracting(Object::toString).containsExactly("[2025-06-03 10:00, mx1, 2, 1]");
+    }
+  }
+
+  @Test
+  void milterAndSmtpdRefusalsAreRejectsAnd43xIsBackPressureHeldIsReceivedDiscardedIsNot() throws Exception {
+    maillog("maillog",
+        // cleanup's Milter verdict at END-OF-MESSAGE, logged with the enhanced code only.
+        "Jun  3 10:00:00 mx1 postfix/smtpd[2101]: connect from client.example.org[192.0.2.20]",
+        "Jun  3 10:00:01 mx1 postfix/smtpd[2101]: 7A1B2C3D4E: client=client.example.org[192.0.2.20]",
+        "Jun  3 10:00:02 mx1 postfix/cleanup[2106]: 7A1B2C3D4E: message-id=<m1@example.org>",
+        "Jun  3 10:00:02 mx1 postfix/cleanup[2106]: 7A1B2C3D4E: milter-reject: END-OF-MESSAGE from"
+            + " client.example.org[192.0.2.20]: 4.7.1 Try again later; from=<a@example.org> to=<b@example.net>"
+            + " proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:02 mx1 postfix/cleanup[2106]: 8B2C3D4E5F: milter-reject: END-OF-MESSAGE from"
+            + " client.example.org[192.0.2.20]: 4.3.2 Too many errors ! Come back later.; from=<a@example.org>"
+            + " to=<c@example.net> proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:03 mx1 postfix/smtpd[2101]: disconnect from client.example.org[192.0.2.20] ehlo=1 mail=2 rcpt=2"
+            + " data=0/2 quit=1 commands=6/8",
+        // smtpd's own Milter and restriction refusals, with the SMTP code.
+        "Jun  3 10:01:00 mx1 postfix/smtpd[2102]: connect from unknown[192.0.2.21]",
+        "Jun  3 10:01:01 mx1 postfix/smtpd[2102]: NOQUEUE: milter-reject: RCPT from unknown[192.0.2.21]: 451 4.7.1"
+            + " Service unavailable - try again later; from=<x@example.org> to=<b@example.net> proto=ESMTP"
+            + " helo=<client.example.org>",
+        "Jun  3 10:01:02 mx1 postfix/smtpd[2102]: NOQUEUE: reject: MAIL from unknown[192.0.2.21]: 452 4.3.1"
+            + " Insufficient system storage; proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:01:02 mx1 postfix/smtpd[2102]: disconnect from unknown[192.0.2.21] ehlo=1 mail=1/2 rcpt=0/1 quit=1"
+            + " commands=3/5",
+        // Held by a Milter: received, in the hold queue (qmgr never sees it). Discarded: not received.
+        "Jun  3 10:02:00 mx1 postfix/smtpd[2103]: connect from client.example.org[192.0.2.22]",
+        "Jun  3 10:02:01 mx1 postfix/smtpd[2103]: 9C3D4E5F6A: client=client.example.org[192.0.2.22]",
+        "Jun  3 10:02:02 mx1 postfix/cleanup[2106]: 9C3D4E5F6A: message-id=<m3@example.org>",
+        "Jun  3 10:02:02 mx1 postfix/cleanup[2106]: 9C3D4E5F6A: milter-hold: END-OF-MESSAGE from"
+            + " client.example.org[192.0.2.22]: milter triggers HOLD action; from=<a@example.org> to=<b@example.net>"
+            + " proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:02:03 mx1 postfix/smtpd[2103]: AD4E5F6A7B: client=client.example.org[192.0.2.22]",
+        "Jun  3 10:02:04 mx1 postfix/cleanup[2106]: AD4E5F6A7B: message-id=<m4@example.org>",
+        "Jun  3 10:02:04 mx1 postfix/cleanup[2106]: AD4E5F6A7B: milter-discard: END-OF-MESSAGE from"
+            + " client.example.org[192.0.2.22]: milter triggers DISCARD action; from=<a@example.org> to=<b@example.net>"
+            + " proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:02:05 mx1 postfix/smtpd[2103]: disconnect from client.example.org[192.0.2.22] ehlo=1 mail=2 rcpt=2"
+            + " data=2 quit=1 commands=8",
+        // An access map's HOLD at the first RCPT, before smtpd had a queue id: the message is held.
+        "Jun  3 10:03:00 mx1 postfix/smtpd[2104]: connect from client.example.org[192.0.2.23]",
+        "Jun  3 10:03:01 mx1 postfix/smtpd[2104]: NOQUEUE: hold: RCPT from client.example.org[192.0.2.23]:"
+            + " <q@example.net>: Recipient address triggers HOLD action; from=<a@example.org> to=<q@example.net>"
+            + " proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:03:01 mx1 postfix/smtpd[2104]: BE5F6A7B8C: client=client.example.org[192.0.2.23]",
+        "Jun  3 10:03:02 mx1 postfix/cleanup[2106]: BE5F6A7B8C: message-id=<m5@example.org>",
+        "Jun  3 10:03:03 mx1 postfix/smtpd[2104]: disconnect from client.example.org[192.0.2.23] ehlo=1 mail=1 rcpt=1"
+            + " data=1 quit=1 commands=5");
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
+      assertThat(db.query("q", "", "SELECT server, queue_id, client_ip, sender, recipients, status, dsn,"
+          + " session_id IS NOT NULL FROM messages WHERE event = 'REJECT' ORDER BY source_line").rows())
+          .extracting(Object::toString).containsExactly(
+          "[mx1, 7A1B2C3D4E, 192.0.2.20, a@example.org, b@example.net, 4.7.1 Try again later, 4.7.1, true]",
+          "[mx1, 8B2C3D4E5F, 192.0.2.20, a@example.org, c@example.net, 4.3.2 Too many errors ! Come back later., 4.3.2, false]",
+          "[mx1, null, 192.0.2.21, x@example.org, b@example.net, 451 4.7.1 Service unavailable - try again later, 4.7.1, true]",
+          "[mx1, null, 192.0.2.21, null, null, 452 4.3.1 Insufficient system storage, 4.3.1, true]");
+      // smtpd's refusals are replies in the session; cleanup's reach the client through smtpd.
+      assertThat(db.count("SELECT count(*) FROM events WHERE event = '>'")).isEqualTo(2);
+      assertThat(db.query("q", "", "SELECT queue_id, ts, message_id FROM messages WHERE event = 'RECEIVE'").rows())
+          .extracting(Object::toString).containsExactly("[9C3D4E5F6A, 2025-06-03T10:02:02, m3@example.org]",
+              "[BE5F6A7B8C, 2025-06-03T10:03:01, m5@example.org]");
+      TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
+      // The 4.3.2 from the Milter and smtpd's 452 4.3.1; the 4.7.1s are policy, not back pressure.
+      assertThat(hourly(r, "back_pressure")).isEqualTo("[2025-06-03 10:00 mx1=2]");
+      assertThat(r.section("servers").rows()).extracting(row -> row.get(0) + "=" + row.get(3)).containsExactly("mx1=2");
+    }
+  }
+
+  @Test
+  void headerAndBodyChecksRefuseOrHoldTheMessage() throws Exception {
+    maillog("maillog",
+        "Jun  3 10:00:00 mx1 postfix/smtpd[2101]: connect from client.example.org[192.0.2.30]",
+        "Jun  3 10:00:01 mx1 postfix/smtpd[2101]: 1A2B3C4D5E: client=client.example.org[192.0.2.30]",
+        "Jun  3 10:00:02 mx1 postfix/cleanup[2106]: 1A2B3C4D5E: reject: header Subject: buy now; act fast from"
+            + " client.example.org[192.0.2.30]; from=<a@example.org> to=<b@example.net> proto=ESMTP"
+            + " helo=<client.example.org>: 5.7.1 message content rejected",
+        "Jun  3 10:00:03 mx1 postfix/smtpd[2101]: 2B3C4D5E6F: client=client.example.org[192.0.2.30]",
+        "Jun  3 10:00:04 mx1 postfix/cleanup[2106]: 2B3C4D5E6F: hold: header X-Spam-Flag: YES from"
+            + " client.example.org[192.0.2.30]; from=<a@example.org> to=<b@example.net> proto=ESMTP"
+            + " helo=<client.example.org>",
+        "Jun  3 10:00:04 mx1 postfix/cleanup[2106]: 2B3C4D5E6F: message-id=<h1@example.org>",
+        "Jun  3 10:00:05 mx1 postfix/smtpd[2101]: 3C4D5E6F7A: client=client.example.org[192.0.2.30]",
+        "Jun  3 10:00:06 mx1 postfix/cleanup[2106]: 3C4D5E6F7A: hold: header X-Spam-Flag: YES from"
+            + " client.example.org[192.0.2.30]; from=<a@example.org> to=<b@example.net> proto=ESMTP"
+            + " helo=<client.example.org>",
+        "Jun  3 10:00:06 mx1 postfix/cleanup[2106]: 3C4D5E6F7A: reject: body click here from"
+            + " client.example.org[192.0.2.30]; from=<a@example.org> to=<b@example.net> proto=ESMTP"
+            + " helo=<client.example.org>: 5.7.1 message content rejected",
+        "Jun  3 10:00:07 mx1 postfix/smtpd[2101]: disconnect from client.example.org[192.0.2.30] ehlo=1 mail=3 rcpt=3"
+            + " data=1/3 quit=1 commands=9/11");
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
+      assertThat(db.query("q", "", "SELECT queue_id, client_ip, sender, recipients, status, dsn FROM messages"
+          + " WHERE event = 'REJECT' ORDER BY source_line").rows()).extracting(Object::toString).containsExactly(
+          "[1A2B3C4D5E, 192.0.2.30, a@example.org, b@example.net, 5.7.1 message content rejected, 5.7.1]",
+          "[3C4D5E6F7A, 192.0.2.30, a@example.org, b@example.net, 5.7.1 message content rejected, 5.7.1]");
+      // Held, then refused by a body check: refused. Held alone: received.
+      assertThat(db.query("q", "", "SELECT queue_id, ts, sender, message_id FROM messages WHERE event = 'RECEIVE'")
+          .rows()).extracting(Object::toString).containsExactly("[2B3C4D5E6F, 2025-06-03T10:00:04, a@example.org, h1@example.org]");
+    }
+  }
+
+  @Test
+  void aQueueIdJoinsAcrossRotatedFiles() throws Exception {
+    // logrotate cut the log while 4E5F6A7B8C and 5F6A7B8C9D were in cleanup; 6A7B8C9DAE, received
+    // before the cut, is activated again after a deferral in the new file.
+    maillog("maillog.1",
+        "Jun  3 23:59:50 mx1 postfix/smtpd[2101]: connect from client.example.org[192.0.2.40]",
+        "Jun  3 23:59:51 mx1 postfix/smtpd[2101]: 6A7B8C9DAE: client=client.example.org[192.0.2.40]",
+        "Jun  3 23:59:52 mx1 postfix/qmgr[900]: 6A7B8C9DAE: from=<a@example.org>, size=700, nrcpt=1 (queue active)",
+        "Jun  3 23:59:58 mx1 postfix/smtpd[2101]: 4E5F6A7B8C: client=client.example.org[192.0.2.40]",
+        "Jun  3 23:59:59 mx1 postfix/smtpd[2101]: 5F6A7B8C9D: client=client.example.org[192.0.2.40]");
+    maillog("maillog",
+        "Jun  4 00:00:00 mx1 postfix/cleanup[2106]: 4E5F6A7B8C: message-id=<r1@example.org>",
+        "Jun  4 00:00:01 mx1 postfix/qmgr[900]: 4E5F6A7B8C: from=<a@example.org>, size=900, nrcpt=2 (queue active)",
+        "Jun  4 00:00:01 mx1 postfix/cleanup[2106]: 5F6A7B8C9D: milter-reject: END-OF-MESSAGE from"
+            + " client.example.org[192.0.2.40]: 5.7.1 Spam message rejected; from=<a@example.org> to=<b@example.net>"
+            + " proto=ESMTP helo=<client.example.org>",
+        "Jun  4 00:00:02 mx1 postfix/smtpd[2101]: disconnect from client.example.org[192.0.2.40] ehlo=1 mail=3 rcpt=3"
+            + " data=2/3 quit=1 commands=9/10",
+        "Jun  4 00:30:00 mx1 postfix/qmgr[900]: 6A7B8C9DAE: from=<a@example.org>, size=700, nrcpt=1 (queue active)");
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.query("q", "", "SELECT queue_id, ts, sender, size, recipient_count, message_id,"
+          + " regexp_extract(source_file, '[^/]+$') FROM messages WHERE event = 'RECEIVE' ORDER BY ts").rows())
+          .extracting(Object::toString).containsExactly(
+          "[6A7B8C9DAE, 2025-06-03T23:59:52, a@example.org, 700, 1, null, maillog.1]",
+          "[4E5F6A7B8C, 2025-06-04T00:00:01, a@example.org, 900, 2, r1@example.org, maillog.1]");
+      assertThat(db.count("SELECT count(DISTINCT session_id) FROM messages WHERE event = 'RECEIVE'")).isEqualTo(1);
+      assertThat(counts(db, "SELECT regexp_extract(source_file, '[^/]+$'), messages FROM files"))
+          .isEqualTo(Map.of("maillog.1", 2L, "maillog", 1L));
+    }
+  }
+}
