@@ -13,7 +13,7 @@ import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
+import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
 
@@ -71,10 +71,10 @@ public abstract class Rule {
    */
   @SafeVarargs
   protected final Finding finding(
-      Location at, String detail, String explanation, String fix, Set<String>... ackScopes) {
+      Location at, String detail, String explanation, String fix, Map<String, Location>... ackScopes) {
     boolean acknowledged = false;
-    for (Set<String> scope : ackScopes) {
-      acknowledged |= scope.contains(code);
+    for (Map<String, Location> scope : ackScopes) {
+      acknowledged |= scope.containsKey(code);
     }
     return new Finding(code, severity, name + ": " + detail, at, pitfall, explanation, fix, acknowledged);
   }
