@@ -13,14 +13,13 @@ import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
 
 /**
  * One audit check with a stable code. A subclass looks at a whole {@link SluiceConfig} and reports
- * through {@link #finding}, which fills in what every finding of the rule shares and decides
- * whether it is acknowledged.
+ * through {@link #finding}, naming the {@link Target} each finding is about; {@code finding} fills
+ * in what every finding of the rule shares and decides whether it is acknowledged.
  *
  * <p>Rules are pure and stateless: the same configuration always gives the same findings.
  */
@@ -65,18 +64,18 @@ public abstract class Rule {
   }
 
   /**
-   * A finding of this rule at {@code at}. {@code ackScopes} are the {@code acknowledge} lists of
-   * the object at {@code at} and of the objects enclosing it (a backend's pool): the finding is
-   * acknowledged when any of them names this rule's code.
+   * A finding of this rule about {@code about}, located where that object is written. It is
+   * acknowledged when the {@code acknowledge} list of {@code about}, or of an object enclosing it (a
+   * backend's pool), names this rule's code.
    */
-  @SafeVarargs
-  protected final Finding finding(
-      Location at, String detail, String explanation, String fix, Map<String, Location>... ackScopes) {
-    boolean acknowledged = false;
-    for (Map<String, Location> scope : ackScopes) {
-      acknowledged |= scope.containsKey(code);
-    }
-    return new Finding(code, severity, name + ": " + detail, at, pitfall, explanation, fix, acknowledged);
+  protected final Finding finding(Target about, String detail, String explanation, String fix) {
+    return finding(about, about.location(), detail, explanation, fix);
+  }
+
+  /** A finding about {@code about} located at {@code at}, a place inside it (one of its entries). */
+  protected final Finding finding(Target about, Location at, String detail, String explanation, String fix) {
+    return new Finding(code, severity, name + ": " + detail, at, about, pitfall, explanation, fix,
+        about.acknowledges(code));
   }
 
   // Helpers shared by several rules.

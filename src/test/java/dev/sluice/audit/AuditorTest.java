@@ -253,6 +253,23 @@ class AuditorTest {
   }
 
   @Test
+  void findingsNameTheObjectTheyAreAbout() {
+    String yaml = with(with(CLEAN, "client_identity: xclient", "client_identity: none"),
+        "address: 10.0.0.12:25 }", "address: 10.0.0.12:25, priority: 2 }");
+    List<Finding> findings = audit(yaml);
+    Target internet = only(findings, "SL002").target();
+    assertThat(internet.kind()).isEqualTo(Target.Kind.LISTENER);
+    assertThat(internet.name()).isEqualTo("internet");
+    assertThat(internet).hasToString("listener 'internet'");
+    Target server1 = only(findings, "SL013").target();
+    assertThat(server1).hasToString("backend server1 of pool 'hub'");
+    assertThat(server1.enclosing()).isEqualTo(Target.pool(AuditConfigs.parse(yaml).pools().get("hub")));
+    String admin = with(CLEAN, "127.0.0.1:8025", "10.0.0.5:8025");
+    assertThat(only(audit(admin), "SL007").target()).hasToString("the admin section");
+    assertThat(only(audit(SEED), "SL003").target()).hasToString("health profile 'banner'");
+  }
+
+  @Test
   void acknowledgeSilencesExactlyThatFindingAtThatObject() {
     String yaml = with(with(CLEAN, "client_identity: xclient", "client_identity: none"),
         "tls: { cert: tls/cert.pem, key: tls/key.pem }", "acknowledge: [SL002]");
