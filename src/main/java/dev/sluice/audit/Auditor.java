@@ -42,7 +42,8 @@ public final class Auditor {
         new DuplicateBackendRule(),
         new BackendTlsVerifyRule(),
         new TwoPopulationsRule(routes),
-        new PlainAuthRule());
+        new PlainAuthRule(),
+        new BackendAuthRule());
   }
 
   /** Exit status with an unacknowledged error. */

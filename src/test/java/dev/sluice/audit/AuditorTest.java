@@ -211,8 +211,77 @@ class AuditorTest {
 
   @Test
   void authWithoutTlsCanBeAcknowledged() {
-    List<Finding> findings = audit(authRelay("10.0.0.5:587", ", acknowledge: [SL020]"));
+    List<Finding> findings = audit(authRelay("10.0.0.5:587", ", backend_tls: require, acknowledge: [SL020]"));
     assertThat(only(findings, "SL020").acknowledged()).isTrue();
+    assertThat(Auditor.exitCode(findings)).isLessThan(2);
+  }
+
+  /** An smtp listener with TLS towards its clients relaying AUTH to {@code backends}; {@code keys} are its further keys. */
+  private static String authToBackends(String backends, String keys) {
+    return """
+        pools:
+          hub: { backends: [%s] }
+        listeners:
+          submission: { listen: 10.0.0.5:587, pool: hub, auth: relay, tls: { cert: c.pem, key: k.pem }%s }
+        """.formatted(backends, keys);
+  }
+
+  @Test
+  void authRelayedToOtherHostsWithoutBackendTlsIsReportedAtTheListener() {
+    String yaml = authToBackends("10.0.0.11:25, 10.0.0.12:25", "");
+    List<Finding> findings = audit(yaml);
+    Finding f = only(findings, "SL021");
+    assertThat(f.severity()).isEqualTo(Severity.ERROR);
+    assertThat(f.location().line()).isEqualTo(lineOf(yaml, "  submission:"));
+    assertThat(f.target()).hasToString("listener 'submission'");
+    assertThat(f.title()).isEqualTo("AUTH relayed in plain text: listener 'submission' relays AUTH to "
+        + "10.0.0.11:25, 10.0.0.12:25 without backend TLS");
+    assertThat(f.explanation()).contains("plain text", "PLAIN and LOGIN", "does not cover this hop")
+        .doesNotContain("Host names");
+    assertThat(f.fix()).contains("backend_tls: require", "loopback", "acknowledge SL021 on 'submission'");
+    assertThat(codes(yaml)).doesNotContain("SL020"); // the client's side is encrypted
+    assertThat(Auditor.exitCode(findings)).isEqualTo(2);
+    // The zone does not matter: the password crosses the network to the servers either way.
+    assertThat(codes(authToBackends("10.0.0.11:25", ", trust: internal, allow: [10.0.0.0/8]"))).contains("SL021");
+  }
+
+  @Test
+  void starttlsThatFallsBackToPlainTextCountsAsPlainText() {
+    Finding f = only(audit(authToBackends("10.0.0.11:25", ", backend_tls: starttls")), "SL021");
+    assertThat(f.title()).endsWith("relays AUTH to 10.0.0.11:25 over STARTTLS that falls back to plain text");
+    assertThat(f.explanation()).contains("otherwise carries on in plain text", "strips STARTTLS");
+    // require treats a backend without STARTTLS as failed: no plain-text fallback.
+    assertThat(codes(authToBackends("10.0.0.11:25", ", backend_tls: require"))).doesNotContain("SL021");
+    // Unverified, it is SL018's finding, not this one's.
+    assertThat(codes(authToBackends("10.0.0.11:25", ", backend_tls: require, backend_tls_verify: false")))
+        .contains("SL018").doesNotContain("SL021");
+  }
+
+  @Test
+  void authRelayedToBackendsOnThisHostIsFine() {
+    assertThat(codes(authToBackends("127.0.0.1:10025, 127.0.0.2:10025", ""))).doesNotContain("SL021");
+    assertThat(codes(authToBackends("'[::1]:10025'", ""))).doesNotContain("SL021");
+    assertThat(codes(authToBackends("'[::ffff:127.0.0.1]:10025'", ""))).doesNotContain("SL021");
+    assertThat(codes(authToBackends("127.0.0.1:10025", ", backend_tls: starttls"))).doesNotContain("SL021");
+    // Only the servers on other hosts are named.
+    assertThat(only(audit(authToBackends("127.0.0.1:10025, '[2001:db8::11]:25'", "")), "SL021").title())
+        .contains("relays AUTH to [2001:db8::11]:25 without").doesNotContain("127.0.0.1");
+    // Not relaying AUTH, nothing to expose.
+    assertThat(codes(authToBackends("10.0.0.11:25", "").replace("auth: relay", "auth: none"))).doesNotContain("SL021");
+  }
+
+  @Test
+  void authRelayedToAHostNameCountsAsAnotherHostSinceNothingIsResolved() {
+    Finding f = only(audit(authToBackends("localhost:10025, Mail1.corp.example:25, mail1.corp.example:25", "")),
+        "SL021");
+    assertThat(f.title()).contains("relays AUTH to localhost:10025, mail1.corp.example:25 without");
+    assertThat(f.explanation()).contains("Host names are not resolved");
+  }
+
+  @Test
+  void authRelayedInPlainTextCanBeAcknowledgedOnTheListener() {
+    List<Finding> findings = audit(authToBackends("10.0.0.11:25", ", acknowledge: [SL021]"));
+    assertThat(only(findings, "SL021").acknowledged()).isTrue();
     assertThat(Auditor.exitCode(findings)).isLessThan(2);
   }
 

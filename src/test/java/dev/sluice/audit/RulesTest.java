@@ -62,7 +62,8 @@ class RulesTest {
                 allow: [10.0.0.0/8]
               relay:
             """),
-        Arguments.of("SL020", "tls: { cert: tls/cert.pem, key: tls/key.pem }", "auth: relay"));
+        Arguments.of("SL020", "tls: { cert: tls/cert.pem, key: tls/key.pem }", "auth: relay"),
+        Arguments.of("SL021", "bare_newline: reject", "bare_newline: reject\n    auth: relay"));
   }
 
   @ParameterizedTest(name = "{0}: {2}")
