@@ -32,6 +32,11 @@ final class OpenRelayRule extends Rule {
   }
 
   @Override
+  boolean readsRoutes() {
+    return true;
+  }
+
+  @Override
   protected void check(SluiceConfig c, List<Finding> out) {
     for (ListenerConfig ext : listeners(c, Trust.EXTERNAL)) {
       if (carriesClientAddress(ext)) {

@@ -64,6 +64,14 @@ public abstract class Rule {
   }
 
   /**
+   * Whether the findings depend on where a listener without {@code source_address} connects from
+   * ({@link DefaultSource}), which an audit without route lookups does not know.
+   */
+  boolean readsRoutes() {
+    return false;
+  }
+
+  /**
    * A finding of this rule about {@code about}, located where that object is written. It is
    * acknowledged when the {@code acknowledge} list of {@code about}, or of an object enclosing it (a
    * backend's pool), names this rule's code.

@@ -33,6 +33,11 @@ final class TwoPopulationsRule extends Rule {
   }
 
   @Override
+  boolean readsRoutes() {
+    return true;
+  }
+
+  @Override
   protected void check(SluiceConfig c, List<Finding> out) {
     List<ListenerConfig> external = listeners(c, Trust.EXTERNAL);
     for (ListenerConfig narrow : external) {

@@ -382,6 +382,92 @@ class AuditorTest {
   }
 
   @Test
+  void anAcknowledgementThatSilencesNothingIsReportedAtTheEntry() {
+    // 'internet' carries the client's address (xclient), so there is no SL002 for it to silence;
+    // without retries it has an SL010, which the first entry silences.
+    String yaml = with(with(CLEAN, "retries: 2", "retries: 0"),
+        "accept_proxy: []", "accept_proxy: []\n    acknowledge: [SL010, SL002]");
+    List<Finding> findings = audit(yaml);
+    assertThat(only(findings, "SL010").acknowledged()).isTrue();
+    Finding f = only(findings, "SL022");
+    assertThat(f.severity()).isEqualTo(Severity.INFO);
+    int line = lineOf(yaml, "    acknowledge: [SL010, SL002]");
+    assertThat(f.location()).isEqualTo(new dev.sluice.config.Location("sluice.yaml", line, 26));
+    assertThat(f.target()).hasToString("listener 'internet'");
+    assertThat(f.title()).isEqualTo("unused acknowledgement: SL002 on listener 'internet' silences nothing");
+    assertThat(f.explanation()).contains("No SL002 (client address hidden) finding is reported at listener 'internet'");
+    assertThat(f.fix()).startsWith("Remove SL002 from the acknowledge list of listener 'internet'.");
+    assertThat(Auditor.exitCode(findings)).isZero(); // a note, never an exit status
+    // With retries, SL010 is unused as well: one finding per entry, each at its own place in the list.
+    String both = with(CLEAN, "accept_proxy: []", "accept_proxy: []\n    acknowledge: [SL010, SL002]");
+    assertThat(audit(both)).extracting(x -> x.location().column() + " " + x.title()).containsExactly(
+        "19 unused acknowledgement: SL010 on listener 'internet' silences nothing",
+        "26 unused acknowledgement: SL002 on listener 'internet' silences nothing");
+  }
+
+  @Test
+  void anAcknowledgementInUseIsNotReported() {
+    String yaml = with(with(CLEAN, "client_identity: xclient", "client_identity: none"),
+        "accept_proxy: []", "accept_proxy: []\n    acknowledge: [SL002]");
+    assertThat(only(audit(yaml), "SL002").acknowledged()).isTrue();
+    assertThat(codes(yaml)).doesNotContain("SL022");
+    // A backend's finding acknowledged on its pool uses the pool's entry.
+    String standby = with(with(CLEAN, "address: 10.0.0.12:25 }", "address: 10.0.0.12:25, priority: 2 }"),
+        "persistence: none", "persistence: none\n    acknowledge: [SL013]");
+    assertThat(codes(standby)).doesNotContain("SL022");
+  }
+
+  @Test
+  void anAcknowledgementOnTheWrongObjectSaysWhereTheFindingIs() {
+    // SL004 is the pool's finding; the backend's acknowledgement silences nothing.
+    String yaml = with(CLEAN, "address: 10.0.0.12:25 }", "address: 10.0.0.12:25, weight: 3, acknowledge: [SL004] }");
+    List<Finding> findings = audit(yaml);
+    assertThat(only(findings, "SL004").acknowledged()).isFalse();
+    Finding f = only(findings, "SL022");
+    assertThat(f.location().line()).isEqualTo(lineOf(yaml, "      - { name: server2"));
+    assertThat(f.target()).hasToString("backend server2 of pool 'hub'");
+    assertThat(f.explanation()).contains("SL004 (uneven weights) is reported at pool 'hub' (line "
+        + lineOf(yaml, "  hub:") + "), not at backend server2 of pool 'hub'");
+    assertThat(f.fix()).startsWith("Move SL004 to the acknowledge list of pool 'hub'");
+  }
+
+  @Test
+  void anAcknowledgementOfNoRuleIsReported() {
+    String yaml = with(CLEAN, "persistence: none", "persistence: none\n    acknowledge: [SL099]");
+    Finding f = only(audit(yaml), "SL022");
+    assertThat(f.target()).hasToString("pool 'hub'");
+    assertThat(f.explanation()).contains("No audit rule has the code SL099 (they run from SL001 to SL022");
+    assertThat(f.fix()).startsWith("Correct the code");
+  }
+
+  @Test
+  void unusedAcknowledgementsAreKeptOnPurposeWithSL022() {
+    String yaml = with(CLEAN, "accept_proxy: []", "accept_proxy: []\n    acknowledge: [SL002, SL022]");
+    List<Finding> findings = audit(yaml);
+    assertThat(only(findings, "SL022").acknowledged()).isTrue(); // about SL002; SL022's own entry is not judged
+    // On a pool, it covers the pool's backends too, like any acknowledgement.
+    String backend = with(with(CLEAN, "address: 10.0.0.12:25 }", "address: 10.0.0.12:25, acknowledge: [SL017] }"),
+        "persistence: none", "persistence: none\n    acknowledge: [SL022]");
+    assertThat(only(audit(backend), "SL022").acknowledged()).isTrue();
+    // Alone, SL022 has nothing to silence, yet is never reported: it would have to silence itself.
+    assertThat(codes(with(CLEAN, "accept_proxy: []", "accept_proxy: []\n    acknowledge: [SL022]"))).isEmpty();
+  }
+
+  @Test
+  void acknowledgementsOfRouteDependentRulesAreJudgedOnlyWithTheRoutes() {
+    // CLEAN without XCLIENT and without the internal source_address: SL001 depends on the routes.
+    String yaml = with(with(with(CLEAN, "client_identity: xclient", "client_identity: none"),
+        "source_address: 10.0.0.22", ""), "accept_proxy: []", "accept_proxy: []\n    acknowledge: [SL002, SL001]");
+    // No routes known: SL001 cannot be ruled out, so its acknowledgement is not called unused.
+    assertThat(codes(yaml)).doesNotContain("SL001", "SL022");
+    DefaultSource via21 = routes(Map.of("10.0.0.11", "10.0.0.21", "10.0.0.12", "10.0.0.21"));
+    assertThat(only(audit(yaml, via21), "SL001").acknowledged()).isTrue();
+    assertThat(codes(yaml, via21)).doesNotContain("SL022");
+    DefaultSource via9 = routes(Map.of("10.0.0.11", "10.0.0.9", "10.0.0.12", "10.0.0.9"));
+    assertThat(only(audit(yaml, via9), "SL022").title()).contains("SL001 on listener 'internet'");
+  }
+
+  @Test
   void internalListenerOnLoopbackMayAllowEverything() {
     String yaml = with(with(CLEAN, "allow: [10.0.0.0/8]", "allow: [0.0.0.0/0]"), "10.0.0.5:2526", "127.0.0.1:2526");
     assertThat(codes(yaml)).doesNotContain("SL014");

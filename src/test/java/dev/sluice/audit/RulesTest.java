@@ -63,7 +63,9 @@ class RulesTest {
               relay:
             """),
         Arguments.of("SL020", "tls: { cert: tls/cert.pem, key: tls/key.pem }", "auth: relay"),
-        Arguments.of("SL021", "bare_newline: reject", "bare_newline: reject\n    auth: relay"));
+        Arguments.of("SL021", "bare_newline: reject", "bare_newline: reject\n    auth: relay"),
+        // 'internet' hands on the client's address: there is no SL002 to acknowledge.
+        Arguments.of("SL022", "accept_proxy: []", "accept_proxy: []\n    acknowledge: [SL002]"));
   }
 
   @ParameterizedTest(name = "{0}: {2}")
