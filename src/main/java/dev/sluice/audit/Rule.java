@@ -129,7 +129,10 @@ public abstract class Rule {
     return "'" + name + "'";
   }
 
-  /** Whether {@code host} (an IP literal, as listen addresses always are) is a loopback address. */
+  /**
+   * Whether {@code host} is a loopback address. Only an IP literal can be (listen addresses always
+   * are); a name is never resolved, so it counts as another host.
+   */
   static boolean isLoopback(String host) {
     byte[] bytes = IpLiteral.parse(host);
     if (bytes == null) {

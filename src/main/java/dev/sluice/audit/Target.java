@@ -10,6 +10,8 @@ import dev.sluice.config.SluiceConfig;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.stream.Stream;
 
 /**
  * The configuration object a finding is about: the {@code admin} section, a health profile, a pool,
@@ -80,22 +82,17 @@ public record Target(Kind kind, String name, Target enclosing, Location location
 
   /** Whether {@code other} is this object or one enclosing it: an acknowledgement there applies here. */
   boolean within(Target other) {
-    for (Target t = this; t != null; t = t.enclosing) {
-      if (t.equals(other)) {
-        return true;
-      }
-    }
-    return false;
+    return scopes().anyMatch(other::equals);
   }
 
   /** Whether this object's {@code acknowledge}, or that of an object enclosing it, names {@code code}. */
   boolean acknowledges(String code) {
-    for (Target t = this; t != null; t = t.enclosing) {
-      if (t.acknowledge.containsKey(code)) {
-        return true;
-      }
-    }
-    return false;
+    return scopes().anyMatch(t -> t.acknowledge.containsKey(code));
+  }
+
+  /** This object, then each object enclosing it. */
+  private Stream<Target> scopes() {
+    return Stream.iterate(this, Objects::nonNull, Target::enclosing);
   }
 
   /** {@code listener 'internet'}, {@code backend server1 of pool 'hub'}, {@code the admin section}. */
