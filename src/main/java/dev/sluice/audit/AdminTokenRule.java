@@ -20,12 +20,11 @@ final class AdminTokenRule extends Rule {
     if (admin.listen() == null || admin.tokenFile() != null || isLoopback(admin.listen().host())) {
       return;
     }
-    out.add(finding(admin.location(),
+    out.add(finding(Target.admin(admin),
         "admin API on " + admin.listen() + " has no token_file",
         "Anyone who can reach " + admin.listen() + " can drain or disable every backend (stopping mail "
             + "flow), put all weight on one server, or reload the configuration.",
         "Add token_file: admin.token (a file holding a long random token), or listen on 127.0.0.1 and reach "
-            + "the dashboard through SSH or an authenticating reverse proxy.",
-        admin.acknowledge()));
+            + "the dashboard through SSH or an authenticating reverse proxy."));
   }
 }

@@ -18,11 +18,11 @@ public final class Auditor {
 
   /**
    * Every rule, in code order; those comparing source addresses take a listener without {@code
-   * source_address} to connect from where {@code routes} says. A code, once published, never
-   * changes meaning.
+   * source_address} to connect from where {@code routes} says. The last, SL022, judges the
+   * acknowledgements by the others' findings. A code, once published, never changes meaning.
    */
   public static List<Rule> rules(DefaultSource routes) {
-    return List.of(
+    List<Rule> checks = List.of(
         new OpenRelayRule(routes),
         new ClientIdentityRule(),
         new ShallowHealthRule(),
@@ -42,7 +42,11 @@ public final class Auditor {
         new DuplicateBackendRule(),
         new BackendTlsVerifyRule(),
         new TwoPopulationsRule(routes),
-        new PlainAuthRule());
+        new PlainAuthRule(),
+        new BackendAuthRule());
+    List<Rule> all = new ArrayList<>(checks);
+    all.add(new UnusedAcknowledgementRule(checks, routes != DefaultSource.UNKNOWN));
+    return List.copyOf(all);
   }
 
   /** Exit status with an unacknowledged error. */

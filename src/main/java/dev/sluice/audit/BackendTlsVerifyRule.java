@@ -20,14 +20,13 @@ final class BackendTlsVerifyRule extends Rule {
       if (l.backendTls() == BackendTls.NONE || l.backendTlsVerify()) {
         continue;
       }
-      out.add(finding(l.location(),
+      out.add(finding(Target.listener(l),
           "listener " + q(l.name()) + " does not verify its backends' TLS certificates",
           "With backend_tls_verify: false any certificate is accepted, so a machine that can intercept the "
               + "connection to a server can pose as it, read every message and change it. The switch is meant for "
               + "labs with throwaway certificates.",
           "Remove backend_tls_verify: false; for servers with an internal CA set backend_tls_ca to that CA's "
-              + "certificate (PEM).",
-          l.acknowledge()));
+              + "certificate (PEM)."));
     }
   }
 }

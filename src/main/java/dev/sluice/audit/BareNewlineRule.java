@@ -22,13 +22,12 @@ final class BareNewlineRule extends Rule {
       if (l.mode() != Mode.SMTP || l.bareNewline() != BareNewline.NORMALIZE) {
         continue;
       }
-      out.add(finding(l.location(),
+      out.add(finding(Target.listener(l),
           "external listener " + q(l.name()) + " normalizes bare newlines",
           "A bare CR or LF in mail from the internet comes from a broken client or from an SMTP smuggling "
               + "attempt (a second message hidden behind a non-standard end of data). Sluice's framing stays "
               + "strict either way, but normalize accepts and rewrites such messages instead of refusing them.",
-          "Use bare_newline: reject (the default) unless a known sender needs normalize; then acknowledge SL011.",
-          l.acknowledge()));
+          "Use bare_newline: reject (the default) unless a known sender needs normalize; then acknowledge SL011."));
     }
   }
 }

@@ -36,15 +36,14 @@ final class ClientAffinityRule extends Rule {
       if (knobs.isEmpty()) {
         continue;
       }
-      out.add(finding(l.location(),
+      out.add(finding(Target.listener(l),
           "external listener " + q(l.name()) + " uses pool " + q(pool.name()) + " with " + String.join(" and ", knobs),
           "Internet mail arrives from few addresses; behind an email security gateway it is one. Choosing or "
               + "pinning the server by client address sends all of it to one server while the others idle: "
               + "the seed's imbalance that survived fixing the weights. Scheduling and persistence are "
               + "separate knobs, and both must ignore the client address here.",
           "Set algorithm: round_robin (or least_connections) and persistence: none on the pool; if an "
-              + "internal listener needs affinity, give it its own pool with the same backends.",
-          l.acknowledge()));
+              + "internal listener needs affinity, give it its own pool with the same backends."));
     }
   }
 }

@@ -25,7 +25,7 @@ final class ClientIdentityRule extends Rule {
       String carry = l.mode() == Mode.TCP
           ? "Set client_identity: proxy_v2 (Postfix: smtpd_upstream_proxy_protocol = haproxy)"
           : "Set client_identity: xclient (Postfix: smtpd_authorized_xclient_hosts = Sluice's source address)";
-      out.add(finding(l.location(),
+      out.add(finding(Target.listener(l),
           "external listener " + q(l.name()) + " has client_identity: none",
           "The servers see every internet connection as coming from Sluice: protocol logs lose the real "
               + "client (the seed's 25,976 hits from the balancer's one address) and address-based rules "
@@ -33,8 +33,7 @@ final class ClientIdentityRule extends Rule {
               + "Exchange speaks neither XCLIENT nor PROXY, so with Exchange the address cannot be carried; "
               + "there the defence is a source_address used by this listener alone.",
           carry + ". For Exchange: give this listener its own source_address, scope an 'Internet' receive "
-              + "connector to that address, and acknowledge SL002 on the listener.",
-          l.acknowledge()));
+              + "connector to that address, and acknowledge SL002 on the listener."));
     }
   }
 }

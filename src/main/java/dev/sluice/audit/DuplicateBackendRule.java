@@ -26,12 +26,11 @@ final class DuplicateBackendRule extends Rule {
         if (first == null) {
           continue;
         }
-        out.add(finding(b.location(),
+        out.add(finding(Target.backend(pool, b),
             b.name() + " in pool " + q(pool.name()) + " is the same server as " + first.name(),
             "Both entries point at " + b.address() + " (line " + first.location().line() + "), so that server "
                 + "receives the shares of both while the others get less: the seed's accidental imbalance.",
-            "Remove the duplicate entry; if the server should carry more, raise its weight instead.",
-            b.acknowledge(), pool.acknowledge()));
+            "Remove the duplicate entry; if the server should carry more, raise its weight instead."));
       }
     }
   }

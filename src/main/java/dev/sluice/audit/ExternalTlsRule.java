@@ -22,14 +22,13 @@ final class ExternalTlsRule extends Rule {
       if (l.mode() != Mode.SMTP || l.tls() != null) {
         continue;
       }
-      out.add(finding(l.location(),
+      out.add(finding(Target.listener(l),
           "external listener " + q(l.name()) + " offers no STARTTLS",
           "Internet senders encrypt opportunistically; without a certificate here every message crosses the "
               + "internet in plain text, and senders that enforce the domain's MTA-STS or DANE policy will "
               + "not deliver at all.",
           "Add tls: { cert: tls/cert.pem, key: tls/key.pem } with a certificate for the listener's hostname "
-              + "(the MX name).",
-          l.acknowledge()));
+              + "(the MX name)."));
     }
   }
 }

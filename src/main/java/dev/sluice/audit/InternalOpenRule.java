@@ -22,14 +22,13 @@ final class InternalOpenRule extends Rule {
       if (isLoopback(l.listen().host()) || !InternetReach.openToTheInternet(l.allow(), l.deny())) {
         continue;
       }
-      out.add(finding(l.location(),
+      out.add(finding(Target.listener(l),
           "internal listener " + q(l.name()) + " allows the internet",
           "The servers relay for this listener's traffic (that is what trust: internal is for). With allow "
               + "0.0.0.0/0 (written, the default when allow is left out, or ranges that add up to a large part "
               + "of the internet) anyone who can reach " + l.listen()
               + " can relay mail to any domain: the seed's open relay without even passing the internet listener.",
-          "Set allow to the networks of the hosts that relay, e.g. allow: [10.0.0.0/8].",
-          l.acknowledge()));
+          "Set allow to the networks of the hosts that relay, e.g. allow: [10.0.0.0/8]."));
     }
   }
 }

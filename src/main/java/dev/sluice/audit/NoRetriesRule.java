@@ -21,13 +21,12 @@ final class NoRetriesRule extends Rule {
       if (l.mode() != Mode.SMTP || l.retries() != 0) {
         continue;
       }
-      out.add(finding(l.location(),
+      out.add(finding(Target.listener(l),
           "external listener " + q(l.name()) + " has retries: 0",
           "A server under back pressure answers 452 4.3.1 before health probes catch it; with no retries that "
               + "reply reaches the internet sender, which queues the message for minutes or hours although "
               + "another server could take it now.",
-          "Remove retries (default 2) or set retries: 2.",
-          l.acknowledge()));
+          "Remove retries (default 2) or set retries: 2."));
     }
   }
 }

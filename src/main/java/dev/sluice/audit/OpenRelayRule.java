@@ -32,6 +32,11 @@ final class OpenRelayRule extends Rule {
   }
 
   @Override
+  boolean readsRoutes() {
+    return true;
+  }
+
+  @Override
   protected void check(SluiceConfig c, List<Finding> out) {
     for (ListenerConfig ext : listeners(c, Trust.EXTERNAL)) {
       if (carriesClientAddress(ext)) {
@@ -42,7 +47,7 @@ final class OpenRelayRule extends Rule {
         if (shared == null) {
           continue;
         }
-        out.add(finding(ext.location(),
+        out.add(finding(Target.listener(ext),
             "external listener " + q(ext.name()) + " and internal listener " + q(internal.name())
                 + " reach " + String.join(", ", shared.backends()) + " from the same source address",
             "Both connect from " + shared.source() + ". A server cannot tell internet mail from internal relay "
@@ -51,8 +56,7 @@ final class OpenRelayRule extends Rule {
                 + "seed's open relay (Exchange's 'Internal Relay' connector with the balancer's address in "
                 + "its remote IP ranges).",
             "Give each listener its own source_address (e.g. 10.0.0.21 on " + q(ext.name()) + ", 10.0.0.22 on "
-                + q(internal.name()) + ") and let only the internal one's address into the relay connector.",
-            ext.acknowledge()));
+                + q(internal.name()) + ") and let only the internal one's address into the relay connector."));
       }
     }
   }

@@ -28,14 +28,13 @@ final class PerConnectionRule extends Rule {
       } else {
         continue;
       }
-      out.add(finding(l.location(),
+      out.add(finding(Target.listener(l),
           "external listener " + q(l.name()) + " balances per connection (" + how + ")",
           "An email security gateway keeps a connection open and sends message after message over it; "
               + "balancing per connection sends all of them to the server that got the connection, so one "
               + "gateway can still load one server, as in the seed.",
           "Use mode: smtp with balance: transaction (the default), so every MAIL FROM is scheduled afresh. "
-              + "If the servers must terminate TLS themselves (tcp mode), acknowledge SL009.",
-          l.acknowledge()));
+              + "If the servers must terminate TLS themselves (tcp mode), acknowledge SL009."));
     }
   }
 }

@@ -29,7 +29,7 @@ final class PlainAuthRule extends Rule {
       String who = l.trust() == Trust.EXTERNAL
           ? "anyone on the path between the client and Sluice (on the internet, for an external listener)"
           : "anyone who can watch the internal network between the client and Sluice";
-      out.add(finding(l.location(),
+      out.add(finding(Target.listener(l),
           "listener " + q(l.name()) + " relays AUTH without TLS",
           "With auth: relay and no tls, " + q(l.name()) + " offers AUTH PLAIN LOGIN on the plain connection, "
               + "and both mechanisms send the user name and password merely base64-encoded: " + who + " reads "
@@ -37,8 +37,7 @@ final class PlainAuthRule extends Rule {
               + "domain.",
           "Add tls: { cert: tls/cert.pem, key: tls/key.pem } (AUTH is then offered only after STARTTLS), or "
               + "implicit: true in it for a port-465 listener. If TLS ends in front of Sluice on a trusted "
-              + "segment (a proxy that sends PROXY headers), acknowledge " + code() + " on " + q(l.name()) + ".",
-          l.acknowledge()));
+              + "segment (a proxy that sends PROXY headers), acknowledge " + code() + " on " + q(l.name()) + "."));
     }
   }
 }

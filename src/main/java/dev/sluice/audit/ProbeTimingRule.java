@@ -24,12 +24,11 @@ final class ProbeTimingRule extends Rule {
       }
       String timeout = ConfigValues.formatDuration(p.timeout());
       String interval = ConfigValues.formatDuration(p.interval());
-      out.add(finding(p.location(),
+      out.add(finding(Target.profile(p),
           "health profile " + q(p.name()) + " waits up to " + timeout + " every " + interval,
           "A server slowed by load answers near the timeout, so probes run back to back and add to its load, "
               + "and one slow reply more turns it DOWN: the pool flaps exactly when it is busiest.",
-          "Keep timeout well under interval, e.g. interval: 5s with timeout: 3s.",
-          p.acknowledge()));
+          "Keep timeout well under interval, e.g. interval: 5s with timeout: 3s."));
     }
   }
 }

@@ -23,15 +23,14 @@ final class ProxyFromAnywhereRule extends Rule {
         continue;
       }
       boolean internal = l.trust() == ListenerConfig.Trust.INTERNAL;
-      out.add(finding(l.location(),
+      out.add(finding(Target.listener(l),
           (internal ? "internal" : "external") + " listener " + q(l.name()) + " accepts PROXY headers from anyone",
           "A PROXY header tells Sluice who the client is. Accepted from the internet, any sender can "
               + "claim to be 10.0.0.5, pass allow/deny as that host and have that address handed to the "
               + "servers, whose relay rules may trust it."
               + (internal ? " On an internal listener that makes it an open relay: the claimed address is what allow "
                   + "and the servers' relay rules admit." : ""),
-          "Set accept_proxy to the addresses of your own upstream proxies or gateways only.",
-          l.acknowledge()));
+          "Set accept_proxy to the addresses of your own upstream proxies or gateways only."));
     }
   }
 }

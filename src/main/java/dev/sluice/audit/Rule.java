@@ -13,14 +13,13 @@ import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
 
 /**
  * One audit check with a stable code. A subclass looks at a whole {@link SluiceConfig} and reports
- * through {@link #finding}, which fills in what every finding of the rule shares and decides
- * whether it is acknowledged.
+ * through {@link #finding}, naming the {@link Target} each finding is about; {@code finding} fills
+ * in what every finding of the rule shares and decides whether it is acknowledged.
  *
  * <p>Rules are pure and stateless: the same configuration always gives the same findings.
  */
@@ -65,18 +64,26 @@ public abstract class Rule {
   }
 
   /**
-   * A finding of this rule at {@code at}. {@code ackScopes} are the {@code acknowledge} lists of
-   * the object at {@code at} and of the objects enclosing it (a backend's pool): the finding is
-   * acknowledged when any of them names this rule's code.
+   * Whether the findings depend on where a listener without {@code source_address} connects from
+   * ({@link DefaultSource}), which an audit without route lookups does not know.
    */
-  @SafeVarargs
-  protected final Finding finding(
-      Location at, String detail, String explanation, String fix, Set<String>... ackScopes) {
-    boolean acknowledged = false;
-    for (Set<String> scope : ackScopes) {
-      acknowledged |= scope.contains(code);
-    }
-    return new Finding(code, severity, name + ": " + detail, at, pitfall, explanation, fix, acknowledged);
+  boolean readsRoutes() {
+    return false;
+  }
+
+  /**
+   * A finding of this rule about {@code about}, located where that object is written. It is
+   * acknowledged when the {@code acknowledge} list of {@code about}, or of an object enclosing it (a
+   * backend's pool), names this rule's code.
+   */
+  protected final Finding finding(Target about, String detail, String explanation, String fix) {
+    return finding(about, about.location(), detail, explanation, fix);
+  }
+
+  /** A finding about {@code about} located at {@code at}, a place inside it (one of its entries). */
+  protected final Finding finding(Target about, Location at, String detail, String explanation, String fix) {
+    return new Finding(code, severity, name + ": " + detail, at, about, pitfall, explanation, fix,
+        about.acknowledges(code));
   }
 
   // Helpers shared by several rules.
@@ -122,7 +129,10 @@ public abstract class Rule {
     return "'" + name + "'";
   }
 
-  /** Whether {@code host} (an IP literal, as listen addresses always are) is a loopback address. */
+  /**
+   * Whether {@code host} is a loopback address. Only an IP literal can be (listen addresses always
+   * are); a name is never resolved, so it counts as another host.
+   */
   static boolean isLoopback(String host) {
     byte[] bytes = IpLiteral.parse(host);
     if (bytes == null) {

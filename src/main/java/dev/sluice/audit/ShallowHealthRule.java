@@ -24,14 +24,13 @@ final class ShallowHealthRule extends Rule {
       // The last step that talks to the server; QUIT only says goodbye.
       String last = p.steps().stream().filter(s -> s != Step.QUIT).reduce((a, b) -> b)
           .orElse(Step.CONNECT).name().toLowerCase(Locale.ROOT);
-      out.add(finding(p.location(),
+      out.add(finding(Target.profile(p),
           "health profile " + q(p.name()) + " stops at " + last,
           "Back pressure shows only at MAIL FROM (Exchange: 452 4.3.1 Insufficient system resources), often "
               + "only for external senders. A probe that stops at " + last + " keeps such a server UP, and "
               + "Sluice keeps sending it mail it refuses, as the seed's load balancer did.",
           "steps: [connect, banner, ehlo, mail_from, quit], with a mail_from the servers judge like a real "
-              + "sender of the listener's zone.",
-          p.acknowledge()));
+              + "sender of the listener's zone."));
     }
   }
 }

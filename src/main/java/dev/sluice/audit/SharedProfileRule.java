@@ -28,14 +28,13 @@ final class SharedProfileRule extends Rule {
         continue;
       }
       String profile = ext.health() == null ? "the default health profile" : "health profile " + q(ext.health());
-      out.add(finding(ext.location(),
+      out.add(finding(Target.listener(ext),
           "external listener " + q(ext.name()) + " and internal " + sharing + " share " + profile,
           "Exchange under back pressure refuses an internet sender (452 4.3.1) while it still accepts an "
               + "internal one. One probe sender judges a server the same for both zones: an internal sender "
               + "keeps feeding it internet mail, an external one drains it from the internal relay too.",
           "Define a profile per zone (mail_from of an internet sender for the external listener, of an "
-              + "internal one for the internal listener) and set health: on each listener.",
-          ext.acknowledge()));
+              + "internal one for the internal listener) and set health: on each listener."));
     }
   }
 }

@@ -28,13 +28,12 @@ final class SingleActiveRule extends Rule {
       BackendConfig active = first.get(0);
       String standby = pool.backends().stream().filter(b -> b != active)
           .map(b -> b.name() + " (priority " + b.priority() + ")").collect(Collectors.joining(", "));
-      out.add(finding(active.location(),
+      out.add(finding(Target.backend(pool, active),
           active.name() + " is the only priority-" + active.priority() + " backend of pool " + q(pool.name()),
           active.name() + " receives all the mail; " + standby + " only when it is not eligible. This is the "
               + "seed's SERVER1, preferred by priority. Fine for a deliberate active/standby design.",
           "Give the other servers priority: " + active.priority() + " so they share the mail, or acknowledge "
-              + "SL013 on the backend or pool if standby is intended.",
-          active.acknowledge(), pool.acknowledge()));
+              + "SL013 on the backend or pool if standby is intended."));
     }
   }
 }

@@ -20,12 +20,11 @@ final class SingleBackendRule extends Rule {
         continue;
       }
       String only = pool.backends().get(0).name();
-      out.add(finding(pool.location(),
+      out.add(finding(Target.pool(pool),
           "pool " + q(pool.name()) + " has one backend, " + only,
           "When " + only + " is down or refusing mail (452 4.3.1 back pressure) there is no other server: "
               + "every sender gets a temporary error and queues its mail until " + only + " recovers.",
-          "Add a second backend; a priority: 2 standby is enough for failover.",
-          pool.acknowledge()));
+          "Add a second backend; a priority: 2 standby is enough for failover."));
     }
   }
 }

@@ -33,6 +33,11 @@ final class TwoPopulationsRule extends Rule {
   }
 
   @Override
+  boolean readsRoutes() {
+    return true;
+  }
+
+  @Override
   protected void check(SluiceConfig c, List<Finding> out) {
     List<ListenerConfig> external = listeners(c, Trust.EXTERNAL);
     for (ListenerConfig narrow : external) {
@@ -47,7 +52,7 @@ final class TwoPopulationsRule extends Rule {
         if (shared == null) {
           continue;
         }
-        out.add(finding(narrow.location(),
+        out.add(finding(Target.listener(narrow),
             q(narrow.name()) + " (" + scope(narrow) + ") and " + q(open.name()) + " (the internet) reach "
                 + String.join(", ", shared.backends()) + " from the same source address",
             q(narrow.name()) + " " + admits(narrow) + ", so it looks meant for internal hosts, but it has no trust: "
@@ -61,8 +66,7 @@ final class TwoPopulationsRule extends Rule {
                 + q(open.name()) + "), let only that address relay, and mark it trust: internal so the audit checks "
                 + "it as a relay listener. If both listeners carry the same kind of mail (say, " + q(narrow.name())
                 + " takes internet mail from a gateway) and the servers grant that address nothing, acknowledge "
-                + code() + " on " + q(narrow.name()) + ".",
-            narrow.acknowledge()));
+                + code() + " on " + q(narrow.name()) + "."));
       }
     }
   }

@@ -38,7 +38,7 @@ final class UnevenWeightsRule extends Rule {
             : "tier " + tier.getKey() + " (only when no better tier has an eligible backend): " + shares);
       }
       boolean latency = pool.algorithm() == PoolConfig.Algorithm.LEAST_LATENCY;
-      out.add(finding(pool.location(),
+      out.add(finding(Target.pool(pool),
           latency
               ? "pool " + q(pool.name()) + " weighs its backends' latencies unevenly: " + shares(tiers.get(first))
               : "pool " + q(pool.name()) + " expects " + shares(tiers.get(first)),
@@ -51,8 +51,7 @@ final class UnevenWeightsRule extends Rule {
               + String.join("; ", lines) + ". The seed's "
               + "SERVER1 carried most of the mail because of a weighting nobody meant.",
           "Give the backends of a tier equal weight (or leave weight out: it defaults to 1). If the skew is "
-              + "deliberate, e.g. a bigger server, add acknowledge: [SL004] to the pool.",
-          pool.acknowledge()));
+              + "deliberate, e.g. a bigger server, add acknowledge: [SL004] to the pool."));
     }
   }
 

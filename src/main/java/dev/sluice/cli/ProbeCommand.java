@@ -23,7 +23,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
@@ -214,7 +214,7 @@ public final class ProbeCommand implements Runnable {
       }
       steps.add(Step.QUIT);
       return new HealthProfile("command line", steps, helo, mailFrom, rcptTo, timeout.plusSeconds(1), timeout, 1, 1, certWarnDays,
-          Set.of(), Location.NONE);
+          Map.of(), Location.NONE);
     }
   }
 

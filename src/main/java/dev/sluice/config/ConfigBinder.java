@@ -322,7 +322,7 @@ final class ConfigBinder {
     if (item instanceof YamlNode.ScalarNode scalar && !scalar.isNull()) {
       try {
         HostPort address = ConfigValues.parseHostPort(scalar.text(), false, false);
-        return new BackendConfig(scalar.text().trim(), address, 1, 1, Set.of(), item.location());
+        return new BackendConfig(scalar.text().trim(), address, 1, 1, Map.of(), item.location());
       } catch (IllegalArgumentException e) {
         pool.error("backends", item.location(), "backend in " + pool.description() + ": " + e.getMessage(),
             ConfigValues.ADDRESS_HINT);

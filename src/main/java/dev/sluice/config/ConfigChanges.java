@@ -23,6 +23,8 @@ import java.util.Set;
 public final class ConfigChanges {
   /** Record components that say where, not what. */
   private static final Set<String> POSITION = Set.of("location");
+  /** The audit codes accepted on purpose, each with where it is written. */
+  private static final String ACKNOWLEDGE = "acknowledge";
 
   private ConfigChanges() {}
 
@@ -97,12 +99,15 @@ public final class ConfigChanges {
     return Objects.equals(a, b);
   }
 
+  /** The component's value; of {@code acknowledge}, the codes only (where each is written does not count). */
   private static Object value(RecordComponent c, Record r) {
+    Object v;
     try {
-      return c.getAccessor().invoke(r);
+      v = c.getAccessor().invoke(r);
     } catch (ReflectiveOperationException e) {
       throw new IllegalStateException(e);
     }
+    return ACKNOWLEDGE.equals(c.getName()) && v instanceof Map<?, ?> m ? m.keySet() : v;
   }
 
   private static boolean simple(Object v) {

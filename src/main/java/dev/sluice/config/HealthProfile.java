@@ -2,7 +2,7 @@ package dev.sluice.config;
 
 import java.time.Duration;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
 
 /**
  * A health profile: the probe recipe one listener uses to judge backends. Each backend is judged
@@ -22,7 +22,7 @@ public record HealthProfile(
     int rise,
     int fall,
     int certWarnDays,
-    Set<String> acknowledge,
+    Map<String, Location> acknowledge,
     Location location) {
 
   /** Default steps: deep enough to see back pressure, which shows only at MAIL FROM. */
@@ -42,12 +42,12 @@ public record HealthProfile(
           2,
           2,
           14,
-          Set.of(),
+          Map.of(),
           Location.NONE);
 
   public HealthProfile {
     steps = List.copyOf(steps);
-    acknowledge = Set.copyOf(acknowledge);
+    acknowledge = Ordered.copyOf(acknowledge);
   }
 
   /** One step of a probe, in the order written in {@code steps}. */

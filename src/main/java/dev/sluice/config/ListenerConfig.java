@@ -4,6 +4,7 @@ import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -38,14 +39,14 @@ public record ListenerConfig(
     Set<String> capabilities,
     Limits limits,
     Timeouts timeouts,
-    Set<String> acknowledge,
+    Map<String, Location> acknowledge,
     Location location) {
 
   public ListenerConfig {
     acceptProxy = List.copyOf(acceptProxy);
     allow = List.copyOf(allow);
     deny = List.copyOf(deny);
-    acknowledge = Set.copyOf(acknowledge);
+    acknowledge = Ordered.copyOf(acknowledge);
     capabilities = Set.copyOf(capabilities);
   }
 

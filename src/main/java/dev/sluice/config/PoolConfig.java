@@ -2,7 +2,7 @@ package dev.sluice.config;
 
 import java.time.Duration;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
 
 /** A named set of backends with its scheduling algorithm, persistence and passive-health rules. */
 public record PoolConfig(
@@ -12,12 +12,12 @@ public record PoolConfig(
     Duration slowStart,
     Passive passive,
     List<BackendConfig> backends,
-    Set<String> acknowledge,
+    Map<String, Location> acknowledge,
     Location location) {
 
   public PoolConfig {
     backends = List.copyOf(backends);
-    acknowledge = Set.copyOf(acknowledge);
+    acknowledge = Ordered.copyOf(acknowledge);
   }
 
   /** {@code algorithm}: who gets a new connection or transaction (DESIGN §5). */

@@ -5,11 +5,13 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.BiConsumer;
 import java.util.function.Function;
 import java.util.regex.Pattern;
 
@@ -268,11 +270,20 @@ final class Section {
 
   /** A list of scalar items each parsed by {@code parser}; {@code def} when absent. */
   <T> List<T> listOf(String key, List<T> def, Function<String, T> parser, String itemHint) {
+    List<T> out = new ArrayList<>();
+    return eachItem(key, parser, itemHint, (value, at) -> out.add(value)) ? out : def;
+  }
+
+  /**
+   * Parses each scalar item of list {@code key} with {@code parser} and hands it to {@code sink}
+   * with where the item is written; records an error for each item that is not a valid value.
+   * Returns false when the key is absent (or not a list).
+   */
+  private <T> boolean eachItem(String key, Function<String, T> parser, String itemHint, BiConsumer<T, Location> sink) {
     List<YamlNode> items = list(key, itemHint);
     if (items == null) {
-      return def;
+      return false;
     }
-    List<T> out = new ArrayList<>();
     for (YamlNode item : items) {
       String t = scalarText(item, "an item of '" + key + "' in " + description, itemHint);
       if (t == null) {
@@ -280,17 +291,22 @@ final class Section {
         continue;
       }
       try {
-        out.add(parser.apply(t));
+        sink.accept(parser.apply(t), item.location());
       } catch (IllegalArgumentException e) {
         error(key, item.location(), "'" + key + "' in " + description + ": " + e.getMessage(), itemHint);
       }
     }
-    return out;
+    return true;
   }
 
-  /** {@code acknowledge: [SL001, ...]}: audit findings accepted on purpose. */
-  Set<String> acknowledge() {
-    return new LinkedHashSet<>(listOf("acknowledge", List.of(), Section::parseAckCode, "an audit finding code such as SL001"));
+  /**
+   * {@code acknowledge: [SL001, ...]}: audit findings accepted on purpose, each code with where it is
+   * written (the first time, if it is written twice), in file order.
+   */
+  Map<String, Location> acknowledge() {
+    Map<String, Location> out = new LinkedHashMap<>();
+    eachItem("acknowledge", Section::parseAckCode, "an audit finding code such as SL001", out::putIfAbsent);
+    return out;
   }
 
   private static String parseAckCode(String t) {

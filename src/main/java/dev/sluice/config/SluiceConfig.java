@@ -19,9 +19,9 @@ public record SluiceConfig(
     Map<String, ListenerConfig> listeners) {
 
   public SluiceConfig {
-    health = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(health));
-    pools = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(pools));
-    listeners = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(listeners));
+    health = Ordered.copyOf(health);
+    pools = Ordered.copyOf(pools);
+    listeners = Ordered.copyOf(listeners);
   }
 
   /** The health profile a listener uses: its named one, or the built-in default. */

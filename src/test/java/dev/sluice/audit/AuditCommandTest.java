@@ -92,6 +92,16 @@ class AuditCommandTest {
   }
 
   @Test
+  void anUnusedAcknowledgementIsANoteAtTheEntryAndLeavesTheExitStatus() throws Exception {
+    String yaml = with(CLEAN, "retries: 2", "retries: 2\n    acknowledge: [SL010]");
+    assertThat(run(yaml)).isZero();
+    assertThat(out.toString())
+        .startsWith("SL022 INFO " + file() + ":" + lineOf(yaml, "    acknowledge: [SL010]")
+            + " unused acknowledgement: SL010 on listener 'internet' silences nothing [general practice]\n")
+        .endsWith(file() + ": 0 errors, 0 warnings, 1 note; 0 acknowledged\n");
+  }
+
+  @Test
   void jsonListsEveryFindingWithItsFields() throws Exception {
     String yaml = with(SEED, "trust: external", "trust: external\n    acknowledge: [SL002]");
     assertThat(run(yaml, "--json")).isEqualTo(2);

@@ -211,8 +211,77 @@ class AuditorTest {
 
   @Test
   void authWithoutTlsCanBeAcknowledged() {
-    List<Finding> findings = audit(authRelay("10.0.0.5:587", ", acknowledge: [SL020]"));
+    List<Finding> findings = audit(authRelay("10.0.0.5:587", ", backend_tls: require, acknowledge: [SL020]"));
     assertThat(only(findings, "SL020").acknowledged()).isTrue();
+    assertThat(Auditor.exitCode(findings)).isLessThan(2);
+  }
+
+  /** An smtp listener with TLS towards its clients relaying AUTH to {@code backends}; {@code keys} are its further keys. */
+  private static String authToBackends(String backends, String keys) {
+    return """
+        pools:
+          hub: { backends: [%s] }
+        listeners:
+          submission: { listen: 10.0.0.5:587, pool: hub, auth: relay, tls: { cert: c.pem, key: k.pem }%s }
+        """.formatted(backends, keys);
+  }
+
+  @Test
+  void authRelayedToOtherHostsWithoutBackendTlsIsReportedAtTheListener() {
+    String yaml = authToBackends("10.0.0.11:25, 10.0.0.12:25", "");
+    List<Finding> findings = audit(yaml);
+    Finding f = only(findings, "SL021");
+    assertThat(f.severity()).isEqualTo(Severity.ERROR);
+    assertThat(f.location().line()).isEqualTo(lineOf(yaml, "  submission:"));
+    assertThat(f.target()).hasToString("listener 'submission'");
+    assertThat(f.title()).isEqualTo("AUTH relayed in plain text: listener 'submission' relays AUTH to "
+        + "10.0.0.11:25, 10.0.0.12:25 without backend TLS");
+    assertThat(f.explanation()).contains("plain text", "PLAIN and LOGIN", "does not cover this hop")
+        .doesNotContain("Host names");
+    assertThat(f.fix()).contains("backend_tls: require", "loopback", "acknowledge SL021 on 'submission'");
+    assertThat(codes(yaml)).doesNotContain("SL020"); // the client's side is encrypted
+    assertThat(Auditor.exitCode(findings)).isEqualTo(2);
+    // The zone does not matter: the password crosses the network to the servers either way.
+    assertThat(codes(authToBackends("10.0.0.11:25", ", trust: internal, allow: [10.0.0.0/8]"))).contains("SL021");
+  }
+
+  @Test
+  void starttlsThatFallsBackToPlainTextCountsAsPlainText() {
+    Finding f = only(audit(authToBackends("10.0.0.11:25", ", backend_tls: starttls")), "SL021");
+    assertThat(f.title()).endsWith("relays AUTH to 10.0.0.11:25 over STARTTLS that falls back to plain text");
+    assertThat(f.explanation()).contains("otherwise carries on in plain text", "strips STARTTLS");
+    // require treats a backend without STARTTLS as failed: no plain-text fallback.
+    assertThat(codes(authToBackends("10.0.0.11:25", ", backend_tls: require"))).doesNotContain("SL021");
+    // Unverified, it is SL018's finding, not this one's.
+    assertThat(codes(authToBackends("10.0.0.11:25", ", backend_tls: require, backend_tls_verify: false")))
+        .contains("SL018").doesNotContain("SL021");
+  }
+
+  @Test
+  void authRelayedToBackendsOnThisHostIsFine() {
+    assertThat(codes(authToBackends("127.0.0.1:10025, 127.0.0.2:10025", ""))).doesNotContain("SL021");
+    assertThat(codes(authToBackends("'[::1]:10025'", ""))).doesNotContain("SL021");
+    assertThat(codes(authToBackends("'[::ffff:127.0.0.1]:10025'", ""))).doesNotContain("SL021");
+    assertThat(codes(authToBackends("127.0.0.1:10025", ", backend_tls: starttls"))).doesNotContain("SL021");
+    // Only the servers on other hosts are named.
+    assertThat(only(audit(authToBackends("127.0.0.1:10025, '[2001:db8::11]:25'", "")), "SL021").title())
+        .contains("relays AUTH to [2001:db8::11]:25 without").doesNotContain("127.0.0.1");
+    // Not relaying AUTH, nothing to expose.
+    assertThat(codes(authToBackends("10.0.0.11:25", "").replace("auth: relay", "auth: none"))).doesNotContain("SL021");
+  }
+
+  @Test
+  void authRelayedToAHostNameCountsAsAnotherHostSinceNothingIsResolved() {
+    Finding f = only(audit(authToBackends("localhost:10025, Mail1.corp.example:25, mail1.corp.example:25", "")),
+        "SL021");
+    assertThat(f.title()).contains("relays AUTH to localhost:10025, mail1.corp.example:25 without");
+    assertThat(f.explanation()).contains("Host names are not resolved");
+  }
+
+  @Test
+  void authRelayedInPlainTextCanBeAcknowledgedOnTheListener() {
+    List<Finding> findings = audit(authToBackends("10.0.0.11:25", ", acknowledge: [SL021]"));
+    assertThat(only(findings, "SL021").acknowledged()).isTrue();
     assertThat(Auditor.exitCode(findings)).isLessThan(2);
   }
 
@@ -250,6 +319,23 @@ class AuditorTest {
     String admin = with(CLEAN, "127.0.0.1:8025", "10.0.0.5:8025");
     assertThat(only(audit(admin), "SL007").location().line()).isEqualTo(lineOf(admin, "admin:"));
     assertThat(only(audit(AuditConfigs.SEED), "SL004").location().line()).isEqualTo(lineOf(SEED, "  hub:"));
+  }
+
+  @Test
+  void findingsNameTheObjectTheyAreAbout() {
+    String yaml = with(with(CLEAN, "client_identity: xclient", "client_identity: none"),
+        "address: 10.0.0.12:25 }", "address: 10.0.0.12:25, priority: 2 }");
+    List<Finding> findings = audit(yaml);
+    Target internet = only(findings, "SL002").target();
+    assertThat(internet.kind()).isEqualTo(Target.Kind.LISTENER);
+    assertThat(internet.name()).isEqualTo("internet");
+    assertThat(internet).hasToString("listener 'internet'");
+    Target server1 = only(findings, "SL013").target();
+    assertThat(server1).hasToString("backend server1 of pool 'hub'");
+    assertThat(server1.enclosing()).isEqualTo(Target.pool(AuditConfigs.parse(yaml).pools().get("hub")));
+    String admin = with(CLEAN, "127.0.0.1:8025", "10.0.0.5:8025");
+    assertThat(only(audit(admin), "SL007").target()).hasToString("the admin section");
+    assertThat(only(audit(SEED), "SL003").target()).hasToString("health profile 'banner'");
   }
 
   @Test
@@ -293,6 +379,92 @@ class AuditorTest {
         "{ name: server1, address: 10.0.0.11:25, acknowledge: [SL013] }");
     onBackend = with(onBackend, "address: 10.0.0.12:25 }", "address: 10.0.0.12:25, priority: 2 }");
     assertThat(only(audit(onBackend), "SL013").acknowledged()).isTrue();
+  }
+
+  @Test
+  void anAcknowledgementThatSilencesNothingIsReportedAtTheEntry() {
+    // 'internet' carries the client's address (xclient), so there is no SL002 for it to silence;
+    // without retries it has an SL010, which the first entry silences.
+    String yaml = with(with(CLEAN, "retries: 2", "retries: 0"),
+        "accept_proxy: []", "accept_proxy: []\n    acknowledge: [SL010, SL002]");
+    List<Finding> findings = audit(yaml);
+    assertThat(only(findings, "SL010").acknowledged()).isTrue();
+    Finding f = only(findings, "SL022");
+    assertThat(f.severity()).isEqualTo(Severity.INFO);
+    int line = lineOf(yaml, "    acknowledge: [SL010, SL002]");
+    assertThat(f.location()).isEqualTo(new dev.sluice.config.Location("sluice.yaml", line, 26));
+    assertThat(f.target()).hasToString("listener 'internet'");
+    assertThat(f.title()).isEqualTo("unused acknowledgement: SL002 on listener 'internet' silences nothing");
+    assertThat(f.explanation()).contains("No SL002 (client address hidden) finding is reported at listener 'internet'");
+    assertThat(f.fix()).startsWith("Remove SL002 from the acknowledge list of listener 'internet'.");
+    assertThat(Auditor.exitCode(findings)).isZero(); // a note, never an exit status
+    // With retries, SL010 is unused as well: one finding per entry, each at its own place in the list.
+    String both = with(CLEAN, "accept_proxy: []", "accept_proxy: []\n    acknowledge: [SL010, SL002]");
+    assertThat(audit(both)).extracting(x -> x.location().column() + " " + x.title()).containsExactly(
+        "19 unused acknowledgement: SL010 on listener 'internet' silences nothing",
+        "26 unused acknowledgement: SL002 on listener 'internet' silences nothing");
+  }
+
+  @Test
+  void anAcknowledgementInUseIsNotReported() {
+    String yaml = with(with(CLEAN, "client_identity: xclient", "client_identity: none"),
+        "accept_proxy: []", "accept_proxy: []\n    acknowledge: [SL002]");
+    assertThat(only(audit(yaml), "SL002").acknowledged()).isTrue();
+    assertThat(codes(yaml)).doesNotContain("SL022");
+    // A backend's finding acknowledged on its pool uses the pool's entry.
+    String standby = with(with(CLEAN, "address: 10.0.0.12:25 }", "address: 10.0.0.12:25, priority: 2 }"),
+        "persistence: none", "persistence: none\n    acknowledge: [SL013]");
+    assertThat(codes(standby)).doesNotContain("SL022");
+  }
+
+  @Test
+  void anAcknowledgementOnTheWrongObjectSaysWhereTheFindingIs() {
+    // SL004 is the pool's finding; the backend's acknowledgement silences nothing.
+    String yaml = with(CLEAN, "address: 10.0.0.12:25 }", "address: 10.0.0.12:25, weight: 3, acknowledge: [SL004] }");
+    List<Finding> findings = audit(yaml);
+    assertThat(only(findings, "SL004").acknowledged()).isFalse();
+    Finding f = only(findings, "SL022");
+    assertThat(f.location().line()).isEqualTo(lineOf(yaml, "      - { name: server2"));
+    assertThat(f.target()).hasToString("backend server2 of pool 'hub'");
+    assertThat(f.explanation()).contains("SL004 (uneven weights) is reported at pool 'hub' (line "
+        + lineOf(yaml, "  hub:") + "), not at backend server2 of pool 'hub'");
+    assertThat(f.fix()).startsWith("Move SL004 to the acknowledge list of pool 'hub'");
+  }
+
+  @Test
+  void anAcknowledgementOfNoRuleIsReported() {
+    String yaml = with(CLEAN, "persistence: none", "persistence: none\n    acknowledge: [SL099]");
+    Finding f = only(audit(yaml), "SL022");
+    assertThat(f.target()).hasToString("pool 'hub'");
+    assertThat(f.explanation()).contains("No audit rule has the code SL099 (they run from SL001 to SL022");
+    assertThat(f.fix()).startsWith("Correct the code");
+  }
+
+  @Test
+  void unusedAcknowledgementsAreKeptOnPurposeWithSL022() {
+    String yaml = with(CLEAN, "accept_proxy: []", "accept_proxy: []\n    acknowledge: [SL002, SL022]");
+    List<Finding> findings = audit(yaml);
+    assertThat(only(findings, "SL022").acknowledged()).isTrue(); // about SL002; SL022's own entry is not judged
+    // On a pool, it covers the pool's backends too, like any acknowledgement.
+    String backend = with(with(CLEAN, "address: 10.0.0.12:25 }", "address: 10.0.0.12:25, acknowledge: [SL017] }"),
+        "persistence: none", "persistence: none\n    acknowledge: [SL022]");
+    assertThat(only(audit(backend), "SL022").acknowledged()).isTrue();
+    // Alone, SL022 has nothing to silence, yet is never reported: it would have to silence itself.
+    assertThat(codes(with(CLEAN, "accept_proxy: []", "accept_proxy: []\n    acknowledge: [SL022]"))).isEmpty();
+  }
+
+  @Test
+  void acknowledgementsOfRouteDependentRulesAreJudgedOnlyWithTheRoutes() {
+    // CLEAN without XCLIENT and without the internal source_address: SL001 depends on the routes.
+    String yaml = with(with(with(CLEAN, "client_identity: xclient", "client_identity: none"),
+        "source_address: 10.0.0.22", ""), "accept_proxy: []", "accept_proxy: []\n    acknowledge: [SL002, SL001]");
+    // No routes known: SL001 cannot be ruled out, so its acknowledgement is not called unused.
+    assertThat(codes(yaml)).doesNotContain("SL001", "SL022");
+    DefaultSource via21 = routes(Map.of("10.0.0.11", "10.0.0.21", "10.0.0.12", "10.0.0.21"));
+    assertThat(only(audit(yaml, via21), "SL001").acknowledged()).isTrue();
+    assertThat(codes(yaml, via21)).doesNotContain("SL022");
+    DefaultSource via9 = routes(Map.of("10.0.0.11", "10.0.0.9", "10.0.0.12", "10.0.0.9"));
+    assertThat(only(audit(yaml, via9), "SL022").title()).contains("SL001 on listener 'internet'");
   }
 
   @Test

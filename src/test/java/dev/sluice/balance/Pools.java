@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
 
@@ -23,7 +22,7 @@ final class Pools {
   static Backend backend(String name, int weight, int priority, int index) {
     BackendConfig config =
         new BackendConfig(
-            name, new HostPort("127.0.0.1", 2500 + index), weight, priority, Set.of(), Location.NONE);
+            name, new HostPort("127.0.0.1", 2500 + index), weight, priority, Map.of(), Location.NONE);
     return new Backend("pool", config, index);
   }
 
@@ -51,7 +50,7 @@ final class Pools {
     for (Backend b : backends) {
       configs.add(
           new BackendConfig(
-              b.name(), b.address(), b.weight(), b.priority(), Set.of(), Location.NONE));
+              b.name(), b.address(), b.weight(), b.priority(), Map.of(), Location.NONE));
     }
     return new PoolConfig(
         "pool",
@@ -60,7 +59,7 @@ final class Pools {
         slowStart,
         PoolConfig.Passive.DEFAULT,
         configs,
-        Set.of(),
+        Map.of(),
         Location.NONE);
   }
 

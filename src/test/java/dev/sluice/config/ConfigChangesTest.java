@@ -27,6 +27,10 @@ class ConfigChangesTest {
   void sameSettingsElsewhereInTheFileAreNoChange() throws Exception {
     String moved = "\n\n# a comment\n" + BEFORE.replace("retries: 2 }", "retries: 2  }");
     assertThat(ConfigChanges.between(parse(BEFORE), parse(moved))).isEmpty();
+    // Acknowledged audit codes are compared as codes, not where they are written.
+    String acked = BEFORE.replace("retries: 2 }", "retries: 2, acknowledge: [SL002] }");
+    assertThat(ConfigChanges.between(parse(acked), parse("\n" + acked))).isEmpty();
+    assertThat(ConfigChanges.between(parse(BEFORE), parse(acked))).containsExactly("listener mx: acknowledge changed");
     // An access list in another order admits the same clients.
     String allow = BEFORE.replace("retries: 2 }", "retries: 2, allow: [10.0.0.0/8, 192.0.2.0/24] }");
     String reordered = BEFORE.replace("retries: 2 }", "retries: 2, allow: [192.0.2.0/24, 10.0.0.0/8] }");

@@ -1,6 +1,7 @@
 package dev.sluice.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.entry;
 
 import dev.sluice.config.HealthProfile.Step;
 import dev.sluice.config.ListenerConfig.ClientIdentity;
@@ -154,7 +155,7 @@ class ConfigLoaderTest {
         """, "t.yaml");
     List<BackendConfig> b = c.pools().get("hub").backends();
     assertThat(b.get(0)).isEqualTo(new BackendConfig(
-        "mx1.corp.example:25", new HostPort("mx1.corp.example", 25), 1, 1, java.util.Set.of(), new Location("t.yaml", 4, 9)));
+        "mx1.corp.example:25", new HostPort("mx1.corp.example", 25), 1, 1, java.util.Map.of(), new Location("t.yaml", 4, 9)));
     assertThat(b.get(1).name()).isEqualTo("[2001:db8::1]:2525");
     assertThat(b.get(1).address()).isEqualTo(new HostPort("2001:db8::1", 2525));
     assertThat(b.get(2).name()).isEqualTo("192.0.2.7:25");
@@ -189,12 +190,32 @@ class ConfigLoaderTest {
             backends: [{ address: 127.0.0.1:1, acknowledge: [SL004, SL005] }]
         listeners: { in: { listen: 127.0.0.1:2525, pool: hub, acknowledge: [SL001] } }
         """, "t.yaml");
-    assertThat(c.admin().acknowledge()).containsExactly("SL007");
+    assertThat(c.admin().acknowledge()).containsOnlyKeys("SL007");
     assertThat(c.admin().tokenFile()).isNull();
-    assertThat(c.health().get("h").acknowledge()).containsExactly("SL003");
-    assertThat(c.pools().get("hub").acknowledge()).containsExactly("SL004");
-    assertThat(c.pools().get("hub").backends().get(0).acknowledge()).containsExactlyInAnyOrder("SL004", "SL005");
-    assertThat(c.listeners().get("in").acknowledge()).containsExactly("SL001");
+    assertThat(c.health().get("h").acknowledge()).containsOnlyKeys("SL003");
+    assertThat(c.pools().get("hub").acknowledge()).containsOnlyKeys("SL004");
+    assertThat(c.pools().get("hub").backends().get(0).acknowledge().keySet()).containsExactly("SL004", "SL005");
+    assertThat(c.listeners().get("in").acknowledge()).containsOnlyKeys("SL001");
+  }
+
+  @Test
+  void eachAcknowledgedCodeKnowsWhereItIsWritten() throws Exception {
+    SluiceConfig c = ConfigLoader.parse("""
+        pools:
+          hub:
+            acknowledge:
+              - SL004
+              - SL008
+              - SL004
+            backends: [{ address: 127.0.0.1:1, acknowledge: [SL013, SL017] }]
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        """, "t.yaml");
+    // Block items point at the code, after the dash; a repeated code keeps its first place.
+    assertThat(c.pools().get("hub").acknowledge()).containsExactly(
+        entry("SL004", new Location("t.yaml", 4, 9)), entry("SL008", new Location("t.yaml", 5, 9)));
+    assertThat(c.pools().get("hub").backends().get(0).acknowledge()).containsExactly(
+        entry("SL013", new Location("t.yaml", 7, 54)), entry("SL017", new Location("t.yaml", 7, 61)));
+    assertThat(c.listeners().get("in").acknowledge()).isEmpty();
   }
 
   @Test

@@ -14,7 +14,7 @@ import dev.sluice.config.PoolConfig;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
@@ -27,7 +27,7 @@ class PassiveHealthTest {
     List<Backend> out = new ArrayList<>();
     for (int p : priorities) {
       int i = out.size();
-      out.add(new Backend("p", new BackendConfig("b" + i, new HostPort("127.0.0.1", 2500 + i), 1, p, Set.of(), Location.NONE), i));
+      out.add(new Backend("p", new BackendConfig("b" + i, new HostPort("127.0.0.1", 2500 + i), 1, p, Map.of(), Location.NONE), i));
     }
     return out;
   }

@@ -23,7 +23,7 @@ import java.net.ServerSocket;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -47,7 +47,7 @@ class SmtpProbeTest {
 
   static HealthProfile profile(List<HealthProfile.Step> steps, String mailFrom, String rcptTo, Duration timeout) {
     return new HealthProfile("external", steps, "probe.test", mailFrom, rcptTo, Duration.ofSeconds(5), timeout, 2, 2, 14,
-        Set.of(), Location.NONE);
+        Map.of(), Location.NONE);
   }
 
   static final HealthProfile DEEP =

@@ -58,7 +58,7 @@ class ProtocolLogTest {
   }
 
   static Backend backend(String name) {
-    return new Backend("hub", new BackendConfig(name, new HostPort("127.0.0.1", 10025), 1, 1, java.util.Set.of(),
+    return new Backend("hub", new BackendConfig(name, new HostPort("127.0.0.1", 10025), 1, 1, java.util.Map.of(),
         dev.sluice.config.Location.NONE), 0);
   }
 

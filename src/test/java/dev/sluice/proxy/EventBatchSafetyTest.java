@@ -19,8 +19,8 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.Future;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Queue;
-import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -81,7 +81,7 @@ class EventBatchSafetyTest {
     try (LoopbackLab lab = new LoopbackLab()) {
       EmbeddedSmtpServer server = lab.backend("b", null);
       Backend backend = new Backend("p", new BackendConfig("b", new HostPort("127.0.0.1", server.port()), 1, 1,
-          Set.of(), Location.NONE), 0);
+          Map.of(), Location.NONE), 0);
       EventLoop loop = group.next();
       AtomicBoolean callerRunning = new AtomicBoolean();
       AtomicReference<Boolean> createdWhileCallerRan = new AtomicReference<>();

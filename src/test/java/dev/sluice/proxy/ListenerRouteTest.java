@@ -17,7 +17,7 @@ import dev.sluice.health.ListenerEligibility;
 import dev.sluice.health.PassiveHealth;
 import java.time.Duration;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
@@ -25,9 +25,9 @@ import org.slf4j.LoggerFactory;
 /** Live failures reach the pool's passive health, and the one that ejects a backend is logged once. */
 class ListenerRouteTest {
   static final dev.sluice.config.SluiceConfig CONFIG = parse();
-  final Backend a = new Backend("hub", new BackendConfig("a", new HostPort("127.0.0.1", 2600), 1, 1, Set.of(), Location.NONE), 0);
+  final Backend a = new Backend("hub", new BackendConfig("a", new HostPort("127.0.0.1", 2600), 1, 1, Map.of(), Location.NONE), 0);
   // A second backend: passive health never ejects the last one standing.
-  final Backend b = new Backend("hub", new BackendConfig("b", new HostPort("127.0.0.1", 2601), 1, 1, Set.of(), Location.NONE), 1);
+  final Backend b = new Backend("hub", new BackendConfig("b", new HostPort("127.0.0.1", 2601), 1, 1, Map.of(), Location.NONE), 1);
   final AtomicLong clock = new AtomicLong(1_000_000_000_000L);
   final PassiveHealth passive = new PassiveHealth(new PoolConfig.Passive(3, Duration.ofSeconds(30), Duration.ofSeconds(60)),
       List.of(a, b), clock::get);
