@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.sluice.lab.ExternalCommand;
 import dev.sluice.lab.LabSmtpClient;
 import dev.sluice.lab.PostfixInstance;
+import dev.sluice.testing.RawSmtpClient;
 import dev.sluice.testing.SluiceFixture;
 import dev.sluice.testing.SmtpClients;
 import dev.sluice.testing.SmtpClients.SwaksResult;
@@ -38,6 +39,8 @@ class AuthRelayPostfixIT {
         .mainCf("smtpd_sasl_path", "smtpd")
         .mainCf("smtpd_sasl_local_domain", "sluice.test")
         .mainCf("smtpd_relay_restrictions", "permit_sasl_authenticated, reject_unauth_destination")
+        // Low, so that a test reaches it: Postfix then says 421 and closes (default 20).
+        .mainCf("smtpd_hard_error_limit", "3")
         .build();
     // Cyrus reads smtpd.conf from $config_directory/sasl in Debian's Postfix (which does not
     // honour cyrus_sasl_config_path); upstream Postfix takes the parameter, set below as well.
@@ -123,5 +126,32 @@ class AuthRelayPostfixIT {
             .contains("Relay access denied");
       }
     }
+  }
+
+  /**
+   * A password guesser runs into Postfix's hard error limit (421, and Postfix hangs up): that is
+   * about the client, so the server is not ejected (one counted failure would do it here, and it
+   * is the pool's only server with SASL), Sluice's own error limit ends the guessing, and the next
+   * client authenticates and sends as usual.
+   */
+  @Test
+  void aGuesserHittingPostfixsErrorLimitDoesNotLockOthersOut() throws Exception {
+    try (RawSmtpClient c = RawSmtpClient.connect(sluice.address("submission"), null)) {
+      c.expect("220");
+      c.send("EHLO guesser.example\r\n");
+      c.expect("250");
+      for (int i = 0; i < 20; i++) { // Sluice's error limit is 20 errors
+        c.send("AUTH PLAIN AGJvYgB3cm9uZw==\r\n"); // bob, wrong password
+        // 451 when Postfix's 421 crossed the AUTH on the wire (as a direct client would get 421).
+        assertThat(c.reply()).as(() -> String.join("\n", withSasl.maillog())).matches("(535 5\\.7\\.8|451 4\\.7\\.0) .*");
+      }
+      assertThat(c.reply()).as("Sluice's error limit").startsWith("421 4.7.0").contains("too many errors");
+    }
+    assertThat(withSasl.awaitMaillog("too many errors")).isNotEmpty();
+    int before = withSasl.deliveredCount();
+    SwaksResult r = SmtpClients.swaks("127.0.0.1", sluice.address("submission").getPort(), "bob@corp.example",
+        "after-guesser@example.test", null, "--auth", "PLAIN", "--auth-user", "bob", "--auth-password", "secret");
+    assertThat(r.succeeded()).as(r.transcript()).isTrue();
+    assertThat(withSasl.awaitDelivered(before + 1)).isEqualTo(before + 1);
   }
 }
