@@ -289,15 +289,7 @@ final class PostfixLogParser {
       String queueId = cl.group(1);
       emit(s, ts, host, lineNo, "*", cl.group(3), cl.group(4), "client=" + cl.group(2) + "[" + cl.group(3) + "]" + cl.group(5),
           xclient(s, cl.group(3)));
-      MessageRow r = new MessageRow();
-      r.tsMicros = ts;
-      r.server = host;
-      r.event = "RECEIVE";
-      r.source = "SMTP";
-      r.queueId = queueId;
-      r.sessionId = s.id;
-      r.clientHost = cl.group(2);
-      r.clientIp = cl.group(3);
+      MessageRow r = smtpRow("RECEIVE", ts, host, queueId, s.id, cl.group(2), cl.group(3));
       Matcher oc = ORIG_CLIENT.matcher(cl.group(5));
       r.originalClientIp = oc.find() ? oc.group(2) : null;
       r.sourceLine = lineNo;
@@ -367,21 +359,28 @@ final class PostfixLogParser {
     return fate == null ? null : new Verdict(fate, ts, a.group("from"), -1, -1, null);
   }
 
+  /** A message row that smtpd's traffic with a client gives: received from it, or refused to it. */
+  private static MessageRow smtpRow(String event, long ts, String host, String queueId, String sessionId,
+      String clientHost, String clientIp) {
+    MessageRow r = new MessageRow();
+    r.tsMicros = ts;
+    r.server = host;
+    r.event = event;
+    r.source = "SMTP";
+    r.queueId = queueId;
+    r.sessionId = sessionId;
+    r.clientHost = clientHost;
+    r.clientIp = clientIp;
+    return r;
+  }
+
   /**
    * The {@code REJECT} row of a refusal ({@link #ACTION} or {@link #CONTENT_ACTION} line), at the
    * syslog host, for the client
    * on the line: a refusal at RCPT is of the one recipient it names, any other of the transaction.
    */
   private static MessageRow refusal(Matcher a, long ts, String host, String queueId, String sessionId, long lineNo) {
-    MessageRow r = new MessageRow();
-    r.tsMicros = ts;
-    r.server = host;
-    r.event = "REJECT";
-    r.source = "SMTP";
-    r.queueId = queueId;
-    r.sessionId = sessionId;
-    r.clientHost = a.group("name");
-    r.clientIp = a.group("addr");
+    MessageRow r = smtpRow("REJECT", ts, host, queueId, sessionId, a.group("name"), a.group("addr"));
     r.sender = a.group("from");
     r.recipients = a.group("to");
     r.recipientCount = r.recipients != null && a.group("stage").equals("RCPT") ? 1 : -1;

@@ -570,8 +570,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     if (r.isPositive()) {
       route.observer().info(info, "authenticated at " + authSession.backend().name());
     } else if (r.code() != 334) {
-      authSession = null;
-      authJustRefused = true;
+      authExchangeFailed();
     }
     execute(step);
     resume();
@@ -584,8 +583,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
    */
   private void cancelAuth(SmtpReply r) {
     BackendSession s = authSession;
-    authSession = null;
-    authJustRefused = true;
+    authExchangeFailed();
     busy = true;
     s.command("*").whenComplete((answer, e) -> {
       if (answer == null || answer.isPositive()) {
@@ -597,6 +595,15 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       execute(session.saslResponseRefused(r));
       resume();
     });
+  }
+
+  /**
+   * The AUTH exchange ended without authenticating: no backend holds this session, and lines the
+   * client pipelined may be credentials.
+   */
+  private void authExchangeFailed() {
+    authSession = null;
+    authJustRefused = true;
   }
 
   /** NOOP on an authenticated session ({@link ClientSession.Kind#KEEP_ALIVE}). */
