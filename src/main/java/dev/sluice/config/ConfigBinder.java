@@ -38,9 +38,10 @@ import java.util.regex.Pattern;
  * <p>Not thread-safe: one instance binds one file.
  */
 final class ConfigBinder {
-  private static final Set<String> TOP_KEYS = Section.keys("admin", "log", "health", "pools", "listeners");
+  private static final Set<String> TOP_KEYS = Section.keys("admin", "log", "resolver", "health", "pools", "listeners");
   private static final Set<String> ADMIN_KEYS = Section.keys("listen", "token_file", "acknowledge");
   private static final Set<String> LOG_KEYS = Section.keys("protocol_dir", "protocol_level");
+  private static final Set<String> RESOLVER_KEYS = Section.keys("servers", "timeout");
   private static final Set<String> HEALTH_KEYS =
       Section.keys("steps", "helo", "mail_from", "rcpt_to", "interval", "timeout", "rise", "fall",
           "cert_warn_days", "acknowledge");
@@ -117,12 +118,13 @@ final class ConfigBinder {
     Section top = Section.open(root, rootAt, "the top level", TOP_KEYS, errors);
     AdminConfig admin = bindAdmin(top);
     LogConfig log = bindLog(top);
+    ResolverConfig resolver = bindResolver(top);
     Map<String, HealthProfile> health = named(top, "health", "health profile", HEALTH_KEYS, false, this::bindHealth);
     Map<String, PoolConfig> pools = named(top, "pools", "pool", POOL_KEYS, true, this::bindPool);
     Map<String, ListenerConfig> listeners =
         named(top, "listeners", "listener", LISTENER_KEYS, true, (name, s) -> bindListener(name, s, pools, health));
     checkUniqueListen(listeners);
-    return new SluiceConfig(file, admin, log, health, pools, listeners);
+    return new SluiceConfig(file, admin, log, resolver, health, pools, listeners);
   }
 
   /** A map of named sections (pools, listeners, health profiles), each bound by {@code binder}. */
@@ -171,6 +173,34 @@ final class ConfigBinder {
     Path dir = path(s, "protocol_dir", baseDir.resolve("logs"));
     LogConfig.ProtocolLevel level = s.enumValue("protocol_level", LogConfig.ProtocolLevel.class, LogConfig.ProtocolLevel.BASIC);
     return new LogConfig(dir, level, top.has("log") ? s.keyLocation() : Location.NONE);
+  }
+
+  /**
+   * {@code resolver:}; present (even empty, {@code resolver: {}}) means client names are looked up
+   * with the system's name servers unless {@code servers} names others.
+   */
+  private ResolverConfig bindResolver(Section top) {
+    if (!top.hasKey("resolver")) {
+      return ResolverConfig.NONE;
+    }
+    Section s = top.section("resolver", "'resolver'", RESOLVER_KEYS);
+    s.refuseNoValue("servers", "list DNS servers, e.g. servers: [127.0.0.53], or leave the key out to use"
+        + " the name servers in /etc/resolv.conf");
+    List<HostPort> servers = s.listOf("servers", List.of(), ConfigBinder::nameServer, NAME_SERVER_HINT);
+    Duration timeout = positive(s, "timeout", ResolverConfig.DEFAULT_TIMEOUT);
+    return new ResolverConfig(true, servers, timeout, top.locationOfKey("resolver"));
+  }
+
+  private static final String NAME_SERVER_HINT =
+      "an IP address with an optional port (default 53), e.g. 127.0.0.53 or [2001:db8::53]:53";
+
+  /** A DNS server: an IP literal, with a port or without (then 53). Never a name: it would need DNS. */
+  private static HostPort nameServer(String text) {
+    String t = text.trim();
+    if (IpLiteral.parse(t) != null) {
+      return new HostPort(t, ResolverConfig.DNS_PORT);
+    }
+    return ConfigValues.parseHostPort(t, true, false);
   }
 
   private HealthProfile bindHealth(String name, Section s) {

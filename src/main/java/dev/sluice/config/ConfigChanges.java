@@ -45,6 +45,8 @@ public final class ConfigChanges {
         describe(out, "listener " + l.name(), old, l, Set.of());
       }
     }
+    // New sessions look their clients up with the new settings; sessions in flight keep theirs.
+    describe(out, "resolver", before.resolver(), after.resolver(), Set.of());
     // Read at start only (docs/observability.md): said, so that nobody waits for them to apply.
     describe(out, "admin (applies at the next start)", before.admin(), after.admin(), Set.of());
     describe(out, "log (applies at the next start)", before.log(), after.log(), Set.of());

@@ -103,6 +103,11 @@ final class Section {
     return node(key) != null;
   }
 
+  /** Whether {@code key} is written at all, even with no value ({@code resolver:} alone). */
+  boolean hasKey(String key) {
+    return map.entry(key) != null;
+  }
+
   /** Whether no error was recorded for {@code key} (cross-checks skip keys that are already wrong). */
   boolean ok(String key) {
     return !failedKeys.contains(key);

@@ -14,6 +14,7 @@ public record SluiceConfig(
     Path file,
     AdminConfig admin,
     LogConfig log,
+    ResolverConfig resolver,
     Map<String, HealthProfile> health,
     Map<String, PoolConfig> pools,
     Map<String, ListenerConfig> listeners) {

@@ -17,7 +17,9 @@ import org.slf4j.LoggerFactory;
  * eligibility of that pool's backends under the listener's own health profile, and the pool's
  * passive health to report live failures to, who observes its sessions (protocol log, metrics),
  * its TLS server context ({@code tls} is null without a {@code tls:} section) and its TLS client
- * context towards backends ({@code backendTls} null with {@code backend_tls: none}). An immutable
+ * context towards backends ({@code backendTls} null with {@code backend_tls: none}), and where it
+ * looks up its clients' host names ({@code clientNames}: null unless a {@code resolver:} is set and
+ * the listener passes names on, with XCLIENT or XFORWARD). An immutable
  * snapshot; a reload swaps in a new one. A transaction in flight keeps the route it started with;
  * an smtp session takes the current route at its next transaction.
  */
@@ -28,7 +30,8 @@ public record ListenerRoute(
     PassiveHealth passive,
     SessionObserver observer,
     ServerTls tls,
-    BackendTlsContext backendTls) {
+    BackendTlsContext backendTls,
+    dev.sluice.proxy.identity.ClientNames clientNames) {
 
   private static final Logger log = LoggerFactory.getLogger(ListenerRoute.class);
 

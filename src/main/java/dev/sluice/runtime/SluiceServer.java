@@ -12,6 +12,7 @@ import dev.sluice.config.ConfigLoader;
 import dev.sluice.config.HealthProfile;
 import dev.sluice.config.ListenerConfig;
 import dev.sluice.config.PoolConfig;
+import dev.sluice.config.ResolverConfig;
 import dev.sluice.config.SluiceConfig;
 import dev.sluice.health.HealthMonitor;
 import dev.sluice.health.HealthState;
@@ -24,6 +25,8 @@ import dev.sluice.proxy.BackendConnector;
 import dev.sluice.proxy.Listener;
 import dev.sluice.proxy.ListenerRoute;
 import dev.sluice.proxy.SessionObserver;
+import dev.sluice.proxy.identity.ClientNames;
+import dev.sluice.proxy.identity.DnsClientNames;
 import dev.sluice.proxy.smtp.SmtpFrontend;
 import dev.sluice.proxy.tcp.TcpSession;
 import dev.sluice.proxy.tls.BackendTlsContext;
@@ -91,6 +94,8 @@ public final class SluiceServer implements AutoCloseable {
   private final List<Listener> retired = new CopyOnWriteArrayList<>();
   private final SplittableRandom seed = new SplittableRandom();
   private BackendConnector connector;
+  /** Client-name lookups of the running config's {@code resolver:}, or null without one. */
+  private ClientNames clientNames;
   private EventLoopGroup workers;
   private HealthMonitor health;
   private final AtomicBoolean stopped = new AtomicBoolean();
@@ -140,7 +145,8 @@ public final class SluiceServer implements AutoCloseable {
       }
     });
     connector = new BackendConnector(transport);
-    Plan plan = plan(config, tls);
+    clientNames = clientNamesFor(config.resolver());
+    Plan plan = plan(config, tls, clientNames);
     health.start();
     try {
       health.firstRound().get(plan.probeWaitMillis(), TimeUnit.MILLISECONDS);
@@ -190,7 +196,7 @@ public final class SluiceServer implements AutoCloseable {
       List<Runnable> weightUpdates,
       long probeWaitMillis) {}
 
-  private Plan plan(SluiceConfig next, Map<String, ListenerTls> tls) {
+  private Plan plan(SluiceConfig next, Map<String, ListenerTls> tls, ClientNames names) {
     Map<String, PoolBalancer> newPools = new LinkedHashMap<>();
     List<Runnable> weightUpdates = new ArrayList<>();
     for (PoolConfig p : next.pools().values()) {
@@ -228,9 +234,20 @@ public final class SluiceServer implements AutoCloseable {
           : new PassiveHealth(next.pools().get(l.pool()).passive(), balancer.backends(), System::nanoTime);
       newPassive.put(l.name(), listenerPassive);
       routes.put(l.name(), new ListenerRoute(l, balancer, new ListenerEligibility(listenerTargets, listenerPassive),
-          listenerPassive, observer, listenerTls.server(), listenerTls.backend()));
+          listenerPassive, observer, listenerTls.server(), listenerTls.backend(), passesNames(l) ? names : null));
     }
     return new Plan(next, Map.copyOf(newPools), Map.copyOf(newPassive), routes, targets, weightUpdates, wait);
+  }
+
+  /** Whether backends learn {@code l}'s clients' names: smtp mode with XCLIENT or XFORWARD. */
+  private static boolean passesNames(ListenerConfig l) {
+    return l.mode() == ListenerConfig.Mode.SMTP && (l.clientIdentity() == ListenerConfig.ClientIdentity.XCLIENT
+        || l.clientIdentity() == ListenerConfig.ClientIdentity.XFORWARD);
+  }
+
+  /** Lookups as {@code resolver} says, or null when it is absent. */
+  private ClientNames clientNamesFor(ResolverConfig resolver) {
+    return resolver.enabled() ? new DnsClientNames(resolver, transport.datagramChannelFactory()).prepare(workers) : null;
   }
 
   /** The running backend for {@code bc} if it is unchanged, else a new one with any remembered admin state. */
@@ -326,7 +343,10 @@ public final class SluiceServer implements AutoCloseable {
       return refused(e.getMessage());
     }
     java.util.Set<ProbeTarget> running = new java.util.HashSet<>(health.all());
-    Plan plan = plan(next, tls);
+    // The same resolver settings keep their lookups (and what they learned); others get new ones.
+    boolean sameResolver = sameSettings(config.resolver(), next.resolver());
+    ClientNames names = sameResolver ? clientNames : clientNamesFor(next.resolver());
+    Plan plan = plan(next, tls, names);
     try {
       CompletableFuture.allOf(plan.targets().stream().map(health::firstProbe)
           .toArray(CompletableFuture[]::new)).get(plan.probeWaitMillis(), TimeUnit.MILLISECONDS);
@@ -335,6 +355,7 @@ public final class SluiceServer implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       health.retainOnly(running);
+      closeUnused(names);
       return refused("interrupted");
     } catch (ExecutionException e) {
       throw new IllegalStateException(e);
@@ -358,6 +379,7 @@ public final class SluiceServer implements AutoCloseable {
       } catch (StartupException | InterruptedException e) {
         added.forEach(Listener::stopAccepting);
         health.retainOnly(running);
+        closeUnused(names);
         if (e instanceof InterruptedException) {
           Thread.currentThread().interrupt();
         }
@@ -384,6 +406,10 @@ public final class SluiceServer implements AutoCloseable {
         }
       }
     }
+    if (names != clientNames) {
+      retire(clientNames, config.resolver());
+      clientNames = names;
+    }
     changes.addAll(ConfigChanges.between(config, next));
     pools = plan.pools();
     passive = plan.passive();
@@ -395,6 +421,28 @@ public final class SluiceServer implements AutoCloseable {
     retired.removeIf(l -> l.activeSessions() == 0);
     log.info("reloaded {}: {}", next.file(), changes.isEmpty() ? "no changes" : String.join("; ", changes));
     return new ReloadResult(true, "reloaded", List.copyOf(changes));
+  }
+
+  /** Whether two {@code resolver:} sections ask the same, wherever they are written. */
+  private static boolean sameSettings(ResolverConfig a, ResolverConfig b) {
+    return a.enabled() == b.enabled() && a.servers().equals(b.servers()) && a.timeout().equals(b.timeout());
+  }
+
+  /** Closes lookups a refused reload made, unless they are the running ones. */
+  private void closeUnused(ClientNames names) {
+    if (names != null && names != clientNames) {
+      names.close();
+    }
+  }
+
+  /**
+   * Closes the lookups a reload replaced once the ones in flight have had their time: a session
+   * that started with them still awaits its client's name.
+   */
+  private void retire(ClientNames old, ResolverConfig settings) {
+    if (old != null) {
+      workers.schedule(old::close, settings.timeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+    }
   }
 
   private ReloadResult refused(String why) {
@@ -655,6 +703,9 @@ public final class SluiceServer implements AutoCloseable {
     retired.forEach(Listener::closeSessions);
     if (health != null) {
       health.close();
+    }
+    if (clientNames != null) {
+      clientNames.close();
     }
     if (workers != null) {
       workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();

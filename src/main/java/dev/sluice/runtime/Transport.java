@@ -9,13 +9,16 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.SocketProtocolFamily;
+import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import java.net.Inet4Address;
@@ -71,6 +74,11 @@ public enum Transport {
   /** Sets {@code SO_REUSEPORT} on {@code b}'s listening socket; only when {@link #listensPerLoop()}. */
   public void shareListeningPort(ServerBootstrap b) {
     b.option(EpollChannelOption.SO_REUSEPORT, true);
+  }
+
+  /** Makes UDP channels for this transport's event loops (DNS lookups of client names). */
+  public ChannelFactory<DatagramChannel> datagramChannelFactory() {
+    return this == EPOLL ? EpollDatagramChannel::new : NioDatagramChannel::new;
   }
 
   public Class<? extends ServerSocketChannel> serverChannel() {

@@ -72,4 +72,12 @@ class ConfigChangesTest {
         "admin (applies at the next start): listen 127.0.0.1:8025 -> 127.0.0.1:8026",
         "log (applies at the next start): protocol_level basic -> verbose");
   }
+
+  @Test
+  void resolverChangesAreNamed() throws Exception {
+    String with = "resolver: { servers: [127.0.0.53], timeout: 5s }\n" + BEFORE;
+    assertThat(ConfigChanges.between(parse(BEFORE), parse(with))).containsExactly("resolver: enabled false -> true, servers changed");
+    assertThat(ConfigChanges.between(parse(with), parse(with.replace("timeout: 5s }", "timeout: 2s }")))).containsExactly("resolver: timeout 5s -> 2s");
+    assertThat(ConfigChanges.between(parse(with), parse(BEFORE + with.lines().findFirst().orElseThrow() + "\n"))).isEmpty();
+  }
 }

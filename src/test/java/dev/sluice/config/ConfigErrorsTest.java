@@ -46,7 +46,7 @@ class ConfigErrorsTest {
         listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
         monitoring: yes
         """, 3, 1);
-    assertThat(e.hint()).isEqualTo("valid keys: admin, log, health, pools, listeners");
+    assertThat(e.hint()).isEqualTo("valid keys: admin, log, resolver, health, pools, listeners");
   }
 
   @Test
@@ -151,6 +151,39 @@ class ConfigErrorsTest {
         """, 4, 29);
     assertThat(e.message()).contains("port 70000").contains("out of range 1..65535");
     assertThat(e.hint()).contains("192.0.2.10:25");
+  }
+
+  @Test
+  void aNameServerMustBeAnAddressSinceFindingItWouldNeedDns() {
+    ConfigError e = single("""
+        resolver: { servers: [127.0.0.53, "dns.example:53"] }
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        """, 1, 35);
+    assertThat(e.message()).contains("'dns.example' in 'dns.example:53' is a name, not an IP address");
+    assertThat(e.hint()).contains("127.0.0.53").contains("default 53");
+  }
+
+  @Test
+  void resolverTimeoutMustBeMoreThanZeroAndItsKeysAreChecked() {
+    ConfigError zero = single("""
+        resolver: { timeout: 0s }
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        """, 1, 22);
+    assertThat(zero.message()).contains("'timeout' in 'resolver' must be more than 0");
+    ConfigError unknown = single("""
+        resolver: { server: [127.0.0.53] }
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        """, 1, 13);
+    assertThat(unknown.hint()).startsWith("did you mean 'servers'?");
+    ConfigError empty = single("""
+        resolver: { servers: }
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        """, 1, 13);
+    assertThat(empty.hint()).contains("/etc/resolv.conf");
   }
 
   @Test

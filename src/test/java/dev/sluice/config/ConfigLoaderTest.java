@@ -100,6 +100,7 @@ class ConfigLoaderTest {
     assertThat(c.log().protocolDir()).isEqualTo(Path.of("/etc/sluice/logs"));
     assertThat(c.log().protocolLevel()).isEqualTo(LogConfig.ProtocolLevel.BASIC);
     assertThat(c.health()).isEmpty();
+    assertThat(c.resolver()).as("no lookups unless asked").isEqualTo(ResolverConfig.NONE);
 
     PoolConfig pool = c.pools().get("hub");
     assertThat(pool.algorithm()).isEqualTo(Algorithm.ROUND_ROBIN);
@@ -126,6 +127,22 @@ class ConfigLoaderTest {
     assertThat(l.backendTls()).isEqualTo(ListenerConfig.BackendTls.NONE);
     assertThat(l.tls()).isNull();
     assertThat(l.limits()).isEqualTo(ListenerConfig.Limits.DEFAULT);
+  }
+
+  @Test
+  void resolverForms() throws Exception {
+    String rest = "pools: { hub: { backends: [127.0.0.1:10025] } }\nlisteners: { in: { listen: 127.0.0.1:2525, pool: hub } }\n";
+    ResolverConfig system = ConfigLoader.parse("resolver:\n" + rest, "t.yaml").resolver();
+    assertThat(system.enabled()).isTrue();
+    assertThat(system.servers()).as("the system's name servers").isEmpty();
+    assertThat(system.timeout()).isEqualTo(ResolverConfig.DEFAULT_TIMEOUT);
+    ResolverConfig own = ConfigLoader.parse(
+        "resolver: { servers: [127.0.0.53, \"10.0.0.2:5353\", \"::1\", \"[2001:db8::53]:53\"], timeout: 2s }\n" + rest,
+        "t.yaml").resolver();
+    assertThat(own.servers()).containsExactly(new HostPort("127.0.0.53", 53), new HostPort("10.0.0.2", 5353),
+        new HostPort("::1", 53), new HostPort("2001:db8::53", 53));
+    assertThat(own.timeout()).isEqualTo(java.time.Duration.ofSeconds(2));
+    assertThat(own.location()).isEqualTo(new Location("t.yaml", 1, 1));
   }
 
   @Test

@@ -40,7 +40,7 @@ class ListenerRouteTest {
         public void retry(SessionInfo s, Backend backend, String reason, boolean another) {
           retries.add(backend.name() + (another ? " -> another" : " -> none left"));
         }
-      }, null, null);
+      }, null, null, null);
   final SessionInfo info = new SessionInfo("mx", new java.net.InetSocketAddress("127.0.0.1", 2525),
       new java.net.InetSocketAddress("127.0.0.9", 40001));
 

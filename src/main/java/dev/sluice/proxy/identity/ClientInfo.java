@@ -10,8 +10,21 @@ import java.util.Collection;
  *
  * @param helo the client's EHLO/HELO argument, or null when not known (tcp mode)
  * @param login the authenticated user, or null
+ * @param name the client's host name from DNS ({@link ClientName#NOT_LOOKED_UP} when null)
  */
-public record ClientInfo(InetSocketAddress client, InetSocketAddress local, String helo, boolean esmtp, String login) {
+public record ClientInfo(
+    InetSocketAddress client, InetSocketAddress local, String helo, boolean esmtp, String login, ClientName name) {
+
+  public ClientInfo {
+    if (name == null) {
+      name = ClientName.NOT_LOOKED_UP;
+    }
+  }
+
+  /** A client whose host name was not looked up: backends are told it is unavailable. */
+  public ClientInfo(InetSocketAddress client, InetSocketAddress local, String helo, boolean esmtp, String login) {
+    this(client, local, helo, esmtp, login, null);
+  }
 
   /**
    * Longest attribute value Postfix takes in XCLIENT or XFORWARD (its {@code 501 5.5.4 attribute
@@ -21,11 +34,14 @@ public record ClientInfo(InetSocketAddress client, InetSocketAddress local, Stri
   static final int MAX_VALUE = 255;
 
   /**
-   * The XCLIENT command (Postfix XCLIENT_README): the client's address, and of its port, name, HELO
-   * name, protocol and login those the server announced in its EHLO reply ({@code offered}; a server
-   * answers {@code 501} to an attribute it does not know). ADDR is always sent: it is the point.
-   * NAME is {@code [UNAVAILABLE]}: Sluice does no reverse lookups, and a made-up name would mislead
-   * the backend's access checks.
+   * The XCLIENT command (Postfix XCLIENT_README): the client's address, and of its port, name,
+   * reverse name, HELO name, protocol and login those the server announced in its EHLO reply
+   * ({@code offered}; a server answers {@code 501} to an attribute it does not know). ADDR is always
+   * sent: it is the point. NAME is the verified name and REVERSE_NAME the PTR name, each
+   * {@code [UNAVAILABLE]} or {@code [TEMPUNAVAIL]} when DNS has none (never made up: it would
+   * mislead the backend's access checks). REVERSE_NAME is sent on its own because a server given
+   * only NAME takes it for the reverse name too, so a client whose PTR name fails the forward check
+   * would also fail {@code reject_unknown_reverse_client_hostname}, which it passes directly.
    */
   public String xclient(Collection<String> offered) {
     StringBuilder sb = new StringBuilder("XCLIENT");
@@ -49,7 +65,10 @@ public record ClientInfo(InetSocketAddress client, InetSocketAddress local, Stri
       sb.append(" PORT=").append(client.getPort());
     }
     if (offered.contains("NAME")) {
-      sb.append(" NAME=[UNAVAILABLE]");
+      sb.append(" NAME=").append(nameValue(name.name()));
+    }
+    if (xclient && offered.contains("REVERSE_NAME")) {
+      sb.append(" REVERSE_NAME=").append(nameValue(name.reverseName()));
     }
     if (offered.contains("PROTO")) {
       sb.append(" PROTO=").append(esmtp ? "ESMTP" : "SMTP");
@@ -57,6 +76,11 @@ public record ClientInfo(InetSocketAddress client, InetSocketAddress local, Stri
     if (helo != null && offered.contains("HELO")) {
       sb.append(" HELO=").append(helo.length() > MAX_VALUE ? "[UNAVAILABLE]" : Xtext.encode(helo));
     }
+  }
+
+  /** A name or a status value as it goes on the wire (names are DNS names, so xtext leaves them as they are). */
+  private static String nameValue(String value) {
+    return value.startsWith("[") ? value : Xtext.encode(value);
   }
 
   /** ADDR value: IPv6 addresses carry the {@code IPV6:} prefix (RFC 5321 address literal form). */

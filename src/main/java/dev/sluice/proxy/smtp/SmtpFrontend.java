@@ -14,6 +14,8 @@ import dev.sluice.proxy.SessionInfo;
 import dev.sluice.proxy.SessionObserver.Outcome;
 import dev.sluice.proxy.SessionObserver.Stage;
 import dev.sluice.proxy.identity.ClientInfo;
+import dev.sluice.proxy.identity.ClientName;
+import dev.sluice.proxy.identity.ClientNames;
 import dev.sluice.proxy.identity.ProxyHeaders;
 import dev.sluice.proxy.smtp.ClientSession.Step;
 import dev.sluice.proxy.tls.ServerTls;
@@ -113,6 +115,11 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private boolean authJustRefused;
   private BodyRelay body;
   private SessionInfo info;
+  /**
+   * The client's host name, looked up from connect on (with a {@code resolver:} and XCLIENT or
+   * XFORWARD), or null: no lookup. Completes on this session's event loop.
+   */
+  private CompletableFuture<ClientName> clientName;
   /** Backends tried for the MAIL or AUTH being scheduled (one at a time: the session is busy meanwhile). */
   private final List<Backend> tried = new ArrayList<>(4);
   private final Predicate<Backend> alreadyTried = tried::contains;
@@ -179,9 +186,27 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     }
     input = ctx.alloc().buffer(256);
     idleWatch = IdleWatch.start(ctx.executor(), config().limits().idleTimeout(), () -> clientReads, this::idleTimedOut);
+    lookUpClientName();
     send(session.greeting(), Stage.CONNECT);
     ctx.flush();
     ctx.channel().config().setAutoRead(true);
+  }
+
+  /**
+   * Starts the lookup of the client's host name, so it runs while the client greets and says who
+   * the mail is from; the first backend session waits for it (at most the resolver's timeout).
+   */
+  private void lookUpClientName() {
+    ClientNames names = route.clientNames();
+    if (names == null) {
+      return;
+    }
+    clientName = names.lookup(ctx.channel().eventLoop(), info.remote().getAddress());
+    clientName.thenAccept(n -> {
+      if (!clientGone()) { // after the session's end, the protocol log has closed it
+        route.observer().info(info, n.describe());
+      }
+    });
   }
 
   @Override
@@ -1124,7 +1149,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
 
   /** The real client as backends should learn it (XCLIENT, XFORWARD, PROXY). */
   private ClientInfo clientInfo() {
-    return new ClientInfo(info.remote(), info.local(), session.heloName(), session.extended(), null);
+    ClientName name = clientName != null ? clientName.getNow(null) : null;
+    return new ClientInfo(info.remote(), info.local(), session.heloName(), session.extended(), null, name);
   }
 
   private Backend choose() {
@@ -1168,6 +1194,10 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   private CompletableFuture<BackendSession> openSession(Backend b) {
+    if (clientName != null && !clientName.isDone()) {
+      // The name goes in XCLIENT/XFORWARD: wait for it (bounded by the resolver's timeout).
+      return clientName.thenCompose(name -> openSession(b));
+    }
     return BackendSession.open(ctx.channel().eventLoop(), connector, b, config().sourceAddress(), config().clientIdentity(),
             clientInfo(), hostname(), config().backendTls(), route.backendTls(), config().timeouts())
         .thenApply(opened -> {

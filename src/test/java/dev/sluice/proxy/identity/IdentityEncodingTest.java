@@ -58,6 +58,25 @@ class IdentityEncodingTest {
   }
 
   @Test
+  void namesFromDnsGoInNameAndReverseNameWhereOffered() {
+    InetSocketAddress gw = new InetSocketAddress("192.0.2.7", 40000);
+    // What Postfix 3.7 announces to an authorized client.
+    List<String> postfix = List.of("NAME", "ADDR", "PROTO", "HELO", "REVERSE_NAME", "PORT", "LOGIN", "DESTADDR", "DESTPORT");
+    ClientInfo verified = new ClientInfo(gw, null, "gw", true, null, ClientName.verified("mx.gw.example", 60));
+    assertThat(verified.xclient(postfix))
+        .isEqualTo("XCLIENT ADDR=192.0.2.7 PORT=40000 NAME=mx.gw.example REVERSE_NAME=mx.gw.example PROTO=ESMTP HELO=gw");
+    ClientInfo unverified = new ClientInfo(gw, null, "gw", true, null,
+        ClientName.unverified("forged.example", ClientName.UNAVAILABLE_VALUE, "does not resolve back", 60));
+    assertThat(unverified.xclient(List.of("ADDR", "NAME", "REVERSE_NAME")))
+        .isEqualTo("XCLIENT ADDR=192.0.2.7 NAME=[UNAVAILABLE] REVERSE_NAME=forged.example");
+    // XFORWARD has no REVERSE_NAME (XFORWARD_README): the verified name or its status only.
+    assertThat(unverified.xforward(List.of("ADDR", "NAME", "REVERSE_NAME"))).isEqualTo("XFORWARD ADDR=192.0.2.7 NAME=[UNAVAILABLE]");
+    ClientInfo failed = new ClientInfo(gw, null, "gw", true, null, ClientName.temporarilyUnavailable("timed out"));
+    assertThat(failed.xclient(List.of("ADDR", "NAME", "REVERSE_NAME")))
+        .isEqualTo("XCLIENT ADDR=192.0.2.7 NAME=[TEMPUNAVAIL] REVERSE_NAME=[TEMPUNAVAIL]");
+  }
+
+  @Test
   void aHeloNameTooLongForPostfixIsSentAsUnavailable() {
     List<String> all = List.of("ADDR", "HELO");
     String longest = "h".repeat(ClientInfo.MAX_VALUE);

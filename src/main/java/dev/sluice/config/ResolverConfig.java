@@ -1,0 +1,28 @@
+package dev.sluice.config;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The {@code resolver:} section: the DNS servers Sluice asks for its clients' host names, which it
+ * passes to backends as XCLIENT/XFORWARD {@code NAME} (and XCLIENT {@code REVERSE_NAME}). Absent
+ * ({@link #NONE}): no lookups, and backends are told the name is {@code [UNAVAILABLE]}.
+ *
+ * <p>{@code servers} empty means the name servers of the system ({@code /etc/resolv.conf}).
+ * {@code timeout} bounds the whole lookup of one client (PTR, then the forward check of the name).
+ * Immutable.
+ */
+public record ResolverConfig(boolean enabled, List<HostPort> servers, Duration timeout, Location location) {
+  /** Default time one client's lookup may take before its name is {@code [TEMPUNAVAIL]}. */
+  public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(5);
+
+  /** No {@code resolver:} section: no lookups. */
+  public static final ResolverConfig NONE = new ResolverConfig(false, List.of(), DEFAULT_TIMEOUT, Location.NONE);
+
+  /** DNS port, for servers written without one. */
+  public static final int DNS_PORT = 53;
+
+  public ResolverConfig {
+    servers = List.copyOf(servers);
+  }
+}

@@ -1,0 +1,241 @@
+package dev.sluice.proxy.identity;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Expiry;
+import dev.sluice.config.HostPort;
+import dev.sluice.config.ResolverConfig;
+import dev.sluice.proxy.identity.ReverseLookup.Answer;
+import io.netty.channel.AddressedEnvelope;
+import io.netty.channel.ChannelFactory;
+import io.netty.channel.EventLoop;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.handler.codec.dns.DefaultDnsQuestion;
+import io.netty.handler.codec.dns.DefaultDnsRecordDecoder;
+import io.netty.handler.codec.dns.DnsPtrRecord;
+import io.netty.handler.codec.dns.DnsRawRecord;
+import io.netty.handler.codec.dns.DnsRecord;
+import io.netty.handler.codec.dns.DnsRecordType;
+import io.netty.handler.codec.dns.DnsResponse;
+import io.netty.handler.codec.dns.DnsResponseCode;
+import io.netty.handler.codec.dns.DnsSection;
+import io.netty.resolver.dns.DnsNameResolver;
+import io.netty.resolver.dns.DnsNameResolverBuilder;
+import io.netty.resolver.dns.DnsServerAddressStreamProvider;
+import io.netty.resolver.dns.DnsServerAddressStreamProviders;
+import io.netty.resolver.dns.SequentialDnsServerAddressStreamProvider;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+
+/**
+ * Client names from DNS, asked of the servers in the {@code resolver:} section (or the system's)
+ * with Netty's asynchronous resolver: a PTR query, then an A or AAAA query for the name, judged by
+ * {@link ReverseLookup}. One resolver per event loop, so queries and their answers stay on the
+ * session's loop and never block it. Answers are reused for their TTL (at most an hour; a missing
+ * name for a minute; failures not at all), shared by all loops. The whole lookup of one client is
+ * bounded by the configured timeout: past it the name is {@code [TEMPUNAVAIL]}, as Postfix says
+ * when its own lookup times out. Thread-safe.
+ */
+public final class DnsClientNames implements ClientNames {
+
+  /** Clients remembered at most; a gateway farm is thousands, a botnet more than is worth keeping. */
+  static final int MAX_CACHED = 100_000;
+
+  private final ResolverConfig config;
+  private final ChannelFactory<? extends DatagramChannel> channels;
+  private final Map<EventLoop, DnsNameResolver> resolvers = new ConcurrentHashMap<>();
+  private final Cache<InetAddress, ClientName> cache = Caffeine.newBuilder()
+      .maximumSize(MAX_CACHED)
+      .expireAfter(new Expiry<InetAddress, ClientName>() {
+        @Override
+        public long expireAfterCreate(InetAddress key, ClientName value, long currentTime) {
+          return TimeUnit.SECONDS.toNanos(value.ttlSeconds());
+        }
+
+        @Override
+        public long expireAfterUpdate(InetAddress key, ClientName value, long currentTime, long currentDuration) {
+          return expireAfterCreate(key, value, currentTime);
+        }
+
+        @Override
+        public long expireAfterRead(InetAddress key, ClientName value, long currentTime, long currentDuration) {
+          return currentDuration;
+        }
+      })
+      .build();
+  private volatile boolean closed;
+
+  /**
+   * @param config an enabled {@code resolver:} section
+   * @param channels makes UDP channels of the event loops' transport
+   */
+  public DnsClientNames(ResolverConfig config, ChannelFactory<? extends DatagramChannel> channels) {
+    this.config = config;
+    this.channels = channels;
+  }
+
+  /**
+   * Builds the resolvers of {@code loops} now, so the first clients do not wait while the DNS
+   * machinery loads (hundreds of milliseconds, measured, on a busy two-core machine).
+   */
+  public DnsClientNames prepare(Iterable<? extends EventExecutor> loops) {
+    for (EventExecutor e : loops) {
+      if (e instanceof EventLoop loop) {
+        resolvers.computeIfAbsent(loop, this::newResolver);
+      }
+    }
+    return this;
+  }
+
+  @Override
+  public CompletableFuture<ClientName> lookup(EventLoop loop, InetAddress client) {
+    ClientName cached = cache.getIfPresent(client);
+    if (cached != null) {
+      return CompletableFuture.completedFuture(cached);
+    }
+    CompletableFuture<ClientName> result = new CompletableFuture<>();
+    if (closed) {
+      result.complete(ClientName.temporarilyUnavailable("resolver closed"));
+      return result;
+    }
+    long timeout = config.timeout().toMillis();
+    var deadline = loop.schedule(() -> result.complete(ClientName.temporarilyUnavailable(
+        "no answer within " + timeout + " ms")), timeout, TimeUnit.MILLISECONDS);
+    result.whenComplete((name, e) -> deadline.cancel(false));
+    DnsNameResolver resolver = resolvers.computeIfAbsent(loop, this::newResolver);
+    ask(resolver, ReverseLookup.ptrQuestion(client), DnsRecordType.PTR, ptr -> {
+      ReverseLookup.AfterPtr next = ReverseLookup.afterPtr(ptr);
+      if (next instanceof ReverseLookup.Named n) {
+        finish(client, result, n.name());
+      } else if (next instanceof ReverseLookup.Confirm c && !result.isDone()) {
+        DnsRecordType type = client instanceof Inet4Address ? DnsRecordType.A : DnsRecordType.AAAA;
+        ask(resolver, c.name(), type,
+            fwd -> finish(client, result, ReverseLookup.afterForward(client, c.name(), c.ttlSeconds(), fwd)));
+      }
+    });
+    return result;
+  }
+
+  private void finish(InetAddress client, CompletableFuture<ClientName> result, ClientName name) {
+    if (result.complete(name) && name.ttlSeconds() > 0) {
+      cache.put(client, name);
+    }
+  }
+
+  /** Asks {@code name}'s records of {@code type} and hands the answer (never an exception) on. */
+  private static void ask(DnsNameResolver resolver, String name, DnsRecordType type, Consumer<Answer> then) {
+    Future<AddressedEnvelope<DnsResponse, InetSocketAddress>> q;
+    try {
+      q = resolver.query(new DefaultDnsQuestion(name, type));
+    } catch (RuntimeException e) {
+      then.accept(Answer.failed(e.toString()));
+      return;
+    }
+    q.addListener(f -> {
+      if (!f.isSuccess()) {
+        then.accept(Answer.failed(describe(f.cause())));
+        return;
+      }
+      @SuppressWarnings("unchecked")
+      AddressedEnvelope<DnsResponse, InetSocketAddress> envelope =
+          (AddressedEnvelope<DnsResponse, InetSocketAddress>) f.getNow();
+      Answer answer;
+      try {
+        answer = answerOf(envelope.content(), type);
+      } finally {
+        envelope.release();
+      }
+      then.accept(answer);
+    });
+  }
+
+  /** The records of {@code type} in a response's answer section, or why there are none. */
+  static Answer answerOf(DnsResponse response, DnsRecordType type) {
+    DnsResponseCode code = response.code();
+    if (code == DnsResponseCode.NXDOMAIN) {
+      return Answer.notFound("NXDOMAIN");
+    }
+    if (code != DnsResponseCode.NOERROR) {
+      return Answer.failed(code == DnsResponseCode.SERVFAIL ? "SERVFAIL"
+          : code == DnsResponseCode.REFUSED ? "REFUSED" : "response code " + code.intValue());
+    }
+    List<String> values = new ArrayList<>();
+    long ttl = Long.MAX_VALUE;
+    for (int i = 0; i < response.count(DnsSection.ANSWER); i++) {
+      DnsRecord r = response.recordAt(DnsSection.ANSWER, i);
+      if (!r.type().equals(type)) {
+        continue; // a CNAME on the way (RFC 2317 classless delegation), or noise
+      }
+      String value = valueOf(r);
+      if (value != null) {
+        values.add(value);
+        ttl = Math.min(ttl, r.timeToLive());
+      }
+    }
+    return values.isEmpty() ? Answer.notFound("no " + type.name() + " record") : Answer.found(values, ttl);
+  }
+
+  private static String valueOf(DnsRecord r) {
+    if (r instanceof DnsPtrRecord ptr) {
+      return ptr.hostname();
+    }
+    if (!(r instanceof DnsRawRecord raw)) {
+      return null;
+    }
+    if (r.type().equals(DnsRecordType.PTR)) {
+      return DefaultDnsRecordDecoder.decodeName(raw.content().duplicate());
+    }
+    byte[] bytes = new byte[raw.content().readableBytes()];
+    raw.content().getBytes(raw.content().readerIndex(), bytes);
+    try {
+      return bytes.length == 4 || bytes.length == 16 ? InetAddress.getByAddress(bytes).getHostAddress() : null;
+    } catch (UnknownHostException e) {
+      return null;
+    }
+  }
+
+  private static String describe(Throwable t) {
+    if (t instanceof TimeoutException || t.getClass().getSimpleName().contains("Timeout")) {
+      return "timed out";
+    }
+    return t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName();
+  }
+
+  private DnsNameResolver newResolver(EventLoop loop) {
+    DnsServerAddressStreamProvider servers;
+    if (config.servers().isEmpty()) {
+      servers = DnsServerAddressStreamProviders.platformDefault();
+    } else {
+      List<InetSocketAddress> addresses = new ArrayList<>();
+      for (HostPort hp : config.servers()) {
+        addresses.add(hp.toSocketAddress()); // IP literals only (config): no lookup here
+      }
+      servers = new SequentialDnsServerAddressStreamProvider(addresses);
+    }
+    return new DnsNameResolverBuilder(loop)
+        .datagramChannelFactory(channels)
+        .nameServerProvider(servers)
+        .queryTimeoutMillis(config.timeout().toMillis())
+        .recursionDesired(true)
+        .build();
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    resolvers.values().forEach(DnsNameResolver::close);
+    resolvers.clear();
+  }
+}

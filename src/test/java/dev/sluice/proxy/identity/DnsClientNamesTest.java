@@ -1,0 +1,130 @@
+package dev.sluice.proxy.identity;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sluice.config.HostPort;
+import dev.sluice.config.Location;
+import dev.sluice.config.ResolverConfig;
+import dev.sluice.testing.ScriptedDnsServer;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioDatagramChannel;
+import io.netty.handler.codec.dns.DnsResponseCode;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Lookups over UDP against a scripted DNS server on loopback: the answers, the timeout, the cache. */
+class DnsClientNamesTest {
+  EventLoopGroup group;
+  EventLoop loop;
+  ScriptedDnsServer dns;
+  DnsClientNames names;
+
+  @BeforeEach
+  void start() throws Exception {
+    group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    loop = group.next();
+    dns = new ScriptedDnsServer("127.0.0.1")
+        .ptr("127.0.0.77", "mx.gateway.test").address("mx.gateway.test", "127.0.0.77")
+        .ptr("127.0.0.78", "forged.test").address("forged.test", "127.0.0.99")
+        .ptr("127.0.0.80", "flaky.test").fail("flaky.test", DnsResponseCode.SERVFAIL)
+        .fail("127.0.0.81", DnsResponseCode.SERVFAIL)
+        .silent("127.0.0.82")
+        .ptr("2001:db8::7", "v6.gateway.test").address("v6.gateway.test", "127.0.0.7", "2001:db8::7");
+    // Generous: a loaded two-core machine can take a while over the first query's class loading.
+    names = resolver(Duration.ofSeconds(10));
+  }
+
+  DnsClientNames resolver(Duration timeout) {
+    return new DnsClientNames(new ResolverConfig(true, List.of(new HostPort("127.0.0.1", dns.address().getPort())),
+        timeout, Location.NONE), NioDatagramChannel::new);
+  }
+
+  @AfterEach
+  void stop() {
+    names.close();
+    dns.close();
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+  }
+
+  ClientName lookup(String ip) throws Exception {
+    return lookup(names, ip);
+  }
+
+  ClientName lookup(DnsClientNames with, String ip) throws Exception {
+    InetAddress a = InetAddress.getByName(ip);
+    return loop.submit(() -> with.lookup(loop, a)).get().get(30, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void aConfirmedNameIsTheNameAndTheReverseName() throws Exception {
+    ClientName n = lookup("127.0.0.77");
+    assertThat(n.name()).isEqualTo("mx.gateway.test");
+    assertThat(n.reverseName()).isEqualTo("mx.gateway.test");
+    assertThat(dns.questions()).containsExactly("PTR 77.0.0.127.in-addr.arpa", "A mx.gateway.test");
+  }
+
+  @Test
+  void ipv6ClientsAreCheckedAgainstAaaaRecords() throws Exception {
+    assertThat(lookup("2001:db8::7").name()).isEqualTo("v6.gateway.test");
+    assertThat(dns.questions()).last().isEqualTo("AAAA v6.gateway.test");
+  }
+
+  @Test
+  void aPtrNameThatPointsElsewhereIsOnlyTheReverseName() throws Exception {
+    ClientName n = lookup("127.0.0.78");
+    assertThat(n.reason()).isEqualTo("forged.test does not resolve to 127.0.0.78");
+    assertThat(n.name()).isEqualTo("[UNAVAILABLE]");
+    assertThat(n.reverseName()).isEqualTo("forged.test");
+  }
+
+  @Test
+  void noPtrRecordMeansNoName() throws Exception {
+    ClientName n = lookup("127.0.0.79");
+    assertThat(n.name()).isEqualTo("[UNAVAILABLE]");
+    assertThat(n.reverseName()).isEqualTo("[UNAVAILABLE]");
+    assertThat(n.reason()).isEqualTo("no PTR record");
+  }
+
+  @Test
+  void serverFailuresAndSilenceAreTemporary() throws Exception {
+    ClientName servfail = lookup("127.0.0.81");
+    assertThat(servfail.name()).isEqualTo("[TEMPUNAVAIL]");
+    assertThat(servfail.reverseName()).isEqualTo("[TEMPUNAVAIL]");
+    assertThat(servfail.reason()).contains("SERVFAIL");
+    ClientName forwardFails = lookup("127.0.0.80");
+    assertThat(forwardFails.name()).isEqualTo("[TEMPUNAVAIL]");
+    assertThat(forwardFails.reverseName()).isEqualTo("flaky.test");
+    try (DnsClientNames impatient = resolver(Duration.ofMillis(300))) {
+      ClientName silence = lookup(impatient, "127.0.0.82");
+      assertThat(silence.name()).isEqualTo("[TEMPUNAVAIL]");
+      assertThat(silence.reason()).isEqualTo("no answer within 300 ms");
+    }
+  }
+
+  @Test
+  void answersAreReusedForTheirTtlAndFailuresAreAskedAgain() throws Exception {
+    lookup("127.0.0.77");
+    lookup("127.0.0.79");
+    lookup("127.0.0.81");
+    int asked = dns.questions().size();
+    assertThat(lookup("127.0.0.77").name()).isEqualTo("mx.gateway.test");
+    assertThat(lookup("127.0.0.79").reason()).isEqualTo("no PTR record");
+    assertThat(dns.questions()).as("answered from the cache").hasSize(asked);
+    lookup("127.0.0.81");
+    assertThat(dns.questions()).as("a failure is asked again").hasSize(asked + 1);
+  }
+
+  @Test
+  void aClosedResolverAnswersTemporarilyUnavailable() throws Exception {
+    names.close();
+    assertThat(lookup("127.0.0.77").name()).isEqualTo("[TEMPUNAVAIL]");
+  }
+}

@@ -1,0 +1,125 @@
+package dev.sluice.proxy.smtp;
+
+import static dev.sluice.testing.Loopback.client;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sluice.lab.LabSmtpClient;
+import dev.sluice.proxy.SessionInfo;
+import dev.sluice.proxy.SessionObserver;
+import dev.sluice.testing.ScriptedDnsServer;
+import dev.sluice.testing.ScriptedPeer;
+import dev.sluice.testing.SluiceFixture;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * With a {@code resolver:}, backends learn the client's host name through XCLIENT (NAME and
+ * REVERSE_NAME) and XFORWARD (NAME), as Postfix would have named the client itself; without one,
+ * and when DNS is slow, they are told the name is unavailable, and the mail goes through anyway.
+ */
+class ClientNameRelayTest {
+  static final Duration TIMEOUT = Duration.ofSeconds(20);
+  ScriptedDnsServer dns;
+  ScriptedPeer backend;
+  SluiceFixture sluice;
+  final List<String> infos = new CopyOnWriteArrayList<>();
+
+  @BeforeEach
+  void start() throws Exception {
+    dns = new ScriptedDnsServer("127.0.0.1")
+        .ptr("127.0.0.77", "mx.gateway.test").address("mx.gateway.test", "127.0.0.77")
+        .ptr("127.0.0.78", "forged.test").address("forged.test", "127.0.0.99")
+        .silent("127.0.0.79");
+    // Offers XCLIENT as Postfix 3.7 does, to probes and sessions alike; XFORWARD too.
+    backend = new ScriptedPeer(c -> {
+      c.say("220 mx.scripted ESMTP");
+      c.hearUntil("EHLO");
+      c.say("250-mx.scripted").say("250-XFORWARD NAME ADDR PROTO HELO")
+          .say("250 XCLIENT NAME ADDR PROTO HELO REVERSE_NAME PORT LOGIN DESTADDR DESTPORT");
+      String line = c.hear();
+      if (line != null && line.startsWith("XCLIENT")) {
+        c.say("220 mx.scripted ESMTP");
+      } else if (line != null) {
+        c.say("250 2.0.0 Ok"); // XFORWARD, or the probe's MAIL FROM
+      }
+      c.serveRest();
+    });
+  }
+
+  void startSluice(String resolver) throws Exception {
+    sluice = SluiceFixture.start("""
+        %s
+        pools:
+          p: { backends: [ "127.0.0.1:%d" ] }
+        listeners:
+          xclient:  { listen: "127.0.0.1:0", mode: smtp, pool: p, hostname: mx.test, client_identity: xclient }
+          xforward: { listen: "127.0.0.2:0", mode: smtp, pool: p, hostname: mx.test, client_identity: xforward }
+        """.formatted(resolver, backend.port()), new SessionObserver() {
+          @Override
+          public void info(SessionInfo s, String text) {
+            infos.add(s.remote().getAddress().getHostAddress() + " " + text);
+          }
+        });
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    if (sluice != null) {
+      sluice.close();
+    }
+    backend.close();
+    dns.close();
+  }
+
+  void send(String listener, int clientHost) throws Exception {
+    try (LabSmtpClient c = LabSmtpClient.connect(sluice.address(listener), client(clientHost), TIMEOUT)) {
+      c.command("EHLO gateway.test");
+      assertThat(c.send("a@internet.example", "b@corp.example", "Subject: hi\n\nbody\n").code()).isEqualTo(250);
+    }
+  }
+
+  List<String> sent(String command, int clientHost) {
+    return backend.received().stream().filter(l -> l.startsWith(command + " ADDR=127.0.0." + clientHost + " ")).toList();
+  }
+
+  @Test
+  void aVerifiedNameReachesTheBackendAsNameAndReverseName() throws Exception {
+    startSluice("resolver: { servers: [ \"127.0.0.1:" + dns.address().getPort() + "\" ], timeout: 20s }");
+    send("xclient", 77);
+    assertThat(sent("XCLIENT", 77)).singleElement().satisfies(l -> assertThat(l)
+        .contains(" NAME=mx.gateway.test ", " REVERSE_NAME=mx.gateway.test ", " HELO=gateway.test"));
+    send("xforward", 77);
+    assertThat(sent("XFORWARD", 77)).singleElement().satisfies(l -> assertThat(l).contains(" NAME=mx.gateway.test "));
+    assertThat(infos).contains("127.0.0.77 client name mx.gateway.test");
+  }
+
+  @Test
+  void aPtrNameThatDoesNotResolveBackIsOnlyTheReverseName() throws Exception {
+    startSluice("resolver: { servers: [ \"127.0.0.1:" + dns.address().getPort() + "\" ], timeout: 20s }");
+    send("xclient", 78);
+    assertThat(sent("XCLIENT", 78)).singleElement().satisfies(l -> assertThat(l)
+        .contains(" NAME=[UNAVAILABLE] ", " REVERSE_NAME=forged.test "));
+    assertThat(infos).contains("127.0.0.78 client name unknown (PTR forged.test): forged.test does not resolve to 127.0.0.78");
+  }
+
+  @Test
+  void aResolverThatDoesNotAnswerInTimeMakesTheNameTemporarilyUnavailableAndTheMailStillGoes() throws Exception {
+    startSluice("resolver: { servers: [ \"127.0.0.1:" + dns.address().getPort() + "\" ], timeout: 300ms }");
+    send("xclient", 79);
+    assertThat(sent("XCLIENT", 79)).singleElement().satisfies(l -> assertThat(l)
+        .contains(" NAME=[TEMPUNAVAIL] ", " REVERSE_NAME=[TEMPUNAVAIL] "));
+  }
+
+  @Test
+  void withoutAResolverNoQuestionIsAskedAndTheNameIsUnavailable() throws Exception {
+    startSluice("");
+    send("xclient", 77);
+    assertThat(sent("XCLIENT", 77)).singleElement().satisfies(l -> assertThat(l)
+        .contains(" NAME=[UNAVAILABLE] ", " REVERSE_NAME=[UNAVAILABLE] "));
+    assertThat(dns.questions()).isEmpty();
+  }
+}

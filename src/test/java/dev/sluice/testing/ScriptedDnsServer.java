@@ -1,0 +1,158 @@
+package dev.sluice.testing;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioDatagramChannel;
+import io.netty.handler.codec.dns.DatagramDnsQuery;
+import io.netty.handler.codec.dns.DatagramDnsQueryDecoder;
+import io.netty.handler.codec.dns.DatagramDnsResponse;
+import io.netty.handler.codec.dns.DatagramDnsResponseEncoder;
+import io.netty.handler.codec.dns.DefaultDnsPtrRecord;
+import io.netty.handler.codec.dns.DefaultDnsQuestion;
+import io.netty.handler.codec.dns.DefaultDnsRawRecord;
+import io.netty.handler.codec.dns.DnsQuestion;
+import io.netty.handler.codec.dns.DnsRecordType;
+import io.netty.handler.codec.dns.DnsResponseCode;
+import io.netty.handler.codec.dns.DnsSection;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * A DNS server on UDP loopback that answers from a script: PTR and A/AAAA records by name, a
+ * response code (SERVFAIL, REFUSED) for names told to fail, silence for names told to time out,
+ * NXDOMAIN for the rest. Records every question, so tests can count queries (and see caching).
+ * For unit tests of Sluice's own lookups; the integration tests ask dnsmasq.
+ */
+public final class ScriptedDnsServer implements AutoCloseable {
+  private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+  private final Channel channel;
+  private final Map<String, List<String>> ptr = new ConcurrentHashMap<>();
+  private final Map<String, List<String>> addresses = new ConcurrentHashMap<>();
+  private final Map<String, DnsResponseCode> failing = new ConcurrentHashMap<>();
+  private final Map<String, Boolean> silent = new ConcurrentHashMap<>();
+  private final List<String> questions = new CopyOnWriteArrayList<>();
+  private volatile long ttl = 300;
+
+  public ScriptedDnsServer(String bindAddress) throws InterruptedException {
+    channel = new Bootstrap().group(group).channel(NioDatagramChannel.class)
+        .handler(new io.netty.channel.ChannelInitializer<NioDatagramChannel>() {
+          @Override
+          protected void initChannel(NioDatagramChannel ch) {
+            ch.pipeline().addLast(new DatagramDnsQueryDecoder(), new DatagramDnsResponseEncoder(), new Answerer());
+          }
+        })
+        .bind(bindAddress, 0).sync().channel();
+  }
+
+  /** Where to send queries. */
+  public InetSocketAddress address() {
+    return (InetSocketAddress) channel.localAddress();
+  }
+
+  /** {@code address}'s PTR record names {@code name}. */
+  public ScriptedDnsServer ptr(String address, String name) {
+    try {
+      ptr.put(dev.sluice.proxy.identity.ReverseLookup.ptrQuestion(InetAddress.getByName(address)), List.of(name));
+    } catch (java.net.UnknownHostException e) {
+      throw new IllegalArgumentException(e);
+    }
+    return this;
+  }
+
+  /** {@code name} has these A/AAAA addresses. */
+  public ScriptedDnsServer address(String name, String... ips) {
+    addresses.put(key(name), List.of(ips));
+    return this;
+  }
+
+  /** Questions about {@code name} (a host name, or a client address for its PTR) get {@code code}. */
+  public ScriptedDnsServer fail(String nameOrAddress, DnsResponseCode code) {
+    failing.put(questionKey(nameOrAddress), code);
+    return this;
+  }
+
+  /** Questions about {@code name} (or a client address) are never answered. */
+  public ScriptedDnsServer silent(String nameOrAddress) {
+    silent.put(questionKey(nameOrAddress), true);
+    return this;
+  }
+
+  /** TTL of the records served from now on. */
+  public ScriptedDnsServer ttl(long seconds) {
+    this.ttl = seconds;
+    return this;
+  }
+
+  /** Every question so far, as {@code TYPE name}. */
+  public List<String> questions() {
+    return List.copyOf(questions);
+  }
+
+  private static String questionKey(String nameOrAddress) {
+    if (nameOrAddress.chars().allMatch(c -> Character.isDigit(c) || c == '.') || nameOrAddress.contains(":")) {
+      try {
+        return dev.sluice.proxy.identity.ReverseLookup.ptrQuestion(InetAddress.getByName(nameOrAddress));
+      } catch (java.net.UnknownHostException e) {
+        throw new IllegalArgumentException(e);
+      }
+    }
+    return key(nameOrAddress);
+  }
+
+  private static String key(String name) {
+    String n = name.toLowerCase(Locale.ROOT);
+    return n.endsWith(".") ? n.substring(0, n.length() - 1) : n;
+  }
+
+  private final class Answerer extends SimpleChannelInboundHandler<DatagramDnsQuery> {
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, DatagramDnsQuery query) throws Exception {
+      DnsQuestion q = query.recordAt(DnsSection.QUESTION);
+      String name = key(q.name());
+      questions.add(q.type().name() + " " + name);
+      if (silent.containsKey(name)) {
+        return;
+      }
+      DnsResponseCode code = failing.get(name);
+      DatagramDnsResponse response = new DatagramDnsResponse(query.recipient(), query.sender(), query.id());
+      response.setRecursionAvailable(true);
+      response.addRecord(DnsSection.QUESTION, new DefaultDnsQuestion(q.name(), q.type()));
+      if (code != null) {
+        response.setCode(code);
+      } else if (q.type().equals(DnsRecordType.PTR) && ptr.containsKey(name)) {
+        for (String target : ptr.get(name)) {
+          response.addRecord(DnsSection.ANSWER, new DefaultDnsPtrRecord(q.name(), 1, ttl, target + "."));
+        }
+      } else if (addresses.containsKey(name)) {
+        int wanted = q.type().equals(DnsRecordType.AAAA) ? 16 : 4;
+        for (String ip : addresses.get(name)) {
+          byte[] raw = InetAddress.getByName(ip).getAddress();
+          if (raw.length == wanted) {
+            response.addRecord(DnsSection.ANSWER, new DefaultDnsRawRecord(q.name(), q.type(), ttl, Unpooled.wrappedBuffer(raw)));
+          }
+        }
+        // A name with addresses of the other family only: NOERROR with no data (RFC 2308 NODATA).
+      } else if (!ptr.containsKey(name)) {
+        response.setCode(DnsResponseCode.NXDOMAIN);
+      }
+      ctx.writeAndFlush(response);
+    }
+  }
+
+  @Override
+  public void close() {
+    channel.close().syncUninterruptibly();
+    group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+  }
+}
