@@ -9,7 +9,7 @@ import java.util.List;
  * disable and re-weight backends and reload the configuration, so anyone who reaches it controls
  * mail flow.
  */
-final class AdminTokenRule extends Rule {
+final class AdminTokenRule extends ConfigRule {
   AdminTokenRule() {
     super("SL007", Severity.ERROR, Pitfall.GENERAL, "admin API without token");
   }

@@ -6,11 +6,12 @@ import java.util.Comparator;
 import java.util.List;
 
 /**
- * Audits a configuration for the seed's pitfalls (DESIGN §1, §7): runs every {@link Rule} and
- * returns their findings, acknowledged ones included (marked), most severe first, then in file
- * order. Pure: reads nothing but the given config, resolves no names, opens no files. The one fact
- * from outside the file, where a listener without {@code source_address} connects from, comes in
- * as a {@link DefaultSource} function ({@code sluice audit} asks the kernel's routing table).
+ * Audits a configuration for the seed's pitfalls (DESIGN §1, §7): runs every {@link ConfigRule}
+ * once, then SL022 on their findings, and returns all findings, acknowledged ones included
+ * (marked), most severe first, then in file order. Pure: reads nothing but the given config,
+ * resolves no names, opens no files. The one fact from outside the file, where a listener without
+ * {@code source_address} connects from, comes in as a {@link DefaultSource} function ({@code
+ * sluice audit} asks the kernel's routing table).
  */
 public final class Auditor {
   /** Every rule, in code order, knowing no routes ({@link DefaultSource#UNKNOWN}). */
@@ -22,7 +23,15 @@ public final class Auditor {
    * acknowledgements by the others' findings. A code, once published, never changes meaning.
    */
   public static List<Rule> rules(DefaultSource routes) {
-    List<Rule> checks = List.of(
+    List<ConfigRule> checks = checks(routes);
+    List<Rule> all = new ArrayList<>(checks);
+    all.add(new UnusedAcknowledgementRule(checks, routes != DefaultSource.UNKNOWN));
+    return List.copyOf(all);
+  }
+
+  /** The rules that judge the configuration alone: every rule but SL022, in code order. */
+  private static List<ConfigRule> checks(DefaultSource routes) {
+    return List.of(
         new OpenRelayRule(routes),
         new ClientIdentityRule(),
         new ShallowHealthRule(),
@@ -44,9 +53,6 @@ public final class Auditor {
         new TwoPopulationsRule(routes),
         new PlainAuthRule(),
         new BackendAuthRule());
-    List<Rule> all = new ArrayList<>(checks);
-    all.add(new UnusedAcknowledgementRule(checks, routes != DefaultSource.UNKNOWN));
-    return List.copyOf(all);
   }
 
   /** Exit status with an unacknowledged error. */
@@ -74,10 +80,21 @@ public final class Auditor {
    * listener without {@code source_address} connects from where {@code routes} says.
    */
   public static List<Finding> audit(SluiceConfig config, DefaultSource routes) {
-    List<Finding> all = new ArrayList<>();
-    for (Rule rule : rules(routes)) {
-      all.addAll(rule.check(config));
+    return audit(config, checks(routes), routes != DefaultSource.UNKNOWN);
+  }
+
+  /**
+   * Runs each of {@code checks} once, then SL022 on their findings; {@code routesKnown}: whether
+   * {@code checks} were given the host's routes. Package-private so tests can audit with their own
+   * rules.
+   */
+  static List<Finding> audit(SluiceConfig config, List<? extends ConfigRule> checks, boolean routesKnown) {
+    List<Finding> found = new ArrayList<>();
+    for (ConfigRule rule : checks) {
+      found.addAll(rule.check(config));
     }
+    List<Finding> all = new ArrayList<>(found);
+    all.addAll(new UnusedAcknowledgementRule(checks, routesKnown).check(config, found));
     all.sort(ORDER);
     return List.copyOf(all);
   }

@@ -23,7 +23,7 @@ import java.util.Set;
  * count. A backend written as a host name does: nothing is resolved, so the audit cannot tell that
  * it points here. {@code backend_tls: require} with {@code backend_tls_verify: false} is SL018's.
  */
-final class BackendAuthRule extends Rule {
+final class BackendAuthRule extends ConfigRule {
   BackendAuthRule() {
     super("SL021", Severity.ERROR, Pitfall.GENERAL, "AUTH relayed in plain text");
   }

@@ -9,7 +9,7 @@ import java.util.List;
  * SL018: {@code backend_tls_verify: false}. The switch exists for labs with throwaway certificates;
  * in production it lets anyone on the path between Sluice and its servers read and alter mail.
  */
-final class BackendTlsVerifyRule extends Rule {
+final class BackendTlsVerifyRule extends ConfigRule {
   BackendTlsVerifyRule() {
     super("SL018", Severity.WARNING, Pitfall.GENERAL, "backend TLS not verified");
   }

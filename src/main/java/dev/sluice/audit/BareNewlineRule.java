@@ -11,7 +11,7 @@ import java.util.List;
  * SL011: {@code bare_newline: normalize} on an external listener. Bare CR or LF from the internet is
  * a broken client or an SMTP smuggling attempt; normalize repairs instead of refusing it.
  */
-final class BareNewlineRule extends Rule {
+final class BareNewlineRule extends ConfigRule {
   BareNewlineRule() {
     super("SL011", Severity.INFO, Pitfall.GENERAL, "lenient framing");
   }

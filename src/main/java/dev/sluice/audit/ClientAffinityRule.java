@@ -17,7 +17,7 @@ import java.util.List;
  * <p>Reported at the listener, not the pool: the same pool may rightly use affinity for internal
  * clients, and the fix is then a separate pool for the external listener.
  */
-final class ClientAffinityRule extends Rule {
+final class ClientAffinityRule extends ConfigRule {
   ClientAffinityRule() {
     super("SL005", Severity.WARNING, Pitfall.SCHEDULING_VS_PERSISTENCE, "gateway imbalance");
   }

@@ -11,7 +11,7 @@ import java.util.List;
  * SL002: an external listener with {@code client_identity: none}. The servers see only Sluice's
  * address, which is source NAT with all its consequences (seed pitfall 3).
  */
-final class ClientIdentityRule extends Rule {
+final class ClientIdentityRule extends ConfigRule {
   ClientIdentityRule() {
     super("SL002", Severity.WARNING, Pitfall.SOURCE_NAT, "client address hidden");
   }

@@ -12,7 +12,7 @@ import java.util.Map;
  * case-insensitive). That server gets the share of both entries: an uneven weighting by accident
  * (seed pitfall 1). Reported at the second entry; it may be acknowledged there or on its pool.
  */
-final class DuplicateBackendRule extends Rule {
+final class DuplicateBackendRule extends ConfigRule {
   DuplicateBackendRule() {
     super("SL017", Severity.WARNING, Pitfall.WEIGHTS, "duplicate backend");
   }

@@ -11,7 +11,7 @@ import java.util.List;
  * client itself, so the servers' STARTTLS never reaches it. A tcp-mode listener is not reported:
  * its bytes, STARTTLS included, go through to the servers, whose TLS the audit cannot see.
  */
-final class ExternalTlsRule extends Rule {
+final class ExternalTlsRule extends ConfigRule {
   ExternalTlsRule() {
     super("SL006", Severity.WARNING, Pitfall.GENERAL, "no TLS");
   }

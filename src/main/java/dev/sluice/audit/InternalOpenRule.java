@@ -11,7 +11,7 @@ import java.util.List;
  * anyone who reaches it can relay through them (seed pitfall 5). A listener bound to a loopback
  * address is not reported: only the host itself can reach it.
  */
-final class InternalOpenRule extends Rule {
+final class InternalOpenRule extends ConfigRule {
   InternalOpenRule() {
     super("SL014", Severity.ERROR, Pitfall.OPEN_RELAY, "internal listener open to the internet");
   }

@@ -10,7 +10,7 @@ import java.util.List;
  * SL010: {@code retries: 0} on an external smtp listener. A busy server's 4xx then goes straight to
  * the internet sender instead of the next server (seed pitfall 4: back pressure reaches the sender).
  */
-final class NoRetriesRule extends Rule {
+final class NoRetriesRule extends ConfigRule {
   NoRetriesRule() {
     super("SL010", Severity.WARNING, Pitfall.SHALLOW_HEALTH, "no retries");
   }

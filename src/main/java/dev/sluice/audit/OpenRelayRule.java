@@ -22,7 +22,7 @@ import java.util.List;
  * falls back to sending as itself when the server refuses the identity. {@code xforward} does not
  * count: it only changes what the server logs.
  */
-final class OpenRelayRule extends Rule {
+final class OpenRelayRule extends ConfigRule {
   private final DefaultSource routes;
 
   /** {@code routes}: where a listener without {@code source_address} connects from. */

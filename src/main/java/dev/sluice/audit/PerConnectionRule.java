@@ -12,7 +12,7 @@ import java.util.List;
  * balance: connection}). A gateway sends many messages over one long connection, so they all land
  * on one server whatever the algorithm (seed pitfall 2).
  */
-final class PerConnectionRule extends Rule {
+final class PerConnectionRule extends ConfigRule {
   PerConnectionRule() {
     super("SL009", Severity.WARNING, Pitfall.SCHEDULING_VS_PERSISTENCE, "per-connection balancing");
   }

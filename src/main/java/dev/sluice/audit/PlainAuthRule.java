@@ -15,7 +15,7 @@ import java.util.List;
  * password crosses a network either way), except on a loopback listener, which only the host
  * itself reaches.
  */
-final class PlainAuthRule extends Rule {
+final class PlainAuthRule extends ConfigRule {
   PlainAuthRule() {
     super("SL020", Severity.ERROR, Pitfall.GENERAL, "AUTH in plain text");
   }

@@ -10,7 +10,7 @@ import java.util.List;
  * by load is then probed back to back and one slow reply more marks it down, so the pool flaps
  * exactly when it is busy.
  */
-final class ProbeTimingRule extends Rule {
+final class ProbeTimingRule extends ConfigRule {
   ProbeTimingRule() {
     super("SL012", Severity.INFO, Pitfall.SHALLOW_HEALTH, "probe timeout close to interval");
   }

@@ -11,7 +11,7 @@ import java.util.List;
  * servers) as that host (seed pitfall 5). On an internal listener that is an open relay outright:
  * the forged address is exactly what {@code allow} and the servers' relay rules trust.
  */
-final class ProxyFromAnywhereRule extends Rule {
+final class ProxyFromAnywhereRule extends ConfigRule {
   ProxyFromAnywhereRule() {
     super("SL015", Severity.ERROR, Pitfall.OPEN_RELAY, "client address can be forged");
   }

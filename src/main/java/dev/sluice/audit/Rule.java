@@ -17,9 +17,10 @@ import java.util.SortedMap;
 import java.util.TreeMap;
 
 /**
- * One audit check with a stable code. A subclass looks at a whole {@link SluiceConfig} and reports
- * through {@link #finding}, naming the {@link Target} each finding is about; {@code finding} fills
- * in what every finding of the rule shares and decides whether it is acknowledged.
+ * One audit check with a stable code. Most look at a whole {@link SluiceConfig} ({@link ConfigRule});
+ * SL022 ({@link UnusedAcknowledgementRule}) looks at what those found. Either reports through
+ * {@link #finding}, naming the {@link Target} each finding is about; {@code finding} fills in what
+ * every finding of the rule shares and decides whether it is acknowledged.
  *
  * <p>Rules are pure and stateless: the same configuration always gives the same findings.
  */
@@ -35,16 +36,6 @@ public abstract class Rule {
     this.pitfall = pitfall;
     this.name = name;
   }
-
-  /** The findings of this rule on {@code config}, in file order. */
-  public final List<Finding> check(SluiceConfig config) {
-    List<Finding> out = new ArrayList<>();
-    check(config, out);
-    return out;
-  }
-
-  /** Adds one finding to {@code out} for each place in {@code config} where the rule applies. */
-  protected abstract void check(SluiceConfig config, List<Finding> out);
 
   public final String code() {
     return code;

@@ -10,7 +10,7 @@ import java.util.Locale;
  * SL003: a health profile that stops before {@code mail_from}. Back pressure shows only at MAIL
  * FROM, so such a probe keeps a refusing server UP (seed pitfall 4).
  */
-final class ShallowHealthRule extends Rule {
+final class ShallowHealthRule extends ConfigRule {
   ShallowHealthRule() {
     super("SL003", Severity.WARNING, Pitfall.SHALLOW_HEALTH, "health probe blind to back pressure");
   }

@@ -12,7 +12,7 @@ import java.util.stream.Collectors;
  * unset counts: both use the built-in default). Exchange applies back pressure to external senders
  * first, so one probe sender cannot judge a server correctly for both zones (seed pitfall 4).
  */
-final class SharedProfileRule extends Rule {
+final class SharedProfileRule extends ConfigRule {
   SharedProfileRule() {
     super("SL016", Severity.INFO, Pitfall.SHALLOW_HEALTH, "one health profile for both zones");
   }

@@ -12,7 +12,7 @@ import java.util.stream.Collectors;
  * so that one server takes all the mail (seed pitfall 1: a preferred server by priority). Reported
  * at that backend; it may be acknowledged there or on its pool.
  */
-final class SingleActiveRule extends Rule {
+final class SingleActiveRule extends ConfigRule {
   SingleActiveRule() {
     super("SL013", Severity.WARNING, Pitfall.WEIGHTS, "one server takes all the mail");
   }

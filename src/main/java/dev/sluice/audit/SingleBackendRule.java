@@ -8,7 +8,7 @@ import java.util.List;
  * SL008: a pool with a single backend. Balancing adds a hop without adding availability: when that
  * server is down or under back pressure, every message is deferred until it recovers.
  */
-final class SingleBackendRule extends Rule {
+final class SingleBackendRule extends ConfigRule {
   SingleBackendRule() {
     super("SL008", Severity.WARNING, Pitfall.GENERAL, "no redundancy");
   }

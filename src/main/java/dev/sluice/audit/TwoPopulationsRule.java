@@ -23,7 +23,7 @@ import java.util.stream.Collectors;
  * or both only chosen networks, serve one population as far as the internet is concerned and are
  * not reported. An internal narrow listener is SL001's, an internal open one SL014's.
  */
-final class TwoPopulationsRule extends Rule {
+final class TwoPopulationsRule extends ConfigRule {
   private final DefaultSource routes;
 
   /** {@code routes}: where a listener without {@code source_address} connects from. */

@@ -15,7 +15,7 @@ import java.util.stream.Collectors;
  * mail (seed pitfall 1). The finding prints every backend's expected share within its tier
  * (weight / sum of the tier's weights) and names the tiers that get traffic only on failure.
  */
-final class UnevenWeightsRule extends Rule {
+final class UnevenWeightsRule extends ConfigRule {
   UnevenWeightsRule() {
     super("SL004", Severity.WARNING, Pitfall.WEIGHTS, "uneven weights");
   }

@@ -17,37 +17,39 @@ import java.util.stream.Collectors;
  * Left in place, a stale entry would silently accept the finding if it came back one day, for a
  * reason nobody weighed. Reported at the entry itself.
  *
- * <p>Judged against the findings of the other rules on the same configuration. An entry for a rule
- * that depends on the host's routes ({@link Rule#readsRoutes}) is not judged when the audit knows
- * no routes: its finding may fire on the host the file is meant for. {@code acknowledge: [SL022]} is
- * never reported (it would have to silence itself to count as used); on an object it keeps that
- * object's unused entries, say for a file shared by hosts where they do apply.
+ * <p>Judged against the findings the other rules made in the same audit, which {@link Auditor}
+ * passes in: running those rules again here would double the audit's work and its route lookups.
+ * An entry for a rule that depends on the host's routes ({@link Rule#readsRoutes}) is not judged
+ * when the audit knows no routes: its finding may fire on the host the file is meant for. {@code
+ * acknowledge: [SL022]} is never reported (it would have to silence itself to count as used); on an
+ * object it keeps that object's unused entries, say for a file shared by hosts where they do apply.
  */
 final class UnusedAcknowledgementRule extends Rule {
-  private final List<Rule> others;
+  private final Map<String, Rule> others = new LinkedHashMap<>();
   private final boolean routesKnown;
 
   /**
    * {@code others}: the rules whose findings an acknowledgement may silence; {@code routesKnown}:
    * whether they were given the host's routes.
    */
-  UnusedAcknowledgementRule(List<Rule> others, boolean routesKnown) {
+  UnusedAcknowledgementRule(List<? extends Rule> others, boolean routesKnown) {
     super("SL022", Severity.INFO, Pitfall.GENERAL, "unused acknowledgement");
-    this.others = List.copyOf(others);
+    if (others.isEmpty()) {
+      throw new IllegalArgumentException("SL022 judges the findings of other rules; none given");
+    }
+    others.forEach(r -> this.others.put(r.code(), r));
     this.routesKnown = routesKnown;
   }
 
-  @Override
-  protected void check(SluiceConfig c, List<Finding> out) {
-    Map<String, Rule> rules = new LinkedHashMap<>();
-    List<Finding> findings = new ArrayList<>();
-    for (Rule r : others) {
-      rules.put(r.code(), r);
-      findings.addAll(r.check(c));
-    }
+  /**
+   * The unused acknowledgements of {@code c}, in file order; {@code findings}: what the other rules
+   * found on {@code c}, acknowledged or not.
+   */
+  List<Finding> check(SluiceConfig c, List<Finding> findings) {
+    List<Finding> out = new ArrayList<>();
     for (Target t : Target.all(c)) {
       t.acknowledge().forEach((ack, at) -> {
-        Rule rule = rules.get(ack);
+        Rule rule = others.get(ack);
         if (ack.equals(code()) || rule != null && rule.readsRoutes() && !routesKnown) {
           return;
         }
@@ -63,6 +65,7 @@ final class UnusedAcknowledgementRule extends Rule {
         out.add(unused(t, ack, at, rule, where));
       });
     }
+    return out;
   }
 
   /** The finding for {@code ack} on {@code t}, written at {@code at}; {@code where} its findings are instead. */
@@ -72,7 +75,7 @@ final class UnusedAcknowledgementRule extends Rule {
         + "for a reason nobody weighed, and stale ones pile up until nobody knows which still matter.";
     if (rule == null) {
       return finding(t, at, detail,
-          "No audit rule has the code " + ack + " (they run from " + others.get(0).code() + " to " + code()
+          "No audit rule has the code " + ack + " (they run from " + others.keySet().iterator().next() + " to " + code()
               + ", see docs/audit.md), so the entry accepts nothing; perhaps a typo for the finding meant." + why,
           "Correct the code, or remove " + ack + " from the acknowledge list of " + t + ".");
     }

@@ -25,7 +25,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code sluice audit -c FILE [--json]}: checks a configuration for the seed's pitfalls (DESIGN
- * §7, docs/audit.md). Prints each unacknowledged finding as a block (code, severity, file:line,
+ * §7, docs/audit.md). Prints each unacknowledged finding as a block (code, severity, file:line:col,
  * title, then the explanation and the fix indented) and a summary line that also counts the
  * acknowledged ones; {@code --json} prints all findings, acknowledged ones marked.
  *
@@ -94,7 +94,7 @@ public final class AuditCommand implements Callable<Integer> {
         continue; // counted in the summary; --json lists them
       }
       sb.append(f.code()).append(' ').append(f.severity()).append(' ')
-          .append(f.location().file()).append(':').append(f.location().line()).append(' ')
+          .append(f.location()).append(' ') // file:line:col, as sluice check prints config errors
           .append(f.title()).append(" [").append(f.pitfall()).append("]\n");
       wrap(sb, f.explanation(), INDENT);
       wrap(sb, "fix: " + f.fix(), INDENT);

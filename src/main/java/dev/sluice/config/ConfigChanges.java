@@ -4,6 +4,7 @@ import java.lang.reflect.RecordComponent;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -15,17 +16,13 @@ import java.util.Set;
 /**
  * What a reload changes, in words for the log and the reload API: health profiles, pools and
  * their settings, backends and their weight, priority or address, listeners and their settings.
- * Where each thing stands in the file does not count. The admin endpoint and the protocol log are
+ * Where each thing stands in the file does not count, at any depth (a listener's {@code tls} paths
+ * carry their positions too). The admin endpoint and the protocol log are
  * read at start only; their changes are listed with that said. Listeners that are added, removed or moved
  * to another address are reported by the reload itself, which binds them; this lists what changed
  * inside the ones that stay. Pure and stateless.
  */
 public final class ConfigChanges {
-  /** Record components that say where, not what. */
-  private static final Set<String> POSITION = Set.of("location");
-  /** The audit codes accepted on purpose, each with where it is written. */
-  private static final String ACKNOWLEDGE = "acknowledge";
-
   private ConfigChanges() {}
 
   /** One line per change, e.g. {@code backend hub/b: weight 1 -> 3}; empty when nothing changed. */
@@ -78,12 +75,12 @@ public final class ConfigChanges {
   private static void describe(List<String> out, String what, Record before, Record after, Set<String> ignore) {
     List<String> changed = new ArrayList<>();
     for (RecordComponent c : before.getClass().getRecordComponents()) {
-      if (POSITION.contains(c.getName()) || ignore.contains(c.getName())) {
+      if (isPosition(c) || ignore.contains(c.getName())) {
         continue;
       }
       Object a = value(c, before);
       Object b = value(c, after);
-      if (!same(a, b)) {
+      if (!same(settings(a), settings(b))) {
         String name = snake(c.getName());
         changed.add(simple(a) && simple(b) ? name + " " + text(a) + " -> " + text(b) : name + " changed");
       }
@@ -101,16 +98,64 @@ public final class ConfigChanges {
     return Objects.equals(a, b);
   }
 
-  /** The component's value; of {@code acknowledge}, the codes only (where each is written does not count). */
   private static Object value(RecordComponent c, Record r) {
-    Object v;
     try {
-      v = c.getAccessor().invoke(r);
+      return c.getAccessor().invoke(r);
     } catch (ReflectiveOperationException e) {
       throw new IllegalStateException(e);
     }
-    return ACKNOWLEDGE.equals(c.getName()) && v instanceof Map<?, ?> m ? m.keySet() : v;
   }
+
+  /**
+   * Whether the component says where something is written ({@code location}, a listener's {@code
+   * tls} paths' {@code certAt} and {@code keyAt}), not what it is. Told by type, so a position added
+   * to any record later cannot turn moved lines into a reported change.
+   */
+  private static boolean isPosition(RecordComponent c) {
+    return c.getType() == Location.class;
+  }
+
+  /**
+   * {@code v} for comparison, positions left out at any depth: a nested record (a listener's {@code
+   * tls}) becomes its type and its other components' settings; a map keeps its keys with their
+   * values' settings, so {@code acknowledge} compares as codes, whatever line each is written on.
+   */
+  private static Object settings(Object v) {
+    if (v instanceof Location) {
+      return null;
+    }
+    if (v instanceof Record r) {
+      List<Object> values = new ArrayList<>();
+      for (RecordComponent c : r.getClass().getRecordComponents()) {
+        if (!isPosition(c)) {
+          values.add(settings(value(c, r)));
+        }
+      }
+      return new Settings(r.getClass(), values);
+    }
+    if (v instanceof Map<?, ?> m) {
+      Map<Object, Object> out = new HashMap<>();
+      m.forEach((k, x) -> out.put(k, settings(x)));
+      return out;
+    }
+    if (v instanceof List<?> l) {
+      List<Object> out = new ArrayList<>();
+      l.forEach(x -> out.add(settings(x)));
+      return out;
+    }
+    if (v instanceof Set<?> set) {
+      Set<Object> out = new HashSet<>();
+      set.forEach(x -> out.add(settings(x)));
+      return out;
+    }
+    return v;
+  }
+
+  /**
+   * A record's settings: its type (so that a record never equals a list, which {@link #same}
+   * compares in any order) and its components' settings in declaration order.
+   */
+  private record Settings(Class<?> type, List<Object> values) {}
 
   private static boolean simple(Object v) {
     return v == null || v instanceof Number || v instanceof String || v instanceof Enum<?> || v instanceof Boolean

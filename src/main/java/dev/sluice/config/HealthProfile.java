@@ -50,6 +50,22 @@ public record HealthProfile(
     acknowledge = Ordered.copyOf(acknowledge);
   }
 
+  /**
+   * Whether {@code other} probes exactly as this profile does: every setting equal but where the
+   * profile is written and what the audit may accept on it ({@code acknowledge}, whose entries carry
+   * their positions too). A reload keeps a backend's probe state when its profile only moved in the
+   * file; plain {@code equals} would start it over.
+   */
+  public boolean probesLike(HealthProfile other) {
+    return recipe().equals(other.recipe());
+  }
+
+  /** This profile without its position and acknowledgements: what decides how it probes. */
+  private HealthProfile recipe() {
+    return new HealthProfile(name, steps, helo, mailFrom, rcptTo, interval, timeout, rise, fall, certWarnDays,
+        Map.of(), Location.NONE);
+  }
+
   /** One step of a probe, in the order written in {@code steps}. */
   public enum Step {
     CONNECT,

@@ -306,11 +306,19 @@ final class Section {
 
   /**
    * {@code acknowledge: [SL001, ...]}: audit findings accepted on purpose, each code with where it is
-   * written (the first time, if it is written twice), in file order.
+   * written, in file order. A code written twice in one list is an error, like a key written twice:
+   * the copy is often a slip for another code (SL004 for SL014), and kept silently it would hide that,
+   * since only one entry per code reaches the audit and SL022 could never point at the other.
    */
   Map<String, Location> acknowledge() {
     Map<String, Location> out = new LinkedHashMap<>();
-    eachItem("acknowledge", Section::parseAckCode, "an audit finding code such as SL001", out::putIfAbsent);
+    eachItem("acknowledge", Section::parseAckCode, "an audit finding code such as SL001", (code, at) -> {
+      Location first = out.putIfAbsent(code, at);
+      if (first != null) {
+        error("acknowledge", at, "'acknowledge' in " + description + " lists " + code + " twice",
+            code + " is already listed at line " + first.line() + " column " + first.column() + "; remove one of them");
+      }
+    });
     return out;
   }
 

@@ -57,14 +57,15 @@ public final class HealthMonitor implements AutoCloseable {
   }
 
   /**
-   * Registers a backend under a probe key and profile; idempotent. A reload that changes the
-   * profile gets a new target while the old one goes on until {@link #retainOnly} drops it, so a
-   * reload that fails can keep the old. After {@link #start()} a new target is probed at once;
+   * Registers a backend under a probe key and profile; idempotent, also for a profile that only moved
+   * in the file ({@link HealthProfile#probesLike}). A reload that changes the profile gets a new
+   * target while the old one goes on until {@link #retainOnly} drops it, so a reload that fails can
+   * keep the old. After {@link #start()} a new target is probed at once;
    * {@link #firstProbe} tells when its state is known.
    */
   public synchronized ProbeTarget register(ProbeKey key, Backend backend, HealthProfile profile) {
     for (ProbeTarget t : targets) {
-      if (t.key().equals(key) && t.backend() == backend && t.profile().equals(profile)) {
+      if (t.key().equals(key) && t.backend() == backend && t.profile().probesLike(profile)) {
         return t;
       }
     }

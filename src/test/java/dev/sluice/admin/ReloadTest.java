@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sluice.balance.Backend;
 import dev.sluice.config.ConfigLoader;
 import dev.sluice.config.SluiceConfig;
+import dev.sluice.health.ProbeTarget;
 import dev.sluice.lab.EmbeddedSmtpServer;
 import dev.sluice.lab.LabSmtpClient;
 import dev.sluice.testing.AdminClient;
@@ -232,6 +233,36 @@ class ReloadTest extends AdminTestBase {
     yaml.set(config(all, List.of("a:1", "b:2"), "round_robin", "")); // rebuilt again: the API weight is gone
     reloadOk(admin);
     assertThat(backend(f, "b").weight()).isEqualTo(2);
+  }
+
+  /**
+   * Lines added above a health profile move it in the file, not its probes: the backends keep their
+   * probe targets (rise/fall progress, eligible-since) and nothing is reported. A changed probe
+   * setting does start new ones.
+   */
+  @Test
+  void aHealthProfileMovedInTheFileKeepsItsProbes() throws Exception {
+    EmbeddedSmtpServer a = backend("a"), b = backend("b");
+    List<EmbeddedSmtpServer> all = List.of(a, b);
+    String original = config(all, List.of("a:1", "b:1"), "round_robin", "");
+    AtomicReference<String> yaml = new AtomicReference<>(original);
+    SluiceFixture f = sluice(yaml.get());
+    f.server().configSource(() -> ConfigLoader.parse(yaml.get(), "reload.yaml"));
+    AdminClient admin = admin(f);
+    List<ProbeTarget> before = f.server().health().all();
+    assertThat(before).isNotEmpty();
+
+    // Moved down two lines, and an audit code accepted on it: neither changes how it probes.
+    yaml.set("# edge balancer\n\n" + original.replace("    interval: 60s\n", "    interval: 60s\n    acknowledge: [SL012]\n"));
+    HttpResponse<String> r = admin.post("/api/reload");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(JSON.readTree(r.body()).get("changes").toString())
+        .isEqualTo("[\"health profile deep: acknowledge changed\"]");
+    assertThat(f.server().health().all()).containsExactlyElementsOf(before); // the same objects: identity equality
+
+    yaml.set(yaml.get().replace("interval: 60s", "interval: 50s"));
+    reloadOk(admin, "health profile deep: interval 1m -> 50s");
+    assertThat(f.server().health().all()).hasSameSizeAs(before).noneMatch(before::contains);
   }
 
   private static Backend backend(SluiceFixture f, String name) {

@@ -37,6 +37,67 @@ class ConfigChangesTest {
     assertThat(ConfigChanges.between(parse(allow), parse(reordered))).isEmpty();
   }
 
+  /** Every section, each object with a nested setting or an acknowledgement, and a listener with TLS. */
+  private static final String FULL = """
+      admin: { listen: 127.0.0.1:8025, acknowledge: [SL007] }
+      log: { protocol_dir: logs, protocol_level: basic }
+      health:
+        deep:
+          steps: [connect, banner, ehlo, mail_from, quit]
+          interval: 5s
+          acknowledge: [SL012]
+      pools:
+        hub:
+          algorithm: round_robin
+          persistence: { mode: source_ip, ttl: 30m }
+          passive: { consecutive_failures: 3, eject_for: 30s }
+          acknowledge: [SL005]
+          backends:
+            - { name: a, address: 127.0.0.1:10025, acknowledge: [SL013] }
+            - { name: b, address: 127.0.0.1:10026, priority: 2 }
+      listeners:
+        mx:
+          listen: 127.0.0.1:2525
+          pool: hub
+          health: deep
+          tls:
+            cert: tls/cert.pem
+            key: tls/key.pem
+          limits: { max_recipients: 50 }
+          acknowledge: [SL002]
+      """;
+
+  @Test
+  void aListenerWithTlsMovedDownTheFileIsNoChange() throws Exception {
+    // Lines added above everything: every object, and the tls paths' own positions, move down.
+    String below = "# managed by hand\n\n" + FULL;
+    assertThat(ConfigChanges.between(parse(FULL), parse(below))).isEmpty();
+    // Lines added inside the listener, above its tls block, and the block's keys shifted right.
+    String inside = FULL.replace("    health: deep\n", "    health: deep\n    # certificate from the ACME client\n\n")
+        .replace("      cert: tls/cert.pem", "      cert:   tls/cert.pem")
+        .replace("      key: tls/key.pem", "      key:    tls/key.pem");
+    assertThat(inside).isNotEqualTo(FULL);
+    assertThat(ConfigChanges.between(parse(FULL), parse(inside))).isEmpty();
+    // The same tls written as one flow line.
+    String flow = FULL.replace("    tls:\n      cert: tls/cert.pem\n      key: tls/key.pem\n",
+        "    tls: { cert: tls/cert.pem, key: tls/key.pem }\n");
+    assertThat(flow).isNotEqualTo(FULL);
+    assertThat(ConfigChanges.between(parse(FULL), parse(flow))).isEmpty();
+  }
+
+  @Test
+  void aRealTlsChangeIsReported() throws Exception {
+    String otherCert = FULL.replace("cert: tls/cert.pem", "cert: tls/new-cert.pem");
+    assertThat(ConfigChanges.between(parse(FULL), parse(otherCert))).containsExactly("listener mx: tls changed");
+    // Swapped paths are a change, though the same two paths are named.
+    String swapped = FULL.replace("cert: tls/cert.pem", "cert: tls/key.pem").replace("key: tls/key.pem", "key: tls/cert.pem");
+    assertThat(ConfigChanges.between(parse(FULL), parse(swapped))).containsExactly("listener mx: tls changed");
+    String implicit = FULL.replace("key: tls/key.pem", "key: tls/key.pem\n      implicit: true");
+    assertThat(ConfigChanges.between(parse(FULL), parse(implicit))).containsExactly("listener mx: tls changed");
+    String none = FULL.replace("    tls:\n      cert: tls/cert.pem\n      key: tls/key.pem\n", "");
+    assertThat(ConfigChanges.between(parse(FULL), parse(none))).containsExactly("listener mx: tls changed");
+  }
+
   @Test
   void weightsAlgorithmListenerAndHealthSettingsAreNamedWithOldAndNewValues() throws Exception {
     String after = BEFORE

@@ -528,6 +528,30 @@ class ConfigErrorsTest {
   }
 
   @Test
+  void acknowledgeCodeListedTwiceInOneList() {
+    ConfigError e = single("""
+        pools:
+          hub:
+            backends: [127.0.0.1:10025]
+            acknowledge:
+              - SL004
+              - SL008
+              - SL004
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub, acknowledge: [SL004] } }
+        """, 7, 9);
+    assertThat(e.message()).isEqualTo("'acknowledge' in pool 'hub' lists SL004 twice");
+    assertThat(e.hint()).isEqualTo("SL004 is already listed at line 5 column 9; remove one of them");
+    // Flow style too, and each list on its own: the listener's repeat is a second error.
+    List<ConfigError> both = errors("""
+        pools: { hub: { backends: [127.0.0.1:10025], acknowledge: [SL004, SL004] } }
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub, acknowledge: [SL002, SL010, SL002] } }
+        """);
+    assertThat(both).extracting(ConfigError::location).containsExactly(
+        new Location("t.yaml", 1, 67), new Location("t.yaml", 2, 83));
+    assertThat(both.get(1).message()).isEqualTo("'acknowledge' in listener 'in' lists SL002 twice");
+  }
+
+  @Test
   void emptyFile() {
     ConfigError e = single("", 1, 1);
     assertThat(e.message()).contains("empty");

@@ -223,15 +223,14 @@ class ConfigLoaderTest {
             acknowledge:
               - SL004
               - SL008
-              - SL004
-            backends: [{ address: 127.0.0.1:1, acknowledge: [SL013, SL017] }]
+            backends: [{ address: 127.0.0.1:1, acknowledge: [SL013, SL004] }]
         listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
         """, "t.yaml");
-    // Block items point at the code, after the dash; a repeated code keeps its first place.
+    // Block items point at the code, after the dash; a code may be listed on a pool and on its backend.
     assertThat(c.pools().get("hub").acknowledge()).containsExactly(
         entry("SL004", new Location("t.yaml", 4, 9)), entry("SL008", new Location("t.yaml", 5, 9)));
     assertThat(c.pools().get("hub").backends().get(0).acknowledge()).containsExactly(
-        entry("SL013", new Location("t.yaml", 7, 54)), entry("SL017", new Location("t.yaml", 7, 61)));
+        entry("SL013", new Location("t.yaml", 6, 54)), entry("SL004", new Location("t.yaml", 6, 61)));
     assertThat(c.listeners().get("in").acknowledge()).isEmpty();
   }
 

@@ -399,7 +399,7 @@ class BackendPipeliningTest {
           c.say("221 2.0.0 Bye");
           return;
         }
-        Thread.sleep(1500); // the backend's own pace, not a wait for Sluice
+        Thread.sleep(1500); // deliberate pace, not a wait: 4 replies x 1.5 s pass the 3 s timeout only in total
         c.say(line.startsWith("DATA") ? "354 go ahead" : "250 2.1.5 Ok");
       }
     });
@@ -428,7 +428,7 @@ class BackendPipeliningTest {
         return refused.get() ? "550 5.7.1 sender refused" : "250 2.1.0 Ok";
       }
       if (refused.get() && (command.startsWith("RCPT") || command.startsWith("DATA"))) {
-        Thread.sleep(300); // slow to refuse what it cannot take anyway
+        Thread.sleep(300); // deliberate pace, not a wait: these answers are still due when the client's next MAIL comes
         return "503 5.5.1 Error: need MAIL command";
       }
       return null;
@@ -453,7 +453,7 @@ class BackendPipeliningTest {
   void ehloInsideATransactionKeepsTheAuthenticatedSession() throws Exception {
     ScriptedPeer backend = peer(serving((command, c) -> {
       if (command.startsWith("RSET")) {
-        Thread.sleep(300); // the backend's own pace
+        Thread.sleep(300); // deliberate pace, not a wait: RSET's answer is still due when the client's next MAIL comes
       }
       return null;
     }));

@@ -311,7 +311,7 @@ class FramingNetworkFuzzTest {
       from = to;
       if (i < cuts.length && r.nextInt(cuts.length) < 8) {
         try {
-          Thread.sleep(1);
+          Thread.sleep(1); // deliberate pace, not a wait: lets Sluice read the chunks as separate TCP segments
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
           throw new IOException(e);
