@@ -52,7 +52,8 @@ public final class Auditor {
         new BackendTlsVerifyRule(),
         new TwoPopulationsRule(routes),
         new PlainAuthRule(),
-        new BackendAuthRule());
+        new BackendAuthRule(),
+        new ClientNamesRule());
   }
 
   /** Exit status with an unacknowledged error. */

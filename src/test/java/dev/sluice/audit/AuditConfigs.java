@@ -26,6 +26,8 @@ final class AuditConfigs {
   static final String CLEAN = """
       admin:
         listen: 127.0.0.1:8025
+      resolver:
+        servers: [10.0.0.53]
       health:
         external:
           steps: [connect, banner, ehlo, mail_from, quit]

@@ -65,7 +65,8 @@ class RulesTest {
         Arguments.of("SL020", "tls: { cert: tls/cert.pem, key: tls/key.pem }", "auth: relay"),
         Arguments.of("SL021", "bare_newline: reject", "bare_newline: reject\n    auth: relay"),
         // 'internet' hands on the client's address: there is no SL002 to acknowledge.
-        Arguments.of("SL022", "accept_proxy: []", "accept_proxy: []\n    acknowledge: [SL002]"));
+        Arguments.of("SL022", "accept_proxy: []", "accept_proxy: []\n    acknowledge: [SL002]"),
+        Arguments.of("SL023", "resolver:\n  servers: [10.0.0.53]\n", ""));
   }
 
   @ParameterizedTest(name = "{0}: {2}")

@@ -1,0 +1,44 @@
+package dev.sluice.audit;
+
+import dev.sluice.config.ListenerConfig;
+import dev.sluice.config.ListenerConfig.ClientIdentity;
+import dev.sluice.config.ListenerConfig.Mode;
+import dev.sluice.config.ListenerConfig.Trust;
+import dev.sluice.config.SluiceConfig;
+import java.util.List;
+
+/**
+ * SL023: an external smtp listener passes the client on with XCLIENT or XFORWARD, but the
+ * configuration has no {@code resolver:}, so the backends are told every client's host name is
+ * {@code [UNAVAILABLE]}: the client's address survives the balancer, its name does not (seed
+ * pitfall 3, one step further).
+ */
+final class ClientNamesRule extends ConfigRule {
+  ClientNamesRule() {
+    super("SL023", Severity.INFO, Pitfall.SOURCE_NAT, "client names not looked up");
+  }
+
+  @Override
+  protected void check(SluiceConfig c, List<Finding> out) {
+    if (c.resolver().enabled()) {
+      return;
+    }
+    for (ListenerConfig l : listeners(c, Trust.EXTERNAL)) {
+      boolean carriesIdentity = l.clientIdentity() == ClientIdentity.XCLIENT || l.clientIdentity() == ClientIdentity.XFORWARD;
+      if (l.mode() != Mode.SMTP || !carriesIdentity) {
+        continue;
+      }
+      String command = l.clientIdentity() == ClientIdentity.XCLIENT ? "XCLIENT" : "XFORWARD";
+      out.add(finding(Target.listener(l),
+          "external listener " + q(l.name()) + " sends " + command + " with NAME=[UNAVAILABLE] for every client",
+          "Without a resolver: section Sluice looks up no host names, so the servers log every client as "
+              + "unknown[address], and host-name restrictions judge every client as nameless: with XCLIENT, "
+              + "Postfix's reject_unknown_client_hostname and reject_unknown_reverse_client_hostname defer "
+              + "mail they would accept without the balancer, and spam filters lose the name they score.",
+          "Add a top-level 'resolver:' (the system's name servers) or 'resolver: { servers: [your DNS "
+              + "servers] }'; Sluice then sends the name Postfix would find itself (PTR, checked forward). "
+              + "If the servers use no host-name checks and you do not want the lookups, acknowledge SL023 "
+              + "on the listener."));
+    }
+  }
+}
