@@ -2,6 +2,7 @@ package dev.sluice.observe;
 
 import dev.sluice.proxy.smtp.SmtpReply;
 import dev.sluice.balance.Backend;
+import dev.sluice.proxy.identity.ClientName;
 import dev.sluice.proxy.SessionInfo;
 import dev.sluice.proxy.SessionObserver;
 import java.util.List;
@@ -62,6 +63,13 @@ public final class CompositeObserver implements SessionObserver {
   public void info(SessionInfo s, String text) {
     for (SessionObserver m : members) {
       m.info(s, text);
+    }
+  }
+
+  @Override
+  public void clientNamed(SessionInfo s, ClientName name) {
+    for (SessionObserver m : members) {
+      m.clientNamed(s, name);
     }
   }
 

@@ -2,6 +2,7 @@ package dev.sluice.observe;
 
 import dev.sluice.proxy.smtp.SmtpReply;
 import dev.sluice.balance.Backend;
+import dev.sluice.proxy.identity.ClientName;
 import dev.sluice.health.HealthState;
 import dev.sluice.health.ProbeResult;
 import dev.sluice.health.ProbeTarget;
@@ -54,6 +55,7 @@ public final class Metrics implements SessionObserver {
   private final Counter bytes;
   private final Counter replies;
   private final Counter rejections;
+  private final Counter clientNames;
   private final Histogram probeSeconds;
   private final ConcurrentHashMap<String, ListenerPoints> listenerPoints = new ConcurrentHashMap<>();
 
@@ -77,6 +79,9 @@ public final class Metrics implements SessionObserver {
         .labelNames("listener", "stage", "class").withoutExemplars().register(registry);
     rejections = Counter.builder().name("sluice_rejections_total").help("Clients refused before any backend saw them")
         .labelNames("listener", "reason").withoutExemplars().register(registry);
+    clientNames = Counter.builder().name("sluice_client_names_total")
+        .help("Client host-name lookups by result (verified, unverified, none, tempfail)")
+        .labelNames("listener", "result").withoutExemplars().register(registry);
     probeSeconds = Histogram.builder().name("sluice_probe_duration_seconds").help("Health probe duration")
         .labelNames("pool", "backend", "profile", "outcome")
         .classicOnly().classicUpperBounds(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -169,6 +174,11 @@ public final class Metrics implements SessionObserver {
   @Override
   public void backendChosen(SessionInfo s, Backend b) {
     perBackend(s, b).chosen().inc();
+  }
+
+  @Override
+  public void clientNamed(SessionInfo s, ClientName name) {
+    clientNames.labelValues(s.listener(), lower(name.result())).inc();
   }
 
   @Override

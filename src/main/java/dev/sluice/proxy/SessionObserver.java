@@ -2,6 +2,7 @@ package dev.sluice.proxy;
 
 import dev.sluice.proxy.smtp.SmtpReply;
 import dev.sluice.balance.Backend;
+import dev.sluice.proxy.identity.ClientName;
 
 /**
  * What happens in client sessions, for the protocol log and the metrics. The proxy calls these on
@@ -47,6 +48,14 @@ public interface SessionObserver {
 
   /** Informational event: backend chosen, retry, framing violation… */
   default void info(SessionInfo s, String text) {}
+
+  /**
+   * The client's host name was looked up (a {@code resolver:} and XCLIENT or XFORWARD). By default
+   * an informational event saying what was found.
+   */
+  default void clientNamed(SessionInfo s, ClientName name) {
+    info(s, name.describe());
+  }
 
   /** A backend was chosen for the session (tcp) or transaction (smtp). */
   default void backendChosen(SessionInfo s, Backend b) {}

@@ -41,6 +41,29 @@ public record ClientName(String name, String reverseName, String reason, long tt
     return new ClientName(status, reverseName, reason, ttlSeconds);
   }
 
+  /** What the lookup found, for the metrics. */
+  public enum Result {
+    /** A name that resolves back to the client. */
+    VERIFIED,
+    /** A PTR name that does not resolve back (or has no address). */
+    UNVERIFIED,
+    /** No PTR record, or an unusable one. */
+    NONE,
+    /** DNS failed or did not answer in time. */
+    TEMPFAIL
+  }
+
+  /** What the lookup found. */
+  public Result result() {
+    if (isVerified()) {
+      return Result.VERIFIED;
+    }
+    if (name.equals(TEMPUNAVAIL_VALUE)) {
+      return Result.TEMPFAIL;
+    }
+    return reverseName.startsWith("[") ? Result.NONE : Result.UNVERIFIED;
+  }
+
   /** Whether {@link #name} is a real, verified host name. */
   public boolean isVerified() {
     return !name.startsWith("[");

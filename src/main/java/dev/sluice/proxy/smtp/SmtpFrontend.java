@@ -204,7 +204,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     clientName = names.lookup(ctx.channel().eventLoop(), info.remote().getAddress());
     clientName.thenAccept(n -> {
       if (!clientGone()) { // after the session's end, the protocol log has closed it
-        route.observer().info(info, n.describe());
+        route.observer().clientNamed(info, n);
       }
     });
   }

@@ -95,6 +95,15 @@ class ClientNameRelayTest {
     send("xforward", 77);
     assertThat(sent("XFORWARD", 77)).singleElement().satisfies(l -> assertThat(l).contains(" NAME=mx.gateway.test "));
     assertThat(infos).contains("127.0.0.77 client name mx.gateway.test");
+    assertThat(namesCounted("xclient", "verified")).isEqualTo(1);
+    assertThat(namesCounted("xforward", "verified")).isEqualTo(1);
+  }
+
+  double namesCounted(String listener, String result) throws Exception {
+    var out = new java.io.ByteArrayOutputStream();
+    sluice.server().metrics().write(out);
+    return dev.sluice.testing.PrometheusText.parse(out.toString(java.nio.charset.StandardCharsets.UTF_8))
+        .sum("sluice_client_names_total", "listener", listener, "result", result);
   }
 
   @Test
@@ -104,6 +113,7 @@ class ClientNameRelayTest {
     assertThat(sent("XCLIENT", 78)).singleElement().satisfies(l -> assertThat(l)
         .contains(" NAME=[UNAVAILABLE] ", " REVERSE_NAME=forged.test "));
     assertThat(infos).contains("127.0.0.78 client name unknown (PTR forged.test): forged.test does not resolve to 127.0.0.78");
+    assertThat(namesCounted("xclient", "unverified")).isEqualTo(1);
   }
 
   @Test
@@ -112,6 +122,7 @@ class ClientNameRelayTest {
     send("xclient", 79);
     assertThat(sent("XCLIENT", 79)).singleElement().satisfies(l -> assertThat(l)
         .contains(" NAME=[TEMPUNAVAIL] ", " REVERSE_NAME=[TEMPUNAVAIL] "));
+    assertThat(namesCounted("xclient", "tempfail")).isEqualTo(1);
   }
 
   @Test
