@@ -9,6 +9,7 @@ import dev.sluice.config.ConfigChanges;
 import dev.sluice.config.ConfigError;
 import dev.sluice.config.ConfigException;
 import dev.sluice.config.ConfigLoader;
+import dev.sluice.config.ConfigValues;
 import dev.sluice.config.HealthProfile;
 import dev.sluice.config.ListenerConfig;
 import dev.sluice.config.PoolConfig;
@@ -41,6 +42,8 @@ import dev.sluice.observe.ProtocolLog;
 import dev.sluice.observe.TrafficSeries;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -136,6 +139,7 @@ public final class SluiceServer implements AutoCloseable {
     }
     Map<String, ListenerTls> tls = loadTls(config);
     String adminToken = AdminServer.readToken(config.admin());
+    List<InetSocketAddress> nameServers = nameServers(config.resolver());
     workers = transport.newSessionGroup();
     health = new HealthMonitor(new SmtpProbe(workers, transport::clientChannelFactory), workers, System::nanoTime, seed.split());
     startObservers();
@@ -145,7 +149,7 @@ public final class SluiceServer implements AutoCloseable {
       }
     });
     connector = new BackendConnector(transport);
-    clientNames = clientNamesFor(config.resolver());
+    clientNames = clientNamesFor(config.resolver(), nameServers);
     Plan plan = plan(config, tls, clientNames);
     health.start();
     try {
@@ -245,9 +249,29 @@ public final class SluiceServer implements AutoCloseable {
         || l.clientIdentity() == ListenerConfig.ClientIdentity.XFORWARD);
   }
 
-  /** Lookups as {@code resolver} says, or null when it is absent. */
-  private ClientNames clientNamesFor(ResolverConfig resolver) {
-    return resolver.enabled() ? new DnsClientNames(resolver, transport.datagramChannelFactory()).prepare(workers) : null;
+  /** Where the system's name servers are listed, for a {@code resolver:} without {@code servers}. */
+  private static final Path RESOLV_CONF = Path.of("/etc/resolv.conf");
+
+  /** The name servers client names are asked of; none without a {@code resolver:}. */
+  private static List<InetSocketAddress> nameServers(ResolverConfig resolver) throws StartupException {
+    if (!resolver.enabled()) {
+      return List.of();
+    }
+    List<InetSocketAddress> servers = DnsClientNames.nameServers(resolver, RESOLV_CONF);
+    if (servers.isEmpty()) {
+      throw new StartupException(resolver.location() + ": 'resolver' has no servers and " + RESOLV_CONF
+          + " lists no nameserver; write the DNS servers to ask, e.g. resolver: { servers: [127.0.0.53] }");
+    }
+    return servers;
+  }
+
+  /** Lookups as {@code resolver} says, asking {@code servers}, or null when it is absent. */
+  private ClientNames clientNamesFor(ResolverConfig resolver, List<InetSocketAddress> servers) {
+    if (!resolver.enabled()) {
+      return null;
+    }
+    log.info("client host names looked up with {} (timeout {})", servers, ConfigValues.formatDuration(resolver.timeout()));
+    return new DnsClientNames(resolver, servers, transport.datagramChannelFactory()).prepare(workers);
   }
 
   /** The running backend for {@code bc} if it is unchanged, else a new one with any remembered admin state. */
@@ -333,19 +357,21 @@ public final class SluiceServer implements AutoCloseable {
       return refused("cannot read configuration: " + describe(e));
     }
     Map<String, ListenerTls> tls;
+    List<InetSocketAddress> nameServers;
     try {
       for (ListenerConfig l : next.listeners().values()) {
         checkSourceAddress(l);
       }
       tls = loadTls(next);
       AdminServer.readToken(next.admin());
+      nameServers = nameServers(next.resolver());
     } catch (StartupException e) {
       return refused(e.getMessage());
     }
     java.util.Set<ProbeTarget> running = new java.util.HashSet<>(health.all());
     // The same resolver settings keep their lookups (and what they learned); others get new ones.
     boolean sameResolver = sameSettings(config.resolver(), next.resolver());
-    ClientNames names = sameResolver ? clientNames : clientNamesFor(next.resolver());
+    ClientNames names = sameResolver ? clientNames : clientNamesFor(next.resolver(), nameServers);
     Plan plan = plan(next, tls, names);
     try {
       CompletableFuture.allOf(plan.targets().stream().map(health::firstProbe)

@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import dev.sluice.config.HostPort;
+import dev.sluice.config.IpLiteral;
 import dev.sluice.config.ResolverConfig;
 import dev.sluice.proxy.identity.ReverseLookup.Answer;
 import io.netty.channel.AddressedEnvelope;
@@ -21,15 +22,16 @@ import io.netty.handler.codec.dns.DnsResponseCode;
 import io.netty.handler.codec.dns.DnsSection;
 import io.netty.resolver.dns.DnsNameResolver;
 import io.netty.resolver.dns.DnsNameResolverBuilder;
-import io.netty.resolver.dns.DnsServerAddressStreamProvider;
-import io.netty.resolver.dns.DnsServerAddressStreamProviders;
 import io.netty.resolver.dns.SequentialDnsServerAddressStreamProvider;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import java.net.Inet4Address;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -40,7 +42,8 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 
 /**
- * Client names from DNS, asked of the servers in the {@code resolver:} section (or the system's)
+ * Client names from DNS, asked of the servers in the {@code resolver:} section (or the system's,
+ * {@link #nameServers})
  * with Netty's asynchronous resolver: a PTR query, then an A or AAAA query for the name, judged by
  * {@link ReverseLookup}. One resolver per event loop, so queries and their answers stay on the
  * session's loop and never block it. Answers are reused for their TTL (at most an hour; a missing
@@ -54,6 +57,7 @@ public final class DnsClientNames implements ClientNames {
   static final int MAX_CACHED = 100_000;
 
   private final ResolverConfig config;
+  private final List<InetSocketAddress> servers;
   private final ChannelFactory<? extends DatagramChannel> channels;
   private final Map<EventLoop, DnsNameResolver> resolvers = new ConcurrentHashMap<>();
   private final Cache<InetAddress, ClientName> cache = Caffeine.newBuilder()
@@ -81,9 +85,52 @@ public final class DnsClientNames implements ClientNames {
    * @param config an enabled {@code resolver:} section
    * @param channels makes UDP channels of the event loops' transport
    */
-  public DnsClientNames(ResolverConfig config, ChannelFactory<? extends DatagramChannel> channels) {
+  public DnsClientNames(ResolverConfig config, List<InetSocketAddress> servers,
+      ChannelFactory<? extends DatagramChannel> channels) {
+    if (servers.isEmpty()) {
+      throw new IllegalArgumentException("no name servers");
+    }
     this.config = config;
+    this.servers = List.copyOf(servers);
     this.channels = channels;
+  }
+
+  /**
+   * The name servers {@code config} asks: its {@code servers}, or without them the {@code
+   * nameserver} lines of {@code resolvConf} (port 53), in order. Empty when neither names any: the
+   * caller refuses to start then, rather than fall back to a public resolver as Netty would, which
+   * would send every client's address to a third party.
+   */
+  public static List<InetSocketAddress> nameServers(ResolverConfig config, Path resolvConf) {
+    List<InetSocketAddress> out = new ArrayList<>();
+    if (!config.servers().isEmpty()) {
+      for (HostPort hp : config.servers()) {
+        out.add(hp.toSocketAddress()); // IP literals only (the config makes sure): no lookup here
+      }
+      return out;
+    }
+    List<String> lines;
+    try {
+      lines = Files.readAllLines(resolvConf);
+    } catch (IOException e) {
+      return out;
+    }
+    for (String line : lines) {
+      String[] words = line.trim().split("\\s+");
+      if (words.length >= 2 && words[0].equals("nameserver")) {
+        String ip = words[1];
+        int zone = ip.indexOf('%');
+        if (IpLiteral.parse(zone < 0 ? ip : ip.substring(0, zone)) == null) {
+          continue; // not an address: the C library would skip it too
+        }
+        try {
+          out.add(new InetSocketAddress(InetAddress.getByName(ip), ResolverConfig.DNS_PORT)); // a literal: no lookup
+        } catch (UnknownHostException e) {
+          // a link-local address whose interface (after %) is not on this host
+        }
+      }
+    }
+    return out;
   }
 
   /**
@@ -214,19 +261,9 @@ public final class DnsClientNames implements ClientNames {
   }
 
   private DnsNameResolver newResolver(EventLoop loop) {
-    DnsServerAddressStreamProvider servers;
-    if (config.servers().isEmpty()) {
-      servers = DnsServerAddressStreamProviders.platformDefault();
-    } else {
-      List<InetSocketAddress> addresses = new ArrayList<>();
-      for (HostPort hp : config.servers()) {
-        addresses.add(hp.toSocketAddress()); // IP literals only (config): no lookup here
-      }
-      servers = new SequentialDnsServerAddressStreamProvider(addresses);
-    }
     return new DnsNameResolverBuilder(loop)
         .datagramChannelFactory(channels)
-        .nameServerProvider(servers)
+        .nameServerProvider(new SequentialDnsServerAddressStreamProvider(servers))
         .queryTimeoutMillis(config.timeout().toMillis())
         .recursionDesired(true)
         .build();

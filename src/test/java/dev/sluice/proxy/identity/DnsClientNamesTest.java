@@ -13,12 +13,15 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.handler.codec.dns.DnsResponseCode;
 import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Lookups over UDP against a scripted DNS server on loopback: the answers, the timeout, the cache. */
 class DnsClientNamesTest {
@@ -43,8 +46,9 @@ class DnsClientNamesTest {
   }
 
   DnsClientNames resolver(Duration timeout) {
-    return new DnsClientNames(new ResolverConfig(true, List.of(new HostPort("127.0.0.1", dns.address().getPort())),
-        timeout, Location.NONE), NioDatagramChannel::new);
+    ResolverConfig config = new ResolverConfig(true, List.of(new HostPort("127.0.0.1", dns.address().getPort())),
+        timeout, Location.NONE);
+    return new DnsClientNames(config, DnsClientNames.nameServers(config, Path.of("/nonexistent")), NioDatagramChannel::new);
   }
 
   @AfterEach
@@ -120,6 +124,27 @@ class DnsClientNamesTest {
     assertThat(dns.questions()).as("answered from the cache").hasSize(asked);
     lookup("127.0.0.81");
     assertThat(dns.questions()).as("a failure is asked again").hasSize(asked + 1);
+  }
+
+  @Test
+  void withoutServersTheSystemsNameServersAreAskedAndNeverAPublicFallback(@TempDir Path dir) throws Exception {
+    Path conf = dir.resolve("resolv.conf");
+    Files.writeString(conf, """
+        # generated
+        search corp.example
+        nameserver 127.0.0.53
+        nameserver fe80::1%1
+        nameserver fe80::2%no-such-interface
+        nameserver not-an-address
+        options edns0
+        nameserver 10.0.0.2
+        """);
+    ResolverConfig system = new ResolverConfig(true, List.of(), Duration.ofSeconds(5), Location.NONE);
+    assertThat(DnsClientNames.nameServers(system, conf)).extracting(a -> a.getAddress().getHostAddress() + " " + a.getPort())
+        .containsExactly("127.0.0.53 53", "fe80:0:0:0:0:0:0:1%1 53", "10.0.0.2 53");
+    Files.writeString(conf, "search corp.example\n");
+    assertThat(DnsClientNames.nameServers(system, conf)).as("the caller refuses to start").isEmpty();
+    assertThat(DnsClientNames.nameServers(system, dir.resolve("missing"))).isEmpty();
   }
 
   @Test
