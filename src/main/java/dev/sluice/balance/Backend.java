@@ -2,6 +2,9 @@ package dev.sluice.balance;
 
 import dev.sluice.config.BackendConfig;
 import dev.sluice.config.HostPort;
+import dev.sluice.config.IpLiteral;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -26,6 +29,8 @@ public final class Backend {
   private final AtomicInteger active = new AtomicInteger();
   private volatile long latencyEwmaNanos;
   private volatile AdminState adminState = AdminState.ENABLED;
+  /** Where connections go: the address literal, or the host name as last resolved (unresolved until then). */
+  private volatile InetSocketAddress socketAddress;
 
   /**
    * The operator's overlay on health (DESIGN §6). Only {@link #ENABLED} backends take new sessions
@@ -52,6 +57,10 @@ public final class Backend {
     this.weight = config.weight();
     this.index = index;
     this.nameHash = StableHash.hash64(name.getBytes(StandardCharsets.UTF_8), 0);
+    InetAddress literal = IpLiteral.toAddress(address.host());
+    this.socketAddress = literal != null
+        ? new InetSocketAddress(literal, address.port())
+        : InetSocketAddress.createUnresolved(address.host(), address.port());
   }
 
   public String pool() {
@@ -64,6 +73,25 @@ public final class Backend {
 
   public HostPort address() {
     return address;
+  }
+
+  /**
+   * Where to connect: for an address written as an IP literal, that address; for a host name, the
+   * address it resolved to last ({@link #resolvedTo}), or an unresolved address when it never did.
+   * Never looks anything up, so event loops may call it.
+   */
+  public InetSocketAddress socketAddress() {
+    return socketAddress;
+  }
+
+  /** Whether the address is written as a host name, which must be resolved to be connected to. */
+  public boolean hasHostName() {
+    return IpLiteral.parse(address.host()) == null;
+  }
+
+  /** Records what the host name resolves to now (name backends only). */
+  public void resolvedTo(InetAddress a) {
+    socketAddress = new InetSocketAddress(a, address.port());
   }
 
   public int priority() {

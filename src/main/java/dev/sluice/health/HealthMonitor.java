@@ -4,6 +4,7 @@ import dev.sluice.balance.Backend;
 import dev.sluice.config.HealthProfile;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -154,8 +155,12 @@ public final class HealthMonitor implements AutoCloseable {
     if (closed || !registered(t)) {
       return;
     }
-    probe
-        .probe(t.backend().address().toSocketAddress(), t.key(), t.profile())
+    InetSocketAddress at = t.backend().socketAddress();
+    CompletableFuture<ProbeResult> probing = at.isUnresolved()
+        ? CompletableFuture.completedFuture(new ProbeResult(ProbeOutcome.FAILED,
+            "backend name " + t.backend().address().host() + " does not resolve", List.of(), 0, null))
+        : probe.probe(at, t.key(), t.profile());
+    probing
         .whenComplete(
             (result, error) -> {
               ProbeResult r =

@@ -12,6 +12,7 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.concurrent.RejectedExecutionException;
 
@@ -42,7 +43,11 @@ public final class BackendConnector {
    */
   public Future<Channel> connect(EventLoop loop, Backend backend, InetAddress source, boolean halfClosure,
       Duration timeout, ChannelHandler handler) {
-    InetSocketAddress remote = backend.address().toSocketAddress();
+    InetSocketAddress remote = backend.socketAddress();
+    if (remote.isUnresolved()) {
+      // Never resolved here: a lookup would block the event loop (BackendNames resolves names).
+      return loop.newFailedFuture(new UnknownHostException("backend name " + backend.address().host() + " does not resolve"));
+    }
     // No TCP_NODELAY option: Netty's socket channels set it by default (and setting it again is a
     // system call per connection).
     Bootstrap b =

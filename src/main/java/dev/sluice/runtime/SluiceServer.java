@@ -97,6 +97,8 @@ public final class SluiceServer implements AutoCloseable {
   private final List<Listener> retired = new CopyOnWriteArrayList<>();
   private final SplittableRandom seed = new SplittableRandom();
   private BackendConnector connector;
+  /** Keeps the addresses of backends written as host names current, off the event loops. */
+  private BackendNames backendNames;
   /** Client-name lookups of the running config's {@code resolver:}, or null without one. */
   private ClientNames clientNames;
   private EventLoopGroup workers;
@@ -112,6 +114,19 @@ public final class SluiceServer implements AutoCloseable {
   @FunctionalInterface
   public interface ConfigSource {
     SluiceConfig load() throws ConfigException;
+  }
+
+  /** How backend host names are resolved; the system's resolver unless a test says otherwise. */
+  private BackendNames.Lookup backendLookup = java.net.InetAddress::getByName;
+  private Duration backendLookupEvery = BackendNames.REFRESH;
+
+  /**
+   * Replaces the resolver of backend host names and how often it is asked again (tests: no DNS
+   * traffic leaves the host). Before {@link #start}.
+   */
+  public void backendLookup(BackendNames.Lookup lookup, Duration every) {
+    this.backendLookup = lookup;
+    this.backendLookupEvery = every;
   }
 
   /** Replaces the source of {@link #reload()} (tests, the demo). */
@@ -151,6 +166,8 @@ public final class SluiceServer implements AutoCloseable {
     connector = new BackendConnector(transport);
     clientNames = clientNamesFor(config.resolver(), nameServers);
     Plan plan = plan(config, tls, clientNames);
+    backendNames = new BackendNames(backendLookup, backendLookupEvery);
+    backendNames.track(allBackends(plan));
     health.start();
     try {
       health.firstRound().get(plan.probeWaitMillis(), TimeUnit.MILLISECONDS);
@@ -241,6 +258,10 @@ public final class SluiceServer implements AutoCloseable {
           listenerPassive, observer, listenerTls.server(), listenerTls.backend(), passesNames(l) ? names : null));
     }
     return new Plan(next, Map.copyOf(newPools), Map.copyOf(newPassive), routes, targets, weightUpdates, wait);
+  }
+
+  private static List<Backend> allBackends(Plan plan) {
+    return plan.pools().values().stream().flatMap(p -> p.backends().stream()).toList();
   }
 
   /** Whether backends learn {@code l}'s clients' names: smtp mode with XCLIENT or XFORWARD. */
@@ -373,6 +394,9 @@ public final class SluiceServer implements AutoCloseable {
     boolean sameResolver = sameSettings(config.resolver(), next.resolver());
     ClientNames names = sameResolver ? clientNames : clientNamesFor(next.resolver(), nameServers);
     Plan plan = plan(next, tls, names);
+    // New names resolved now, before their first probes; the running ones stay tracked until the switch.
+    List<Backend> runningBackends = pools.values().stream().flatMap(p -> p.backends().stream()).toList();
+    backendNames.track(Stream.concat(runningBackends.stream(), allBackends(plan).stream()).distinct().toList());
     try {
       CompletableFuture.allOf(plan.targets().stream().map(health::firstProbe)
           .toArray(CompletableFuture[]::new)).get(plan.probeWaitMillis(), TimeUnit.MILLISECONDS);
@@ -436,6 +460,7 @@ public final class SluiceServer implements AutoCloseable {
       retire(clientNames, config.resolver());
       clientNames = names;
     }
+    backendNames.track(allBackends(plan));
     changes.addAll(ConfigChanges.between(config, next));
     pools = plan.pools();
     passive = plan.passive();
@@ -732,6 +757,9 @@ public final class SluiceServer implements AutoCloseable {
     }
     if (clientNames != null) {
       clientNames.close();
+    }
+    if (backendNames != null) {
+      backendNames.close();
     }
     if (workers != null) {
       workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();

@@ -22,8 +22,13 @@ public final class SluiceFixture implements AutoCloseable {
 
   /** Starts with an observer of every session (to see what the protocol log and metrics see). */
   public static SluiceFixture start(String yaml, dev.sluice.proxy.SessionObserver observer) throws Exception {
+    return start(yaml, s -> s.observe(observer));
+  }
+
+  /** Starts after {@code setup} has configured the server (an observer, a backend-name resolver). */
+  public static SluiceFixture start(String yaml, java.util.function.Consumer<SluiceServer> setup) throws Exception {
     SluiceServer s = new SluiceServer(ConfigLoader.parse(yaml, "test.yaml"));
-    s.observe(observer);
+    setup.accept(s);
     s.start();
     return new SluiceFixture(s);
   }
