@@ -231,4 +231,46 @@ class PostfixMessagesReportTest {
           .isEqualTo(Map.of("maillog.1", 2L, "maillog", 1L));
     }
   }
+
+  @Test
+  void theDsnIsReadOnlyWhereTheReplyOrDsnFieldPutsItNotOutOfAddressesInTheText() throws Exception {
+    maillog("maillog",
+        // Postfix before 2.3 wrote no enhanced code: the client address in the text is no DSN.
+        "Jun  3 10:00:00 mx1 postfix/smtpd[2101]: connect from unknown[10.4.5.6]",
+        "Jun  3 10:00:01 mx1 postfix/smtpd[2101]: NOQUEUE: reject: RCPT from unknown[10.4.5.6]: 554 Service unavailable;"
+            + " Client host [10.4.5.6] blocked using sbl-xbl.spamhaus.org; from=<a@example.org> to=<b@example.net>"
+            + " proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:01 mx1 postfix/smtpd[2101]: NOQUEUE: reject: RCPT from unknown[10.4.5.6]: 550 5.7.1"
+            + " Client host [10.2.3.4] blocked using bl.example.org; from=<a@example.org> to=<c@example.net>"
+            + " proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:02 mx1 postfix/smtpd[2101]: disconnect from unknown[10.4.5.6] ehlo=1 mail=1 rcpt=0/2 quit=1"
+            + " commands=3/5",
+        // A delivery: the relay's address and the remote reply's words are no DSN, dsn= is.
+        "Jun  3 10:01:00 mx1 postfix/smtp[2110]: 5E0C1A2B3C: to=<d@example.net>, relay=mx.example.net[10.2.1.5]:25,"
+            + " delay=1.2, delays=0.1/0.01/0.5/0.6, dsn=5.1.1, status=bounced (host mx.example.net[10.2.1.5] said:"
+            + " 550 Requested action not taken: mailbox unavailable 10.20.30.40 (in reply to RCPT TO command))",
+        "Jun  3 10:01:01 mx1 postfix/smtp[2111]: 6F1D2B3C4D: to=<e@example.net>, relay=mx2.5.4.example.net[10.4.4.7]:25,"
+            + " conn_use=2, delay=0.5, delays=0.1/0/0.2/0.2, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 4.4.7)");
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
+      assertThat(db.query("q", "", "SELECT event, recipients, dsn FROM messages ORDER BY source_line").rows())
+          .extracting(Object::toString).containsExactly(
+          "[REJECT, b@example.net, null]",
+          "[REJECT, c@example.net, 5.7.1]",
+          "[FAIL, d@example.net, 5.1.1]",
+          "[SEND, e@example.net, 2.0.0]");
+    }
+  }
+
+  @Test
+  void replyDsnIsTheCodeInItsPlaceWithTheReplysClass() {
+    assertThat(PostfixLogParser.replyDsn("452 4.3.1 Insufficient system storage")).isEqualTo("4.3.1");
+    assertThat(PostfixLogParser.replyDsn("550-5.7.1 first line")).isEqualTo("5.7.1");
+    assertThat(PostfixLogParser.replyDsn("4.7.1 Try again later")).isEqualTo("4.7.1");
+    assertThat(PostfixLogParser.replyDsn("554 Service unavailable; Client host [10.4.5.6] blocked")).isNull();
+    assertThat(PostfixLogParser.replyDsn("550 host 5.4.3.2 listed")).isNull();
+    assertThat(PostfixLogParser.replyDsn("5.7.1.2 not a code")).isNull();
+    assertThat(PostfixLogParser.replyDsn("550 4.7.1 class differs from the reply's")).isNull();
+    assertThat(PostfixLogParser.replyDsn(null)).isNull();
+  }
 }
