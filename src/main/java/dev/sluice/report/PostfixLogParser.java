@@ -14,7 +14,7 @@ import java.util.regex.Pattern;
  *
  * <p>{@code events}: every {@code smtpd} line of a session: {@code +} for {@code connect from},
  * {@code -} for {@code disconnect from}, {@code >} for a refusal ({@code reject:}, {@code
- * milter-reject:}), {@code *} for the rest (including {@code reject_warning:}, which refused
+ * milter-reject:}, a before-queue filter's {@code proxy-reject:}), {@code *} for the rest (including {@code reject_warning:}, which refused
  * nothing); the session id is {@code host/pid/line-of-connect}, because Postfix names sessions by
  * process only. {@code remote_ip} is the address on that line: after XCLIENT the {@code client=}
  * and {@code disconnect} lines name the forwarded client while {@code connect} names the proxy;
@@ -30,7 +30,8 @@ import java.util.regex.Pattern;
  * SEND}/{@code DELIVER}/{@code DEFER}/{@code FAIL} row per delivery attempt ({@code to=}, {@code
  * relay=}, {@code dsn=}, {@code status=}), a {@code REJECT} row per refusal, smtpd's {@code
  * reject:} or {@code milter-reject:} at any stage (MAIL as well as RCPT: a sender restriction
- * answers at MAIL unless {@code smtpd_delay_reject} moves it to RCPT) and cleanup's refusals of
+ * answers at MAIL unless {@code smtpd_delay_reject} moves it to RCPT), smtpd's {@code
+ * proxy-reject:} (a before-queue content filter's reply at END-OF-MESSAGE) and cleanup's refusals of
  * whole messages (Milters at END-OF-MESSAGE, header and body checks), attributed to the syslog host
  * and the client. XFORWARD's {@code
  * orig_client=} fills {@code original_client_ip}.
@@ -74,10 +75,20 @@ final class PostfixLogParser {
   private static final Pattern CONTENT_ACTION = Pattern.compile(
       "^(?<qid>[0-9A-Za-z]{5,}): (?<action>reject|hold|discard): (?<stage>\\S+) .* from " + NAMED_TOKEN
           + ";(?: from=<(?<from>[^>]*)>)?(?: to=<(?<to>[^>]*)>)?(?: proto=\\S+)?(?: helo=<[^>]*>)?(?:: (?<text>.*))?$");
+  /**
+   * smtpd's verdict of a before-queue content filter ({@code smtpd_proxy_filter}) on the message:
+   * {@code QUEUEID: proxy-reject: END-OF-MESSAGE: TEXT; from=<> to=<> proto= helo=<>}, where TEXT is
+   * the filter's reply as the client got it (may be empty). Unlike {@link #ACTION} the line names
+   * no client: it is the session's. smtpd in proxy mode has no queue file of its own, so the queue
+   * id is mostly {@code NOQUEUE}. {@code proxy-accept:} decides nothing here and is not matched.
+   */
+  private static final Pattern PROXY_REJECT = Pattern.compile(
+      "^(?<qid>[0-9A-Za-z]{5,}|NOQUEUE): proxy-reject: (?<stage>\\S+): (?<text>.*?);(?: from=<(?<from>.*?)>)?"
+          + "(?: to=<(?<to>.*?)>)?(?: proto=\\S+)?(?: helo=<.*>)?$");
   /** The start of a refusal's text: smtpd's reply code, or cleanup's enhanced status code. */
   private static final Pattern REFUSAL = Pattern.compile("^(?:\\d{3} |[45]\\.\\d{1,3}\\.\\d{1,3}\\b)");
   /** A refusal line the parser should have read (a {@code reject_warning:} is no refusal). */
-  private static final Pattern REFUSAL_LINE = Pattern.compile("^([0-9A-Za-z]{5,}|NOQUEUE): (?:milter-)?reject: ");
+  private static final Pattern REFUSAL_LINE = Pattern.compile("^([0-9A-Za-z]{5,}|NOQUEUE): (?:milter-|proxy-)?reject: ");
   private static final Pattern QUEUE_LINE = Pattern.compile("^([0-9A-Za-z]{5,}): (.*)$");
   private static final Pattern FROM = Pattern.compile("^from=<([^>]*)>, size=(\\d+), nrcpt=(\\d+).*$");
   private static final Pattern MESSAGE_ID = Pattern.compile("^message-id=<?([^>\\s]*)>?.*$");
@@ -119,6 +130,9 @@ final class PostfixLogParser {
   private static final class Session {
     final String id;
     final String connectIp;
+    /** The client the session's latest line named (after XCLIENT, the forwarded one). */
+    String clientName;
+    String clientIp;
     int seq;
     /**
      * A hold or discard smtpd logged before the transaction had a queue id ({@code NOQUEUE: hold:
@@ -289,6 +303,8 @@ final class PostfixLogParser {
     Matcher c = CONNECT.matcher(text);
     if (c.find()) {
       Session s = new Session(key + '/' + lineNo, c.group(2));
+      s.clientName = c.group(1);
+      s.clientIp = c.group(2);
       sessions.put(key, s);
       emit(s, ts, host, lineNo, "+", c.group(2), c.group(3), null, null);
       return;
@@ -303,6 +319,8 @@ final class PostfixLogParser {
     Matcher cl = CLIENT.matcher(text);
     if (cl.find()) {
       String queueId = cl.group(1);
+      s.clientName = cl.group(2);
+      s.clientIp = cl.group(3);
       emit(s, ts, host, lineNo, "*", cl.group(3), cl.group(4), "client=" + cl.group(2) + "[" + cl.group(3) + "]" + cl.group(5),
           xclient(s, cl.group(3)));
       MessageRow r = smtpRow("RECEIVE", ts, host, queueId, s.id, cl.group(2), cl.group(3));
@@ -325,9 +343,11 @@ final class PostfixLogParser {
     if (a != null) {
       String queueId = "NOQUEUE".equals(a.group("qid")) ? null : a.group("qid");
       Verdict v = actionVerdict(a, ts, false);
+      s.clientName = a.group("name");
+      s.clientIp = a.group("addr");
       if (refuses(a)) {
         emit(s, ts, host, lineNo, ">", a.group("addr"), a.group("port"), a.group("text"), xclient(s, a.group("addr")));
-        sink.message(refusal(a, ts, host, queueId, s.id, lineNo));
+        sink.message(refusal(a, ts, host, queueId, s.id, a.group("name"), a.group("addr"), lineNo));
       } else {
         // A hold or discard is no reply: the client is told 250 and the server keeps or drops the mail.
         emit(s, ts, host, lineNo, "*", a.group("addr"), a.group("port"), text, xclient(s, a.group("addr")));
@@ -338,6 +358,18 @@ final class PostfixLogParser {
         // A hold or discard before the queue id is for the message the next client= line opens (a
         // refusal without a queue id was of a transaction that never had a queue file).
         s.beforeQueueId = v;
+      }
+      return;
+    }
+    Matcher p = PROXY_REJECT.matcher(text);
+    if (p.matches()) {
+      // The filter refused the message at its end, as a Milter would: a refusal, for the session's client.
+      String queueId = "NOQUEUE".equals(p.group("qid")) ? null : p.group("qid");
+      String reply = p.group("text").isEmpty() ? null : p.group("text");
+      emit(s, ts, host, lineNo, ">", s.clientIp, null, reply, null);
+      sink.message(refusal(p, ts, host, queueId, s.id, s.clientName, s.clientIp, lineNo));
+      if (queueId != null) {
+        verdict(host, queueId, new Verdict(Fate.DROPPED, ts, p.group("from"), -1, -1, null));
       }
       return;
     }
@@ -391,16 +423,17 @@ final class PostfixLogParser {
   }
 
   /**
-   * The {@code REJECT} row of a refusal ({@link #ACTION} or {@link #CONTENT_ACTION} line), at the
-   * syslog host, for the client
-   * on the line: a refusal at RCPT is of the one recipient it names, any other of the transaction.
+   * The {@code REJECT} row of a refusal ({@link #ACTION}, {@link #CONTENT_ACTION} or {@link
+   * #PROXY_REJECT} line), at the syslog host, for the client on the line (the session's for a
+   * proxy's): a refusal at RCPT is of the one recipient it names, any other of the transaction.
    */
-  private static MessageRow refusal(Matcher a, long ts, String host, String queueId, String sessionId, long lineNo) {
-    MessageRow r = smtpRow("REJECT", ts, host, queueId, sessionId, a.group("name"), a.group("addr"));
+  private static MessageRow refusal(Matcher a, long ts, String host, String queueId, String sessionId,
+      String clientName, String clientIp, long lineNo) {
+    MessageRow r = smtpRow("REJECT", ts, host, queueId, sessionId, clientName, clientIp);
     r.sender = a.group("from");
     r.recipients = a.group("to");
     r.recipientCount = r.recipients != null && a.group("stage").equals("RCPT") ? 1 : -1;
-    r.status = a.group("text");
+    r.status = a.group("text") == null || a.group("text").isEmpty() ? null : a.group("text");
     r.dsn = replyDsn(r.status);
     r.sourceLine = lineNo;
     r.logType = "postfix";
@@ -476,7 +509,8 @@ final class PostfixLogParser {
       // opened the queue id.
       if (refuses(a)) {
         Message m = pending.get(queueId);
-        sink.message(refusal(a, ts, host, queueId, m == null ? null : m.row.sessionId, lineNo));
+        sink.message(refusal(a, ts, host, queueId, m == null ? null : m.row.sessionId, a.group("name"), a.group("addr"),
+            lineNo));
       } else {
         sink.ignored(lineNo);
       }

@@ -273,4 +273,43 @@ class PostfixMessagesReportTest {
     assertThat(PostfixLogParser.replyDsn("550 4.7.1 class differs from the reply's")).isNull();
     assertThat(PostfixLogParser.replyDsn(null)).isNull();
   }
+
+  @Test
+  void aBeforeQueueFiltersProxyRejectIsARefusalOfTheSessionsClient() throws Exception {
+    // smtpd_proxy_filter: smtpd relays the message to a filter and logs its verdict at the end,
+    // without the client on the line (and without a queue id: smtpd wrote no queue file).
+    maillog("maillog",
+        "Jun  3 10:00:00 mx1 postfix/smtpd[2101]: connect from client.example.org[192.0.2.50]",
+        "Jun  3 10:00:02 mx1 postfix/smtpd[2101]: NOQUEUE: proxy-reject: END-OF-MESSAGE: 554 5.7.0 Reject, id=31619-02"
+            + " - spam; from=<a@example.org> to=<b@example.net> proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:03 mx1 postfix/smtpd[2101]: NOQUEUE: proxy-reject: END-OF-MESSAGE: 451 4.3.2 System busy, try"
+            + " again later; from=<a@example.org> to=<c@example.net> proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:04 mx1 postfix/smtpd[2101]: NOQUEUE: proxy-reject: END-OF-MESSAGE: 550 Message from 10.5.7.1"
+            + " refused; from=<a@example.org> to=<d@example.net> proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:05 mx1 postfix/smtpd[2101]: NOQUEUE: proxy-reject: END-OF-MESSAGE: ; from=<a@example.org>"
+            + " to=<e@example.net> proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:06 mx1 postfix/smtpd[2101]: NOQUEUE: proxy-accept: END-OF-MESSAGE: 250 2.0.0 from"
+            + " MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as 3C1B2D4E5F; from=<a@example.org>"
+            + " to=<f@example.net> proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:07 mx1 postfix/smtpd[2101]: disconnect from client.example.org[192.0.2.50] ehlo=1 mail=5 rcpt=5"
+            + " data=1/5 quit=1 commands=13/17");
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
+      assertThat(db.query("q", "", "SELECT server, queue_id, client_host, client_ip, sender, recipients, status, dsn,"
+          + " session_id IS NOT NULL FROM messages WHERE event = 'REJECT' ORDER BY source_line").rows())
+          .extracting(Object::toString).containsExactly(
+          "[mx1, null, client.example.org, 192.0.2.50, a@example.org, b@example.net,"
+              + " 554 5.7.0 Reject, id=31619-02 - spam, 5.7.0, true]",
+          "[mx1, null, client.example.org, 192.0.2.50, a@example.org, c@example.net,"
+              + " 451 4.3.2 System busy, try again later, 4.3.2, true]",
+          "[mx1, null, client.example.org, 192.0.2.50, a@example.org, d@example.net,"
+              + " 550 Message from 10.5.7.1 refused, null, true]",
+          "[mx1, null, client.example.org, 192.0.2.50, a@example.org, e@example.net, null, null, true]");
+      assertThat(counts(db, "SELECT event, count(*) FROM events GROUP BY 1"))
+          .isEqualTo(Map.of("+", 1L, "-", 1L, ">", 4L, "*", 1L));
+      assertThat(db.count("SELECT count(*) FROM events WHERE event = '>' AND remote_ip = '192.0.2.50'")).isEqualTo(4);
+      TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
+      assertThat(hourly(r, "back_pressure")).isEqualTo("[2025-06-03 10:00 mx1=1]");
+    }
+  }
 }
