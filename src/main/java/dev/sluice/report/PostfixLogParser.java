@@ -136,7 +136,11 @@ final class PostfixLogParser {
     int seq;
     /**
      * A hold or discard smtpd logged before the transaction had a queue id ({@code NOQUEUE: hold:
-     * RCPT …}): it applies to the message the next {@code client=} line opens.
+     * RCPT …}). It is the transaction's, and smtpd does not log where a transaction ends: the next
+     * {@code client=} line may open that transaction's queue file, or, after every recipient was
+     * refused and an RSET, another transaction's. So it is only assumed for that message ({@link
+     * Message#assumed}), and the queue id's own lines decide; a line naming another sender starts
+     * another transaction and forgets it.
      */
     Verdict beforeQueueId;
 
@@ -180,6 +184,13 @@ final class PostfixLogParser {
   static final class Message {
     final MessageRow row;
     Fate fate = Fate.OPEN;
+    /**
+     * A hold or discard of the session's transaction logged before this queue id existed, which may
+     * have been another transaction's ({@link Session#beforeQueueId}). It decides only if nothing
+     * about the queue id itself does: held or discarded mail never reaches qmgr, so qmgr's {@code
+     * queue active} for this queue id overrides it.
+     */
+    Verdict assumed;
 
     Message(MessageRow row) {
       this.row = row;
@@ -208,6 +219,20 @@ final class PostfixLogParser {
         row.tsMicros = v.ts();
       } else if (v.fate() == Fate.DROPPED && fate == Fate.HELD) {
         fate = Fate.DROPPED;
+      }
+    }
+
+    /**
+     * Called once nothing more will be read about the message: a message still open takes the fate
+     * of the hold or discard {@link #assumed} for it.
+     */
+    void settle() {
+      if (fate == Fate.OPEN && assumed != null) {
+        fate = assumed.fate();
+        row.tsMicros = assumed.ts();
+        if (row.sender == null) {
+          row.sender = assumed.sender();
+        }
       }
     }
 
@@ -329,10 +354,8 @@ final class PostfixLogParser {
       r.sourceLine = lineNo;
       r.logType = "postfix";
       Message m = new Message(r);
-      if (s.beforeQueueId != null) {
-        m.apply(s.beforeQueueId);
-        s.beforeQueueId = null;
-      }
+      m.assumed = s.beforeQueueId;
+      s.beforeQueueId = null;
       Message previous = pending.put(queueId, m);
       if (previous != null) {
         close(previous);
@@ -345,6 +368,11 @@ final class PostfixLogParser {
       Verdict v = actionVerdict(a, ts, false);
       s.clientName = a.group("name");
       s.clientIp = a.group("addr");
+      if (queueId == null && s.beforeQueueId != null && a.group("from") != null
+          && !a.group("from").equals(s.beforeQueueId.sender())) {
+        // Another MAIL FROM: the held or discarded transaction ended without a queue file.
+        s.beforeQueueId = null;
+      }
       if (refuses(a)) {
         emit(s, ts, host, lineNo, ">", a.group("addr"), a.group("port"), a.group("text"), xclient(s, a.group("addr")));
         sink.message(refusal(a, ts, host, queueId, s.id, a.group("name"), a.group("addr"), lineNo));
@@ -551,6 +579,7 @@ final class PostfixLogParser {
 
   /** A message leaves {@link #pending}: its row is loaded if the server received it. */
   private void close(Message m) {
+    m.settle();
     if (m.received()) {
       sink.message(m.row);
     }

@@ -59,6 +59,7 @@ final class PostfixQueueJoin {
         long from = m.row.tsMicros;
         long until = i + 1 < opens.size() ? opens.get(i + 1).message().row.tsMicros : Long.MAX_VALUE;
         verdicts.stream().filter(v -> v.ts() >= from && v.ts() < until).forEach(m::apply);
+        m.settle();
         if (m.received()) {
           rowsByFile.computeIfAbsent(opens.get(i).file(), f -> new ArrayList<>()).add(m.row);
         }

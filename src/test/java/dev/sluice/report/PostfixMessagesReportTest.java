@@ -312,4 +312,70 @@ class PostfixMessagesReportTest {
       assertThat(hourly(r, "back_pressure")).isEqualTo("[2025-06-03 10:00 mx1=1]");
     }
   }
+
+  @Test
+  void aHoldOrDiscardIsTheMessagesOfItsQueueIdNotTheNextTransactionsAfterAnRset() throws Exception {
+    maillog("maillog",
+        // A sender access HOLD at RCPT (smtpd_delay_reject), before any queue id; the recipient is then
+        // refused, so that transaction never gets a queue file. After RSET the client sends another
+        // message, which qmgr queues: it was not held.
+        "Jun  3 10:00:00 mx1 postfix/smtpd[2101]: connect from client.example.org[192.0.2.60]",
+        "Jun  3 10:00:01 mx1 postfix/smtpd[2101]: NOQUEUE: hold: RCPT from client.example.org[192.0.2.60]:"
+            + " <a@example.org>: Sender address triggers HOLD action; from=<a@example.org> to=<x@example.net>"
+            + " proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:01 mx1 postfix/smtpd[2101]: NOQUEUE: reject: RCPT from client.example.org[192.0.2.60]: 550 5.1.1"
+            + " <x@example.net>: Recipient address rejected: User unknown in virtual mailbox table;"
+            + " from=<a@example.org> to=<x@example.net> proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:02 mx1 postfix/smtpd[2101]: 1B2C3D4E5F: client=client.example.org[192.0.2.60]",
+        "Jun  3 10:00:02 mx1 postfix/cleanup[2106]: 1B2C3D4E5F: message-id=<t2@example.org>",
+        "Jun  3 10:00:03 mx1 postfix/qmgr[900]: 1B2C3D4E5F: from=<b@example.org>, size=640, nrcpt=1 (queue active)",
+        "Jun  3 10:00:03 mx1 postfix/smtpd[2101]: disconnect from client.example.org[192.0.2.60] ehlo=1 mail=2 rcpt=1/2"
+            + " data=1 rset=1 quit=1 commands=7/8",
+        "Jun  3 10:00:04 mx1 postfix/smtp[2110]: 1B2C3D4E5F: to=<y@example.net>, relay=mx.example.net[198.51.100.7]:25,"
+            + " delay=2, delays=1/0.01/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 7A8B9)",
+        "Jun  3 10:00:04 mx1 postfix/qmgr[900]: 1B2C3D4E5F: removed",
+        // The same with a DISCARD: the next transaction's message was received, not discarded.
+        "Jun  3 10:01:00 mx1 postfix/smtpd[2102]: connect from client.example.org[192.0.2.61]",
+        "Jun  3 10:01:01 mx1 postfix/smtpd[2102]: NOQUEUE: discard: RCPT from client.example.org[192.0.2.61]:"
+            + " <s@example.org>: Sender address triggers DISCARD action; from=<s@example.org> to=<x@example.net>"
+            + " proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:01:01 mx1 postfix/smtpd[2102]: NOQUEUE: reject: RCPT from client.example.org[192.0.2.61]: 550 5.1.1"
+            + " <x@example.net>: Recipient address rejected: User unknown in virtual mailbox table;"
+            + " from=<s@example.org> to=<x@example.net> proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:01:02 mx1 postfix/smtpd[2102]: 2C3D4E5F6A: client=client.example.org[192.0.2.61]",
+        "Jun  3 10:01:03 mx1 postfix/qmgr[900]: 2C3D4E5F6A: from=<b@example.org>, size=650, nrcpt=1 (queue active)",
+        "Jun  3 10:01:03 mx1 postfix/smtpd[2102]: disconnect from client.example.org[192.0.2.61] ehlo=1 mail=2 rcpt=1/2"
+            + " data=1 rset=1 quit=1 commands=7/8",
+        // A HOLD whose recipient was accepted: that queue id never reaches qmgr; it is held.
+        "Jun  3 10:02:00 mx1 postfix/smtpd[2103]: connect from client.example.org[192.0.2.62]",
+        "Jun  3 10:02:01 mx1 postfix/smtpd[2103]: NOQUEUE: hold: RCPT from client.example.org[192.0.2.62]:"
+            + " <a@example.org>: Sender address triggers HOLD action; from=<a@example.org> to=<z@example.net>"
+            + " proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:02:01 mx1 postfix/smtpd[2103]: 3D4E5F6A7B: client=client.example.org[192.0.2.62]",
+        "Jun  3 10:02:02 mx1 postfix/cleanup[2106]: 3D4E5F6A7B: message-id=<t3@example.org>",
+        "Jun  3 10:02:03 mx1 postfix/smtpd[2103]: disconnect from client.example.org[192.0.2.62] ehlo=1 mail=1 rcpt=1"
+            + " data=1 quit=1 commands=5",
+        // cleanup's header check holds its queue id; after RSET the session's next message is queued.
+        "Jun  3 10:03:00 mx1 postfix/smtpd[2104]: connect from client.example.org[192.0.2.63]",
+        "Jun  3 10:03:01 mx1 postfix/smtpd[2104]: 4E5F6A7B8C: client=client.example.org[192.0.2.63]",
+        "Jun  3 10:03:02 mx1 postfix/cleanup[2106]: 4E5F6A7B8C: hold: header X-Spam-Flag: YES from"
+            + " client.example.org[192.0.2.63]; from=<a@example.org> to=<b@example.net> proto=ESMTP"
+            + " helo=<client.example.org>",
+        "Jun  3 10:03:02 mx1 postfix/cleanup[2106]: 4E5F6A7B8C: message-id=<t4@example.org>",
+        "Jun  3 10:03:04 mx1 postfix/smtpd[2104]: 5F6A7B8C9D: client=client.example.org[192.0.2.63]",
+        "Jun  3 10:03:05 mx1 postfix/cleanup[2106]: 5F6A7B8C9D: message-id=<t5@example.org>",
+        "Jun  3 10:03:06 mx1 postfix/qmgr[900]: 5F6A7B8C9D: from=<c@example.org>, size=700, nrcpt=1 (queue active)",
+        "Jun  3 10:03:06 mx1 postfix/smtpd[2104]: disconnect from client.example.org[192.0.2.63] ehlo=1 mail=2 rcpt=2"
+            + " data=2 rset=1 quit=1 commands=9");
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
+      assertThat(db.query("q", "", "SELECT queue_id, ts, sender, message_id FROM messages WHERE event = 'RECEIVE'"
+          + " ORDER BY queue_id").rows()).extracting(Object::toString).containsExactly(
+          "[1B2C3D4E5F, 2025-06-03T10:00:03, b@example.org, t2@example.org]",
+          "[2C3D4E5F6A, 2025-06-03T10:01:03, b@example.org, null]",
+          "[3D4E5F6A7B, 2025-06-03T10:02:01, a@example.org, t3@example.org]",
+          "[4E5F6A7B8C, 2025-06-03T10:03:02, a@example.org, t4@example.org]",
+          "[5F6A7B8C9D, 2025-06-03T10:03:06, c@example.org, t5@example.org]");
+    }
+  }
 }
