@@ -34,7 +34,10 @@ import java.util.regex.Pattern;
  * proxy-reject:} (a before-queue content filter's reply at END-OF-MESSAGE) and cleanup's refusals of
  * whole messages (Milters at END-OF-MESSAGE, header and body checks), attributed to the syslog host
  * and the client. XFORWARD's {@code
- * orig_client=} fills {@code original_client_ip}.
+ * orig_client=} fills {@code original_client_ip}. Delivery rows and cleanup's refusals of a message
+ * smtpd opened carry its session and client, also when they are in a later file of the log than
+ * the {@code client=} line: the parser of that file takes over what the previous one left in the
+ * queue ({@link #remaining}, {@link PostfixQueueJoin}).
  *
  * <p>Classic syslog timestamps carry no year or zone: they are read as local time of {@code year},
  * stepping back a year for months after {@code referenceMonth} (a December log read in January).
@@ -124,8 +127,16 @@ final class PostfixLogParser {
   private final String file;
   private final EventRow event = new EventRow();
   private final Map<String, Session> sessions = new HashMap<>();
-  /** Messages smtpd created a queue file for, by queue id, until qmgr removes them or the file ends. */
-  private final Map<String, Message> pending = new LinkedHashMap<>();
+  /**
+   * Messages smtpd created a queue file for, by syslog host and queue id, until qmgr removes them:
+   * those the previous file of the same log left (a log rotated mid-message, or mail deferred
+   * across the rotation), then this file's. Lines about any other queue id (local submissions,
+   * bounces, messages whose {@code client=} line precedes every file read) join nothing and are
+   * not kept.
+   */
+  private final LinkedHashMap<String, Message> pending;
+  /** The most entries {@link #pending} had, for {@link PostfixQueueJoin#retained}. */
+  private int peakRetained;
 
   private static final class Session {
     final String id;
@@ -183,6 +194,8 @@ final class PostfixLogParser {
    */
   static final class Message {
     final MessageRow row;
+    /** The file of the {@code client=} line, which the {@code RECEIVE} row is loaded into. */
+    final String file;
     Fate fate = Fate.OPEN;
     /**
      * A hold or discard of the session's transaction logged before this queue id existed, which may
@@ -192,8 +205,9 @@ final class PostfixLogParser {
      */
     Verdict assumed;
 
-    Message(MessageRow row) {
+    Message(MessageRow row, String file) {
       this.row = row;
+      this.file = file;
     }
 
     /**
@@ -242,16 +256,33 @@ final class PostfixLogParser {
   }
 
   /**
-   * @param join where the messages still open at the end of the file, and lines about queue ids
-   *     opened in another file, go (rotated logs)
-   * @param file this file's name, for {@code join}
+   * @param join where the {@code RECEIVE} rows of messages opened in an earlier file go, once
+   *     decided here (that file's rows are already loaded)
+   * @param file this file's name
+   * @param carried the messages the previous file of the same log left undecided or not yet
+   *     removed ({@link #remaining} of its parser); this parser takes the map over
    */
-  PostfixLogParser(RowSink sink, int year, int referenceMonth, PostfixQueueJoin join, String file) {
+  PostfixLogParser(RowSink sink, int year, int referenceMonth, PostfixQueueJoin join, String file,
+      LinkedHashMap<String, Message> carried) {
     this.sink = sink;
     this.year = year;
     this.referenceMonth = referenceMonth;
     this.join = join;
     this.file = file;
+    this.pending = carried;
+  }
+
+  /**
+   * The messages not yet removed at the end of the file, by host and queue id, in the order their
+   * {@code client=} lines came: for the parser of the next file of the same log, or {@link
+   * PostfixQueueJoin#finish} after the last.
+   */
+  LinkedHashMap<String, Message> remaining() {
+    return pending;
+  }
+
+  private static String key(String host, String queueId) {
+    return host + ' ' + queueId;
   }
 
   /** Reads every line; returns how many there were. */
@@ -290,16 +321,32 @@ final class PostfixLogParser {
         sink.ignored(lineNo);
       }
     }
-    // Those still open may be decided in the next file (logrotate cut this one mid-message).
-    for (Message m : pending.values()) {
-      if (m.fate == Fate.OPEN) {
-        join.open(file, m);
-      } else {
-        close(m);
+    // What is still pending may be decided, or delivered, in the next file (logrotate cut this
+    // one mid-message, or the message was deferred): the caller hands it on (remaining()).
+    join.retained(Math.max(peakRetained, pending.size()));
+    return lineNo;
+  }
+
+  /** The syslog host and time of a file's first line from a Postfix program. */
+  record First(String host, long ts) {}
+
+  /**
+   * The first Postfix line among the first {@code maxLines} of {@code in}, or null: where in time a
+   * file of a rotated log starts, and whose log it is, to read the files of one log in order.
+   */
+  static First first(BufferedReader in, int year, int referenceMonth, int maxLines) throws IOException {
+    PostfixLogParser clock = new PostfixLogParser(null, year, referenceMonth, null, null, null);
+    String line;
+    for (int i = 0; i < maxLines && (line = in.readLine()) != null; i++) {
+      Matcher m = LINE.matcher(line);
+      if (m.matches() && m.group(8).startsWith("postfix")) {
+        long ts = m.group(6) != null ? Timestamps.parseIso(m.group(6)) : clock.classic(m);
+        if (ts != Timestamps.INVALID) {
+          return new First(m.group(7), ts);
+        }
       }
     }
-    pending.clear();
-    return lineNo;
+    return null;
   }
 
   private long classic(Matcher m) {
@@ -353,10 +400,11 @@ final class PostfixLogParser {
       r.originalClientIp = oc.find() ? oc.group(2) : null;
       r.sourceLine = lineNo;
       r.logType = "postfix";
-      Message m = new Message(r);
+      Message m = new Message(r, file);
       m.assumed = s.beforeQueueId;
       s.beforeQueueId = null;
-      Message previous = pending.put(queueId, m);
+      Message previous = pending.put(key(host, queueId), m);
+      peakRetained = Math.max(peakRetained, pending.size());
       if (previous != null) {
         close(previous);
       }
@@ -536,7 +584,7 @@ final class PostfixLogParser {
       // A Milter's or a content check's verdict on the whole message; the session is smtpd's that
       // opened the queue id.
       if (refuses(a)) {
-        Message m = pending.get(queueId);
+        Message m = pending.get(key(host, queueId));
         sink.message(refusal(a, ts, host, queueId, m == null ? null : m.row.sessionId, a.group("name"), a.group("addr"),
             lineNo));
       } else {
@@ -560,28 +608,34 @@ final class PostfixLogParser {
     } else if (id.matches()) {
       verdict(host, queueId, Verdict.details(ts, id.group(1)));
     } else if (rest.equals("removed")) {
-      Message m = pending.remove(queueId);
+      Message m = pending.remove(key(host, queueId));
       if (m != null) {
         close(m);
       }
     }
   }
 
-  /** Applies {@code v} to the queue id's message, or leaves it to {@link #join} if opened elsewhere. */
+  /**
+   * Applies {@code v} to the queue id's message. A queue id no smtpd opened in this file or an
+   * earlier one of the log is no message of a client's, and the line is not kept.
+   */
   private void verdict(String host, String queueId, Verdict v) {
-    Message m = pending.get(queueId);
+    Message m = pending.get(key(host, queueId));
     if (m != null) {
       m.apply(v);
-    } else {
-      join.loose(host, queueId, v);
     }
   }
 
   /** A message leaves {@link #pending}: its row is loaded if the server received it. */
   private void close(Message m) {
     m.settle();
-    if (m.received()) {
+    if (!m.received()) {
+      return;
+    }
+    if (m.file.equals(file)) {
       sink.message(m.row);
+    } else {
+      join.late(m.file, m.row);
     }
   }
 
@@ -596,7 +650,8 @@ final class PostfixLogParser {
       sink.malformed(lineNo, "unrecognised delivery line", line);
       return;
     }
-    Message known = pending.get(q.group(1));
+    // A message opened in an earlier file is as known here as one of this file's.
+    Message known = pending.get(key(host, q.group(1)));
     MessageRow r = known == null ? new MessageRow() : known.row.copy();
     r.tsMicros = ts;
     r.server = host;

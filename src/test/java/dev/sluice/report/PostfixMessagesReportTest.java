@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -377,5 +378,117 @@ class PostfixMessagesReportTest {
           "[4E5F6A7B8C, 2025-06-03T10:03:02, a@example.org, t4@example.org]",
           "[5F6A7B8C9D, 2025-06-03T10:03:06, c@example.org, t5@example.org]");
     }
+  }
+
+  @Test
+  void deliveriesAndQueueLinesInALaterRotatedFileJoinTheirSession() throws Exception {
+    // Three rotations of one log, named newest first as logrotate does. 7B8C9DAEBF is received and
+    // deferred in maillog.2.gz, deferred again in maillog.1 and delivered in maillog; 8C9DAEBFC0's
+    // client= line ends maillog.1 and the rest of it is in maillog.
+    Path oldest = dir.resolve("maillog.2.gz");
+    try (java.io.Writer w = new java.io.OutputStreamWriter(new java.util.zip.GZIPOutputStream(
+        Files.newOutputStream(oldest)), java.nio.charset.StandardCharsets.UTF_8)) {
+      w.write(String.join("\n",
+          "Jun  2 23:59:50 mx1 postfix/smtpd[2101]: connect from client.example.org[192.0.2.70]",
+          "Jun  2 23:59:51 mx1 postfix/smtpd[2101]: 7B8C9DAEBF: client=client.example.org[192.0.2.70]",
+          "Jun  2 23:59:52 mx1 postfix/cleanup[2106]: 7B8C9DAEBF: message-id=<d1@example.org>",
+          "Jun  2 23:59:52 mx1 postfix/qmgr[900]: 7B8C9DAEBF: from=<a@example.org>, size=900, nrcpt=2 (queue active)",
+          "Jun  2 23:59:53 mx1 postfix/smtpd[2101]: disconnect from client.example.org[192.0.2.70] ehlo=1 mail=1 rcpt=2"
+              + " data=1 quit=1 commands=6",
+          "Jun  2 23:59:53 mx1 postfix/smtp[2110]: 7B8C9DAEBF: to=<b@example.net>, relay=mx.example.net[198.51.100.7]:25,"
+              + " delay=1.5, delays=0.5/0.01/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 1F2E3)",
+          "Jun  2 23:59:55 mx1 postfix/smtp[2111]: 7B8C9DAEBF: to=<c@example.com>, relay=none, delay=3.2,"
+              + " delays=0.5/0.01/2.7/0, dsn=4.4.1, status=deferred (connect to mx.example.com[203.0.113.9]:25:"
+              + " Connection timed out)") + "\n");
+    }
+    Files.setLastModifiedTime(oldest, FileTime.from(LocalDateTime.of(2025, 6, 30, 0, 0).toInstant(ZoneOffset.UTC)));
+    maillog("maillog.1",
+        "Jun  3 00:29:55 mx1 postfix/qmgr[900]: 7B8C9DAEBF: from=<a@example.org>, size=900, nrcpt=2 (queue active)",
+        "Jun  3 00:29:58 mx1 postfix/smtp[2112]: 7B8C9DAEBF: to=<c@example.com>, relay=none, delay=1808,"
+            + " delays=1805/0.01/3/0, dsn=4.4.1, status=deferred (connect to mx.example.com[203.0.113.9]:25:"
+            + " Connection timed out)",
+        "Jun  3 23:59:58 mx1 postfix/smtpd[2201]: connect from relay.example.org[192.0.2.71]",
+        "Jun  3 23:59:59 mx1 postfix/smtpd[2201]: 8C9DAEBFC0: client=relay.example.org[192.0.2.71]");
+    maillog("maillog",
+        "Jun  4 00:00:00 mx1 postfix/cleanup[2106]: 8C9DAEBFC0: message-id=<d2@example.org>",
+        "Jun  4 00:00:01 mx1 postfix/qmgr[900]: 8C9DAEBFC0: from=<e@example.org>, size=1200, nrcpt=1 (queue active)",
+        "Jun  4 00:00:01 mx1 postfix/smtpd[2201]: disconnect from relay.example.org[192.0.2.71] ehlo=1 mail=1 rcpt=1"
+            + " data=1 quit=1 commands=5",
+        "Jun  4 00:00:02 mx1 postfix/lmtp[2301]: 8C9DAEBFC0: to=<u@example.org>,"
+            + " relay=mail.example.org[private/dovecot-lmtp], delay=1.1, delays=1/0.01/0.01/0.08, dsn=2.0.0,"
+            + " status=sent (250 2.0.0 <u@example.org> 8Hk2Ln1+ZGiVBgAA0J78UA Saved)",
+        "Jun  4 00:00:02 mx1 postfix/qmgr[900]: 8C9DAEBFC0: removed",
+        "Jun  4 01:00:00 mx1 postfix/qmgr[900]: 7B8C9DAEBF: from=<a@example.org>, size=900, nrcpt=2 (queue active)",
+        "Jun  4 01:00:02 mx1 postfix/smtp[2113]: 7B8C9DAEBF: to=<c@example.com>, relay=mx.example.com[203.0.113.9]:25,"
+            + " delay=3602, delays=3600/0.01/1/1, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 9A8B7C)",
+        "Jun  4 01:00:02 mx1 postfix/qmgr[900]: 7B8C9DAEBF: removed",
+        // Local mail: no smtpd session to join.
+        "Jun  4 02:00:00 mx1 postfix/pickup[950]: 9DAEBFC0D1: uid=0 from=<root>",
+        "Jun  4 02:00:00 mx1 postfix/cleanup[2106]: 9DAEBFC0D1: message-id=<local@mx1.example.org>",
+        "Jun  4 02:00:00 mx1 postfix/qmgr[900]: 9DAEBFC0D1: from=<root@mx1.example.org>, size=400, nrcpt=1 (queue active)",
+        "Jun  4 02:00:00 mx1 postfix/local[2401]: 9DAEBFC0D1: to=<root@mx1.example.org>, orig_to=<root>, relay=local,"
+            + " delay=0.02, delays=0.01/0/0/0.01, dsn=2.0.0, status=sent (delivered to mailbox)",
+        "Jun  4 02:00:00 mx1 postfix/qmgr[900]: 9DAEBFC0D1: removed");
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
+      assertThat(db.query("q", "", "SELECT queue_id, event, recipients, session_id IS NOT NULL, client_ip, sender,"
+          + " message_id, regexp_extract(source_file, '[^/]+$') FROM messages WHERE event <> 'RECEIVE' ORDER BY ts")
+          .rows()).extracting(Object::toString).containsExactly(
+          "[7B8C9DAEBF, SEND, b@example.net, true, 192.0.2.70, a@example.org, d1@example.org, maillog.2.gz]",
+          "[7B8C9DAEBF, DEFER, c@example.com, true, 192.0.2.70, a@example.org, d1@example.org, maillog.2.gz]",
+          "[7B8C9DAEBF, DEFER, c@example.com, true, 192.0.2.70, a@example.org, d1@example.org, maillog.1]",
+          "[8C9DAEBFC0, SEND, u@example.org, true, 192.0.2.71, e@example.org, d2@example.org, maillog]",
+          "[7B8C9DAEBF, SEND, c@example.com, true, 192.0.2.70, a@example.org, d1@example.org, maillog]",
+          "[9DAEBFC0D1, DELIVER, root@mx1.example.org, false, null, null, null, maillog]");
+      assertThat(db.count("SELECT count(DISTINCT session_id) FROM messages WHERE queue_id = '7B8C9DAEBF'")).isEqualTo(1);
+      assertThat(db.query("q", "", "SELECT queue_id, ts, regexp_extract(source_file, '[^/]+$') FROM messages"
+          + " WHERE event = 'RECEIVE' ORDER BY ts").rows()).extracting(Object::toString).containsExactly(
+          "[7B8C9DAEBF, 2025-06-02T23:59:52, maillog.2.gz]", "[8C9DAEBFC0, 2025-06-04T00:00:01, maillog.1]");
+      assertThat(counts(db, "SELECT regexp_extract(source_file, '[^/]+$'), messages FROM files"))
+          .isEqualTo(Map.of("maillog.2.gz", 3L, "maillog.1", 2L, "maillog", 3L));
+    }
+  }
+
+  @Test
+  void queueLinesOfMessagesNoSmtpdOpenedAreNotKept() throws Exception {
+    // A busy server's local mail and bounces: thousands of queue ids without a client= line, some
+    // never removed within the log. Only messages of smtpd sessions may be kept, and only while
+    // they are in the queue.
+    List<String> lines = new java.util.ArrayList<>();
+    for (int i = 0; i < 3000; i++) {
+      String qid = String.format("%05X%05X", 0x10000 + i, 0xA0000 + i);
+      String t = String.format("Jun  4 %02d:%02d:%02d", i / 3600, i / 60 % 60, i % 60);
+      lines.add(t + " mx1 postfix/pickup[950]: " + qid + ": uid=0 from=<root>");
+      lines.add(t + " mx1 postfix/cleanup[2106]: " + qid + ": message-id=<" + i + "@mx1.example.org>");
+      lines.add(t + " mx1 postfix/qmgr[900]: " + qid + ": from=<root@mx1.example.org>, size=400, nrcpt=1 (queue active)");
+      lines.add(t + " mx1 postfix/local[2401]: " + qid + ": to=<root@mx1.example.org>, relay=local, delay=0.02,"
+          + " delays=0.01/0/0/0.01, dsn=2.0.0, status=sent (delivered to mailbox)");
+      if (i % 3 != 0) {
+        lines.add(t + " mx1 postfix/qmgr[900]: " + qid + ": removed");
+      }
+    }
+    lines.add("Jun  4 05:00:00 mx1 postfix/smtpd[2101]: connect from client.example.org[192.0.2.80]");
+    lines.add("Jun  4 05:00:01 mx1 postfix/smtpd[2101]: AEBFC0D1E2: client=client.example.org[192.0.2.80]");
+    lines.add("Jun  4 05:00:02 mx1 postfix/qmgr[900]: AEBFC0D1E2: from=<a@example.org>, size=500, nrcpt=1 (queue active)");
+    maillog("maillog", lines.toArray(String[]::new));
+    try (ReportDatabase db = new ReportDatabase()) {
+      LogLoader loader = new LogLoader(db, LogFormat.AUTO, 2);
+      loader.load(LogLoader.expand(List.of(dir)), n -> {});
+      assertThat(db.count("SELECT count(*) FROM messages WHERE event = 'DELIVER'")).isEqualTo(3000);
+      assertThat(db.count("SELECT count(*) FROM messages WHERE event = 'RECEIVE'")).isEqualTo(1);
+      assertThat(loader.lastPostfixJoin().peakRetained()).isEqualTo(1);
+      assertThat(loader.lastPostfixJoin().lateRows()).isZero();
+    }
+  }
+
+  @Test
+  void rotationsOfOneNameInOneDirectoryAreOneLog() {
+    Path a = Path.of("/var/log/mx1");
+    assertThat(List.of("maillog", "maillog.1", "maillog.2.gz", "maillog-20250601", "maillog-20250601.gz"))
+        .extracting(n -> LogLoader.logName(a.resolve(n))).containsOnly("/var/log/mx1/maillog");
+    assertThat(LogLoader.logName(Path.of("/var/log/mx2/maillog"))).isNotEqualTo(LogLoader.logName(a.resolve("maillog")));
+    assertThat(LogLoader.logName(a.resolve("mail.log.1"))).isEqualTo("/var/log/mx1/mail.log");
+    assertThat(List.of("maillog.3.gz", "maillog.1", "maillog-20250601", "maillog")).extracting(n -> LogLoader.rotation(a.resolve(n)))
+        .containsExactly(3L, 1L, 1L, 0L);
   }
 }
