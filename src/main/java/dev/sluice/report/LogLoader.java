@@ -277,14 +277,16 @@ public final class LogLoader {
   private List<FileResult> loadPostfixLog(List<Probe> log, PostfixQueueJoin join, LongConsumer bytes)
       throws SQLException {
     List<FileResult> results = new ArrayList<>();
-    LinkedHashMap<String, PostfixLogParser.Message> carried = new LinkedHashMap<>();
+    LinkedHashMap<String, PostfixLogParser.Message> carried = PostfixLogParser.newQueue();
     for (Probe p : log) {
       try (ReportDatabase.FileSink sink = db.sink(p.name()); BufferedReader in = open(p.file(), bytes)) {
         PostfixLogParser parser = new PostfixLogParser(sink, p.year(), p.month(), join, p.name(), carried);
         long lines = parser.parse(in);
         carried = parser.remaining();
+        String note = parser.evicted() == 0 ? null : parser.evicted() + " queue ids let go (more than "
+            + PostfixLogParser.MAX_RETAINED + " in the queue at once): their later lines have no session";
         results.add(new FileResult(p.name(), LogFormat.POSTFIX.cliName(), lines, sink.eventCount, sink.messageCount,
-            sink.malformedCount, sink.ignoredCount, p.size(), null));
+            sink.malformedCount, sink.ignoredCount, p.size(), note));
       } catch (IOException | UncheckedIOException e) {
         results.add(new FileResult(p.name(), LogFormat.POSTFIX.cliName(), 0, 0, 0, 0, 0, p.size(),
             "read error: " + e.getMessage()));

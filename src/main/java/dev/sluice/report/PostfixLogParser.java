@@ -3,7 +3,10 @@ package dev.sluice.report;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.time.LocalDate;
+import java.util.ArrayDeque;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -135,8 +138,17 @@ final class PostfixLogParser {
    * not kept.
    */
   private final LinkedHashMap<String, Message> pending;
+  /**
+   * The messages still {@link Fate#OPEN}, oldest {@code client=} line first. One open for {@link
+   * #OPEN_TTL} is let go: the client left before the end of DATA (smtpd logs no queue id's end
+   * then), or a hold assumed for it decides ({@link Message#settle}).
+   */
+  private final ArrayDeque<Message> open = new ArrayDeque<>();
+  private final int maxRetained;
   /** The most entries {@link #pending} had, for {@link PostfixQueueJoin#retained}. */
   private int peakRetained;
+  private long evicted;
+  private long expired;
 
   private static final class Session {
     final String id;
@@ -196,7 +208,11 @@ final class PostfixLogParser {
     final MessageRow row;
     /** The file of the {@code client=} line, which the {@code RECEIVE} row is loaded into. */
     final String file;
+    /** The time of the {@code client=} line. */
+    final long opened;
     Fate fate = Fate.OPEN;
+    /** Whether the message left {@link #pending}: nothing more is read about it. */
+    boolean closed;
     /**
      * A hold or discard of the session's transaction logged before this queue id existed, which may
      * have been another transaction's ({@link Session#beforeQueueId}). It decides only if nothing
@@ -208,6 +224,7 @@ final class PostfixLogParser {
     Message(MessageRow row, String file) {
       this.row = row;
       this.file = file;
+      this.opened = row.tsMicros;
     }
 
     /**
@@ -264,12 +281,55 @@ final class PostfixLogParser {
    */
   PostfixLogParser(RowSink sink, int year, int referenceMonth, PostfixQueueJoin join, String file,
       LinkedHashMap<String, Message> carried) {
+    this(sink, year, referenceMonth, join, file, carried, MAX_RETAINED);
+  }
+
+  /**
+   * @param carried as {@link #newQueue} makes it
+   * @param maxRetained how many messages to keep at most ({@link #MAX_RETAINED})
+   */
+  PostfixLogParser(RowSink sink, int year, int referenceMonth, PostfixQueueJoin join, String file,
+      LinkedHashMap<String, Message> carried, int maxRetained) {
     this.sink = sink;
     this.year = year;
     this.referenceMonth = referenceMonth;
     this.join = join;
     this.file = file;
     this.pending = carried;
+    this.maxRetained = maxRetained;
+    if (carried != null) {
+      carried.values().stream().filter(m -> m.fate == Fate.OPEN).sorted(Comparator.comparingLong(m -> m.opened))
+          .forEach(open::add);
+    }
+  }
+
+  /**
+   * How many messages smtpd opened a parser keeps at most. A server's queue rarely holds more at a
+   * time; beyond it the least recently mentioned message is let go (its row loaded if it was
+   * received, later lines about it loaded without its session) and counted ({@link #evicted}).
+   */
+  static final int MAX_RETAINED = 200_000;
+
+  /**
+   * How long a message may stay open (no qmgr {@code queue active}, hold, refusal or discard) after
+   * its {@code client=} line before it counts as abandoned: the end of DATA and qmgr's pickup take
+   * seconds, hours only on a badly congested server.
+   */
+  static final long OPEN_TTL = 2 * 3600 * 1_000_000L;
+
+  /** An empty map of messages for the first file of a log: least recently mentioned first. */
+  static LinkedHashMap<String, Message> newQueue() {
+    return new LinkedHashMap<>(1024, 0.75f, true);
+  }
+
+  /** Messages let go because more than {@code maxRetained} were kept. */
+  long evicted() {
+    return evicted;
+  }
+
+  /** Messages let go because they stayed open for {@link #OPEN_TTL}. */
+  long expired() {
+    return expired;
   }
 
   /**
@@ -309,6 +369,7 @@ final class PostfixLogParser {
       String program = m.group(8);
       String pid = m.group(9);
       String text = m.group(10);
+      expire(ts);
       if (!program.startsWith("postfix")) {
         sink.ignored(lineNo);
       } else if (program.endsWith("/smtpd")) {
@@ -347,6 +408,18 @@ final class PostfixLogParser {
       }
     }
     return null;
+  }
+
+  /** Lets go of the messages open since before {@code now - OPEN_TTL}. */
+  private void expire(long now) {
+    while (!open.isEmpty() && open.peekFirst().opened < now - OPEN_TTL) {
+      Message m = open.pollFirst();
+      if (!m.closed && m.fate == Fate.OPEN) {
+        pending.remove(key(m.row.server, m.row.queueId));
+        close(m);
+        expired++;
+      }
+    }
   }
 
   private long classic(Matcher m) {
@@ -404,10 +477,18 @@ final class PostfixLogParser {
       m.assumed = s.beforeQueueId;
       s.beforeQueueId = null;
       Message previous = pending.put(key(host, queueId), m);
-      peakRetained = Math.max(peakRetained, pending.size());
+      open.add(m);
       if (previous != null) {
         close(previous);
       }
+      if (pending.size() > maxRetained) {
+        Iterator<Message> eldest = pending.values().iterator();
+        Message gone = eldest.next();
+        eldest.remove();
+        close(gone);
+        evicted++;
+      }
+      peakRetained = Math.max(peakRetained, pending.size());
       return;
     }
     Matcher a = action(text);
@@ -623,11 +704,17 @@ final class PostfixLogParser {
     Message m = pending.get(key(host, queueId));
     if (m != null) {
       m.apply(v);
+      if (m.fate == Fate.DROPPED) {
+        // Nothing undoes a refusal or a discard, and the queue file is gone: no need to keep it.
+        pending.remove(key(host, queueId));
+        close(m);
+      }
     }
   }
 
   /** A message leaves {@link #pending}: its row is loaded if the server received it. */
   private void close(Message m) {
+    m.closed = true;
     m.settle();
     if (!m.received()) {
       return;

@@ -491,4 +491,92 @@ class PostfixMessagesReportTest {
     assertThat(List.of("maillog.3.gz", "maillog.1", "maillog-20250601", "maillog")).extracting(n -> LogLoader.rotation(a.resolve(n)))
         .containsExactly(3L, 1L, 1L, 0L);
   }
+
+  @Test
+  void refusedAndAbandonedMessagesAreNotKept() throws Exception {
+    // Every 10 s for 14 hours a client= whose message never reaches qmgr: every other one the
+    // client leaves during DATA, the others a Milter refuses at the end. Neither is ever `removed`.
+    List<String> lines = new java.util.ArrayList<>();
+    for (int i = 0; i < 5000; i++) {
+      String qid = String.format("%05X%05X", 0x20000 + i, 0xB0000 + i);
+      int sec = i * 10;
+      String t = String.format("Jun  4 %02d:%02d:%02d", sec / 3600, sec / 60 % 60, sec % 60);
+      String pid = "smtpd[" + (3000 + i) + "]";
+      lines.add(t + " mx1 postfix/" + pid + ": connect from unknown[198.51.100." + (i % 250) + "]");
+      lines.add(t + " mx1 postfix/" + pid + ": " + qid + ": client=unknown[198.51.100." + (i % 250) + "]");
+      if (i % 2 == 0) {
+        lines.add(t + " mx1 postfix/" + pid + ": lost connection after DATA (0 bytes) from unknown[198.51.100."
+            + (i % 250) + "]");
+      } else {
+        lines.add(t + " mx1 postfix/cleanup[2106]: " + qid + ": milter-reject: END-OF-MESSAGE from unknown[198.51.100."
+            + (i % 250) + "]: 5.7.1 Spam message rejected; from=<s@example.org> to=<b@example.net> proto=ESMTP"
+            + " helo=<x>");
+      }
+      lines.add(t + " mx1 postfix/" + pid + ": disconnect from unknown[198.51.100." + (i % 250) + "] ehlo=1 mail=1"
+          + " rcpt=1 data=0/1 commands=3/4");
+    }
+    lines.add("Jun  4 14:00:00 mx1 postfix/smtpd[2101]: connect from client.example.org[192.0.2.80]");
+    lines.add("Jun  4 14:00:01 mx1 postfix/smtpd[2101]: AEBFC0D1E2: client=client.example.org[192.0.2.80]");
+    lines.add("Jun  4 14:00:02 mx1 postfix/qmgr[900]: AEBFC0D1E2: from=<a@example.org>, size=500, nrcpt=1 (queue active)");
+    maillog("maillog", lines.toArray(String[]::new));
+    try (ReportDatabase db = new ReportDatabase()) {
+      LogLoader loader = new LogLoader(db, LogFormat.AUTO, 2);
+      loader.load(LogLoader.expand(List.of(dir)), n -> {});
+      assertThat(db.count("SELECT count(*) FROM messages WHERE event = 'RECEIVE'")).isEqualTo(1);
+      assertThat(db.count("SELECT count(*) FROM messages WHERE event = 'REJECT' AND session_id IS NOT NULL"))
+          .isEqualTo(2500);
+      // Refused ones go at once, abandoned ones after two hours: 2 h / 20 s, and the queued one.
+      assertThat(loader.lastPostfixJoin().peakRetained()).isBetween(360L, 362L);
+    }
+  }
+
+  @Test
+  void beyondItsLimitTheJoinLetsTheLeastRecentlyMentionedMessageGoAndCountsIt() throws Exception {
+    List<MessageRow> rows = new java.util.ArrayList<>();
+    RowSink sink = new RowSink() {
+      @Override
+      public void event(EventRow row) {}
+
+      @Override
+      public void message(MessageRow row) {
+        rows.add(row.copy());
+      }
+
+      @Override
+      public void malformed(long line, String reason, String text) {
+        throw new AssertionError(line + " " + reason);
+      }
+
+      @Override
+      public void ignored(long line) {}
+    };
+    PostfixQueueJoin join = new PostfixQueueJoin();
+    PostfixLogParser parser = new PostfixLogParser(sink, 2025, 6, join, "maillog", PostfixLogParser.newQueue(), 3);
+    List<String> lines = new java.util.ArrayList<>();
+    lines.add("Jun  4 10:00:00 mx1 postfix/smtpd[2101]: connect from client.example.org[192.0.2.90]");
+    for (int i = 0; i < 5; i++) {
+      String qid = "C0D1E2F3A" + i;
+      lines.add("Jun  4 10:00:0" + i + " mx1 postfix/smtpd[2101]: " + qid + ": client=client.example.org[192.0.2.90]");
+      lines.add("Jun  4 10:00:0" + i + " mx1 postfix/qmgr[900]: " + qid + ": from=<a@example.org>, size=500, nrcpt=1"
+          + " (queue active)");
+      if (i == 2) {
+        // C0D1E2F3A0 is deferred and retried: mentioned again, so C0D1E2F3A1 is the least recent.
+        lines.add("Jun  4 10:00:02 mx1 postfix/smtp[2110]: C0D1E2F3A0: to=<b@example.net>, relay=none, delay=2,"
+            + " delays=0/0/2/0, dsn=4.4.1, status=deferred (connect to mx.example.net[198.51.100.7]:25: Connection"
+            + " refused)");
+      }
+    }
+    lines.add("Jun  4 10:01:00 mx1 postfix/smtp[2111]: C0D1E2F3A0: to=<b@example.net>, relay=mx.example.net[198.51.100.7]:25,"
+        + " delay=60, delays=58/0/1/1, dsn=2.0.0, status=sent (250 2.0.0 Ok)");
+    lines.add("Jun  4 10:01:00 mx1 postfix/smtp[2111]: C0D1E2F3A1: to=<c@example.net>, relay=mx.example.net[198.51.100.7]:25,"
+        + " delay=59, delays=58/0/1/1, dsn=2.0.0, status=sent (250 2.0.0 Ok)");
+    parser.parse(new java.io.BufferedReader(new java.io.StringReader(String.join("\n", lines))));
+    assertThat(parser.evicted()).isEqualTo(2);
+    assertThat(parser.remaining().keySet()).containsExactlyInAnyOrder("mx1 C0D1E2F3A0", "mx1 C0D1E2F3A3",
+        "mx1 C0D1E2F3A4");
+    // Let go, the received messages' rows are loaded all the same; a later line has no session.
+    assertThat(rows).extracting(r -> r.event + " " + r.queueId + " " + (r.sessionId != null)).containsExactly(
+        "DEFER C0D1E2F3A0 true", "RECEIVE C0D1E2F3A1 true", "RECEIVE C0D1E2F3A2 true",
+        "SEND C0D1E2F3A0 true", "SEND C0D1E2F3A1 false");
+  }
 }
