@@ -144,6 +144,8 @@ final class PostfixLogParser {
    * then), or a hold assumed for it decides ({@link Message#settle}).
    */
   private final ArrayDeque<Message> open = new ArrayDeque<>();
+  /** {@link #open}'s size after it was last cleared of decided messages. */
+  private int openAfterCompaction;
   private final int maxRetained;
   /** The most entries {@link #pending} had, for {@link PostfixQueueJoin#retained}. */
   private int peakRetained;
@@ -327,6 +329,11 @@ final class PostfixLogParser {
     return evicted;
   }
 
+  /** How many messages the parser watches for {@link #OPEN_TTL}, decided ones not yet cleared included. */
+  int watched() {
+    return open.size();
+  }
+
   /** Messages let go because they stayed open for {@link #OPEN_TTL}. */
   long expired() {
     return expired;
@@ -478,6 +485,12 @@ final class PostfixLogParser {
       s.beforeQueueId = null;
       Message previous = pending.put(key(host, queueId), m);
       open.add(m);
+      if (open.size() > 2 * openAfterCompaction + 1024) {
+        // Most messages are decided within seconds; without this a busy server's last two hours of
+        // messages would stay referenced here.
+        open.removeIf(o -> o.closed || o.fate != Fate.OPEN);
+        openAfterCompaction = open.size();
+      }
       if (previous != null) {
         close(previous);
       }

@@ -579,4 +579,48 @@ class PostfixMessagesReportTest {
         "DEFER C0D1E2F3A0 true", "RECEIVE C0D1E2F3A1 true", "RECEIVE C0D1E2F3A2 true",
         "SEND C0D1E2F3A0 true", "SEND C0D1E2F3A1 false");
   }
+
+  @Test
+  void messagesDecidedAtOnceAreNotWatchedForTwoHours() throws Exception {
+    // A busy hour: 6000 messages, each queued and delivered within its second.
+    StringBuilder log = new StringBuilder();
+    for (int i = 0; i < 6000; i++) {
+      String qid = String.format("%05X%05X", 0x30000 + i, 0xC0000 + i);
+      int sec = i * 3 / 5;
+      String t = String.format("Jun  4 10:%02d:%02d", sec / 60, sec % 60);
+      String pid = "smtpd[" + (5000 + i) + "]";
+      log.append(t).append(" mx1 postfix/").append(pid).append(": connect from client.example.org[192.0.2.91]\n");
+      log.append(t).append(" mx1 postfix/").append(pid).append(": ").append(qid)
+          .append(": client=client.example.org[192.0.2.91]\n");
+      log.append(t).append(" mx1 postfix/qmgr[900]: ").append(qid)
+          .append(": from=<a@example.org>, size=500, nrcpt=1 (queue active)\n");
+      log.append(t).append(" mx1 postfix/").append(pid).append(": disconnect from client.example.org[192.0.2.91]"
+          + " ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5\n");
+      log.append(t).append(" mx1 postfix/qmgr[900]: ").append(qid).append(": removed\n");
+    }
+    long[] received = {0};
+    RowSink sink = new RowSink() {
+      @Override
+      public void event(EventRow row) {}
+
+      @Override
+      public void message(MessageRow row) {
+        received[0]++;
+      }
+
+      @Override
+      public void malformed(long line, String reason, String text) {
+        throw new AssertionError(line + " " + reason);
+      }
+
+      @Override
+      public void ignored(long line) {}
+    };
+    PostfixLogParser parser = new PostfixLogParser(sink, 2025, 6, new PostfixQueueJoin(), "maillog",
+        PostfixLogParser.newQueue());
+    parser.parse(new java.io.BufferedReader(new java.io.StringReader(log.toString())));
+    assertThat(received[0]).isEqualTo(6000);
+    assertThat(parser.remaining()).isEmpty();
+    assertThat(parser.watched()).isLessThanOrEqualTo(1025);
+  }
 }
