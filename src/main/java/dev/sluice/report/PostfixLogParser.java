@@ -150,7 +150,6 @@ final class PostfixLogParser {
   /** The most entries {@link #pending} had, for {@link PostfixQueueJoin#retained}. */
   private int peakRetained;
   private long evicted;
-  private long expired;
 
   private static final class Session {
     final String id;
@@ -334,14 +333,9 @@ final class PostfixLogParser {
     return open.size();
   }
 
-  /** Messages let go because they stayed open for {@link #OPEN_TTL}. */
-  long expired() {
-    return expired;
-  }
-
   /**
-   * The messages not yet removed at the end of the file, by host and queue id, in the order their
-   * {@code client=} lines came: for the parser of the next file of the same log, or {@link
+   * The messages not yet removed at the end of the file, by host and queue id, least recently
+   * mentioned first: for the parser of the next file of the same log, or {@link
    * PostfixQueueJoin#finish} after the last.
    */
   LinkedHashMap<String, Message> remaining() {
@@ -424,7 +418,6 @@ final class PostfixLogParser {
       if (!m.closed && m.fate == Fate.OPEN) {
         pending.remove(key(m.row.server, m.row.queueId));
         close(m);
-        expired++;
       }
     }
   }
