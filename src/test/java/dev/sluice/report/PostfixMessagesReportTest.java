@@ -623,4 +623,32 @@ class PostfixMessagesReportTest {
     assertThat(parser.remaining()).isEmpty();
     assertThat(parser.watched()).isLessThanOrEqualTo(1025);
   }
+
+  @Test
+  void filesOfOneHostUnderOtherNamesAreOneLogAndOtherHostsAreNot() throws Exception {
+    // An old copy of mx1's log saved under another name elsewhere, the current one, and mx2's.
+    Files.createDirectories(dir.resolve("archive"));
+    Files.createDirectories(dir.resolve("mx1"));
+    Files.createDirectories(dir.resolve("mx2"));
+    maillog("archive/mx1-june-2.txt",
+        "Jun  2 23:59:50 mx1 postfix/smtpd[2101]: connect from client.example.org[192.0.2.95]",
+        "Jun  2 23:59:51 mx1 postfix/smtpd[2101]: D1E2F3A4B5: client=client.example.org[192.0.2.95]");
+    maillog("mx1/maillog",
+        "Jun  3 00:00:01 mx1 postfix/qmgr[900]: D1E2F3A4B5: from=<a@example.org>, size=500, nrcpt=1 (queue active)",
+        "Jun  3 00:00:02 mx1 postfix/smtp[2110]: D1E2F3A4B5: to=<b@example.net>, relay=mx.example.net[198.51.100.7]:25,"
+            + " delay=11, delays=10/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok)",
+        "Jun  3 00:00:02 mx1 postfix/qmgr[900]: D1E2F3A4B5: removed");
+    // Same queue id on another server: nothing of mx1's.
+    maillog("mx2/maillog",
+        "Jun  3 00:00:03 mx2 postfix/qmgr[901]: D1E2F3A4B5: from=<c@example.org>, size=700, nrcpt=1 (queue active)",
+        "Jun  3 00:00:04 mx2 postfix/smtp[2210]: D1E2F3A4B5: to=<d@example.net>, relay=mx.example.net[198.51.100.7]:25,"
+            + " delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok)");
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.query("q", "", "SELECT server, event, sender, client_ip, regexp_extract(source_file, '[^/]+$')"
+          + " FROM messages ORDER BY ts").rows()).extracting(Object::toString).containsExactly(
+          "[mx1, RECEIVE, a@example.org, 192.0.2.95, mx1-june-2.txt]",
+          "[mx1, SEND, a@example.org, 192.0.2.95, maillog]",
+          "[mx2, SEND, null, null, maillog]");
+    }
+  }
 }
