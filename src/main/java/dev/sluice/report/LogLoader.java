@@ -15,6 +15,9 @@ import java.sql.SQLException;
 import java.time.ZoneId;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -24,6 +27,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.duckdb.DuckDBConnection;
 import java.util.zip.GZIPInputStream;
@@ -33,9 +38,10 @@ import java.util.zip.GZIPInputStream;
  * detects the format per file (or uses the one given), and loads files in parallel, one thread and
  * one DuckDB connection per file. Plain Exchange and Sluice protocol logs go through DuckDB's CSV
  * reader ({@link CsvBulkLoader}); everything else, and any file that path declines, is parsed in
- * Java and appended row by row. Postfix files are parsed separately too; a message that one file
- * leaves undecided (a log rotated mid-message) is joined with the next file's lines by queue id
- * once every file is read ({@link PostfixQueueJoin}).
+ * Java and appended row by row. The files of one Postfix log (its rotations: {@code maillog.2.gz},
+ * {@code maillog.1}, {@code maillog}) are read one after another, oldest first, so a message whose
+ * lines span a rotation is joined by queue id as within one file ({@link PostfixQueueJoin});
+ * different logs, and files of other formats, load in parallel.
  *
  * <p>Files whose format cannot be detected are recorded in the {@code files} table with format
  * {@code unknown} and reported, not loaded. A file that cannot be read is reported the same way; it
@@ -46,6 +52,8 @@ public final class LogLoader {
   private final LogFormat format;
   private final int threads;
   private final boolean bulk;
+  /** The last {@link #load}'s join, for tests of what it kept. */
+  private volatile PostfixQueueJoin lastPostfixJoin;
 
   /**
    * @param db the database to fill
@@ -94,11 +102,23 @@ public final class LogLoader {
   }
 
   /**
+   * What detection found out about a file before loading: its format (null if not recognised) or
+   * a read error, and for Postfix the first line's host and time and the clock to read it by.
+   */
+  private record Probe(Path file, long size, LogFormat format, String error, PostfixLogParser.First first, int year,
+      int month) {
+    String name() {
+      return file.toString();
+    }
+  }
+
+  /**
    * Loads {@code files}; {@code progress} receives the number of (compressed) bytes read so far and
    * may be called from any loading thread.
    */
   public List<FileResult> load(List<Path> files, LongConsumer progress) throws SQLException, InterruptedException {
     AtomicLong bytesRead = new AtomicLong();
+    LongConsumer bytes = n -> progress.accept(bytesRead.addAndGet(n));
     ExecutorService pool = Executors.newFixedThreadPool(Math.min(threads, Math.max(1, files.size())), r -> {
       Thread t = new Thread(r, "report-load");
       t.setDaemon(true);
@@ -106,6 +126,7 @@ public final class LogLoader {
     });
     List<FileResult> results = new ArrayList<>();
     PostfixQueueJoin postfix = new PostfixQueueJoin();
+    lastPostfixJoin = postfix;
     // Parallelism comes from loading several files at once. DuckDB's own parallelism inside one
     // read_csv of a small (<= 10 MB) log costs more than it gains when the rows must keep file
     // order (measured 0.17 s vs 0.03 s per 4 MB file), so it is off while loading and restored
@@ -113,14 +134,30 @@ public final class LogLoader {
     long duckThreads = db.count("SELECT current_setting('threads')");
     db.execute("SET threads = 1");
     try {
-      List<Future<FileResult>> futures = new ArrayList<>();
+      // Formats first: the files of one Postfix log must then be read in order, one after another.
+      List<Future<Probe>> probing = new ArrayList<>();
       for (Path f : files) {
-        futures.add(pool.submit(() -> loadFile(f, postfix, n -> progress.accept(bytesRead.addAndGet(n)))));
+        probing.add(pool.submit(() -> probe(f)));
       }
-      for (Future<FileResult> fu : futures) {
-        results.add(fu.get());
+      List<Probe> probes = new ArrayList<>();
+      List<Probe> postfixFiles = new ArrayList<>();
+      for (Future<Probe> p : probing) {
+        Probe probe = p.get();
+        (probe.format() == LogFormat.POSTFIX && probe.error() == null ? postfixFiles : probes).add(probe);
       }
-      Map<String, Long> joined = postfix.resolve(db);
+      List<Future<List<FileResult>>> futures = new ArrayList<>();
+      for (List<Probe> log : postfixLogs(postfixFiles)) {
+        futures.add(pool.submit(() -> loadPostfixLog(log, postfix, bytes)));
+      }
+      for (Probe p : probes) {
+        futures.add(pool.submit(() -> List.of(loadFile(p, bytes))));
+      }
+      Map<String, FileResult> byFile = new HashMap<>();
+      for (Future<List<FileResult>> fu : futures) {
+        fu.get().forEach(r -> byFile.put(r.file(), r));
+      }
+      files.forEach(f -> results.add(byFile.get(f.toString())));
+      Map<String, Long> joined = postfix.flush(db);
       results.replaceAll(r -> r.withMoreMessages(joined.getOrDefault(r.file(), 0L)));
     } catch (ExecutionException e) {
       Throwable c = e.getCause();
@@ -133,19 +170,146 @@ public final class LogLoader {
     return results;
   }
 
-  private FileResult loadFile(Path file, PostfixQueueJoin postfix, LongConsumer bytes) throws SQLException {
-    String name = file.toString();
+  /** The last {@link #load}'s Postfix join (tests check what it kept). */
+  PostfixQueueJoin lastPostfixJoin() {
+    return lastPostfixJoin;
+  }
+
+  /** Detects a file's format, and where a Postfix log file starts. */
+  private Probe probe(Path file) {
     long size = sizeOf(file);
     LogFormat f = format;
     try {
       if (f == LogFormat.AUTO) {
         Optional<LogFormat> detected = detect(file);
         if (detected.isEmpty()) {
-          bytes.accept(size);
-          return new FileResult(name, "unknown", 0, 0, 0, 0, 0, size, "format not recognised; not loaded");
+          return new Probe(file, size, null, null, null, 0, 0);
         }
         f = detected.get();
       }
+      if (f != LogFormat.POSTFIX) {
+        return new Probe(file, size, f, null, null, 0, 0);
+      }
+      ZonedDateTime modified = Files.getLastModifiedTime(file).toInstant().atZone(ZoneId.systemDefault());
+      try (BufferedReader in = open(file, n -> {})) {
+        PostfixLogParser.First first = PostfixLogParser.first(in, modified.getYear(), modified.getMonthValue(),
+            FIRST_LINES);
+        return new Probe(file, size, f, null, first, modified.getYear(), modified.getMonthValue());
+      }
+    } catch (IOException | UncheckedIOException e) {
+      return new Probe(file, size, f, "read error: " + e.getMessage(), null, 0, 0);
+    }
+  }
+
+  /** How far into a Postfix file to look for its first Postfix line (other daemons log there too). */
+  private static final int FIRST_LINES = 1000;
+
+  /**
+   * The Postfix files grouped into logs, each log's files oldest first. Files are of one log when
+   * they are rotations of one name in one directory ({@code maillog}, {@code maillog.1}, {@code
+   * maillog.2.gz}, {@code maillog-20250601}), or when their first lines come from the same host
+   * (one server's logs copied under other names). Files of one log are ordered by the time of their
+   * first line, older rotations (higher numbers) first when that is not known.
+   */
+  static List<List<Probe>> postfixLogs(List<Probe> files) {
+    int[] parent = new int[files.size()];
+    for (int i = 0; i < parent.length; i++) {
+      parent[i] = i;
+    }
+    Map<String, Integer> firstWithKey = new HashMap<>();
+    for (int i = 0; i < files.size(); i++) {
+      Probe p = files.get(i);
+      List<String> keys = new ArrayList<>();
+      keys.add("name " + logName(p.file()));
+      if (p.first() != null) {
+        keys.add("host " + p.first().host());
+      }
+      for (String k : keys) {
+        Integer j = firstWithKey.putIfAbsent(k, i);
+        if (j != null) {
+          parent[root(parent, i)] = root(parent, j);
+        }
+      }
+    }
+    Map<Integer, List<Probe>> logs = new LinkedHashMap<>();
+    for (int i = 0; i < files.size(); i++) {
+      logs.computeIfAbsent(root(parent, i), r -> new ArrayList<>()).add(files.get(i));
+    }
+    Comparator<Probe> order = Comparator
+        .comparingLong((Probe p) -> p.first() == null ? Long.MAX_VALUE : p.first().ts())
+        .thenComparing(p -> -rotation(p.file()))
+        .thenComparing(Probe::name);
+    logs.values().forEach(l -> l.sort(order));
+    return new ArrayList<>(logs.values());
+  }
+
+  private static int root(int[] parent, int i) {
+    while (parent[i] != i) {
+      parent[i] = parent[parent[i]];
+      i = parent[i];
+    }
+    return i;
+  }
+
+  private static final Pattern COMPRESSED = Pattern.compile("(?i)\\.(?:gz|bz2|xz|zst)$");
+  private static final Pattern ROTATION = Pattern.compile("[.-](\\d{1,3}|\\d{8}(?:\\d{2})?)$");
+
+  /** A rotated file's log: its directory and name without rotation number, date or compression. */
+  static String logName(Path file) {
+    String n = COMPRESSED.matcher(file.getFileName().toString()).replaceFirst("");
+    n = ROTATION.matcher(n).replaceFirst("");
+    return file.toAbsolutePath().getParent() + "/" + n;
+  }
+
+  /**
+   * How old a rotation its name says: {@code maillog.3} 3, {@code maillog} 0; 1 for a date ({@code
+   * maillog-20250601}: older than the current file, and dates sort by name among themselves).
+   */
+  static long rotation(Path file) {
+    Matcher m = ROTATION.matcher(COMPRESSED.matcher(file.getFileName().toString()).replaceFirst(""));
+    return m.find() ? m.group(1).length() <= 3 ? Long.parseLong(m.group(1)) : 1 : 0;
+  }
+
+  /**
+   * Reads the files of one Postfix log in order, each parser taking over the messages the previous
+   * one left in the queue; the results in that order.
+   */
+  private List<FileResult> loadPostfixLog(List<Probe> log, PostfixQueueJoin join, LongConsumer bytes)
+      throws SQLException {
+    List<FileResult> results = new ArrayList<>();
+    LinkedHashMap<String, PostfixLogParser.Message> carried = PostfixLogParser.newQueue();
+    for (Probe p : log) {
+      try (ReportDatabase.FileSink sink = db.sink(p.name()); BufferedReader in = open(p.file(), bytes)) {
+        PostfixLogParser parser = new PostfixLogParser(sink, p.year(), p.month(), join, p.name(), carried);
+        long lines = parser.parse(in);
+        carried = parser.remaining();
+        String note = parser.evicted() == 0 ? null : parser.evicted() + " queue ids let go (more than "
+            + PostfixLogParser.MAX_RETAINED + " in the queue at once): their later lines have no session";
+        results.add(new FileResult(p.name(), LogFormat.POSTFIX.cliName(), lines, sink.eventCount, sink.messageCount,
+            sink.malformedCount, sink.ignoredCount, p.size(), note));
+      } catch (IOException | UncheckedIOException e) {
+        results.add(new FileResult(p.name(), LogFormat.POSTFIX.cliName(), 0, 0, 0, 0, 0, p.size(),
+            "read error: " + e.getMessage()));
+      }
+    }
+    join.finish(carried.values());
+    return results;
+  }
+
+  private FileResult loadFile(Probe probe, LongConsumer bytes) throws SQLException {
+    Path file = probe.file();
+    String name = probe.name();
+    long size = probe.size();
+    LogFormat f = probe.format();
+    if (probe.error() != null) {
+      return new FileResult(name, f == null || f == LogFormat.AUTO ? "unknown" : f.cliName(), 0, 0, 0, 0, 0, size,
+          probe.error());
+    }
+    if (f == null) {
+      bytes.accept(size);
+      return new FileResult(name, "unknown", 0, 0, 0, 0, 0, size, "format not recognised; not loaded");
+    }
+    try {
       if (bulk) {
         Optional<CsvBulkLoader.Plan> plan;
         try (DuckDBConnection conn = db.loadingConnection()) {
@@ -159,13 +323,7 @@ public final class LogLoader {
         }
       }
       try (ReportDatabase.FileSink sink = db.sink(name); BufferedReader in = open(file, bytes)) {
-        long lines;
-        if (f == LogFormat.POSTFIX) {
-          ZonedDateTime modified = Files.getLastModifiedTime(file).toInstant().atZone(ZoneId.systemDefault());
-          lines = new PostfixLogParser(sink, modified.getYear(), modified.getMonthValue(), postfix, name).parse(in);
-        } else {
-          lines = new HeaderedLogParser(f, sink).parse(in);
-        }
+        long lines = new HeaderedLogParser(f, sink).parse(in);
         return new FileResult(name, f.cliName(), lines, sink.eventCount, sink.messageCount,
             sink.malformedCount, sink.ignoredCount, size, null);
       }

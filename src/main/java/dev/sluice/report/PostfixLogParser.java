@@ -3,7 +3,10 @@ package dev.sluice.report;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.time.LocalDate;
+import java.util.ArrayDeque;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -14,7 +17,7 @@ import java.util.regex.Pattern;
  *
  * <p>{@code events}: every {@code smtpd} line of a session: {@code +} for {@code connect from},
  * {@code -} for {@code disconnect from}, {@code >} for a refusal ({@code reject:}, {@code
- * milter-reject:}), {@code *} for the rest (including {@code reject_warning:}, which refused
+ * milter-reject:}, a before-queue filter's {@code proxy-reject:}), {@code *} for the rest (including {@code reject_warning:}, which refused
  * nothing); the session id is {@code host/pid/line-of-connect}, because Postfix names sessions by
  * process only. {@code remote_ip} is the address on that line: after XCLIENT the {@code client=}
  * and {@code disconnect} lines name the forwarded client while {@code connect} names the proxy;
@@ -30,10 +33,14 @@ import java.util.regex.Pattern;
  * SEND}/{@code DELIVER}/{@code DEFER}/{@code FAIL} row per delivery attempt ({@code to=}, {@code
  * relay=}, {@code dsn=}, {@code status=}), a {@code REJECT} row per refusal, smtpd's {@code
  * reject:} or {@code milter-reject:} at any stage (MAIL as well as RCPT: a sender restriction
- * answers at MAIL unless {@code smtpd_delay_reject} moves it to RCPT) and cleanup's refusals of
+ * answers at MAIL unless {@code smtpd_delay_reject} moves it to RCPT), smtpd's {@code
+ * proxy-reject:} (a before-queue content filter's reply at END-OF-MESSAGE) and cleanup's refusals of
  * whole messages (Milters at END-OF-MESSAGE, header and body checks), attributed to the syslog host
  * and the client. XFORWARD's {@code
- * orig_client=} fills {@code original_client_ip}.
+ * orig_client=} fills {@code original_client_ip}. Delivery rows and cleanup's refusals of a message
+ * smtpd opened carry its session and client, also when they are in a later file of the log than
+ * the {@code client=} line: the parser of that file takes over what the previous one left in the
+ * queue ({@link #remaining}, {@link PostfixQueueJoin}).
  *
  * <p>Classic syslog timestamps carry no year or zone: they are read as local time of {@code year},
  * stepping back a year for months after {@code referenceMonth} (a December log read in January).
@@ -74,15 +81,41 @@ final class PostfixLogParser {
   private static final Pattern CONTENT_ACTION = Pattern.compile(
       "^(?<qid>[0-9A-Za-z]{5,}): (?<action>reject|hold|discard): (?<stage>\\S+) .* from " + NAMED_TOKEN
           + ";(?: from=<(?<from>[^>]*)>)?(?: to=<(?<to>[^>]*)>)?(?: proto=\\S+)?(?: helo=<[^>]*>)?(?:: (?<text>.*))?$");
+  /**
+   * smtpd's verdict of a before-queue content filter ({@code smtpd_proxy_filter}) on the message:
+   * {@code QUEUEID: proxy-reject: END-OF-MESSAGE: TEXT; from=<> to=<> proto= helo=<>}, where TEXT is
+   * the filter's reply as the client got it (may be empty). Unlike {@link #ACTION} the line names
+   * no client: it is the session's. smtpd in proxy mode has no queue file of its own, so the queue
+   * id is mostly {@code NOQUEUE}. {@code proxy-accept:} decides nothing here and is not matched.
+   */
+  private static final Pattern PROXY_REJECT = Pattern.compile(
+      "^(?<qid>[0-9A-Za-z]{5,}|NOQUEUE): proxy-reject: (?<stage>\\S+): (?<text>.*?);(?: from=<(?<from>.*?)>)?"
+          + "(?: to=<(?<to>.*?)>)?(?: proto=\\S+)?(?: helo=<.*>)?$");
   /** The start of a refusal's text: smtpd's reply code, or cleanup's enhanced status code. */
   private static final Pattern REFUSAL = Pattern.compile("^(?:\\d{3} |[45]\\.\\d{1,3}\\.\\d{1,3}\\b)");
   /** A refusal line the parser should have read (a {@code reject_warning:} is no refusal). */
-  private static final Pattern REFUSAL_LINE = Pattern.compile("^([0-9A-Za-z]{5,}|NOQUEUE): (?:milter-)?reject: ");
+  private static final Pattern REFUSAL_LINE = Pattern.compile("^([0-9A-Za-z]{5,}|NOQUEUE): (?:milter-|proxy-)?reject: ");
   private static final Pattern QUEUE_LINE = Pattern.compile("^([0-9A-Za-z]{5,}): (.*)$");
   private static final Pattern FROM = Pattern.compile("^from=<([^>]*)>, size=(\\d+), nrcpt=(\\d+).*$");
   private static final Pattern MESSAGE_ID = Pattern.compile("^message-id=<?([^>\\s]*)>?.*$");
+  /**
+   * A delivery agent's {@code to=<>, [orig_to=<>,] relay=, delay=, delays=, dsn=X.Y.Z, status=}
+   * line. The DSN is only ever read from the {@code dsn=} field: the relay ({@code mx[10.4.5.6]:25})
+   * and the remote server's reply ({@code said: 550 … 10.20.30.40}) may hold anything.
+   */
   private static final Pattern DELIVERY = Pattern.compile(
-      "^to=<([^>]*)>,(?: orig_to=<[^>]*>,)? relay=([^,]+),.*? dsn=(\\d\\.\\d+\\.\\d+), status=(\\w+)(?: \\((.*)\\))?$");
+      "^to=<([^>]*)>,(?: orig_to=<[^>]*>,)? relay=([^,]+),(?: [a-z_]+=[^,]*,)*? dsn=([245]\\.\\d{1,3}\\.\\d{1,3}),"
+          + " status=(\\w+)(?: \\((.*)\\))?$");
+  /**
+   * Where a refusal's enhanced status code (RFC 3463: class 2, 4 or 5, subject and detail of up
+   * to three digits each) sits: first in the text, after smtpd's three-digit reply code ({@code
+   * 550 5.7.1 …}, {@code 550-5.7.1 …}), or at the very start of cleanup's text, which has no code
+   * ({@code 4.7.1 Try again later}). Anything later in the text (a client address {@code
+   * [10.4.5.6]}, a host name, a filter's own wording) is no DSN, so a reply without a code in
+   * that place has none. The class must be the reply code's (RFC 2034).
+   */
+  private static final Pattern REPLY_DSN = Pattern.compile(
+      "^(?:([245])\\d\\d[ -])?([245])\\.(\\d{1,3})\\.(\\d{1,3})(?![.\\d])");
   private static final String[] MONTHS = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
   /** The client pattern, its three groups prefixed with {@code name}, {@code addr}, {@code port}. */
@@ -97,16 +130,41 @@ final class PostfixLogParser {
   private final String file;
   private final EventRow event = new EventRow();
   private final Map<String, Session> sessions = new HashMap<>();
-  /** Messages smtpd created a queue file for, by queue id, until qmgr removes them or the file ends. */
-  private final Map<String, Message> pending = new LinkedHashMap<>();
+  /**
+   * Messages smtpd created a queue file for, by syslog host and queue id, until qmgr removes them:
+   * those the previous file of the same log left (a log rotated mid-message, or mail deferred
+   * across the rotation), then this file's. Lines about any other queue id (local submissions,
+   * bounces, messages whose {@code client=} line precedes every file read) join nothing and are
+   * not kept.
+   */
+  private final LinkedHashMap<String, Message> pending;
+  /**
+   * The messages still {@link Fate#OPEN}, oldest {@code client=} line first. One open for {@link
+   * #OPEN_TTL} is let go: the client left before the end of DATA (smtpd logs no queue id's end
+   * then), or a hold assumed for it decides ({@link Message#settle}).
+   */
+  private final ArrayDeque<Message> open = new ArrayDeque<>();
+  /** {@link #open}'s size after it was last cleared of decided messages. */
+  private int openAfterCompaction;
+  private final int maxRetained;
+  /** The most entries {@link #pending} had, for {@link PostfixQueueJoin#retained}. */
+  private int peakRetained;
+  private long evicted;
 
   private static final class Session {
     final String id;
     final String connectIp;
+    /** The client the session's latest line named (after XCLIENT, the forwarded one). */
+    String clientName;
+    String clientIp;
     int seq;
     /**
      * A hold or discard smtpd logged before the transaction had a queue id ({@code NOQUEUE: hold:
-     * RCPT …}): it applies to the message the next {@code client=} line opens.
+     * RCPT …}). It is the transaction's, and smtpd does not log where a transaction ends: the next
+     * {@code client=} line may open that transaction's queue file, or, after every recipient was
+     * refused and an RSET, another transaction's. So it is only assumed for that message ({@link
+     * Message#assumed}), and the queue id's own lines decide; a line naming another sender starts
+     * another transaction and forgets it.
      */
     Verdict beforeQueueId;
 
@@ -149,10 +207,25 @@ final class PostfixLogParser {
    */
   static final class Message {
     final MessageRow row;
+    /** The file of the {@code client=} line, which the {@code RECEIVE} row is loaded into. */
+    final String file;
+    /** The time of the {@code client=} line. */
+    final long opened;
     Fate fate = Fate.OPEN;
+    /** Whether the message left {@link #pending}: nothing more is read about it. */
+    boolean closed;
+    /**
+     * A hold or discard of the session's transaction logged before this queue id existed, which may
+     * have been another transaction's ({@link Session#beforeQueueId}). It decides only if nothing
+     * about the queue id itself does: held or discarded mail never reaches qmgr, so qmgr's {@code
+     * queue active} for this queue id overrides it.
+     */
+    Verdict assumed;
 
-    Message(MessageRow row) {
+    Message(MessageRow row, String file) {
       this.row = row;
+      this.file = file;
+      this.opened = row.tsMicros;
     }
 
     /**
@@ -181,22 +254,96 @@ final class PostfixLogParser {
       }
     }
 
+    /**
+     * Called once nothing more will be read about the message: a message still open takes the fate
+     * of the hold or discard {@link #assumed} for it.
+     */
+    void settle() {
+      if (fate == Fate.OPEN && assumed != null) {
+        fate = assumed.fate();
+        row.tsMicros = assumed.ts();
+        if (row.sender == null) {
+          row.sender = assumed.sender();
+        }
+      }
+    }
+
     boolean received() {
       return fate == Fate.QUEUED || fate == Fate.HELD;
     }
   }
 
   /**
-   * @param join where the messages still open at the end of the file, and lines about queue ids
-   *     opened in another file, go (rotated logs)
-   * @param file this file's name, for {@code join}
+   * @param join where the {@code RECEIVE} rows of messages opened in an earlier file go, once
+   *     decided here (that file's rows are already loaded)
+   * @param file this file's name
+   * @param carried the messages the previous file of the same log left undecided or not yet
+   *     removed ({@link #remaining} of its parser); this parser takes the map over
    */
-  PostfixLogParser(RowSink sink, int year, int referenceMonth, PostfixQueueJoin join, String file) {
+  PostfixLogParser(RowSink sink, int year, int referenceMonth, PostfixQueueJoin join, String file,
+      LinkedHashMap<String, Message> carried) {
+    this(sink, year, referenceMonth, join, file, carried, MAX_RETAINED);
+  }
+
+  /**
+   * @param carried as {@link #newQueue} makes it
+   * @param maxRetained how many messages to keep at most ({@link #MAX_RETAINED})
+   */
+  PostfixLogParser(RowSink sink, int year, int referenceMonth, PostfixQueueJoin join, String file,
+      LinkedHashMap<String, Message> carried, int maxRetained) {
     this.sink = sink;
     this.year = year;
     this.referenceMonth = referenceMonth;
     this.join = join;
     this.file = file;
+    this.pending = carried;
+    this.maxRetained = maxRetained;
+    if (carried != null) {
+      carried.values().stream().filter(m -> m.fate == Fate.OPEN).sorted(Comparator.comparingLong(m -> m.opened))
+          .forEach(open::add);
+    }
+  }
+
+  /**
+   * How many messages smtpd opened a parser keeps at most. A server's queue rarely holds more at a
+   * time; beyond it the least recently mentioned message is let go (its row loaded if it was
+   * received, later lines about it loaded without its session) and counted ({@link #evicted}).
+   */
+  static final int MAX_RETAINED = 200_000;
+
+  /**
+   * How long a message may stay open (no qmgr {@code queue active}, hold, refusal or discard) after
+   * its {@code client=} line before it counts as abandoned: the end of DATA and qmgr's pickup take
+   * seconds, hours only on a badly congested server.
+   */
+  static final long OPEN_TTL = 2 * 3600 * 1_000_000L;
+
+  /** An empty map of messages for the first file of a log: least recently mentioned first. */
+  static LinkedHashMap<String, Message> newQueue() {
+    return new LinkedHashMap<>(1024, 0.75f, true);
+  }
+
+  /** Messages let go because more than {@code maxRetained} were kept. */
+  long evicted() {
+    return evicted;
+  }
+
+  /** How many messages the parser watches for {@link #OPEN_TTL}, decided ones not yet cleared included. */
+  int watched() {
+    return open.size();
+  }
+
+  /**
+   * The messages not yet removed at the end of the file, by host and queue id, least recently
+   * mentioned first: for the parser of the next file of the same log, or {@link
+   * PostfixQueueJoin#finish} after the last.
+   */
+  LinkedHashMap<String, Message> remaining() {
+    return pending;
+  }
+
+  private static String key(String host, String queueId) {
+    return host + ' ' + queueId;
   }
 
   /** Reads every line; returns how many there were. */
@@ -223,6 +370,7 @@ final class PostfixLogParser {
       String program = m.group(8);
       String pid = m.group(9);
       String text = m.group(10);
+      expire(ts);
       if (!program.startsWith("postfix")) {
         sink.ignored(lineNo);
       } else if (program.endsWith("/smtpd")) {
@@ -235,16 +383,43 @@ final class PostfixLogParser {
         sink.ignored(lineNo);
       }
     }
-    // Those still open may be decided in the next file (logrotate cut this one mid-message).
-    for (Message m : pending.values()) {
-      if (m.fate == Fate.OPEN) {
-        join.open(file, m);
-      } else {
+    // What is still pending may be decided, or delivered, in the next file (logrotate cut this
+    // one mid-message, or the message was deferred): the caller hands it on (remaining()).
+    join.retained(Math.max(peakRetained, pending.size()));
+    return lineNo;
+  }
+
+  /** The syslog host and time of a file's first line from a Postfix program. */
+  record First(String host, long ts) {}
+
+  /**
+   * The first Postfix line among the first {@code maxLines} of {@code in}, or null: where in time a
+   * file of a rotated log starts, and whose log it is, to read the files of one log in order.
+   */
+  static First first(BufferedReader in, int year, int referenceMonth, int maxLines) throws IOException {
+    PostfixLogParser clock = new PostfixLogParser(null, year, referenceMonth, null, null, null);
+    String line;
+    for (int i = 0; i < maxLines && (line = in.readLine()) != null; i++) {
+      Matcher m = LINE.matcher(line);
+      if (m.matches() && m.group(8).startsWith("postfix")) {
+        long ts = m.group(6) != null ? Timestamps.parseIso(m.group(6)) : clock.classic(m);
+        if (ts != Timestamps.INVALID) {
+          return new First(m.group(7), ts);
+        }
+      }
+    }
+    return null;
+  }
+
+  /** Lets go of the messages open since before {@code now - OPEN_TTL}. */
+  private void expire(long now) {
+    while (!open.isEmpty() && open.peekFirst().opened < now - OPEN_TTL) {
+      Message m = open.pollFirst();
+      if (!m.closed && m.fate == Fate.OPEN) {
+        pending.remove(key(m.row.server, m.row.queueId));
         close(m);
       }
     }
-    pending.clear();
-    return lineNo;
   }
 
   private long classic(Matcher m) {
@@ -273,6 +448,8 @@ final class PostfixLogParser {
     Matcher c = CONNECT.matcher(text);
     if (c.find()) {
       Session s = new Session(key + '/' + lineNo, c.group(2));
+      s.clientName = c.group(1);
+      s.clientIp = c.group(2);
       sessions.put(key, s);
       emit(s, ts, host, lineNo, "+", c.group(2), c.group(3), null, null);
       return;
@@ -287,6 +464,8 @@ final class PostfixLogParser {
     Matcher cl = CLIENT.matcher(text);
     if (cl.find()) {
       String queueId = cl.group(1);
+      s.clientName = cl.group(2);
+      s.clientIp = cl.group(3);
       emit(s, ts, host, lineNo, "*", cl.group(3), cl.group(4), "client=" + cl.group(2) + "[" + cl.group(3) + "]" + cl.group(5),
           xclient(s, cl.group(3)));
       MessageRow r = smtpRow("RECEIVE", ts, host, queueId, s.id, cl.group(2), cl.group(3));
@@ -294,24 +473,44 @@ final class PostfixLogParser {
       r.originalClientIp = oc.find() ? oc.group(2) : null;
       r.sourceLine = lineNo;
       r.logType = "postfix";
-      Message m = new Message(r);
-      if (s.beforeQueueId != null) {
-        m.apply(s.beforeQueueId);
-        s.beforeQueueId = null;
+      Message m = new Message(r, file);
+      m.assumed = s.beforeQueueId;
+      s.beforeQueueId = null;
+      Message previous = pending.put(key(host, queueId), m);
+      open.add(m);
+      if (open.size() > 2 * openAfterCompaction + 1024) {
+        // Most messages are decided within seconds; without this a busy server's last two hours of
+        // messages would stay referenced here.
+        open.removeIf(o -> o.closed || o.fate != Fate.OPEN);
+        openAfterCompaction = open.size();
       }
-      Message previous = pending.put(queueId, m);
       if (previous != null) {
         close(previous);
       }
+      if (pending.size() > maxRetained) {
+        Iterator<Message> eldest = pending.values().iterator();
+        Message gone = eldest.next();
+        eldest.remove();
+        close(gone);
+        evicted++;
+      }
+      peakRetained = Math.max(peakRetained, pending.size());
       return;
     }
     Matcher a = action(text);
     if (a != null) {
       String queueId = "NOQUEUE".equals(a.group("qid")) ? null : a.group("qid");
       Verdict v = actionVerdict(a, ts, false);
+      s.clientName = a.group("name");
+      s.clientIp = a.group("addr");
+      if (queueId == null && s.beforeQueueId != null && a.group("from") != null
+          && !a.group("from").equals(s.beforeQueueId.sender())) {
+        // Another MAIL FROM: the held or discarded transaction ended without a queue file.
+        s.beforeQueueId = null;
+      }
       if (refuses(a)) {
         emit(s, ts, host, lineNo, ">", a.group("addr"), a.group("port"), a.group("text"), xclient(s, a.group("addr")));
-        sink.message(refusal(a, ts, host, queueId, s.id, lineNo));
+        sink.message(refusal(a, ts, host, queueId, s.id, a.group("name"), a.group("addr"), lineNo));
       } else {
         // A hold or discard is no reply: the client is told 250 and the server keeps or drops the mail.
         emit(s, ts, host, lineNo, "*", a.group("addr"), a.group("port"), text, xclient(s, a.group("addr")));
@@ -322,6 +521,18 @@ final class PostfixLogParser {
         // A hold or discard before the queue id is for the message the next client= line opens (a
         // refusal without a queue id was of a transaction that never had a queue file).
         s.beforeQueueId = v;
+      }
+      return;
+    }
+    Matcher p = PROXY_REJECT.matcher(text);
+    if (p.matches()) {
+      // The filter refused the message at its end, as a Milter would: a refusal, for the session's client.
+      String queueId = "NOQUEUE".equals(p.group("qid")) ? null : p.group("qid");
+      String reply = p.group("text").isEmpty() ? null : p.group("text");
+      emit(s, ts, host, lineNo, ">", s.clientIp, null, reply, null);
+      sink.message(refusal(p, ts, host, queueId, s.id, s.clientName, s.clientIp, lineNo));
+      if (queueId != null) {
+        verdict(host, queueId, new Verdict(Fate.DROPPED, ts, p.group("from"), -1, -1, null));
       }
       return;
     }
@@ -375,20 +586,33 @@ final class PostfixLogParser {
   }
 
   /**
-   * The {@code REJECT} row of a refusal ({@link #ACTION} or {@link #CONTENT_ACTION} line), at the
-   * syslog host, for the client
-   * on the line: a refusal at RCPT is of the one recipient it names, any other of the transaction.
+   * The {@code REJECT} row of a refusal ({@link #ACTION}, {@link #CONTENT_ACTION} or {@link
+   * #PROXY_REJECT} line), at the syslog host, for the client on the line (the session's for a
+   * proxy's): a refusal at RCPT is of the one recipient it names, any other of the transaction.
    */
-  private static MessageRow refusal(Matcher a, long ts, String host, String queueId, String sessionId, long lineNo) {
-    MessageRow r = smtpRow("REJECT", ts, host, queueId, sessionId, a.group("name"), a.group("addr"));
+  private static MessageRow refusal(Matcher a, long ts, String host, String queueId, String sessionId,
+      String clientName, String clientIp, long lineNo) {
+    MessageRow r = smtpRow("REJECT", ts, host, queueId, sessionId, clientName, clientIp);
     r.sender = a.group("from");
     r.recipients = a.group("to");
     r.recipientCount = r.recipients != null && a.group("stage").equals("RCPT") ? 1 : -1;
-    r.status = a.group("text");
-    r.dsn = HeaderedLogParser.dsnOf(r.status);
+    r.status = a.group("text") == null || a.group("text").isEmpty() ? null : a.group("text");
+    r.dsn = replyDsn(r.status);
     r.sourceLine = lineNo;
     r.logType = "postfix";
     return r;
+  }
+
+  /** The enhanced status code in its place in a refusal's text ({@link #REPLY_DSN}), or null. */
+  static String replyDsn(String text) {
+    if (text == null) {
+      return null;
+    }
+    Matcher m = REPLY_DSN.matcher(text);
+    if (!m.find() || m.group(1) != null && !m.group(1).equals(m.group(2))) {
+      return null;
+    }
+    return m.group(2) + '.' + m.group(3) + '.' + m.group(4);
   }
 
   /** {@code xclient} when a line names another client than the session's {@code connect from}. */
@@ -447,8 +671,9 @@ final class PostfixLogParser {
       // A Milter's or a content check's verdict on the whole message; the session is smtpd's that
       // opened the queue id.
       if (refuses(a)) {
-        Message m = pending.get(queueId);
-        sink.message(refusal(a, ts, host, queueId, m == null ? null : m.row.sessionId, lineNo));
+        Message m = pending.get(key(host, queueId));
+        sink.message(refusal(a, ts, host, queueId, m == null ? null : m.row.sessionId, a.group("name"), a.group("addr"),
+            lineNo));
       } else {
         sink.ignored(lineNo);
       }
@@ -470,27 +695,40 @@ final class PostfixLogParser {
     } else if (id.matches()) {
       verdict(host, queueId, Verdict.details(ts, id.group(1)));
     } else if (rest.equals("removed")) {
-      Message m = pending.remove(queueId);
+      Message m = pending.remove(key(host, queueId));
       if (m != null) {
         close(m);
       }
     }
   }
 
-  /** Applies {@code v} to the queue id's message, or leaves it to {@link #join} if opened elsewhere. */
+  /**
+   * Applies {@code v} to the queue id's message. A queue id no smtpd opened in this file or an
+   * earlier one of the log is no message of a client's, and the line is not kept.
+   */
   private void verdict(String host, String queueId, Verdict v) {
-    Message m = pending.get(queueId);
+    Message m = pending.get(key(host, queueId));
     if (m != null) {
       m.apply(v);
-    } else {
-      join.loose(host, queueId, v);
+      if (m.fate == Fate.DROPPED) {
+        // Nothing undoes a refusal or a discard, and the queue file is gone: no need to keep it.
+        pending.remove(key(host, queueId));
+        close(m);
+      }
     }
   }
 
   /** A message leaves {@link #pending}: its row is loaded if the server received it. */
   private void close(Message m) {
-    if (m.received()) {
+    m.closed = true;
+    m.settle();
+    if (!m.received()) {
+      return;
+    }
+    if (m.file.equals(file)) {
       sink.message(m.row);
+    } else {
+      join.late(m.file, m.row);
     }
   }
 
@@ -505,7 +743,8 @@ final class PostfixLogParser {
       sink.malformed(lineNo, "unrecognised delivery line", line);
       return;
     }
-    Message known = pending.get(q.group(1));
+    // A message opened in an earlier file is as known here as one of this file's.
+    Message known = pending.get(key(host, q.group(1)));
     MessageRow r = known == null ? new MessageRow() : known.row.copy();
     r.tsMicros = ts;
     r.server = host;

@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -229,6 +230,425 @@ class PostfixMessagesReportTest {
       assertThat(db.count("SELECT count(DISTINCT session_id) FROM messages WHERE event = 'RECEIVE'")).isEqualTo(1);
       assertThat(counts(db, "SELECT regexp_extract(source_file, '[^/]+$'), messages FROM files"))
           .isEqualTo(Map.of("maillog.1", 2L, "maillog", 1L));
+    }
+  }
+
+  @Test
+  void theDsnIsReadOnlyWhereTheReplyOrDsnFieldPutsItNotOutOfAddressesInTheText() throws Exception {
+    maillog("maillog",
+        // Postfix before 2.3 wrote no enhanced code: the client address in the text is no DSN.
+        "Jun  3 10:00:00 mx1 postfix/smtpd[2101]: connect from unknown[10.4.5.6]",
+        "Jun  3 10:00:01 mx1 postfix/smtpd[2101]: NOQUEUE: reject: RCPT from unknown[10.4.5.6]: 554 Service unavailable;"
+            + " Client host [10.4.5.6] blocked using sbl-xbl.spamhaus.org; from=<a@example.org> to=<b@example.net>"
+            + " proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:01 mx1 postfix/smtpd[2101]: NOQUEUE: reject: RCPT from unknown[10.4.5.6]: 550 5.7.1"
+            + " Client host [10.2.3.4] blocked using bl.example.org; from=<a@example.org> to=<c@example.net>"
+            + " proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:02 mx1 postfix/smtpd[2101]: disconnect from unknown[10.4.5.6] ehlo=1 mail=1 rcpt=0/2 quit=1"
+            + " commands=3/5",
+        // A delivery: the relay's address and the remote reply's words are no DSN, dsn= is.
+        "Jun  3 10:01:00 mx1 postfix/smtp[2110]: 5E0C1A2B3C: to=<d@example.net>, relay=mx.example.net[10.2.1.5]:25,"
+            + " delay=1.2, delays=0.1/0.01/0.5/0.6, dsn=5.1.1, status=bounced (host mx.example.net[10.2.1.5] said:"
+            + " 550 Requested action not taken: mailbox unavailable 10.20.30.40 (in reply to RCPT TO command))",
+        "Jun  3 10:01:01 mx1 postfix/smtp[2111]: 6F1D2B3C4D: to=<e@example.net>, relay=mx2.5.4.example.net[10.4.4.7]:25,"
+            + " conn_use=2, delay=0.5, delays=0.1/0/0.2/0.2, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 4.4.7)");
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
+      assertThat(db.query("q", "", "SELECT event, recipients, dsn FROM messages ORDER BY source_line").rows())
+          .extracting(Object::toString).containsExactly(
+          "[REJECT, b@example.net, null]",
+          "[REJECT, c@example.net, 5.7.1]",
+          "[FAIL, d@example.net, 5.1.1]",
+          "[SEND, e@example.net, 2.0.0]");
+    }
+  }
+
+  @Test
+  void replyDsnIsTheCodeInItsPlaceWithTheReplysClass() {
+    assertThat(PostfixLogParser.replyDsn("452 4.3.1 Insufficient system storage")).isEqualTo("4.3.1");
+    assertThat(PostfixLogParser.replyDsn("550-5.7.1 first line")).isEqualTo("5.7.1");
+    assertThat(PostfixLogParser.replyDsn("4.7.1 Try again later")).isEqualTo("4.7.1");
+    assertThat(PostfixLogParser.replyDsn("554 Service unavailable; Client host [10.4.5.6] blocked")).isNull();
+    assertThat(PostfixLogParser.replyDsn("550 host 5.4.3.2 listed")).isNull();
+    assertThat(PostfixLogParser.replyDsn("5.7.1.2 not a code")).isNull();
+    assertThat(PostfixLogParser.replyDsn("550 4.7.1 class differs from the reply's")).isNull();
+    assertThat(PostfixLogParser.replyDsn(null)).isNull();
+  }
+
+  @Test
+  void aBeforeQueueFiltersProxyRejectIsARefusalOfTheSessionsClient() throws Exception {
+    // smtpd_proxy_filter: smtpd relays the message to a filter and logs its verdict at the end,
+    // without the client on the line (and without a queue id: smtpd wrote no queue file).
+    maillog("maillog",
+        "Jun  3 10:00:00 mx1 postfix/smtpd[2101]: connect from client.example.org[192.0.2.50]",
+        "Jun  3 10:00:02 mx1 postfix/smtpd[2101]: NOQUEUE: proxy-reject: END-OF-MESSAGE: 554 5.7.0 Reject, id=31619-02"
+            + " - spam; from=<a@example.org> to=<b@example.net> proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:03 mx1 postfix/smtpd[2101]: NOQUEUE: proxy-reject: END-OF-MESSAGE: 451 4.3.2 System busy, try"
+            + " again later; from=<a@example.org> to=<c@example.net> proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:04 mx1 postfix/smtpd[2101]: NOQUEUE: proxy-reject: END-OF-MESSAGE: 550 Message from 10.5.7.1"
+            + " refused; from=<a@example.org> to=<d@example.net> proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:05 mx1 postfix/smtpd[2101]: NOQUEUE: proxy-reject: END-OF-MESSAGE: ; from=<a@example.org>"
+            + " to=<e@example.net> proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:06 mx1 postfix/smtpd[2101]: NOQUEUE: proxy-accept: END-OF-MESSAGE: 250 2.0.0 from"
+            + " MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as 3C1B2D4E5F; from=<a@example.org>"
+            + " to=<f@example.net> proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:07 mx1 postfix/smtpd[2101]: disconnect from client.example.org[192.0.2.50] ehlo=1 mail=5 rcpt=5"
+            + " data=1/5 quit=1 commands=13/17");
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
+      assertThat(db.query("q", "", "SELECT server, queue_id, client_host, client_ip, sender, recipients, status, dsn,"
+          + " session_id IS NOT NULL FROM messages WHERE event = 'REJECT' ORDER BY source_line").rows())
+          .extracting(Object::toString).containsExactly(
+          "[mx1, null, client.example.org, 192.0.2.50, a@example.org, b@example.net,"
+              + " 554 5.7.0 Reject, id=31619-02 - spam, 5.7.0, true]",
+          "[mx1, null, client.example.org, 192.0.2.50, a@example.org, c@example.net,"
+              + " 451 4.3.2 System busy, try again later, 4.3.2, true]",
+          "[mx1, null, client.example.org, 192.0.2.50, a@example.org, d@example.net,"
+              + " 550 Message from 10.5.7.1 refused, null, true]",
+          "[mx1, null, client.example.org, 192.0.2.50, a@example.org, e@example.net, null, null, true]");
+      assertThat(counts(db, "SELECT event, count(*) FROM events GROUP BY 1"))
+          .isEqualTo(Map.of("+", 1L, "-", 1L, ">", 4L, "*", 1L));
+      assertThat(db.count("SELECT count(*) FROM events WHERE event = '>' AND remote_ip = '192.0.2.50'")).isEqualTo(4);
+      TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
+      assertThat(hourly(r, "back_pressure")).isEqualTo("[2025-06-03 10:00 mx1=1]");
+    }
+  }
+
+  @Test
+  void aHoldOrDiscardIsTheMessagesOfItsQueueIdNotTheNextTransactionsAfterAnRset() throws Exception {
+    maillog("maillog",
+        // A sender access HOLD at RCPT (smtpd_delay_reject), before any queue id; the recipient is then
+        // refused, so that transaction never gets a queue file. After RSET the client sends another
+        // message, which qmgr queues: it was not held.
+        "Jun  3 10:00:00 mx1 postfix/smtpd[2101]: connect from client.example.org[192.0.2.60]",
+        "Jun  3 10:00:01 mx1 postfix/smtpd[2101]: NOQUEUE: hold: RCPT from client.example.org[192.0.2.60]:"
+            + " <a@example.org>: Sender address triggers HOLD action; from=<a@example.org> to=<x@example.net>"
+            + " proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:01 mx1 postfix/smtpd[2101]: NOQUEUE: reject: RCPT from client.example.org[192.0.2.60]: 550 5.1.1"
+            + " <x@example.net>: Recipient address rejected: User unknown in virtual mailbox table;"
+            + " from=<a@example.org> to=<x@example.net> proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:00:02 mx1 postfix/smtpd[2101]: 1B2C3D4E5F: client=client.example.org[192.0.2.60]",
+        "Jun  3 10:00:02 mx1 postfix/cleanup[2106]: 1B2C3D4E5F: message-id=<t2@example.org>",
+        "Jun  3 10:00:03 mx1 postfix/qmgr[900]: 1B2C3D4E5F: from=<b@example.org>, size=640, nrcpt=1 (queue active)",
+        "Jun  3 10:00:03 mx1 postfix/smtpd[2101]: disconnect from client.example.org[192.0.2.60] ehlo=1 mail=2 rcpt=1/2"
+            + " data=1 rset=1 quit=1 commands=7/8",
+        "Jun  3 10:00:04 mx1 postfix/smtp[2110]: 1B2C3D4E5F: to=<y@example.net>, relay=mx.example.net[198.51.100.7]:25,"
+            + " delay=2, delays=1/0.01/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 7A8B9)",
+        "Jun  3 10:00:04 mx1 postfix/qmgr[900]: 1B2C3D4E5F: removed",
+        // The same with a DISCARD: the next transaction's message was received, not discarded.
+        "Jun  3 10:01:00 mx1 postfix/smtpd[2102]: connect from client.example.org[192.0.2.61]",
+        "Jun  3 10:01:01 mx1 postfix/smtpd[2102]: NOQUEUE: discard: RCPT from client.example.org[192.0.2.61]:"
+            + " <s@example.org>: Sender address triggers DISCARD action; from=<s@example.org> to=<x@example.net>"
+            + " proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:01:01 mx1 postfix/smtpd[2102]: NOQUEUE: reject: RCPT from client.example.org[192.0.2.61]: 550 5.1.1"
+            + " <x@example.net>: Recipient address rejected: User unknown in virtual mailbox table;"
+            + " from=<s@example.org> to=<x@example.net> proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:01:02 mx1 postfix/smtpd[2102]: 2C3D4E5F6A: client=client.example.org[192.0.2.61]",
+        "Jun  3 10:01:03 mx1 postfix/qmgr[900]: 2C3D4E5F6A: from=<b@example.org>, size=650, nrcpt=1 (queue active)",
+        "Jun  3 10:01:03 mx1 postfix/smtpd[2102]: disconnect from client.example.org[192.0.2.61] ehlo=1 mail=2 rcpt=1/2"
+            + " data=1 rset=1 quit=1 commands=7/8",
+        // A HOLD whose recipient was accepted: that queue id never reaches qmgr; it is held.
+        "Jun  3 10:02:00 mx1 postfix/smtpd[2103]: connect from client.example.org[192.0.2.62]",
+        "Jun  3 10:02:01 mx1 postfix/smtpd[2103]: NOQUEUE: hold: RCPT from client.example.org[192.0.2.62]:"
+            + " <a@example.org>: Sender address triggers HOLD action; from=<a@example.org> to=<z@example.net>"
+            + " proto=ESMTP helo=<client.example.org>",
+        "Jun  3 10:02:01 mx1 postfix/smtpd[2103]: 3D4E5F6A7B: client=client.example.org[192.0.2.62]",
+        "Jun  3 10:02:02 mx1 postfix/cleanup[2106]: 3D4E5F6A7B: message-id=<t3@example.org>",
+        "Jun  3 10:02:03 mx1 postfix/smtpd[2103]: disconnect from client.example.org[192.0.2.62] ehlo=1 mail=1 rcpt=1"
+            + " data=1 quit=1 commands=5",
+        // cleanup's header check holds its queue id; after RSET the session's next message is queued.
+        "Jun  3 10:03:00 mx1 postfix/smtpd[2104]: connect from client.example.org[192.0.2.63]",
+        "Jun  3 10:03:01 mx1 postfix/smtpd[2104]: 4E5F6A7B8C: client=client.example.org[192.0.2.63]",
+        "Jun  3 10:03:02 mx1 postfix/cleanup[2106]: 4E5F6A7B8C: hold: header X-Spam-Flag: YES from"
+            + " client.example.org[192.0.2.63]; from=<a@example.org> to=<b@example.net> proto=ESMTP"
+            + " helo=<client.example.org>",
+        "Jun  3 10:03:02 mx1 postfix/cleanup[2106]: 4E5F6A7B8C: message-id=<t4@example.org>",
+        "Jun  3 10:03:04 mx1 postfix/smtpd[2104]: 5F6A7B8C9D: client=client.example.org[192.0.2.63]",
+        "Jun  3 10:03:05 mx1 postfix/cleanup[2106]: 5F6A7B8C9D: message-id=<t5@example.org>",
+        "Jun  3 10:03:06 mx1 postfix/qmgr[900]: 5F6A7B8C9D: from=<c@example.org>, size=700, nrcpt=1 (queue active)",
+        "Jun  3 10:03:06 mx1 postfix/smtpd[2104]: disconnect from client.example.org[192.0.2.63] ehlo=1 mail=2 rcpt=2"
+            + " data=2 rset=1 quit=1 commands=9");
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
+      assertThat(db.query("q", "", "SELECT queue_id, ts, sender, message_id FROM messages WHERE event = 'RECEIVE'"
+          + " ORDER BY queue_id").rows()).extracting(Object::toString).containsExactly(
+          "[1B2C3D4E5F, 2025-06-03T10:00:03, b@example.org, t2@example.org]",
+          "[2C3D4E5F6A, 2025-06-03T10:01:03, b@example.org, null]",
+          "[3D4E5F6A7B, 2025-06-03T10:02:01, a@example.org, t3@example.org]",
+          "[4E5F6A7B8C, 2025-06-03T10:03:02, a@example.org, t4@example.org]",
+          "[5F6A7B8C9D, 2025-06-03T10:03:06, c@example.org, t5@example.org]");
+    }
+  }
+
+  @Test
+  void deliveriesAndQueueLinesInALaterRotatedFileJoinTheirSession() throws Exception {
+    // Three rotations of one log, named newest first as logrotate does. 7B8C9DAEBF is received and
+    // deferred in maillog.2.gz, deferred again in maillog.1 and delivered in maillog; 8C9DAEBFC0's
+    // client= line ends maillog.1 and the rest of it is in maillog.
+    Path oldest = dir.resolve("maillog.2.gz");
+    try (java.io.Writer w = new java.io.OutputStreamWriter(new java.util.zip.GZIPOutputStream(
+        Files.newOutputStream(oldest)), java.nio.charset.StandardCharsets.UTF_8)) {
+      w.write(String.join("\n",
+          "Jun  2 23:59:50 mx1 postfix/smtpd[2101]: connect from client.example.org[192.0.2.70]",
+          "Jun  2 23:59:51 mx1 postfix/smtpd[2101]: 7B8C9DAEBF: client=client.example.org[192.0.2.70]",
+          "Jun  2 23:59:52 mx1 postfix/cleanup[2106]: 7B8C9DAEBF: message-id=<d1@example.org>",
+          "Jun  2 23:59:52 mx1 postfix/qmgr[900]: 7B8C9DAEBF: from=<a@example.org>, size=900, nrcpt=2 (queue active)",
+          "Jun  2 23:59:53 mx1 postfix/smtpd[2101]: disconnect from client.example.org[192.0.2.70] ehlo=1 mail=1 rcpt=2"
+              + " data=1 quit=1 commands=6",
+          "Jun  2 23:59:53 mx1 postfix/smtp[2110]: 7B8C9DAEBF: to=<b@example.net>, relay=mx.example.net[198.51.100.7]:25,"
+              + " delay=1.5, delays=0.5/0.01/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 1F2E3)",
+          "Jun  2 23:59:55 mx1 postfix/smtp[2111]: 7B8C9DAEBF: to=<c@example.com>, relay=none, delay=3.2,"
+              + " delays=0.5/0.01/2.7/0, dsn=4.4.1, status=deferred (connect to mx.example.com[203.0.113.9]:25:"
+              + " Connection timed out)") + "\n");
+    }
+    Files.setLastModifiedTime(oldest, FileTime.from(LocalDateTime.of(2025, 6, 30, 0, 0).toInstant(ZoneOffset.UTC)));
+    maillog("maillog.1",
+        "Jun  3 00:29:55 mx1 postfix/qmgr[900]: 7B8C9DAEBF: from=<a@example.org>, size=900, nrcpt=2 (queue active)",
+        "Jun  3 00:29:58 mx1 postfix/smtp[2112]: 7B8C9DAEBF: to=<c@example.com>, relay=none, delay=1808,"
+            + " delays=1805/0.01/3/0, dsn=4.4.1, status=deferred (connect to mx.example.com[203.0.113.9]:25:"
+            + " Connection timed out)",
+        "Jun  3 23:59:58 mx1 postfix/smtpd[2201]: connect from relay.example.org[192.0.2.71]",
+        "Jun  3 23:59:59 mx1 postfix/smtpd[2201]: 8C9DAEBFC0: client=relay.example.org[192.0.2.71]");
+    maillog("maillog",
+        "Jun  4 00:00:00 mx1 postfix/cleanup[2106]: 8C9DAEBFC0: message-id=<d2@example.org>",
+        "Jun  4 00:00:01 mx1 postfix/qmgr[900]: 8C9DAEBFC0: from=<e@example.org>, size=1200, nrcpt=1 (queue active)",
+        "Jun  4 00:00:01 mx1 postfix/smtpd[2201]: disconnect from relay.example.org[192.0.2.71] ehlo=1 mail=1 rcpt=1"
+            + " data=1 quit=1 commands=5",
+        "Jun  4 00:00:02 mx1 postfix/lmtp[2301]: 8C9DAEBFC0: to=<u@example.org>,"
+            + " relay=mail.example.org[private/dovecot-lmtp], delay=1.1, delays=1/0.01/0.01/0.08, dsn=2.0.0,"
+            + " status=sent (250 2.0.0 <u@example.org> 8Hk2Ln1+ZGiVBgAA0J78UA Saved)",
+        "Jun  4 00:00:02 mx1 postfix/qmgr[900]: 8C9DAEBFC0: removed",
+        "Jun  4 01:00:00 mx1 postfix/qmgr[900]: 7B8C9DAEBF: from=<a@example.org>, size=900, nrcpt=2 (queue active)",
+        "Jun  4 01:00:02 mx1 postfix/smtp[2113]: 7B8C9DAEBF: to=<c@example.com>, relay=mx.example.com[203.0.113.9]:25,"
+            + " delay=3602, delays=3600/0.01/1/1, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 9A8B7C)",
+        "Jun  4 01:00:02 mx1 postfix/qmgr[900]: 7B8C9DAEBF: removed",
+        // Local mail: no smtpd session to join.
+        "Jun  4 02:00:00 mx1 postfix/pickup[950]: 9DAEBFC0D1: uid=0 from=<root>",
+        "Jun  4 02:00:00 mx1 postfix/cleanup[2106]: 9DAEBFC0D1: message-id=<local@mx1.example.org>",
+        "Jun  4 02:00:00 mx1 postfix/qmgr[900]: 9DAEBFC0D1: from=<root@mx1.example.org>, size=400, nrcpt=1 (queue active)",
+        "Jun  4 02:00:00 mx1 postfix/local[2401]: 9DAEBFC0D1: to=<root@mx1.example.org>, orig_to=<root>, relay=local,"
+            + " delay=0.02, delays=0.01/0/0/0.01, dsn=2.0.0, status=sent (delivered to mailbox)",
+        "Jun  4 02:00:00 mx1 postfix/qmgr[900]: 9DAEBFC0D1: removed");
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
+      assertThat(db.query("q", "", "SELECT queue_id, event, recipients, session_id IS NOT NULL, client_ip, sender,"
+          + " message_id, regexp_extract(source_file, '[^/]+$') FROM messages WHERE event <> 'RECEIVE' ORDER BY ts")
+          .rows()).extracting(Object::toString).containsExactly(
+          "[7B8C9DAEBF, SEND, b@example.net, true, 192.0.2.70, a@example.org, d1@example.org, maillog.2.gz]",
+          "[7B8C9DAEBF, DEFER, c@example.com, true, 192.0.2.70, a@example.org, d1@example.org, maillog.2.gz]",
+          "[7B8C9DAEBF, DEFER, c@example.com, true, 192.0.2.70, a@example.org, d1@example.org, maillog.1]",
+          "[8C9DAEBFC0, SEND, u@example.org, true, 192.0.2.71, e@example.org, d2@example.org, maillog]",
+          "[7B8C9DAEBF, SEND, c@example.com, true, 192.0.2.70, a@example.org, d1@example.org, maillog]",
+          "[9DAEBFC0D1, DELIVER, root@mx1.example.org, false, null, null, null, maillog]");
+      assertThat(db.count("SELECT count(DISTINCT session_id) FROM messages WHERE queue_id = '7B8C9DAEBF'")).isEqualTo(1);
+      assertThat(db.query("q", "", "SELECT queue_id, ts, regexp_extract(source_file, '[^/]+$') FROM messages"
+          + " WHERE event = 'RECEIVE' ORDER BY ts").rows()).extracting(Object::toString).containsExactly(
+          "[7B8C9DAEBF, 2025-06-02T23:59:52, maillog.2.gz]", "[8C9DAEBFC0, 2025-06-04T00:00:01, maillog.1]");
+      assertThat(counts(db, "SELECT regexp_extract(source_file, '[^/]+$'), messages FROM files"))
+          .isEqualTo(Map.of("maillog.2.gz", 3L, "maillog.1", 2L, "maillog", 3L));
+    }
+  }
+
+  @Test
+  void queueLinesOfMessagesNoSmtpdOpenedAreNotKept() throws Exception {
+    // A busy server's local mail and bounces: thousands of queue ids without a client= line, some
+    // never removed within the log. Only messages of smtpd sessions may be kept, and only while
+    // they are in the queue.
+    List<String> lines = new java.util.ArrayList<>();
+    for (int i = 0; i < 3000; i++) {
+      String qid = String.format("%05X%05X", 0x10000 + i, 0xA0000 + i);
+      String t = String.format("Jun  4 %02d:%02d:%02d", i / 3600, i / 60 % 60, i % 60);
+      lines.add(t + " mx1 postfix/pickup[950]: " + qid + ": uid=0 from=<root>");
+      lines.add(t + " mx1 postfix/cleanup[2106]: " + qid + ": message-id=<" + i + "@mx1.example.org>");
+      lines.add(t + " mx1 postfix/qmgr[900]: " + qid + ": from=<root@mx1.example.org>, size=400, nrcpt=1 (queue active)");
+      lines.add(t + " mx1 postfix/local[2401]: " + qid + ": to=<root@mx1.example.org>, relay=local, delay=0.02,"
+          + " delays=0.01/0/0/0.01, dsn=2.0.0, status=sent (delivered to mailbox)");
+      if (i % 3 != 0) {
+        lines.add(t + " mx1 postfix/qmgr[900]: " + qid + ": removed");
+      }
+    }
+    lines.add("Jun  4 05:00:00 mx1 postfix/smtpd[2101]: connect from client.example.org[192.0.2.80]");
+    lines.add("Jun  4 05:00:01 mx1 postfix/smtpd[2101]: AEBFC0D1E2: client=client.example.org[192.0.2.80]");
+    lines.add("Jun  4 05:00:02 mx1 postfix/qmgr[900]: AEBFC0D1E2: from=<a@example.org>, size=500, nrcpt=1 (queue active)");
+    maillog("maillog", lines.toArray(String[]::new));
+    try (ReportDatabase db = new ReportDatabase()) {
+      LogLoader loader = new LogLoader(db, LogFormat.AUTO, 2);
+      loader.load(LogLoader.expand(List.of(dir)), n -> {});
+      assertThat(db.count("SELECT count(*) FROM messages WHERE event = 'DELIVER'")).isEqualTo(3000);
+      assertThat(db.count("SELECT count(*) FROM messages WHERE event = 'RECEIVE'")).isEqualTo(1);
+      assertThat(loader.lastPostfixJoin().peakRetained()).isEqualTo(1);
+      assertThat(loader.lastPostfixJoin().lateRows()).isZero();
+    }
+  }
+
+  @Test
+  void rotationsOfOneNameInOneDirectoryAreOneLog() {
+    Path a = Path.of("/var/log/mx1");
+    assertThat(List.of("maillog", "maillog.1", "maillog.2.gz", "maillog-20250601", "maillog-20250601.gz"))
+        .extracting(n -> LogLoader.logName(a.resolve(n))).containsOnly("/var/log/mx1/maillog");
+    assertThat(LogLoader.logName(Path.of("/var/log/mx2/maillog"))).isNotEqualTo(LogLoader.logName(a.resolve("maillog")));
+    assertThat(LogLoader.logName(a.resolve("mail.log.1"))).isEqualTo("/var/log/mx1/mail.log");
+    assertThat(List.of("maillog.3.gz", "maillog.1", "maillog-20250601", "maillog")).extracting(n -> LogLoader.rotation(a.resolve(n)))
+        .containsExactly(3L, 1L, 1L, 0L);
+  }
+
+  @Test
+  void refusedAndAbandonedMessagesAreNotKept() throws Exception {
+    // Every 10 s for 14 hours a client= whose message never reaches qmgr: every other one the
+    // client leaves during DATA, the others a Milter refuses at the end. Neither is ever `removed`.
+    List<String> lines = new java.util.ArrayList<>();
+    for (int i = 0; i < 5000; i++) {
+      String qid = String.format("%05X%05X", 0x20000 + i, 0xB0000 + i);
+      int sec = i * 10;
+      String t = String.format("Jun  4 %02d:%02d:%02d", sec / 3600, sec / 60 % 60, sec % 60);
+      String pid = "smtpd[" + (3000 + i) + "]";
+      lines.add(t + " mx1 postfix/" + pid + ": connect from unknown[198.51.100." + (i % 250) + "]");
+      lines.add(t + " mx1 postfix/" + pid + ": " + qid + ": client=unknown[198.51.100." + (i % 250) + "]");
+      if (i % 2 == 0) {
+        lines.add(t + " mx1 postfix/" + pid + ": lost connection after DATA (0 bytes) from unknown[198.51.100."
+            + (i % 250) + "]");
+      } else {
+        lines.add(t + " mx1 postfix/cleanup[2106]: " + qid + ": milter-reject: END-OF-MESSAGE from unknown[198.51.100."
+            + (i % 250) + "]: 5.7.1 Spam message rejected; from=<s@example.org> to=<b@example.net> proto=ESMTP"
+            + " helo=<x>");
+      }
+      lines.add(t + " mx1 postfix/" + pid + ": disconnect from unknown[198.51.100." + (i % 250) + "] ehlo=1 mail=1"
+          + " rcpt=1 data=0/1 commands=3/4");
+    }
+    lines.add("Jun  4 14:00:00 mx1 postfix/smtpd[2101]: connect from client.example.org[192.0.2.80]");
+    lines.add("Jun  4 14:00:01 mx1 postfix/smtpd[2101]: AEBFC0D1E2: client=client.example.org[192.0.2.80]");
+    lines.add("Jun  4 14:00:02 mx1 postfix/qmgr[900]: AEBFC0D1E2: from=<a@example.org>, size=500, nrcpt=1 (queue active)");
+    maillog("maillog", lines.toArray(String[]::new));
+    try (ReportDatabase db = new ReportDatabase()) {
+      LogLoader loader = new LogLoader(db, LogFormat.AUTO, 2);
+      loader.load(LogLoader.expand(List.of(dir)), n -> {});
+      assertThat(db.count("SELECT count(*) FROM messages WHERE event = 'RECEIVE'")).isEqualTo(1);
+      assertThat(db.count("SELECT count(*) FROM messages WHERE event = 'REJECT' AND session_id IS NOT NULL"))
+          .isEqualTo(2500);
+      // Refused ones go at once, abandoned ones after two hours: 2 h / 20 s, and the queued one.
+      assertThat(loader.lastPostfixJoin().peakRetained()).isBetween(360L, 362L);
+    }
+  }
+
+  @Test
+  void beyondItsLimitTheJoinLetsTheLeastRecentlyMentionedMessageGoAndCountsIt() throws Exception {
+    List<MessageRow> rows = new java.util.ArrayList<>();
+    RowSink sink = new RowSink() {
+      @Override
+      public void event(EventRow row) {}
+
+      @Override
+      public void message(MessageRow row) {
+        rows.add(row.copy());
+      }
+
+      @Override
+      public void malformed(long line, String reason, String text) {
+        throw new AssertionError(line + " " + reason);
+      }
+
+      @Override
+      public void ignored(long line) {}
+    };
+    PostfixQueueJoin join = new PostfixQueueJoin();
+    PostfixLogParser parser = new PostfixLogParser(sink, 2025, 6, join, "maillog", PostfixLogParser.newQueue(), 3);
+    List<String> lines = new java.util.ArrayList<>();
+    lines.add("Jun  4 10:00:00 mx1 postfix/smtpd[2101]: connect from client.example.org[192.0.2.90]");
+    for (int i = 0; i < 5; i++) {
+      String qid = "C0D1E2F3A" + i;
+      lines.add("Jun  4 10:00:0" + i + " mx1 postfix/smtpd[2101]: " + qid + ": client=client.example.org[192.0.2.90]");
+      lines.add("Jun  4 10:00:0" + i + " mx1 postfix/qmgr[900]: " + qid + ": from=<a@example.org>, size=500, nrcpt=1"
+          + " (queue active)");
+      if (i == 2) {
+        // C0D1E2F3A0 is deferred and retried: mentioned again, so C0D1E2F3A1 is the least recent.
+        lines.add("Jun  4 10:00:02 mx1 postfix/smtp[2110]: C0D1E2F3A0: to=<b@example.net>, relay=none, delay=2,"
+            + " delays=0/0/2/0, dsn=4.4.1, status=deferred (connect to mx.example.net[198.51.100.7]:25: Connection"
+            + " refused)");
+      }
+    }
+    lines.add("Jun  4 10:01:00 mx1 postfix/smtp[2111]: C0D1E2F3A0: to=<b@example.net>, relay=mx.example.net[198.51.100.7]:25,"
+        + " delay=60, delays=58/0/1/1, dsn=2.0.0, status=sent (250 2.0.0 Ok)");
+    lines.add("Jun  4 10:01:00 mx1 postfix/smtp[2111]: C0D1E2F3A1: to=<c@example.net>, relay=mx.example.net[198.51.100.7]:25,"
+        + " delay=59, delays=58/0/1/1, dsn=2.0.0, status=sent (250 2.0.0 Ok)");
+    parser.parse(new java.io.BufferedReader(new java.io.StringReader(String.join("\n", lines))));
+    assertThat(parser.evicted()).isEqualTo(2);
+    assertThat(parser.remaining().keySet()).containsExactlyInAnyOrder("mx1 C0D1E2F3A0", "mx1 C0D1E2F3A3",
+        "mx1 C0D1E2F3A4");
+    // Let go, the received messages' rows are loaded all the same; a later line has no session.
+    assertThat(rows).extracting(r -> r.event + " " + r.queueId + " " + (r.sessionId != null)).containsExactly(
+        "DEFER C0D1E2F3A0 true", "RECEIVE C0D1E2F3A1 true", "RECEIVE C0D1E2F3A2 true",
+        "SEND C0D1E2F3A0 true", "SEND C0D1E2F3A1 false");
+  }
+
+  @Test
+  void messagesDecidedAtOnceAreNotWatchedForTwoHours() throws Exception {
+    // A busy hour: 6000 messages, each queued and delivered within its second.
+    StringBuilder log = new StringBuilder();
+    for (int i = 0; i < 6000; i++) {
+      String qid = String.format("%05X%05X", 0x30000 + i, 0xC0000 + i);
+      int sec = i * 3 / 5;
+      String t = String.format("Jun  4 10:%02d:%02d", sec / 60, sec % 60);
+      String pid = "smtpd[" + (5000 + i) + "]";
+      log.append(t).append(" mx1 postfix/").append(pid).append(": connect from client.example.org[192.0.2.91]\n");
+      log.append(t).append(" mx1 postfix/").append(pid).append(": ").append(qid)
+          .append(": client=client.example.org[192.0.2.91]\n");
+      log.append(t).append(" mx1 postfix/qmgr[900]: ").append(qid)
+          .append(": from=<a@example.org>, size=500, nrcpt=1 (queue active)\n");
+      log.append(t).append(" mx1 postfix/").append(pid).append(": disconnect from client.example.org[192.0.2.91]"
+          + " ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5\n");
+      log.append(t).append(" mx1 postfix/qmgr[900]: ").append(qid).append(": removed\n");
+    }
+    long[] received = {0};
+    RowSink sink = new RowSink() {
+      @Override
+      public void event(EventRow row) {}
+
+      @Override
+      public void message(MessageRow row) {
+        received[0]++;
+      }
+
+      @Override
+      public void malformed(long line, String reason, String text) {
+        throw new AssertionError(line + " " + reason);
+      }
+
+      @Override
+      public void ignored(long line) {}
+    };
+    PostfixLogParser parser = new PostfixLogParser(sink, 2025, 6, new PostfixQueueJoin(), "maillog",
+        PostfixLogParser.newQueue());
+    parser.parse(new java.io.BufferedReader(new java.io.StringReader(log.toString())));
+    assertThat(received[0]).isEqualTo(6000);
+    assertThat(parser.remaining()).isEmpty();
+    assertThat(parser.watched()).isLessThanOrEqualTo(1025);
+  }
+
+  @Test
+  void filesOfOneHostUnderOtherNamesAreOneLogAndOtherHostsAreNot() throws Exception {
+    // An old copy of mx1's log saved under another name elsewhere, the current one, and mx2's.
+    Files.createDirectories(dir.resolve("archive"));
+    Files.createDirectories(dir.resolve("mx1"));
+    Files.createDirectories(dir.resolve("mx2"));
+    maillog("archive/mx1-june-2.txt",
+        "Jun  2 23:59:50 mx1 postfix/smtpd[2101]: connect from client.example.org[192.0.2.95]",
+        "Jun  2 23:59:51 mx1 postfix/smtpd[2101]: D1E2F3A4B5: client=client.example.org[192.0.2.95]");
+    maillog("mx1/maillog",
+        "Jun  3 00:00:01 mx1 postfix/qmgr[900]: D1E2F3A4B5: from=<a@example.org>, size=500, nrcpt=1 (queue active)",
+        "Jun  3 00:00:02 mx1 postfix/smtp[2110]: D1E2F3A4B5: to=<b@example.net>, relay=mx.example.net[198.51.100.7]:25,"
+            + " delay=11, delays=10/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok)",
+        "Jun  3 00:00:02 mx1 postfix/qmgr[900]: D1E2F3A4B5: removed");
+    // Same queue id on another server: nothing of mx1's.
+    maillog("mx2/maillog",
+        "Jun  3 00:00:03 mx2 postfix/qmgr[901]: D1E2F3A4B5: from=<c@example.org>, size=700, nrcpt=1 (queue active)",
+        "Jun  3 00:00:04 mx2 postfix/smtp[2210]: D1E2F3A4B5: to=<d@example.net>, relay=mx.example.net[198.51.100.7]:25,"
+            + " delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok)");
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.query("q", "", "SELECT server, event, sender, client_ip, regexp_extract(source_file, '[^/]+$')"
+          + " FROM messages ORDER BY ts").rows()).extracting(Object::toString).containsExactly(
+          "[mx1, RECEIVE, a@example.org, 192.0.2.95, mx1-june-2.txt]",
+          "[mx1, SEND, a@example.org, 192.0.2.95, maillog]",
+          "[mx2, SEND, null, null, maillog]");
     }
   }
 }
