@@ -74,19 +74,34 @@ public final class ConfigChanges {
   /** {@code what: a 1 -> 2, b changed} for the components that differ; nothing when none does. */
   private static void describe(List<String> out, String what, Record before, Record after, Set<String> ignore) {
     List<String> changed = new ArrayList<>();
+    changes(changed, "", before, after, ignore);
+    if (!changed.isEmpty()) {
+      out.add(what + ": " + String.join(", ", changed));
+    }
+  }
+
+  /**
+   * Adds a phrase per differing component to {@code changed}: {@code name old -> new} for plain
+   * values, and the differing parts of a nested section named by path ({@code tls.cert a.pem ->
+   * b.pem}, {@code limits.max_recipients 1000 -> 50}), so an operator reads what changed, not only
+   * where.
+   */
+  private static void changes(List<String> changed, String prefix, Record before, Record after, Set<String> ignore) {
     for (RecordComponent c : before.getClass().getRecordComponents()) {
       if (isPosition(c) || ignore.contains(c.getName())) {
         continue;
       }
       Object a = value(c, before);
       Object b = value(c, after);
-      if (!same(settings(a), settings(b))) {
-        String name = snake(c.getName());
+      if (same(settings(a), settings(b))) {
+        continue;
+      }
+      String name = prefix + snake(c.getName());
+      if (a instanceof Record ra && b instanceof Record rb && ra.getClass() == rb.getClass() && !simple(a)) {
+        changes(changed, name + ".", ra, rb, Set.of());
+      } else {
         changed.add(simple(a) && simple(b) ? name + " " + text(a) + " -> " + text(b) : name + " changed");
       }
-    }
-    if (!changed.isEmpty()) {
-      out.add(what + ": " + String.join(", ", changed));
     }
   }
 

@@ -88,12 +88,14 @@ class ConfigChangesTest {
   @Test
   void aRealTlsChangeIsReported() throws Exception {
     String otherCert = FULL.replace("cert: tls/cert.pem", "cert: tls/new-cert.pem");
-    assertThat(ConfigChanges.between(parse(FULL), parse(otherCert))).containsExactly("listener mx: tls changed");
+    assertThat(ConfigChanges.between(parse(FULL), parse(otherCert)))
+        .containsExactly("listener mx: tls.cert /etc/sluice/tls/cert.pem -> /etc/sluice/tls/new-cert.pem");
     // Swapped paths are a change, though the same two paths are named.
     String swapped = FULL.replace("cert: tls/cert.pem", "cert: tls/key.pem").replace("key: tls/key.pem", "key: tls/cert.pem");
-    assertThat(ConfigChanges.between(parse(FULL), parse(swapped))).containsExactly("listener mx: tls changed");
+    assertThat(ConfigChanges.between(parse(FULL), parse(swapped))).containsExactly("listener mx: "
+        + "tls.cert /etc/sluice/tls/cert.pem -> /etc/sluice/tls/key.pem, tls.key /etc/sluice/tls/key.pem -> /etc/sluice/tls/cert.pem");
     String implicit = FULL.replace("key: tls/key.pem", "key: tls/key.pem\n      implicit: true");
-    assertThat(ConfigChanges.between(parse(FULL), parse(implicit))).containsExactly("listener mx: tls changed");
+    assertThat(ConfigChanges.between(parse(FULL), parse(implicit))).containsExactly("listener mx: tls.implicit false -> true");
     String none = FULL.replace("    tls:\n      cert: tls/cert.pem\n      key: tls/key.pem\n", "");
     assertThat(ConfigChanges.between(parse(FULL), parse(none))).containsExactly("listener mx: tls changed");
   }
@@ -109,7 +111,7 @@ class ConfigChangesTest {
         "health profile deep: interval 5s -> 10s",
         "pool hub: algorithm round_robin -> least_connections",
         "backend hub/b: address 127.0.0.1:10026 -> 127.0.0.1:10027, weight 1 -> 3",
-        "listener mx: retries 2 -> 1, limits changed");
+        "listener mx: retries 2 -> 1, limits.max_recipients 1000 -> 50");
   }
 
   @Test
