@@ -62,7 +62,7 @@ final class ConfigBinder {
   private static final Set<String> TIMEOUT_KEYS = Section.keys("connect", "banner", "command", "end_of_data");
   private static final Set<String> LIMITS_KEYS =
       Section.keys("max_connections", "max_connections_per_client", "connection_rate",
-          "max_message_size", "max_recipients", "idle_timeout");
+          "max_message_size", "max_recipients", "idle_timeout", "auth_failures");
 
   private static final Duration DEFAULT_PERSISTENCE_TTL = Duration.ofMinutes(30);
   private static final int DEFAULT_PERSISTENCE_ENTRIES = 100_000;
@@ -461,7 +461,9 @@ final class ConfigBinder {
     long maxSize = s.size("max_message_size", d.maxMessageSize());
     int maxRecipients = s.integer("max_recipients", d.maxRecipients(), 0, Integer.MAX_VALUE, zero);
     Duration idle = positive(s, "idle_timeout", d.idleTimeout());
-    return new Limits(maxConnections, perClient, rate, maxSize, maxRecipients, idle);
+    ListenerConfig.Rate authFailures = s.value("auth_failures", d.authFailures(), ConfigValues::parseRate,
+        "failed logins allowed per client address, " + ConfigValues.RATE_HINT);
+    return new Limits(maxConnections, perClient, rate, maxSize, maxRecipients, idle, authFailures);
   }
 
   private ListenerConfig.Timeouts bindTimeouts(Section listener) {

@@ -126,7 +126,8 @@ public record ListenerConfig(
   public record Tls(Path cert, Path key, boolean implicit, Location certAt, Location keyAt) {}
 
   /**
-   * {@code limits}. Zero means "no limit" for the counts; {@code connectionRate} is null when unset.
+   * {@code limits}. Zero means "no limit" for the counts; {@code connectionRate} and {@code
+   * authFailures} (failed logins per client, {@code auth: relay}) are null when unset.
    */
   public record Limits(
       int maxConnections,
@@ -134,9 +135,10 @@ public record ListenerConfig(
       Rate connectionRate,
       long maxMessageSize,
       int maxRecipients,
-      Duration idleTimeout) {
+      Duration idleTimeout,
+      Rate authFailures) {
     public static final Limits DEFAULT =
-        new Limits(5000, 100, null, 50L * 1024 * 1024, 1000, Duration.ofMinutes(5));
+        new Limits(5000, 100, null, 50L * 1024 * 1024, 1000, Duration.ofMinutes(5), null);
   }
 
   /**

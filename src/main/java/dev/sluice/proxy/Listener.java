@@ -31,6 +31,7 @@ import java.util.function.BiConsumer;
 public final class Listener {
   private final AtomicReference<ListenerRoute> route;
   private volatile ClientLimiter limiter;
+  private volatile AuthFailureLimiter authFailures;
   private volatile boolean draining;
   private final ChannelGroup sessions = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
   private List<Channel> serverChannels = List.of();
@@ -38,6 +39,12 @@ public final class Listener {
   public Listener(ListenerRoute route) {
     this.route = new AtomicReference<>(route);
     this.limiter = new ClientLimiter(route.listener().limits(), System::nanoTime);
+    this.authFailures = new AuthFailureLimiter(route.listener().limits().authFailures(), System::nanoTime);
+  }
+
+  /** Failed logins per client of this listener; kept across reloads unless {@code auth_failures} changes. */
+  public AuthFailureLimiter authFailures() {
+    return authFailures;
   }
 
   /** Admission limits of this listener; kept across reloads unless the limits change. */
@@ -57,6 +64,9 @@ public final class Listener {
     ListenerRoute previous = route.getAndSet(next);
     if (!previous.listener().limits().equals(next.listener().limits())) {
       limiter = new ClientLimiter(next.listener().limits(), System::nanoTime);
+    }
+    if (!java.util.Objects.equals(previous.listener().limits().authFailures(), next.listener().limits().authFailures())) {
+      authFailures = new AuthFailureLimiter(next.listener().limits().authFailures(), System::nanoTime);
     }
   }
 

@@ -81,7 +81,7 @@ class ConfigLoaderTest {
     assertThat(internet.tls()).extracting(ListenerConfig.Tls::cert, ListenerConfig.Tls::key, ListenerConfig.Tls::implicit)
         .containsExactly(dir.resolve("tls/cert.pem"), dir.resolve("tls/key.pem"), false);
     assertThat(internet.limits()).isEqualTo(new ListenerConfig.Limits(
-        2000, 50, new ListenerConfig.Rate(60, Duration.ofMinutes(1)), 50L * 1024 * 1024, 1000, Duration.ofMinutes(5)));
+        2000, 50, new ListenerConfig.Rate(60, Duration.ofMinutes(1)), 50L * 1024 * 1024, 1000, Duration.ofMinutes(5), null));
 
     ListenerConfig relay = c.listeners().get("relay");
     assertThat(relay.mode()).isEqualTo(Mode.TCP);

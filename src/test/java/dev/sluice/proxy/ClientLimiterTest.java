@@ -19,7 +19,7 @@ class ClientLimiterTest {
   static final InetAddress B = Loopback.client(11);
 
   ClientLimiter limiter(int max, int perClient, ListenerConfig.Rate rate) {
-    return new ClientLimiter(new ListenerConfig.Limits(max, perClient, rate, 1000, 10, Duration.ofMinutes(5)), clock::get);
+    return new ClientLimiter(new ListenerConfig.Limits(max, perClient, rate, 1000, 10, Duration.ofMinutes(5), null), clock::get);
   }
 
   @Test

@@ -470,6 +470,14 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     followReload();
     busy = true;
     ctx.flush();
+    if (listener.authFailures().exhausted(info.remote().getAddress())) {
+      // limits.auth_failures: this address has failed too often lately; no backend hears it.
+      log.info("{}: AUTH from {} refused: too many failed logins from that address", listener.name(), info.remote());
+      route.observer().info(info, "AUTH refused: too many failed logins from this address (limits.auth_failures)");
+      authReply(SmtpReply.of(454, "4.7.0 " + hostname() + " Error: too many failed logins from your address;"
+          + " try again later"));
+      return;
+    }
     startTrying();
     authNoServer = SmtpReply.of(454, "4.7.0 " + hostname() + " Error: authentication server unavailable; try again later");
     authNoServerFromBackend = false;
@@ -591,6 +599,9 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       return;
     }
     SmtpReply r = fromBackend(backendReply);
+    if (r.code() == 535) { // RFC 4954 §6: the credentials are invalid
+      listener.authFailures().failed(info.remote().getAddress());
+    }
     Step step = session.authAnswered(r);
     if (r.isPositive()) {
       route.observer().info(info, "authenticated at " + authSession.backend().name());

@@ -94,6 +94,49 @@ class AuthRelayLimitsTest {
     }
   }
 
+  /**
+   * {@code limits.auth_failures}: a guesser that reconnects for every few guesses (which the error
+   * limit never stops) finds AUTH refused here once its address has failed too often; the backend
+   * never hears those attempts, and another address still logs in.
+   */
+  @Test
+  void failedLoginsPerAddressAreLimitedAcrossSessions() throws Exception {
+    Recorder recorder = new Recorder();
+    try (ScriptedPeer backend = saslServer(); SluiceFixture f = SluiceFixture.start("""
+        health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
+        pools: { p: { backends: [ { name: one, address: "127.0.0.1:%d" } ] } }
+        listeners: { l: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: basic, auth: relay,
+                          limits: { auth_failures: 3/h } } }
+        """.formatted(backend.port()), recorder)) {
+      for (int session = 0; session < 3; session++) {
+        try (RawSmtpClient r = RawSmtpClient.connect(f.address("l"), "127.0.0.92")) {
+          r.expect("220");
+          r.send("EHLO guesser.test\r\n");
+          r.expect("250");
+          r.send("AUTH PLAIN guess" + session + "\r\n");
+          assertThat(r.reply()).startsWith("535 5.7.8");
+        }
+      }
+      try (RawSmtpClient r = RawSmtpClient.connect(f.address("l"), "127.0.0.92")) {
+        r.expect("220");
+        r.send("EHLO guesser.test\r\n");
+        r.expect("250");
+        r.send("AUTH PLAIN " + GOOD + "\r\n");
+        assertThat(r.reply()).startsWith("454 4.7.0").contains("too many failed logins from your address");
+        r.send("MAIL FROM:<a@internet.example>\r\n");
+        assertThat(r.reply()).as("its mail is not refused").startsWith("250");
+      }
+      assertThat(backend.received()).filteredOn(l -> l.startsWith("AUTH")).hasSize(3);
+      try (RawSmtpClient r = RawSmtpClient.connect(f.address("l"), "127.0.0.93")) {
+        r.expect("220");
+        r.send("EHLO user.test\r\n");
+        r.expect("250");
+        r.send("AUTH PLAIN " + GOOD + "\r\n");
+        assertThat(r.reply()).as("another address").startsWith("235");
+      }
+    }
+  }
+
   /** Failed AUTHs are errors: the twentieth ends the session with 421, as Postfix's hard error limit does. */
   @Test
   void guessingPasswordsEndsAtTheErrorLimit() throws Exception {
