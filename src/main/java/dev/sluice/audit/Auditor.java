@@ -53,7 +53,8 @@ public final class Auditor {
         new TwoPopulationsRule(routes),
         new PlainAuthRule(),
         new BackendAuthRule(),
-        new ClientNamesRule());
+        new ClientNamesRule(),
+        new GuessLimitRule());
   }
 
   /** Exit status with an unacknowledged error. */

@@ -66,7 +66,8 @@ class RulesTest {
         Arguments.of("SL021", "bare_newline: reject", "bare_newline: reject\n    auth: relay"),
         // 'internet' hands on the client's address: there is no SL002 to acknowledge.
         Arguments.of("SL022", "accept_proxy: []", "accept_proxy: []\n    acknowledge: [SL002]"),
-        Arguments.of("SL023", "resolver:\n  servers: [10.0.0.53]\n", ""));
+        Arguments.of("SL023", "resolver:\n  servers: [10.0.0.53]\n", ""),
+        Arguments.of("SL024", "bare_newline: reject", "bare_newline: reject\n    auth: relay"));
   }
 
   @ParameterizedTest(name = "{0}: {2}")
