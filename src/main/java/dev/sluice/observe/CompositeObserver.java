@@ -74,6 +74,13 @@ public final class CompositeObserver implements SessionObserver {
   }
 
   @Override
+  public void authRefused(SessionInfo s) {
+    for (SessionObserver m : members) {
+      m.authRefused(s);
+    }
+  }
+
+  @Override
   public void backendChosen(SessionInfo s, Backend b) {
     for (SessionObserver m : members) {
       m.backendChosen(s, b);

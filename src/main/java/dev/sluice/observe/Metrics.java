@@ -56,6 +56,7 @@ public final class Metrics implements SessionObserver {
   private final Counter replies;
   private final Counter rejections;
   private final Counter clientNames;
+  private final Counter authRefused;
   private final Histogram probeSeconds;
   private final ConcurrentHashMap<String, ListenerPoints> listenerPoints = new ConcurrentHashMap<>();
 
@@ -82,6 +83,9 @@ public final class Metrics implements SessionObserver {
     clientNames = Counter.builder().name("sluice_client_names_total")
         .help("Client host-name lookups by result (verified, unverified, none, tempfail)")
         .labelNames("listener", "result").withoutExemplars().register(registry);
+    authRefused = Counter.builder().name("sluice_auth_refused_total")
+        .help("AUTH commands refused by Sluice because the client address used up limits.auth_failures")
+        .labelNames("listener").withoutExemplars().register(registry);
     probeSeconds = Histogram.builder().name("sluice_probe_duration_seconds").help("Health probe duration")
         .labelNames("pool", "backend", "profile", "outcome")
         .classicOnly().classicUpperBounds(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -174,6 +178,11 @@ public final class Metrics implements SessionObserver {
   @Override
   public void backendChosen(SessionInfo s, Backend b) {
     perBackend(s, b).chosen().inc();
+  }
+
+  @Override
+  public void authRefused(SessionInfo s) {
+    authRefused.labelValues(s.listener()).inc();
   }
 
   @Override

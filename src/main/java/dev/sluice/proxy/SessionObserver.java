@@ -57,6 +57,14 @@ public interface SessionObserver {
     info(s, name.describe());
   }
 
+  /**
+   * The client's AUTH was refused without asking a backend: its address has used up {@code
+   * limits.auth_failures}. By default an informational event saying so.
+   */
+  default void authRefused(SessionInfo s) {
+    info(s, "AUTH refused: too many failed logins from this address (limits.auth_failures)");
+  }
+
   /** A backend was chosen for the session (tcp) or transaction (smtp). */
   default void backendChosen(SessionInfo s, Backend b) {}
 

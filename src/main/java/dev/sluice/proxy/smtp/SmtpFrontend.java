@@ -473,7 +473,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     if (listener.authFailures().exhausted(info.remote().getAddress())) {
       // limits.auth_failures: this address has failed too often lately; no backend hears it.
       log.info("{}: AUTH from {} refused: too many failed logins from that address", listener.name(), info.remote());
-      route.observer().info(info, "AUTH refused: too many failed logins from this address (limits.auth_failures)");
+      route.observer().authRefused(info);
       authReply(SmtpReply.of(454, "4.7.0 " + hostname() + " Error: too many failed logins from your address;"
           + " try again later"));
       return;

@@ -127,6 +127,10 @@ class AuthRelayLimitsTest {
         assertThat(r.reply()).as("its mail is not refused").startsWith("250");
       }
       assertThat(backend.received()).filteredOn(l -> l.startsWith("AUTH")).hasSize(3);
+      var page = new java.io.ByteArrayOutputStream();
+      f.server().metrics().write(page);
+      assertThat(dev.sluice.testing.PrometheusText.parse(page.toString(java.nio.charset.StandardCharsets.UTF_8))
+          .sum("sluice_auth_refused_total", "listener", "l")).isEqualTo(1);
       try (RawSmtpClient r = RawSmtpClient.connect(f.address("l"), "127.0.0.93")) {
         r.expect("220");
         r.send("EHLO user.test\r\n");
