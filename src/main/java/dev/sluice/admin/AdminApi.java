@@ -174,6 +174,10 @@ final class AdminApi {
     n.put("pool", b.pool());
     n.put("name", b.name());
     n.put("address", b.address().toString());
+    if (b.hasHostName()) { // what the name resolves to now (null: it never resolved)
+      java.net.InetSocketAddress at = b.socketAddress();
+      n.put("resolvedAddress", at.isUnresolved() ? null : at.getAddress().getHostAddress());
+    }
     n.put("weight", b.weight());
     n.put("priority", b.priority());
     n.put("adminState", lower(b.adminState()));

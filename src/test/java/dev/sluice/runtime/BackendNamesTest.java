@@ -102,6 +102,7 @@ class BackendNamesTest {
     EmbeddedSmtpServer a = lab.backend("a", "corp.example");
     dns.put("mx1.corp.test", "127.0.0.1");
     SluiceFixture f = lab.add(SluiceFixture.start("""
+        admin: { listen: "127.0.0.1:0" }
         health:
           deep: { steps: [connect, banner, ehlo, mail_from, quit], mail_from: probe@internet.example, interval: 2s, timeout: 1s }
         pools:
@@ -115,6 +116,12 @@ class BackendNamesTest {
     var gone = f.server().health().all().stream().filter(t -> t.backend().name().equals("gone")).findFirst().orElseThrow();
     await().atMost(TIMEOUT).until(() -> gone.state() == HealthState.DOWN);
     assertThat(gone.lastResult().reason()).isEqualTo("backend name gone.corp.test does not resolve");
+    // The admin API says what each name resolves to now.
+    var state = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+        new dev.sluice.testing.AdminClient(f.server().admin().boundAddress()).get("/api/state").body());
+    var backends = state.get("pools").get(0).get("backends");
+    assertThat(backends.get(0).get("resolvedAddress").asText()).isEqualTo("127.0.0.1");
+    assertThat(backends.get(1).get("resolvedAddress").isNull()).isTrue();
     dns.remove("mx1.corp.test");
     int before = lookups.get();
     await().atMost(TIMEOUT).until(() -> lookups.get() > before + 2);
