@@ -65,6 +65,17 @@ public final class BackendNames implements AutoCloseable {
     resolve(named.stream().filter(b -> b.socketAddress().isUnresolved()).toList());
   }
 
+  /**
+   * Resolves {@code b} now if it is written as a host name and was never resolved: a backend new
+   * to the configuration, before its first probe (which would otherwise find no address and judge
+   * it DOWN). On the caller's thread.
+   */
+  public void prime(Backend b) {
+    if (b.hasHostName() && b.socketAddress().isUnresolved()) {
+      resolve(List.of(b));
+    }
+  }
+
   private void refresh() {
     try {
       resolve(tracked);

@@ -165,8 +165,8 @@ public final class SluiceServer implements AutoCloseable {
     });
     connector = new BackendConnector(transport);
     clientNames = clientNamesFor(config.resolver(), nameServers);
-    Plan plan = plan(config, tls, clientNames);
     backendNames = new BackendNames(backendLookup, backendLookupEvery);
+    Plan plan = plan(config, tls, clientNames);
     backendNames.track(allBackends(plan));
     health.start();
     try {
@@ -314,6 +314,7 @@ public final class SluiceServer implements AutoCloseable {
       }
     }
     Backend b = new Backend(pool, bc, index);
+    backendNames.prime(b); // an address before its first probe, which registering it starts
     Backend.AdminState remembered = adminStates.get(pool + '/' + bc.name());
     if (remembered != null) {
       b.setAdminState(remembered);
@@ -394,7 +395,7 @@ public final class SluiceServer implements AutoCloseable {
     boolean sameResolver = sameSettings(config.resolver(), next.resolver());
     ClientNames names = sameResolver ? clientNames : clientNamesFor(next.resolver(), nameServers);
     Plan plan = plan(next, tls, names);
-    // New names resolved now, before their first probes; the running ones stay tracked until the switch.
+    // The running backends stay tracked until the switch (new ones were resolved as they were made).
     List<Backend> runningBackends = pools.values().stream().flatMap(p -> p.backends().stream()).toList();
     backendNames.track(Stream.concat(runningBackends.stream(), allBackends(plan).stream()).distinct().toList());
     try {

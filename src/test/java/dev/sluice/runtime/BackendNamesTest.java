@@ -36,8 +36,18 @@ class BackendNamesTest {
   final Map<String, String> dns = new ConcurrentHashMap<>();
   final AtomicInteger lookups = new AtomicInteger();
 
+  /** Names whose lookup takes a while, as over a slow link to the name servers. */
+  final java.util.Set<String> slow = ConcurrentHashMap.newKeySet();
+
   InetAddress lookup(String host) throws UnknownHostException {
     lookups.incrementAndGet();
+    if (slow.contains(host)) {
+      try {
+        Thread.sleep(500); // a slow name server: the probe must not run before the answer
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
     String ip = dns.get(host);
     if (ip == null) {
       throw new UnknownHostException(host + ": Name or service not known");
@@ -133,5 +143,36 @@ class BackendNamesTest {
       }
     }
     assertThat(a.messages()).isEqualTo(5);
+  }
+
+  /** A name backend added by a reload has its address before its first probe, which decides its state. */
+  @Test
+  void aNameBackendAddedByAReloadIsUpAfterItsFirstProbe() throws Exception {
+    EmbeddedSmtpServer a = lab.backend("a", "corp.example");
+    EmbeddedSmtpServer b = lab.backend("b", "corp.example");
+    dns.put("mx1.corp.test", "127.0.0.1");
+    dns.put("mx2.corp.test", "127.0.0.1");
+    slow.add("mx2.corp.test");
+    String before = """
+        health:
+          deep: { steps: [connect, banner, ehlo, mail_from, quit], mail_from: probe@internet.example, interval: 60s, timeout: 5s }
+        pools:
+          p:
+            backends:
+              - { name: a, address: "mx1.corp.test:%d" }
+        listeners:
+          l: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: deep, hostname: mx.test }
+        """.formatted(a.port());
+    String after = before.replace("""
+              - { name: a, address: "mx1.corp.test:%d" }
+        """.formatted(a.port()), """
+              - { name: a, address: "mx1.corp.test:%d" }
+              - { name: b, address: "mx2.corp.test:%d" }
+        """.formatted(a.port(), b.port()));
+    SluiceFixture f = lab.add(SluiceFixture.start(before, s -> s.backendLookup(this::lookup, Duration.ofHours(1))));
+    f.server().configSource(() -> dev.sluice.config.ConfigLoader.parse(after, "reload.yaml"));
+    assertThat(f.server().reload().ok()).isTrue();
+    var added = f.server().health().all().stream().filter(t -> t.backend().name().equals("b")).findFirst().orElseThrow();
+    assertThat(added.state()).as(String.valueOf(added.lastResult())).isEqualTo(HealthState.UP);
   }
 }
