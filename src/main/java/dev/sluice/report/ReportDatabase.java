@@ -56,16 +56,20 @@ public final class ReportDatabase implements AutoCloseable {
    * last remote address a session logged, which after a Postfix XCLIENT is the forwarded client.
    * A Sluice session that used several backends counts once for each; one that never got a backend
    * (refused by Sluice itself) has one row with a null server, so its client is still counted.
+   * {@code client_name} is the client's verified host name where a Sluice {@code resolver:} logged
+   * one ({@code client name mx.example.com}), else null.
    */
   static final String SESSIONS_VIEW = """
       CREATE VIEW sessions AS
       WITH s AS (
         SELECT log_type, connector, session_id, min(ts) AS started, max(ts) AS ended, count(*) AS lines,
                arg_max(remote_ip, seq) FILTER (WHERE remote_ip IS NOT NULL) AS client_ip,
-               list(DISTINCT server) FILTER (WHERE server IS NOT NULL) AS servers
+               list(DISTINCT server) FILTER (WHERE server IS NOT NULL) AS servers,
+               arg_max(substr(data, 13), seq) FILTER (WHERE context = 'info' AND starts_with(data, 'client name ')
+                                                     AND NOT starts_with(data, 'client name unknown')) AS client_name
         FROM events GROUP BY log_type, connector, session_id)
       SELECT log_type, unnest(coalesce(servers, [NULL::VARCHAR])) AS server, connector, session_id, started, ended,
-             lines, client_ip
+             lines, client_ip, client_name
       FROM s""";
 
   /**

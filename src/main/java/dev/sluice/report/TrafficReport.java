@@ -85,12 +85,17 @@ public record TrafficReport(List<ResultTable> sections, List<Finding> findings) 
         FROM se FULL OUTER JOIN me ON se.hour = me.hour AND se.server = me.server ORDER BY 1, 2""".formatted(SERVED)));
     // sessions has a row per session and server: a Sluice session that used three backends is
     // one session of its client, not three.
+    // The name: a verified one Sluice logged, else the name a Postfix or Exchange message log gives.
     s.add(db.query("top_clients", "Top client IPs", """
         WITH c AS (SELECT client_ip, count(DISTINCT (log_type, connector, session_id)) AS sessions,
-                          count(DISTINCT server) AS servers
-                   FROM sessions WHERE %s AND client_ip IS NOT NULL GROUP BY client_ip)
-        SELECT client_ip, sessions, servers, round(100.0 * sessions / sum(sessions) OVER (), 1) AS session_pct
-        FROM c ORDER BY sessions DESC, client_ip LIMIT 10""".formatted(INBOUND)));
+                          count(DISTINCT server) AS servers, max(client_name) AS name
+                   FROM sessions WHERE %s AND client_ip IS NOT NULL GROUP BY client_ip),
+             m AS (SELECT client_ip, max(client_host) AS name FROM messages
+                   WHERE client_ip IS NOT NULL AND client_host IS NOT NULL AND client_host NOT IN ('', 'unknown')
+                   GROUP BY client_ip)
+        SELECT c.client_ip, sessions, servers, round(100.0 * sessions / sum(sessions) OVER (), 1) AS session_pct,
+               coalesce(c.name, m.name) AS client_name
+        FROM c LEFT JOIN m ON m.client_ip = c.client_ip ORDER BY sessions DESC, c.client_ip LIMIT 10""".formatted(INBOUND)));
     ResultTable connectors = db.query("connectors", "Hits per connector/listener", """
         SELECT connector, count(*) AS hits, count(DISTINCT session_id) AS sessions
         FROM events WHERE connector IS NOT NULL GROUP BY connector ORDER BY hits DESC, connector""");

@@ -82,10 +82,32 @@ class FormatsReportTest {
     try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
       TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
       assertThat(r.section("top_clients").rows()).extracting(Object::toString)
-          .containsExactly("[192.0.2.7, 1, 3, 50.0]", "[192.0.2.8, 1, 1, 50.0]");
+          .containsExactly("[192.0.2.7, 1, 3, 50.0, null]", "[192.0.2.8, 1, 1, 50.0, null]");
       // Per server the session still counts once for each backend it used.
       assertThat(r.section("servers").rows()).extracting(row -> row.get(0) + "=" + row.get(1) + "/" + row.get(3))
           .containsExactly("mx1=2/2", "mx2=1/1", "mx3=1/1");
+    }
+  }
+
+  /** A verified name Sluice logged (resolver:) names its client among the top clients; "unknown" names none. */
+  @Test
+  void topClientsShowTheNameSluiceVerified() throws Exception {
+    Files.writeString(dir.resolve("sluice-20250304.log"), String.join("\n",
+        "#Software: Sluice", "#Version: 0.1.0", "#Log-type: Sluice Protocol Log", "#Date: 2025-03-04T08:00:00.000Z",
+        "#Fields: " + LogGenerator.SLUICE_FIELDS,
+        "2025-03-04T08:00:00.000Z,mx,S1,0,10.0.0.5:25,192.0.2.7:40000,,+,,",
+        "2025-03-04T08:00:00.001Z,mx,S1,1,10.0.0.5:25,192.0.2.7:40000,,*,client name mx.gateway.example,info",
+        "2025-03-04T08:00:01.000Z,mx,S1,2,10.0.0.5:25,192.0.2.7:40000,mx1,*,mx1 10.1.1.21:25,backend",
+        "2025-03-04T08:00:02.000Z,mx,S1,3,10.0.0.5:25,192.0.2.7:40000,mx1,-,,",
+        "2025-03-04T08:01:00.000Z,mx,S2,0,10.0.0.5:25,192.0.2.8:40001,,+,,",
+        "2025-03-04T08:01:00.001Z,mx,S2,1,10.0.0.5:25,192.0.2.8:40001,,*,client name unknown (PTR forged.example): "
+            + "forged.example does not resolve to 192.0.2.8,info",
+        "2025-03-04T08:01:00.010Z,mx,S2,2,10.0.0.5:25,192.0.2.8:40001,mx1,*,mx1 10.1.1.21:25,backend",
+        "2025-03-04T08:01:00.030Z,mx,S2,3,10.0.0.5:25,192.0.2.8:40001,mx1,-,,", ""));
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
+      assertThat(r.section("top_clients").rows()).extracting(Object::toString)
+          .containsExactly("[192.0.2.7, 1, 1, 50.0, mx.gateway.example]", "[192.0.2.8, 1, 1, 50.0, null]");
     }
   }
 
@@ -109,7 +131,7 @@ class FormatsReportTest {
       assertThat(db.count("SELECT count(*) FROM sessions WHERE server IS NULL")).isEqualTo(2);
       TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
       assertThat(r.section("top_clients").rows()).extracting(Object::toString)
-          .containsExactly("[192.0.2.9, 2, 0, 66.7]", "[192.0.2.7, 1, 1, 33.3]");
+          .containsExactly("[192.0.2.9, 2, 0, 66.7, null]", "[192.0.2.7, 1, 1, 33.3, null]");
       // They are no server's sessions: the per-server tables and the balance leave them out.
       assertThat(r.section("servers").rows()).extracting(row -> row.get(0) + "=" + row.get(1) + "/" + row.get(3))
           .containsExactly("mx1=1/1");

@@ -97,6 +97,9 @@ class PostfixMessagesReportTest {
       assertThat(r.section("servers").rows()).extracting(Object::toString).containsExactly("[mx1, 2, 100.0, 1]");
       // The second activation, at 11:00, is the same message.
       assertThat(r.section("hourly").rows()).extracting(Object::toString).containsExactly("[2025-06-03 10:00, mx1, 2, 1]");
+      // Postfix named the first client (client=name[address]); "unknown" is no name.
+      assertThat(r.section("top_clients").rows()).extracting(Object::toString).containsExactly(
+          "[192.0.2.10, 1, 1, 50.0, client.example.org]", "[192.0.2.11, 1, 1, 50.0, null]");
     }
   }
 
