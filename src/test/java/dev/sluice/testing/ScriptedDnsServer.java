@@ -41,6 +41,7 @@ public final class ScriptedDnsServer implements AutoCloseable {
   private final Map<String, List<String>> addresses = new ConcurrentHashMap<>();
   private final Map<String, DnsResponseCode> failing = new ConcurrentHashMap<>();
   private final Map<String, Boolean> silent = new ConcurrentHashMap<>();
+  private final Map<String, Boolean> truncated = new ConcurrentHashMap<>();
   private final List<String> questions = new CopyOnWriteArrayList<>();
   private volatile long ttl = 300;
 
@@ -88,6 +89,16 @@ public final class ScriptedDnsServer implements AutoCloseable {
     return this;
   }
 
+  /**
+   * Questions about {@code name} (or a client address) get a UDP answer with the TC bit set and no
+   * records, as a server says its answer did not fit (RFC 1035 4.1.1; the client should ask again
+   * over TCP, which this server does not serve).
+   */
+  public ScriptedDnsServer truncate(String nameOrAddress) {
+    truncated.put(questionKey(nameOrAddress), true);
+    return this;
+  }
+
   /** TTL of the records served from now on. */
   public ScriptedDnsServer ttl(long seconds) {
     this.ttl = seconds;
@@ -128,7 +139,9 @@ public final class ScriptedDnsServer implements AutoCloseable {
       DatagramDnsResponse response = new DatagramDnsResponse(query.recipient(), query.sender(), query.id());
       response.setRecursionAvailable(true);
       response.addRecord(DnsSection.QUESTION, new DefaultDnsQuestion(q.name(), q.type()));
-      if (code != null) {
+      if (truncated.containsKey(name)) {
+        response.setTruncated(true);
+      } else if (code != null) {
         response.setCode(code);
       } else if (q.type().equals(DnsRecordType.PTR) && ptr.containsKey(name)) {
         for (String target : ptr.get(name)) {

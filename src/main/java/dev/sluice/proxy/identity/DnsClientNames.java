@@ -80,6 +80,8 @@ public final class DnsClientNames implements ClientNames {
       })
       .build();
   private volatile boolean closed;
+  /** Index in {@link #servers} of the server that answered last: the first one asked next. */
+  private volatile int preferred;
 
   /**
    * @param config an enabled {@code resolver:} section
@@ -181,18 +183,39 @@ public final class DnsClientNames implements ClientNames {
     }
   }
 
-  /** Asks {@code name}'s records of {@code type} and hands the answer (never an exception) on. */
-  private static void ask(DnsNameResolver resolver, String name, DnsRecordType type, Consumer<Answer> then) {
+  /**
+   * Asks {@code name}'s records of {@code type} and hands the answer (never an exception) on. The
+   * servers are asked one at a time, as the C library asks the {@code nameserver}s of resolv.conf
+   * (and so as Postfix's own lookups go): one that fails (a timeout, SERVFAIL, REFUSED) is passed
+   * over for the next, each with its share of the timeout; the one that answered last is asked
+   * first, so a dead server costs its share once, not on every question.
+   */
+  private void ask(DnsNameResolver resolver, String name, DnsRecordType type, Consumer<Answer> then) {
+    ask(resolver, name, type, preferred, 0, then);
+  }
+
+  private void ask(DnsNameResolver resolver, String name, DnsRecordType type, int first, int tried, Consumer<Answer> then) {
+    int index = (first + tried) % servers.size();
+    Consumer<Answer> next = a -> {
+      if (a.status() == ReverseLookup.Status.FAILED && tried + 1 < servers.size() && !closed) {
+        ask(resolver, name, type, first, tried + 1, then);
+        return;
+      }
+      if (a.status() != ReverseLookup.Status.FAILED) {
+        preferred = index;
+      }
+      then.accept(a);
+    };
     Future<AddressedEnvelope<DnsResponse, InetSocketAddress>> q;
     try {
-      q = resolver.query(new DefaultDnsQuestion(name, type));
+      q = resolver.query(servers.get(index), new DefaultDnsQuestion(name, type));
     } catch (RuntimeException e) {
-      then.accept(Answer.failed(e.toString()));
+      next.accept(Answer.failed(e.toString()));
       return;
     }
     q.addListener(f -> {
       if (!f.isSuccess()) {
-        then.accept(Answer.failed(describe(f.cause())));
+        next.accept(Answer.failed(describe(f.cause())));
         return;
       }
       @SuppressWarnings("unchecked")
@@ -204,7 +227,7 @@ public final class DnsClientNames implements ClientNames {
       } finally {
         envelope.release();
       }
-      then.accept(answer);
+      next.accept(answer);
     });
   }
 
@@ -218,6 +241,10 @@ public final class DnsClientNames implements ClientNames {
       return Answer.failed(code == DnsResponseCode.SERVFAIL ? "SERVFAIL"
           : code == DnsResponseCode.REFUSED ? "REFUSED" : "response code " + code.intValue());
     }
+    if (response.isTruncated() && !type.equals(DnsRecordType.PTR)) {
+      // What did not fit may be the client's address: "does not resolve back" would be a guess.
+      return Answer.failed("truncated answer");
+    }
     List<String> values = new ArrayList<>();
     long ttl = Long.MAX_VALUE;
     for (int i = 0; i < response.count(DnsSection.ANSWER); i++) {
@@ -230,6 +257,9 @@ public final class DnsClientNames implements ClientNames {
         values.add(value);
         ttl = Math.min(ttl, r.timeToLive());
       }
+    }
+    if (values.isEmpty() && response.isTruncated()) {
+      return Answer.failed("truncated answer"); // TC=1 says "ask over TCP", not "no such record"
     }
     return values.isEmpty() ? Answer.notFound("no " + type.name() + " record") : Answer.found(values, ttl);
   }
@@ -264,7 +294,8 @@ public final class DnsClientNames implements ClientNames {
     return new DnsNameResolverBuilder(loop)
         .datagramChannelFactory(channels)
         .nameServerProvider(new SequentialDnsServerAddressStreamProvider(servers))
-        .queryTimeoutMillis(config.timeout().toMillis())
+        // Each server its share of the lookup's time, so that a dead one leaves time for the next.
+        .queryTimeoutMillis(Math.max(1, config.timeout().toMillis() / servers.size()))
         .recursionDesired(true)
         .build();
   }

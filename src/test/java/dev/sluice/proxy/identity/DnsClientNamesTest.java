@@ -152,4 +152,34 @@ class DnsClientNamesTest {
     names.close();
     assertThat(lookup("127.0.0.77").name()).isEqualTo("[TEMPUNAVAIL]");
   }
+
+  @Test
+  void aDeadFirstServerIsNotTheEndOfTheLookup() throws Exception {
+    // resolv.conf lists two servers and one is down for maintenance: the C library (and so Postfix
+    // itself) asks the next one after a per-server timeout; every client keeps its name.
+    dns.ptr("127.0.0.90", "a.gateway.test").address("a.gateway.test", "127.0.0.90")
+        .ptr("127.0.0.91", "b.gateway.test").address("b.gateway.test", "127.0.0.91")
+        .ptr("127.0.0.92", "c.gateway.test").address("c.gateway.test", "127.0.0.92");
+    try (java.net.DatagramSocket dead = new java.net.DatagramSocket(0, InetAddress.getByName("127.0.0.1"))) {
+      ResolverConfig config = new ResolverConfig(true, List.of(new HostPort("127.0.0.1", dead.getLocalPort()),
+          new HostPort("127.0.0.1", dns.address().getPort())), Duration.ofSeconds(4), Location.NONE);
+      try (DnsClientNames twoServers = new DnsClientNames(config, DnsClientNames.nameServers(config, Path.of("/nonexistent")),
+          NioDatagramChannel::new)) {
+        for (String ip : List.of("127.0.0.90", "127.0.0.91", "127.0.0.92")) {
+          assertThat(lookup(twoServers, ip).name()).as(ip).endsWith(".gateway.test");
+        }
+      }
+    }
+  }
+
+  @Test
+  void aTruncatedAnswerIsNotTakenForNoName() throws Exception {
+    // TC=1 with an empty answer section says "ask again over TCP", not "no PTR record": taking it for
+    // NXDOMAIN tells the backend [UNAVAILABLE] (a 5xx under reject_unknown_client_hostname) and
+    // caches that for a minute.
+    dns.truncate("127.0.0.83");
+    ClientName n = lookup("127.0.0.83");
+    assertThat(n.name()).isNotEqualTo("[UNAVAILABLE]");
+    assertThat(n.reason()).doesNotContain("no PTR record");
+  }
 }
