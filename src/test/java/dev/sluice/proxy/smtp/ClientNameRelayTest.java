@@ -133,4 +133,50 @@ class ClientNameRelayTest {
         .contains(" NAME=[UNAVAILABLE] ", " REVERSE_NAME=[UNAVAILABLE] "));
     assertThat(dns.questions()).isEmpty();
   }
+
+  /** Greets, says MAIL and RCPT (the RCPT takes the held MAIL to a backend) and drops the connection without waiting. */
+  void leaveDuringRcpt(String listener, int clientHost) throws Exception {
+    try (java.net.Socket c = new java.net.Socket()) {
+      c.bind(new java.net.InetSocketAddress(client(clientHost), 0));
+      c.connect(sluice.address(listener), 5000);
+      c.setSoTimeout(20_000);
+      var in = new java.io.BufferedReader(new java.io.InputStreamReader(c.getInputStream(), java.nio.charset.StandardCharsets.US_ASCII));
+      var out = c.getOutputStream();
+      assertThat(in.readLine()).startsWith("220");
+      out.write("EHLO gateway.test\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      String line;
+      do {
+        line = in.readLine();
+      } while (line != null && line.startsWith("250-"));
+      out.write("MAIL FROM:<a@internet.example>\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      assertThat(in.readLine()).startsWith("250");
+      out.write("RCPT TO:<b@corp.example>\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      out.flush();
+      c.setSoLinger(true, 0); // a reset: gone, not a half-close whose commands are still answered
+    }
+  }
+
+  @Test
+  void aClientThatLeavesWhileItsNameIsLookedUpCostsTheBackendNothing() throws Exception {
+    // A client that hangs up while Sluice waits for DNS (a bot on a slow reverse zone) must not,
+    // once the lookup ends, have a backend session opened for it, greeted and XCLIENTed for nothing.
+    startSluice("resolver: { servers: [ \"127.0.0.1:" + dns.address().getPort() + "\" ], timeout: 1s }");
+    leaveDuringRcpt("xclient", 79);
+    org.awaitility.Awaitility.await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(10))
+        .untilAsserted(() -> assertThat(sent("XCLIENT", 79)).isEmpty());
+  }
+
+  @Test
+  void aLookupIsCountedEvenWhenItsClientHasLeft() throws Exception {
+    // sluice_client_names_total counts lookups; during a DNS outage the clients that give up
+    // before the timeout are lookups that failed too, and the tempfail count is how it shows.
+    startSluice("resolver: { servers: [ \"127.0.0.1:" + dns.address().getPort() + "\" ], timeout: 1s }");
+    try (java.net.Socket c = new java.net.Socket()) {
+      c.bind(new java.net.InetSocketAddress(client(79), 0));
+      c.connect(sluice.address("xclient"), 5000);
+    }
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+        .untilAsserted(() -> assertThat(namesCounted("xclient", "tempfail")).isEqualTo(1));
+    assertThat(infos).noneMatch(i -> i.startsWith("127.0.0.79 client name"));
+  }
 }
