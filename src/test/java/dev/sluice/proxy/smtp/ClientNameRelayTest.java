@@ -123,6 +123,8 @@ class ClientNameRelayTest {
     assertThat(sent("XCLIENT", 79)).singleElement().satisfies(l -> assertThat(l)
         .contains(" NAME=[TEMPUNAVAIL] ", " REVERSE_NAME=[TEMPUNAVAIL] "));
     assertThat(namesCounted("xclient", "tempfail")).isEqualTo(1);
+    send("xforward", 79);
+    assertThat(sent("XFORWARD", 79)).singleElement().satisfies(l -> assertThat(l).contains(" NAME=[UNAVAILABLE] "));
   }
 
   @Test
