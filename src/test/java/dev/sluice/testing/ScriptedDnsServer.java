@@ -46,6 +46,11 @@ public final class ScriptedDnsServer implements AutoCloseable {
   private volatile long ttl = 300;
 
   public ScriptedDnsServer(String bindAddress) throws InterruptedException {
+    this(bindAddress, 0);
+  }
+
+  /** On a given port: 53 for tests of name servers from resolv.conf, which has no ports (needs root). */
+  public ScriptedDnsServer(String bindAddress, int port) throws InterruptedException {
     channel = new Bootstrap().group(group).channel(NioDatagramChannel.class)
         .handler(new io.netty.channel.ChannelInitializer<NioDatagramChannel>() {
           @Override
@@ -53,7 +58,7 @@ public final class ScriptedDnsServer implements AutoCloseable {
             ch.pipeline().addLast(new DatagramDnsQueryDecoder(), new DatagramDnsResponseEncoder(), new Answerer());
           }
         })
-        .bind(bindAddress, 0).sync().channel();
+        .bind(bindAddress, port).sync().channel();
   }
 
   /** Where to send queries. */

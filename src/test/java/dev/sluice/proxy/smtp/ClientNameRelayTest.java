@@ -50,15 +50,19 @@ class ClientNameRelayTest {
     });
   }
 
-  void startSluice(String resolver) throws Exception {
-    sluice = SluiceFixture.start("""
+  String config(String resolver) {
+    return """
         %s
         pools:
           p: { backends: [ "127.0.0.1:%d" ] }
         listeners:
           xclient:  { listen: "127.0.0.1:0", mode: smtp, pool: p, hostname: mx.test, client_identity: xclient }
           xforward: { listen: "127.0.0.2:0", mode: smtp, pool: p, hostname: mx.test, client_identity: xforward }
-        """.formatted(resolver, backend.port()), new SessionObserver() {
+        """.formatted(resolver, backend.port());
+  }
+
+  void startSluice(String resolver) throws Exception {
+    sluice = SluiceFixture.start(config(resolver), new SessionObserver() {
           @Override
           public void info(SessionInfo s, String text) {
             infos.add(s.remote().getAddress().getHostAddress() + " " + text);
@@ -180,5 +184,77 @@ class ClientNameRelayTest {
     org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
         .untilAsserted(() -> assertThat(namesCounted("xclient", "tempfail")).isEqualTo(1));
     assertThat(infos).noneMatch(i -> i.startsWith("127.0.0.79 client name"));
+  }
+
+  @Test
+  void aReloadThatChangesOrRemovesTheResolverLetsWaitingSessionsFinishAndNewOnesUseTheNewSettings() throws Exception {
+    try (ScriptedDnsServer before = new ScriptedDnsServer("127.0.0.1")
+        .ptr("127.0.0.77", "old.gateway.test").address("old.gateway.test", "127.0.0.77")) {
+      startSluice("resolver: { servers: [ \"127.0.0.1:" + before.address().getPort() + "\" ], timeout: 20s }");
+      var yaml = new java.util.concurrent.atomic.AtomicReference<String>();
+      sluice.server().configSource(() -> dev.sluice.config.ConfigLoader.parse(yaml.get(), "reload.yaml"));
+      send("xclient", 77);
+      assertThat(sent("XCLIENT", 77)).last().satisfies(l -> assertThat(l).contains(" NAME=old.gateway.test "));
+
+      yaml.set(config("resolver: { servers: [ \"127.0.0.1:" + dns.address().getPort() + "\" ], timeout: 2s }"));
+      assertThat(sluice.server().reload().ok()).isTrue();
+      send("xclient", 77);
+      assertThat(sent("XCLIENT", 77)).last().satisfies(l -> assertThat(l).contains(" NAME=mx.gateway.test "));
+
+      // A session waiting for a name (its DNS is silent) when the resolver is taken away.
+      dns.silent("127.0.0.80");
+      try (LabSmtpClient c = LabSmtpClient.connect(sluice.address("xclient"), client(80), TIMEOUT)) {
+        c.command("EHLO gateway.test");
+        assertThat(c.command("MAIL FROM:<a@internet.example>").code()).isEqualTo(250);
+        var rcpt = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+          try {
+            return c.command("RCPT TO:<b@corp.example>").code();
+          } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+        });
+        org.awaitility.Awaitility.await().atMost(TIMEOUT).until(() -> dns.questions().contains("PTR 80.0.0.127.in-addr.arpa"));
+        yaml.set(config(""));
+        assertThat(sluice.server().reload().ok()).isTrue();
+        assertThat(rcpt.get(20, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(250);
+      }
+      assertThat(sent("XCLIENT", 80)).singleElement().satisfies(l -> assertThat(l).contains(" NAME=[TEMPUNAVAIL] "));
+      send("xclient", 77);
+      assertThat(sent("XCLIENT", 77)).last().satisfies(l -> assertThat(l).contains(" NAME=[UNAVAILABLE] "));
+    }
+  }
+
+  @Test
+  void aReloadReadsTheSystemsNameServersAgain(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    // resolver: without servers asks resolv.conf's; the DNS servers move (DHCP, a migration), the
+    // file is rewritten, Sluice is reloaded: new sessions ask the new servers, as a restart would.
+    ScriptedDnsServer moved;
+    try {
+      moved = new ScriptedDnsServer("127.0.53.2", 53);
+    } catch (Exception e) {
+      org.junit.jupiter.api.Assumptions.abort("cannot bind 127.0.53.2:53 (resolv.conf names servers without ports): " + e);
+      return;
+    }
+    try (moved) {
+      moved.ptr("127.0.0.77", "mx.gateway.test").address("mx.gateway.test", "127.0.0.77");
+      java.nio.file.Path resolvConf = dir.resolve("resolv.conf");
+      java.nio.file.Files.writeString(resolvConf, "nameserver 127.0.53.1\n"); // nothing there any more
+      String yaml = config("resolver: { timeout: 2s }");
+      dev.sluice.runtime.SluiceServer server = new dev.sluice.runtime.SluiceServer(dev.sluice.config.ConfigLoader.parse(yaml, "t.yaml"));
+      server.resolvConf(resolvConf);
+      server.start();
+      try {
+        server.configSource(() -> dev.sluice.config.ConfigLoader.parse(yaml, "t.yaml"));
+        java.nio.file.Files.writeString(resolvConf, "nameserver 127.0.53.2\n");
+        assertThat(server.reload().ok()).isTrue();
+        try (LabSmtpClient c = LabSmtpClient.connect(server.listener("xclient").boundAddress(), client(77), TIMEOUT)) {
+          c.command("EHLO gateway.test");
+          assertThat(c.send("a@internet.example", "b@corp.example", "Subject: hi\n\nbody\n").code()).isEqualTo(250);
+        }
+        assertThat(sent("XCLIENT", 77)).singleElement().satisfies(l -> assertThat(l).contains(" NAME=mx.gateway.test "));
+      } finally {
+        server.shutdown(Duration.ZERO);
+      }
+    }
   }
 }
