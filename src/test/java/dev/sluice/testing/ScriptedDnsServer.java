@@ -43,6 +43,7 @@ public final class ScriptedDnsServer implements AutoCloseable {
   private final Map<String, Boolean> silent = new ConcurrentHashMap<>();
   private final Map<String, Boolean> truncated = new ConcurrentHashMap<>();
   private final List<String> questions = new CopyOnWriteArrayList<>();
+  private final List<Integer> sourcePorts = new CopyOnWriteArrayList<>();
   private volatile long ttl = 300;
 
   public ScriptedDnsServer(String bindAddress) throws InterruptedException {
@@ -110,6 +111,11 @@ public final class ScriptedDnsServer implements AutoCloseable {
     return this;
   }
 
+  /** The UDP source port of every question so far, in order. */
+  public List<Integer> sourcePorts() {
+    return List.copyOf(sourcePorts);
+  }
+
   /** Every question so far, as {@code TYPE name}. */
   public List<String> questions() {
     return List.copyOf(questions);
@@ -137,6 +143,7 @@ public final class ScriptedDnsServer implements AutoCloseable {
       DnsQuestion q = query.recordAt(DnsSection.QUESTION);
       String name = key(q.name());
       questions.add(q.type().name() + " " + name);
+      sourcePorts.add(query.sender().getPort());
       if (silent.containsKey(name)) {
         return;
       }

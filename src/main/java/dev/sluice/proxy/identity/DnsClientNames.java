@@ -22,6 +22,7 @@ import io.netty.handler.codec.dns.DnsResponseCode;
 import io.netty.handler.codec.dns.DnsSection;
 import io.netty.resolver.dns.DnsNameResolver;
 import io.netty.resolver.dns.DnsNameResolverBuilder;
+import io.netty.resolver.dns.DnsNameResolverChannelStrategy;
 import io.netty.resolver.dns.SequentialDnsServerAddressStreamProvider;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
@@ -297,6 +298,10 @@ public final class DnsClientNames implements ClientNames {
         // Each server its share of the lookup's time, so that a dead one leaves time for the next.
         .queryTimeoutMillis(Math.max(1, config.timeout().toMillis() / servers.size()))
         .recursionDesired(true)
+        // A fresh socket, so a fresh random source port, for every query, as the C library does
+        // (RFC 5452 §9.2): from one fixed port only the 16-bit ID stands between a client that
+        // triggers its own lookup (it just connects) and a forged answer naming it as it likes.
+        .datagramChannelStrategy(DnsNameResolverChannelStrategy.ChannelPerResolution)
         .build();
   }
 

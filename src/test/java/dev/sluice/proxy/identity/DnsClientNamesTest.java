@@ -182,4 +182,17 @@ class DnsClientNamesTest {
     assertThat(n.name()).isNotEqualTo("[UNAVAILABLE]");
     assertThat(n.reason()).doesNotContain("no PTR record");
   }
+
+  @Test
+  void eachQueryGoesFromItsOwnSourcePort() throws Exception {
+    // An answer is believed when its 16-bit ID matches; from one fixed port, a client that triggers
+    // its own lookup (it just connects) knows when to flood forged answers, one per ID, and gets a
+    // verified name of its choosing into XCLIENT NAME (past check_client_access whitelists). The C
+    // library, and so Postfix itself, asks from a fresh random port each time (RFC 5452 §9.2).
+    for (int i = 100; i < 110; i++) {
+      lookup("127.0.0." + i);
+    }
+    assertThat(new java.util.HashSet<>(dns.sourcePorts())).as("source ports of %s queries", dns.sourcePorts().size())
+        .hasSizeGreaterThan(dns.sourcePorts().size() / 2);
+  }
 }
