@@ -47,7 +47,8 @@ import java.util.function.Consumer;
  * {@link #nameServers})
  * with Netty's asynchronous resolver: a PTR query, then an A or AAAA query for the name, judged by
  * {@link ReverseLookup}. One resolver per event loop, so queries and their answers stay on the
- * session's loop and never block it. Answers are reused for their TTL (at most an hour; a missing
+ * session's loop and never block it. Parallel connections of one client share the lookup under way
+ * (each gets the answer on its own loop). Answers are reused for their TTL (at most an hour; a missing
  * name for a minute; failures not at all), shared by all loops. The whole lookup of one client is
  * bounded by the configured timeout: past it the name is {@code [TEMPUNAVAIL]}, as Postfix says
  * when its own lookup times out. Thread-safe.
@@ -61,6 +62,8 @@ public final class DnsClientNames implements ClientNames {
   private final List<InetSocketAddress> servers;
   private final ChannelFactory<? extends DatagramChannel> channels;
   private final Map<EventLoop, DnsNameResolver> resolvers = new ConcurrentHashMap<>();
+  /** Lookups under way, by client: a client's parallel connections share one. */
+  private final Map<InetAddress, CompletableFuture<ClientName>> inFlight = new ConcurrentHashMap<>();
   private final Cache<InetAddress, ClientName> cache = Caffeine.newBuilder()
       .maximumSize(MAX_CACHED)
       .expireAfter(new Expiry<InetAddress, ClientName>() {
@@ -155,11 +158,25 @@ public final class DnsClientNames implements ClientNames {
     if (cached != null) {
       return CompletableFuture.completedFuture(cached);
     }
-    CompletableFuture<ClientName> result = new CompletableFuture<>();
     if (closed) {
-      result.complete(ClientName.temporarilyUnavailable("resolver closed"));
-      return result;
+      return CompletableFuture.completedFuture(ClientName.temporarilyUnavailable("resolver closed"));
     }
+    CompletableFuture<ClientName> result = new CompletableFuture<>();
+    CompletableFuture<ClientName> shared = inFlight.putIfAbsent(client, result);
+    if (shared != null) {
+      // Another session of this client (a sender opening connections in parallel) is having it
+      // looked up, maybe on another loop: its answer, handed to this session's loop.
+      CompletableFuture<ClientName> own = new CompletableFuture<>();
+      shared.thenAccept(n -> {
+        if (loop.inEventLoop()) {
+          own.complete(n);
+        } else {
+          loop.execute(() -> own.complete(n));
+        }
+      });
+      return own;
+    }
+    result.whenComplete((name, e) -> inFlight.remove(client, result));
     long timeout = config.timeout().toMillis();
     var deadline = loop.schedule(() -> result.complete(ClientName.temporarilyUnavailable(
         "no answer within " + timeout + " ms")), timeout, TimeUnit.MILLISECONDS);
@@ -179,9 +196,13 @@ public final class DnsClientNames implements ClientNames {
   }
 
   private void finish(InetAddress client, CompletableFuture<ClientName> result, ClientName name) {
-    if (result.complete(name) && name.ttlSeconds() > 0) {
-      cache.put(client, name);
+    if (result.isDone()) {
+      return; // timed out (on this same loop)
     }
+    if (name.ttlSeconds() > 0) {
+      cache.put(client, name); // before the lookup leaves inFlight, so no one starts another meanwhile
+    }
+    result.complete(name);
   }
 
   /**

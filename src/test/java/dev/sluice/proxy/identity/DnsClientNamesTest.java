@@ -195,4 +195,28 @@ class DnsClientNamesTest {
     assertThat(new java.util.HashSet<>(dns.sourcePorts())).as("source ports of %s queries", dns.sourcePorts().size())
         .hasSizeGreaterThan(dns.sourcePorts().size() / 2);
   }
+
+  @Test
+  void concurrentLookupsOfOneClientShareTheirQueries() throws Exception {
+    // A big sender opens 20 connections at once from one address (Gmail and Outlook do): one PTR
+    // and one A query do, not 20 of each (as it was: every connection asked until the first answer
+    // was cached, and for a silent reverse zone each waited out its own query).
+    dns.ptr("127.0.0.120", "burst.gateway.test").address("burst.gateway.test", "127.0.0.120");
+    InetAddress a = InetAddress.getByName("127.0.0.120");
+    EventLoopGroup more = new MultiThreadIoEventLoopGroup(4, NioIoHandler.newFactory());
+    try {
+      List<java.util.concurrent.CompletableFuture<String>> all = new java.util.ArrayList<>();
+      for (int i = 0; i < 20; i++) {
+        EventLoop l = more.next();
+        // Each session's future completes on the session's own loop, wherever the queries ran.
+        all.add(l.submit(() -> names.lookup(l, a).thenApply(n -> n.name() + (l.inEventLoop() ? "" : " OFF ITS LOOP"))).get());
+      }
+      for (var f : all) {
+        assertThat(f.get(30, TimeUnit.SECONDS)).isEqualTo("burst.gateway.test");
+      }
+      assertThat(dns.questions()).filteredOn(q -> q.startsWith("PTR 120.")).hasSize(1);
+    } finally {
+      more.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+  }
 }
