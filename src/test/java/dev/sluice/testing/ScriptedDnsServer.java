@@ -42,6 +42,7 @@ public final class ScriptedDnsServer implements AutoCloseable {
   private final Map<String, DnsResponseCode> failing = new ConcurrentHashMap<>();
   private final Map<String, Boolean> silent = new ConcurrentHashMap<>();
   private final Map<String, Boolean> truncated = new ConcurrentHashMap<>();
+  private final Map<String, Boolean> malformed = new ConcurrentHashMap<>();
   private final List<String> questions = new CopyOnWriteArrayList<>();
   private final List<Integer> sourcePorts = new CopyOnWriteArrayList<>();
   private volatile long ttl = 300;
@@ -105,6 +106,15 @@ public final class ScriptedDnsServer implements AutoCloseable {
     return this;
   }
 
+  /**
+   * Questions about {@code name} (or a client address) get a response that breaks off in its answer
+   * section: a header that promises one answer record, the question, and two bytes of the record.
+   */
+  public ScriptedDnsServer malform(String nameOrAddress) {
+    malformed.put(questionKey(nameOrAddress), true);
+    return this;
+  }
+
   /** TTL of the records served from now on. */
   public ScriptedDnsServer ttl(long seconds) {
     this.ttl = seconds;
@@ -145,6 +155,19 @@ public final class ScriptedDnsServer implements AutoCloseable {
       questions.add(q.type().name() + " " + name);
       sourcePorts.add(query.sender().getPort());
       if (silent.containsKey(name)) {
+        return;
+      }
+      if (malformed.containsKey(name)) {
+        io.netty.buffer.ByteBuf b = ctx.alloc().buffer();
+        b.writeShort(query.id()).writeShort(0x8180).writeShort(1).writeShort(1).writeShort(0).writeShort(0);
+        for (String label : q.name().split("\\.")) {
+          if (!label.isEmpty()) {
+            b.writeByte(label.length()).writeBytes(label.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+          }
+        }
+        b.writeByte(0).writeShort(q.type().intValue()).writeShort(1);
+        b.writeShort(0xc00c); // the answer's owner name, then nothing
+        ctx.writeAndFlush(new io.netty.channel.socket.DatagramPacket(b, query.sender()));
         return;
       }
       DnsResponseCode code = failing.get(name);

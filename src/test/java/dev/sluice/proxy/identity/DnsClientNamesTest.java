@@ -219,4 +219,18 @@ class DnsClientNamesTest {
       more.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
   }
+
+  @org.junit.jupiter.api.Disabled("not fixed (low): Netty's resolver drops an undecodable response and the query runs"
+      + " into its timeout; failing it at once needs a hook into Netty's decoder")
+  @Test
+  void aMalformedAnswerIsATemporaryFailureAtOnce() throws Exception {
+    // A response that breaks off mid-record (a mangling middlebox, a broken server) is an answer:
+    // the C library gives up on it (or asks the next server) at once. Sluice waits out the whole
+    // timeout, and so does every session of every client while the server answers that way.
+    dns.malform("127.0.0.84");
+    long start = System.nanoTime();
+    ClientName n = lookup("127.0.0.84");
+    assertThat(n.name()).isEqualTo("[TEMPUNAVAIL]");
+    assertThat((System.nanoTime() - start) / 1_000_000).as("ms, of a 10 s timeout").isLessThan(5000);
+  }
 }
