@@ -198,7 +198,8 @@ final class ConfigBinder {
   private static HostPort nameServer(String text) {
     String t = text.trim();
     if (IpLiteral.parse(t) != null) {
-      return new HostPort(t, ResolverConfig.DNS_PORT);
+      String host = t.startsWith("[") && t.endsWith("]") ? t.substring(1, t.length() - 1) : t; // [::1] without a port
+      return new HostPort(host, ResolverConfig.DNS_PORT);
     }
     return ConfigValues.parseHostPort(t, true, false);
   }

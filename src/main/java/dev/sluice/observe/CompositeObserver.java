@@ -81,6 +81,13 @@ public final class CompositeObserver implements SessionObserver {
   }
 
   @Override
+  public void clientNamedAfterEnd(SessionInfo s, ClientName name) {
+    for (SessionObserver m : members) {
+      m.clientNamedAfterEnd(s, name);
+    }
+  }
+
+  @Override
   public void backendChosen(SessionInfo s, Backend b) {
     for (SessionObserver m : members) {
       m.backendChosen(s, b);

@@ -191,6 +191,11 @@ public final class Metrics implements SessionObserver {
   }
 
   @Override
+  public void clientNamedAfterEnd(SessionInfo s, ClientName name) {
+    clientNamed(s, name); // a lookup all the same
+  }
+
+  @Override
   public void retry(SessionInfo s, Backend b, String reason, boolean another) {
     if (another) { // a failure with nothing left to try shows in the transaction's outcome instead
       retries.labelValues(s.listener(), b.pool(), b.name(), retryReason(reason)).inc();

@@ -65,6 +65,12 @@ public interface SessionObserver {
     info(s, "AUTH refused: too many failed logins from this address (limits.auth_failures)");
   }
 
+  /**
+   * The client's host name was looked up, but the session ended first (the client did not wait):
+   * the lookup happened, for those that count lookups, but the session's events are over.
+   */
+  default void clientNamedAfterEnd(SessionInfo s, ClientName name) {}
+
   /** A backend was chosen for the session (tcp) or transaction (smtp). */
   default void backendChosen(SessionInfo s, Backend b) {}
 

@@ -101,6 +101,10 @@ public final class SluiceServer implements AutoCloseable {
   private BackendNames backendNames;
   /** Client-name lookups of the running config's {@code resolver:}, or null without one. */
   private ClientNames clientNames;
+  /** The name servers {@link #clientNames} asks (resolv.conf's may change between reloads). */
+  private List<InetSocketAddress> nameServersInUse = List.of();
+  /** Where the system's name servers are listed, for a {@code resolver:} without {@code servers}. */
+  private Path resolvConf = Path.of("/etc/resolv.conf");
   private EventLoopGroup workers;
   private HealthMonitor health;
   private final AtomicBoolean stopped = new AtomicBoolean();
@@ -132,6 +136,11 @@ public final class SluiceServer implements AutoCloseable {
   /** Replaces the source of {@link #reload()} (tests, the demo). */
   public void configSource(ConfigSource source) {
     this.configSource = source;
+  }
+
+  /** Reads the system's name servers from {@code file} instead of /etc/resolv.conf (tests); call before {@link #start()}. */
+  public void resolvConf(Path file) {
+    this.resolvConf = file;
   }
 
   /**
@@ -166,6 +175,7 @@ public final class SluiceServer implements AutoCloseable {
     connector = new BackendConnector(transport);
     clientNames = clientNamesFor(config.resolver(), nameServers);
     backendNames = new BackendNames(backendLookup, backendLookupEvery);
+    nameServersInUse = nameServers;
     Plan plan = plan(config, tls, clientNames);
     backendNames.track(allBackends(plan));
     health.start();
@@ -270,17 +280,14 @@ public final class SluiceServer implements AutoCloseable {
         || l.clientIdentity() == ListenerConfig.ClientIdentity.XFORWARD);
   }
 
-  /** Where the system's name servers are listed, for a {@code resolver:} without {@code servers}. */
-  private static final Path RESOLV_CONF = Path.of("/etc/resolv.conf");
-
   /** The name servers client names are asked of; none without a {@code resolver:}. */
-  private static List<InetSocketAddress> nameServers(ResolverConfig resolver) throws StartupException {
+  private List<InetSocketAddress> nameServers(ResolverConfig resolver) throws StartupException {
     if (!resolver.enabled()) {
       return List.of();
     }
-    List<InetSocketAddress> servers = DnsClientNames.nameServers(resolver, RESOLV_CONF);
+    List<InetSocketAddress> servers = DnsClientNames.nameServers(resolver, resolvConf);
     if (servers.isEmpty()) {
-      throw new StartupException(resolver.location() + ": 'resolver' has no servers and " + RESOLV_CONF
+      throw new StartupException(resolver.location() + ": 'resolver' has no servers and " + resolvConf
           + " lists no nameserver; write the DNS servers to ask, e.g. resolver: { servers: [127.0.0.53] }");
     }
     return servers;
@@ -391,8 +398,9 @@ public final class SluiceServer implements AutoCloseable {
       return refused(e.getMessage());
     }
     java.util.Set<ProbeTarget> running = new java.util.HashSet<>(health.all());
-    // The same resolver settings keep their lookups (and what they learned); others get new ones.
-    boolean sameResolver = sameSettings(config.resolver(), next.resolver());
+    // The same resolver settings keep their lookups (and what they learned); others get new ones, as
+    // do the same settings when they name no servers and resolv.conf now lists others.
+    boolean sameResolver = sameSettings(config.resolver(), next.resolver()) && nameServers.equals(nameServersInUse);
     ClientNames names = sameResolver ? clientNames : clientNamesFor(next.resolver(), nameServers);
     Plan plan = plan(next, tls, names);
     // The running backends stay tracked until the switch (new ones were resolved as they were made).
@@ -460,8 +468,12 @@ public final class SluiceServer implements AutoCloseable {
     if (names != clientNames) {
       retire(clientNames, config.resolver());
       clientNames = names;
+      if (sameSettings(config.resolver(), next.resolver())) {
+        changes.add("resolver: name servers " + nameServersInUse + " -> " + nameServers);
+      }
     }
     backendNames.track(allBackends(plan));
+    nameServersInUse = nameServers;
     changes.addAll(ConfigChanges.between(config, next));
     pools = plan.pools();
     passive = plan.passive();

@@ -106,4 +106,34 @@ class ClientNamePostfixIT {
     assertThat(ok.succeeded()).as(ok.transcript()).isTrue();
     pf.awaitMaillog("orig_client=mx.gateway.test[127.0.0.77]");
   }
+
+  /**
+   * XFORWARD knows one status value, [UNAVAILABLE] (XFORWARD_README; Postfix's own smtpd_proxy
+   * sends it for any client it could not name). Postfix checks anything else as a host name: sent
+   * NAME=[TEMPUNAVAIL] when DNS is slow, it answers "501 5.5.4 Bad NAME syntax", and the client's
+   * RCPT got that 501: every message refused for good while the resolver was slow. XCLIENT does
+   * take [TEMPUNAVAIL].
+   */
+  @Test
+  void xforwardSaysUnavailableWhenTheLookupTimedOut() throws Exception {
+    try (java.net.DatagramSocket silent = new java.net.DatagramSocket(0, java.net.InetAddress.getByName("127.0.0.1"));
+        SluiceFixture slow = SluiceFixture.start("""
+            resolver: { servers: [ "127.0.0.1:%1$d" ], timeout: 300ms }
+            pools:
+              open: { backends: [ "%2$s:%3$d" ] }
+            listeners:
+              logonly: { listen: "127.0.0.4:0", mode: smtp, pool: open, source_address: 127.0.0.44, client_identity: xforward }
+              xclient: { listen: "127.0.0.5:0", mode: smtp, pool: open, source_address: 127.0.0.45, client_identity: xclient }
+            """.formatted(silent.getLocalPort(), pf.address(), pf.port()))) {
+      var at = slow.address("logonly");
+      SwaksResult ok = SmtpClients.swaks(at.getHostString(), at.getPort(), "sender@internet.example", "user@example.test",
+          "127.0.0.79");
+      assertThat(ok.succeeded()).as(ok.transcript()).isTrue();
+      pf.awaitMaillog("orig_client=unknown[127.0.0.79]");
+      var x = slow.address("xclient");
+      SwaksResult viaXclient = SmtpClients.swaks(x.getHostString(), x.getPort(), "sender@internet.example",
+          "user@example.test", "127.0.0.79");
+      assertThat(viaXclient.succeeded()).as(viaXclient.transcript()).isTrue();
+    }
+  }
 }

@@ -41,10 +41,18 @@ public final class ScriptedDnsServer implements AutoCloseable {
   private final Map<String, List<String>> addresses = new ConcurrentHashMap<>();
   private final Map<String, DnsResponseCode> failing = new ConcurrentHashMap<>();
   private final Map<String, Boolean> silent = new ConcurrentHashMap<>();
+  private final Map<String, Boolean> truncated = new ConcurrentHashMap<>();
+  private final Map<String, Boolean> malformed = new ConcurrentHashMap<>();
   private final List<String> questions = new CopyOnWriteArrayList<>();
+  private final List<Integer> sourcePorts = new CopyOnWriteArrayList<>();
   private volatile long ttl = 300;
 
   public ScriptedDnsServer(String bindAddress) throws InterruptedException {
+    this(bindAddress, 0);
+  }
+
+  /** On a given port: 53 for tests of name servers from resolv.conf, which has no ports (needs root). */
+  public ScriptedDnsServer(String bindAddress, int port) throws InterruptedException {
     channel = new Bootstrap().group(group).channel(NioDatagramChannel.class)
         .handler(new io.netty.channel.ChannelInitializer<NioDatagramChannel>() {
           @Override
@@ -52,7 +60,7 @@ public final class ScriptedDnsServer implements AutoCloseable {
             ch.pipeline().addLast(new DatagramDnsQueryDecoder(), new DatagramDnsResponseEncoder(), new Answerer());
           }
         })
-        .bind(bindAddress, 0).sync().channel();
+        .bind(bindAddress, port).sync().channel();
   }
 
   /** Where to send queries. */
@@ -88,10 +96,34 @@ public final class ScriptedDnsServer implements AutoCloseable {
     return this;
   }
 
+  /**
+   * Questions about {@code name} (or a client address) get a UDP answer with the TC bit set and no
+   * records, as a server says its answer did not fit (RFC 1035 4.1.1; the client should ask again
+   * over TCP, which this server does not serve).
+   */
+  public ScriptedDnsServer truncate(String nameOrAddress) {
+    truncated.put(questionKey(nameOrAddress), true);
+    return this;
+  }
+
+  /**
+   * Questions about {@code name} (or a client address) get a response that breaks off in its answer
+   * section: a header that promises one answer record, the question, and two bytes of the record.
+   */
+  public ScriptedDnsServer malform(String nameOrAddress) {
+    malformed.put(questionKey(nameOrAddress), true);
+    return this;
+  }
+
   /** TTL of the records served from now on. */
   public ScriptedDnsServer ttl(long seconds) {
     this.ttl = seconds;
     return this;
+  }
+
+  /** The UDP source port of every question so far, in order. */
+  public List<Integer> sourcePorts() {
+    return List.copyOf(sourcePorts);
   }
 
   /** Every question so far, as {@code TYPE name}. */
@@ -121,14 +153,30 @@ public final class ScriptedDnsServer implements AutoCloseable {
       DnsQuestion q = query.recordAt(DnsSection.QUESTION);
       String name = key(q.name());
       questions.add(q.type().name() + " " + name);
+      sourcePorts.add(query.sender().getPort());
       if (silent.containsKey(name)) {
+        return;
+      }
+      if (malformed.containsKey(name)) {
+        io.netty.buffer.ByteBuf b = ctx.alloc().buffer();
+        b.writeShort(query.id()).writeShort(0x8180).writeShort(1).writeShort(1).writeShort(0).writeShort(0);
+        for (String label : q.name().split("\\.")) {
+          if (!label.isEmpty()) {
+            b.writeByte(label.length()).writeBytes(label.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+          }
+        }
+        b.writeByte(0).writeShort(q.type().intValue()).writeShort(1);
+        b.writeShort(0xc00c); // the answer's owner name, then nothing
+        ctx.writeAndFlush(new io.netty.channel.socket.DatagramPacket(b, query.sender()));
         return;
       }
       DnsResponseCode code = failing.get(name);
       DatagramDnsResponse response = new DatagramDnsResponse(query.recipient(), query.sender(), query.id());
       response.setRecursionAvailable(true);
       response.addRecord(DnsSection.QUESTION, new DefaultDnsQuestion(q.name(), q.type()));
-      if (code != null) {
+      if (truncated.containsKey(name)) {
+        response.setTruncated(true);
+      } else if (code != null) {
         response.setCode(code);
       } else if (q.type().equals(DnsRecordType.PTR) && ptr.containsKey(name)) {
         for (String target : ptr.get(name)) {

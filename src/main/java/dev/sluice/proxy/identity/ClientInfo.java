@@ -52,7 +52,10 @@ public record ClientInfo(
     return sb.toString();
   }
 
-  /** The XFORWARD command: the same facts for logging only (Postfix XFORWARD_README). */
+  /**
+   * The XFORWARD command: the same facts for logging only (Postfix XFORWARD_README), whose only
+   * status value is {@code [UNAVAILABLE]}: a name DNS could not give for now is sent as that.
+   */
   public String xforward(Collection<String> offered) {
     StringBuilder sb = new StringBuilder("XFORWARD");
     attributes(sb, offered, false);
@@ -65,7 +68,9 @@ public record ClientInfo(
       sb.append(" PORT=").append(client.getPort());
     }
     if (offered.contains("NAME")) {
-      sb.append(" NAME=").append(nameValue(name.name()));
+      // XFORWARD has one status value: Postfix answers [TEMPUNAVAIL] with "501 Bad NAME syntax".
+      String n = !xclient && name.name().equals(ClientName.TEMPUNAVAIL_VALUE) ? ClientName.UNAVAILABLE_VALUE : name.name();
+      sb.append(" NAME=").append(nameValue(n));
     }
     if (xclient && offered.contains("REVERSE_NAME")) {
       sb.append(" REVERSE_NAME=").append(nameValue(name.reverseName()));

@@ -22,6 +22,7 @@ import io.netty.handler.codec.dns.DnsResponseCode;
 import io.netty.handler.codec.dns.DnsSection;
 import io.netty.resolver.dns.DnsNameResolver;
 import io.netty.resolver.dns.DnsNameResolverBuilder;
+import io.netty.resolver.dns.DnsNameResolverChannelStrategy;
 import io.netty.resolver.dns.SequentialDnsServerAddressStreamProvider;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
@@ -46,7 +47,8 @@ import java.util.function.Consumer;
  * {@link #nameServers})
  * with Netty's asynchronous resolver: a PTR query, then an A or AAAA query for the name, judged by
  * {@link ReverseLookup}. One resolver per event loop, so queries and their answers stay on the
- * session's loop and never block it. Answers are reused for their TTL (at most an hour; a missing
+ * session's loop and never block it. Parallel connections of one client share the lookup under way
+ * (each gets the answer on its own loop). Answers are reused for their TTL (at most an hour; a missing
  * name for a minute; failures not at all), shared by all loops. The whole lookup of one client is
  * bounded by the configured timeout: past it the name is {@code [TEMPUNAVAIL]}, as Postfix says
  * when its own lookup times out. Thread-safe.
@@ -60,6 +62,8 @@ public final class DnsClientNames implements ClientNames {
   private final List<InetSocketAddress> servers;
   private final ChannelFactory<? extends DatagramChannel> channels;
   private final Map<EventLoop, DnsNameResolver> resolvers = new ConcurrentHashMap<>();
+  /** Lookups under way, by client: a client's parallel connections share one. */
+  private final Map<InetAddress, CompletableFuture<ClientName>> inFlight = new ConcurrentHashMap<>();
   private final Cache<InetAddress, ClientName> cache = Caffeine.newBuilder()
       .maximumSize(MAX_CACHED)
       .expireAfter(new Expiry<InetAddress, ClientName>() {
@@ -80,6 +84,8 @@ public final class DnsClientNames implements ClientNames {
       })
       .build();
   private volatile boolean closed;
+  /** Index in {@link #servers} of the server that answered last: the first one asked next. */
+  private volatile int preferred;
 
   /**
    * @param config an enabled {@code resolver:} section
@@ -152,11 +158,25 @@ public final class DnsClientNames implements ClientNames {
     if (cached != null) {
       return CompletableFuture.completedFuture(cached);
     }
-    CompletableFuture<ClientName> result = new CompletableFuture<>();
     if (closed) {
-      result.complete(ClientName.temporarilyUnavailable("resolver closed"));
-      return result;
+      return CompletableFuture.completedFuture(ClientName.temporarilyUnavailable("resolver closed"));
     }
+    CompletableFuture<ClientName> result = new CompletableFuture<>();
+    CompletableFuture<ClientName> shared = inFlight.putIfAbsent(client, result);
+    if (shared != null) {
+      // Another session of this client (a sender opening connections in parallel) is having it
+      // looked up, maybe on another loop: its answer, handed to this session's loop.
+      CompletableFuture<ClientName> own = new CompletableFuture<>();
+      shared.thenAccept(n -> {
+        if (loop.inEventLoop()) {
+          own.complete(n);
+        } else {
+          loop.execute(() -> own.complete(n));
+        }
+      });
+      return own;
+    }
+    result.whenComplete((name, e) -> inFlight.remove(client, result));
     long timeout = config.timeout().toMillis();
     var deadline = loop.schedule(() -> result.complete(ClientName.temporarilyUnavailable(
         "no answer within " + timeout + " ms")), timeout, TimeUnit.MILLISECONDS);
@@ -176,23 +196,48 @@ public final class DnsClientNames implements ClientNames {
   }
 
   private void finish(InetAddress client, CompletableFuture<ClientName> result, ClientName name) {
-    if (result.complete(name) && name.ttlSeconds() > 0) {
-      cache.put(client, name);
+    if (result.isDone()) {
+      return; // timed out (on this same loop)
     }
+    if (name.ttlSeconds() > 0) {
+      cache.put(client, name); // before the lookup leaves inFlight, so no one starts another meanwhile
+    }
+    result.complete(name);
   }
 
-  /** Asks {@code name}'s records of {@code type} and hands the answer (never an exception) on. */
-  private static void ask(DnsNameResolver resolver, String name, DnsRecordType type, Consumer<Answer> then) {
+  /**
+   * Asks {@code name}'s records of {@code type} and hands the answer (never an exception) on. The
+   * servers are asked one at a time, as the C library asks the {@code nameserver}s of resolv.conf
+   * (and so as Postfix's own lookups go): one that fails (a timeout, SERVFAIL, REFUSED) is passed
+   * over for the next, each with its share of the timeout; the one that answered last is asked
+   * first, so a dead server costs its share once, not on every question.
+   */
+  private void ask(DnsNameResolver resolver, String name, DnsRecordType type, Consumer<Answer> then) {
+    ask(resolver, name, type, preferred, 0, then);
+  }
+
+  private void ask(DnsNameResolver resolver, String name, DnsRecordType type, int first, int tried, Consumer<Answer> then) {
+    int index = (first + tried) % servers.size();
+    Consumer<Answer> next = a -> {
+      if (a.status() == ReverseLookup.Status.FAILED && tried + 1 < servers.size() && !closed) {
+        ask(resolver, name, type, first, tried + 1, then);
+        return;
+      }
+      if (a.status() != ReverseLookup.Status.FAILED) {
+        preferred = index;
+      }
+      then.accept(a);
+    };
     Future<AddressedEnvelope<DnsResponse, InetSocketAddress>> q;
     try {
-      q = resolver.query(new DefaultDnsQuestion(name, type));
+      q = resolver.query(servers.get(index), new DefaultDnsQuestion(name, type));
     } catch (RuntimeException e) {
-      then.accept(Answer.failed(e.toString()));
+      next.accept(Answer.failed(e.toString()));
       return;
     }
     q.addListener(f -> {
       if (!f.isSuccess()) {
-        then.accept(Answer.failed(describe(f.cause())));
+        next.accept(Answer.failed(describe(f.cause())));
         return;
       }
       @SuppressWarnings("unchecked")
@@ -204,7 +249,7 @@ public final class DnsClientNames implements ClientNames {
       } finally {
         envelope.release();
       }
-      then.accept(answer);
+      next.accept(answer);
     });
   }
 
@@ -218,6 +263,10 @@ public final class DnsClientNames implements ClientNames {
       return Answer.failed(code == DnsResponseCode.SERVFAIL ? "SERVFAIL"
           : code == DnsResponseCode.REFUSED ? "REFUSED" : "response code " + code.intValue());
     }
+    if (response.isTruncated() && !type.equals(DnsRecordType.PTR)) {
+      // What did not fit may be the client's address: "does not resolve back" would be a guess.
+      return Answer.failed("truncated answer");
+    }
     List<String> values = new ArrayList<>();
     long ttl = Long.MAX_VALUE;
     for (int i = 0; i < response.count(DnsSection.ANSWER); i++) {
@@ -230,6 +279,9 @@ public final class DnsClientNames implements ClientNames {
         values.add(value);
         ttl = Math.min(ttl, r.timeToLive());
       }
+    }
+    if (values.isEmpty() && response.isTruncated()) {
+      return Answer.failed("truncated answer"); // TC=1 says "ask over TCP", not "no such record"
     }
     return values.isEmpty() ? Answer.notFound("no " + type.name() + " record") : Answer.found(values, ttl);
   }
@@ -264,8 +316,13 @@ public final class DnsClientNames implements ClientNames {
     return new DnsNameResolverBuilder(loop)
         .datagramChannelFactory(channels)
         .nameServerProvider(new SequentialDnsServerAddressStreamProvider(servers))
-        .queryTimeoutMillis(config.timeout().toMillis())
+        // Each server its share of the lookup's time, so that a dead one leaves time for the next.
+        .queryTimeoutMillis(Math.max(1, config.timeout().toMillis() / servers.size()))
         .recursionDesired(true)
+        // A fresh socket, so a fresh random source port, for every query, as the C library does
+        // (RFC 5452 §9.2): from one fixed port only the 16-bit ID stands between a client that
+        // triggers its own lookup (it just connects) and a forged answer naming it as it likes.
+        .datagramChannelStrategy(DnsNameResolverChannelStrategy.ChannelPerResolution)
         .build();
   }
 

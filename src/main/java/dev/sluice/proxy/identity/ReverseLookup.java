@@ -110,9 +110,14 @@ public final class ReverseLookup {
         break;
     }
     String address = client.getHostAddress();
+    int zone = address.indexOf('%');
+    if (zone >= 0) {
+      address = address.substring(0, zone);
+    }
     long ttl = Math.min(ptrTtlSeconds, Math.min(forward.ttlSeconds(), MAX_TTL_SECONDS));
+    byte[] raw = client.getAddress(); // without the interface of a link-local client's %scope
     for (String v : forward.values()) {
-      if (v.equalsIgnoreCase(address)) {
+      if (java.util.Arrays.equals(dev.sluice.config.IpLiteral.parse(v), raw)) {
         return ClientName.verified(name, ttl);
       }
     }

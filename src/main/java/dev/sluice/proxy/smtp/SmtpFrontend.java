@@ -203,8 +203,10 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     }
     clientName = names.lookup(ctx.channel().eventLoop(), info.remote().getAddress());
     clientName.thenAccept(n -> {
-      if (!clientGone()) { // after the session's end, the protocol log has closed it
+      if (!clientGone()) {
         route.observer().clientNamed(info, n);
+      } else {
+        route.observer().clientNamedAfterEnd(info, n); // counted, but the protocol log has closed the session
       }
     });
   }
@@ -1207,7 +1209,9 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private CompletableFuture<BackendSession> openSession(Backend b) {
     if (clientName != null && !clientName.isDone()) {
       // The name goes in XCLIENT/XFORWARD: wait for it (bounded by the resolver's timeout).
-      return clientName.thenCompose(name -> openSession(b));
+      // A client that left meanwhile gets nothing opened for it: the future stays pending, as no one
+      // awaits it (a failure would count against the backend).
+      return clientName.thenCompose(name -> clientGone() ? new CompletableFuture<BackendSession>() : openSession(b));
     }
     return BackendSession.open(ctx.channel().eventLoop(), connector, b, config().sourceAddress(), config().clientIdentity(),
             clientInfo(), hostname(), config().backendTls(), route.backendTls(), config().timeouts())

@@ -152,4 +152,85 @@ class DnsClientNamesTest {
     names.close();
     assertThat(lookup("127.0.0.77").name()).isEqualTo("[TEMPUNAVAIL]");
   }
+
+  @Test
+  void aDeadFirstServerIsNotTheEndOfTheLookup() throws Exception {
+    // resolv.conf lists two servers and one is down for maintenance: the C library (and so Postfix
+    // itself) asks the next one after a per-server timeout; every client keeps its name.
+    dns.ptr("127.0.0.90", "a.gateway.test").address("a.gateway.test", "127.0.0.90")
+        .ptr("127.0.0.91", "b.gateway.test").address("b.gateway.test", "127.0.0.91")
+        .ptr("127.0.0.92", "c.gateway.test").address("c.gateway.test", "127.0.0.92");
+    try (java.net.DatagramSocket dead = new java.net.DatagramSocket(0, InetAddress.getByName("127.0.0.1"))) {
+      ResolverConfig config = new ResolverConfig(true, List.of(new HostPort("127.0.0.1", dead.getLocalPort()),
+          new HostPort("127.0.0.1", dns.address().getPort())), Duration.ofSeconds(4), Location.NONE);
+      try (DnsClientNames twoServers = new DnsClientNames(config, DnsClientNames.nameServers(config, Path.of("/nonexistent")),
+          NioDatagramChannel::new)) {
+        for (String ip : List.of("127.0.0.90", "127.0.0.91", "127.0.0.92")) {
+          assertThat(lookup(twoServers, ip).name()).as(ip).endsWith(".gateway.test");
+        }
+      }
+    }
+  }
+
+  @Test
+  void aTruncatedAnswerIsNotTakenForNoName() throws Exception {
+    // TC=1 with an empty answer section says "ask again over TCP", not "no PTR record": taking it for
+    // NXDOMAIN tells the backend [UNAVAILABLE] (a 5xx under reject_unknown_client_hostname) and
+    // caches that for a minute.
+    dns.truncate("127.0.0.83");
+    ClientName n = lookup("127.0.0.83");
+    assertThat(n.name()).isNotEqualTo("[UNAVAILABLE]");
+    assertThat(n.reason()).doesNotContain("no PTR record");
+  }
+
+  @Test
+  void eachQueryGoesFromItsOwnSourcePort() throws Exception {
+    // An answer is believed when its 16-bit ID matches; from one fixed port, a client that triggers
+    // its own lookup (it just connects) knows when to flood forged answers, one per ID, and gets a
+    // verified name of its choosing into XCLIENT NAME (past check_client_access whitelists). The C
+    // library, and so Postfix itself, asks from a fresh random port each time (RFC 5452 §9.2).
+    for (int i = 100; i < 110; i++) {
+      lookup("127.0.0." + i);
+    }
+    assertThat(new java.util.HashSet<>(dns.sourcePorts())).as("source ports of %s queries", dns.sourcePorts().size())
+        .hasSizeGreaterThan(dns.sourcePorts().size() / 2);
+  }
+
+  @Test
+  void concurrentLookupsOfOneClientShareTheirQueries() throws Exception {
+    // A big sender opens 20 connections at once from one address (Gmail and Outlook do): one PTR
+    // and one A query do, not 20 of each (as it was: every connection asked until the first answer
+    // was cached, and for a silent reverse zone each waited out its own query).
+    dns.ptr("127.0.0.120", "burst.gateway.test").address("burst.gateway.test", "127.0.0.120");
+    InetAddress a = InetAddress.getByName("127.0.0.120");
+    EventLoopGroup more = new MultiThreadIoEventLoopGroup(4, NioIoHandler.newFactory());
+    try {
+      List<java.util.concurrent.CompletableFuture<String>> all = new java.util.ArrayList<>();
+      for (int i = 0; i < 20; i++) {
+        EventLoop l = more.next();
+        // Each session's future completes on the session's own loop, wherever the queries ran.
+        all.add(l.submit(() -> names.lookup(l, a).thenApply(n -> n.name() + (l.inEventLoop() ? "" : " OFF ITS LOOP"))).get());
+      }
+      for (var f : all) {
+        assertThat(f.get(30, TimeUnit.SECONDS)).isEqualTo("burst.gateway.test");
+      }
+      assertThat(dns.questions()).filteredOn(q -> q.startsWith("PTR 120.")).hasSize(1);
+    } finally {
+      more.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+  }
+
+  @org.junit.jupiter.api.Disabled("not fixed (low): Netty's resolver drops an undecodable response and the query runs"
+      + " into its timeout; failing it at once needs a hook into Netty's decoder")
+  @Test
+  void aMalformedAnswerIsATemporaryFailureAtOnce() throws Exception {
+    // A response that breaks off mid-record (a mangling middlebox, a broken server) is an answer:
+    // the C library gives up on it (or asks the next server) at once. Sluice waits out the whole
+    // timeout, and so does every session of every client while the server answers that way.
+    dns.malform("127.0.0.84");
+    long start = System.nanoTime();
+    ClientName n = lookup("127.0.0.84");
+    assertThat(n.name()).isEqualTo("[TEMPUNAVAIL]");
+    assertThat((System.nanoTime() - start) / 1_000_000).as("ms, of a 10 s timeout").isLessThan(5000);
+  }
 }

@@ -74,6 +74,9 @@ class IdentityEncodingTest {
     ClientInfo failed = new ClientInfo(gw, null, "gw", true, null, ClientName.temporarilyUnavailable("timed out"));
     assertThat(failed.xclient(List.of("ADDR", "NAME", "REVERSE_NAME")))
         .isEqualTo("XCLIENT ADDR=192.0.2.7 NAME=[TEMPUNAVAIL] REVERSE_NAME=[TEMPUNAVAIL]");
+    // XFORWARD's only status value is [UNAVAILABLE]: Postfix answers NAME=[TEMPUNAVAIL] with
+    // "501 5.5.4 Bad NAME syntax" (ClientNamePostfixIT.xforwardSaysUnavailableWhenTheLookupTimedOut).
+    assertThat(failed.xforward(List.of("ADDR", "NAME"))).isEqualTo("XFORWARD ADDR=192.0.2.7 NAME=[UNAVAILABLE]");
   }
 
   @Test

@@ -88,4 +88,21 @@ class ReverseLookupTest {
     assertThat(ReverseLookup.afterForward(ip("192.0.2.7"), "mx.example", c.ttlSeconds(),
         Answer.found(List.of("192.0.2.7"), 86_400)).ttlSeconds()).isEqualTo(ReverseLookup.MAX_TTL_SECONDS);
   }
+
+  @Test
+  void aLinkLocalClientWithItsInterfaceScopeIsStillFoundInTheForwardAnswer() throws Exception {
+    // The socket's address of a link-local client carries its interface (fe80::7%2); the AAAA
+    // record never does. The address is the same.
+    InetAddress client = java.net.Inet6Address.getByAddress(null, ip("fe80::7").getAddress(), 2);
+    ClientName n = ReverseLookup.afterForward(client, "printer.lan", 600, Answer.found(List.of("fe80:0:0:0:0:0:0:7"), 600));
+    assertThat(n.name()).isEqualTo("printer.lan");
+  }
+
+  @Test
+  void anIpv4MappedClientIsAskedInTheIpv4Zone() throws Exception {
+    InetAddress mapped = ip("::ffff:192.0.2.7");
+    assertThat(ReverseLookup.ptrQuestion(mapped)).isEqualTo("7.2.0.192.in-addr.arpa");
+    assertThat(ReverseLookup.afterForward(mapped, "mx1.example.com", 600, Answer.found(List.of("192.0.2.7"), 600))
+        .isVerified()).isTrue();
+  }
 }
