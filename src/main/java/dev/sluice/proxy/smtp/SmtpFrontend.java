@@ -1108,8 +1108,13 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     s.command(clientInfo().xforward(s.xforwardAttributes()), (r, failure) -> {
       if (r != null && r.isPositive()) {
         mailFrom(s, line, handler);
+      } else if (r != null) {
+        // A refused XFORWARD is this backend's setup fault, never a verdict on the client's mail:
+        // relayed as the MAIL's reply, a 5xx would make the sender bounce what no server refused.
+        String hint = r.code() == 550 ? " (Postfix: add Sluice's source address to smtpd_authorized_xforward_hosts)" : "";
+        handler.answered(null, new BackendFailure("XFORWARD refused: " + r + hint, r));
       } else {
-        handler.answered(r, failure);
+        handler.answered(null, failure);
       }
     });
   }
