@@ -188,6 +188,14 @@ final class ConfigBinder {
         + " the name servers in /etc/resolv.conf");
     List<HostPort> servers = s.listOf("servers", List.of(), ConfigBinder::nameServer, NAME_SERVER_HINT);
     Duration timeout = positive(s, "timeout", ResolverConfig.DEFAULT_TIMEOUT);
+    if (timeout.compareTo(ResolverConfig.MAX_TIMEOUT) > 0) {
+      // The first transaction waits for the name: past a minute senders are left waiting on their
+      // RCPT for a name that DNS is plainly not going to give.
+      s.error("timeout", s.locationOfValue("timeout"), "'timeout' in 'resolver' is "
+          + ConfigValues.formatDuration(timeout) + "; at most " + ConfigValues.formatDuration(ResolverConfig.MAX_TIMEOUT),
+          "the first transaction of a session waits for the lookup; a few seconds is what resolvers take (default 5s)");
+      timeout = ResolverConfig.DEFAULT_TIMEOUT;
+    }
     return new ResolverConfig(true, servers, timeout, top.locationOfKey("resolver"));
   }
 

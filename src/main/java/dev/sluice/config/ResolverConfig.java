@@ -16,6 +16,9 @@ public record ResolverConfig(boolean enabled, List<HostPort> servers, Duration t
   /** Default time one client's lookup may take before its name is {@code [TEMPUNAVAIL]}. */
   public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(5);
 
+  /** Longest {@code timeout} allowed: the client's first transaction waits for the lookup. */
+  public static final Duration MAX_TIMEOUT = Duration.ofMinutes(1);
+
   /** No {@code resolver:} section: no lookups. */
   public static final ResolverConfig NONE = new ResolverConfig(false, List.of(), DEFAULT_TIMEOUT, Location.NONE);
 

@@ -172,6 +172,13 @@ class ConfigErrorsTest {
         listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
         """, 1, 22);
     assertThat(zero.message()).contains("'timeout' in 'resolver' must be more than 0");
+    ConfigError tooLong = single("""
+        resolver: { timeout: 2m }
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        """, 1, 22);
+    assertThat(tooLong.message()).isEqualTo("'timeout' in 'resolver' is 2m; at most 1m");
+    assertThat(tooLong.hint()).contains("default 5s");
     ConfigError unknown = single("""
         resolver: { server: [127.0.0.53] }
         pools: { hub: { backends: [127.0.0.1:10025] } }
