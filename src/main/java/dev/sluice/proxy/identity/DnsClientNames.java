@@ -182,6 +182,10 @@ public final class DnsClientNames implements ClientNames {
         "no answer within " + timeout + " ms")), timeout, TimeUnit.MILLISECONDS);
     result.whenComplete((name, e) -> deadline.cancel(false));
     DnsNameResolver resolver = resolvers.computeIfAbsent(loop, this::newResolver);
+    if (closed) {
+      // close() ran meanwhile and may have missed this resolver: close it here (twice is harmless).
+      resolver.close();
+    }
     ask(resolver, ReverseLookup.ptrQuestion(client), DnsRecordType.PTR, ptr -> {
       ReverseLookup.AfterPtr next = ReverseLookup.afterPtr(ptr);
       if (next instanceof ReverseLookup.Named n) {
