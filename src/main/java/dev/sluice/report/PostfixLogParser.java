@@ -47,6 +47,8 @@ import java.util.regex.Pattern;
  * One instance per file; not thread-safe.
  */
 final class PostfixLogParser {
+  /** The delivery agents whose {@code QID: to=<...>} lines are delivery attempts (compiled once: every such line asks). */
+  private static final Pattern DELIVERY_AGENT = Pattern.compile(".*/(smtp|lmtp|local|virtual|pipe|error|discard)$");
   private static final Pattern LINE = Pattern.compile(
       "^(?:(\\w{3}) +(\\d{1,2}) (\\d\\d):(\\d\\d):(\\d\\d)(?:\\.\\d+)?|(\\d{4}-\\d\\d-\\d\\d[T ]\\S+)) (\\S+) ([^\\[\\s:]+)(?:\\[(\\d+)\\])?: (.*)$");
   /** A client, {@code name[addr]} or {@code name[addr]:port}: groups name, address, port. */
@@ -377,7 +379,7 @@ final class PostfixLogParser {
         smtpd(lineNo, ts, host, pid, text, line);
       } else if (program.endsWith("/qmgr") || program.endsWith("/cleanup")) {
         queueManager(lineNo, ts, host, text, line);
-      } else if (program.matches(".*/(smtp|lmtp|local|virtual|pipe|error|discard)$")) {
+      } else if (DELIVERY_AGENT.matcher(program).matches()) {
         delivery(lineNo, ts, host, program, text, line);
       } else {
         sink.ignored(lineNo);
