@@ -2,7 +2,6 @@ package dev.sluice.proxy;
 
 import dev.sluice.config.ListenerConfig;
 import java.net.InetAddress;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -28,14 +27,9 @@ public final class AuthFailureLimiter {
 
   private final ListenerConfig.Rate rate;
   private final LongSupplier nanoClock;
-  private final ConcurrentHashMap<InetAddress, Bucket> clients = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<InetAddress, TokenBucket> clients = new ConcurrentHashMap<>();
   private final AtomicLong failures = new AtomicLong();
 
-  /** Tokens left and when they were last refilled; only touched inside the map's atomic functions. */
-  private static final class Bucket {
-    double tokens;
-    long refilledAt;
-  }
 
   /** @param rate the allowance; null means no limit */
   public AuthFailureLimiter(ListenerConfig.Rate rate, LongSupplier nanoClock) {
@@ -50,9 +44,9 @@ public final class AuthFailureLimiter {
     }
     boolean[] out = new boolean[1];
     clients.computeIfPresent(client, (k, b) -> {
-      refill(b);
-      out[0] = b.tokens < 1;
-      return full(b) ? null : b;
+      b.refill(rate, nanoClock.getAsLong());
+      out[0] = !b.hasToken();
+      return b.full(rate) ? null : b;
     });
     return out[0];
   }
@@ -63,15 +57,10 @@ public final class AuthFailureLimiter {
       return;
     }
     clients.compute(client, (k, b) -> {
-      Bucket bucket = b;
-      if (bucket == null) {
-        bucket = new Bucket();
-        bucket.tokens = rate.count();
-        bucket.refilledAt = nanoClock.getAsLong();
-      } else {
-        refill(bucket);
-      }
-      bucket.tokens = Math.max(0, bucket.tokens - 1);
+      long now = nanoClock.getAsLong();
+      TokenBucket bucket = b != null ? b : new TokenBucket(rate, now);
+      bucket.refill(rate, now);
+      bucket.take();
       return bucket;
     });
     if (failures.incrementAndGet() % 1024 == 0 || clients.size() > MAX_CLIENTS) {
@@ -86,32 +75,20 @@ public final class AuthFailureLimiter {
 
   /** Drops full buckets (they are the same as none), then, above the cap, the fullest. */
   private void prune() {
-    for (Iterator<Map.Entry<InetAddress, Bucket>> it = clients.entrySet().iterator(); it.hasNext(); ) {
-      Map.Entry<InetAddress, Bucket> e = it.next();
-      clients.computeIfPresent(e.getKey(), (k, b) -> {
-        refill(b);
-        return full(b) ? null : b;
+    for (InetAddress client : clients.keySet()) {
+      clients.computeIfPresent(client, (k, b) -> {
+        b.refill(rate, nanoClock.getAsLong());
+        return b.full(rate) ? null : b;
       });
     }
     if (clients.size() > MAX_CLIENTS) {
       // Down to 90%, so that a flood does not sort the table again for every new address.
       clients.entrySet().stream()
-          .sorted((x, y) -> Double.compare(y.getValue().tokens, x.getValue().tokens))
+          .sorted((x, y) -> Double.compare(y.getValue().tokens(), x.getValue().tokens()))
           .limit(clients.size() - MAX_CLIENTS * 9L / 10)
           .map(Map.Entry::getKey)
           .toList()
           .forEach(clients::remove);
     }
-  }
-
-  private boolean full(Bucket b) {
-    return b.tokens >= rate.count();
-  }
-
-  private void refill(Bucket b) {
-    long now = nanoClock.getAsLong();
-    double perNano = rate.count() / (double) rate.per().toNanos();
-    b.tokens = Math.min(rate.count(), b.tokens + (now - b.refilledAt) * perNano);
-    b.refilledAt = now;
   }
 }

@@ -30,11 +30,13 @@ public final class ClientLimiter {
   private final AtomicInteger total = new AtomicInteger();
   private final ConcurrentHashMap<InetAddress, Client> clients = new ConcurrentHashMap<>();
 
-  /** Per-client state; only touched inside the map's atomic compute functions. */
-  private static final class Client {
+  /** Per-client state: open connections and the rate bucket; only touched inside the map's atomic compute functions. */
+  private static final class Client extends TokenBucket {
     int open;
-    double tokens;
-    long refilledAt;
+
+    Client(ListenerConfig.Rate rate, long now) {
+      super(rate, now);
+    }
   }
 
   public ClientLimiter(ListenerConfig.Limits limits, LongSupplier nanoClock) {
@@ -69,34 +71,22 @@ public final class ClientLimiter {
     }
     ListenerConfig.Rate rate = limits.connectionRate();
     if (rate != null) {
-      refill(c, rate);
-      if (c.tokens < 1) {
+      c.refill(rate, nanoClock.getAsLong());
+      if (!c.hasToken()) {
         return Admission.RATE_EXCEEDED;
       }
-      c.tokens -= 1;
+      c.take();
     }
     c.open++;
     return Admission.ADMITTED;
   }
 
   private Client fresh() {
-    Client c = new Client();
-    ListenerConfig.Rate rate = limits.connectionRate();
-    c.tokens = rate == null ? 0 : rate.count();
-    c.refilledAt = nanoClock.getAsLong();
-    return c;
+    return new Client(limits.connectionRate(), nanoClock.getAsLong());
   }
 
   private boolean full(Client c) {
-    ListenerConfig.Rate rate = limits.connectionRate();
-    return rate == null || c.tokens >= rate.count();
-  }
-
-  private void refill(Client c, ListenerConfig.Rate rate) {
-    long now = nanoClock.getAsLong();
-    double perNano = rate.count() / (double) rate.per().toNanos();
-    c.tokens = Math.min(rate.count(), c.tokens + (now - c.refilledAt) * perNano);
-    c.refilledAt = now;
+    return c.full(limits.connectionRate());
   }
 
   /** A connection admitted for {@code client} has ended. */
@@ -106,7 +96,7 @@ public final class ClientLimiter {
       c.open--;
       ListenerConfig.Rate rate = limits.connectionRate();
       if (rate != null) {
-        refill(c, rate);
+        c.refill(rate, nanoClock.getAsLong());
       }
       return c.open <= 0 && full(c) ? null : c;
     });
