@@ -86,9 +86,7 @@ class BackPressureReportTest {
   void sluiceRetryReasonsCarryingA43xReplyCountWhateverTheStageAndBackendName() throws Exception {
     // Reasons as SmtpFrontend, BackendSession and BannerGate word them; a backend without a name is
     // named by its address.
-    Files.writeString(dir.resolve("sluice-2026-12-01.log"), String.join("\r\n",
-        "#Software: Sluice", "#Version: 0.1.0", "#Log-type: Sluice Protocol Log", "#Date: 2026-12-01T10:00:00.000Z",
-        "#Fields: " + LogGenerator.SLUICE_FIELDS,
+    Files.writeString(dir.resolve("sluice-2026-12-01.log"), LogGenerator.sluiceLog("\r\n", "2026-12-01T10:00:00.000Z",
         "2026-12-01T10:00:00.000Z,t,T1,0,10.0.0.5:25,192.0.2.7:40000,,+,,",
         "2026-12-01T10:00:00.010Z,t,T1,1,10.0.0.5:25,192.0.2.7:40000,,*,192.0.2.21:25: banner 421 4.3.2 Service not available,retry",
         "2026-12-01T10:00:00.020Z,t,T1,2,10.0.0.5:25,192.0.2.7:40000,,*,[2001:db8::22]:25: connect failed: connection refused,retry",
@@ -98,7 +96,7 @@ class BackPressureReportTest {
         "2026-12-01T11:00:00.010Z,l,S1,1,10.0.0.5:25,192.0.2.8:40000,,*,mx1: session setup: banner 421 4.3.2 mx1 busy,retry",
         "2026-12-01T11:00:00.020Z,l,S1,2,10.0.0.5:25,192.0.2.8:40000,,*,mx2: MAIL FROM answered 451 4.7.1 greylisted,retry",
         "2026-12-01T11:00:00.030Z,l,S1,3,10.0.0.5:25,192.0.2.8:40000,,*,mx3: MAIL FROM: no reply to MAIL within 30s,retry",
-        "2026-12-01T11:00:00.040Z,l,S1,4,10.0.0.5:25,192.0.2.8:40000,,-,,", ""));
+        "2026-12-01T11:00:00.040Z,l,S1,4,10.0.0.5:25,192.0.2.8:40000,,-,,"));
     try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
       TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
       assertThat(r.section("back_pressure").rows()).extracting(row -> row.get(0) + " " + row.get(1) + "=" + row.get(2))
@@ -120,9 +118,7 @@ class BackPressureReportTest {
         "2025-03-04T10:00:00.020Z,EX1\\Default EX1,08DD5A1B2C3D4E70,4,10.0.0.21:25,192.0.2.7:40000,>,452-4.3.1 Try again later,",
         "2025-03-04T10:00:00.020Z,EX1\\Default EX1,08DD5A1B2C3D4E70,5,10.0.0.21:25,192.0.2.7:40000,>,452 4.3.1 Insufficient system resources,",
         "2025-03-04T10:00:00.030Z,EX1\\Default EX1,08DD5A1B2C3D4E70,6,10.0.0.21:25,192.0.2.7:40000,-,,Local", ""));
-    Files.writeString(dir.resolve("sluice-2025-03-04.log"), String.join("\r\n",
-        "#Software: Sluice", "#Version: 0.1.0", "#Log-type: Sluice Protocol Log", "#Date: 2025-03-04T10:00:00.000Z",
-        "#Fields: " + LogGenerator.SLUICE_FIELDS,
+    Files.writeString(dir.resolve("sluice-2025-03-04.log"), LogGenerator.sluiceLog("\r\n", "2025-03-04T10:00:00.000Z",
         "2025-03-04T10:00:00.000Z,l,S1,0,10.0.0.5:25,192.0.2.8:40000,,+,,",
         "2025-03-04T10:00:00.010Z,l,S1,1,10.0.0.5:25,192.0.2.8:40000,,<,MAIL FROM:<a@example.org>,",
         "2025-03-04T10:00:00.011Z,l,S1,2,10.0.0.5:25,192.0.2.8:40000,,>,250 2.1.0 Ok,",
@@ -132,7 +128,7 @@ class BackPressureReportTest {
         "2025-03-04T10:00:00.030Z,l,S1,6,10.0.0.5:25,192.0.2.8:40000,mx1,>,452-4.3.1 Queue file write error,",
         "2025-03-04T10:00:00.030Z,l,S1,7,10.0.0.5:25,192.0.2.8:40000,mx1,>,452-4.3.1 Try again later,",
         "2025-03-04T10:00:00.030Z,l,S1,8,10.0.0.5:25,192.0.2.8:40000,mx1,>,452 4.3.1 Insufficient system storage,",
-        "2025-03-04T10:00:00.040Z,l,S1,9,10.0.0.5:25,192.0.2.8:40000,mx1,-,,", ""));
+        "2025-03-04T10:00:00.040Z,l,S1,9,10.0.0.5:25,192.0.2.8:40000,mx1,-,,"));
     try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
       assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
       TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);

@@ -36,9 +36,7 @@ class FormatsReportTest {
   void sluiceTransactionsAreMessagesAndSluiceOwnRepliesAreNoServersBackPressure() throws Exception {
     // One session: a message mx1 accepted, one mx2 deferred with back pressure, and Sluice's own
     // 451 when no server was left (no backend on that line).
-    Files.writeString(dir.resolve("sluice-20250304.log"), String.join("\n",
-        "#Software: Sluice", "#Version: 0.1.0", "#Log-type: Sluice Protocol Log", "#Date: 2025-03-04T08:00:00.000Z",
-        "#Fields: " + LogGenerator.SLUICE_FIELDS,
+    Files.writeString(dir.resolve("sluice-20250304.log"), LogGenerator.sluiceLog("\n", "2025-03-04T08:00:00.000Z",
         "2025-03-04T08:00:00.000Z,mx,S1,0,10.0.0.5:25,192.0.2.7:40000,,+,,",
         "2025-03-04T08:00:00.010Z,mx,S1,1,10.0.0.5:25,192.0.2.7:40000,mx1,*,mx1 10.1.1.21:25,backend",
         "2025-03-04T08:00:00.020Z,mx,S1,2,10.0.0.5:25,192.0.2.7:40000,mx1,>,250 2.0.0 Ok: queued as A1,",
@@ -47,7 +45,7 @@ class FormatsReportTest {
         "2025-03-04T08:00:01.010Z,mx,S1,5,10.0.0.5:25,192.0.2.7:40000,mx2,>,452 4.3.1 Insufficient system resources,",
         "2025-03-04T08:00:01.011Z,mx,S1,6,10.0.0.5:25,192.0.2.7:40000,mx2,*,deferred 0 bytes,transaction",
         "2025-03-04T08:00:02.000Z,mx,S1,7,10.0.0.5:25,192.0.2.7:40000,,>,451 4.3.0 mx.test no mail server available; try again later,",
-        "2025-03-04T08:00:02.001Z,mx,S1,8,10.0.0.5:25,192.0.2.7:40000,,-,,", ""));
+        "2025-03-04T08:00:02.001Z,mx,S1,8,10.0.0.5:25,192.0.2.7:40000,,-,,"));
     try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
       TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
       assertThat(r.section("servers").rows()).extracting(row -> row.get(0) + "=" + row.get(3))
@@ -64,9 +62,7 @@ class FormatsReportTest {
   @Test
   void aSessionThatUsedSeveralBackendsIsOneSessionOfItsTopClient() throws Exception {
     // Session S1 from 192.0.2.7 sent one message each to mx1, mx2 and mx3; S2 from 192.0.2.8 one to mx1.
-    Files.writeString(dir.resolve("sluice-20250304.log"), String.join("\n",
-        "#Software: Sluice", "#Version: 0.1.0", "#Log-type: Sluice Protocol Log", "#Date: 2025-03-04T08:00:00.000Z",
-        "#Fields: " + LogGenerator.SLUICE_FIELDS,
+    Files.writeString(dir.resolve("sluice-20250304.log"), LogGenerator.sluiceLog("\n", "2025-03-04T08:00:00.000Z",
         "2025-03-04T08:00:00.000Z,mx,S1,0,10.0.0.5:25,192.0.2.7:40000,,+,,",
         "2025-03-04T08:00:01.000Z,mx,S1,1,10.0.0.5:25,192.0.2.7:40000,mx1,*,mx1 10.1.1.21:25,backend",
         "2025-03-04T08:00:01.100Z,mx,S1,2,10.0.0.5:25,192.0.2.7:40000,mx1,*,accepted 100 bytes,transaction",
@@ -78,7 +74,7 @@ class FormatsReportTest {
         "2025-03-04T08:01:00.000Z,mx,S2,0,10.0.0.5:25,192.0.2.8:40001,,+,,",
         "2025-03-04T08:01:00.010Z,mx,S2,1,10.0.0.5:25,192.0.2.8:40001,mx1,*,mx1 10.1.1.21:25,backend",
         "2025-03-04T08:01:00.020Z,mx,S2,2,10.0.0.5:25,192.0.2.8:40001,mx1,*,accepted 100 bytes,transaction",
-        "2025-03-04T08:01:00.030Z,mx,S2,3,10.0.0.5:25,192.0.2.8:40001,mx1,-,,", ""));
+        "2025-03-04T08:01:00.030Z,mx,S2,3,10.0.0.5:25,192.0.2.8:40001,mx1,-,,"));
     try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
       TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
       assertThat(r.section("top_clients").rows()).extracting(Object::toString)
@@ -92,9 +88,7 @@ class FormatsReportTest {
   /** A verified name Sluice logged (resolver:) names its client among the top clients; "unknown" names none. */
   @Test
   void topClientsShowTheNameSluiceVerified() throws Exception {
-    Files.writeString(dir.resolve("sluice-20250304.log"), String.join("\n",
-        "#Software: Sluice", "#Version: 0.1.0", "#Log-type: Sluice Protocol Log", "#Date: 2025-03-04T08:00:00.000Z",
-        "#Fields: " + LogGenerator.SLUICE_FIELDS,
+    Files.writeString(dir.resolve("sluice-20250304.log"), LogGenerator.sluiceLog("\n", "2025-03-04T08:00:00.000Z",
         "2025-03-04T08:00:00.000Z,mx,S1,0,10.0.0.5:25,192.0.2.7:40000,,+,,",
         "2025-03-04T08:00:00.001Z,mx,S1,1,10.0.0.5:25,192.0.2.7:40000,,*,client name mx.gateway.example,info",
         "2025-03-04T08:00:01.000Z,mx,S1,2,10.0.0.5:25,192.0.2.7:40000,mx1,*,mx1 10.1.1.21:25,backend",
@@ -103,7 +97,7 @@ class FormatsReportTest {
         "2025-03-04T08:01:00.001Z,mx,S2,1,10.0.0.5:25,192.0.2.8:40001,,*,client name unknown (PTR forged.example): "
             + "forged.example does not resolve to 192.0.2.8,info",
         "2025-03-04T08:01:00.010Z,mx,S2,2,10.0.0.5:25,192.0.2.8:40001,mx1,*,mx1 10.1.1.21:25,backend",
-        "2025-03-04T08:01:00.030Z,mx,S2,3,10.0.0.5:25,192.0.2.8:40001,mx1,-,,", ""));
+        "2025-03-04T08:01:00.030Z,mx,S2,3,10.0.0.5:25,192.0.2.8:40001,mx1,-,,"));
     try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
       TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
       assertThat(r.section("top_clients").rows()).extracting(Object::toString)
@@ -115,9 +109,7 @@ class FormatsReportTest {
   void sessionsThatNeverReachedABackendStillCountForTheirClient() throws Exception {
     // S2 was refused at admission (Sluice logs only the refusal), S3 got Sluice's own 451 when no
     // server was eligible: neither has a backend, both are traffic of 192.0.2.9.
-    Files.writeString(dir.resolve("sluice-20250304.log"), String.join("\n",
-        "#Software: Sluice", "#Version: 0.1.0", "#Log-type: Sluice Protocol Log", "#Date: 2025-03-04T08:00:00.000Z",
-        "#Fields: " + LogGenerator.SLUICE_FIELDS,
+    Files.writeString(dir.resolve("sluice-20250304.log"), LogGenerator.sluiceLog("\n", "2025-03-04T08:00:00.000Z",
         "2025-03-04T08:00:00.000Z,mx,S1,0,10.0.0.5:25,192.0.2.7:40000,,+,,",
         "2025-03-04T08:00:01.000Z,mx,S1,1,10.0.0.5:25,192.0.2.7:40000,mx1,*,mx1 10.1.1.21:25,backend",
         "2025-03-04T08:00:01.100Z,mx,S1,2,10.0.0.5:25,192.0.2.7:40000,mx1,*,accepted 100 bytes,transaction",
@@ -126,7 +118,7 @@ class FormatsReportTest {
         "2025-03-04T08:02:00.000Z,mx,S3,0,10.0.0.5:25,192.0.2.9:40002,,+,,",
         "2025-03-04T08:02:00.010Z,mx,S3,1,10.0.0.5:25,192.0.2.9:40002,,*,mx1: connect failed: connection refused (no other backend to try),retry",
         "2025-03-04T08:02:00.020Z,mx,S3,2,10.0.0.5:25,192.0.2.9:40002,,*,deferred 0 bytes,transaction",
-        "2025-03-04T08:02:00.030Z,mx,S3,3,10.0.0.5:25,192.0.2.9:40002,,-,,", ""));
+        "2025-03-04T08:02:00.030Z,mx,S3,3,10.0.0.5:25,192.0.2.9:40002,,-,,"));
     try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
       assertThat(db.count("SELECT count(*) FROM sessions WHERE server IS NULL")).isEqualTo(2);
       TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);

@@ -32,6 +32,18 @@ final class LogGenerator {
       "date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context";
   static final String SLUICE_FIELDS =
       "date-time,listener,session-id,sequence-number,local-endpoint,remote-endpoint,backend,event,data,context";
+
+  /**
+   * A Sluice protocol log, as Sluice writes it: its header (dated {@code date}, an ISO instant) and
+   * {@code rows} (CSV in {@link #SLUICE_FIELDS} order), lines ending in {@code eol}.
+   */
+  static String sluiceLog(String eol, String date, String... rows) {
+    List<String> lines = new ArrayList<>(List.of("#Software: Sluice", "#Version: 0.1.0", "#Log-type: Sluice Protocol Log",
+        "#Date: " + date, "#Fields: " + SLUICE_FIELDS));
+    lines.addAll(List.of(rows));
+    lines.add("");
+    return String.join(eol, lines);
+  }
   private static final DateTimeFormatter ISO = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'");
   private static final DateTimeFormatter SYSLOG = DateTimeFormatter.ofPattern("MMM ppd HH:mm:ss", Locale.ROOT);
 
