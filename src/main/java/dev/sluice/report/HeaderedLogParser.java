@@ -177,7 +177,7 @@ final class HeaderedLogParser {
     m.recipients = get(cRecipients);
     String status = get(cRecipientStatus);
     m.status = status;
-    m.dsn = dsnOf(status);
+    m.dsn = ReplyDsn.ofRecipientStatus(status);
     m.size = parseLongOr(get(cBytes), -1);
     m.recipientCount = (int) parseLongOr(get(cRecipientCount), -1);
     m.subject = get(cSubject);
@@ -187,17 +187,6 @@ final class HeaderedLogParser {
     m.relay = null;
     sink.message(m);
   }
-
-  /** The enhanced status code (e.g. {@code 4.3.1}) inside an SMTP reply text, or null. */
-  static String dsnOf(String reply) {
-    if (reply == null) {
-      return null;
-    }
-    java.util.regex.Matcher m = DSN.matcher(reply);
-    return m.find() ? m.group(1) : null;
-  }
-
-  private static final java.util.regex.Pattern DSN = java.util.regex.Pattern.compile("\\b([245]\\.\\d{1,3}\\.\\d{1,3})\\b");
 
   static int parseIntOr(String s, int fallback) {
     long v = parseLongOr(s, Long.MIN_VALUE);

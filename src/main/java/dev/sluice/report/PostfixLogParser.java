@@ -108,16 +108,6 @@ final class PostfixLogParser {
   private static final Pattern DELIVERY = Pattern.compile(
       "^to=<([^>]*)>,(?: orig_to=<[^>]*>,)? relay=([^,]+),(?: [a-z_]+=[^,]*,)*? dsn=([245]\\.\\d{1,3}\\.\\d{1,3}),"
           + " status=(\\w+)(?: \\((.*)\\))?$");
-  /**
-   * Where a refusal's enhanced status code (RFC 3463: class 2, 4 or 5, subject and detail of up
-   * to three digits each) sits: first in the text, after smtpd's three-digit reply code ({@code
-   * 550 5.7.1 …}, {@code 550-5.7.1 …}), or at the very start of cleanup's text, which has no code
-   * ({@code 4.7.1 Try again later}). Anything later in the text (a client address {@code
-   * [10.4.5.6]}, a host name, a filter's own wording) is no DSN, so a reply without a code in
-   * that place has none. The class must be the reply code's (RFC 2034).
-   */
-  private static final Pattern REPLY_DSN = Pattern.compile(
-      "^(?:([245])\\d\\d[ -])?([245])\\.(\\d{1,3})\\.(\\d{1,3})(?![.\\d])");
   private static final String[] MONTHS = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
   /** The client pattern, its three groups prefixed with {@code name}, {@code addr}, {@code port}. */
@@ -599,22 +589,10 @@ final class PostfixLogParser {
     r.recipients = a.group("to");
     r.recipientCount = r.recipients != null && a.group("stage").equals("RCPT") ? 1 : -1;
     r.status = a.group("text") == null || a.group("text").isEmpty() ? null : a.group("text");
-    r.dsn = replyDsn(r.status);
+    r.dsn = ReplyDsn.of(r.status);
     r.sourceLine = lineNo;
     r.logType = "postfix";
     return r;
-  }
-
-  /** The enhanced status code in its place in a refusal's text ({@link #REPLY_DSN}), or null. */
-  static String replyDsn(String text) {
-    if (text == null) {
-      return null;
-    }
-    Matcher m = REPLY_DSN.matcher(text);
-    if (!m.find() || m.group(1) != null && !m.group(1).equals(m.group(2))) {
-      return null;
-    }
-    return m.group(2) + '.' + m.group(3) + '.' + m.group(4);
   }
 
   /** {@code xclient} when a line names another client than the session's {@code connect from}. */

@@ -268,14 +268,20 @@ class PostfixMessagesReportTest {
 
   @Test
   void replyDsnIsTheCodeInItsPlaceWithTheReplysClass() {
-    assertThat(PostfixLogParser.replyDsn("452 4.3.1 Insufficient system storage")).isEqualTo("4.3.1");
-    assertThat(PostfixLogParser.replyDsn("550-5.7.1 first line")).isEqualTo("5.7.1");
-    assertThat(PostfixLogParser.replyDsn("4.7.1 Try again later")).isEqualTo("4.7.1");
-    assertThat(PostfixLogParser.replyDsn("554 Service unavailable; Client host [10.4.5.6] blocked")).isNull();
-    assertThat(PostfixLogParser.replyDsn("550 host 5.4.3.2 listed")).isNull();
-    assertThat(PostfixLogParser.replyDsn("5.7.1.2 not a code")).isNull();
-    assertThat(PostfixLogParser.replyDsn("550 4.7.1 class differs from the reply's")).isNull();
-    assertThat(PostfixLogParser.replyDsn(null)).isNull();
+    assertThat(ReplyDsn.of("452 4.3.1 Insufficient system storage")).isEqualTo("4.3.1");
+    assertThat(ReplyDsn.of("550-5.7.1 first line")).isEqualTo("5.7.1");
+    assertThat(ReplyDsn.of("4.7.1 Try again later")).isEqualTo("4.7.1");
+    assertThat(ReplyDsn.of("554 Service unavailable; Client host [10.4.5.6] blocked")).isNull();
+    assertThat(ReplyDsn.of("550 host 5.4.3.2 listed")).isNull();
+    assertThat(ReplyDsn.of("5.7.1.2 not a code")).isNull();
+    assertThat(ReplyDsn.of("550 4.7.1 class differs from the reply's")).isNull();
+    assertThat(ReplyDsn.of(null)).isNull();
+    // Exchange message tracking: a reply, or a deferral's last error; never an address's digits.
+    assertThat(ReplyDsn.ofRecipientStatus("550 5.1.1 RESOLVER.ADR.RecipNotFound; not found")).isEqualTo("5.1.1");
+    assertThat(ReplyDsn.ofRecipientStatus("[{LRT=3/4/2025 10:00:00 AM};{LED=451 4.4.0 DNS query failed};{FQDN=};{IP=10.2.4.5}]"))
+        .isEqualTo("4.4.0");
+    assertThat(ReplyDsn.ofRecipientStatus("[{LRT=};{LED=Remote host 10.2.4.5 said nothing};{IP=10.2.4.5}]")).isNull();
+    assertThat(ReplyDsn.ofRecipientStatus("")).isNull();
   }
 
   @Test
