@@ -285,7 +285,12 @@ public final class SluiceServer implements AutoCloseable {
     if (!resolver.enabled()) {
       return List.of();
     }
-    List<InetSocketAddress> servers = DnsClientNames.nameServers(resolver, resolvConf);
+    List<InetSocketAddress> servers;
+    try {
+      servers = DnsClientNames.nameServers(resolver, resolvConf);
+    } catch (IllegalArgumentException e) {
+      throw new StartupException(resolver.location() + ": 'resolver': " + e.getMessage());
+    }
     if (servers.isEmpty()) {
       throw new StartupException(resolver.location() + ": 'resolver' has no servers and " + resolvConf
           + " lists no nameserver; write the DNS servers to ask, e.g. resolver: { servers: [127.0.0.53] }");

@@ -1,6 +1,7 @@
 package dev.sluice.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.entry;
 
 import dev.sluice.config.HealthProfile.Step;
@@ -155,19 +156,19 @@ class ConfigLoaderTest {
     assertThat(r.servers()).containsExactly(new HostPort("::1", 53));
   }
 
-  @org.junit.jupiter.api.Disabled("not fixed: a zone-scoped (link-local) IPv6 name server cannot be written in servers:"
-      + " (resolv.conf's are used); the fix needs the interface checked at start and on reload")
   @Test
   void aLinkLocalNameServerCanBeWritten() throws Exception {
-    // IPv6 networks often announce their DNS server by router advertisement, as fe80::1%eth0. Every
-    // spelling is refused today, each with a hint that leads to the next refusal:
-    //   "fe80::1%eth0"       -> looks like an IPv6 address without brackets; write [fe80:]:1%eth0  (garbled)
-    //   "[fe80::1%eth0]"     -> has no port after the bracketed address  (the port is optional here)
-    //   "[fe80::1%eth0]:53"  -> 'fe80::1%eth0' is not an IPv6 address
+    // IPv6 networks often announce their DNS server by router advertisement, as fe80::1%eth0.
     String rest = "pools: { hub: { backends: [127.0.0.1:10025] } }\nlisteners: { in: { listen: 127.0.0.1:2525, pool: hub } }\n";
     for (String spelling : List.of("fe80::1%lo", "[fe80::1%lo]", "[fe80::1%lo]:53")) {
       ResolverConfig r = ConfigLoader.parse("resolver: { servers: [\"" + spelling + "\"] }\n" + rest, "t.yaml").resolver();
       assertThat(r.servers()).as(spelling).containsExactly(new HostPort("fe80::1%lo", 53));
+    }
+    assertThat(ConfigLoader.parse("resolver: { servers: [\"[fe80::1%lo]:5353\"] }\n" + rest, "t.yaml").resolver()
+        .servers()).containsExactly(new HostPort("fe80::1%lo", 5353));
+    for (String bad : List.of("192.0.2.53%eth0", "[fe80::1%lo", "[fe80::1%lo]x", "[dns.example]:53")) {
+      assertThatThrownBy(() -> ConfigLoader.parse("resolver: { servers: [\"" + bad + "\"] }\n" + rest, "t.yaml"))
+          .as(bad).isInstanceOf(ConfigException.class);
     }
   }
 

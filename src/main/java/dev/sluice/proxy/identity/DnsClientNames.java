@@ -106,12 +106,21 @@ public final class DnsClientNames implements ClientNames {
    * nameserver} lines of {@code resolvConf} (port 53), in order. Empty when neither names any: the
    * caller refuses to start then, rather than fall back to a public resolver as Netty would, which
    * would send every client's address to a third party.
+   *
+   * @throws IllegalArgumentException when a configured link-local server names an interface this
+   *     host does not have
    */
   public static List<InetSocketAddress> nameServers(ResolverConfig config, Path resolvConf) {
     List<InetSocketAddress> out = new ArrayList<>();
     if (!config.servers().isEmpty()) {
       for (HostPort hp : config.servers()) {
-        out.add(hp.toSocketAddress()); // IP literals only (the config makes sure): no lookup here
+        try {
+          // IP literals only (the config makes sure): no lookup, but a zone must name an interface here.
+          out.add(new InetSocketAddress(InetAddress.getByName(hp.host()), hp.port()));
+        } catch (UnknownHostException e) {
+          throw new IllegalArgumentException("name server " + hp + ": no interface "
+              + hp.host().substring(hp.host().indexOf('%') + 1) + " on this host");
+        }
       }
       return out;
     }

@@ -148,6 +148,14 @@ class DnsClientNamesTest {
   }
 
   @Test
+  void aLinkLocalServerMustNameAnInterfaceOfThisHost() {
+    ResolverConfig config = new ResolverConfig(true, List.of(new HostPort("fe80::1%no-such-if", 53)), Duration.ofSeconds(5),
+        Location.NONE);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> DnsClientNames.nameServers(config, Path.of("/nonexistent")))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no interface no-such-if on this host");
+  }
+
+  @Test
   void aClosedResolverAnswersTemporarilyUnavailable() throws Exception {
     names.close();
     assertThat(lookup("127.0.0.77").name()).isEqualTo("[TEMPUNAVAIL]");
