@@ -10,11 +10,14 @@ import dev.sluice.config.IpLiteral;
 import dev.sluice.config.ListenerConfig.BackendTls;
 import dev.sluice.config.ListenerConfig.ClientIdentity;
 import dev.sluice.config.Location;
+import dev.sluice.config.ResolverConfig;
 import dev.sluice.config.SluiceConfig;
 import dev.sluice.health.ProbeKey;
 import dev.sluice.health.ProbeOutcome;
 import dev.sluice.health.ProbeResult;
 import dev.sluice.health.SmtpProbe;
+import dev.sluice.proxy.identity.ClientName;
+import dev.sluice.proxy.identity.DnsClientNames;
 import dev.sluice.runtime.Transport;
 import io.netty.channel.EventLoopGroup;
 import java.io.PrintStream;
@@ -32,7 +35,7 @@ import picocli.CommandLine.Parameters;
 
 /** {@code sluice probe}: one-off checks of a server, printed as an SMTP dialogue. */
 @Command(name = "probe", description = "Probe a server once and print the SMTP dialogue.",
-    mixinStandardHelpOptions = true, subcommands = {ProbeCommand.Backend.class, ProbeCommand.Relay.class})
+    mixinStandardHelpOptions = true, subcommands = {ProbeCommand.Backend.class, ProbeCommand.Relay.class, ProbeCommand.Name.class})
 public final class ProbeCommand implements Runnable {
   @Override
   public void run() {
@@ -66,6 +69,104 @@ public final class ProbeCommand implements Runnable {
       throw new UsageError("--source '" + text + "' is not an IP address");
     }
     return a;
+  }
+
+  /**
+   * {@code sluice probe name ADDRESS}: looks a client address up as a listener with a {@code
+   * resolver:} does (PTR, then the forward check) and prints what XCLIENT and XFORWARD would tell
+   * the backends. Exit 0 when the name is verified, 1 when there is none (or only an unverified
+   * one), 2 when DNS failed or on a usage error.
+   */
+  @Command(name = "name", mixinStandardHelpOptions = true,
+      description = {"Look up a client address as Sluice's resolver does and print the NAME and REVERSE_NAME"
+          + " that XCLIENT would send.",
+          "Exit status: 0 verified name, 1 no verified name, 2 DNS failure or usage error."})
+  static final class Name implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "ADDRESS", description = "The client's IP address.")
+    String address;
+
+    @Option(names = "--server", paramLabel = "IP[:PORT]",
+        description = "DNS server to ask (repeatable); default: the config's resolver (-c), else /etc/resolv.conf.")
+    List<String> servers = new ArrayList<>();
+
+    @Option(names = "--timeout", converter = DurationConverter.class,
+        description = "Time the whole lookup may take (default: the config's resolver timeout, else 5s).")
+    Duration timeout;
+
+    @Option(names = {"-c", "--config"}, description = "Configuration file whose resolver: section to use.")
+    Path config;
+
+    @Override
+    public Integer call() throws Exception {
+      InetAddress client = IpLiteral.toAddress(address);
+      if (client == null) {
+        System.err.println("sluice probe name: '" + address + "' is not an IP address");
+        return 2;
+      }
+      ResolverConfig resolver = resolver();
+      if (resolver == null) {
+        return 2;
+      }
+      List<java.net.InetSocketAddress> nameServers;
+      try {
+        nameServers = DnsClientNames.nameServers(resolver, Path.of("/etc/resolv.conf"));
+      } catch (IllegalArgumentException e) {
+        System.err.println("sluice probe name: " + e.getMessage());
+        return 2;
+      }
+      if (nameServers.isEmpty()) {
+        System.err.println("sluice probe name: no DNS server: give --server, or a config with resolver: servers");
+        return 2;
+      }
+      Transport transport = Transport.best();
+      EventLoopGroup group = transport.newGroup(1);
+      try (DnsClientNames names = new DnsClientNames(resolver, nameServers, transport.datagramChannelFactory())) {
+        io.netty.channel.EventLoop loop = group.next();
+        ClientName name = loop.submit(() -> names.lookup(loop, client)).get()
+            .get(resolver.timeout().toMillis() + 5000, TimeUnit.MILLISECONDS);
+        PrintStream out = System.out;
+        out.println("asked: " + nameServers.stream().map(a -> new HostPort(a.getHostString(), a.getPort()).toString())
+            .collect(java.util.stream.Collectors.joining(", ")));
+        out.println("XCLIENT NAME=" + name.name() + " REVERSE_NAME=" + name.reverseName());
+        out.println(name.describe());
+        return switch (name.result()) {
+          case VERIFIED -> 0;
+          case UNVERIFIED, NONE -> 1;
+          case TEMPFAIL -> 2;
+        };
+      } finally {
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      }
+    }
+
+    /** The resolver settings: --server/--timeout over the config's resolver: over the defaults. */
+    private ResolverConfig resolver() {
+      ResolverConfig base = ResolverConfig.NONE;
+      if (config != null) {
+        try {
+          SluiceConfig c = ConfigLoader.load(config);
+          base = c.resolver();
+        } catch (ConfigException e) {
+          System.err.println(e.describe().strip());
+          return null;
+        }
+      }
+      List<HostPort> chosen = new ArrayList<>(base.servers());
+      if (!servers.isEmpty()) {
+        chosen.clear();
+        for (String s : servers) {
+          try {
+            chosen.add(IpLiteral.parse(s) != null ? new HostPort(s, ResolverConfig.DNS_PORT)
+                : ConfigValues.parseHostPort(s, true, false));
+          } catch (IllegalArgumentException e) {
+            System.err.println("sluice probe name: --server " + e.getMessage());
+            return null;
+          }
+        }
+      }
+      Duration t = timeout != null ? timeout : base.timeout();
+      return new ResolverConfig(true, chosen, t, Location.NONE);
+    }
   }
 
   /**
