@@ -156,8 +156,7 @@ public final class ProbeCommand implements Runnable {
         chosen.clear();
         for (String s : servers) {
           try {
-            chosen.add(IpLiteral.parse(s) != null ? new HostPort(s, ResolverConfig.DNS_PORT)
-                : ConfigValues.parseHostPort(s, true, false));
+            chosen.add(ConfigValues.parseNameServer(s));
           } catch (IllegalArgumentException e) {
             System.err.println("sluice probe name: --server " + e.getMessage());
             return null;

@@ -186,7 +186,7 @@ final class ConfigBinder {
     Section s = top.section("resolver", "'resolver'", RESOLVER_KEYS);
     s.refuseNoValue("servers", "list DNS servers, e.g. servers: [127.0.0.53], or leave the key out to use"
         + " the name servers in /etc/resolv.conf");
-    List<HostPort> servers = s.listOf("servers", List.of(), ConfigBinder::nameServer, NAME_SERVER_HINT);
+    List<HostPort> servers = s.listOf("servers", List.of(), ConfigValues::parseNameServer, ConfigValues.NAME_SERVER_HINT);
     Duration timeout = positive(s, "timeout", ResolverConfig.DEFAULT_TIMEOUT);
     if (timeout.compareTo(ResolverConfig.MAX_TIMEOUT) > 0) {
       // The first transaction waits for the name: past a minute senders are left waiting on their
@@ -197,43 +197,6 @@ final class ConfigBinder {
       timeout = ResolverConfig.DEFAULT_TIMEOUT;
     }
     return new ResolverConfig(true, servers, timeout, top.locationOfKey("resolver"));
-  }
-
-  private static final String NAME_SERVER_HINT =
-      "an IP address with an optional port (default 53), e.g. 127.0.0.53, [2001:db8::53]:53 or, link-local,"
-          + " [fe80::1%eth0]";
-
-  /** A DNS server: an IP literal, with a port or without (then 53). Never a name: it would need DNS. */
-  private static HostPort nameServer(String text) {
-    String t = text.trim();
-    String host = t;
-    int port = ResolverConfig.DNS_PORT;
-    if (t.startsWith("[")) { // [v6], [v6]:port, either with a zone (a link-local server: [fe80::1%eth0])
-      int close = t.indexOf(']');
-      String rest = close < 0 ? "" : t.substring(close + 1);
-      if (close < 0 || !rest.isEmpty() && !rest.startsWith(":")) {
-        throw new IllegalArgumentException("'" + text + "' is not [address] or [address]:port");
-      }
-      host = t.substring(1, close);
-      if (!rest.isEmpty()) {
-        port = ConfigValues.parseHostPort("[::1]" + rest, true, false).port();
-      }
-    } else if (IpLiteral.parse(withoutZone(t)) == null) {
-      return ConfigValues.parseHostPort(t, true, false); // 192.0.2.53:5353, or the error that says what is wrong
-    }
-    String address = withoutZone(host);
-    byte[] parsed = IpLiteral.parse(address);
-    if (parsed == null || parsed.length == 4 && !address.equals(host)) {
-      throw new IllegalArgumentException("'" + host + "' in '" + text + "' is not an IP address"
-          + (address.equals(host) ? "" : " (a %zone goes with an IPv6 address only)"));
-    }
-    return new HostPort(host, port);
-  }
-
-  /** {@code fe80::1} of {@code fe80::1%eth0}: the zone (RFC 6874) names an interface, not part of the address. */
-  private static String withoutZone(String address) {
-    int zone = address.indexOf('%');
-    return zone < 0 ? address : address.substring(0, zone);
   }
 
   private HealthProfile bindHealth(String name, Section s) {

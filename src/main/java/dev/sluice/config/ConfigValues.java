@@ -21,6 +21,9 @@ public final class ConfigValues {
       "host:port, e.g. 192.0.2.10:25, mail1.corp.example:25 or [2001:db8::1]:25";
   public static final String IP_ADDRESS_HINT =
       "an IP address and port, e.g. 127.0.0.1:2525, 0.0.0.0:25 or [::1]:25 (no host names)";
+  public static final String NAME_SERVER_HINT =
+      "an IP address with an optional port (default 53), e.g. 127.0.0.53, [2001:db8::53]:53 or, link-local,"
+          + " [fe80::1%eth0]";
   public static final String CIDR_HINT =
       "an IP network in CIDR notation, e.g. 10.0.0.0/8, 192.0.2.7/32, 2001:db8::/32, or a single address";
 
@@ -156,6 +159,42 @@ public final class ConfigValues {
     return new HostPort(host, parsePort(port, text, allowPortZero));
   }
 
+  /**
+   * A DNS server: an IP literal, with a port or without (then 53), an IPv6 one optionally with its
+   * zone ({@code [fe80::1%eth0]}). Never a name: finding it would need DNS. For {@code resolver:
+   * servers}, {@code sluice probe name --server} and resolv.conf's {@code nameserver} lines.
+   */
+  public static HostPort parseNameServer(String text) {
+    String t = text.trim();
+    String host = t;
+    int port = ResolverConfig.DNS_PORT;
+    if (t.startsWith("[")) { // [v6], [v6]:port, either with a zone (a link-local server: [fe80::1%eth0])
+      int close = t.indexOf(']');
+      String rest = close < 0 ? "" : t.substring(close + 1);
+      if (close < 0 || !rest.isEmpty() && !rest.startsWith(":")) {
+        throw new IllegalArgumentException("'" + text + "' is not [address] or [address]:port");
+      }
+      host = t.substring(1, close);
+      if (!rest.isEmpty()) {
+        port = parseHostPort("[::1]" + rest, true, false).port();
+      }
+    } else if (IpLiteral.parse(withoutZone(t)) == null) {
+      return parseHostPort(t, true, false); // 192.0.2.53:5353, or the error that says what is wrong
+    }
+    String address = withoutZone(host);
+    byte[] parsed = IpLiteral.parse(address);
+    if (parsed == null || parsed.length == 4 && !address.equals(host)) {
+      throw new IllegalArgumentException("'" + host + "' in '" + text + "' is not an IP address"
+          + (address.equals(host) ? "" : " (a %zone goes with an IPv6 address only)"));
+    }
+    return new HostPort(host, port);
+  }
+
+  /** {@code fe80::1} of {@code fe80::1%eth0}: the zone (RFC 6874) names an interface, not part of the address. */
+  private static String withoutZone(String address) {
+    int zone = address.indexOf('%');
+    return zone < 0 ? address : address.substring(0, zone);
+  }
   private static void checkHost(String host, String text, boolean ipLiteralOnly) {
     if (host.isEmpty()) {
       throw new IllegalArgumentException("'" + text + "' has no host before the port");

@@ -3,8 +3,8 @@ package dev.sluice.proxy.identity;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
+import dev.sluice.config.ConfigValues;
 import dev.sluice.config.HostPort;
-import dev.sluice.config.IpLiteral;
 import dev.sluice.config.ResolverConfig;
 import dev.sluice.proxy.identity.ReverseLookup.Answer;
 import io.netty.channel.AddressedEnvelope;
@@ -114,13 +114,12 @@ public final class DnsClientNames implements ClientNames {
     List<InetSocketAddress> out = new ArrayList<>();
     if (!config.servers().isEmpty()) {
       for (HostPort hp : config.servers()) {
-        try {
-          // IP literals only (the config makes sure): no lookup, but a zone must name an interface here.
-          out.add(new InetSocketAddress(InetAddress.getByName(hp.host()), hp.port()));
-        } catch (UnknownHostException e) {
+        InetSocketAddress a = socketAddress(hp);
+        if (a == null) {
           throw new IllegalArgumentException("name server " + hp + ": no interface "
               + hp.host().substring(hp.host().indexOf('%') + 1) + " on this host");
         }
+        out.add(a);
       }
       return out;
     }
@@ -133,19 +132,26 @@ public final class DnsClientNames implements ClientNames {
     for (String line : lines) {
       String[] words = line.trim().split("\\s+");
       if (words.length >= 2 && words[0].equals("nameserver")) {
-        String ip = words[1];
-        int zone = ip.indexOf('%');
-        if (IpLiteral.parse(zone < 0 ? ip : ip.substring(0, zone)) == null) {
-          continue; // not an address: the C library would skip it too
-        }
         try {
-          out.add(new InetSocketAddress(InetAddress.getByName(ip), ResolverConfig.DNS_PORT)); // a literal: no lookup
-        } catch (UnknownHostException e) {
-          // a link-local address whose interface (after %) is not on this host
+          InetSocketAddress a = socketAddress(ConfigValues.parseNameServer(words[1]));
+          if (a != null) { // else a link-local server on an interface this host does not have
+            out.add(a);
+          }
+        } catch (IllegalArgumentException e) {
+          // not an address: the C library skips it too
         }
       }
     }
     return out;
+  }
+
+  /** The address of an IP literal (no lookup), or null when its %zone names no interface of this host. */
+  private static InetSocketAddress socketAddress(HostPort hp) {
+    try {
+      return new InetSocketAddress(InetAddress.getByName(hp.host()), hp.port());
+    } catch (UnknownHostException e) {
+      return null;
+    }
   }
 
   /**
