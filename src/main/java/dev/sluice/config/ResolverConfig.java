@@ -28,4 +28,9 @@ public record ResolverConfig(boolean enabled, List<HostPort> servers, Duration t
   public ResolverConfig {
     servers = List.copyOf(servers);
   }
+
+  /** Whether {@code other} asks as this one does: the same settings, wherever each is written. */
+  public boolean asksLike(ResolverConfig other) {
+    return enabled == other.enabled && servers.equals(other.servers) && timeout.equals(other.timeout);
+  }
 }

@@ -177,7 +177,7 @@ public final class SluiceServer implements AutoCloseable {
     backendNames = new BackendNames(backendLookup, backendLookupEvery);
     nameServersInUse = nameServers;
     Plan plan = plan(config, tls, clientNames);
-    backendNames.track(allBackends(plan));
+    backendNames.track(backendsOf(plan.pools()));
     health.start();
     try {
       health.firstRound().get(plan.probeWaitMillis(), TimeUnit.MILLISECONDS);
@@ -270,8 +270,8 @@ public final class SluiceServer implements AutoCloseable {
     return new Plan(next, Map.copyOf(newPools), Map.copyOf(newPassive), routes, targets, weightUpdates, wait);
   }
 
-  private static List<Backend> allBackends(Plan plan) {
-    return plan.pools().values().stream().flatMap(p -> p.backends().stream()).toList();
+  private static List<Backend> backendsOf(Map<String, PoolBalancer> pools) {
+    return pools.values().stream().flatMap(p -> p.backends().stream()).toList();
   }
 
   /** Whether backends learn {@code l}'s clients' names: smtp mode with XCLIENT or XFORWARD. */
@@ -405,12 +405,11 @@ public final class SluiceServer implements AutoCloseable {
     java.util.Set<ProbeTarget> running = new java.util.HashSet<>(health.all());
     // The same resolver settings keep their lookups (and what they learned); others get new ones, as
     // do the same settings when they name no servers and resolv.conf now lists others.
-    boolean sameResolver = sameSettings(config.resolver(), next.resolver()) && nameServers.equals(nameServersInUse);
+    boolean sameResolver = config.resolver().asksLike(next.resolver()) && nameServers.equals(nameServersInUse);
     ClientNames names = sameResolver ? clientNames : clientNamesFor(next.resolver(), nameServers);
     Plan plan = plan(next, tls, names);
     // The running backends stay tracked until the switch (new ones were resolved as they were made).
-    List<Backend> runningBackends = pools.values().stream().flatMap(p -> p.backends().stream()).toList();
-    backendNames.track(Stream.concat(runningBackends.stream(), allBackends(plan).stream()).distinct().toList());
+    backendNames.track(Stream.concat(backends().stream(), backendsOf(plan.pools()).stream()).distinct().toList());
     try {
       CompletableFuture.allOf(plan.targets().stream().map(health::firstProbe)
           .toArray(CompletableFuture[]::new)).get(plan.probeWaitMillis(), TimeUnit.MILLISECONDS);
@@ -473,11 +472,11 @@ public final class SluiceServer implements AutoCloseable {
     if (names != clientNames) {
       retire(clientNames, config.resolver());
       clientNames = names;
-      if (sameSettings(config.resolver(), next.resolver())) {
+      if (config.resolver().asksLike(next.resolver())) {
         changes.add("resolver: name servers " + nameServersInUse + " -> " + nameServers);
       }
     }
-    backendNames.track(allBackends(plan));
+    backendNames.track(backendsOf(plan.pools()));
     nameServersInUse = nameServers;
     changes.addAll(ConfigChanges.between(config, next));
     pools = plan.pools();
@@ -490,11 +489,6 @@ public final class SluiceServer implements AutoCloseable {
     retired.removeIf(l -> l.activeSessions() == 0);
     log.info("reloaded {}: {}", next.file(), changes.isEmpty() ? "no changes" : String.join("; ", changes));
     return new ReloadResult(true, "reloaded", List.copyOf(changes));
-  }
-
-  /** Whether two {@code resolver:} sections ask the same, wherever they are written. */
-  private static boolean sameSettings(ResolverConfig a, ResolverConfig b) {
-    return a.enabled() == b.enabled() && a.servers().equals(b.servers()) && a.timeout().equals(b.timeout());
   }
 
   /** Closes lookups a refused reload made, unless they are the running ones. */
@@ -538,7 +532,7 @@ public final class SluiceServer implements AutoCloseable {
 
   /** Every backend of every pool. */
   public List<Backend> backends() {
-    return pools.values().stream().flatMap(p -> p.backends().stream()).toList();
+    return backendsOf(pools);
   }
 
   /** The running backend {@code name} of {@code pool}, or null. */
