@@ -53,11 +53,11 @@ final class ConfigBinder {
   private static final Set<String> LISTENER_KEYS =
       Section.keys("listen", "mode", "balance", "pool", "health", "trust", "source_address",
           "client_identity", "accept_proxy", "allow", "deny", "hostname", "retries", "bare_newline",
-          "auth", "backend_tls", "backend_tls_ca", "backend_tls_verify", "tls", "capabilities", "limits", "timeouts", "acknowledge");
+          "auth", "backend_tls", "backend_tls_ca", "backend_tls_verify", "tls", "capabilities", "received_header", "limits", "timeouts", "acknowledge");
   /** Listener keys that configure the SMTP conversation, meaningless when relaying bytes. */
   private static final List<String> SMTP_ONLY_KEYS =
       List.of("balance", "hostname", "retries", "bare_newline", "auth", "backend_tls", "backend_tls_ca",
-          "backend_tls_verify", "capabilities", "tls");
+          "backend_tls_verify", "capabilities", "received_header", "tls");
   private static final Set<String> TLS_KEYS = Section.keys("cert", "key", "implicit");
   private static final Set<String> TIMEOUT_KEYS = Section.keys("connect", "banner", "command", "end_of_data");
   private static final Set<String> LIMITS_KEYS =
@@ -416,11 +416,12 @@ final class ConfigBinder {
       }
       return c;
     }, "valid: SMTPUTF8, DSN (offer them only when every backend of the pool does)"));
+    boolean receivedHeader = s.bool("received_header", false);
     Limits limits = bindLimits(s);
     ListenerConfig.Timeouts timeouts = bindTimeouts(s);
     return new ListenerConfig(name, listen, mode, balance, pool, health, trust, source, identity, acceptProxy, allow,
         deny, hostname, retries, bareNewline, auth, backendTls, backendTlsCa, backendTlsVerify, tls, capabilities,
-        limits, timeouts, s.acknowledge(), s.keyLocation());
+        receivedHeader, limits, timeouts, s.acknowledge(), s.keyLocation());
   }
 
   /** A reference to a named section; an unknown name is an error listing the defined ones. */

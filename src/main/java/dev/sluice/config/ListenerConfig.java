@@ -37,6 +37,7 @@ public record ListenerConfig(
     boolean backendTlsVerify,
     Tls tls,
     Set<String> capabilities,
+    boolean receivedHeader,
     Limits limits,
     Timeouts timeouts,
     Map<String, Location> acknowledge,

@@ -385,6 +385,24 @@ class ConfigErrorsTest {
   }
 
   @Test
+  void aReceivedHeaderNeedsSmtpModeAndABoolean() {
+    // tcp mode never sees where a message starts, so it could not add the line it promises.
+    ConfigError e = single("""
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners:
+          relay: { listen: 127.0.0.1:2526, mode: tcp, pool: hub, received_header: true }
+        """, 3, 58);
+    assertThat(e.message()).contains("'received_header' does not apply to listener 'relay'");
+    assertThat(e.hint()).contains("only valid with mode: smtp");
+    ConfigError notBool = single("""
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners:
+          mx: { listen: 127.0.0.1:2525, pool: hub, received_header: sometimes }
+        """, 3, 61);
+    assertThat(notBool.message()).contains("received_header");
+  }
+
+  @Test
   void tlsOnATcpListenerIsRefusedNotIgnored() {
     // tcp mode relays bytes and never terminates TLS: accepting the key would promise encryption
     // that does not happen.

@@ -60,6 +60,8 @@ class ClientIdentityPostfixIT {
           unauthorized: { listen: "127.0.0.10:0", mode: smtp, pool: noxclient, health: deep, source_address: 127.0.0.30,
                           client_identity: xclient }
           plainnox: { listen: "127.0.0.11:0", mode: smtp, pool: noxclient, health: deep, source_address: 127.0.0.31 }
+          traced: { listen: "127.0.0.12:0", mode: smtp, pool: plain, health: deep, source_address: 127.0.0.32,
+                    hostname: lb.corp.test, received_header: true }
         """.formatted(pf.address(), pf.port(), proxyPort, strictPort, noXclientPort));
   }
 
@@ -129,6 +131,25 @@ class ClientIdentityPostfixIT {
     SwaksResult denied = send("strictnone", "127.0.0.77", "user@example.test");
     assertThat(denied.succeeded()).isFalse();
     assertThat(denied.transcript()).contains("554 5.7.1");
+  }
+
+  /**
+   * {@code received_header}: even where no identity protocol is possible, the delivered message
+   * names the real client, in a Received line below Postfix's own (which names Sluice), with the
+   * id that leads to the session in Sluice's protocol log.
+   */
+  @Test
+  void theReceivedHeaderRecordsTheRealClientInTheDeliveredMessage() {
+    SwaksResult ok = send("traced", "127.0.0.81", "user@example.test", "--header", "Subject: traced-through-sluice");
+    assertThat(ok.succeeded()).as(ok.transcript()).isTrue();
+    String message = org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20))
+        .until(() -> pf.deliveredMessageContents().stream().filter(m -> m.contains("Subject: traced-through-sluice"))
+            .findFirst().orElse(null), java.util.Objects::nonNull);
+    String ours = "Received: from swaks.sluice.test (unknown [127.0.0.81])\n\tby lb.corp.test (Sluice) with ESMTP id ";
+    assertThat(message).contains(ours);
+    int postfixLine = message.indexOf("(unknown [127.0.0.32])");
+    assertThat(postfixLine).as(message).isPositive().isLessThan(message.indexOf(ours));
+    assertThat(message).containsPattern("\\(Sluice\\) with ESMTP id [0-9A-F]+\\.1;\n\t[A-Z][a-z]{2}, ");
   }
 
   @Test

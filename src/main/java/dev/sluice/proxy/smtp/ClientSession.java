@@ -397,6 +397,11 @@ public final class ClientSession {
     phase = Phase.GREETED;
   }
 
+  /** Whether the current transaction's MAIL FROM carried SMTPUTF8 (RFC 6531). */
+  public boolean smtputf8() {
+    return smtputf8;
+  }
+
   /** Whether the session is protected by TLS (STARTTLS done or implicit TLS). */
   public boolean tls() {
     return tls;

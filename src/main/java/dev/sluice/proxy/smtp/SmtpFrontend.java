@@ -29,6 +29,7 @@ import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.ssl.SslHandler;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.time.ZonedDateTime;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -120,6 +121,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
    * XFORWARD), or null: no lookup. Completes on this session's event loop.
    */
   private CompletableFuture<ClientName> clientName;
+  /** Messages whose body this session has begun to relay: the number in a Received header's id. */
+  private int messages;
   /** Backends tried for the MAIL or AUTH being scheduled (one at a time: the session is busy meanwhile). */
   private final List<Backend> tried = new ArrayList<>(4);
   private final Predicate<Backend> alreadyTried = tried::contains;
@@ -892,9 +895,25 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       if (reply.code() == 354) {
         long max = session.settings().maxMessageSize();
         body = new BodyRelay(this, tx, config().bareNewline(), max > 0 ? max : Long.MAX_VALUE / 2); // 0: no limit
+        messages++;
+        if (config().receivedHeader()) {
+          writeReceivedHeader();
+        }
       }
     }
     send(reply, relayStage);
+  }
+
+  /**
+   * Puts Sluice's {@code Received:} line before the body (the backend has just answered 354, so
+   * it goes out with the body's first bytes) and notes its id in the protocol log, which is how a
+   * message found in a mailbox leads back to its session here.
+   */
+  private void writeReceivedHeader() {
+    String id = info.idText() + "." + messages;
+    tx.writeBody(Unpooled.wrappedBuffer(ReceivedHeader.of(clientInfo(), hostname(), session.tls(),
+        session.authenticated(), session.smtputf8(), id, ZonedDateTime.now())));
+    route.observer().info(info, "received header id " + id);
   }
 
   /**
