@@ -30,10 +30,13 @@ final class ClientIdentityRule extends ConfigRule {
           "The servers see every internet connection as coming from Sluice: protocol logs lose the real "
               + "client (the seed's 25,976 hits from the balancer's one address) and address-based rules "
               + "(which receive connector answers, allow lists, reputation) judge Sluice instead of the sender. "
-              + "Exchange speaks neither XCLIENT nor PROXY, so with Exchange the address cannot be carried; "
-              + "there the defence is a source_address used by this listener alone.",
-          carry + ". For Exchange: give this listener its own source_address, scope an 'Internet' receive "
-              + "connector to that address, and acknowledge SL002 on the listener."));
+              + "Exchange speaks neither XCLIENT nor PROXY: there the address can only be carried by connecting "
+              + "from it (client_identity: transparent), or the defence is a source_address used by this "
+              + "listener alone.",
+          carry + ". For Exchange: client_identity: transparent, with the servers' route back to the internet "
+              + "through Sluice (docs/security.md, transparent mode); or give this listener its own "
+              + "source_address, scope an 'Internet' receive connector to that address, and acknowledge SL002 "
+              + "on the listener."));
     }
   }
 }

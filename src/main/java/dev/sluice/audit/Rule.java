@@ -106,11 +106,12 @@ public abstract class Rule {
 
   /**
    * Whether the servers learn each client's own address from {@code l} ({@code xclient}, {@code
-   * proxy_v1}, {@code proxy_v2}) and judge relaying by it. {@code xforward} only changes their logs.
+   * proxy_v1}, {@code proxy_v2}, or {@code transparent}: the connection comes from it) and judge
+   * relaying by it. {@code xforward} only changes their logs.
    */
   static boolean carriesClientAddress(ListenerConfig l) {
     return switch (l.clientIdentity()) {
-      case XCLIENT, PROXY_V1, PROXY_V2 -> true;
+      case XCLIENT, PROXY_V1, PROXY_V2, TRANSPARENT -> true;
       case NONE, XFORWARD -> false;
     };
   }

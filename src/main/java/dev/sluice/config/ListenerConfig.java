@@ -93,7 +93,9 @@ public record ListenerConfig(
     PROXY_V1,
     PROXY_V2,
     XCLIENT,
-    XFORWARD;
+    XFORWARD,
+    /** Connections to backends come from the client's own address (IP_TRANSPARENT; needs routing). */
+    TRANSPARENT;
 
     /** The PROXY protocol version sent before anything else (1 or 2), or 0 when none is. */
     public int proxyVersion() {

@@ -34,7 +34,10 @@ public record ProbeKey(String profile, InetAddress source, ClientIdentity identi
 
   /** The probes of listener {@code l} under {@code profile}; {@code tls} is its backend TLS context. */
   public static ProbeKey of(String profile, ListenerConfig l, BackendTlsContext tls) {
-    return new ProbeKey(profile, l.sourceAddress(), l.clientIdentity(), l.backendTls(), tls);
+    // A transparent listener's probes have no client to speak for: they come from source_address
+    // (or the host's choice) and are the same probes as those of a listener without identity.
+    ClientIdentity identity = l.clientIdentity() == ClientIdentity.TRANSPARENT ? ClientIdentity.NONE : l.clientIdentity();
+    return new ProbeKey(profile, l.sourceAddress(), identity, l.backendTls(), tls);
   }
 
   /** The PROXY header version to send first (0: none). */

@@ -1,6 +1,8 @@
 package dev.sluice.proxy;
 
 import dev.sluice.balance.Backend;
+import dev.sluice.config.ListenerConfig;
+import dev.sluice.config.ListenerConfig.ClientIdentity;
 import dev.sluice.runtime.Transport;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
@@ -8,6 +10,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
+import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.net.InetAddress;
@@ -18,7 +21,8 @@ import java.util.concurrent.RejectedExecutionException;
 
 /**
  * Opens connections to backends on the caller's event loop (so both halves of a session share one
- * thread and need no locking), from the listener's {@code source_address} when it has one.
+ * thread and need no locking), from the listener's {@code source_address} when it has one, or with
+ * {@code client_identity: transparent} from the client's own address ({@link #sourceFor}).
  * Stateless; thread-safe.
  */
 public final class BackendConnector {
@@ -26,6 +30,29 @@ public final class BackendConnector {
 
   public BackendConnector(Transport transport) {
     this.transport = transport;
+  }
+
+  /**
+   * The local address of a session's connections to backends: the client's own with {@code
+   * client_identity: transparent} (the backend then sees the client as if it had connected
+   * directly), else the listener's {@code source_address} (null: the host picks).
+   */
+  public static InetAddress sourceFor(ListenerConfig l, InetSocketAddress client) {
+    return l.clientIdentity() == ClientIdentity.TRANSPARENT ? client.getAddress() : l.sourceAddress();
+  }
+
+  /**
+   * Whether a session of {@code client} can reach {@code backend} through listener {@code l}: always,
+   * except that a transparent listener cannot connect to a backend of the other address family from
+   * the client's address (an IPv6 client's connection cannot come from an IPv4 address). Such a
+   * backend is passed over for that client, never counted as failed.
+   */
+  public static boolean reachable(ListenerConfig l, InetSocketAddress client, Backend backend) {
+    if (l.clientIdentity() != ClientIdentity.TRANSPARENT) {
+      return true;
+    }
+    InetSocketAddress remote = backend.socketAddress();
+    return remote.isUnresolved() || remote.getAddress().getClass() == client.getAddress().getClass();
   }
 
   /**
@@ -38,11 +65,14 @@ public final class BackendConnector {
    * socket whose connect is still in progress then fails with {@code NotYetConnectedException}.
    * Tasks run after the batch, when no stale event is left.
    *
+   * @param source the local address ({@link #sourceFor}), or null for the host's choice
+   * @param transparent {@code source} is the client's address, which need not be one of this host's:
+   *     the socket is bound with {@code IP_TRANSPARENT} (Linux, CAP_NET_ADMIN; checked at start)
    * @param halfClosure whether an end of input from the backend leaves the channel open (a byte relay
    *     must pass a half-close on; an SMTP session treats it as the end)
    */
-  public Future<Channel> connect(EventLoop loop, Backend backend, InetAddress source, boolean halfClosure,
-      Duration timeout, ChannelHandler handler) {
+  public Future<Channel> connect(EventLoop loop, Backend backend, InetAddress source, boolean transparent,
+      boolean halfClosure, Duration timeout, ChannelHandler handler) {
     InetSocketAddress remote = backend.socketAddress();
     if (remote.isUnresolved()) {
       // Never resolved here: a lookup would block the event loop (BackendNames resolves names).
@@ -58,6 +88,12 @@ public final class BackendConnector {
             .option(ChannelOption.ALLOW_HALF_CLOSURE, halfClosure)
             .option(ChannelOption.RECVBUF_ALLOCATOR, Transport.READ_SIZING)
             .handler(handler);
+    if (transparent) {
+      if (transport != Transport.EPOLL) {
+        return loop.newFailedFuture(new IllegalStateException("client_identity transparent needs Linux (epoll)"));
+      }
+      b.option(EpollChannelOption.IP_TRANSPARENT, true);
+    }
     Promise<Channel> connected = loop.newPromise();
     try {
       loop.execute(() -> {

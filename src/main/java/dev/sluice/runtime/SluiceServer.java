@@ -160,6 +160,7 @@ public final class SluiceServer implements AutoCloseable {
   public void start() throws StartupException, InterruptedException {
     for (ListenerConfig l : config.listeners().values()) {
       checkSourceAddress(l);
+      checkTransparent(l);
     }
     Map<String, ListenerTls> tls = loadTls(config);
     String adminToken = AdminServer.readToken(config.admin());
@@ -395,6 +396,7 @@ public final class SluiceServer implements AutoCloseable {
     try {
       for (ListenerConfig l : next.listeners().values()) {
         checkSourceAddress(l);
+        checkTransparent(l);
       }
       tls = loadTls(next);
       AdminServer.readToken(next.admin());
@@ -617,6 +619,17 @@ public final class SluiceServer implements AutoCloseable {
     } catch (java.io.IOException e) {
       throw new StartupException(l.location() + ": listener '" + l.name() + "': source_address "
           + l.sourceAddress().getHostAddress() + " is not an address of this host (" + describe(e) + ")");
+    }
+  }
+
+  /** A transparent listener needs IP_TRANSPARENT, or every backend connection would fail at run time. */
+  private void checkTransparent(ListenerConfig l) throws StartupException {
+    if (l.clientIdentity() != ListenerConfig.ClientIdentity.TRANSPARENT) {
+      return;
+    }
+    String why = transport.transparentUnavailable();
+    if (why != null) {
+      throw new StartupException(l.location() + ": listener '" + l.name() + "': client_identity transparent: " + why);
     }
   }
 

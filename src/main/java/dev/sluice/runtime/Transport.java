@@ -76,6 +76,28 @@ public enum Transport {
     b.option(EpollChannelOption.SO_REUSEPORT, true);
   }
 
+  /**
+   * Why connections from clients' own addresses ({@code client_identity: transparent}) cannot be
+   * made here, or null when they can: that needs Linux's {@code IP_TRANSPARENT}, through the epoll
+   * transport, and the right to set it (CAP_NET_ADMIN). Tried once on a throwaway socket, so a
+   * missing capability stops a start or a reload instead of failing every session.
+   */
+  public String transparentUnavailable() {
+    if (this != EPOLL) {
+      return "it needs Linux's IP_TRANSPARENT, and the native epoll transport is not available here";
+    }
+    EpollSocketChannel probe = new EpollSocketChannel();
+    try {
+      probe.config().setOption(EpollChannelOption.IP_TRANSPARENT, true);
+      return null;
+    } catch (RuntimeException e) {
+      return "setting IP_TRANSPARENT failed (" + e.getMessage() + "); run Sluice with CAP_NET_ADMIN"
+          + " (systemd: AmbientCapabilities=CAP_NET_ADMIN) or as root";
+    } finally {
+      probe.unsafe().closeForcibly();
+    }
+  }
+
   /** Makes UDP channels for this transport's event loops (DNS lookups of client names). */
   public ChannelFactory<DatagramChannel> datagramChannelFactory() {
     return this == EPOLL ? EpollDatagramChannel::new : NioDatagramChannel::new;

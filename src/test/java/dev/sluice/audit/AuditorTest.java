@@ -31,6 +31,15 @@ class AuditorTest {
     assertThat(codes(SEED)).contains("SL002", "SL003", "SL004", "SL005", "SL009", "SL016");
   }
 
+  @Test
+  void aTransparentInternetListenerCarriesTheClientsAddress() {
+    // Exchange's way out of the seed: its connections come from the senders' own addresses, so the
+    // relay connector's trusted address is never the internet's, and the logs show the senders.
+    String transparent = with(SEED, "    trust: external\n", "    trust: external\n    client_identity: transparent\n");
+    assertThat(codes(transparent)).doesNotContain("SL001", "SL002").contains("SL003");
+    assertThat(only(audit(SEED), "SL002").fix()).contains("client_identity: transparent");
+  }
+
   /** Two zones, each listener with its own pool; {@code %s} and {@code %s} are the pools' backends. */
   private static String twoPools(String externalBackends, String internalBackends) {
     return """

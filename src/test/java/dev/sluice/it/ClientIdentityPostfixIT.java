@@ -7,6 +7,7 @@ import dev.sluice.lab.PostfixInstance;
 import dev.sluice.testing.SluiceFixture;
 import dev.sluice.testing.SmtpClients;
 import dev.sluice.testing.SmtpClients.SwaksResult;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -60,6 +61,8 @@ class ClientIdentityPostfixIT {
           unauthorized: { listen: "127.0.0.10:0", mode: smtp, pool: noxclient, health: deep, source_address: 127.0.0.30,
                           client_identity: xclient }
           plainnox: { listen: "127.0.0.11:0", mode: smtp, pool: noxclient, health: deep, source_address: 127.0.0.31 }
+          transparentsmtp: { listen: "127.0.0.13:0", mode: smtp, pool: strict, health: deep, client_identity: transparent }
+          transparenttcp:  { listen: "127.0.0.14:0", mode: tcp,  pool: strict, health: deep, client_identity: transparent }
           traced: { listen: "127.0.0.12:0", mode: smtp, pool: plain, health: deep, source_address: 127.0.0.32,
                     hostname: lb.corp.test, received_header: true }
         """.formatted(pf.address(), pf.port(), proxyPort, strictPort, noXclientPort));
@@ -131,6 +134,24 @@ class ClientIdentityPostfixIT {
     SwaksResult denied = send("strictnone", "127.0.0.77", "user@example.test");
     assertThat(denied.succeeded()).isFalse();
     assertThat(denied.transcript()).contains("554 5.7.1");
+  }
+
+  /**
+   * {@code client_identity: transparent}, for servers that take neither PROXY nor XCLIENT
+   * (Exchange): the connection itself comes from the client's address, so Postfix logs and judges
+   * the real client with no protocol support at all, in both modes.
+   */
+  @Test
+  void transparentModeMakesTheConnectionComeFromTheClient() {
+    for (String listener : List.of("transparentsmtp", "transparenttcp")) {
+      SwaksResult trusted = send(listener, "127.0.0.77", "user@example.test");
+      assertThat(trusted.succeeded()).as(listener + "\n" + trusted.transcript()).isTrue();
+      SwaksResult stranger = send(listener, "127.0.0.78", "user@example.test");
+      assertThat(stranger.succeeded()).as(listener).isFalse();
+      assertThat(stranger.transcript()).as(listener).contains("554 5.7.1");
+    }
+    pf.awaitMaillog("reject: RCPT from unknown[127.0.0.78]");
+    assertThat(pf.maillog()).noneMatch(l -> l.contains("RCPT from unknown[127.0.0.1]"));
   }
 
   /**

@@ -88,7 +88,7 @@ class EventBatchSafetyTest {
       AtomicReference<Future<Channel>> connected = new AtomicReference<>();
       loop.submit(() -> {
         callerRunning.set(true);
-        connected.set(new BackendConnector(Transport.best()).connect(loop, backend, null, false, Duration.ofSeconds(5),
+        connected.set(new BackendConnector(Transport.best()).connect(loop, backend, null, false, false, Duration.ofSeconds(5),
             new ChannelInboundHandlerAdapter() {
               @Override
               public void handlerAdded(ChannelHandlerContext ctx) {

@@ -228,6 +228,11 @@ public final class ScriptedPeer implements AutoCloseable {
       return this;
     }
 
+    /** The address and port this connection came from. */
+    public InetSocketAddress peer() {
+      return (InetSocketAddress) socket.getRemoteSocketAddress();
+    }
+
     public void close() throws IOException {
       socket.close();
     }

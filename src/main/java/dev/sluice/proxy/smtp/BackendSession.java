@@ -101,7 +101,7 @@ public final class BackendSession {
   }
 
   /**
-   * Connects from {@code source} and completes when the backend is ready for MAIL: after its
+   * Connects from {@code source} (with {@code identity} transparent, the client's address) and completes when the backend is ready for MAIL: after its
    * banner, the client identity ({@code identity}: a PROXY header before anything, or XCLIENT after
    * a first EHLO, which brings a fresh banner) and a positive EHLO with the client's name. Fails
    * with {@link BackendFailure} on a failed connect, a negative reply at any step, a backend that
@@ -119,7 +119,8 @@ public final class BackendSession {
     s.expect(BANNER, timeouts.banner(), loop, start, (r, failure) -> complete(banner, r, failure));
     boolean proxy = identity.proxyVersion() != 0;
     connector
-        .connect(loop, backend, source, false, timeouts.connect(), new ChannelInitializer<Channel>() {
+        .connect(loop, backend, source, identity == ClientIdentity.TRANSPARENT, false, timeouts.connect(),
+            new ChannelInitializer<Channel>() {
           @Override
           protected void initChannel(Channel ch) {
             if (proxy) {

@@ -125,7 +125,9 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private int messages;
   /** Backends tried for the MAIL or AUTH being scheduled (one at a time: the session is busy meanwhile). */
   private final List<Backend> tried = new ArrayList<>(4);
-  private final Predicate<Backend> alreadyTried = tried::contains;
+  /** Backends not to choose now: those tried, and those a transparent listener cannot reach from this client. */
+  private final Predicate<Backend> alreadyTried =
+      b -> tried.contains(b) || !BackendConnector.reachable(config(), info.remote(), b);
   /**
    * How many of {@link #tried} were passed over for AUTH because they do not offer it (or not the
    * client's mechanism): not a failure of theirs, so they take nothing from the retry budget.
@@ -1237,7 +1239,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       // awaits it (a failure would count against the backend).
       return clientName.thenCompose(name -> clientGone() ? new CompletableFuture<BackendSession>() : openSession(b));
     }
-    return BackendSession.open(ctx.channel().eventLoop(), connector, b, config().sourceAddress(), config().clientIdentity(),
+    return BackendSession.open(ctx.channel().eventLoop(), connector, b, BackendConnector.sourceFor(config(), info.remote()),
+            config().clientIdentity(),
             clientInfo(), hostname(), config().backendTls(), route.backendTls(), config().timeouts())
         .thenApply(opened -> {
           sessions.put(b, opened);

@@ -56,6 +56,9 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
   private SelectionKey key;
   private Channel backendChannel;
   private SessionInfo info;
+  /** Backends not to choose now: those tried, and those a transparent listener cannot reach from this client. */
+  private final java.util.function.Predicate<Backend> passedOver =
+      b -> tried.contains(b) || !BackendConnector.reachable(config(), info.remote(), b);
   /** Bytes the client sent before a backend was joined (SMTP clients should wait for the banner). */
   private CompositeByteBuf early;
   private boolean clientInputEnded;
@@ -82,7 +85,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
     if (!client.isActive()) {
       return;
     }
-    Backend backend = route.balancer().select(key, route.eligibility(), tried::contains);
+    Backend backend = route.balancer().select(key, route.eligibility(), passedOver);
     if (backend == null) {
       log.warn("{}: no eligible backend for {} (tried {})", listener.name(), info.remote(), tried);
       route.observer().info(info, "no eligible backend; answered 421 4.3.2");
@@ -95,7 +98,8 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
         .connect(
             client.eventLoop(),
             backend,
-            config().sourceAddress(),
+            BackendConnector.sourceFor(config(), info.remote()),
+            config().clientIdentity() == ListenerConfig.ClientIdentity.TRANSPARENT,
             true,
             config().timeouts().connect(),
             new ChannelInitializer<Channel>() {
@@ -119,7 +123,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
                     }
                     log.warn("{}: backend {} connect failed: {}", listener.name(), backend, NetErrors.describe(f.cause()));
                     route.liveFailure(info, backend, "connect failed: " + NetErrors.describe(f.cause()), true,
-                        tried::contains);
+                        passedOver);
                     tryNextBackend();
                   } else {
                     backendChannel = f.getNow();
@@ -179,7 +183,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
   /** The backend failed before or at its banner: try the next one. */
   void bannerFailed(Channel backend, Backend chosen, String why) {
     log.warn("{}: backend {} refused session from {}: {}", listener.name(), chosen, info.remote(), why);
-    route.liveFailure(info, chosen, why, true, tried::contains);
+    route.liveFailure(info, chosen, why, true, passedOver);
     backend.close();
     backendChannel = null;
     tryNextBackend();
