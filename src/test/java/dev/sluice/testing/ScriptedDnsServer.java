@@ -43,6 +43,7 @@ public final class ScriptedDnsServer implements AutoCloseable {
   private final Map<String, Boolean> silent = new ConcurrentHashMap<>();
   private final Map<String, Boolean> truncated = new ConcurrentHashMap<>();
   private final Map<String, Boolean> malformed = new ConcurrentHashMap<>();
+  private final Map<String, InetAddress> spoofedFrom = new ConcurrentHashMap<>();
   private final List<String> questions = new CopyOnWriteArrayList<>();
   private final List<Integer> sourcePorts = new CopyOnWriteArrayList<>();
   private volatile long ttl = 300;
@@ -107,11 +108,26 @@ public final class ScriptedDnsServer implements AutoCloseable {
   }
 
   /**
-   * Questions about {@code name} (or a client address) get a response that breaks off in its answer
-   * section: a header that promises one answer record, the question, and two bytes of the record.
+   * Questions about {@code name} (or a client address) get a response that cannot be decoded: its
+   * answer record's name is a compression pointer to itself.
    */
   public ScriptedDnsServer malform(String nameOrAddress) {
     malformed.put(questionKey(nameOrAddress), true);
+    return this;
+  }
+
+  /**
+   * Questions about {@code name} (or a client address) are answered as scripted, but first a
+   * malformed response with the query's ID reaches the asker from {@code from} (a loopback address
+   * other than this server's), on this server's port: what an attacker off the path who guessed
+   * the ID and port would send to cut a lookup short.
+   */
+  public ScriptedDnsServer spoofMalformed(String nameOrAddress, String from) {
+    try {
+      spoofedFrom.put(questionKey(nameOrAddress), InetAddress.getByName(from));
+    } catch (java.net.UnknownHostException e) {
+      throw new IllegalArgumentException(e);
+    }
     return this;
   }
 
@@ -147,6 +163,24 @@ public final class ScriptedDnsServer implements AutoCloseable {
     return n.endsWith(".") ? n.substring(0, n.length() - 1) : n;
   }
 
+  /**
+   * A response no decoder can take: a header that promises one answer record, the question, and
+   * the record, whose owner name is a compression pointer to itself (RFC 1035 §4.1.4 allows
+   * pointers only to a prior occurrence of a name).
+   */
+  private static io.netty.buffer.ByteBuf malformedAnswer(int id, DnsQuestion q) {
+    io.netty.buffer.ByteBuf b = Unpooled.buffer();
+    b.writeShort(id).writeShort(0x8180).writeShort(1).writeShort(1).writeShort(0).writeShort(0);
+    for (String label : q.name().split("\\.")) {
+      if (!label.isEmpty()) {
+        b.writeByte(label.length()).writeBytes(label.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      }
+    }
+    b.writeByte(0).writeShort(q.type().intValue()).writeShort(1);
+    b.writeShort(0xc000 | b.writerIndex()).writeShort(q.type().intValue()).writeShort(1).writeInt(60).writeShort(0);
+    return b;
+  }
+
   private final class Answerer extends SimpleChannelInboundHandler<DatagramDnsQuery> {
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, DatagramDnsQuery query) throws Exception {
@@ -158,17 +192,19 @@ public final class ScriptedDnsServer implements AutoCloseable {
         return;
       }
       if (malformed.containsKey(name)) {
-        io.netty.buffer.ByteBuf b = ctx.alloc().buffer();
-        b.writeShort(query.id()).writeShort(0x8180).writeShort(1).writeShort(1).writeShort(0).writeShort(0);
-        for (String label : q.name().split("\\.")) {
-          if (!label.isEmpty()) {
-            b.writeByte(label.length()).writeBytes(label.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-          }
-        }
-        b.writeByte(0).writeShort(q.type().intValue()).writeShort(1);
-        b.writeShort(0xc00c); // the answer's owner name, then nothing
-        ctx.writeAndFlush(new io.netty.channel.socket.DatagramPacket(b, query.sender()));
+        // Raw bytes, so from the first handler's context: past the response encoder, which would
+        // take the DatagramPacket for a DNS response and fail the write.
+        ctx.pipeline().firstContext().writeAndFlush(
+            new io.netty.channel.socket.DatagramPacket(malformedAnswer(query.id(), q), query.sender()));
         return;
+      }
+      InetAddress spoofer = spoofedFrom.get(name);
+      if (spoofer != null) {
+        // Sent (to loopback, so delivered) before the real answer below is written.
+        try (java.net.DatagramSocket s = new java.net.DatagramSocket(new InetSocketAddress(spoofer, address().getPort()))) {
+          byte[] bytes = io.netty.buffer.ByteBufUtil.getBytes(malformedAnswer(query.id(), q));
+          s.send(new java.net.DatagramPacket(bytes, bytes.length, query.sender()));
+        }
       }
       DnsResponseCode code = failing.get(name);
       DatagramDnsResponse response = new DatagramDnsResponse(query.recipient(), query.sender(), query.id());

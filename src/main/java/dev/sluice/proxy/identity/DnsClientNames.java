@@ -227,9 +227,9 @@ public final class DnsClientNames implements ClientNames {
   /**
    * Asks {@code name}'s records of {@code type} and hands the answer (never an exception) on. The
    * servers are asked one at a time, as the C library asks the {@code nameserver}s of resolv.conf
-   * (and so as Postfix's own lookups go): one that fails (a timeout, SERVFAIL, REFUSED) is passed
-   * over for the next, each with its share of the timeout; the one that answered last is asked
-   * first, so a dead server costs its share once, not on every question.
+   * (and so as Postfix's own lookups go): one that fails (a timeout, SERVFAIL, REFUSED, a malformed
+   * answer) is passed over for the next, each with its share of the timeout; the one that answered
+   * last is asked first, so a dead server costs its share once, not on every question.
    */
   private void ask(DnsNameResolver resolver, String name, DnsRecordType type, Consumer<Answer> then) {
     ask(resolver, name, type, preferred, 0, then);
@@ -274,6 +274,9 @@ public final class DnsClientNames implements ClientNames {
 
   /** The records of {@code type} in a response's answer section, or why there are none. */
   static Answer answerOf(DnsResponse response, DnsRecordType type) {
+    if (response instanceof MalformedAnswers.Response) {
+      return Answer.failed("malformed answer");
+    }
     DnsResponseCode code = response.code();
     if (code == DnsResponseCode.NXDOMAIN) {
       return Answer.notFound("NXDOMAIN");
@@ -333,7 +336,12 @@ public final class DnsClientNames implements ClientNames {
 
   private DnsNameResolver newResolver(EventLoop loop) {
     return new DnsNameResolverBuilder(loop)
-        .datagramChannelFactory(channels)
+        .datagramChannelFactory(() -> {
+          // A malformed answer fails its query at once rather than at the timeout (MalformedAnswers).
+          DatagramChannel ch = channels.newChannel();
+          ch.pipeline().addFirst(new MalformedAnswers());
+          return ch;
+        })
         .nameServerProvider(new SequentialDnsServerAddressStreamProvider(servers))
         // Each server its share of the lookup's time, so that a dead one leaves time for the next.
         .queryTimeoutMillis(Math.max(1, config.timeout().toMillis() / servers.size()))
