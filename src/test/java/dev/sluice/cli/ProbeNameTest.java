@@ -71,6 +71,16 @@ class ProbeNameTest {
   }
 
   @Test
+  void aTruncatedAnswerIsAskedAgainOverTcpOnTheProcessTransport() {
+    // The probe runs on Transport.best() (epoll on Linux): its TCP channels must suit those loops.
+    dns.ptr("127.0.0.80", "big.gateway.test").address("big.gateway.test", "127.0.0.80")
+        .truncate("127.0.0.80").truncate("big.gateway.test");
+    assertThat(run("127.0.0.80", "--server", server())).as(out + err).isZero();
+    assertThat(out).contains("XCLIENT NAME=big.gateway.test REVERSE_NAME=big.gateway.test");
+    assertThat(dns.tcpQuestions()).hasSize(2);
+  }
+
+  @Test
   void aServerThatDoesNotAnswerExitsTwo() {
     assertThat(run("127.0.0.79", "--server", server(), "--timeout", "300ms")).isEqualTo(2);
     assertThat(out).contains("NAME=[TEMPUNAVAIL]");
