@@ -81,6 +81,17 @@ class ProbeNameTest {
   }
 
   @Test
+  void aMalformedAnswerExitsTwoAtOnceOnTheProcessTransport() {
+    // With epoll the resolver's sockets are dual-stack: the answer's sender must still be known
+    // for the server the query went to, or the lookup would wait out its 10 s.
+    dns.malform("127.0.0.81");
+    long start = System.nanoTime();
+    assertThat(run("127.0.0.81", "--server", server(), "--timeout", "10s")).as(out + err).isEqualTo(2);
+    assertThat(out).contains("NAME=[TEMPUNAVAIL]", "malformed answer");
+    assertThat((System.nanoTime() - start) / 1_000_000).as("ms, of a 10 s timeout").isLessThan(5000);
+  }
+
+  @Test
   void aServerThatDoesNotAnswerExitsTwo() {
     assertThat(run("127.0.0.79", "--server", server(), "--timeout", "300ms")).isEqualTo(2);
     assertThat(out).contains("NAME=[TEMPUNAVAIL]");
