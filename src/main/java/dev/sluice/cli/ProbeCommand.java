@@ -120,7 +120,8 @@ public final class ProbeCommand implements Runnable {
       }
       Transport transport = Transport.best();
       EventLoopGroup group = transport.newGroup(1);
-      try (DnsClientNames names = new DnsClientNames(resolver, nameServers, transport.datagramChannelFactory())) {
+      try (DnsClientNames names = new DnsClientNames(resolver, nameServers, transport.datagramChannelFactory(),
+          transport.socketChannelFactory())) {
         io.netty.channel.EventLoop loop = group.next();
         ClientName name = loop.submit(() -> names.lookup(loop, client)).get()
             .get(resolver.timeout().toMillis() + 5000, TimeUnit.MILLISECONDS);

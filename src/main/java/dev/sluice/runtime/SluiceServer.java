@@ -305,7 +305,8 @@ public final class SluiceServer implements AutoCloseable {
       return null;
     }
     log.info("client host names looked up with {} (timeout {})", servers, ConfigValues.formatDuration(resolver.timeout()));
-    return new DnsClientNames(resolver, servers, transport.datagramChannelFactory()).prepare(workers);
+    return new DnsClientNames(resolver, servers, transport.datagramChannelFactory(), transport.socketChannelFactory())
+        .prepare(workers);
   }
 
   /** The running backend for {@code bc} if it is unchanged, else a new one with any remembered admin state. */

@@ -113,11 +113,17 @@ public enum Transport {
    * Netty's default is a dual-stack IPv6 socket, which costs an extra system call to set up.
    */
   public ChannelFactory<SocketChannel> clientChannelFactory(InetSocketAddress remote) {
-    if (this == NIO) {
-      return NioSocketChannel::new;
-    }
-    return remote.getAddress() instanceof Inet4Address
+    return this == EPOLL && remote.getAddress() instanceof Inet4Address
         ? () -> new EpollSocketChannel(SocketProtocolFamily.INET)
-        : EpollSocketChannel::new;
+        : socketChannelFactory();
+  }
+
+  /**
+   * Makes TCP channels for this transport's event loops that connect to IPv4 or IPv6 addresses
+   * alike (with epoll, dual-stack sockets): for the DNS resolver, which asks a truncated answer
+   * again over TCP of whichever name server gave it.
+   */
+  public ChannelFactory<SocketChannel> socketChannelFactory() {
+    return this == EPOLL ? EpollSocketChannel::new : NioSocketChannel::new;
   }
 }

@@ -71,6 +71,27 @@ class ProbeNameTest {
   }
 
   @Test
+  void aTruncatedAnswerIsAskedAgainOverTcpOnTheProcessTransport() {
+    // The probe runs on Transport.best() (epoll on Linux): its TCP channels must suit those loops.
+    dns.ptr("127.0.0.80", "big.gateway.test").address("big.gateway.test", "127.0.0.80")
+        .truncate("127.0.0.80").truncate("big.gateway.test");
+    assertThat(run("127.0.0.80", "--server", server())).as(out + err).isZero();
+    assertThat(out).contains("XCLIENT NAME=big.gateway.test REVERSE_NAME=big.gateway.test");
+    assertThat(dns.tcpQuestions()).hasSize(2);
+  }
+
+  @Test
+  void aMalformedAnswerExitsTwoAtOnceOnTheProcessTransport() {
+    // With epoll the resolver's sockets are dual-stack: the answer's sender must still be known
+    // for the server the query went to, or the lookup would wait out its 10 s.
+    dns.malform("127.0.0.81");
+    long start = System.nanoTime();
+    assertThat(run("127.0.0.81", "--server", server(), "--timeout", "10s")).as(out + err).isEqualTo(2);
+    assertThat(out).contains("NAME=[TEMPUNAVAIL]", "malformed answer");
+    assertThat((System.nanoTime() - start) / 1_000_000).as("ms, of a 10 s timeout").isLessThan(5000);
+  }
+
+  @Test
   void aServerThatDoesNotAnswerExitsTwo() {
     assertThat(run("127.0.0.79", "--server", server(), "--timeout", "300ms")).isEqualTo(2);
     assertThat(out).contains("NAME=[TEMPUNAVAIL]");

@@ -11,6 +11,7 @@ import io.netty.channel.AddressedEnvelope;
 import io.netty.channel.ChannelFactory;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.dns.DefaultDnsQuestion;
 import io.netty.handler.codec.dns.DefaultDnsRecordDecoder;
 import io.netty.handler.codec.dns.DnsPtrRecord;
@@ -61,6 +62,7 @@ public final class DnsClientNames implements ClientNames {
   private final ResolverConfig config;
   private final List<InetSocketAddress> servers;
   private final ChannelFactory<? extends DatagramChannel> channels;
+  private final ChannelFactory<? extends SocketChannel> tcpChannels;
   private final Map<EventLoop, DnsNameResolver> resolvers = new ConcurrentHashMap<>();
   /** Lookups under way, by client: a client's parallel connections share one. */
   private final Map<InetAddress, CompletableFuture<ClientName>> inFlight = new ConcurrentHashMap<>();
@@ -89,16 +91,20 @@ public final class DnsClientNames implements ClientNames {
 
   /**
    * @param config an enabled {@code resolver:} section
+   * @param servers the name servers to ask, in order ({@link #nameServers})
    * @param channels makes UDP channels of the event loops' transport
+   * @param tcpChannels makes TCP channels of the event loops' transport, to ask again over TCP
+   *     when a UDP answer is truncated
    */
   public DnsClientNames(ResolverConfig config, List<InetSocketAddress> servers,
-      ChannelFactory<? extends DatagramChannel> channels) {
+      ChannelFactory<? extends DatagramChannel> channels, ChannelFactory<? extends SocketChannel> tcpChannels) {
     if (servers.isEmpty()) {
       throw new IllegalArgumentException("no name servers");
     }
     this.config = config;
     this.servers = List.copyOf(servers);
     this.channels = channels;
+    this.tcpChannels = tcpChannels;
   }
 
   /**
@@ -227,9 +233,9 @@ public final class DnsClientNames implements ClientNames {
   /**
    * Asks {@code name}'s records of {@code type} and hands the answer (never an exception) on. The
    * servers are asked one at a time, as the C library asks the {@code nameserver}s of resolv.conf
-   * (and so as Postfix's own lookups go): one that fails (a timeout, SERVFAIL, REFUSED) is passed
-   * over for the next, each with its share of the timeout; the one that answered last is asked
-   * first, so a dead server costs its share once, not on every question.
+   * (and so as Postfix's own lookups go): one that fails (a timeout, SERVFAIL, REFUSED, a malformed
+   * answer) is passed over for the next, each with its share of the timeout; the one that answered
+   * last is asked first, so a dead server costs its share once, not on every question.
    */
   private void ask(DnsNameResolver resolver, String name, DnsRecordType type, Consumer<Answer> then) {
     ask(resolver, name, type, preferred, 0, then);
@@ -274,6 +280,9 @@ public final class DnsClientNames implements ClientNames {
 
   /** The records of {@code type} in a response's answer section, or why there are none. */
   static Answer answerOf(DnsResponse response, DnsRecordType type) {
+    if (response instanceof MalformedAnswers.Response) {
+      return Answer.failed("malformed answer");
+    }
     DnsResponseCode code = response.code();
     if (code == DnsResponseCode.NXDOMAIN) {
       return Answer.notFound("NXDOMAIN");
@@ -282,6 +291,8 @@ public final class DnsClientNames implements ClientNames {
       return Answer.failed(code == DnsResponseCode.SERVFAIL ? "SERVFAIL"
           : code == DnsResponseCode.REFUSED ? "REFUSED" : "response code " + code.intValue());
     }
+    // A truncated UDP answer (TC=1) has been asked again over TCP by now; one that is still
+    // truncated here had no answer over TCP (none served, refused, timed out).
     if (response.isTruncated() && !type.equals(DnsRecordType.PTR)) {
       // What did not fit may be the client's address: "does not resolve back" would be a guess.
       return Answer.failed("truncated answer");
@@ -333,7 +344,12 @@ public final class DnsClientNames implements ClientNames {
 
   private DnsNameResolver newResolver(EventLoop loop) {
     return new DnsNameResolverBuilder(loop)
-        .datagramChannelFactory(channels)
+        .datagramChannelFactory(() -> {
+          // A malformed answer fails its query at once rather than at the timeout (MalformedAnswers).
+          DatagramChannel ch = channels.newChannel();
+          ch.pipeline().addFirst(new MalformedAnswers());
+          return ch;
+        })
         .nameServerProvider(new SequentialDnsServerAddressStreamProvider(servers))
         // Each server its share of the lookup's time, so that a dead one leaves time for the next.
         .queryTimeoutMillis(Math.max(1, config.timeout().toMillis() / servers.size()))
@@ -342,6 +358,11 @@ public final class DnsClientNames implements ClientNames {
         // (RFC 5452 §9.2): from one fixed port only the 16-bit ID stands between a client that
         // triggers its own lookup (it just connects) and a forged answer naming it as it likes.
         .datagramChannelStrategy(DnsNameResolverChannelStrategy.ChannelPerResolution)
+        // An answer too big for UDP comes with TC=1, to be asked again over TCP (RFC 2181 §9), of
+        // the same server, which must serve TCP (RFC 7766 §5; framing: RFC 1035 §4.2.2): a reverse
+        // zone with many PTR records, a host name with many addresses. Not after a UDP timeout
+        // (false): a server that does not answer over UDP would cost its share of the time twice.
+        .socketChannelFactory(tcpChannels, false)
         .build();
   }
 
