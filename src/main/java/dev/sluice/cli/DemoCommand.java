@@ -187,9 +187,14 @@ public final class DemoCommand implements Callable<Integer> {
     }
     sb.append("listeners:\n  internet:\n    listen: 127.0.0.1:").append(port).append('\n')
         .append("    mode: smtp\n    balance: transaction\n    pool: hub\n    health: external\n    trust: external\n")
-        .append("    hostname: mx.demo.invalid\n");
+        .append("    hostname: mx.demo.invalid\n")
+        // One source address per trust zone (SL001), as docs/security.md advises. The demo has no
+        // certificate and its embedded servers take no XCLIENT: acknowledged, so the demo's start
+        // shows what a clean layout logs.
+        .append("    source_address: 127.0.0.21\n    acknowledge: [SL002, SL006]\n");
     sb.append("  relay:\n    listen: 127.0.0.1:").append(port == 0 ? 0 : port + 1).append('\n')
-        .append("    mode: tcp\n    pool: hub\n    health: internal\n    trust: internal\n    allow: [127.0.0.0/8]\n");
+        .append("    mode: tcp\n    pool: hub\n    health: internal\n    trust: internal\n    allow: [127.0.0.0/8]\n")
+        .append("    source_address: 127.0.0.22\n");
     return sb.toString();
   }
 

@@ -44,7 +44,7 @@ public final class RunCommand implements Callable<Integer> {
       System.err.print(e.describe());
       return 2;
     }
-    SluiceServer server = new SluiceServer(cfg);
+    SluiceServer server = new SluiceServer(cfg).auditRoutes(new KernelRoutes());
     try {
       server.start();
     } catch (SluiceServer.StartupException e) {

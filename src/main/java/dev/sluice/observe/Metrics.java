@@ -58,6 +58,7 @@ public final class Metrics implements SessionObserver {
   private final Counter clientNames;
   private final Counter authRefused;
   private final Histogram probeSeconds;
+  private final Gauge auditFindings;
   private final ConcurrentHashMap<String, ListenerPoints> listenerPoints = new ConcurrentHashMap<>();
 
   public Metrics(Sources sources) {
@@ -86,6 +87,9 @@ public final class Metrics implements SessionObserver {
     authRefused = Counter.builder().name("sluice_auth_refused_total")
         .help("AUTH commands refused by Sluice because the client address used up limits.auth_failures")
         .labelNames("listener").withoutExemplars().register(registry);
+    auditFindings = Gauge.builder().name("sluice_audit_findings")
+        .help("Unacknowledged findings of sluice audit for the running configuration, by severity")
+        .labelNames("severity").withoutExemplars().register(registry);
     probeSeconds = Histogram.builder().name("sluice_probe_duration_seconds").help("Health probe duration")
         .labelNames("pool", "backend", "profile", "outcome")
         .classicOnly().classicUpperBounds(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -138,6 +142,16 @@ public final class Metrics implements SessionObserver {
   public void probed(ProbeTarget t, ProbeResult r) {
     probeSeconds.labelValues(t.backend().pool(), t.backend().name(), t.key().toString(), lower(r.outcome()))
         .observe(r.elapsedNanos() / 1e9);
+  }
+
+  /**
+   * The running configuration's unacknowledged audit findings ({@code sluice audit}), set at start
+   * and at each reload, so an alert can watch for an open-relay layout that slipped into production.
+   */
+  public void auditFindings(long errors, long warnings, long notes) {
+    auditFindings.labelValues("error").set(errors);
+    auditFindings.labelValues("warning").set(warnings);
+    auditFindings.labelValues("info").set(notes);
   }
 
   @Override

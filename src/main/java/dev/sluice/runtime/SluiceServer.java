@@ -2,6 +2,10 @@ package dev.sluice.runtime;
 
 import static dev.sluice.proxy.NetErrors.describe;
 
+import dev.sluice.audit.Auditor;
+import dev.sluice.audit.DefaultSource;
+import dev.sluice.audit.Finding;
+import dev.sluice.audit.Severity;
 import dev.sluice.balance.Backend;
 import dev.sluice.balance.PoolBalancer;
 import dev.sluice.config.BackendConfig;
@@ -89,6 +93,7 @@ public final class SluiceServer implements AutoCloseable {
 
   private record ApiWeight(int weight, int configWeight) {}
   private final Transport transport = Transport.best();
+  private DefaultSource auditRoutes = DefaultSource.UNKNOWN;
   // Immutable snapshots, replaced whole by a reload; the data path never reads them (it holds routes).
   private volatile Map<String, PoolBalancer> pools = Map.of();
   private volatile Map<String, PassiveHealth> passive = Map.of();
@@ -210,6 +215,36 @@ public final class SluiceServer implements AutoCloseable {
             + config.admin().listen() + ": " + describe(e));
       }
       log.info("admin endpoint (dashboard, /metrics, /api) on http://{}/", endpoint(admin.boundAddress()));
+    }
+    reportAudit(config);
+  }
+
+  /**
+   * Where {@code sluice audit}'s rules, run at start and at each reload, take a listener without
+   * {@code source_address} to connect from: {@code sluice run} gives this host's routing table;
+   * by default (tests, the demo) unknown.
+   */
+  public SluiceServer auditRoutes(DefaultSource routes) {
+    this.auditRoutes = routes;
+    return this;
+  }
+
+  /**
+   * Runs the audit over the configuration now in force and logs each unacknowledged error and
+   * warning with its location, so a risky layout (the seed's open relay) is said where operators
+   * look even when nobody ran {@code sluice audit}; the counts go to {@code sluice_audit_findings}.
+   * Informational findings are only counted. Never stops Sluice: acknowledging a finding, or
+   * fixing it, is the operator's call.
+   */
+  private void reportAudit(SluiceConfig c) {
+    List<Finding> findings = Auditor.audit(c, auditRoutes);
+    metrics.auditFindings(Auditor.count(findings, Severity.ERROR), Auditor.count(findings, Severity.WARNING),
+        Auditor.count(findings, Severity.INFO));
+    for (Finding f : findings) {
+      if (!f.acknowledged() && f.severity() != Severity.INFO) {
+        log.warn("audit {} {} {} {}: fix: {} (sluice audit -c {} explains it; acknowledge: [{}] accepts it)",
+            f.code(), f.severity(), f.location(), f.title(), f.fix(), c.file(), f.code());
+      }
     }
   }
 
@@ -491,6 +526,7 @@ public final class SluiceServer implements AutoCloseable {
     apiWeights.entrySet().removeIf(e -> configWeight(next, e.getKey()) != e.getValue().configWeight());
     retired.removeIf(l -> l.activeSessions() == 0);
     log.info("reloaded {}: {}", next.file(), changes.isEmpty() ? "no changes" : String.join("; ", changes));
+    reportAudit(next);
     return new ReloadResult(true, "reloaded", List.copyOf(changes));
   }
 
