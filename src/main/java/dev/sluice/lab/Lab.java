@@ -6,6 +6,7 @@ import dev.sluice.health.HealthState;
 import dev.sluice.health.ProbeResult;
 import dev.sluice.health.ProbeTarget;
 import dev.sluice.runtime.SluiceServer;
+import dev.sluice.runtime.Transport;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -71,6 +72,12 @@ public final class Lab {
           scenario.episode() == Scenario.Episode.RELAY_ATTEMPTS ? Scenario.TRUSTED_SOURCE : null);
       List<RunResult> results = new ArrayList<>();
       for (LabRun run : scenario.runs()) {
+        String unavailable = run.config().internetTransparent() ? Transport.best().transparentUnavailable() : null;
+        if (unavailable != null) {
+          // Not run rather than failed: the other runs still show the scenario.
+          log.warn("{} {}: skipped, transparent mode is not available here: {}", scenario.id(), run.name(), unavailable);
+          continue;
+        }
         results.add(run(scenario, run, servers, source.probeTimeout()));
       }
       return new ScenarioResult(scenario, results, source.description());

@@ -24,9 +24,11 @@ import java.util.List;
  * @param weights server weights in pool order; servers beyond the list weigh 1
  * @param internetSource the internet listener's {@code source_address}, or null for the default
  * @param relaySource the relay listener's {@code source_address}, or null for the default
+ * @param internetTransparent whether the internet listener connects from each client's own address
+ *     ({@code client_identity: transparent}) instead of a source address
  */
 public record RunConfig(String internetMode, boolean deepHealth, boolean sourcePersistence, List<Integer> weights,
-    String internetSource, String relaySource) {
+    String internetSource, String relaySource, boolean internetTransparent) {
 
   public RunConfig {
     weights = List.copyOf(weights);
@@ -34,27 +36,32 @@ public record RunConfig(String internetMode, boolean deepHealth, boolean sourceP
 
   /** The seed's balancer: tcp mode, round robin, no persistence, even weights, banner-only health. */
   public static RunConfig seedBalancer() {
-    return new RunConfig("tcp", false, false, List.of(), null, null);
+    return new RunConfig("tcp", false, false, List.of(), null, null, false);
   }
 
   public RunConfig smtpMode() {
-    return new RunConfig("smtp", deepHealth, sourcePersistence, weights, internetSource, relaySource);
+    return new RunConfig("smtp", deepHealth, sourcePersistence, weights, internetSource, relaySource, internetTransparent);
   }
 
   public RunConfig withDeepHealth() {
-    return new RunConfig(internetMode, true, sourcePersistence, weights, internetSource, relaySource);
+    return new RunConfig(internetMode, true, sourcePersistence, weights, internetSource, relaySource, internetTransparent);
   }
 
   public RunConfig withSourcePersistence() {
-    return new RunConfig(internetMode, deepHealth, true, weights, internetSource, relaySource);
+    return new RunConfig(internetMode, deepHealth, true, weights, internetSource, relaySource, internetTransparent);
   }
 
   public RunConfig withWeights(Integer... w) {
-    return new RunConfig(internetMode, deepHealth, sourcePersistence, List.of(w), internetSource, relaySource);
+    return new RunConfig(internetMode, deepHealth, sourcePersistence, List.of(w), internetSource, relaySource, internetTransparent);
   }
 
   public RunConfig withSources(String internet, String relay) {
-    return new RunConfig(internetMode, deepHealth, sourcePersistence, weights, internet, relay);
+    return new RunConfig(internetMode, deepHealth, sourcePersistence, weights, internet, relay, internetTransparent);
+  }
+
+  /** The internet listener connects from each client's own address instead of a source address. */
+  public RunConfig withTransparentInternet() {
+    return new RunConfig(internetMode, deepHealth, sourcePersistence, weights, null, relaySource, true);
   }
 
   private int weight(int i) {
@@ -72,7 +79,9 @@ public record RunConfig(String internetMode, boolean deepHealth, boolean sourceP
       w.add(Integer.toString(weight(i)));
     }
     parts.add("weights " + String.join(":", w));
-    if (internetSource != null || relaySource != null) {
+    if (internetTransparent) {
+      parts.add("internet from each client's own address (transparent), relay " + orDefault(relaySource));
+    } else if (internetSource != null || relaySource != null) {
       parts.add("source_address internet " + orDefault(internetSource) + ", relay " + orDefault(relaySource));
     }
     return String.join("; ", parts);
@@ -105,6 +114,9 @@ public record RunConfig(String internetMode, boolean deepHealth, boolean sourceP
       sb.append("    balance: transaction\n    retries: 2\n    hostname: mx.lab.invalid\n");
     }
     sb.append("    pool: hub\n    health: external\n    trust: external\n");
+    if (internetTransparent) {
+      sb.append("    client_identity: transparent\n");
+    }
     source(sb, internetSource);
     sb.append("  relay:\n    listen: 127.0.0.1:0\n    mode: tcp\n    pool: hub\n    health: internal\n    trust: internal\n")
         .append("    allow: [127.0.0.0/8]\n");

@@ -34,7 +34,10 @@ public enum Scenario {
       new LabRun("a-shared-source-address",
           RunConfig.seedBalancer().withSources(Scenario.TRUSTED_SOURCE, Scenario.TRUSTED_SOURCE)),
       new LabRun("b-separate-source-addresses",
-          RunConfig.seedBalancer().withSources(Scenario.INTERNET_SOURCE, Scenario.TRUSTED_SOURCE)));
+          RunConfig.seedBalancer().withSources(Scenario.INTERNET_SOURCE, Scenario.TRUSTED_SOURCE)),
+      // Exchange's way: no protocol carries the client, the connection itself comes from it.
+      new LabRun("c-transparent-internet",
+          RunConfig.seedBalancer().withSources(null, Scenario.TRUSTED_SOURCE).withTransparentInternet()));
 
   /** The relay listener's source address; the servers' relay connector trusts it. */
   static final String TRUSTED_SOURCE = "127.0.0.22";
