@@ -212,6 +212,12 @@ public final class ProbeCommand implements Runnable {
         description = "After EHLO, send XFORWARD naming the probe's own address (client_identity: xforward).")
     boolean xforward;
 
+    @Option(names = "--transparent",
+        description = "Connect from --source even when it is not this host's address (IP_TRANSPARENT), as a listener"
+            + " with client_identity: transparent does: checks that the server's answers to that address come"
+            + " back through this host.")
+    boolean transparent;
+
     @Option(names = "--timeout", defaultValue = "5s", converter = DurationConverter.class,
         description = "Time allowed for each reply (default: ${DEFAULT-VALUE}).")
     Duration timeout;
@@ -225,6 +231,9 @@ public final class ProbeCommand implements Runnable {
     private ClientIdentity identity() {
       if (proxy != null) {
         return proxy.equals("v2") ? ClientIdentity.PROXY_V2 : ClientIdentity.PROXY_V1;
+      }
+      if (transparent) {
+        return ClientIdentity.TRANSPARENT;
       }
       return xclient ? ClientIdentity.XCLIENT : xforward ? ClientIdentity.XFORWARD : ClientIdentity.NONE;
     }
@@ -243,8 +252,11 @@ public final class ProbeCommand implements Runnable {
         if (proxy != null && !proxy.equals("v1") && !proxy.equals("v2")) {
           throw new UsageError("--proxy must be v1 or v2");
         }
-        if ((proxy != null ? 1 : 0) + (xclient ? 1 : 0) + (xforward ? 1 : 0) > 1) {
-          throw new UsageError("--proxy, --xclient and --xforward are different client identities: give one");
+        if ((proxy != null ? 1 : 0) + (xclient ? 1 : 0) + (xforward ? 1 : 0) + (transparent ? 1 : 0) > 1) {
+          throw new UsageError("--proxy, --xclient, --xforward and --transparent are different client identities: give one");
+        }
+        if (transparent && from == null) {
+          throw new UsageError("--transparent needs --source: the client address to connect from");
         }
       } catch (UsageError e) {
         System.err.println("sluice probe backend: " + e.getMessage());
@@ -255,6 +267,11 @@ public final class ProbeCommand implements Runnable {
         return 2;
       }
       Transport transport = Transport.best();
+      String noTransparency = transparent ? transport.transparentUnavailable() : null;
+      if (noTransparency != null) {
+        System.err.println("sluice probe backend: --transparent: " + noTransparency);
+        return 2;
+      }
       EventLoopGroup group = transport.newGroup(1);
       try {
         ProbeResult r = new SmtpProbe(group, transport::clientChannelFactory)
@@ -268,6 +285,13 @@ public final class ProbeCommand implements Runnable {
           case FAILED, MISCONFIGURED -> "DOWN";
         };
         out.println(verdict + ": " + r.reason() + " (" + r.elapsedNanos() / 1_000_000 + " ms)");
+        if (transparent && r.reason().contains("connect timed out")) {
+          // The server's SYN-ACK never came back: with a transparent source that is the return route
+          // (a refused connection, by contrast, did come back).
+          out.println("hint: with --transparent the server's answers go to " + source + "; they reach this host only"
+              + " when the server's route to " + source + " goes through it and the policy route for transparent"
+              + " sockets is in place (docs/security.md, Transparent mode)");
+        }
         ProbeResult.CertificateInfo cert = r.certificate();
         if (cert != null) {
           out.println("certificate: " + cert.subject() + ", " + cert.describeExpiry());

@@ -11,6 +11,7 @@ import dev.sluice.proxy.identity.ProxyHeaders;
 import dev.sluice.proxy.smtp.ReplyAssembler;
 import dev.sluice.proxy.smtp.SmtpReply;
 import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.Channel;
@@ -102,6 +103,11 @@ public final class SmtpProbe {
                     ch.pipeline().addLast("dialogue", dialogue);
                   }
                 });
+    if (key.identity() == ClientIdentity.TRANSPARENT) {
+      // Only `sluice probe backend --transparent` (ProbeKey.of never gives it): from a client's
+      // address, to check the route back, as a transparent listener's sessions connect.
+      b.option(EpollChannelOption.IP_TRANSPARENT, true);
+    }
     ChannelFuture connect =
         source == null ? b.connect(backend) : b.connect(backend, new InetSocketAddress(source, 0));
     connect.addListener(

@@ -1,6 +1,7 @@
 package dev.sluice.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.sluice.lab.EmbeddedSmtpServer;
 import dev.sluice.runtime.Transport;
@@ -17,6 +18,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.TimeUnit;
+import dev.sluice.testing.ScriptedPeer;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -89,6 +93,22 @@ class ProbeCommandTest {
     server.setBackPressure(true);
     assertThat(probe("127.0.0.1:" + server.port(), "--profile", "internal", "-c", cfg.toString())).isZero();
     assertThat(out).contains("C: EHLO lb.corp.example", "C: MAIL FROM:<health@corp.example>");
+  }
+
+  @Test
+  void transparentProbesConnectFromTheGivenClientAddress() throws Exception {
+    assumeTrue(Transport.best().transparentUnavailable() == null, "IP_TRANSPARENT not permitted here");
+    List<String> peers = new CopyOnWriteArrayList<>();
+    try (ScriptedPeer peer = new ScriptedPeer(c -> {
+      peers.add(c.peer().getAddress().getHostAddress());
+      c.say("220 scripted ESMTP");
+      c.serveRest();
+    })) {
+      assertThat(probe("127.0.0.1:" + peer.port(), "--source", "127.0.0.58", "--transparent")).isZero();
+      assertThat(peers).containsExactly("127.0.0.58");
+    }
+    assertThat(probe("127.0.0.1:" + server.port(), "--transparent")).isEqualTo(2);
+    assertThat(probe("127.0.0.1:" + server.port(), "--source", "127.0.0.58", "--transparent", "--xclient")).isEqualTo(2);
   }
 
   @Test
