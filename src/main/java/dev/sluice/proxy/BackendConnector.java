@@ -9,6 +9,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.util.concurrent.Future;
@@ -18,18 +19,43 @@ import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.concurrent.RejectedExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Opens connections to backends on the caller's event loop (so both halves of a session share one
  * thread and need no locking), from the listener's {@code source_address} when it has one, or with
  * {@code client_identity: transparent} from the client's own address ({@link #sourceFor}).
- * Stateless; thread-safe.
+ * Thread-safe; its only state is when it last logged the return-route hint.
  */
 public final class BackendConnector {
+  private static final Logger log = LoggerFactory.getLogger(BackendConnector.class);
+  private static final long ROUTE_HINT_EVERY_NANOS = java.util.concurrent.TimeUnit.MINUTES.toNanos(1);
+
   private final Transport transport;
+  /** When the last return-route hint was logged ({@link System#nanoTime}), 0 for never. */
+  private final java.util.concurrent.atomic.AtomicLong lastRouteHint = new java.util.concurrent.atomic.AtomicLong();
 
   public BackendConnector(Transport transport) {
     this.transport = transport;
+  }
+
+  /**
+   * A transparent connection that times out most likely lacks its return route (the server's
+   * SYN-ACK went to the client's address by another way): said once a minute at most, since
+   * without the route every session fails the same way while the probes, from Sluice's own
+   * address, still find the servers UP.
+   */
+  private void hintReturnRoute(Backend backend, InetAddress client) {
+    long now = System.nanoTime();
+    long last = lastRouteHint.get();
+    if (last != 0 && now - last < ROUTE_HINT_EVERY_NANOS || !lastRouteHint.compareAndSet(last, now)) {
+      return;
+    }
+    log.warn("transparent connection from {} to backend {} timed out: if transparent connections keep timing out"
+        + " while the probes pass, the servers' answers to client addresses do not come back through this host"
+        + " (check: sluice probe backend {} --source {} --transparent; docs/security.md, Transparent mode)",
+        client.getHostAddress(), backend, backend.address(), client.getHostAddress());
   }
 
   /**
@@ -102,6 +128,9 @@ public final class BackendConnector {
           if (done.isSuccess()) {
             connected.trySuccess(f.channel());
           } else {
+            if (transparent && done.cause() instanceof ConnectTimeoutException) {
+              hintReturnRoute(backend, source);
+            }
             connected.tryFailure(done.cause());
           }
         });
