@@ -29,7 +29,12 @@ import java.util.regex.Pattern;
  * size=, nrcpt= (queue active)}), at qmgr's time, or once a Milter, restriction or header/body
  * check put it on hold, completed with cleanup's {@code message-id}; a queue id that never gets
  * that far (the client left before the end of DATA, a Milter or content check refused or
- * discarded the message) is no message. A {@code
+ * discarded the message) is no message, nor is a held one whose transaction ended before the end of
+ * DATA (the client reset it or left: cleanup removed the queue file; see {@link
+ * #transactionEnded}). A held message is received once, whether it is later released ({@code
+ * postsuper -H}: qmgr then delivers it as any other), deleted ({@code postsuper -d}: it is no
+ * longer in the queue and later lines about its reused queue id are not its) or left on hold. A
+ * {@code
  * SEND}/{@code DELIVER}/{@code DEFER}/{@code FAIL} row per delivery attempt ({@code to=}, {@code
  * relay=}, {@code dsn=}, {@code status=}), a {@code REJECT} row per refusal, smtpd's {@code
  * reject:} or {@code milter-reject:} at any stage (MAIL as well as RCPT: a sender restriction
@@ -98,6 +103,13 @@ final class PostfixLogParser {
   /** A refusal line the parser should have read (a {@code reject_warning:} is no refusal). */
   private static final Pattern REFUSAL_LINE = Pattern.compile("^([0-9A-Za-z]{5,}|NOQUEUE): (?:milter-|proxy-)?reject: ");
   private static final Pattern QUEUE_LINE = Pattern.compile("^([0-9A-Za-z]{5,}): (.*)$");
+  /**
+   * smtpd's last word on a session that ended while the client was sending the message content
+   * ({@code lost connection after DATA (8192 bytes) from name[addr]}, {@code timeout after BDAT (0
+   * bytes) from …}): Postfix names the stage after a finished message {@code END-OF-MESSAGE}, so
+   * the transaction in progress was cut off and cleanup removed its queue file.
+   */
+  private static final Pattern CUT_OFF_IN_CONTENT = Pattern.compile("^[a-z][a-z ]* after (?:DATA|BDAT) \\(\\d+ bytes\\) from ");
   private static final Pattern FROM = Pattern.compile("^from=<([^>]*)>, size=(\\d+), nrcpt=(\\d+).*$");
   private static final Pattern MESSAGE_ID = Pattern.compile("^message-id=<?([^>\\s]*)>?.*$");
   /**
@@ -133,7 +145,8 @@ final class PostfixLogParser {
   /**
    * The messages still {@link Fate#OPEN}, oldest {@code client=} line first. One open for {@link
    * #OPEN_TTL} is let go: the client left before the end of DATA (smtpd logs no queue id's end
-   * then), or a hold assumed for it decides ({@link Message#settle}).
+   * then), or a hold assumed for it decides ({@link Message#settle}) and it stays known in the
+   * hold queue.
    */
   private final ArrayDeque<Message> open = new ArrayDeque<>();
   /** {@link #open}'s size after it was last cleared of decided messages. */
@@ -159,6 +172,13 @@ final class PostfixLogParser {
      * another transaction and forgets it.
      */
     Verdict beforeQueueId;
+    /**
+     * The message of the session's latest {@code client=} line while its transaction may be going
+     * on: smtpd runs one transaction at a time, so the next {@code client=} line, a {@code NOQUEUE}
+     * line (a transaction without a queue file) or the end of the session ends it ({@link
+     * #transactionEnded}).
+     */
+    Message current;
 
     Session(String id, String connectIp) {
       this.id = id;
@@ -178,7 +198,12 @@ final class PostfixLogParser {
      */
     HELD,
     /** Refused as a whole (at DATA or its end, by a Milter or a content check), or discarded. */
-    DROPPED
+    DROPPED,
+    /**
+     * Held, or assumed held, but its transaction ended before the end of DATA (the client reset it or
+     * left): cleanup removed the queue file, nothing went to the hold queue.
+     */
+    ABANDONED
   }
 
   /**
@@ -213,6 +238,12 @@ final class PostfixLogParser {
      * queue active} for this queue id overrides it.
      */
     Verdict assumed;
+    /**
+     * cleanup read the end of the message's headers: it logs {@code message-id=} then for every
+     * message ({@code message-id=<>} when there is none), so a transaction without it never sent
+     * its content.
+     */
+    boolean content;
 
     Message(MessageRow row, String file) {
       this.row = row;
@@ -235,8 +266,11 @@ final class PostfixLogParser {
       if (v.recipientCount() >= 0 && row.recipientCount < 0) {
         row.recipientCount = v.recipientCount();
       }
-      if (v.messageId() != null && row.messageId == null) {
-        row.messageId = v.messageId();
+      if (v.messageId() != null) {
+        content = true;
+        if (row.messageId == null) {
+          row.messageId = v.messageId();
+        }
       }
       if (v.fate() != null && fate == Fate.OPEN) {
         fate = v.fate();
@@ -248,10 +282,11 @@ final class PostfixLogParser {
 
     /**
      * Called once nothing more will be read about the message: a message still open takes the fate
-     * of the hold or discard {@link #assumed} for it.
+     * of the hold or discard {@link #assumed} for it, if its content was sent (a hold of a
+     * transaction that never got that far held nothing).
      */
     void settle() {
-      if (fate == Fate.OPEN && assumed != null) {
+      if (fate == Fate.OPEN && assumed != null && content) {
         fate = assumed.fate();
         row.tsMicros = assumed.ts();
         if (row.sender == null) {
@@ -262,6 +297,31 @@ final class PostfixLogParser {
 
     boolean received() {
       return fate == Fate.QUEUED || fate == Fate.HELD;
+    }
+
+    /**
+     * Whether the message counts as received without qmgr ever seeing it: held, or open with a
+     * hold assumed. Only such a message is decided by how its transaction ended; any other is
+     * received when qmgr queues it.
+     */
+    boolean heldWithoutQmgr() {
+      return fate == Fate.HELD || fate == Fate.OPEN && assumed != null && assumed.fate() == Fate.HELD;
+    }
+
+    /**
+     * {@code postsuper} found its queue file: the message was received (postsuper touches only
+     * complete queue files), into the hold queue if a hold was assumed for it, else into the
+     * incoming queue before qmgr took it.
+     */
+    void found() {
+      if (fate == Fate.OPEN) {
+        content = true;
+        if (assumed != null && assumed.fate() == Fate.HELD) {
+          settle();
+        } else {
+          fate = Fate.QUEUED;
+        }
+      }
     }
   }
 
@@ -371,6 +431,8 @@ final class PostfixLogParser {
         queueManager(lineNo, ts, host, text, line);
       } else if (DELIVERY_AGENT.matcher(program).matches()) {
         delivery(lineNo, ts, host, program, text, line);
+      } else if (program.endsWith("/postsuper")) {
+        postsuper(lineNo, host, text);
       } else {
         sink.ignored(lineNo);
       }
@@ -403,13 +465,20 @@ final class PostfixLogParser {
     return null;
   }
 
-  /** Lets go of the messages open since before {@code now - OPEN_TTL}. */
+  /**
+   * Decides the messages open since before {@code now - OPEN_TTL}: one held as assumed is in the
+   * hold queue and stays known until it is released or deleted, as any held message; the others
+   * are let go.
+   */
   private void expire(long now) {
     while (!open.isEmpty() && open.peekFirst().opened < now - OPEN_TTL) {
       Message m = open.pollFirst();
       if (!m.closed && m.fate == Fate.OPEN) {
-        pending.remove(key(m.row.server, m.row.queueId));
-        close(m);
+        m.settle();
+        if (m.fate != Fate.HELD) {
+          pending.remove(key(m.row.server, m.row.queueId));
+          close(m);
+        }
       }
     }
   }
@@ -450,6 +519,7 @@ final class PostfixLogParser {
     Matcher d = DISCONNECT.matcher(text);
     if (d.find()) {
       sessions.remove(key);
+      transactionEnded(s);
       emit(s, ts, host, lineNo, "-", d.group(2), d.group(3), d.group(4).trim(), xclient(s, d.group(2)));
       return;
     }
@@ -468,6 +538,8 @@ final class PostfixLogParser {
       Message m = new Message(r, file);
       m.assumed = s.beforeQueueId;
       s.beforeQueueId = null;
+      transactionEnded(s);
+      s.current = m;
       Message previous = pending.put(key(host, queueId), m);
       open.add(m);
       if (open.size() > 2 * openAfterCompaction + 1024) {
@@ -495,6 +567,10 @@ final class PostfixLogParser {
       Verdict v = actionVerdict(a, ts, false);
       s.clientName = a.group("name");
       s.clientIp = a.group("addr");
+      if (queueId == null) {
+        // No queue file: a transaction after the one of the session's last client= line.
+        transactionEnded(s);
+      }
       if (queueId == null && s.beforeQueueId != null && a.group("from") != null
           && !a.group("from").equals(s.beforeQueueId.sender())) {
         // Another MAIL FROM: the held or discarded transaction ended without a queue file.
@@ -531,6 +607,11 @@ final class PostfixLogParser {
     if (REFUSAL_LINE.matcher(text).find() || text.contains(": client=")) {
       sink.malformed(lineNo, "unrecognised smtpd line", line);
       return;
+    }
+    if (s.current != null && CUT_OFF_IN_CONTENT.matcher(text).find()) {
+      // Whatever a header check or a restriction held went with the queue file.
+      abandon(s.current);
+      s.current = null;
     }
     EventRow e = base(s, ts, host, lineNo, "*");
     e.data = text;
@@ -695,6 +776,61 @@ final class PostfixLogParser {
         pending.remove(key(host, queueId));
         close(m);
       }
+    }
+  }
+
+  /**
+   * The transaction of the session's {@link Session#current} message is over: the client sent
+   * another transaction or left. Held mail that never sent its content was abandoned (RSET, or a
+   * client that left after RCPT); a hold assumed for a message whose content was sent is its own,
+   * and the message stays known while it is in the hold queue, to be released or deleted.
+   */
+  private void transactionEnded(Session s) {
+    Message m = s.current;
+    s.current = null;
+    if (m == null || m.closed) {
+      return;
+    }
+    if (!m.content) {
+      abandon(m);
+    } else if (m.fate == Fate.OPEN && m.assumed != null && m.assumed.fate() == Fate.HELD) {
+      m.apply(m.assumed);
+    }
+  }
+
+  /**
+   * A held (or assumed held) message whose transaction ended before the end of DATA: no message.
+   * Any other is left to qmgr, which queues it only if it was received.
+   */
+  private void abandon(Message m) {
+    if (!m.closed && m.heldWithoutQmgr()) {
+      m.fate = Fate.ABANDONED;
+      pending.remove(key(m.row.server, m.row.queueId), m);
+      close(m);
+    }
+  }
+
+  /**
+   * {@code postsuper}'s per queue id lines ({@code QUEUEID: removed}, {@code requeued}, {@code
+   * placed on hold}, {@code released from hold}) confirm that the message was received; removed or
+   * requeued (pickup copies it to a new queue file under another queue id), it is no longer in
+   * the queue under this one, and later lines about a reused queue id are not its. Its summaries
+   * ({@code Deleted: 2 messages}) name no message. No row of their own: ignored.
+   */
+  private void postsuper(long lineNo, String host, String text) {
+    sink.ignored(lineNo);
+    Matcher q = QUEUE_LINE.matcher(text);
+    Message m = q.matches() ? pending.get(key(host, q.group(1))) : null;
+    if (m == null) {
+      return;
+    }
+    String action = q.group(2);
+    if (action.equals("removed") || action.equals("requeued")) {
+      m.found();
+      pending.remove(key(host, q.group(1)));
+      close(m);
+    } else if (action.equals("placed on hold") || action.equals("released from hold")) {
+      m.found();
     }
   }
 

@@ -23,9 +23,7 @@ class PostfixMessagesReportTest {
 
   /** Writes {@code lines} to {@code name} with a June 2025 modification time (the year of the lines). */
   private void maillog(String name, String... lines) throws Exception {
-    Path log = dir.resolve(name);
-    Files.writeString(log, String.join("\n", lines) + "\n");
-    Files.setLastModifiedTime(log, FileTime.from(LocalDateTime.of(2025, 6, 30, 0, 0).toInstant(ZoneOffset.UTC)));
+    ReportTestSupport.maillog(dir, name, lines);
   }
 
   private static String hourly(TrafficReport r, String section) {
@@ -541,24 +539,8 @@ class PostfixMessagesReportTest {
 
   @Test
   void beyondItsLimitTheJoinLetsTheLeastRecentlyMentionedMessageGoAndCountsIt() throws Exception {
-    List<MessageRow> rows = new java.util.ArrayList<>();
-    RowSink sink = new RowSink() {
-      @Override
-      public void event(EventRow row) {}
-
-      @Override
-      public void message(MessageRow row) {
-        rows.add(row.copy());
-      }
-
-      @Override
-      public void malformed(long line, String reason, String text) {
-        throw new AssertionError(line + " " + reason);
-      }
-
-      @Override
-      public void ignored(long line) {}
-    };
+    ReportTestSupport.MessageRows sink = new ReportTestSupport.MessageRows();
+    List<MessageRow> rows = sink.rows;
     PostfixQueueJoin join = new PostfixQueueJoin();
     PostfixLogParser parser = new PostfixLogParser(sink, 2025, 6, join, "maillog", PostfixLogParser.newQueue(), 3);
     List<String> lines = new java.util.ArrayList<>();

@@ -3,7 +3,12 @@ package dev.sluice.report;
 import dev.sluice.cli.ReportCommand;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -17,6 +22,37 @@ final class ReportTestSupport {
     ReportDatabase db = new ReportDatabase();
     new LogLoader(db, format, 2).load(LogLoader.expand(List.of(paths)), n -> {});
     return db;
+  }
+
+  /**
+   * Writes {@code lines} to {@code name} under {@code dir} with a June 2025 modification time (the
+   * year of the Postfix test lines, which have none).
+   */
+  static void maillog(Path dir, String name, String... lines) throws Exception {
+    Path log = dir.resolve(name);
+    Files.writeString(log, String.join("\n", lines) + "\n");
+    Files.setLastModifiedTime(log, FileTime.from(LocalDateTime.of(2025, 6, 30, 0, 0).toInstant(ZoneOffset.UTC)));
+  }
+
+  /** A sink that keeps a copy of every message row and fails on a malformed line. */
+  static final class MessageRows implements RowSink {
+    final List<MessageRow> rows = new ArrayList<>();
+
+    @Override
+    public void event(EventRow row) {}
+
+    @Override
+    public void message(MessageRow row) {
+      rows.add(row.copy());
+    }
+
+    @Override
+    public void malformed(long line, String reason, String text) {
+      throw new AssertionError(line + " " + reason + ": " + text);
+    }
+
+    @Override
+    public void ignored(long line) {}
   }
 
   /** {@code SELECT key, count} rows as a sorted map. */
