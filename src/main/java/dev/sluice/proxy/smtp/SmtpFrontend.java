@@ -1234,7 +1234,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
 
   private CompletableFuture<BackendSession> openSession(Backend b) {
     if (clientName != null && !clientName.isDone()) {
-      // The name goes in XCLIENT/XFORWARD: wait for it (bounded by the resolver's timeout).
+      // The name goes in XCLIENT/XFORWARD and the Received line: wait for it (bounded by the
+      // resolver's timeout), so it is known when the backend's 354 brings the line.
       // A client that left meanwhile gets nothing opened for it: the future stays pending, as no one
       // awaits it (a failure would count against the backend).
       return clientName.thenCompose(name -> clientGone() ? new CompletableFuture<BackendSession>() : openSession(b));

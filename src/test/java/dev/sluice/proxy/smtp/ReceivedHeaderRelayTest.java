@@ -7,6 +7,7 @@ import dev.sluice.lab.LabSmtpClient;
 import dev.sluice.proxy.SessionInfo;
 import dev.sluice.proxy.SessionObserver;
 import dev.sluice.testing.RecordingSmtpBackend;
+import dev.sluice.testing.ScriptedDnsServer;
 import dev.sluice.testing.SluiceFixture;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -87,6 +88,30 @@ class ReceivedHeaderRelayTest {
     assertThat(infos).contains(session + " received header id " + session + ".1",
         session + " received header id " + session + ".2");
     assertThat(backend.messages().values()).allMatch(RecordingSmtpBackend.Message::cleanWire);
+  }
+
+  /**
+   * The line names the client by the host name a {@code resolver:} verified, as the docs promise,
+   * also on a listener that tells the backends nothing of the client ({@code client_identity:
+   * none}), the case the line is there for.
+   */
+  @Test
+  void aVerifiedHostNameIsInTheLineWithoutAnyClientIdentity() throws Exception {
+    try (ScriptedDnsServer dns = new ScriptedDnsServer("127.0.0.1")
+            .ptr("127.0.0.77", "mx.gateway.test").address("mx.gateway.test", "127.0.0.77");
+        SluiceFixture named = SluiceFixture.start("""
+            resolver: { servers: [ "127.0.0.1:%d" ], timeout: 20s }
+            pools:
+              p: { backends: [ "127.0.0.1:%d" ] }
+            listeners:
+              traced: { listen: "127.0.0.1:0", mode: smtp, pool: p, hostname: mx.test, received_header: true }
+            """.formatted(dns.address().getPort(), backend.port()));
+        LabSmtpClient c = LabSmtpClient.connect(named.address("traced"), client(77), TIMEOUT)) {
+      c.command("EHLO gateway.test");
+      assertThat(c.send("a@internet.example", "b@corp.example", BODY).code()).isEqualTo(250);
+    }
+    assertThat(bodies()).singleElement().satisfies(b ->
+        assertThat(b).startsWith("Received: from gateway.test (mx.gateway.test [127.0.0.77])\r\n"));
   }
 
   @Test
