@@ -1164,18 +1164,23 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
    * a backend removed or rebuilt by a reload takes no new transaction from a gateway that holds
    * its session for hours. Called between transactions only; what the client was told at connect
    * and EHLO (its limits, the hostname, the extensions) stays as it was. Idle backend sessions to
-   * backends the new route does not have are closed; the one that authenticated this client stays,
-   * since its credentials are valid nowhere else.
+   * backends the new route does not have are closed, and all of them when the reload changes how a
+   * backend learns who the client is ({@code client_identity}, {@code source_address}): a session
+   * opened from Sluice's address must not carry a transaction once the listener is transparent,
+   * nor one from the client's address once it is not. The one that authenticated this client
+   * stays, since its credentials are valid nowhere else.
    */
   private void followReload() {
     ListenerRoute current = listener.route();
     if (current == route) {
       return;
     }
+    boolean sameIdentity = current.listener().clientIdentity() == config().clientIdentity()
+        && java.util.Objects.equals(current.listener().sourceAddress(), config().sourceAddress());
     route = current;
     List<Backend> backends = current.balancer().backends();
     sessions.values().removeIf(s -> {
-      boolean gone = s != authSession && !backends.contains(s.backend());
+      boolean gone = s != authSession && (!sameIdentity || !backends.contains(s.backend()));
       if (gone) {
         s.quit();
       }

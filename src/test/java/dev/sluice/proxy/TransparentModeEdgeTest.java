@@ -1,0 +1,188 @@
+package dev.sluice.proxy;
+
+import static dev.sluice.testing.Loopback.client;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.sluice.config.ConfigLoader;
+import dev.sluice.lab.LabSmtpClient;
+import dev.sluice.runtime.Transport;
+import dev.sluice.testing.PrometheusText;
+import dev.sluice.testing.RawSmtpClient;
+import dev.sluice.testing.ScriptedPeer;
+import dev.sluice.testing.SluiceFixture;
+import java.io.ByteArrayOutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code client_identity: transparent} beyond one direct client: behind a trusted PROXY sender, many
+ * parallel sessions of one client, a client on the backend's own address, with a {@code
+ * source_address} for the probes, and reloads that switch a listener between transparent and none.
+ */
+class TransparentModeEdgeTest {
+  static final Duration TIMEOUT = Duration.ofSeconds(20);
+  /** Where each backend connection came from, "address" (the probes' and the sessions'). */
+  final List<String> peers = new CopyOnWriteArrayList<>();
+  final List<String> peers6 = new CopyOnWriteArrayList<>();
+  ScriptedPeer backend;
+  ScriptedPeer backend6;
+  SluiceFixture sluice;
+
+  @BeforeEach
+  void start() throws Exception {
+    assumeTrue(Transport.best().transparentUnavailable() == null, "IP_TRANSPARENT not permitted here");
+    backend = new ScriptedPeer(c -> {
+      peers.add(c.peer().getAddress().getHostAddress());
+      c.say("220 scripted ESMTP");
+      c.serveRest();
+    });
+    backend6 = new ScriptedPeer(new InetSocketAddress(InetAddress.getByName("::1"), 0), c -> {
+      peers6.add(c.peer().getAddress().getHostAddress());
+      c.say("220 scripted6 ESMTP");
+      c.serveRest();
+    });
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    if (sluice != null) {
+      sluice.close();
+    }
+    if (backend != null) {
+      backend.close();
+      backend6.close();
+    }
+  }
+
+  @Test
+  void behindATrustedProxyTheConnectionComesFromTheCarriedAddress() throws Exception {
+    sluice = SluiceFixture.start("""
+        pools:
+          p: { backends: [ "127.0.0.1:%d" ] }
+        listeners:
+          smtp: { listen: "127.0.0.1:0", mode: smtp, pool: p, hostname: mx.test, client_identity: transparent,
+                  accept_proxy: [ 127.0.0.9/32 ] }
+          tcp:  { listen: "127.0.0.2:0", mode: tcp, pool: p, client_identity: transparent,
+                  accept_proxy: [ 127.0.0.9/32 ] }
+        """.formatted(backend.port()));
+    try (RawSmtpClient c = RawSmtpClient.connect(sluice.address("smtp"), "127.0.0.9")) {
+      c.send("PROXY TCP4 127.0.0.95 127.0.0.1 40000 25\r\n");
+      c.expect("220");
+      c.send("EHLO behind.proxy.test\r\nMAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\n");
+      c.expect("250");
+      c.expect("250");
+      c.expect("250");
+    }
+    try (RawSmtpClient c = RawSmtpClient.connect(sluice.address("tcp"), "127.0.0.9")) {
+      c.send("PROXY TCP4 127.0.0.96 127.0.0.2 40000 25\r\n");
+      c.expect("220 scripted");
+    }
+    assertThat(peers).contains("127.0.0.95", "127.0.0.96").doesNotContain("127.0.0.9");
+  }
+
+  @Test
+  void fiftyParallelSessionsOfOneClientAndAClientOnTheBackendsOwnAddress() throws Exception {
+    sluice = SluiceFixture.start("""
+        pools:
+          p: { backends: [ "127.0.0.1:%d" ] }
+        listeners:
+          smtp: { listen: "127.0.0.1:0", mode: smtp, pool: p, hostname: mx.test, client_identity: transparent }
+          tcp:  { listen: "127.0.0.2:0", mode: tcp, pool: p, client_identity: transparent }
+        """.formatted(backend.port()));
+    int probes = peers.size();
+    ExecutorService pool = Executors.newFixedThreadPool(50);
+    try {
+      List<Future<Integer>> codes = new ArrayList<>();
+      List<LabSmtpClient> open = new CopyOnWriteArrayList<>();
+      for (int i = 0; i < 50; i++) {
+        codes.add(pool.submit(() -> {
+          LabSmtpClient c = LabSmtpClient.connect(sluice.address("smtp"), client(64), TIMEOUT);
+          open.add(c); // all 50 stay open until every one has its backend session
+          c.command("EHLO gateway.test");
+          c.command("MAIL FROM:<a@x.example>");
+          return c.command("RCPT TO:<b@y.example>").code();
+        }));
+      }
+      for (Future<Integer> code : codes) {
+        assertThat(code.get()).isEqualTo(250);
+      }
+      open.forEach(LabSmtpClient::close);
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(peers.subList(probes, peers.size())).hasSize(50).allMatch("127.0.0.64"::equals);
+    // 127.0.0.1 to the backend on 127.0.0.1: a connection from the address to itself, another port.
+    assertThat(TransparentModeTest.banner(sluice.address("tcp"), client(1))).startsWith("220 scripted");
+    try (LabSmtpClient c = LabSmtpClient.connect(sluice.address("smtp"), client(1), TIMEOUT)) {
+      c.command("EHLO gateway.test");
+      assertThat(c.send("a@x.example", "b@y.example", "Subject: self\n").code()).isEqualTo(250);
+    }
+  }
+
+  @Test
+  void probesComeFromTheSourceAddressAndSessionsFromTheClient() throws Exception {
+    sluice = SluiceFixture.start("""
+        pools:
+          p: { backends: [ "127.0.0.1:%d" ] }
+        listeners:
+          smtp: { listen: "127.0.0.1:0", mode: smtp, pool: p, hostname: mx.test, client_identity: transparent,
+                  source_address: 127.0.0.7 }
+          none: { listen: "127.0.0.2:0", mode: smtp, pool: p, hostname: mx.test, source_address: 127.0.0.7 }
+        """.formatted(backend.port()));
+    // One probe target for both listeners: same profile, same source, the same probes.
+    assertThat(sluice.server().health().all()).hasSize(1);
+    assertThat(peers).isNotEmpty().allMatch("127.0.0.7"::equals);
+    try (LabSmtpClient c = LabSmtpClient.connect(sluice.address("smtp"), client(65), TIMEOUT)) {
+      c.command("EHLO gateway.test");
+      assertThat(c.send("a@x.example", "b@y.example", "Subject: hi\n").code()).isEqualTo(250);
+    }
+    assertThat(peers).contains("127.0.0.65");
+  }
+
+  @Test
+  void aReloadToTransparentMakesTheNextTransactionOfARunningSessionComeFromTheClient() throws Exception {
+    String yaml = """
+        pools:
+          p: { backends: [ "127.0.0.1:%d" ] }
+        listeners:
+          smtp: { listen: "127.0.0.1:0", mode: smtp, pool: p, hostname: mx.test, client_identity: %s }
+        """;
+    AtomicReference<String> next = new AtomicReference<>();
+    sluice = SluiceFixture.start(yaml.formatted(backend.port(), "none"));
+    sluice.server().configSource(() -> ConfigLoader.parse(next.get(), "reload.yaml"));
+    try (LabSmtpClient c = LabSmtpClient.connect(sluice.address("smtp"), client(66), TIMEOUT)) {
+      c.command("EHLO gateway.test");
+      assertThat(c.send("a@x.example", "b@y.example", "Subject: before\n").code()).isEqualTo(250);
+      assertThat(peers).doesNotContain("127.0.0.66");
+      next.set(yaml.formatted(backend.port(), "transparent"));
+      assertThat(sluice.server().reload().ok()).isTrue();
+      assertThat(c.send("a@x.example", "b@y.example", "Subject: after\n").code()).isEqualTo(250);
+      assertThat(peers).contains("127.0.0.66");
+      // And back: the next transaction no longer comes from the client's address.
+      next.set(yaml.formatted(backend.port(), "none"));
+      assertThat(sluice.server().reload().ok()).isTrue();
+      int before = peers.size();
+      assertThat(c.send("a@x.example", "b@y.example", "Subject: none again\n").code()).isEqualTo(250);
+      assertThat(peers.subList(before, peers.size())).singleElement().isNotEqualTo("127.0.0.66");
+    }
+  }
+
+  double metric(String name) throws Exception {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    sluice.server().metrics().write(out);
+    return PrometheusText.parse(out.toString(StandardCharsets.UTF_8)).sum(name);
+  }
+}
