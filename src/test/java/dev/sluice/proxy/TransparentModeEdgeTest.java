@@ -70,12 +70,13 @@ class TransparentModeEdgeTest {
   @Test
   void behindATrustedProxyTheConnectionComesFromTheCarriedAddress() throws Exception {
     sluice = SluiceFixture.start("""
+        health: { slow: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
         pools:
           p: { backends: [ "127.0.0.1:%d" ] }
         listeners:
-          smtp: { listen: "127.0.0.1:0", mode: smtp, pool: p, hostname: mx.test, client_identity: transparent,
+          smtp: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: slow, hostname: mx.test, client_identity: transparent,
                   accept_proxy: [ 127.0.0.9/32 ] }
-          tcp:  { listen: "127.0.0.2:0", mode: tcp, pool: p, client_identity: transparent,
+          tcp:  { listen: "127.0.0.2:0", mode: tcp, pool: p, health: slow, client_identity: transparent,
                   accept_proxy: [ 127.0.0.9/32 ] }
         """.formatted(backend.port()));
     try (RawSmtpClient c = RawSmtpClient.connect(sluice.address("smtp"), "127.0.0.9")) {
@@ -96,11 +97,12 @@ class TransparentModeEdgeTest {
   @Test
   void fiftyParallelSessionsOfOneClientAndAClientOnTheBackendsOwnAddress() throws Exception {
     sluice = SluiceFixture.start("""
+        health: { slow: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
         pools:
           p: { backends: [ "127.0.0.1:%d" ] }
         listeners:
-          smtp: { listen: "127.0.0.1:0", mode: smtp, pool: p, hostname: mx.test, client_identity: transparent }
-          tcp:  { listen: "127.0.0.2:0", mode: tcp, pool: p, client_identity: transparent }
+          smtp: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: slow, hostname: mx.test, client_identity: transparent }
+          tcp:  { listen: "127.0.0.2:0", mode: tcp, pool: p, health: slow, client_identity: transparent }
         """.formatted(backend.port()));
     int probes = peers.size();
     ExecutorService pool = Executors.newFixedThreadPool(50);
@@ -135,12 +137,13 @@ class TransparentModeEdgeTest {
   @Test
   void probesComeFromTheSourceAddressAndSessionsFromTheClient() throws Exception {
     sluice = SluiceFixture.start("""
+        health: { slow: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
         pools:
           p: { backends: [ "127.0.0.1:%d" ] }
         listeners:
-          smtp: { listen: "127.0.0.1:0", mode: smtp, pool: p, hostname: mx.test, client_identity: transparent,
+          smtp: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: slow, hostname: mx.test, client_identity: transparent,
                   source_address: 127.0.0.7 }
-          none: { listen: "127.0.0.2:0", mode: smtp, pool: p, hostname: mx.test, source_address: 127.0.0.7 }
+          none: { listen: "127.0.0.2:0", mode: smtp, pool: p, health: slow, hostname: mx.test, source_address: 127.0.0.7 }
         """.formatted(backend.port()));
     // One probe target for both listeners: same profile, same source, the same probes.
     assertThat(sluice.server().health().all()).hasSize(1);
@@ -153,12 +156,51 @@ class TransparentModeEdgeTest {
   }
 
   @Test
+  void anIpv6ClientPinnedToAnIpv4BackendIsNotSentThereAfterAReloadToTransparent() throws Exception {
+    String yaml = """
+        health: { slow: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
+        pools:
+          p: { backends: [ "127.0.0.1:%d", "[::1]:%d" ] }
+        listeners:
+          smtp6: { listen: "[::1]:0", mode: smtp, pool: p, health: slow, hostname: mx.test, balance: connection,
+                   client_identity: %s }
+        """;
+    AtomicReference<String> next = new AtomicReference<>();
+    sluice = SluiceFixture.start(yaml.formatted(backend.port(), backend6.port(), "none"));
+    sluice.server().configSource(() -> ConfigLoader.parse(next.get(), "reload.yaml"));
+    InetAddress v6 = InetAddress.getByName("::1");
+    int v4Probes = peers.size();
+    // Sessions until one is pinned to the IPv4 backend (round robin: the first or the second).
+    for (int i = 0; i < 4 && peers.size() == v4Probes; i++) {
+      try (LabSmtpClient c = LabSmtpClient.connect(sluice.address("smtp6"), v6, TIMEOUT)) {
+        c.command("EHLO gateway.test");
+        assertThat(c.send("a@x.example", "b@y.example", "Subject: hi\n").code()).isEqualTo(250);
+        if (peers.size() == v4Probes) {
+          continue;
+        }
+        // Pinned to 127.0.0.1 under none; the listener turns transparent: that backend cannot
+        // take a connection from ::1, so the next message goes to [::1] without blaming 127.0.0.1.
+        next.set(yaml.formatted(backend.port(), backend6.port(), "transparent"));
+        assertThat(sluice.server().reload().ok()).isTrue();
+        int before = peers.size();
+        int before6 = peers6.size();
+        assertThat(c.send("a@x.example", "b@y.example", "Subject: after\n").code()).isEqualTo(250);
+        assertThat(peers.size()).isEqualTo(before);
+        assertThat(peers6.subList(before6, peers6.size())).containsExactly("0:0:0:0:0:0:0:1");
+        assertThat(metric("sluice_retries_total")).isZero();
+      }
+    }
+    assertThat(peers.size()).as("a session went to the IPv4 backend").isGreaterThan(v4Probes);
+  }
+
+  @Test
   void aReloadToTransparentMakesTheNextTransactionOfARunningSessionComeFromTheClient() throws Exception {
     String yaml = """
+        health: { slow: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
         pools:
           p: { backends: [ "127.0.0.1:%d" ] }
         listeners:
-          smtp: { listen: "127.0.0.1:0", mode: smtp, pool: p, hostname: mx.test, client_identity: %s }
+          smtp: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: slow, hostname: mx.test, client_identity: %s }
         """;
     AtomicReference<String> next = new AtomicReference<>();
     sluice = SluiceFixture.start(yaml.formatted(backend.port(), "none"));

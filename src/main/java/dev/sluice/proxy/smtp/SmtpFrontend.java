@@ -1198,7 +1198,9 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   private Backend choose() {
-    if (config().balance() == ListenerConfig.Balance.CONNECTION && pinned != null && !tried.contains(pinned)
+    // alreadyTried, not tried alone: a backend pinned before a reload made the listener transparent
+    // may be of the other address family than the client, and cannot be reached from its address.
+    if (config().balance() == ListenerConfig.Balance.CONNECTION && pinned != null && !alreadyTried.test(pinned)
         && route.eligibility().eligibleSince(pinned) != dev.sluice.balance.Eligibility.NOT_ELIGIBLE) {
       return pinned;
     }
