@@ -222,6 +222,36 @@ class TransparentModeEdgeTest {
     }
   }
 
+  @Test
+  void anIpv6ClientGetsTheIpv6BackendForMailAndNoAuthServerFromIpv4Ones() throws Exception {
+    sluice = SluiceFixture.start("""
+        health: { slow: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
+        pools:
+          both: { backends: [ "127.0.0.1:%d", "[::1]:%d" ] }
+          v4:   { backends: [ "127.0.0.1:%d" ] }
+        listeners:
+          mail6: { listen: "[::1]:0", mode: smtp, pool: both, health: slow, hostname: mx.test,
+                   client_identity: transparent }
+          auth6: { listen: "[::1]:0", mode: smtp, pool: v4, health: slow, hostname: mx.test, auth: relay,
+                   client_identity: transparent }
+        """.formatted(backend.port(), backend6.port(), backend.port()));
+    InetAddress v6 = InetAddress.getByName("::1");
+    int v4 = peers.size();
+    for (int i = 0; i < 3; i++) {
+      try (LabSmtpClient c = LabSmtpClient.connect(sluice.address("mail6"), v6, TIMEOUT)) {
+        c.command("EHLO gateway.test");
+        assertThat(c.send("a@x.example", "b@y.example", "Subject: hi\n").code()).isEqualTo(250);
+      }
+    }
+    assertThat(peers).hasSize(v4);
+    try (LabSmtpClient c = LabSmtpClient.connect(sluice.address("auth6"), v6, TIMEOUT)) {
+      c.command("EHLO gateway.test");
+      assertThat(c.command("AUTH PLAIN AGJvYgBzZWNyZXQ=").code()).isEqualTo(454);
+    }
+    assertThat(peers).hasSize(v4);
+    assertThat(metric("sluice_retries_total")).isZero();
+  }
+
   double metric(String name) throws Exception {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     sluice.server().metrics().write(out);
