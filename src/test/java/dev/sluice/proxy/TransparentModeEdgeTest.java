@@ -44,16 +44,10 @@ class TransparentModeEdgeTest {
   @BeforeEach
   void start() throws Exception {
     assumeTrue(Transport.best().transparentUnavailable() == null, "IP_TRANSPARENT not permitted here");
-    backend = new ScriptedPeer(c -> {
-      peers.add(c.peer().getAddress().getHostAddress());
-      c.say("220 scripted ESMTP");
-      c.serveRest();
-    });
-    backend6 = new ScriptedPeer(new InetSocketAddress(InetAddress.getByName("::1"), 0), c -> {
-      peers6.add(c.peer().getAddress().getHostAddress());
-      c.say("220 scripted6 ESMTP");
-      c.serveRest();
-    });
+    backend = TransparentModeTest.recordingPeer(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+        "scripted", peers);
+    backend6 = TransparentModeTest.recordingPeer(new InetSocketAddress(InetAddress.getByName("::1"), 0),
+        "scripted6", peers6);
   }
 
   @AfterEach
@@ -69,16 +63,12 @@ class TransparentModeEdgeTest {
 
   @Test
   void behindATrustedProxyTheConnectionComesFromTheCarriedAddress() throws Exception {
-    sluice = SluiceFixture.start("""
-        health: { slow: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
-        pools:
-          p: { backends: [ "127.0.0.1:%d" ] }
-        listeners:
-          smtp: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: slow, hostname: mx.test, client_identity: transparent,
-                  accept_proxy: [ 127.0.0.9/32 ] }
-          tcp:  { listen: "127.0.0.2:0", mode: tcp, pool: p, health: slow, client_identity: transparent,
-                  accept_proxy: [ 127.0.0.9/32 ] }
-        """.formatted(backend.port()));
+    sluice = start("""
+        smtp: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: slow, hostname: mx.test, client_identity: transparent,
+                accept_proxy: [ 127.0.0.9/32 ] }
+        tcp:  { listen: "127.0.0.2:0", mode: tcp, pool: p, health: slow, client_identity: transparent,
+                accept_proxy: [ 127.0.0.9/32 ] }
+        """);
     try (RawSmtpClient c = RawSmtpClient.connect(sluice.address("smtp"), "127.0.0.9")) {
       c.send("PROXY TCP4 127.0.0.95 127.0.0.1 40000 25\r\n");
       c.expect("220");
@@ -96,14 +86,10 @@ class TransparentModeEdgeTest {
 
   @Test
   void fiftyParallelSessionsOfOneClientAndAClientOnTheBackendsOwnAddress() throws Exception {
-    sluice = SluiceFixture.start("""
-        health: { slow: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
-        pools:
-          p: { backends: [ "127.0.0.1:%d" ] }
-        listeners:
-          smtp: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: slow, hostname: mx.test, client_identity: transparent }
-          tcp:  { listen: "127.0.0.2:0", mode: tcp, pool: p, health: slow, client_identity: transparent }
-        """.formatted(backend.port()));
+    sluice = start("""
+        smtp: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: slow, hostname: mx.test, client_identity: transparent }
+        tcp:  { listen: "127.0.0.2:0", mode: tcp, pool: p, health: slow, client_identity: transparent }
+        """);
     int probes = peers.size();
     ExecutorService pool = Executors.newFixedThreadPool(50);
     try {
@@ -128,30 +114,20 @@ class TransparentModeEdgeTest {
     assertThat(peers.subList(probes, peers.size())).hasSize(50).allMatch("127.0.0.64"::equals);
     // 127.0.0.1 to the backend on 127.0.0.1: a connection from the address to itself, another port.
     assertThat(TransparentModeTest.banner(sluice.address("tcp"), client(1))).startsWith("220 scripted");
-    try (LabSmtpClient c = LabSmtpClient.connect(sluice.address("smtp"), client(1), TIMEOUT)) {
-      c.command("EHLO gateway.test");
-      assertThat(c.send("a@x.example", "b@y.example", "Subject: self\n").code()).isEqualTo(250);
-    }
+    TransparentModeTest.sendOne(sluice.address("smtp"), client(1));
   }
 
   @Test
   void probesComeFromTheSourceAddressAndSessionsFromTheClient() throws Exception {
-    sluice = SluiceFixture.start("""
-        health: { slow: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
-        pools:
-          p: { backends: [ "127.0.0.1:%d" ] }
-        listeners:
-          smtp: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: slow, hostname: mx.test, client_identity: transparent,
-                  source_address: 127.0.0.7 }
-          none: { listen: "127.0.0.2:0", mode: smtp, pool: p, health: slow, hostname: mx.test, source_address: 127.0.0.7 }
-        """.formatted(backend.port()));
+    sluice = start("""
+        smtp: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: slow, hostname: mx.test, client_identity: transparent,
+                source_address: 127.0.0.7 }
+        none: { listen: "127.0.0.2:0", mode: smtp, pool: p, health: slow, hostname: mx.test, source_address: 127.0.0.7 }
+        """);
     // One probe target for both listeners: same profile, same source, the same probes.
     assertThat(sluice.server().health().all()).hasSize(1);
     assertThat(peers).isNotEmpty().allMatch("127.0.0.7"::equals);
-    try (LabSmtpClient c = LabSmtpClient.connect(sluice.address("smtp"), client(65), TIMEOUT)) {
-      c.command("EHLO gateway.test");
-      assertThat(c.send("a@x.example", "b@y.example", "Subject: hi\n").code()).isEqualTo(250);
-    }
+    TransparentModeTest.sendOne(sluice.address("smtp"), client(65));
     assertThat(peers).contains("127.0.0.65");
   }
 
@@ -250,6 +226,16 @@ class TransparentModeEdgeTest {
     }
     assertThat(peers).hasSize(v4);
     assertThat(metric("sluice_retries_total")).isZero();
+  }
+
+  /** Sluice with {@code listeners} (YAML, one per line) on pool {@code p} of {@link #backend}, probed every 60s. */
+  SluiceFixture start(String listeners) throws Exception {
+    return SluiceFixture.start("""
+        health: { slow: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
+        pools:
+          p: { backends: [ "127.0.0.1:%d" ] }
+        listeners:
+        %s""".formatted(backend.port(), listeners.indent(2)));
   }
 
   double metric(String name) throws Exception {

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Comparator;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,40 +26,13 @@ import org.junit.jupiter.api.io.TempDir;
 class ReceivedHeaderSessionTest {
   @TempDir Path dir;
 
-  /** A backend that offers AUTH PLAIN (any credentials) and records every line, bodies included. */
-  static ScriptedPeer authServer() throws Exception {
-    return new ScriptedPeer(c -> {
-      c.say("220 auth ready");
-      String line;
-      while ((line = c.hear()) != null) {
-        String u = line.toUpperCase();
-        if (u.startsWith("EHLO")) {
-          c.say("250-auth").say("250 AUTH PLAIN");
-        } else if (u.startsWith("AUTH PLAIN")) {
-          c.say("235 2.7.0 Authentication successful");
-        } else if (u.startsWith("DATA")) {
-          c.say("354 go ahead");
-          while (!".".equals(c.hear())) {
-            // the body, recorded
-          }
-          c.say("250 2.0.0 queued");
-        } else if (u.startsWith("QUIT")) {
-          c.say("221 bye");
-          return;
-        } else {
-          c.say("250 2.0.0 Ok");
-        }
-      }
-    });
-  }
-
   @Test
   void afterStarttlsAndAuthTheLineSaysEsmtpsa() throws Exception {
     Path cert = dir.resolve("cert.pem");
     Path key = dir.resolve("key.pem");
     TestCertificates.selfSigned("mx.test", Instant.now().minusSeconds(60), Instant.now().plusSeconds(86_400))
         .writePem(cert, key);
-    try (ScriptedPeer backend = authServer();
+    try (ScriptedPeer backend = AuthRelayTest.authServer("auth", new AtomicInteger());
         SluiceFixture sluice = SluiceFixture.start("""
             health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
             pools: { p: { backends: [ "127.0.0.1:%d" ] } }
@@ -101,19 +75,9 @@ class ReceivedHeaderSessionTest {
     // The first backend turns every MAIL away with a 451: the transaction goes to the second.
     try (ScriptedPeer refusing = new ScriptedPeer(c -> {
           c.say("220 refusing ready");
-          String line;
-          while ((line = c.hear()) != null) {
+          for (String line = c.hear(); line != null && !line.toUpperCase().startsWith("QUIT"); line = c.hear()) {
             String u = line.toUpperCase();
-            if (u.startsWith("EHLO")) {
-              c.say("250-refusing").say("250 PIPELINING");
-            } else if (u.startsWith("MAIL")) {
-              c.say("451 4.3.0 try another");
-            } else if (u.startsWith("QUIT")) {
-              c.say("221 bye");
-              return;
-            } else {
-              c.say(u.startsWith("DATA") ? "554 5.5.1 no" : "503 5.5.1 need MAIL");
-            }
+            c.say(u.startsWith("EHLO") ? "250 refusing" : u.startsWith("MAIL") ? "451 4.3.0 try another" : "503 5.5.1 no");
           }
         });
         RecordingSmtpBackend taking = new RecordingSmtpBackend("taking");
@@ -128,10 +92,7 @@ class ReceivedHeaderSessionTest {
       c.expect("220");
       c.send("EHLO gateway.test\r\n").expect("250");
       for (int i = 1; i <= 2; i++) {
-        c.send("MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\nDATA\r\n");
-        c.expect("250");
-        c.expect("250");
-        c.expect("354");
+        ReceivedHeaderRelayTest.openData(c);
         c.send("Subject: " + i + "\r\n\r\n.\r\n").expect("250");
       }
       List<String> bodies = taking.messages().values().stream()
@@ -162,10 +123,7 @@ class ReceivedHeaderSessionTest {
         for (boolean on : new boolean[] {false, true, false}) {
           next.set(yaml.formatted(backend.port(), on));
           assertThat(sluice.server().reload().ok()).isTrue();
-          c.send("MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\nDATA\r\n");
-          c.expect("250");
-          c.expect("250");
-          c.expect("354");
+          ReceivedHeaderRelayTest.openData(c);
           c.send("Subject: " + on + "\r\n\r\n.\r\n").expect("250");
         }
       }
