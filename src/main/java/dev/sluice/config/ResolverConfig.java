@@ -5,7 +5,8 @@ import java.util.List;
 
 /**
  * The {@code resolver:} section: the DNS servers Sluice asks for its clients' host names, which it
- * passes to backends as XCLIENT/XFORWARD {@code NAME} (and XCLIENT {@code REVERSE_NAME}). Absent
+ * passes to backends as XCLIENT/XFORWARD {@code NAME} (and XCLIENT {@code REVERSE_NAME}) and writes
+ * in a listener's Received line ({@code received_header}). Absent
  * ({@link #NONE}): no lookups, and backends are told the name is {@code [UNAVAILABLE]}.
  *
  * <p>{@code servers} empty means the name servers of the system ({@code /etc/resolv.conf}).

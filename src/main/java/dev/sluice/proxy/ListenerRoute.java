@@ -19,7 +19,7 @@ import org.slf4j.LoggerFactory;
  * its TLS server context ({@code tls} is null without a {@code tls:} section) and its TLS client
  * context towards backends ({@code backendTls} null with {@code backend_tls: none}), and where it
  * looks up its clients' host names ({@code clientNames}: null unless a {@code resolver:} is set and
- * the listener passes names on, with XCLIENT or XFORWARD). An immutable
+ * the listener passes names on, with XCLIENT or XFORWARD or in its Received line). An immutable
  * snapshot; a reload swaps in a new one. A transaction in flight keeps the route it started with;
  * an smtp session takes the current route at its next transaction.
  */

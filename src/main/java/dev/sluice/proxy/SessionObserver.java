@@ -50,8 +50,8 @@ public interface SessionObserver {
   default void info(SessionInfo s, String text) {}
 
   /**
-   * The client's host name was looked up (a {@code resolver:} and XCLIENT or XFORWARD). By default
-   * an informational event saying what was found.
+   * The client's host name was looked up (a {@code resolver:} and XCLIENT, XFORWARD or a Received
+   * line). By default an informational event saying what was found.
    */
   default void clientNamed(SessionInfo s, ClientName name) {
     info(s, name.describe());

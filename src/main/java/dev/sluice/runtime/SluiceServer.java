@@ -310,10 +310,13 @@ public final class SluiceServer implements AutoCloseable {
     return pools.values().stream().flatMap(p -> p.backends().stream()).toList();
   }
 
-  /** Whether backends learn {@code l}'s clients' names: smtp mode with XCLIENT or XFORWARD. */
+  /**
+   * Whether {@code l}'s clients' names are passed on: smtp mode with XCLIENT or XFORWARD, or in the
+   * listener's own Received line ({@code received_header}), whatever its client identity.
+   */
   private static boolean passesNames(ListenerConfig l) {
     return l.mode() == ListenerConfig.Mode.SMTP && (l.clientIdentity() == ListenerConfig.ClientIdentity.XCLIENT
-        || l.clientIdentity() == ListenerConfig.ClientIdentity.XFORWARD);
+        || l.clientIdentity() == ListenerConfig.ClientIdentity.XFORWARD || l.receivedHeader());
   }
 
   /** The name servers client names are asked of; none without a {@code resolver:}. */

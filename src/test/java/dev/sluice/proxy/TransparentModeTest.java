@@ -40,11 +40,7 @@ class TransparentModeTest {
     // Binding a client's address needs CAP_NET_ADMIN, which the test command (run as root, as CI
     // does) has; elsewhere Sluice would refuse to start, as it should.
     assumeTrue(Transport.best().transparentUnavailable() == null, "IP_TRANSPARENT not permitted here");
-    backend = new ScriptedPeer(c -> {
-      peers.add(c.peer().getAddress().getHostAddress());
-      c.say("220 scripted ESMTP");
-      c.serveRest();
-    });
+    backend = recordingPeer(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "scripted", peers);
     sluice = SluiceFixture.start("""
         pools:
           p: { backends: [ "127.0.0.1:%d" ] }
@@ -64,10 +60,7 @@ class TransparentModeTest {
 
   @Test
   void smtpModeConnectsFromTheClientsAddress() throws Exception {
-    try (LabSmtpClient c = LabSmtpClient.connect(sluice.address("smtp"), client(46), TIMEOUT)) {
-      c.command("EHLO gateway.test");
-      assertThat(c.send("a@internet.example", "b@corp.example", "Subject: hi\n\nbody\n").code()).isEqualTo(250);
-    }
+    sendOne(sluice.address("smtp"), client(46));
     assertThat(peers).contains("127.0.0.46");
   }
 
@@ -100,6 +93,23 @@ class TransparentModeTest {
   @Test
   void withoutEpollTransparentModeIsExplainedNotAttempted() {
     assertThat(Transport.NIO.transparentUnavailable()).contains("IP_TRANSPARENT", "epoll");
+  }
+
+  /** One message from {@code from} through the smtp listener at {@code at}, which must take it. */
+  static void sendOne(InetSocketAddress at, InetAddress from) throws Exception {
+    try (LabSmtpClient c = LabSmtpClient.connect(at, from, TIMEOUT)) {
+      c.command("EHLO gateway.test");
+      assertThat(c.send("a@internet.example", "b@corp.example", "Subject: hi\n\nbody\n").code()).isEqualTo(250);
+    }
+  }
+
+  /** A plain SMTP server on {@code at} that notes where each connection came from in {@code peers}. */
+  static ScriptedPeer recordingPeer(InetSocketAddress at, String name, List<String> peers) throws Exception {
+    return new ScriptedPeer(at, c -> {
+      peers.add(c.peer().getAddress().getHostAddress());
+      c.say("220 " + name + " ESMTP");
+      c.serveRest();
+    });
   }
 
   static String banner(InetSocketAddress at, InetAddress from) throws Exception {

@@ -34,8 +34,13 @@ public final class ScriptedPeer implements AutoCloseable {
   private volatile boolean closed;
 
   public ScriptedPeer(Script script) throws IOException {
+    this(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), script);
+  }
+
+  /** A peer listening on {@code at} (say {@code [::1]:0} for an IPv6 backend). */
+  public ScriptedPeer(InetSocketAddress at, Script script) throws IOException {
     server = new ServerSocket();
-    server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+    server.bind(at);
     Thread acceptor = new Thread(() -> accept(script), "scripted-peer");
     acceptor.setDaemon(true);
     acceptor.start();

@@ -1164,18 +1164,23 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
    * a backend removed or rebuilt by a reload takes no new transaction from a gateway that holds
    * its session for hours. Called between transactions only; what the client was told at connect
    * and EHLO (its limits, the hostname, the extensions) stays as it was. Idle backend sessions to
-   * backends the new route does not have are closed; the one that authenticated this client stays,
-   * since its credentials are valid nowhere else.
+   * backends the new route does not have are closed, and all of them when the reload changes how a
+   * backend learns who the client is ({@code client_identity}, {@code source_address}): a session
+   * opened from Sluice's address must not carry a transaction once the listener is transparent,
+   * nor one from the client's address once it is not. The one that authenticated this client
+   * stays, since its credentials are valid nowhere else.
    */
   private void followReload() {
     ListenerRoute current = listener.route();
     if (current == route) {
       return;
     }
+    boolean sameIdentity = current.listener().clientIdentity() == config().clientIdentity()
+        && java.util.Objects.equals(current.listener().sourceAddress(), config().sourceAddress());
     route = current;
     List<Backend> backends = current.balancer().backends();
     sessions.values().removeIf(s -> {
-      boolean gone = s != authSession && !backends.contains(s.backend());
+      boolean gone = s != authSession && (!sameIdentity || !backends.contains(s.backend()));
       if (gone) {
         s.quit();
       }
@@ -1193,7 +1198,9 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   private Backend choose() {
-    if (config().balance() == ListenerConfig.Balance.CONNECTION && pinned != null && !tried.contains(pinned)
+    // alreadyTried, not tried alone: a backend pinned before a reload made the listener transparent
+    // may be of the other address family than the client, and cannot be reached from its address.
+    if (config().balance() == ListenerConfig.Balance.CONNECTION && pinned != null && !alreadyTried.test(pinned)
         && route.eligibility().eligibleSince(pinned) != dev.sluice.balance.Eligibility.NOT_ELIGIBLE) {
       return pinned;
     }
@@ -1234,7 +1241,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
 
   private CompletableFuture<BackendSession> openSession(Backend b) {
     if (clientName != null && !clientName.isDone()) {
-      // The name goes in XCLIENT/XFORWARD: wait for it (bounded by the resolver's timeout).
+      // The name goes in XCLIENT/XFORWARD and the Received line: wait for it (bounded by the
+      // resolver's timeout), so it is known when the backend's 354 brings the line.
       // A client that left meanwhile gets nothing opened for it: the future stays pending, as no one
       // awaits it (a failure would count against the backend).
       return clientName.thenCompose(name -> clientGone() ? new CompletableFuture<BackendSession>() : openSession(b));
