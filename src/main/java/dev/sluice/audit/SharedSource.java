@@ -4,6 +4,7 @@ import dev.sluice.config.BackendConfig;
 import dev.sluice.config.HostPort;
 import dev.sluice.config.IpLiteral;
 import dev.sluice.config.ListenerConfig;
+import dev.sluice.config.ListenerConfig.ClientIdentity;
 import dev.sluice.config.SluiceConfig;
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -42,10 +43,18 @@ final class SharedSource {
 
   private SharedSource() {}
 
-  /** The backends {@code a} and {@code b} both reach from one source address, if any. */
+  /**
+   * The backends {@code a} and {@code b} both reach from one source address, if any. When {@code
+   * b} is transparent the servers see its clients' own addresses, so what they trust for it is the
+   * client ranges it admits ({@code allow}): then the backends {@code a} reaches from an address
+   * inside those ranges.
+   */
   static Optional<Shared> between(SluiceConfig c, ListenerConfig a, ListenerConfig b, DefaultSource routes) {
     Map<String, String> hosts = backendHosts(c, a);
     hosts.keySet().retainAll(backendHosts(c, b).keySet());
+    if (b.clientIdentity() == ClientIdentity.TRANSPARENT) {
+      return insideAdmittedRanges(hosts, a, b, routes);
+    }
     InetAddress sa = a.sourceAddress();
     InetAddress sb = b.sourceAddress();
     if (sa == null && sb == null) {
@@ -68,6 +77,24 @@ final class SharedSource {
     return shared(backends, source.getHostAddress() + " (" + Rule.q(unset.name()) + " sets no source_address, and the "
         + "host's routing picks " + source.getHostAddress() + ", the source_address of " + Rule.q(set.name())
         + ", for its connections to " + String.join(", ", towards) + ")");
+  }
+
+  private static Optional<Shared> insideAdmittedRanges(Map<String, String> hosts, ListenerConfig a,
+      ListenerConfig transparent, DefaultSource routes) {
+    List<String> backends = new ArrayList<>();
+    Set<String> from = new LinkedHashSet<>();
+    hosts.forEach((key, host) -> {
+      Optional<InetAddress> source = a.sourceAddress() != null ? Optional.of(a.sourceAddress()) : defaultSource(host, routes);
+      source.filter(s -> transparent.allow().stream().anyMatch(r -> r.contains(s))).ifPresent(s -> {
+        backends.add(key);
+        from.add(s.getHostAddress());
+      });
+    });
+    return shared(backends, "addresses the servers trust alike: " + Rule.q(a.name()) + " from " + String.join(", ", from)
+        + (a.sourceAddress() == null ? " (the host's default address)" : "") + ", and " + Rule.q(transparent.name())
+        + " from its clients' own addresses (client_identity: transparent), within "
+        + transparent.allow().stream().map(Object::toString).collect(java.util.stream.Collectors.joining(", "))
+        + ", which include " + String.join(", ", from));
   }
 
   /**

@@ -40,6 +40,25 @@ class AuditorTest {
     assertThat(only(audit(SEED), "SL002").fix()).contains("client_identity: transparent");
   }
 
+  @Test
+  void aTransparentRelayListenerIsAnOpenRelayRiskOnlyWhenTheInternetListenerComesFromInsideItsRanges() {
+    String layout = """
+        pools: { hub: { backends: [ "127.0.0.1:25" ] } }
+        listeners:
+          internet: { listen: "127.0.0.1:2525", pool: hub, trust: external%s }
+          relay: { listen: "127.0.0.1:2526", mode: tcp, pool: hub, trust: internal, allow: [%s],
+                   client_identity: transparent }
+        """;
+    // The relay connector trusts 127.0.0.0/8, the applications' own addresses; the internet
+    // listener connects from 127.0.0.1, inside it.
+    Finding f = only(audit(layout.formatted("", "127.0.0.0/8")), "SL001");
+    assertThat(f.explanation()).contains("'internet' from 127.0.0.1", "client_identity: transparent", "127.0.0.0/8");
+    assertThat(f.fix()).contains("outside the client ranges 'relay' admits");
+    assertThat(codes(layout.formatted(", source_address: 127.0.0.21", "127.0.0.0/8"))).contains("SL001");
+    // Ranges that do not include the internet listener's address: nothing to mistake.
+    assertThat(codes(layout.formatted("", "10.0.0.0/8"))).doesNotContain("SL001");
+  }
+
   /** Two zones, each listener with its own pool; {@code %s} and {@code %s} are the pools' backends. */
   private static String twoPools(String externalBackends, String internalBackends) {
     return """
