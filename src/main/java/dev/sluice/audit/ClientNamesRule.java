@@ -8,10 +8,10 @@ import dev.sluice.config.SluiceConfig;
 import java.util.List;
 
 /**
- * SL023: an external smtp listener passes the client on with XCLIENT or XFORWARD, but the
- * configuration has no {@code resolver:}, so the backends are told every client's host name is
- * {@code [UNAVAILABLE]}: the client's address survives the balancer, its name does not (seed
- * pitfall 3, one step further).
+ * SL023: an external smtp listener passes the client on with XCLIENT or XFORWARD, or names it in
+ * its Received line ({@code received_header}), but the configuration has no {@code resolver:}, so
+ * every client's host name is {@code [UNAVAILABLE]} (or {@code unknown} in the line): the
+ * client's address survives the balancer, its name does not (seed pitfall 3, one step further).
  */
 final class ClientNamesRule extends ConfigRule {
   ClientNamesRule() {
@@ -25,7 +25,19 @@ final class ClientNamesRule extends ConfigRule {
     }
     for (ListenerConfig l : listeners(c, Trust.EXTERNAL)) {
       boolean carriesIdentity = l.clientIdentity() == ClientIdentity.XCLIENT || l.clientIdentity() == ClientIdentity.XFORWARD;
-      if (l.mode() != Mode.SMTP || !carriesIdentity) {
+      if (l.mode() != Mode.SMTP) {
+        continue;
+      }
+      if (!carriesIdentity) {
+        if (l.receivedHeader()) {
+          out.add(finding(Target.listener(l),
+              "external listener " + q(l.name()) + " writes every client as 'unknown' in its Received line",
+              "received_header names the client by its verified host name, which only a resolver: section looks "
+                  + "up; without one the line reads 'from HELO (unknown [address])' for every sender, and "
+                  + "header analysers and spam filters lose the name.",
+              "Add a top-level 'resolver:' (the system's name servers) or 'resolver: { servers: [your DNS "
+                  + "servers] }'; or acknowledge SL023 on the listener if the address is enough."));
+        }
         continue;
       }
       String command = l.clientIdentity() == ClientIdentity.XCLIENT ? "XCLIENT" : "XFORWARD";

@@ -554,6 +554,18 @@ class AuditorTest {
   }
 
   @Test
+  void aReceivedLineWithoutAResolverNamesEveryClientUnknown() {
+    String yaml = """
+        pools: { hub: { backends: [ "127.0.0.1:25" ] } }
+        listeners:
+          mx: { listen: "127.0.0.1:2525", pool: hub, received_header: true, acknowledge: [SL002, SL006, SL008] }
+        """;
+    assertThat(only(audit(yaml), "SL023").title()).contains("'mx'", "'unknown' in its Received line");
+    assertThat(codes("resolver:\n" + yaml)).doesNotContain("SL023");
+    assertThat(codes(yaml.replace("received_header: true", "received_header: false"))).doesNotContain("SL023");
+  }
+
+  @Test
   void findingsAreOrderedBySeverityThenLine() {
     List<Finding> findings = audit(SEED);
     for (int i = 1; i < findings.size(); i++) {
