@@ -54,7 +54,8 @@ public final class Auditor {
         new PlainAuthRule(),
         new BackendAuthRule(),
         new ClientNamesRule(),
-        new GuessLimitRule());
+        new GuessLimitRule(),
+        new TransparentFamilyRule());
   }
 
   /** Exit status with an unacknowledged error. */

@@ -566,6 +566,24 @@ class AuditorTest {
   }
 
   @Test
+  void aTransparentListenerNeedsBackendsOfEveryFamilyItAdmits() {
+    String yaml = """
+        pools: { hub: { backends: [ %s ] } }
+        listeners:
+          mx: { listen: "%s", pool: hub, client_identity: transparent%s }
+        """;
+    Finding f = only(audit(yaml.formatted("\"10.0.0.11:25\"", "[::]:25", "")), "SL025");
+    assertThat(f.title()).contains("admits IPv6 clients", "no IPv6 backend");
+    assertThat(codes(yaml.formatted("\"10.0.0.11:25\", \"[2001:db8::11]:25\"", "[::]:25", ""))).doesNotContain("SL025");
+    assertThat(codes(yaml.formatted("\"10.0.0.11:25\"", "[::]:25", ", allow: [0.0.0.0/0]"))).doesNotContain("SL025");
+    assertThat(codes(yaml.formatted("\"10.0.0.11:25\"", "10.0.0.5:25", ""))).doesNotContain("SL025");
+    assertThat(only(audit(yaml.formatted("\"[2001:db8::11]:25\"", "10.0.0.5:25", "")), "SL025").title())
+        .contains("admits IPv4 clients");
+    // A backend written as a name may be of either family: no guess.
+    assertThat(codes(yaml.formatted("\"mx1.corp.example:25\"", "[::]:25", ""))).doesNotContain("SL025");
+  }
+
+  @Test
   void findingsAreOrderedBySeverityThenLine() {
     List<Finding> findings = audit(SEED);
     for (int i = 1; i < findings.size(); i++) {

@@ -67,8 +67,22 @@ class RulesTest {
         // 'internet' hands on the client's address: there is no SL002 to acknowledge.
         Arguments.of("SL022", "accept_proxy: []", "accept_proxy: []\n    acknowledge: [SL002]"),
         Arguments.of("SL023", "resolver:\n  servers: [10.0.0.53]\n", ""),
-        Arguments.of("SL024", "bare_newline: reject", "bare_newline: reject\n    auth: relay"));
+        Arguments.of("SL024", "bare_newline: reject", "bare_newline: reject\n    auth: relay"),
+        // Dual-stack and transparent over IPv4-only servers: IPv6 senders find no server.
+        Arguments.of("SL025", INTERNET_HEAD + "    client_identity: xclient",
+            INTERNET_HEAD.replace("10.0.0.5:25", "'[::]:25'") + "    client_identity: transparent"));
   }
+
+  /** CLEAN's internet listener from its listen address to just before its client_identity. */
+  private static final String INTERNET_HEAD = """
+      listen: 10.0.0.5:25
+          mode: smtp
+          balance: transaction
+          pool: hub
+          health: external
+          trust: external
+          source_address: 10.0.0.21
+      """;
 
   @ParameterizedTest(name = "{0}: {2}")
   @MethodSource("mistakes")
