@@ -19,6 +19,8 @@ import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,11 +32,11 @@ import org.slf4j.LoggerFactory;
  */
 public final class BackendConnector {
   private static final Logger log = LoggerFactory.getLogger(BackendConnector.class);
-  private static final long ROUTE_HINT_EVERY_NANOS = java.util.concurrent.TimeUnit.MINUTES.toNanos(1);
+  private static final long ROUTE_HINT_EVERY_NANOS = TimeUnit.MINUTES.toNanos(1);
 
   private final Transport transport;
   /** When the last return-route hint was logged ({@link System#nanoTime}), 0 for never. */
-  private final java.util.concurrent.atomic.AtomicLong lastRouteHint = new java.util.concurrent.atomic.AtomicLong();
+  private final AtomicLong lastRouteHint = new AtomicLong();
 
   public BackendConnector(Transport transport) {
     this.transport = transport;
