@@ -47,13 +47,17 @@ final class SharedSource {
    * The backends {@code a} and {@code b} both reach from one source address, if any. When {@code
    * b} is transparent the servers see its clients' own addresses, so what they trust for it is the
    * client ranges it admits ({@code allow}): then the backends {@code a} reaches from an address
-   * inside those ranges.
+   * inside those ranges. Likewise with {@code a} transparent and {@code b} not (its {@code
+   * source_address} and default address say nothing about where its connections come from).
    */
   static Optional<Shared> between(SluiceConfig c, ListenerConfig a, ListenerConfig b, DefaultSource routes) {
     Map<String, String> hosts = backendHosts(c, a);
     hosts.keySet().retainAll(backendHosts(c, b).keySet());
     if (b.clientIdentity() == ClientIdentity.TRANSPARENT) {
       return insideAdmittedRanges(hosts, a, b, routes);
+    }
+    if (a.clientIdentity() == ClientIdentity.TRANSPARENT) {
+      return insideAdmittedRanges(hosts, b, a, routes);
     }
     InetAddress sa = a.sourceAddress();
     InetAddress sb = b.sourceAddress();

@@ -52,19 +52,28 @@ final class TwoPopulationsRule extends ConfigRule {
         if (shared == null) {
           continue;
         }
+        boolean transparent = narrow.clientIdentity() == ListenerConfig.ClientIdentity.TRANSPARENT;
         out.add(finding(Target.listener(narrow),
             q(narrow.name()) + " (" + scope(narrow) + ") and " + q(open.name()) + " (the internet) reach "
-                + String.join(", ", shared.backends()) + " from the same source address",
+                + String.join(", ", shared.backends())
+                + (transparent ? " from addresses the servers trust alike" : " from the same source address"),
             q(narrow.name()) + " " + admits(narrow) + ", so it looks meant for internal hosts, but it has no trust: "
-                + "internal, and it connects from the same address as " + q(open.name()) + " (line "
+                + "internal, and " + (transparent ? "the servers trust the address of " : "it connects from the same address as ")
+                + q(open.name()) + " (line "
                 + open.location().line() + "), which takes mail from the whole internet and does not hand the "
                 + "client's address on: both connect from " + shared.source() + ". A server tells its clients "
                 + "apart by the connecting address only, so whatever it grants the clients of " + q(narrow.name())
                 + ", relay permission above all (an Exchange relay connector, Postfix mynetworks), it grants every "
                 + "internet sender too: the seed's open relay.",
-            "Give " + q(narrow.name()) + " a source_address of its own (e.g. 10.0.0.22, with 10.0.0.21 on "
-                + q(open.name()) + "), let only that address relay, and mark it trust: internal so the audit checks "
-                + "it as a relay listener. If both listeners carry the same kind of mail (say, " + q(narrow.name())
+            (transparent
+                // Its connections come from its clients' addresses: only the internet listener's can move.
+                ? "Give " + q(open.name()) + " a source_address outside the client ranges " + q(narrow.name())
+                    + " admits (and outside what the servers let relay), and mark " + q(narrow.name())
+                    + " trust: internal so the audit checks it as a relay listener. If"
+                : "Give " + q(narrow.name()) + " a source_address of its own (e.g. 10.0.0.22, with 10.0.0.21 on "
+                    + q(open.name()) + "), let only that address relay, and mark it trust: internal so the audit "
+                    + "checks it as a relay listener. If")
+                + " both listeners carry the same kind of mail (say, " + q(narrow.name())
                 + " takes internet mail from a gateway) and the servers grant that address nothing, acknowledge "
                 + code() + " on " + q(narrow.name()) + "."));
       }

@@ -59,6 +59,23 @@ class AuditorTest {
     assertThat(codes(layout.formatted("", "10.0.0.0/8"))).doesNotContain("SL001");
   }
 
+  @Test
+  void aTransparentNarrowListenerSharesWithTheInternetOnlyWhenTheInternetListenerComesFromInsideItsRanges() {
+    // 'apps' connects from its clients' own addresses, not from the host's default one: the servers
+    // trust the ranges it admits, and 'internet' (from 127.0.0.1) is a problem only inside them.
+    String layout = """
+        pools: { hub: { backends: [ "127.0.0.1:25" ] } }
+        listeners:
+          internet: { listen: "10.0.0.5:25", pool: hub }
+          apps: { listen: "10.0.0.5:2525", pool: hub, allow: [%s], client_identity: transparent }
+        """;
+    assertThat(codes(layout.formatted("192.168.0.0/16"))).doesNotContain("SL019");
+    Finding f = only(audit(layout.formatted("127.0.0.0/8")), "SL019");
+    assertThat(f.title()).contains("'apps'", "'internet'").doesNotContain("same source address");
+    assertThat(f.explanation()).contains("'internet' from 127.0.0.1", "client_identity: transparent");
+    assertThat(f.fix()).contains("outside the client ranges 'apps' admits").doesNotContain("source_address of its own");
+  }
+
   /** Two zones, each listener with its own pool; {@code %s} and {@code %s} are the pools' backends. */
   private static String twoPools(String externalBackends, String internalBackends) {
     return """
