@@ -59,8 +59,11 @@ public final class ProbeCommand implements Runnable {
     }
   }
 
-  /** The --source address, or null when not given. */
-  static InetAddress source(String text) throws UsageError {
+  /**
+   * The --source address, or null when not given. Refused when {@code target} is an IP literal of
+   * the other family: the connect would only fail with the kernel's "Address family not supported".
+   */
+  static InetAddress source(String text, HostPort target) throws UsageError {
     if (text == null) {
       return null;
     }
@@ -68,7 +71,16 @@ public final class ProbeCommand implements Runnable {
     if (a == null) {
       throw new UsageError("--source '" + text + "' is not an IP address");
     }
+    InetAddress to = IpLiteral.toAddress(target.host());
+    if (to != null && to.getAddress().length != a.getAddress().length) {
+      throw new UsageError("--source " + text + " is an " + family(a) + " address but " + target.host() + " is "
+          + family(to) + ": a connection comes from an address of its target's family");
+    }
     return a;
+  }
+
+  private static String family(InetAddress a) {
+    return a.getAddress().length == 4 ? "IPv4" : "IPv6";
   }
 
   /**
@@ -245,7 +257,7 @@ public final class ProbeCommand implements Runnable {
       InetAddress from;
       try {
         hp = target(target);
-        from = source(source);
+        from = source(source, hp);
         if (certWarnDays < 0) {
           throw new UsageError("--cert-warn-days must be 0 or more");
         }
@@ -382,7 +394,7 @@ public final class ProbeCommand implements Runnable {
       InetAddress sourceAddress;
       try {
         hp = target(target);
-        sourceAddress = source(source);
+        sourceAddress = source(source, hp);
       } catch (UsageError e) {
         System.err.println("sluice probe relay: " + e.getMessage());
         return 2;

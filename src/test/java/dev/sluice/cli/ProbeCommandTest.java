@@ -112,6 +112,44 @@ class ProbeCommandTest {
   }
 
   @Test
+  void aSourceOfTheOtherFamilyThanTheTargetIsAUsageErrorThatSaysSo() {
+    PrintStream original = System.err;
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    try {
+      System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+      assertThat(probe("127.0.0.1:" + server.port(), "--source", "::1", "--transparent")).isEqualTo(2);
+      assertThat(probe("127.0.0.1:" + server.port(), "--source", "::1")).isEqualTo(2);
+    } finally {
+      System.setErr(original);
+    }
+    assertThat(out).doesNotContain("C: EHLO");
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("--source ::1 is an IPv6 address", "127.0.0.1 is IPv4");
+  }
+
+  @Test
+  void transparentTakesTheProfileFromTheConfig(@TempDir Path dir) throws Exception {
+    assumeTrue(Transport.best().transparentUnavailable() == null, "IP_TRANSPARENT not permitted here");
+    Path cfg = dir.resolve("s.yaml");
+    Files.writeString(cfg, """
+        health:
+          internal: { mail_from: health@corp.example, helo: lb.corp.example }
+        pools: { hub: { backends: ["127.0.0.1:25"] } }
+        listeners: { relay: { listen: "127.0.0.1:2526", mode: tcp, pool: hub, health: internal } }
+        """);
+    List<String> peers = new CopyOnWriteArrayList<>();
+    try (ScriptedPeer peer = new ScriptedPeer(c -> {
+      peers.add(c.peer().getAddress().getHostAddress());
+      c.say("220 scripted ESMTP");
+      c.serveRest();
+    })) {
+      assertThat(probe("127.0.0.1:" + peer.port(), "--source", "127.0.0.59", "--transparent", "--profile", "internal",
+          "-c", cfg.toString())).as(out).isZero();
+      assertThat(peers).containsExactly("127.0.0.59");
+      assertThat(out).contains("C: EHLO lb.corp.example", "C: MAIL FROM:<health@corp.example>");
+    }
+  }
+
+  @Test
   void badTargetIsAUsageError() {
     assertThat(probe("not-an-address")).isEqualTo(2);
   }
