@@ -601,6 +601,30 @@ class AuditorTest {
   }
 
   @Test
+  void theTransparentFamilyRuleTakesAddressesAsTheSocketsDo() {
+    String yaml = """
+        pools: { hub: { backends: [ %s ] } }
+        listeners:
+          mx: { listen: "%s", pool: hub, client_identity: transparent%s }
+        """;
+    // An IPv4-mapped listen address binds an IPv4 socket; a mapped backend is an IPv4 one.
+    assertThat(codes(yaml.formatted("\"10.0.0.11:25\"", "[::ffff:10.0.0.5]:25", ""))).doesNotContain("SL025");
+    assertThat(codes(yaml.formatted("\"[::ffff:10.0.0.11]:25\"", "10.0.0.5:25", ""))).doesNotContain("SL025");
+    assertThat(only(audit(yaml.formatted("\"[::ffff:10.0.0.11]:25\"", "[::]:25", "")), "SL025").title())
+        .contains("admits IPv6 clients");
+    // IPv4 clients of [::] arrive as IPv4 addresses, which ::/0 does not admit.
+    assertThat(only(audit(yaml.formatted("\"10.0.0.11:25\"", "[::]:25", ", allow: [\"::/0\"]")), "SL025").title())
+        .contains("admits IPv6 clients");
+    assertThat(codes(yaml.formatted("\"[2001:db8::11]:25\"", "[::]:25", ", allow: [\"::/0\"]"))).doesNotContain("SL025");
+    // tcp mode too: the relay's connection comes from the client's address all the same.
+    assertThat(codes(yaml.formatted("\"10.0.0.11:25\"", "[::]:25", ", mode: tcp"))).contains("SL025");
+    // Backup servers of the family serve its clients (the pool passes over the others for them):
+    // working, if not balanced, so not this rule's.
+    assertThat(codes(yaml.formatted("\"10.0.0.11:25\", { address: \"[2001:db8::11]:25\", priority: 2 }",
+        "[::]:25", ""))).doesNotContain("SL025");
+  }
+
+  @Test
   void findingsAreOrderedBySeverityThenLine() {
     List<Finding> findings = audit(SEED);
     for (int i = 1; i < findings.size(); i++) {
