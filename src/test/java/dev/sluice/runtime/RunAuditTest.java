@@ -73,6 +73,28 @@ class RunAuditTest {
     assertThat(logged.list).noneMatch(e -> e.getFormattedMessage().startsWith("audit SL001"));
   }
 
+  @Test
+  void aRefusedReloadLeavesTheCountsAndLogsNothingOfTheRefusedFile() throws Exception {
+    sluice = SluiceFixture.start(config(", acknowledge: [SL001, SL099]"));
+    // Acknowledged: neither logged nor counted; the unused SL099 entry is an INFO, counted only.
+    assertThat(logged.list).noneMatch(e -> e.getFormattedMessage().matches("audit SL0(01|22) .*"));
+    assertThat(findings("error")).isZero();
+    double warnings = findings("warning");
+    double notes = findings("info");
+    assertThat(notes).isPositive();
+
+    logged.list.clear();
+    // The open relay again, with a listener that cannot bind (192.0.2.1 is no address of this host).
+    AtomicReference<String> yaml = new AtomicReference<>(config("")
+        + "  extra: { listen: \"192.0.2.1:0\", pool: hub }\n");
+    sluice.server().configSource(() -> ConfigLoader.parse(yaml.get(), "refused.yaml"));
+    assertThat(sluice.server().reload().ok()).isFalse();
+    assertThat(logged.list).noneMatch(e -> e.getFormattedMessage().startsWith("audit "));
+    assertThat(findings("error")).isZero();
+    assertThat(findings("warning")).isEqualTo(warnings);
+    assertThat(findings("info")).isEqualTo(notes);
+  }
+
   double findings(String severity) throws Exception {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     sluice.server().metrics().write(out);
