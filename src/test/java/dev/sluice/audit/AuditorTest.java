@@ -582,13 +582,16 @@ class AuditorTest {
     assertThat(codes(yaml.replace("received_header: true", "received_header: false"))).doesNotContain("SL023");
   }
 
+  /** A transparent listener; {@code %s}: its pool's backends, its listen address, more options. */
+  private static final String TRANSPARENT_MX = """
+      pools: { hub: { backends: [ %s ] } }
+      listeners:
+        mx: { listen: "%s", pool: hub, client_identity: transparent%s }
+      """;
+
   @Test
   void aTransparentListenerNeedsBackendsOfEveryFamilyItAdmits() {
-    String yaml = """
-        pools: { hub: { backends: [ %s ] } }
-        listeners:
-          mx: { listen: "%s", pool: hub, client_identity: transparent%s }
-        """;
+    String yaml = TRANSPARENT_MX;
     Finding f = only(audit(yaml.formatted("\"10.0.0.11:25\"", "[::]:25", "")), "SL025");
     assertThat(f.title()).contains("admits IPv6 clients", "no IPv6 backend");
     assertThat(codes(yaml.formatted("\"10.0.0.11:25\", \"[2001:db8::11]:25\"", "[::]:25", ""))).doesNotContain("SL025");
@@ -602,11 +605,7 @@ class AuditorTest {
 
   @Test
   void theTransparentFamilyRuleTakesAddressesAsTheSocketsDo() {
-    String yaml = """
-        pools: { hub: { backends: [ %s ] } }
-        listeners:
-          mx: { listen: "%s", pool: hub, client_identity: transparent%s }
-        """;
+    String yaml = TRANSPARENT_MX;
     // An IPv4-mapped listen address binds an IPv4 socket; a mapped backend is an IPv4 one.
     assertThat(codes(yaml.formatted("\"10.0.0.11:25\"", "[::ffff:10.0.0.5]:25", ""))).doesNotContain("SL025");
     assertThat(codes(yaml.formatted("\"[::ffff:10.0.0.11]:25\"", "10.0.0.5:25", ""))).doesNotContain("SL025");

@@ -81,8 +81,8 @@ class ProbeCommandTest {
     assertThat(out).contains("DOWN: connect failed: connection refused");
   }
 
-  @Test
-  void profileFromConfigIsUsed(@TempDir Path dir) throws Exception {
+  /** A config in {@code dir} whose health profile 'internal' has its own HELO and sender. */
+  static Path internalProfile(Path dir) throws Exception {
     Path cfg = dir.resolve("s.yaml");
     Files.writeString(cfg, """
         health:
@@ -90,6 +90,12 @@ class ProbeCommandTest {
         pools: { hub: { backends: ["127.0.0.1:25"] } }
         listeners: { relay: { listen: "127.0.0.1:2526", mode: tcp, pool: hub, health: internal } }
         """);
+    return cfg;
+  }
+
+  @Test
+  void profileFromConfigIsUsed(@TempDir Path dir) throws Exception {
+    Path cfg = internalProfile(dir);
     server.setBackPressure(true);
     assertThat(probe("127.0.0.1:" + server.port(), "--profile", "internal", "-c", cfg.toString())).isZero();
     assertThat(out).contains("C: EHLO lb.corp.example", "C: MAIL FROM:<health@corp.example>");
@@ -129,13 +135,7 @@ class ProbeCommandTest {
   @Test
   void transparentTakesTheProfileFromTheConfig(@TempDir Path dir) throws Exception {
     assumeTrue(Transport.best().transparentUnavailable() == null, "IP_TRANSPARENT not permitted here");
-    Path cfg = dir.resolve("s.yaml");
-    Files.writeString(cfg, """
-        health:
-          internal: { mail_from: health@corp.example, helo: lb.corp.example }
-        pools: { hub: { backends: ["127.0.0.1:25"] } }
-        listeners: { relay: { listen: "127.0.0.1:2526", mode: tcp, pool: hub, health: internal } }
-        """);
+    Path cfg = internalProfile(dir);
     List<String> peers = new CopyOnWriteArrayList<>();
     try (ScriptedPeer peer = new ScriptedPeer(c -> {
       peers.add(c.peer().getAddress().getHostAddress());
