@@ -57,6 +57,12 @@ class AuditorTest {
     assertThat(codes(layout.formatted(", source_address: 127.0.0.21", "127.0.0.0/8"))).contains("SL001");
     // Ranges that do not include the internet listener's address: nothing to mistake.
     assertThat(codes(layout.formatted("", "10.0.0.0/8"))).doesNotContain("SL001");
+    // The default allow (everyone) includes any address the internet listener comes from.
+    assertThat(codes(layout.replace("allow: [%s],", "").formatted(""))).contains("SL001");
+    // A backend written as a name: the default source towards it is unknown, a set one is not.
+    String named = layout.replace("\"127.0.0.1:25\" ]", "\"mx1.corp.example:25\" ]");
+    assertThat(codes(named.formatted("", "127.0.0.0/8"))).doesNotContain("SL001");
+    assertThat(codes(named.formatted(", source_address: 127.0.0.21", "127.0.0.0/8"))).contains("SL001");
   }
 
   @Test
