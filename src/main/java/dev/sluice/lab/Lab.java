@@ -125,7 +125,7 @@ public final class Lab {
   private static SluiceServer start(LabRun run, List<LabBackend> servers, Duration probeTimeout)
       throws ConfigException, SluiceServer.StartupException, InterruptedException {
     String yaml = run.config().yaml(servers.stream().map(LabBackend::address).toList(), probeTimeout);
-    SluiceServer sluice = new SluiceServer(ConfigLoader.parse(yaml, "lab-" + run.name() + ".yaml"));
+    SluiceServer sluice = new SluiceServer(ConfigLoader.parse(yaml, "lab-" + run.name() + ".yaml")).auditAtRun(false);
     sluice.start();
     try {
       awaitAllUp(sluice);

@@ -94,6 +94,7 @@ public final class SluiceServer implements AutoCloseable {
   private record ApiWeight(int weight, int configWeight) {}
   private final Transport transport = Transport.best();
   private DefaultSource auditRoutes = DefaultSource.UNKNOWN;
+  private boolean auditAtRun = true;
   // Immutable snapshots, replaced whole by a reload; the data path never reads them (it holds routes).
   private volatile Map<String, PoolBalancer> pools = Map.of();
   private volatile Map<String, PassiveHealth> passive = Map.of();
@@ -230,6 +231,15 @@ public final class SluiceServer implements AutoCloseable {
   }
 
   /**
+   * Whether start and reload log the audit's findings (on by default). The lab turns it off: its
+   * configurations repeat the seed's mistakes on purpose, from files that exist only in memory.
+   */
+  public SluiceServer auditAtRun(boolean on) {
+    this.auditAtRun = on;
+    return this;
+  }
+
+  /**
    * Runs the audit over the configuration now in force and logs each unacknowledged error and
    * warning with its location, so a risky layout (the seed's open relay) is said where operators
    * look even when nobody ran {@code sluice audit}; the counts go to {@code sluice_audit_findings}.
@@ -237,6 +247,9 @@ public final class SluiceServer implements AutoCloseable {
    * fixing it, is the operator's call.
    */
   private void reportAudit(SluiceConfig c) {
+    if (!auditAtRun) {
+      return;
+    }
     List<Finding> findings = Auditor.audit(c, auditRoutes);
     metrics.auditFindings(Auditor.count(findings, Severity.ERROR), Auditor.count(findings, Severity.WARNING),
         Auditor.count(findings, Severity.INFO));

@@ -74,6 +74,14 @@ class RunAuditTest {
   }
 
   @Test
+  void theLabTurnsTheRunTimeAuditOff() throws Exception {
+    // Its layouts are the seed's mistakes on purpose: the audit would only repeat the lesson.
+    sluice = SluiceFixture.start(config(""), s -> s.auditAtRun(false));
+    assertThat(logged.list).noneMatch(e -> e.getFormattedMessage().startsWith("audit "));
+    assertThat(findings("error")).isZero();
+  }
+
+  @Test
   void aRefusedReloadLeavesTheCountsAndLogsNothingOfTheRefusedFile() throws Exception {
     sluice = SluiceFixture.start(config(", acknowledge: [SL001, SL099]"));
     // Acknowledged: neither logged nor counted; the unused SL099 entry is an INFO, counted only.
