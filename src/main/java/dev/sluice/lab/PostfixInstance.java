@@ -571,13 +571,27 @@ public final class PostfixInstance implements AutoCloseable {
         continue;
       }
       try (Stream<Path> s = Files.walk(d)) {
-        n += (int) s.filter(Files::isRegularFile).count();
+        n += (int) s.filter(f -> Files.isRegularFile(f) && (!q.equals("incoming") || complete(f))).count();
       } catch (IOException | UncheckedIOException e) {
         // files vanish while Postfix moves them; count again on the next poll
         return Integer.MAX_VALUE;
       }
     }
     return n;
+  }
+
+  /**
+   * Whether a queue file in {@code incoming} is a whole message: cleanup sets the owner-execute bit
+   * when it has written the file (Postfix's MAIL_QUEUE_STAT_READY), and qmgr leaves files without
+   * it alone. A {@code postfix stop} while cleanup was writing leaves such a file behind for good
+   * (until postsuper purges it hours later); it holds a message no client was told was accepted.
+   */
+  private static boolean complete(Path f) {
+    try {
+      return Files.getPosixFilePermissions(f).contains(java.nio.file.attribute.PosixFilePermission.OWNER_EXECUTE);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e); // gone meanwhile: counted again on the next poll
+    }
   }
 
   /** All maillog lines written so far (empty if none yet). */
@@ -602,7 +616,33 @@ public final class PostfixInstance implements AutoCloseable {
 
   /** Waits until the queue is empty. */
   public void awaitQueueEmpty(Duration atMost) {
-    poll("queue of " + this + " empty", atMost, () -> queuedCount() == 0);
+    try {
+      poll("queue of " + this + " empty", atMost, () -> queuedCount() == 0);
+    } catch (IllegalStateException e) {
+      // What is stuck, and the log's last words on it, so that a failure says why.
+      List<String> log = maillog();
+      throw new IllegalStateException(e.getMessage() + "; still queued: " + queueListing() + "; last maillog lines: "
+          + String.join(" | ", log.subList(Math.max(0, log.size() - 15), log.size())), e);
+    }
+  }
+
+  /** The files of the queue directories that {@link #queuedCount} counts, with their modes. */
+  private String queueListing() {
+    List<String> out = new ArrayList<>();
+    for (String q : List.of("maildrop", "incoming", "active", "deferred", "hold")) {
+      try (Stream<Path> s = Files.walk(queue.resolve(q))) {
+        s.filter(Files::isRegularFile).forEach(f -> {
+          try {
+            out.add(queue.relativize(f) + " " + PosixFilePermissions.toString(Files.getPosixFilePermissions(f)));
+          } catch (IOException e) {
+            out.add(queue.relativize(f) + " (gone)");
+          }
+        });
+      } catch (IOException | UncheckedIOException e) {
+        out.add(q + " (unreadable: " + e.getMessage() + ")");
+      }
+    }
+    return out.isEmpty() ? "nothing" : String.join(", ", out);
   }
 
   /** Waits (at most 30 s) until at least {@code n} messages are delivered; returns the count. */
