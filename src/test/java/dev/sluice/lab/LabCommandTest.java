@@ -128,12 +128,14 @@ class LabCommandTest {
     assertThat(separate.get("relayed").asInt()).isZero();
     // Separating the addresses must not break the applications' own relaying.
     assertThat(separate.get("client").get("accepted").asLong()).isEqualTo(messages);
-    // Transparent: the servers judge the outsider by its own address (tests run as root, so the
-    // run is never skipped here).
-    JsonNode transparent = run(s, "c-transparent-internet");
-    assertThat(transparent.get("relay_attempts").asInt()).isPositive();
-    assertThat(transparent.get("relayed").asInt()).isZero();
-    assertThat(transparent.get("client").get("accepted").asLong()).isEqualTo(messages);
+    // Transparent: the servers judge the outsider by its own address. The lab skips the run where
+    // IP_TRANSPARENT is not permitted (not root), and says so; ./test runs as root in CI.
+    if (dev.sluice.runtime.Transport.best().transparentUnavailable() == null) {
+      JsonNode transparent = run(s, "c-transparent-internet");
+      assertThat(transparent.get("relay_attempts").asInt()).isPositive();
+      assertThat(transparent.get("relayed").asInt()).isZero();
+      assertThat(transparent.get("client").get("accepted").asLong()).isEqualTo(messages);
+    }
     assertAcceptedWereDelivered(s);
   }
 
