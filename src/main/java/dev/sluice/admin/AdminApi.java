@@ -146,6 +146,9 @@ final class AdminApi {
       n.put("listen", c.listen().toString());
       n.put("bound", l.boundAddress().getAddress().getHostAddress() + ":" + l.boundAddress().getPort());
       n.put("mode", lower(c.mode()));
+      n.put("trust", lower(c.trust()));
+      // How the servers learn who the client is ("transparent": they see its own address).
+      n.put("clientIdentity", lower(c.clientIdentity()));
       n.put("pool", c.pool());
       n.put("health", server.config().profileFor(c).name());
       n.put("activeSessions", l.activeSessions());

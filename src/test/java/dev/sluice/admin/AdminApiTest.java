@@ -52,6 +52,8 @@ class AdminApiTest extends AdminTestBase {
     JsonNode l = s.get("listeners").get(0);
     assertThat(l.get("name").asText()).isEqualTo("l");
     assertThat(l.get("mode").asText()).isEqualTo("smtp");
+    assertThat(l.get("trust").asText()).isEqualTo("external");
+    assertThat(l.get("clientIdentity").asText()).isEqualTo("none");
     assertThat(l.get("pool").asText()).isEqualTo("p");
     assertThat(l.get("activeSessions").asInt()).isZero();
     JsonNode ba = backendNode(s, "a");
