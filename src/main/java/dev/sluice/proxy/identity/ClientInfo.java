@@ -1,6 +1,7 @@
 package dev.sluice.proxy.identity;
 
 import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.Collection;
 
@@ -90,11 +91,17 @@ public record ClientInfo(
 
   /** ADDR value: IPv6 addresses carry the {@code IPV6:} prefix (RFC 5321 address literal form). */
   private String addr() {
-    String host = client.getAddress().getHostAddress();
-    int zone = host.indexOf('%');
-    if (zone >= 0) {
-      host = host.substring(0, zone);
-    }
+    String host = hostAddress(client.getAddress());
     return client.getAddress() instanceof Inet6Address ? "IPV6:" + host : host;
+  }
+
+  /**
+   * {@code a} as text without its {@code %zone}: an interface name means nothing to another host,
+   * and no SMTP address literal (RFC 5321 §4.1.3) has room for one.
+   */
+  public static String hostAddress(InetAddress a) {
+    String host = a.getHostAddress();
+    int zone = host.indexOf('%');
+    return zone < 0 ? host : host.substring(0, zone);
   }
 }

@@ -71,11 +71,7 @@ public final class ReceivedHeader {
 
   /** RFC 5321 §4.1.3 address literal: {@code [192.0.2.1]} or {@code [IPv6:2001:db8::1]}, without a zone. */
   static String addressLiteral(InetAddress a) {
-    String host = a.getHostAddress();
-    int zone = host.indexOf('%');
-    if (zone >= 0) {
-      host = host.substring(0, zone);
-    }
+    String host = ClientInfo.hostAddress(a);
     return a instanceof Inet6Address ? "[IPv6:" + host + "]" : "[" + host + "]";
   }
 

@@ -27,6 +27,7 @@ import io.netty.util.concurrent.GenericFutureListener;
 import java.net.InetSocketAddress;
 import java.util.HashSet;
 import java.util.Set;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -57,7 +58,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
   private Channel backendChannel;
   private SessionInfo info;
   /** Backends not to choose now: those tried, and those a transparent listener cannot reach from this client. */
-  private final java.util.function.Predicate<Backend> passedOver =
+  private final Predicate<Backend> passedOver =
       b -> tried.contains(b) || !BackendConnector.reachable(config(), info.remote(), b);
   /** Bytes the client sent before a backend was joined (SMTP clients should wait for the banner). */
   private CompositeByteBuf early;
