@@ -393,7 +393,7 @@ final class ConfigBinder {
     if (mode == Mode.TCP && (identity == ClientIdentity.XCLIENT || identity == ClientIdentity.XFORWARD)) {
       s.error("client_identity", s.locationOfValue("client_identity"),
           "client_identity " + lower(identity) + " is an SMTP command and needs mode: smtp",
-          "with mode: tcp use none, proxy_v1 or proxy_v2; or set mode: smtp");
+          "with mode: tcp use none, proxy_v1, proxy_v2 or transparent; or set mode: smtp");
     }
     List<Cidr> acceptProxy = s.listOf("accept_proxy", List.of(), Cidr::parse, ConfigValues.CIDR_HINT);
     s.refuseNoValue("allow", "write the client ranges to admit, e.g. allow: [10.0.0.0/8], or leave the key out"

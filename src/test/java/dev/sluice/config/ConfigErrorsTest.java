@@ -600,6 +600,29 @@ class ConfigErrorsTest {
         .containsExactly("3:5", "5:55", "8:13", "9:11", "10:29");
   }
 
+  /**
+   * XCLIENT and XFORWARD are SMTP commands, so a tcp listener refuses them; the hint lists every
+   * client_identity a tcp listener does take, transparent included (docs/security.md: both modes).
+   */
+  @Test
+  void smtpCommandIdentityOnTcpListenerHintsAtEveryTcpIdentity() throws ConfigException {
+    ConfigError e = single("""
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners:
+          in: { listen: 127.0.0.1:2525, pool: hub, mode: tcp, client_identity: xclient }
+        """, 3, 72);
+    assertThat(e.message()).contains("client_identity xclient is an SMTP command and needs mode: smtp");
+    assertThat(e.hint()).contains("none").contains("proxy_v1").contains("proxy_v2").contains("transparent");
+    for (String identity : List.of("none", "proxy_v1", "proxy_v2", "transparent")) {
+      SluiceConfig c = ConfigLoader.parse("""
+          pools: { hub: { backends: [127.0.0.1:10025] } }
+          listeners:
+            in: { listen: 127.0.0.1:2525, pool: hub, mode: tcp, client_identity: %s }
+          """.formatted(identity), "t.yaml");
+      assertThat(c.listeners().get("in").clientIdentity().name()).isEqualToIgnoringCase(identity);
+    }
+  }
+
   @Test
   void describeListsEveryErrorWithItsHint() {
     ConfigException e = catchThrowableOfType(ConfigException.class, () ->
