@@ -138,6 +138,20 @@ public final class Metrics implements SessionObserver {
     return PrometheusTextFormatWriter.CONTENT_TYPE;
   }
 
+  /**
+   * The name of every registered metric as a scrape shows it (a counter with its {@code _total}),
+   * whether or not it has data yet; for the test that keeps docs/observability.md in step.
+   */
+  java.util.SortedSet<String> registeredNames() {
+    java.util.SortedSet<String> names = new java.util.TreeSet<>();
+    for (io.prometheus.metrics.model.snapshots.MetricSnapshot s : registry.scrape()) {
+      String name = s.getMetadata().getPrometheusName();
+      boolean counter = s instanceof io.prometheus.metrics.model.snapshots.CounterSnapshot;
+      names.add(counter && !name.endsWith("_total") ? name + "_total" : name);
+    }
+    return names;
+  }
+
   /** Records one finished probe (called by the health monitor on a probe's event loop). */
   public void probed(ProbeTarget t, ProbeResult r) {
     probeSeconds.labelValues(t.backend().pool(), t.backend().name(), t.key().toString(), lower(r.outcome()))
