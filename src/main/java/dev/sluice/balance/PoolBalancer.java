@@ -40,6 +40,9 @@ public final class PoolBalancer {
   private final long slowStartNanos;
   /** Client address → backend last chosen for it; null when persistence is off. */
   private final Cache<ClientKey, Backend> persistence;
+  private final Persistence persistenceConfig;
+  /** Sender → backend that deferred it; null when {@code deferral_affinity} is none. */
+  private final DeferralTable deferrals;
   private final ThreadLocal<Scratch> scratch;
 
   /**
@@ -50,6 +53,17 @@ public final class PoolBalancer {
    */
   public PoolBalancer(
       PoolConfig config, List<Backend> backends, LongSupplier nanoClock, RandomGenerator random) {
+    this(config, backends, nanoClock, random, null);
+  }
+
+  /**
+   * A balancer that keeps what {@code previous} (the pool's balancer before a reload, or null)
+   * remembers, where the two configs agree on the table: persistence and deferral affinity
+   * survive a reload. An entry whose backend is not among {@code backends} (removed, or changed
+   * and so a new object) is ignored.
+   */
+  public PoolBalancer(PoolConfig config, List<Backend> backends, LongSupplier nanoClock,
+      RandomGenerator random, PoolBalancer previous) {
     for (int i = 0; i < backends.size(); i++) {
       if (backends.get(i).index() != i) {
         throw new IllegalArgumentException(
@@ -62,7 +76,15 @@ public final class PoolBalancer {
     this.selector = Selectors.forAlgorithm(config.algorithm(), backends.size(), random);
     this.nanoClock = nanoClock;
     this.slowStartNanos = config.slowStart().toNanos();
-    this.persistence = newPersistenceTable(config.persistence(), nanoClock);
+    this.persistenceConfig = config.persistence();
+    this.persistence = previous != null && previous.persistenceConfig.equals(persistenceConfig)
+        ? previous.persistence
+        : newPersistenceTable(persistenceConfig, nanoClock);
+    PoolConfig.DeferralAffinity affinity = config.deferralAffinity();
+    this.deferrals = !affinity.enabled() ? null
+        : previous != null && previous.deferrals != null && previous.deferrals.config().equals(affinity)
+            ? previous.deferrals
+            : new DeferralTable(affinity, nanoClock);
     this.scratch = ThreadLocal.withInitial(() -> new Scratch(byPriority));
   }
 
@@ -104,6 +126,7 @@ public final class PoolBalancer {
     if (client != null) {
       Backend remembered = persistence.getIfPresent(client); // refreshes the entry's ttl
       if (remembered != null
+          && owns(remembered)
           && remembered.weight() > 0
           && !excluded.test(remembered)
           && eligibility.eligibleSince(remembered) != Eligibility.NOT_ELIGIBLE) {
@@ -157,6 +180,45 @@ public final class PoolBalancer {
     }
     s.candidates.setSize(count);
     return selector.select(s.candidates, weights, key);
+  }
+
+  /** Whether {@code b} is one of this pool's backends (not one a reload replaced or removed). */
+  private boolean owns(Backend b) {
+    return b.index() < backends.size() && backends.get(b.index()) == b;
+  }
+
+  /**
+   * The backend of this pool that deferred {@code sender} from {@code clientAddress}'s network
+   * within the pool's {@code deferral_affinity} ttl, and when ({@link DeferralTable}); null if
+   * none, or when the affinity is off. Whether that backend may take the transaction now is the
+   * caller's to check, as for any other choice it would make.
+   */
+  public DeferralTable.Deferral deferral(byte[] clientAddress, String sender) {
+    if (deferrals == null) {
+      return null;
+    }
+    DeferralTable.Deferral d = deferrals.lookup(clientAddress, sender);
+    return d != null && owns(d.backend()) ? d : null;
+  }
+
+  /**
+   * Backend {@code b} deferred a transaction of {@code sender} from {@code clientAddress}: remembered
+   * when the pool's {@code deferral_affinity} is on.
+   */
+  public void deferred(byte[] clientAddress, String sender, Backend b) {
+    if (deferrals != null) {
+      deferrals.deferred(clientAddress, sender, b);
+    }
+  }
+
+  /** Whether the pool's {@code deferral_affinity} is on. */
+  public boolean deferralAffinityOn() {
+    return deferrals != null;
+  }
+
+  /** Senders remembered by deferral affinity (0 when it is off); for the admin API and tests. */
+  public long deferralAffinityEntries() {
+    return deferrals == null ? 0 : deferrals.size();
   }
 
   /**

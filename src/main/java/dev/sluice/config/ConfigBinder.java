@@ -11,6 +11,7 @@ import dev.sluice.config.ListenerConfig.Mode;
 import dev.sluice.config.ListenerConfig.Tls;
 import dev.sluice.config.ListenerConfig.Trust;
 import dev.sluice.config.PoolConfig.Algorithm;
+import dev.sluice.config.PoolConfig.DeferralAffinity;
 import dev.sluice.config.PoolConfig.Passive;
 import dev.sluice.config.PoolConfig.Persistence;
 import java.io.IOException;
@@ -46,8 +47,9 @@ final class ConfigBinder {
       Section.keys("steps", "helo", "mail_from", "rcpt_to", "interval", "timeout", "rise", "fall",
           "cert_warn_days", "acknowledge");
   private static final Set<String> POOL_KEYS =
-      Section.keys("algorithm", "persistence", "slow_start", "passive", "backends", "acknowledge");
+      Section.keys("algorithm", "persistence", "deferral_affinity", "slow_start", "passive", "backends", "acknowledge");
   private static final Set<String> PERSISTENCE_KEYS = Section.keys("mode", "ttl", "max_entries");
+  private static final Set<String> DEFERRAL_AFFINITY_KEYS = Section.keys("ttl", "max_entries");
   private static final Set<String> PASSIVE_KEYS = Section.keys("consecutive_failures", "eject_for", "max_eject_for");
   private static final Set<String> BACKEND_KEYS = Section.keys("name", "address", "weight", "priority", "acknowledge");
   private static final Set<String> LISTENER_KEYS =
@@ -66,6 +68,12 @@ final class ConfigBinder {
 
   private static final Duration DEFAULT_PERSISTENCE_TTL = Duration.ofMinutes(30);
   private static final int DEFAULT_PERSISTENCE_ENTRIES = 100_000;
+  /**
+   * Long enough for a sender's first retry after greylisting (Postfix retries after 5 minutes, then
+   * 10, 20, 40; Exchange every few minutes), short enough that a backend deferring everything does
+   * not hold a sender's retries for long: it runs from the deferral and is not renewed by another.
+   */
+  static final DeferralAffinity DEFAULT_DEFERRAL_AFFINITY = new DeferralAffinity(Duration.ofHours(1), 100_000);
   private static final List<Cidr> ALLOW_ALL = List.of(Cidr.parse("0.0.0.0/0"), Cidr.parse("::/0"));
   private static final String PATH_HINT = "a file path; a relative path is relative to the configuration file's directory";
   private static final String STEPS_HINT =
@@ -263,10 +271,11 @@ final class ConfigBinder {
   private PoolConfig bindPool(String name, Section s) {
     Algorithm algorithm = s.enumValue("algorithm", Algorithm.class, Algorithm.ROUND_ROBIN);
     Persistence persistence = bindPersistence(s);
+    DeferralAffinity deferralAffinity = bindDeferralAffinity(s);
     Duration slowStart = s.duration("slow_start", Duration.ZERO);
     Passive passive = bindPassive(s);
     List<BackendConfig> backends = bindBackends(s);
-    return new PoolConfig(name, algorithm, persistence, slowStart, passive, backends, s.acknowledge(), s.keyLocation());
+    return new PoolConfig(name, algorithm, persistence, deferralAffinity, slowStart, passive, backends, s.acknowledge(), s.keyLocation());
   }
 
   private Persistence bindPersistence(Section pool) {
@@ -296,6 +305,25 @@ final class ConfigBinder {
   /** Mode none is always {@link Persistence#NONE}, so consumers can compare against it. */
   private static Persistence persistence(Persistence.Mode mode, Duration ttl, int maxEntries) {
     return mode == Persistence.Mode.NONE ? Persistence.NONE : new Persistence(mode, ttl, maxEntries);
+  }
+
+  private DeferralAffinity bindDeferralAffinity(Section pool) {
+    YamlNode node = pool.node("deferral_affinity");
+    if (node == null) {
+      return DEFAULT_DEFERRAL_AFFINITY;
+    }
+    if (node instanceof YamlNode.ScalarNode scalar) {
+      if (!"none".equals(scalar.text())) {
+        pool.error("deferral_affinity", node.location(),
+            "'deferral_affinity' in " + pool.description() + " must be none or a map, found '" + scalar.text() + "'",
+            "e.g. deferral_affinity: none, or deferral_affinity: { ttl: 1h, max_entries: 100000 }");
+      }
+      return DeferralAffinity.OFF;
+    }
+    Section s = pool.section("deferral_affinity", "'deferral_affinity' of " + pool.description(), DEFERRAL_AFFINITY_KEYS);
+    Duration ttl = positive(s, "ttl", DEFAULT_DEFERRAL_AFFINITY.ttl());
+    int maxEntries = s.integer("max_entries", DEFAULT_DEFERRAL_AFFINITY.maxEntries(), 1, Integer.MAX_VALUE, null);
+    return new DeferralAffinity(ttl, maxEntries);
   }
 
   private Passive bindPassive(Section pool) {

@@ -9,6 +9,7 @@ public record PoolConfig(
     String name,
     Algorithm algorithm,
     Persistence persistence,
+    DeferralAffinity deferralAffinity,
     Duration slowStart,
     Passive passive,
     List<BackendConfig> backends,
@@ -39,6 +40,21 @@ public record PoolConfig(
     public enum Mode {
       NONE,
       SOURCE_IP
+    }
+  }
+
+  /**
+   * {@code deferral_affinity}: in smtp mode, a sender that one backend deferred with a temporary
+   * verdict on the message (greylisting's {@code 450 4.2.0}, {@code 451 4.7.1}) goes back to that
+   * backend, from the same client network, for {@code ttl} after the deferral, so its retry meets
+   * the backend that remembers it. {@link #OFF} ({@code deferral_affinity: none}) turns it off;
+   * {@code maxEntries} bounds the table.
+   */
+  public record DeferralAffinity(Duration ttl, int maxEntries) {
+    public static final DeferralAffinity OFF = new DeferralAffinity(Duration.ZERO, 0);
+
+    public boolean enabled() {
+      return maxEntries > 0;
     }
   }
 

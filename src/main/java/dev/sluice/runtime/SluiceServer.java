@@ -284,7 +284,8 @@ public final class SluiceServer implements AutoCloseable {
       for (BackendConfig bc : p.backends()) {
         backends.add(backendFor(p.name(), bc, backends.size(), weightUpdates));
       }
-      newPools.put(p.name(), new PoolBalancer(p, backends, System::nanoTime, seed.split()));
+      // The running pool of that name, if any, hands over what it remembers (persistence, deferrals).
+      newPools.put(p.name(), new PoolBalancer(p, backends, System::nanoTime, seed.split(), pools.get(p.name())));
     }
     java.util.Set<ProbeTarget> targets = new java.util.LinkedHashSet<>();
     Map<String, PassiveHealth> newPassive = new LinkedHashMap<>();

@@ -46,6 +46,11 @@ final class Pools {
 
   static PoolConfig config(
       Algorithm algorithm, Persistence persistence, Duration slowStart, List<Backend> backends) {
+    return config(algorithm, persistence, PoolConfig.DeferralAffinity.OFF, slowStart, backends);
+  }
+
+  static PoolConfig config(Algorithm algorithm, Persistence persistence,
+      PoolConfig.DeferralAffinity affinity, Duration slowStart, List<Backend> backends) {
     List<BackendConfig> configs = new ArrayList<>();
     for (Backend b : backends) {
       configs.add(
@@ -56,6 +61,7 @@ final class Pools {
         "pool",
         algorithm,
         persistence,
+        affinity,
         slowStart,
         PoolConfig.Passive.DEFAULT,
         configs,

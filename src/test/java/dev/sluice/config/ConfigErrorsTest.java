@@ -40,6 +40,30 @@ class ConfigErrorsTest {
   }
 
   @Test
+  void deferralAffinityIsNoneOrAMap() {
+    ConfigError e = single("""
+        pools:
+          hub:
+            deferral_affinity: off
+            backends: [127.0.0.1:10025]
+        listeners:
+          in: { listen: 127.0.0.1:2525, pool: hub }
+        """, 3, 24);
+    assertThat(e.message()).contains("'deferral_affinity' in pool 'hub' must be none or a map");
+    assertThat(e.hint()).contains("deferral_affinity: none").contains("{ ttl: 1h, max_entries: 100000 }");
+
+    ConfigError ttl = single("""
+        pools:
+          hub:
+            deferral_affinity: { ttl: 0s }
+            backends: [127.0.0.1:10025]
+        listeners:
+          in: { listen: 127.0.0.1:2525, pool: hub }
+        """, 3, 31);
+    assertThat(ttl.message()).contains("ttl");
+  }
+
+  @Test
   void unknownTopLevelKeyListsValidKeys() {
     ConfigError e = single("""
         pools: { hub: { backends: [127.0.0.1:10025] } }

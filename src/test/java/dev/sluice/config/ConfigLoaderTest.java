@@ -224,6 +224,25 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void deferralAffinityForms() throws Exception {
+    SluiceConfig c = ConfigLoader.parse("""
+        pools:
+          a: { backends: [127.0.0.1:1] }
+          b: { deferral_affinity: none, backends: [127.0.0.1:1] }
+          c: { deferral_affinity: { ttl: 4h }, backends: [127.0.0.1:1] }
+          d: { deferral_affinity: { ttl: 20m, max_entries: 500 }, backends: [127.0.0.1:1] }
+        listeners: { in: { listen: 127.0.0.1:2525, pool: a } }
+        """, "t.yaml");
+    assertThat(c.pools().get("a").deferralAffinity()).as("on by default")
+        .isEqualTo(new PoolConfig.DeferralAffinity(Duration.ofHours(1), 100_000));
+    assertThat(c.pools().get("b").deferralAffinity()).isEqualTo(PoolConfig.DeferralAffinity.OFF);
+    assertThat(c.pools().get("c").deferralAffinity())
+        .isEqualTo(new PoolConfig.DeferralAffinity(Duration.ofHours(4), 100_000));
+    assertThat(c.pools().get("d").deferralAffinity())
+        .isEqualTo(new PoolConfig.DeferralAffinity(Duration.ofMinutes(20), 500));
+  }
+
+  @Test
   void acknowledgeOnEveryObject() throws Exception {
     SluiceConfig c = ConfigLoader.parse("""
         admin: { listen: 127.0.0.1:8025, acknowledge: [SL007] }

@@ -1,0 +1,99 @@
+package dev.sluice.balance;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.sluice.config.PoolConfig;
+import java.util.Locale;
+import java.util.function.LongSupplier;
+
+/**
+ * Which backend deferred which sender, so that the sender's retry goes back to it: the memory
+ * behind a pool's {@code deferral_affinity}.
+ *
+ * <p>Why: greylisting servers (postgrey, rspamd, milter-greylist, Postfix's own
+ * {@code reject_unverified_recipient}) each keep their own memory. A message deferred by backend A
+ * passes only when its retry reaches A again; balanced afresh, the retry meets B, which has never
+ * seen it and defers it once more, and with n backends the sender may wait n retry intervals
+ * instead of one. So when a backend defers a transaction, the sender's next transactions from the
+ * same client network go to that backend for {@code ttl}.
+ *
+ * <p>The key is the client's network (its /24 for IPv4, its /64 for IPv6: large senders retry from
+ * another address of the same range, and postgrey keys its triplets by /24 as well) and the
+ * sender's address, case-folded. The recipients are not in it: the backend is chosen at {@code MAIL
+ * FROM}, before any is known. The time runs from the deferral and is not renewed by a later one
+ * from the same backend, so a backend that defers everything keeps a sender for {@code ttl} at
+ * most; a deferral by another backend replaces the entry.
+ *
+ * <p>Pure: time comes from the injected nano clock. Thread-safe (event loops record and look up
+ * concurrently); the table is bounded by {@code max_entries}.
+ */
+public final class DeferralTable {
+  /** A remembered deferral: by {@code backend}, at {@code atNanos} on the injected clock. */
+  public record Deferral(Backend backend, long atNanos) {}
+
+  /** A sender from a client network; see the class comment. */
+  record Key(long network, boolean ipv6, String sender) {
+    static Key of(byte[] clientAddress, String sender) {
+      boolean v6 = clientAddress.length == 16;
+      long network = 0;
+      for (int i = 0; i < (v6 ? 8 : 3); i++) { // the /64 or the /24
+        network = (network << 8) | (clientAddress[i] & 0xff);
+      }
+      return new Key(network, v6, sender.toLowerCase(Locale.ROOT));
+    }
+  }
+
+  private final PoolConfig.DeferralAffinity config;
+  private final long ttlNanos;
+  private final LongSupplier nanoClock;
+  private final Cache<Key, Deferral> table;
+
+  DeferralTable(PoolConfig.DeferralAffinity config, LongSupplier nanoClock) {
+    this.config = config;
+    this.ttlNanos = config.ttl().toNanos();
+    this.nanoClock = nanoClock;
+    // As for persistence: maintenance on the calling thread, timed by our clock. Caffeine's expiry
+    // only frees memory; whether an entry still counts is decided by its own time (lookup).
+    this.table = Caffeine.newBuilder()
+        .maximumSize(config.maxEntries())
+        .expireAfterWrite(config.ttl())
+        .ticker(nanoClock::getAsLong)
+        .executor(Runnable::run)
+        .build();
+  }
+
+  PoolConfig.DeferralAffinity config() {
+    return config;
+  }
+
+  /**
+   * Backend {@code b} deferred a transaction of {@code sender} from {@code clientAddress}: the
+   * sender's retries from that network go back to it.
+   *
+   * @param clientAddress the client's address bytes (4 or 16)
+   * @param sender the {@code MAIL FROM} address without angle brackets, empty for the null sender
+   */
+  public void deferred(byte[] clientAddress, String sender, Backend b) {
+    long now = nanoClock.getAsLong();
+    table.asMap().compute(Key.of(clientAddress, sender), (k, old) ->
+        old != null && old.backend() == b && now - old.atNanos() < ttlNanos ? old : new Deferral(b, now));
+  }
+
+  /**
+   * The backend that deferred {@code sender} from {@code clientAddress}'s network less than {@code
+   * ttl} ago, and when; null if none.
+   */
+  public Deferral lookup(byte[] clientAddress, String sender) {
+    if (table.estimatedSize() == 0) {
+      return null; // the usual case, and no key is built for it
+    }
+    Deferral d = table.getIfPresent(Key.of(clientAddress, sender));
+    return d != null && nanoClock.getAsLong() - d.atNanos() < ttlNanos ? d : null;
+  }
+
+  /** Entries after pending expiries and evictions are applied. */
+  public long size() {
+    table.cleanUp();
+    return table.estimatedSize();
+  }
+}

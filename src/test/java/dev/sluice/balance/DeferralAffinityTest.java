@@ -1,0 +1,149 @@
+package dev.sluice.balance;
+
+import static dev.sluice.balance.Pools.weighted;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sluice.balance.Pools.FakeClock;
+import dev.sluice.config.PoolConfig;
+import dev.sluice.config.PoolConfig.Algorithm;
+import dev.sluice.config.PoolConfig.DeferralAffinity;
+import dev.sluice.config.PoolConfig.Persistence;
+import java.time.Duration;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/** A pool's deferral affinity: which backend deferred which sender from which client network. */
+class DeferralAffinityTest {
+  private static final Duration TTL = Duration.ofHours(1);
+  private static final byte[] CLIENT = {(byte) 192, 0, 2, 10};
+
+  private final FakeClock clock = new FakeClock();
+  private final List<Backend> backends = weighted(1, 1);
+  private final Backend a = backends.get(0);
+  private final Backend b = backends.get(1);
+
+  private PoolBalancer pool(DeferralAffinity affinity, Persistence persistence, List<Backend> backends, PoolBalancer previous) {
+    return new PoolBalancer(Pools.config(Algorithm.ROUND_ROBIN, persistence, affinity, Duration.ZERO, backends),
+        backends, clock, new SplittableRandom(1), previous);
+  }
+
+  private PoolBalancer pool(int maxEntries) {
+    return pool(new DeferralAffinity(TTL, maxEntries), Persistence.NONE, backends, null);
+  }
+
+  private static String backendOf(DeferralTable.Deferral d) {
+    return d == null ? null : d.backend().name();
+  }
+
+  @Test
+  void a_deferred_sender_is_remembered_for_its_client_network_whatever_the_case_of_its_address() {
+    PoolBalancer p = pool(100);
+    p.deferred(CLIENT, "News@Example.COM", b);
+
+    assertThat(backendOf(p.deferral(new byte[] {(byte) 192, 0, 2, (byte) 200}, "news@example.com")))
+        .as("same /24").isEqualTo("b");
+    assertThat(p.deferral(new byte[] {(byte) 192, 0, 3, 10}, "news@example.com")).as("another /24").isNull();
+    assertThat(p.deferral(CLIENT, "other@example.com")).as("another sender").isNull();
+  }
+
+  @Test
+  void ipv6_clients_are_grouped_by_their_64() {
+    PoolBalancer p = pool(100);
+    byte[] one = new byte[16];
+    one[0] = 0x20;
+    one[1] = 0x01;
+    one[15] = 1;
+    byte[] sameNetwork = one.clone();
+    sameNetwork[15] = 2;
+    sameNetwork[8] = 7;
+    byte[] otherNetwork = one.clone();
+    otherNetwork[7] = 1;
+    p.deferred(one, "", a); // the null sender
+
+    assertThat(backendOf(p.deferral(sameNetwork, ""))).isEqualTo("a");
+    assertThat(p.deferral(otherNetwork, "")).isNull();
+  }
+
+  @Test
+  void the_time_runs_from_the_first_deferral_and_another_by_the_same_backend_does_not_renew_it() {
+    PoolBalancer p = pool(100);
+    p.deferred(CLIENT, "s@example.com", a);
+    clock.advance(Duration.ofMinutes(50));
+    p.deferred(CLIENT, "s@example.com", a); // a defers everything: it must not keep the sender
+
+    DeferralTable.Deferral d = p.deferral(CLIENT, "s@example.com");
+    assertThat(backendOf(d)).isEqualTo("a");
+    assertThat(Duration.ofNanos(clock.getAsLong() - d.atNanos())).isEqualTo(Duration.ofMinutes(50));
+
+    clock.advance(Duration.ofMinutes(10));
+    assertThat(p.deferral(CLIENT, "s@example.com")).as("ttl after the first deferral").isNull();
+
+    p.deferred(CLIENT, "s@example.com", a);
+    assertThat(backendOf(p.deferral(CLIENT, "s@example.com"))).as("a deferral after it ended starts anew").isEqualTo("a");
+  }
+
+  @Test
+  void a_deferral_by_another_backend_replaces_the_entry() {
+    PoolBalancer p = pool(100);
+    p.deferred(CLIENT, "s@example.com", a);
+    clock.advance(Duration.ofMinutes(30));
+    p.deferred(CLIENT, "s@example.com", b);
+
+    DeferralTable.Deferral d = p.deferral(CLIENT, "s@example.com");
+    assertThat(backendOf(d)).isEqualTo("b");
+    assertThat(d.atNanos()).isEqualTo(clock.getAsLong());
+  }
+
+  @Test
+  void the_table_is_bounded_by_max_entries() {
+    PoolBalancer p = pool(50);
+    for (int i = 0; i < 1000; i++) {
+      p.deferred(CLIENT, "sender" + i + "@example.com", a);
+    }
+
+    assertThat(p.deferralAffinityEntries()).isEqualTo(50);
+  }
+
+  @Test
+  void off_remembers_nothing() {
+    PoolBalancer p = pool(DeferralAffinity.OFF, Persistence.NONE, backends, null);
+    p.deferred(CLIENT, "s@example.com", a);
+
+    assertThat(p.deferralAffinityOn()).isFalse();
+    assertThat(p.deferral(CLIENT, "s@example.com")).isNull();
+    assertThat(p.deferralAffinityEntries()).isZero();
+  }
+
+  @Test
+  void a_reload_keeps_what_the_pool_remembers_for_the_backends_it_keeps() {
+    Persistence persistence = new Persistence(Persistence.Mode.SOURCE_IP, TTL, 100);
+    DeferralAffinity affinity = new DeferralAffinity(TTL, 100);
+    PoolBalancer before = pool(affinity, persistence, backends, null);
+    before.deferred(CLIENT, "to-a@example.com", a);
+    before.deferred(CLIENT, "to-b@example.com", b);
+    byte[] persistent = {10, 0, 0, 1};
+    assertThat(before.select(new SelectionKey(persistent), x -> Eligibility.ALWAYS, x -> false).name()).isEqualTo("a");
+
+    // b's address changed: a new Backend object at its index, which the old entries do not name.
+    Backend newB = Pools.backend("b", 1, 1, 1);
+    PoolBalancer after = pool(affinity, persistence, List.of(a, newB), before);
+
+    assertThat(backendOf(after.deferral(CLIENT, "to-a@example.com"))).isEqualTo("a");
+    assertThat(after.deferral(CLIENT, "to-b@example.com")).as("b is another backend now").isNull();
+    for (int i = 0; i < 3; i++) {
+      assertThat(after.select(new SelectionKey(persistent), x -> Eligibility.ALWAYS, x -> false).name())
+          .as("persistence carried over").isEqualTo("a");
+    }
+  }
+
+  @Test
+  void a_reload_that_changes_the_table_starts_it_empty() {
+    PoolBalancer before = pool(100);
+    before.deferred(CLIENT, "s@example.com", a);
+
+    PoolBalancer after = pool(new DeferralAffinity(Duration.ofMinutes(30), 100), Persistence.NONE, backends, before);
+
+    assertThat(after.deferral(CLIENT, "s@example.com")).isNull();
+  }
+}
