@@ -165,6 +165,7 @@ final class AdminApi {
       p.put("name", e.getKey());
       dev.sluice.config.PoolConfig pc = server.config().pools().get(e.getKey());
       p.put("algorithm", pc == null ? "" : lower(pc.algorithm())); // null only while a reload commits
+      p.put("deferralAffinityEntries", e.getValue().deferralAffinityEntries());
       ArrayNode backends = p.putArray("backends");
       e.getValue().backends().forEach(b -> backends.add(backend(b)));
     }

@@ -48,6 +48,9 @@ public final class EmbeddedSmtpServer implements AutoCloseable {
   private final java.util.concurrent.atomic.AtomicInteger openSessions = new java.util.concurrent.atomic.AtomicInteger();
   private final AtomicLong refusedAtMailFrom = new AtomicLong();
   private final AtomicLong relayDenied = new AtomicLong();
+  private final AtomicLong greylisted = new AtomicLong();
+  /** Sender and recipient pairs seen once; null when greylisting is off. */
+  private volatile Set<String> greylistSeen;
   /** Null when relaying is not controlled (every recipient accepted). */
   private volatile RelayControl relayControl;
   private Channel server;
@@ -111,6 +114,21 @@ public final class EmbeddedSmtpServer implements AutoCloseable {
     return this;
   }
 
+  /**
+   * Turns on greylisting as postgrey does it, without the delay: the first RCPT TO of a sender and
+   * recipient pair gets {@code 450 4.2.0 … Greylisted}, and the pair passes from then on. This
+   * server's memory only, as each real backend keeps its own.
+   */
+  public EmbeddedSmtpServer greylist() {
+    greylistSeen = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    return this;
+  }
+
+  /** Recipients deferred by greylisting so far. */
+  public long greylisted() {
+    return greylisted.get();
+  }
+
   /** Switches back pressure on or off; takes effect at the next MAIL FROM. */
   public void setBackPressure(boolean on) {
     backPressure.set(on);
@@ -154,6 +172,7 @@ public final class EmbeddedSmtpServer implements AutoCloseable {
   private final class Session extends SimpleChannelInboundHandler<ByteBuf> {
     private boolean greeted;
     private boolean mail;
+    private String sender;
     private int recipients;
     private boolean data;
 
@@ -203,6 +222,9 @@ public final class EmbeddedSmtpServer implements AutoCloseable {
         } else if (!relayAllowed(ctx, line.substring(8))) {
           relayDenied.incrementAndGet();
           reply(ctx, "554 5.7.1 Relay access denied");
+        } else if (greylistedNow(line.substring(8))) {
+          greylisted.incrementAndGet();
+          reply(ctx, "450 4.2.0 " + line.substring(8).trim() + ": Recipient address rejected: Greylisted");
         } else {
           recipients++;
           reply(ctx, "250 2.1.5 Ok");
@@ -237,8 +259,15 @@ public final class EmbeddedSmtpServer implements AutoCloseable {
         reply(ctx, "452 4.3.1 Insufficient system resources");
       } else {
         mail = true;
+        sender = arg.trim().toLowerCase(Locale.ROOT);
         reply(ctx, "250 2.1.0 Ok");
       }
+    }
+
+    /** Whether greylisting defers this recipient of the current sender: the pair's first time. */
+    private boolean greylistedNow(String recipient) {
+      Set<String> seen = greylistSeen;
+      return seen != null && seen.add(sender + " " + recipient.trim().toLowerCase(Locale.ROOT));
     }
 
     private boolean relayAllowed(ChannelHandlerContext ctx, String arg) {

@@ -5,6 +5,7 @@ import dev.sluice.balance.Backend;
 import dev.sluice.proxy.identity.ClientName;
 import dev.sluice.proxy.SessionInfo;
 import dev.sluice.proxy.SessionObserver;
+import java.time.Duration;
 import java.util.List;
 
 /**
@@ -63,6 +64,13 @@ public final class CompositeObserver implements SessionObserver {
   public void info(SessionInfo s, String text) {
     for (SessionObserver m : members) {
       m.info(s, text);
+    }
+  }
+
+  @Override
+  public void deferralAffinity(SessionInfo s, Backend b, Affinity what, String sender, Duration ago) {
+    for (SessionObserver m : members) {
+      m.deferralAffinity(s, b, what, sender, ago);
     }
   }
 

@@ -17,6 +17,7 @@ import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
+import java.time.Duration;
 import java.io.OutputStream;
 import java.util.Collection;
 import java.util.Locale;
@@ -52,6 +53,7 @@ public final class Metrics implements SessionObserver {
   private final Counter backendSessions;
   private final Counter transactions;
   private final Counter retries;
+  private final Counter deferralAffinity;
   private final Counter bytes;
   private final Counter replies;
   private final Counter rejections;
@@ -75,6 +77,10 @@ public final class Metrics implements SessionObserver {
         .labelNames("listener", "pool", "backend", "outcome").withoutExemplars().register(registry);
     retries = Counter.builder().name("sluice_retries_total").help("Backend failures that made Sluice try another")
         .labelNames("listener", "pool", "backend", "reason").withoutExemplars().register(registry);
+    deferralAffinity = Counter.builder().name("sluice_deferral_affinity_total")
+        .help("Deferral affinity: senders a backend deferred (recorded), transactions sent back to it"
+            + " (followed), or balanced afresh because it could not take them (unavailable)")
+        .labelNames("listener", "pool", "backend", "event").withoutExemplars().register(registry);
     bytes = Counter.builder().name("sluice_bytes_total").help("Bytes relayed (smtp: message bodies; tcp: the stream)")
         .labelNames("listener", "pool", "backend", "direction").withoutExemplars().register(registry);
     replies = Counter.builder().name("sluice_replies_total").help("Replies sent to clients by stage and class")
@@ -228,6 +234,11 @@ public final class Metrics implements SessionObserver {
     if (another) { // a failure with nothing left to try shows in the transaction's outcome instead
       retries.labelValues(s.listener(), b.pool(), b.name(), retryReason(reason)).inc();
     }
+  }
+
+  @Override
+  public void deferralAffinity(SessionInfo s, Backend b, Affinity what, String sender, Duration ago) {
+    deferralAffinity.labelValues(s.listener(), b.pool(), b.name(), lower(what)).inc();
   }
 
   @Override

@@ -3,6 +3,7 @@ package dev.sluice.proxy;
 import dev.sluice.proxy.smtp.SmtpReply;
 import dev.sluice.balance.Backend;
 import dev.sluice.proxy.identity.ClientName;
+import java.time.Duration;
 
 /**
  * What happens in client sessions, for the protocol log and the metrics. The proxy calls these on
@@ -79,6 +80,31 @@ public interface SessionObserver {
    * another}, else none is left (the client gets the failure).
    */
   default void retry(SessionInfo s, Backend b, String reason, boolean another) {}
+
+  /** What a pool's deferral affinity did in a transaction (see {@link #deferralAffinity}). */
+  enum Affinity {
+    /** A backend deferred the sender: its retries from the client's network go back there. */
+    RECORDED,
+    /** The transaction goes to the backend that deferred its sender. */
+    FOLLOWED,
+    /** The backend that deferred the sender cannot take the transaction now: balanced afresh. */
+    UNAVAILABLE
+  }
+
+  /**
+   * Deferral affinity (a pool's {@code deferral_affinity}) for the transaction of {@code sender}
+   * ({@code ""}: the null sender): {@code b} deferred it {@code ago} before (zero for RECORDED), and
+   * {@code what} followed. By default an informational event saying so.
+   */
+  default void deferralAffinity(SessionInfo s, Backend b, Affinity what, String sender, Duration ago) {
+    String since = ago.toSeconds() < 120 ? ago.toSeconds() + "s" : ago.toMinutes() + "m";
+    info(s, "deferral affinity: " + switch (what) {
+      case RECORDED -> b.name() + " deferred <" + sender + ">; its retries from this network go back there";
+      case FOLLOWED -> b.name() + " deferred <" + sender + "> " + since + " ago; this transaction goes there";
+      case UNAVAILABLE -> b.name() + " deferred <" + sender + "> " + since
+          + " ago but cannot take this transaction now; balanced afresh";
+    });
+  }
 
   /** A transaction ended. {@code bytes} is the message size relayed (0 when no body was sent). */
   default void transaction(SessionInfo s, Backend b, Outcome outcome, long bytes) {}

@@ -1,6 +1,7 @@
 package dev.sluice.proxy.smtp;
 
 import dev.sluice.balance.Backend;
+import dev.sluice.balance.DeferralTable;
 import dev.sluice.balance.SelectionKey;
 import dev.sluice.config.ListenerConfig;
 import dev.sluice.proxy.BackendConnector;
@@ -11,6 +12,7 @@ import dev.sluice.proxy.ListenerRoute;
 import dev.sluice.proxy.NetErrors;
 import dev.sluice.proxy.SessionAttributes;
 import dev.sluice.proxy.SessionInfo;
+import dev.sluice.proxy.SessionObserver.Affinity;
 import dev.sluice.proxy.SessionObserver.Outcome;
 import dev.sluice.proxy.SessionObserver.Stage;
 import dev.sluice.proxy.identity.ClientInfo;
@@ -29,6 +31,7 @@ import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.ssl.SslHandler;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.ZonedDateTime;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -95,6 +98,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private ClientSession session;
   private ChannelHandlerContext ctx;
   private SelectionKey key;
+  /** The sender of the transaction being opened or relayed (its MAIL's path), for deferral affinity. */
+  private String sender = "";
   private ByteBuf input;
   private boolean busy;
   private boolean discardingLongLine;
@@ -890,6 +895,9 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       return;
     }
     SmtpReply reply = r != null ? fromBackend(r) : BodyRelay.lostReply(hostname());
+    if (r != null && tx != null) {
+      noteDeferral(r, tx.backend());
+    }
     if (relayStage == Stage.RCPT) {
       session.rcptAnswered(reply);
     } else {
@@ -930,6 +938,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     followReload();
     startTrying();
     refusedBy = null;
+    sender = mail.path();
     SmtpReply refusal = null;
     if (session.authenticated()) {
       if (!authenticatedServerReady()) {
@@ -1204,11 +1213,42 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         && route.eligibility().eligibleSince(pinned) != dev.sluice.balance.Eligibility.NOT_ELIGIBLE) {
       return pinned;
     }
-    Backend b = route.balancer().select(key, route.eligibility(), alreadyTried);
+    Backend b = deferralAffinity();
+    if (b == null) {
+      b = route.balancer().select(key, route.eligibility(), alreadyTried);
+    }
     if (b != null) {
       pinned = b;
     }
     return b;
+  }
+
+  /**
+   * The backend that deferred this transaction's sender from this client's network (the pool's
+   * {@code deferral_affinity}), when it can take the transaction now; else null, and the
+   * transaction is balanced as any other. Not once it has failed this transaction: a retry goes on.
+   */
+  private Backend deferralAffinity() {
+    DeferralTable.Deferral d = route.balancer().deferral(key.clientAddress(), sender);
+    if (d == null || alreadyTried.test(d.backend())) {
+      return null;
+    }
+    Backend b = d.backend();
+    boolean available = route.balancer().effectiveWeight(b, route.eligibility()) > 0;
+    route.observer().deferralAffinity(info, b, available ? Affinity.FOLLOWED : Affinity.UNAVAILABLE, sender,
+        Duration.ofNanos(System.nanoTime() - d.atNanos()));
+    return available ? b : null;
+  }
+
+  /**
+   * Remembers (deferral affinity) a backend's deferral of this transaction's message that the
+   * backend will recognise on the sender's retry, such as greylisting's.
+   */
+  private void noteDeferral(SmtpReply backendReply, Backend b) {
+    if (backendReply.isRememberedDeferral() && route.balancer().deferralAffinityOn()) {
+      route.balancer().deferred(key.clientAddress(), sender, b);
+      route.observer().deferralAffinity(info, b, Affinity.RECORDED, sender, Duration.ZERO);
+    }
   }
 
   private void failed(Backend b, String why) {
@@ -1297,6 +1337,9 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     SmtpReply reply = fromBackend(backendReply);
     BackendSession s = tx;
     boolean ended = clientGone();
+    if (s != null) {
+      noteDeferral(backendReply, s.backend());
+    }
     if (s != null || !ended) {
       // (A client gone mid-message left tx null, its transaction already counted as aborted.)
       route.observer().transaction(info, s == null ? null : s.backend(), outcomeOf(reply), bytes);

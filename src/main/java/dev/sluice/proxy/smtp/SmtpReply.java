@@ -44,6 +44,29 @@ public record SmtpReply(int code, List<String> lines) {
     return code >= 400 && code < 500;
   }
 
+  /**
+   * A deferral of the message that the server remembers, so that the sender's retry should meet the
+   * same server (a pool's {@code deferral_affinity}): a {@code 450} or {@code 451} whose enhanced
+   * status (RFC 3463) is about addressing ({@code 4.1.x}, e.g. Postfix's unverified address), the
+   * mailbox ({@code 4.2.x}, postgrey) or policy ({@code 4.7.x}, most greylisting), or a {@code
+   * 450} without one (greylisting servers that give no enhanced status). Not the server's own
+   * trouble, which another server may not have: {@code 4.3.x} mail system, {@code 4.4.x} network,
+   * {@code 4.5.x} protocol, a bare {@code 451} ("local error in processing", RFC 5321 §4.2.2), a
+   * {@code 452} (storage) or a {@code 421}.
+   */
+  public boolean isRememberedDeferral() {
+    if (code != 450 && code != 451) {
+      return false;
+    }
+    String first = lines.get(0);
+    // "450 4.2.0 …": an enhanced status starts after the code; its subject is the digit after "4.".
+    if (first.length() > 5 && Character.isDigit(first.charAt(4)) && first.charAt(5) == '.') {
+      char subject = first.length() > 7 && first.charAt(7) == '.' ? first.charAt(6) : ' ';
+      return first.charAt(4) == '4' && (subject == '1' || subject == '2' || subject == '7');
+    }
+    return code == 450;
+  }
+
   /** 5xx: permanent negative. */
   public boolean isPermanent() {
     return code >= 500 && code < 600;
