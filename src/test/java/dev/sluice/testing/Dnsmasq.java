@@ -1,7 +1,5 @@
 package dev.sluice.testing;
 
-import static org.awaitility.Awaitility.await;
-
 import java.io.IOException;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
@@ -21,12 +19,11 @@ import java.util.List;
  * ({@code --bogus-priv}), other names REFUSED. Its query log is kept for the test to read.
  */
 public final class Dnsmasq implements AutoCloseable {
-  private final Process process;
   private final InetSocketAddress address;
   private final Path log;
+  private PeerDaemon daemon;
 
-  private Dnsmasq(Process process, InetSocketAddress address, Path log) {
-    this.process = process;
+  private Dnsmasq(InetSocketAddress address, Path log) {
     this.address = address;
     this.log = log;
   }
@@ -36,29 +33,13 @@ public final class Dnsmasq implements AutoCloseable {
     int port = Loopback.freePort();
     Path dir = Files.createTempDirectory("dnsmasq");
     Path log = dir.resolve("queries.log");
-    List<String> cmd = new ArrayList<>(List.of(binary(), "--keep-in-foreground", "--no-resolv", "--no-hosts",
-        "--no-poll", "--bind-interfaces", "--listen-address=127.0.0.1", "--port=" + port, "--bogus-priv",
-        "--pid-file=" + dir.resolve("pid"), "--log-queries", "--log-facility=" + log));
+    List<String> cmd = new ArrayList<>(List.of(PeerDaemon.binary("dnsmasq", "dnsmasq-base"), "--keep-in-foreground",
+        "--no-resolv", "--no-hosts", "--no-poll", "--bind-interfaces", "--listen-address=127.0.0.1", "--port=" + port,
+        "--bogus-priv", "--pid-file=" + dir.resolve("pid"), "--log-queries", "--log-facility=" + log));
     cmd.addAll(List.of(records));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("out").toFile()).start();
-    Dnsmasq d = new Dnsmasq(p, new InetSocketAddress("127.0.0.1", port), log);
-    await().atMost(Duration.ofSeconds(15)).until(() -> {
-      if (!p.isAlive()) {
-        throw new IllegalStateException("dnsmasq exited: " + Files.readString(dir.resolve("out")));
-      }
-      return d.answers();
-    });
+    Dnsmasq d = new Dnsmasq(new InetSocketAddress("127.0.0.1", port), log);
+    d.daemon = PeerDaemon.start(cmd, dir, Duration.ofSeconds(15), d::answers);
     return d;
-  }
-
-  /** Where dnsmasq is installed, or an explanation of how to get it. */
-  static String binary() {
-    for (String candidate : List.of("/usr/sbin/dnsmasq", "/usr/bin/dnsmasq")) {
-      if (Files.isExecutable(Path.of(candidate))) {
-        return candidate;
-      }
-    }
-    throw new IllegalStateException("dnsmasq not found: apt-get install -y dnsmasq-base (./test installs it)");
   }
 
   /** Whether a query for the root's SOA gets any reply. */
@@ -85,11 +66,6 @@ public final class Dnsmasq implements AutoCloseable {
 
   @Override
   public void close() {
-    process.destroy();
-    try {
-      process.waitFor();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    daemon.close();
   }
 }

@@ -40,9 +40,15 @@ public final class PostfixPair implements AutoCloseable {
 
   /** Starts {@code prefix-a} and {@code prefix-b}, each builder adjusted by {@code customize}. */
   public static PostfixPair start(String prefix, UnaryOperator<PostfixInstance.Builder> customize) {
-    PostfixInstance a = customize.apply(PostfixInstance.builder(prefix + "-a")).build().start();
+    return start(prefix, customize, customize);
+  }
+
+  /** Starts {@code prefix-a} adjusted by {@code customizeA} and {@code prefix-b} by {@code customizeB}. */
+  public static PostfixPair start(String prefix, UnaryOperator<PostfixInstance.Builder> customizeA,
+      UnaryOperator<PostfixInstance.Builder> customizeB) {
+    PostfixInstance a = customizeA.apply(PostfixInstance.builder(prefix + "-a")).build().start();
     try {
-      return new PostfixPair(a, customize.apply(PostfixInstance.builder(prefix + "-b")).build().start());
+      return new PostfixPair(a, customizeB.apply(PostfixInstance.builder(prefix + "-b")).build().start());
     } catch (RuntimeException e) {
       a.close();
       throw e;
