@@ -273,6 +273,12 @@ final class PostfixLogParser {
      * its content.
      */
     boolean content;
+    /**
+     * A postsuper run deleted mail without naming it ({@code -d ALL}) while this message was in the
+     * queue, and no line of its own has shown it there since: it may be gone. It counts in the note
+     * of that deletion only ({@link #massDeletion}), not again in a later one's.
+     */
+    boolean mayBeDeleted;
 
     Message(MessageRow row, String file) {
       this.row = row;
@@ -820,6 +826,7 @@ final class PostfixLogParser {
   private void verdict(String host, String queueId, Verdict v) {
     Message m = pending.get(key(host, queueId));
     if (m != null) {
+      m.mayBeDeleted = false;
       m.apply(v);
       if (m.fate == Fate.DROPPED) {
         // Nothing undoes a refusal or a discard, and the queue file is gone: no need to keep it.
@@ -895,6 +902,7 @@ final class PostfixLogParser {
     Message m = pending.get(key(host, q.group(1)));
     if (m != null && (action.equals("placed on hold") || action.equals("released from hold")
         || action.equals("expired"))) {
+      m.mayBeDeleted = false;
       m.found();
     }
   }
@@ -907,17 +915,26 @@ final class PostfixLogParser {
    * messages in a queue the run did not touch stay and show up again (qmgr retries deferred mail, a
    * held message is released). They stay kept, and stay counted as received, which they were; if one
    * went, its queue id may be reused, and the new file's first line ends it ({@link #gone}). The
-   * file's {@link #note} says how many were in the queue then, so that the reader knows.
+   * file's {@link #note} says how many were in the queue then as far as the log shows: received,
+   * not removed, and not already among those of an earlier such deletion unless a line of their own
+   * came since ({@link Message#mayBeDeleted}), so that a nightly {@code postsuper -d ALL hold} does
+   * not count every earlier night's messages again.
    */
   private void massDeletion(long ts, String host, long unnamed) {
     if (unnamed <= 0) {
       return;
     }
-    long inQueue = pending.values().stream().filter(m -> m.row.server.equals(host) && m.received()).count();
+    long inQueue = 0;
+    for (Message m : pending.values()) {
+      if (m.row.server.equals(host) && m.received() && !m.mayBeDeleted) {
+        m.mayBeDeleted = true;
+        inQueue++;
+      }
+    }
     if (inQueue > 0) {
       massDeletions.add(String.format(Locale.ROOT,
           "%s %s: postsuper deleted %d message%s without naming them (-d ALL); %d message%s received from clients"
-              + " %s in the queue then and may be among them", host,
+              + " %s in the queue then, as far as the log shows, and may be among them", host,
           NOTE_TIME.format(LocalDateTime.ofEpochSecond(Math.floorDiv(ts, 1_000_000L), 0, ZoneOffset.UTC)), unnamed,
           unnamed == 1 ? "" : "s", inQueue, inQueue == 1 ? "" : "s", inQueue == 1 ? "was" : "were"));
     }
@@ -981,6 +998,9 @@ final class PostfixLogParser {
     }
     // A message opened in an earlier file is as known here as one of this file's.
     Message known = pending.get(key(host, q.group(1)));
+    if (known != null) {
+      known.mayBeDeleted = false;
+    }
     MessageRow r = known == null ? new MessageRow() : known.row.copy();
     r.tsMicros = ts;
     r.server = host;

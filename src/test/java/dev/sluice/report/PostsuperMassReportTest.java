@@ -73,7 +73,7 @@ class PostsuperMassReportTest {
       assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
       assertThat(db.query("q", "", "SELECT note FROM files").rows()).extracting(r -> r.get(0)).containsExactly(
           "mx1 2025-06-03 11:05:00: postsuper deleted 5 messages without naming them (-d ALL); 3 messages received"
-              + " from clients were in the queue then and may be among them");
+              + " from clients were in the queue then, as far as the log shows, and may be among them");
       // They were received all the same: deleting them later takes nothing back.
       assertThat(db.query("q", "", "SELECT queue_id FROM messages WHERE event = 'RECEIVE' ORDER BY ts").rows())
           .extracting(r -> r.get(0)).containsExactly("782B520C433", "9BA3020C170", "B82B820C5CF", "C5FA220C5DD");
@@ -104,7 +104,31 @@ class PostsuperMassReportTest {
     p = parse(new ReportTestSupport.MessageRows(), lines);
     // No message was kept at the first; one was at the second.
     assertThat(p.note()).isEqualTo("mx1 2025-06-03 11:04:00: postsuper deleted 1 message without naming them (-d ALL);"
-        + " 1 message received from clients was in the queue then and may be among them");
+        + " 1 message received from clients was in the queue then, as far as the log shows, and may be among them");
+  }
+
+  @Test
+  void aMessageCountsInTheNoteOfOneMassDeletionUntilALineOfItsOwnShowsItAgain() throws Exception {
+    List<String> lines = log(List.of(
+        received("10:00:01", "3361", "127.0.0.33", "782B520C433", true),
+        received("10:00:02", "3361", "127.0.0.34", "B82B820C5CF", false),
+        // postsuper -d ALL hold, say: the log cannot tell which of the two went.
+        List.of("Jun  3 11:00:00 mx1 postfix/postsuper[3401]: Deleted: 1 message",
+            // qmgr retries the deferred one: it stayed.
+            "Jun  3 11:10:00 mx1 postfix/qmgr[3357]: B82B820C5CF: from=<a@corp.example>, size=405, nrcpt=1 (queue active)",
+            "Jun  3 11:10:00 mx1 postfix/error[3369]: B82B820C5CF: to=<u@example.test>, relay=none, delay=4200,"
+                + " delays=4200/0/0/0, dsn=4.3.2, status=deferred (deferred transport)"),
+        received("11:20:00", "3362", "127.0.0.35", "0B83420C0C4", true),
+        List.of("Jun  3 12:00:00 mx1 postfix/postsuper[3409]: Deleted: 2 messages")));
+    PostfixLogParser p = parse(new ReportTestSupport.MessageRows(), lines);
+    // The held one of 10:00 is not counted again: nothing showed it in the queue after the first deletion.
+    assertThat(p.note()).isEqualTo(
+        "mx1 2025-06-03 11:00:00: postsuper deleted 1 message without naming them (-d ALL); 2 messages received from"
+            + " clients were in the queue then, as far as the log shows, and may be among them; "
+            + "mx1 2025-06-03 12:00:00: postsuper deleted 2 messages without naming them (-d ALL); 2 messages received"
+            + " from clients were in the queue then, as far as the log shows, and may be among them");
+    // Kept all the same: any of them may still be in the queue, and its lines are its own.
+    assertThat(p.remaining().keySet()).containsExactlyInAnyOrder("mx1 782B520C433", "mx1 B82B820C5CF", "mx1 0B83420C0C4");
   }
 
   @Test
