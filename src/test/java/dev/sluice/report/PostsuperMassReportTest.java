@@ -1,6 +1,6 @@
 package dev.sluice.report;
 
-import static dev.sluice.report.ReportTestSupport.load;
+import static dev.sluice.report.ReportTestSupport.rows;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.BufferedReader;
@@ -33,8 +33,7 @@ class PostsuperMassReportTest {
     }
     lines.add("Jun  3 " + time + " mx1 postfix/cleanup[3364]: " + qid + ": message-id=<" + qid + "@client.example>");
     if (!held) {
-      lines.add("Jun  3 " + time + " mx1 postfix/qmgr[3357]: " + qid
-          + ": from=<a@corp.example>, size=405, nrcpt=1 (queue active)");
+      lines.add(queueActive(time, qid, "a@corp.example"));
       lines.add("Jun  3 " + time + " mx1 postfix/error[3369]: " + qid + ": to=<u@example.test>, relay=none, delay=0.01,"
           + " delays=0/0.01/0/0.01, dsn=4.3.2, status=deferred (deferred transport)");
     }
@@ -43,10 +42,37 @@ class PostsuperMassReportTest {
     return lines;
   }
 
+  /**
+   * The queue most tests start from: a message from 127.0.0.33 held by a header check at 10:00:01
+   * and one from 127.0.0.34 deferred at 10:00:02.
+   */
+  private static List<String> heldAndDeferred(String heldQid, String deferredQid) {
+    return log(List.of(received("10:00:01", "3361", "127.0.0.33", heldQid, true),
+        received("10:00:02", "3361", "127.0.0.34", deferredQid, false)));
+  }
+
+  private static String queueActive(String time, String qid, String sender) {
+    return "Jun  3 " + time + " mx1 postfix/qmgr[3357]: " + qid + ": from=<" + sender + ">, size=405, nrcpt=1 (queue active)";
+  }
+
+  /** qmgr takes {@code qid} into the active queue, virtual delivers it to {@code to}, qmgr removes it. */
+  private static List<String> delivered(String time, String qid, String sender, String to) {
+    return List.of(queueActive(time, qid, sender),
+        "Jun  3 " + time + " mx1 postfix/virtual[3370]: " + qid + ": to=<" + to + ">, relay=virtual, delay=1,"
+            + " delays=1/0/0/0, dsn=2.0.0, status=sent (delivered to maildir)",
+        "Jun  3 " + time + " mx1 postfix/qmgr[3357]: " + qid + ": removed");
+  }
+
   private static List<String> log(List<List<String>> parts) {
     List<String> all = new ArrayList<>();
     parts.forEach(all::addAll);
     return all;
+  }
+
+  /** Writes the lines as one maillog in {@code dir} and loads it. */
+  private ReportDatabase load(List<List<String>> parts) throws Exception {
+    ReportTestSupport.maillog(dir, "maillog", log(parts).toArray(String[]::new));
+    return ReportTestSupport.load(LogFormat.AUTO, dir);
   }
 
   private static PostfixLogParser parse(ReportTestSupport.MessageRows sink, List<String> lines) throws Exception {
@@ -57,26 +83,22 @@ class PostsuperMassReportTest {
 
   @Test
   void aMassDeletionIsNotedWithTheMessagesThatMayBeAmongTheDeleted() throws Exception {
-    ReportTestSupport.maillog(dir, "maillog", log(List.of(
+    try (ReportDatabase db = load(List.of(
         received("10:00:01", "3361", "127.0.0.33", "782B520C433", true),
         received("10:00:02", "3361", "127.0.0.33", "9BA3020C170", true),
         received("10:00:03", "3361", "127.0.0.34", "B82B820C5CF", false),
         // Delivered and removed before the deletion: not among them.
         received("10:00:04", "3362", "127.0.0.35", "C5FA220C5DD", false),
-        List.of("Jun  3 10:00:05 mx1 postfix/qmgr[3357]: C5FA220C5DD: from=<a@corp.example>, size=405, nrcpt=1 (queue active)",
-            "Jun  3 10:00:05 mx1 postfix/virtual[3370]: C5FA220C5DD: to=<u@example.test>, relay=virtual, delay=1,"
-                + " delays=1/0/0/0, dsn=2.0.0, status=sent (delivered to maildir)",
-            "Jun  3 10:00:05 mx1 postfix/qmgr[3357]: C5FA220C5DD: removed",
-            // postsuper -d ALL: the count is all it logs, and it counts mail the log does not follow too.
-            "Jun  3 11:05:00 mx1 postfix/postsuper[3463]: Deleted: 5 messages"))).toArray(String[]::new));
-    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+        delivered("10:00:05", "C5FA220C5DD", "a@corp.example", "u@example.test"),
+        // postsuper -d ALL: the count is all it logs, and it counts mail the log does not follow too.
+        List.of("Jun  3 11:05:00 mx1 postfix/postsuper[3463]: Deleted: 5 messages")))) {
       assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
-      assertThat(db.query("q", "", "SELECT note FROM files").rows()).extracting(r -> r.get(0)).containsExactly(
-          "mx1 2025-06-03 11:05:00: postsuper deleted 5 messages without naming them (-d ALL); 3 messages received"
-              + " from clients were in the queue then, as far as the log shows, and may be among them");
+      assertThat(rows(db, "SELECT note FROM files")).containsExactly(
+          "[mx1 2025-06-03 11:05:00: postsuper deleted 5 messages without naming them (-d ALL); 3 messages received"
+              + " from clients were in the queue then, as far as the log shows, and may be among them]");
       // They were received all the same: deleting them later takes nothing back.
-      assertThat(db.query("q", "", "SELECT queue_id FROM messages WHERE event = 'RECEIVE' ORDER BY ts").rows())
-          .extracting(r -> r.get(0)).containsExactly("782B520C433", "9BA3020C170", "B82B820C5CF", "C5FA220C5DD");
+      assertThat(rows(db, "SELECT queue_id FROM messages WHERE event = 'RECEIVE' ORDER BY ts"))
+          .containsExactly("[782B520C433]", "[9BA3020C170]", "[B82B820C5CF]", "[C5FA220C5DD]");
     }
   }
 
@@ -109,13 +131,11 @@ class PostsuperMassReportTest {
 
   @Test
   void aMessageCountsInTheNoteOfOneMassDeletionUntilALineOfItsOwnShowsItAgain() throws Exception {
-    List<String> lines = log(List.of(
-        received("10:00:01", "3361", "127.0.0.33", "782B520C433", true),
-        received("10:00:02", "3361", "127.0.0.34", "B82B820C5CF", false),
+    List<String> lines = log(List.of(heldAndDeferred("782B520C433", "B82B820C5CF"),
         // postsuper -d ALL hold, say: the log cannot tell which of the two went.
         List.of("Jun  3 11:00:00 mx1 postfix/postsuper[3401]: Deleted: 1 message",
             // qmgr retries the deferred one: it stayed.
-            "Jun  3 11:10:00 mx1 postfix/qmgr[3357]: B82B820C5CF: from=<a@corp.example>, size=405, nrcpt=1 (queue active)",
+            queueActive("11:10:00", "B82B820C5CF", "a@corp.example"),
             "Jun  3 11:10:00 mx1 postfix/error[3369]: B82B820C5CF: to=<u@example.test>, relay=none, delay=4200,"
                 + " delays=4200/0/0/0, dsn=4.3.2, status=deferred (deferred transport)"),
         received("11:20:00", "3362", "127.0.0.35", "0B83420C0C4", true),
@@ -133,28 +153,19 @@ class PostsuperMassReportTest {
 
   @Test
   void aQueueIdReusedAfterAMassDeletionIsANewMessageNotTheDeletedOne() throws Exception {
-    ReportTestSupport.maillog(dir, "maillog", log(List.of(
-        received("10:00:01", "3361", "127.0.0.33", "782B520C433", true),
-        received("10:00:02", "3361", "127.0.0.34", "B82B820C5CF", false),
+    try (ReportDatabase db = load(List.of(heldAndDeferred("782B520C433", "B82B820C5CF"),
         List.of("Jun  3 11:05:00 mx1 postfix/postsuper[3463]: Deleted: 2 messages",
             // Short queue ids are reused: a local submission gets the held message's.
             "Jun  3 12:00:00 mx1 postfix/pickup[3358]: 782B520C433: uid=0 from=<root@corp.example>",
-            "Jun  3 12:00:00 mx1 postfix/cleanup[3364]: 782B520C433: message-id=<local@mx1.sluice.test>",
-            "Jun  3 12:00:00 mx1 postfix/qmgr[3357]: 782B520C433: from=<root@corp.example>, size=272, nrcpt=1 (queue active)",
-            "Jun  3 12:00:00 mx1 postfix/virtual[3370]: 782B520C433: to=<u@example.test>, relay=virtual, delay=0.01,"
-                + " delays=0/0/0/0, dsn=2.0.0, status=sent (delivered to maildir)",
-            "Jun  3 12:00:00 mx1 postfix/qmgr[3357]: 782B520C433: removed",
-            // And a bounce the deferred message's; its only line before qmgr's is cleanup's message-id.
-            "Jun  3 12:01:00 mx1 postfix/cleanup[3364]: B82B820C5CF: message-id=<bounce@mx1.sluice.test>",
-            "Jun  3 12:01:00 mx1 postfix/bounce[3380]: 1C95420C170: sender non-delivery notification: B82B820C5CF",
-            "Jun  3 12:01:00 mx1 postfix/qmgr[3357]: B82B820C5CF: from=<>, size=2400, nrcpt=1 (queue active)",
-            "Jun  3 12:01:01 mx1 postfix/virtual[3370]: B82B820C5CF: to=<a@corp.example>, relay=virtual, delay=1,"
-                + " delays=1/0/0/0, dsn=2.0.0, status=sent (delivered to maildir)",
-            "Jun  3 12:01:01 mx1 postfix/qmgr[3357]: B82B820C5CF: removed"))).toArray(String[]::new));
-    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+            "Jun  3 12:00:00 mx1 postfix/cleanup[3364]: 782B520C433: message-id=<local@mx1.sluice.test>"),
+        delivered("12:00:00", "782B520C433", "root@corp.example", "u@example.test"),
+        // And a bounce the deferred message's; its only line before qmgr's is cleanup's message-id.
+        List.of("Jun  3 12:01:00 mx1 postfix/cleanup[3364]: B82B820C5CF: message-id=<bounce@mx1.sluice.test>",
+            "Jun  3 12:01:00 mx1 postfix/bounce[3380]: 1C95420C170: sender non-delivery notification: B82B820C5CF"),
+        delivered("12:01:00", "B82B820C5CF", "", "a@corp.example")))) {
       // The local message's and the bounce's deliveries are no client's.
-      assertThat(db.query("q", "", "SELECT queue_id, event, client_ip, session_id IS NULL, message_id FROM messages"
-          + " ORDER BY ts, event").rows()).extracting(Object::toString).containsExactly(
+      assertThat(rows(db, "SELECT queue_id, event, client_ip, session_id IS NULL, message_id FROM messages"
+          + " ORDER BY ts, event")).containsExactly(
           "[782B520C433, RECEIVE, 127.0.0.33, false, 782B520C433@client.example]",
           "[B82B820C5CF, DEFER, 127.0.0.34, false, B82B820C5CF@client.example]",
           "[B82B820C5CF, RECEIVE, 127.0.0.34, false, B82B820C5CF@client.example]",
@@ -195,27 +206,18 @@ class PostsuperMassReportTest {
   void aMassHoldOrReleaseNeedsNoQueueIds() throws Exception {
     // postsuper -h ALL then -H ALL: a deferred message held and released, and a message held by a
     // header check released; qmgr delivers both. Only counts are logged, and none is needed.
-    ReportTestSupport.maillog(dir, "maillog", log(List.of(
-        received("10:00:01", "3361", "127.0.0.33", "A9EAE20C5CB", true),
-        received("10:00:02", "3361", "127.0.0.34", "C5FA220C5DD", false),
+    try (ReportDatabase db = load(List.of(heldAndDeferred("A9EAE20C5CB", "C5FA220C5DD"),
         List.of("Jun  3 10:01:59 mx1 postfix/postsuper[8430]: Placed on hold: 1 message",
-            "Jun  3 10:02:00 mx1 postfix/postsuper[8435]: Released from hold: 2 messages",
-            "Jun  3 10:02:01 mx1 postfix/qmgr[3357]: A9EAE20C5CB: from=<a@corp.example>, size=405, nrcpt=1 (queue active)",
-            "Jun  3 10:02:01 mx1 postfix/qmgr[3357]: C5FA220C5DD: from=<a@corp.example>, size=406, nrcpt=1 (queue active)",
-            "Jun  3 10:02:01 mx1 postfix/virtual[3370]: A9EAE20C5CB: to=<u@example.test>, relay=virtual, delay=60,"
-                + " delays=60/0/0/0, dsn=2.0.0, status=sent (delivered to maildir)",
-            "Jun  3 10:02:01 mx1 postfix/qmgr[3357]: A9EAE20C5CB: removed",
-            "Jun  3 10:02:01 mx1 postfix/virtual[3370]: C5FA220C5DD: to=<u@example.test>, relay=virtual, delay=59,"
-                + " delays=59/0/0/0, dsn=2.0.0, status=sent (delivered to maildir)",
-            "Jun  3 10:02:01 mx1 postfix/qmgr[3357]: C5FA220C5DD: removed"))).toArray(String[]::new));
-    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
-      assertThat(db.query("q", "", "SELECT queue_id, event, ts, client_ip FROM messages WHERE event <> 'DEFER'"
-          + " ORDER BY ts, queue_id").rows()).extracting(Object::toString).containsExactly(
+            "Jun  3 10:02:00 mx1 postfix/postsuper[8435]: Released from hold: 2 messages"),
+        delivered("10:02:01", "A9EAE20C5CB", "a@corp.example", "u@example.test"),
+        delivered("10:02:01", "C5FA220C5DD", "a@corp.example", "u@example.test")))) {
+      assertThat(rows(db, "SELECT queue_id, event, ts, client_ip FROM messages WHERE event <> 'DEFER'"
+          + " ORDER BY ts, queue_id")).containsExactly(
           "[A9EAE20C5CB, RECEIVE, 2025-06-03T10:00:01, 127.0.0.33]",
           "[C5FA220C5DD, RECEIVE, 2025-06-03T10:00:02, 127.0.0.34]",
           "[A9EAE20C5CB, DELIVER, 2025-06-03T10:02:01, 127.0.0.33]",
           "[C5FA220C5DD, DELIVER, 2025-06-03T10:02:01, 127.0.0.34]");
-      assertThat(db.query("q", "", "SELECT note FROM files").rows()).extracting(r -> r.get(0)).containsOnlyNulls();
+      assertThat(rows(db, "SELECT note FROM files")).containsExactly("[null]");
     }
   }
 }
