@@ -283,8 +283,9 @@ public final class LogLoader {
         PostfixLogParser parser = new PostfixLogParser(sink, p.year(), p.month(), join, p.name(), carried);
         long lines = parser.parse(in);
         carried = parser.remaining();
-        String note = parser.evicted() == 0 ? null : parser.evicted() + " queue ids let go (more than "
+        String evicted = parser.evicted() == 0 ? null : parser.evicted() + " queue ids let go (more than "
             + PostfixLogParser.MAX_RETAINED + " in the queue at once): their later lines have no session";
+        String note = evicted == null ? parser.note() : parser.note() == null ? evicted : evicted + "; " + parser.note();
         results.add(new FileResult(p.name(), LogFormat.POSTFIX.cliName(), lines, sink.eventCount, sink.messageCount,
             sink.malformedCount, sink.ignoredCount, p.size(), note));
       } catch (IOException | UncheckedIOException e) {

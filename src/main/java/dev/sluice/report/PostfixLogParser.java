@@ -3,11 +3,17 @@ package dev.sluice.report;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.time.LocalDate;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -33,7 +39,8 @@ import java.util.regex.Pattern;
  * DATA (the client reset it or left: cleanup removed the queue file; see {@link
  * #transactionEnded}). A held message is received once, whether it is later released ({@code
  * postsuper -H}: qmgr then delivers it as any other), deleted ({@code postsuper -d}: it is no
- * longer in the queue and later lines about its reused queue id are not its) or left on hold. A
+ * longer in the queue and later lines about its reused queue id are not its) or left on hold;
+ * {@code postsuper} runs with {@code ALL} name no message (see {@link #postsuper}). A
  * {@code
  * SEND}/{@code DELIVER}/{@code DEFER}/{@code FAIL} row per delivery attempt ({@code to=}, {@code
  * relay=}, {@code dsn=}, {@code status=}), a {@code REJECT} row per refusal, smtpd's {@code
@@ -120,6 +127,21 @@ final class PostfixLogParser {
   private static final Pattern DELIVERY = Pattern.compile(
       "^to=<([^>]*)>,(?: orig_to=<[^>]*>,)? relay=([^,]+),(?: [a-z_]+=[^,]*,)*? dsn=([245]\\.\\d{1,3}\\.\\d{1,3}),"
           + " status=(\\w+)(?: \\((.*)\\))?$");
+  /**
+   * pickup's line for each queue file it creates from the maildrop: {@code QUEUEID: uid=N from=<…>},
+   * ending {@code orig_id=QUEUEID} when the maildrop file is mail that {@code postsuper -r} requeued
+   * (owned by the mail system, not a local submission): that names the queue id it left.
+   */
+  private static final Pattern PICKUP = Pattern.compile("^([0-9A-Za-z]{5,}): uid=\\d+ from=<.*>(?: orig_id=([0-9A-Za-z]{5,}))?$");
+  /**
+   * postsuper's count of what one run deleted, logged after the run's per queue id {@code removed}
+   * lines: {@code Deleted: 5 messages} (Postfix 3.5 and later log it also for none).
+   */
+  private static final Pattern DELETED = Pattern.compile("^Deleted: (\\d+) messages?$");
+  /** A time in a note, as the log wrote it (the parser keeps a classic syslog time as if it were UTC). */
+  private static final DateTimeFormatter NOTE_TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss", Locale.ROOT);
+  /** How many mass deletions a file's note describes one by one. */
+  private static final int NOTED_DELETIONS = 5;
   private static final String[] MONTHS = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
   /** The client pattern, its three groups prefixed with {@code name}, {@code addr}, {@code port}. */
@@ -155,6 +177,13 @@ final class PostfixLogParser {
   /** The most entries {@link #pending} had, for {@link PostfixQueueJoin#retained}. */
   private int peakRetained;
   private long evicted;
+  /**
+   * {@code removed} lines of each postsuper run ({@code host/pid}) not yet followed by its {@code
+   * Deleted:} count: a count beyond them is mail a {@code -d ALL} deleted without naming it.
+   */
+  private final Map<String, Integer> removedByPostsuper = new HashMap<>();
+  /** The mass deletions that may have taken messages this parser keeps ({@link #note}). */
+  private final List<String> massDeletions = new ArrayList<>();
 
   private static final class Session {
     final String id;
@@ -244,6 +273,12 @@ final class PostfixLogParser {
      * its content.
      */
     boolean content;
+    /**
+     * A postsuper run deleted mail without naming it ({@code -d ALL}) while this message was in the
+     * queue, and no line of its own has shown it there since: it may be gone. It counts in the note
+     * of that deletion only ({@link #massDeletion}), not again in a later one's.
+     */
+    boolean mayBeDeleted;
 
     Message(MessageRow row, String file) {
       this.row = row;
@@ -309,9 +344,9 @@ final class PostfixLogParser {
     }
 
     /**
-     * {@code postsuper} found its queue file: the message was received (postsuper touches only
-     * complete queue files), into the hold queue if a hold was assumed for it, else into the
-     * incoming queue before qmgr took it.
+     * {@code postsuper}, or pickup copying it after {@code postsuper -r}, found its queue file: the
+     * message was received (postsuper touches only complete queue files), into the hold queue if a
+     * hold was assumed for it, else into the incoming queue before qmgr took it.
      */
     void found() {
       if (fate == Fate.OPEN) {
@@ -380,6 +415,20 @@ final class PostfixLogParser {
     return evicted;
   }
 
+  /**
+   * What the file's row in {@code files} should say about postsuper runs that deleted mail without
+   * naming it ({@code postsuper -d ALL}, with or without queue names) while messages this parser
+   * keeps were in the queue; null if none did.
+   */
+  String note() {
+    if (massDeletions.isEmpty()) {
+      return null;
+    }
+    int more = massDeletions.size() - NOTED_DELETIONS;
+    return String.join("; ", massDeletions.subList(0, Math.min(NOTED_DELETIONS, massDeletions.size())))
+        + (more > 0 ? "; and " + more + " more such deletions" : "");
+  }
+
   /** How many messages the parser watches for {@link #OPEN_TTL}, decided ones not yet cleared included. */
   int watched() {
     return open.size();
@@ -432,7 +481,9 @@ final class PostfixLogParser {
       } else if (DELIVERY_AGENT.matcher(program).matches()) {
         delivery(lineNo, ts, host, program, text, line);
       } else if (program.endsWith("/postsuper")) {
-        postsuper(lineNo, host, text);
+        postsuper(lineNo, ts, host, pid, text);
+      } else if (program.endsWith("/pickup")) {
+        pickup(lineNo, host, text);
       } else {
         sink.ignored(lineNo);
       }
@@ -754,12 +805,17 @@ final class PostfixLogParser {
       verdict(host, queueId, new Verdict(Fate.QUEUED, ts, f.group(1), Long.parseLong(f.group(2)),
           Integer.parseInt(f.group(3)), null));
     } else if (id.matches()) {
-      verdict(host, queueId, Verdict.details(ts, id.group(1)));
-    } else if (rest.equals("removed")) {
-      Message m = pending.remove(key(host, queueId));
-      if (m != null) {
-        close(m);
+      Message m = pending.get(key(host, queueId));
+      if (m != null && m.content && m.received()) {
+        // cleanup logs message-id= once per queue file, and this one's was read: a new file has the
+        // queue id (a bounce, a forwarded copy), so the message left the queue unlogged (postsuper -d
+        // ALL, which names nothing) and the queue id was reused.
+        gone(host, queueId, false);
+      } else {
+        verdict(host, queueId, Verdict.details(ts, id.group(1)));
       }
+    } else if (rest.equals("removed")) {
+      gone(host, queueId, false);
     }
   }
 
@@ -770,6 +826,7 @@ final class PostfixLogParser {
   private void verdict(String host, String queueId, Verdict v) {
     Message m = pending.get(key(host, queueId));
     if (m != null) {
+      m.mayBeDeleted = false;
       m.apply(v);
       if (m.fate == Fate.DROPPED) {
         // Nothing undoes a refusal or a discard, and the queue file is gone: no need to keep it.
@@ -812,25 +869,105 @@ final class PostfixLogParser {
 
   /**
    * {@code postsuper}'s per queue id lines ({@code QUEUEID: removed}, {@code requeued}, {@code
-   * placed on hold}, {@code released from hold}) confirm that the message was received; removed or
-   * requeued (pickup copies it to a new queue file under another queue id), it is no longer in
-   * the queue under this one, and later lines about a reused queue id are not its. Its summaries
-   * ({@code Deleted: 2 messages}) name no message. No row of their own: ignored.
+   * placed on hold}, {@code released from hold}, {@code expired}) confirm that the message was
+   * received; removed or requeued (pickup copies it to a new queue file under another queue id), it
+   * is no longer in the queue under this one, and later lines about a reused queue id are not its.
+   * A run with {@code ALL} ({@code -d ALL}, {@code -h ALL}, {@code -H ALL}, {@code -r ALL}) logs no
+   * such lines, only its counts ({@code Deleted: 5 messages}). A mass requeue is named message by
+   * message later, by pickup ({@link #pickup}); a mass hold or release changes nothing the report
+   * counts; a mass deletion names nothing, ever (see {@link #massDeletion}). No row of their own:
+   * ignored.
    */
-  private void postsuper(long lineNo, String host, String text) {
+  private void postsuper(long lineNo, long ts, String host, String pid, String text) {
     sink.ignored(lineNo);
+    String run = host + '/' + pid;
+    Matcher deleted = DELETED.matcher(text);
+    if (deleted.matches()) {
+      Integer named = removedByPostsuper.remove(run);
+      massDeletion(ts, host, Long.parseLong(deleted.group(1)) - (named == null ? 0 : named));
+      return;
+    }
     Matcher q = QUEUE_LINE.matcher(text);
-    Message m = q.matches() ? pending.get(key(host, q.group(1))) : null;
-    if (m == null) {
+    if (!q.matches()) {
       return;
     }
     String action = q.group(2);
+    if (action.equals("removed")) {
+      removedByPostsuper.merge(run, 1, Integer::sum);
+    }
     if (action.equals("removed") || action.equals("requeued")) {
+      gone(host, q.group(1), true);
+      return;
+    }
+    Message m = pending.get(key(host, q.group(1)));
+    if (m != null && (action.equals("placed on hold") || action.equals("released from hold")
+        || action.equals("expired"))) {
+      m.mayBeDeleted = false;
       m.found();
-      pending.remove(key(host, q.group(1)));
+    }
+  }
+
+  /**
+   * A postsuper run deleted {@code unnamed} messages without naming them: {@code postsuper -d ALL},
+   * maybe with queue names ({@code -d ALL hold}, {@code -d ALL deferred}), which the log does not
+   * give. So which of the messages kept for {@code host} went is unknown: the count includes mail
+   * this parser does not follow (local submissions, bounces, mail received before the log), and
+   * messages in a queue the run did not touch stay and show up again (qmgr retries deferred mail, a
+   * held message is released). They stay kept, and stay counted as received, which they were; if one
+   * went, its queue id may be reused, and the new file's first line ends it ({@link #gone}). The
+   * file's {@link #note} says how many were in the queue then as far as the log shows: received,
+   * not removed, and not already among those of an earlier such deletion unless a line of their own
+   * came since ({@link Message#mayBeDeleted}), so that a nightly {@code postsuper -d ALL hold} does
+   * not count every earlier night's messages again.
+   */
+  private void massDeletion(long ts, String host, long unnamed) {
+    if (unnamed <= 0) {
+      return;
+    }
+    long inQueue = 0;
+    for (Message m : pending.values()) {
+      if (m.row.server.equals(host) && m.received() && !m.mayBeDeleted) {
+        m.mayBeDeleted = true;
+        inQueue++;
+      }
+    }
+    if (inQueue > 0) {
+      massDeletions.add(String.format(Locale.ROOT,
+          "%s %s: postsuper deleted %d message%s without naming them (-d ALL); %d message%s received from clients"
+              + " %s in the queue then, as far as the log shows, and may be among them", host,
+          NOTE_TIME.format(LocalDateTime.ofEpochSecond(Math.floorDiv(ts, 1_000_000L), 0, ZoneOffset.UTC)), unnamed,
+          unnamed == 1 ? "" : "s", inQueue, inQueue == 1 ? "" : "s", inQueue == 1 ? "was" : "were"));
+    }
+  }
+
+  /**
+   * pickup made a queue file: a message kept under the same queue id is no longer in the queue
+   * (its file went unlogged and the queue id was reused); one named as {@code orig_id=} was requeued
+   * ({@code postsuper -r}, the only record of it after {@code -r ALL}) and left its queue id.
+   */
+  private void pickup(long lineNo, String host, String text) {
+    sink.ignored(lineNo);
+    Matcher p = PICKUP.matcher(text);
+    if (p.matches()) {
+      gone(host, p.group(1), false);
+      if (p.group(2) != null) {
+        gone(host, p.group(2), true);
+      }
+    }
+  }
+
+  /**
+   * The message kept under {@code queueId}, if any, left the queue or the queue id: it is closed as
+   * decided so far, after postsuper or pickup found its queue file ({@code found}: it was complete,
+   * so received).
+   */
+  private void gone(String host, String queueId, boolean found) {
+    Message m = pending.remove(key(host, queueId));
+    if (m != null) {
+      if (found) {
+        m.found();
+      }
       close(m);
-    } else if (action.equals("placed on hold") || action.equals("released from hold")) {
-      m.found();
     }
   }
 
@@ -861,6 +998,9 @@ final class PostfixLogParser {
     }
     // A message opened in an earlier file is as known here as one of this file's.
     Message known = pending.get(key(host, q.group(1)));
+    if (known != null) {
+      known.mayBeDeleted = false;
+    }
     MessageRow r = known == null ? new MessageRow() : known.row.copy();
     r.tsMicros = ts;
     r.server = host;
@@ -870,7 +1010,7 @@ final class PostfixLogParser {
     r.relay = d.group(2);
     r.dsn = d.group(3);
     r.status = d.group(4);
-    r.source = program.substring(program.lastIndexOf('/') + 1).toUpperCase(java.util.Locale.ROOT);
+    r.source = program.substring(program.lastIndexOf('/') + 1).toUpperCase(Locale.ROOT);
     r.event = switch (r.status) {
       case "sent" -> r.source.equals("LOCAL") || r.source.equals("VIRTUAL") ? "DELIVER" : "SEND";
       case "deferred" -> "DEFER";

@@ -64,6 +64,11 @@ final class ReportTestSupport {
     return m;
   }
 
+  /** The rows of {@code sql}, each as {@code [a, b, …]}. */
+  static List<String> rows(ReportDatabase db, String sql) throws Exception {
+    return db.query("q", "", sql).rows().stream().map(Object::toString).toList();
+  }
+
   record Run(int exit, String out, String err) {}
 
   static Run run(String... args) {
