@@ -55,7 +55,8 @@ public final class Auditor {
         new BackendAuthRule(),
         new ClientNamesRule(),
         new GuessLimitRule(),
-        new TransparentFamilyRule());
+        new TransparentFamilyRule(),
+        new RequiredTlsRule());
   }
 
   /** Exit status with an unacknowledged error. */

@@ -60,7 +60,7 @@ final class ConfigBinder {
   private static final List<String> SMTP_ONLY_KEYS =
       List.of("balance", "hostname", "retries", "bare_newline", "auth", "backend_tls", "backend_tls_ca",
           "backend_tls_verify", "capabilities", "received_header", "tls");
-  private static final Set<String> TLS_KEYS = Section.keys("cert", "key", "implicit");
+  private static final Set<String> TLS_KEYS = Section.keys("cert", "key", "implicit", "required");
   private static final Set<String> TIMEOUT_KEYS = Section.keys("connect", "banner", "command", "end_of_data");
   private static final Set<String> LIMITS_KEYS =
       Section.keys("max_connections", "max_connections_per_client", "connection_rate",
@@ -473,7 +473,8 @@ final class ConfigBinder {
     Path cert = path(s, "cert", null);
     Path key = path(s, "key", null);
     boolean implicit = s.bool("implicit", false);
-    return new Tls(cert, key, implicit, s.locationOfValue("cert"), s.locationOfValue("key"));
+    boolean required = s.bool("required", false); // (implicit TLS is always there: nothing to require)
+    return new Tls(cert, key, implicit, required, s.locationOfValue("cert"), s.locationOfValue("key"));
   }
 
   private Limits bindLimits(Section listener) {

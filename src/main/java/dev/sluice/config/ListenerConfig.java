@@ -123,10 +123,11 @@ public record ListenerConfig(
   }
 
   /**
-   * {@code tls}: certificate and key (PEM); {@code implicit} for port-465-style listeners; where the
-   * two paths are written, for errors about the files.
+   * {@code tls}: certificate and key (PEM); {@code implicit} for port-465-style listeners; {@code
+   * required}: STARTTLS before any mail transaction or AUTH; where the two paths are written, for
+   * errors about the files.
    */
-  public record Tls(Path cert, Path key, boolean implicit, Location certAt, Location keyAt) {}
+  public record Tls(Path cert, Path key, boolean implicit, boolean required, Location certAt, Location keyAt) {}
 
   /**
    * {@code limits}. Zero means "no limit" for the counts; {@code connectionRate} and {@code

@@ -68,6 +68,13 @@ public final class CompositeObserver implements SessionObserver {
   }
 
   @Override
+  public void tlsStarted(SessionInfo s, boolean implicit) {
+    for (SessionObserver m : members) {
+      m.tlsStarted(s, implicit);
+    }
+  }
+
+  @Override
   public void deferralAffinity(SessionInfo s, Backend b, Affinity what, String sender, Duration ago) {
     for (SessionObserver m : members) {
       m.deferralAffinity(s, b, what, sender, ago);

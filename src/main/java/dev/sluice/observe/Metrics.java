@@ -54,6 +54,7 @@ public final class Metrics implements SessionObserver {
   private final Counter transactions;
   private final Counter retries;
   private final Counter deferralAffinity;
+  private final Counter clientTls;
   private final Counter bytes;
   private final Counter replies;
   private final Counter rejections;
@@ -77,6 +78,9 @@ public final class Metrics implements SessionObserver {
         .labelNames("listener", "pool", "backend", "outcome").withoutExemplars().register(registry);
     retries = Counter.builder().name("sluice_retries_total").help("Backend failures that made Sluice try another")
         .labelNames("listener", "pool", "backend", "reason").withoutExemplars().register(registry);
+    clientTls = Counter.builder().name("sluice_client_tls_total")
+        .help("Client sessions protected by TLS, by how: starttls or implicit (with sluice_sessions_total: the share encrypted)")
+        .labelNames("listener", "how").withoutExemplars().register(registry);
     deferralAffinity = Counter.builder().name("sluice_deferral_affinity_total")
         .help("Deferral affinity: senders a backend deferred (recorded), transactions sent back to it"
             + " (followed), or balanced afresh because it could not take them (unavailable)")
@@ -234,6 +238,11 @@ public final class Metrics implements SessionObserver {
     if (another) { // a failure with nothing left to try shows in the transaction's outcome instead
       retries.labelValues(s.listener(), b.pool(), b.name(), retryReason(reason)).inc();
     }
+  }
+
+  @Override
+  public void tlsStarted(SessionInfo s, boolean implicit) {
+    clientTls.labelValues(s.listener(), implicit ? "implicit" : "starttls").inc();
   }
 
   @Override

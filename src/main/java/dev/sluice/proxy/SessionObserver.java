@@ -72,6 +72,16 @@ public interface SessionObserver {
    */
   default void clientNamedAfterEnd(SessionInfo s, ClientName name) {}
 
+  /**
+   * The client's session is now protected by TLS: after its STARTTLS, or ({@code implicit}) from
+   * the first byte on a port-465-style listener. By default STARTTLS is an informational event.
+   */
+  default void tlsStarted(SessionInfo s, boolean implicit) {
+    if (!implicit) {
+      info(s, "STARTTLS");
+    }
+  }
+
   /** A backend was chosen for the session (tcp) or transaction (smtp). */
   default void backendChosen(SessionInfo s, Backend b) {}
 

@@ -588,6 +588,21 @@ class AuditorTest {
     assertThat(codes(yaml.replace("received_header: true", "received_header: false"))).doesNotContain("SL023");
   }
 
+  @Test
+  void requiringTlsFromInternetSendersIsReported() {
+    String yaml = """
+        pools: { hub: { backends: [ "10.0.0.11:25", "10.0.0.12:25" ] } }
+        listeners:
+          mx: { listen: "10.0.0.5:25", pool: hub, tls: { cert: c.pem, key: k.pem%s }%s }
+        """;
+    Finding f = only(audit(yaml.formatted(", required: true", "")), "SL026");
+    assertThat(f.title()).contains("'mx'", "tls.required");
+    assertThat(f.explanation()).contains("RFC 3207");
+    assertThat(codes(yaml.formatted("", ""))).doesNotContain("SL026");
+    assertThat(codes(yaml.formatted(", required: true, implicit: true", ""))).doesNotContain("SL026");
+    assertThat(codes(yaml.formatted(", required: true", ", trust: internal"))).doesNotContain("SL026");
+  }
+
   /** A transparent listener; {@code %s}: its pool's backends, its listen address, more options. */
   private static final String TRANSPARENT_MX = """
       pools: { hub: { backends: [ %s ] } }

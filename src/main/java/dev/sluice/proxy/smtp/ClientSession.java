@@ -18,13 +18,15 @@ public final class ClientSession {
 
   /** Per-listener settings the machine needs. */
   public record Settings(String hostname, long maxMessageSize, int maxRecipients, int errorLimit, boolean starttls,
-      List<String> authMechanisms, java.util.Set<String> capabilities) {
+      List<String> authMechanisms, java.util.Set<String> capabilities, boolean tlsRequired) {
 
     /** What AUTH offers when nothing better is known: the two mechanisms every client has. */
     public static final List<String> DEFAULT_AUTH_MECHANISMS = List.of("PLAIN", "LOGIN");
 
     /**
      * @param authMechanisms the SASL mechanisms to offer with AUTH (RFC 4954); empty: no AUTH
+     * @param tlsRequired {@code tls.required}: no mail transaction, AUTH or address command before
+     *     STARTTLS (with {@code starttls})
      */
     public Settings {
       authMechanisms = List.copyOf(authMechanisms);
@@ -34,7 +36,7 @@ public final class ClientSession {
     public Settings(String hostname, long maxMessageSize, int maxRecipients, int errorLimit, boolean starttls,
         boolean authRelay, java.util.Set<String> capabilities) {
       this(hostname, maxMessageSize, maxRecipients, errorLimit, starttls,
-          authRelay ? DEFAULT_AUTH_MECHANISMS : List.of(), capabilities);
+          authRelay ? DEFAULT_AUTH_MECHANISMS : List.of(), capabilities, false);
     }
 
     /** Settings without optional extensions. */
@@ -135,6 +137,20 @@ public final class ClientSession {
 
   /** RFC 5321 §4.2.4: 502 for a command this listener does not offer. */
   private static final SmtpReply NOT_OFFERED = SmtpReply.of(502, "5.5.1 Error: command not offered here");
+
+  /**
+   * RFC 3207 §4: a server that requires TLS answers other commands with 530 until STARTTLS; the
+   * text is Postfix's ({@code smtpd_tls_security_level = encrypt}), which clients and admins know.
+   */
+  private static final SmtpReply MUST_START_TLS = SmtpReply.of(530, "5.7.0 Must issue a STARTTLS command first");
+
+  /**
+   * What {@code tls.required} holds back until STARTTLS: the mail transaction, AUTH (a password in
+   * plain text), and the commands that reveal or act on addresses. EHLO, HELO, STARTTLS, NOOP,
+   * RSET, HELP and QUIT stay open, so that a client can find and start TLS.
+   */
+  private static final java.util.Set<Verb> NEEDS_TLS =
+      java.util.EnumSet.of(Verb.MAIL, Verb.RCPT, Verb.DATA, Verb.BDAT, Verb.AUTH, Verb.VRFY, Verb.EXPN, Verb.ETRN);
 
   private final Settings settings;
   private Phase phase = Phase.GREETED;
@@ -249,6 +265,9 @@ public final class ClientSession {
       c = SmtpCommand.parse(line);
     } catch (SmtpCommand.SyntaxError e) {
       return error(e.reply());
+    }
+    if (settings.tlsRequired() && !tls && NEEDS_TLS.contains(c.verb())) {
+      return error(MUST_START_TLS);
     }
     switch (c.verb()) {
       case EHLO:

@@ -190,9 +190,10 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     ServerTls tls = route.tls();
     session = new ClientSession(new ClientSession.Settings(config().hostname(), config().limits().maxMessageSize(),
         config().limits().maxRecipients(), ERROR_LIMIT, tls != null && !tls.implicit(), authMechanisms(),
-        config().capabilities()));
+        config().capabilities(), tls != null && !tls.implicit() && tls.required()));
     if (ctx.pipeline().get(SslHandler.class) != null) {
       session.implicitTls();
+      route.observer().tlsStarted(info, true);
     }
     input = ctx.alloc().buffer(256);
     idleWatch = IdleWatch.start(ctx.executor(), config().limits().idleTimeout(), () -> clientReads, this::idleTimedOut);
@@ -418,7 +419,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     SslHandler ssl = route.tls().newHandler(ctx.alloc());
     ctx.pipeline().addBefore(ctx.name(), "tls", ssl);
     session.tlsStarted();
-    route.observer().info(info, "STARTTLS");
+    route.observer().tlsStarted(info, false);
     ssl.handshakeFuture().addListener(f -> {
       if (!f.isSuccess()) {
         log.info("{}: TLS handshake with {} failed: {}", listener.name(), info.remote(),

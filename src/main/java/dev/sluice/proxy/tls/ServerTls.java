@@ -71,6 +71,11 @@ public final class ServerTls {
     return config.implicit();
   }
 
+  /** Whether STARTTLS must come before any mail transaction or AUTH ({@code tls.required}). */
+  public boolean required() {
+    return config.required();
+  }
+
   /** A new server-side TLS handler with the current certificate. */
   public SslHandler newHandler(ByteBufAllocator alloc) {
     reloadIfChanged();

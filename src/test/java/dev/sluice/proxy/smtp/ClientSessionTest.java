@@ -244,6 +244,35 @@ class ClientSessionTest {
   }
 
   @Test
+  void withTlsRequiredOnlyTheWayToTlsIsOpenBeforeStarttls() {
+    ClientSession t = new ClientSession(new ClientSession.Settings("mx.test", 1000, 3, 20, true,
+        ClientSession.Settings.DEFAULT_AUTH_MECHANISMS, java.util.Set.of(), true));
+    assertThat(t.onLine("EHLO c").reply().lines()).contains("250-STARTTLS").doesNotContain("250-AUTH PLAIN LOGIN");
+    for (String command : java.util.List.of("MAIL FROM:<a@b>", "RCPT TO:<x@y>", "DATA", "BDAT 10 LAST", "AUTH PLAIN",
+        "VRFY postmaster", "EXPN staff", "ETRN corp.example")) {
+      Step st = t.onLine(command);
+      assertReply(st, 530);
+      assertThat(st.reply().text()).as(command).isEqualTo("5.7.0 Must issue a STARTTLS command first");
+    }
+    assertReply(t.onLine("NOOP"), 250);
+    assertReply(t.onLine("RSET"), 250);
+    assertReply(t.onLine("HELP"), 214);
+    assertThat(t.onLine("STARTTLS").kind()).isEqualTo(ClientSession.Kind.START_TLS);
+    t.tlsStarted();
+    assertThat(t.onLine("EHLO c").reply().lines()).contains("250-AUTH PLAIN LOGIN");
+    assertThat(t.onLine("MAIL FROM:<a@b>").kind()).isEqualTo(OPEN_TRANSACTION);
+  }
+
+  @Test
+  void anImplicitTlsSessionHasNothingToWaitFor() {
+    ClientSession t = new ClientSession(new ClientSession.Settings("mx.test", 1000, 3, 6, false,
+        java.util.List.of(), java.util.Set.of(), true));
+    t.implicitTls();
+    t.onLine("EHLO c");
+    assertThat(t.onLine("MAIL FROM:<a@b>").kind()).isEqualTo(OPEN_TRANSACTION);
+  }
+
+  @Test
   void authIsRelayedAndOfferedOnlyOverTlsWhenTheListenerHasTls() {
     ClientSession plain = new ClientSession(new ClientSession.Settings("mx.test", 1000, 3, 6, false, true));
     assertThat(plain.onLine("EHLO c").reply().lines()).contains("250-AUTH PLAIN LOGIN");

@@ -57,13 +57,18 @@ class SmtpTlsTest {
   }
 
   InetSocketAddress start(boolean implicit) throws Exception {
+    return start("implicit: " + implicit);
+  }
+
+  /** A listener with {@code tls: { cert, key, <tlsOptions> }}. */
+  InetSocketAddress start(String tlsOptions) throws Exception {
     sluice = SluiceFixture.start("""
         health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
         pools: { p: { backends: [ "127.0.0.1:%d" ] } }
         listeners:
           l: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: basic, hostname: mx.test,
-               tls: { cert: "%s", key: "%s", implicit: %s } }
-        """.formatted(backend.port(), cert, key, implicit));
+               tls: { cert: "%s", key: "%s", %s } }
+        """.formatted(backend.port(), cert, key, tlsOptions));
     return sluice.address("l");
   }
 
@@ -122,6 +127,7 @@ class SmtpTlsTest {
       c.send("EHLO client.test\r\n");
       assertThat(c.replyLines()).doesNotContain("STARTTLS");
     }
+    assertThat(tlsSessions("implicit")).isEqualTo(1);
   }
 
   @Test
@@ -165,5 +171,30 @@ class SmtpTlsTest {
     assertThat(r.succeeded()).as(r.transcript()).isTrue();
     assertThat(r.transcript()).contains("TLS started");
     assertThat(backend.messages()).isEqualTo(1);
+  }
+
+  @Test
+  void aListenerThatRequiresTlsRefusesMailInPlainTextAndTakesItAfterStarttls() throws Exception {
+    InetSocketAddress at = start("required: true");
+    SmtpClients.SwaksResult plain = SmtpClients.swaks("127.0.0.1", at.getPort(), "a@corp.example", "b@example.test",
+        "127.0.0.71");
+    assertThat(plain.succeeded()).isFalse();
+    assertThat(plain.serverReplies()).contains("530 5.7.0 Must issue a STARTTLS command first");
+    assertThat(backend.messages()).isZero();
+
+    SmtpClients.SwaksResult tls = SmtpClients.swaks("127.0.0.1", at.getPort(), "a@corp.example", "b@example.test",
+        "127.0.0.71", "--tls");
+    assertThat(tls.succeeded()).as(tls.transcript()).isTrue();
+    assertThat(backend.messages()).isEqualTo(1);
+    assertThat(tlsSessions("starttls")).isEqualTo(1);
+    assertThat(tlsSessions("implicit")).isZero();
+  }
+
+  /** {@code sluice_client_tls_total} of listener l for {@code how}. */
+  double tlsSessions(String how) throws Exception {
+    java.io.ByteArrayOutputStream page = new java.io.ByteArrayOutputStream();
+    sluice.server().metrics().write(page);
+    return dev.sluice.testing.PrometheusText.parse(page.toString(java.nio.charset.StandardCharsets.UTF_8))
+        .sum("sluice_client_tls_total", "listener", "l", "how", how);
   }
 }

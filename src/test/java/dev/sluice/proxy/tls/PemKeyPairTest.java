@@ -90,7 +90,7 @@ class PemKeyPairTest {
     Path[] a = pair("a.example", "RSA", 2048);
     Path cert = Files.copy(a[0], dir.resolve("live.crt"));
     Path key = Files.copy(a[1], dir.resolve("live.key"));
-    ServerTls tls = ServerTls.load(new ListenerConfig.Tls(cert, key, false, Location.NONE, Location.NONE));
+    ServerTls tls = ServerTls.load(new ListenerConfig.Tls(cert, key, false, false, Location.NONE, Location.NONE));
     Path[] b = pair("b.example", "RSA", 2048);
     Files.copy(b[0], cert, StandardCopyOption.REPLACE_EXISTING); // a new certificate, the old key
     Files.setLastModifiedTime(cert, FileTime.from(Instant.now().plusSeconds(5)));
