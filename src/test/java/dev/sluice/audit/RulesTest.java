@@ -70,7 +70,10 @@ class RulesTest {
         Arguments.of("SL024", "bare_newline: reject", "bare_newline: reject\n    auth: relay"),
         // Dual-stack and transparent over IPv4-only servers: IPv6 senders find no server.
         Arguments.of("SL025", INTERNET_HEAD + "    client_identity: xclient",
-            INTERNET_HEAD.replace("10.0.0.5:25", "'[::]:25'") + "    client_identity: transparent"));
+            INTERNET_HEAD.replace("10.0.0.5:25", "'[::]:25'") + "    client_identity: transparent"),
+        // The MX refusing senders that cannot do TLS (RFC 3207 §4).
+        Arguments.of("SL026", "tls: { cert: tls/cert.pem, key: tls/key.pem }",
+            "tls: { cert: tls/cert.pem, key: tls/key.pem, required: true }"));
   }
 
   /** CLEAN's internet listener from its listen address to just before its client_identity. */
