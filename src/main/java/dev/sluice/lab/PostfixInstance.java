@@ -64,6 +64,9 @@ import org.slf4j.LoggerFactory;
  * {@code corp.example}) is delivered by {@code virtual(8)} to one Maildir, counted by {@link
  * #deliveredCount()}.
  *
+ * <p>Optionally it greylists with a postgrey of its own ({@link Builder#greylisting}), started and
+ * stopped with it.
+ *
  * <p>Needs root (Postfix's master must start as root) and Postfix installed. The default Postfix
  * instance does not need to run; its {@code /etc/postfix/main.cf} only gets this instance's config
  * directory added to {@code alternate_config_directories} (and removed again on {@link #close()}).
@@ -127,6 +130,8 @@ public final class PostfixInstance implements AutoCloseable {
   private final Path maildir;
   private final Path maillogFile;
   private final BackPressurePolicy policy;
+  /** Null unless the instance greylists. */
+  private final Postgrey postgrey;
   private final Duration startTimeout;
   private volatile boolean running;
   private volatile boolean closed;
@@ -143,6 +148,8 @@ public final class PostfixInstance implements AutoCloseable {
       throw new UncheckedIOException("cannot create a temporary directory for " + name, e);
     }
     this.policy = new BackPressurePolicy(name, b.backPressureExemptDomain);
+    this.postgrey = b.greylistDelay == null ? null
+        : new Postgrey(dir.resolve("postgrey"), b.greylistDelay, freePort("127.0.0.1"));
     this.etc = dir.resolve("etc");
     this.queue = dir.resolve("queue");
     this.maildir = dir.resolve("mail").resolve("maildir");
@@ -262,6 +269,9 @@ public final class PostfixInstance implements AutoCloseable {
     p.put("smtpd_relay_restrictions", "permit_mynetworks, reject_unauth_destination");
     // Back pressure: asked at every MAIL FROM, so it also reaches sessions already open.
     p.put("smtpd_sender_restrictions", "check_policy_service inet:127.0.0.1:" + policy.port());
+    if (postgrey != null) {
+      p.put("smtpd_recipient_restrictions", postgrey.restriction());
+    }
     p.put("smtpd_authorized_xclient_hosts", "127.0.0.0/8");
     p.put("smtpd_authorized_xforward_hosts", "127.0.0.0/8");
     // No throttling: load tests must measure the balancer, not anvil.
@@ -339,6 +349,9 @@ public final class PostfixInstance implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+    if (postgrey != null) {
+      postgrey.start(); // before smtpd: a RCPT asked of no policy server would get a 451
+    }
     postfix("start").orThrow();
     long t1 = System.nanoTime();
     running = true;
@@ -399,6 +412,9 @@ public final class PostfixInstance implements AutoCloseable {
    * refuses connections. The instance can be started again with {@link #start()}.
    */
   public synchronized void stop() {
+    if (postgrey != null) {
+      postgrey.stop(); // it may run without Postfix, whose start failed
+    }
     if (!running) {
       return;
     }
@@ -462,6 +478,17 @@ public final class PostfixInstance implements AutoCloseable {
           String reply = mailFromReply(probeSender);
           return on ? isBackPressureReply(reply) : reply.startsWith("250");
         });
+  }
+
+  /**
+   * Makes this instance's greylisting forget every triplet it has seen: its postgrey restarts with an
+   * empty database. No-op unless the instance greylists ({@link Builder#greylisting}).
+   */
+  public synchronized void forgetGreylisting() {
+    checkOpen();
+    if (postgrey != null) {
+      postgrey.forget();
+    }
   }
 
   /** Whether back pressure is currently configured on. */
@@ -965,6 +992,7 @@ public final class PostfixInstance implements AutoCloseable {
     private List<String> domains = List.of("example.test", "corp.example");
     private String backPressureExemptDomain = "corp.example";
     private Duration startTimeout = Duration.ofSeconds(20);
+    private Duration greylistDelay;
     private final Map<String, String> mainCf = new LinkedHashMap<>();
     private final Map<String, String> smtpdOptions = new LinkedHashMap<>();
     private final List<Listener> extraListeners = new ArrayList<>();
@@ -1039,6 +1067,21 @@ public final class PostfixInstance implements AutoCloseable {
      */
     public Builder additionalListener(int port, Map<String, String> options) {
       extraListeners.add(new Listener(port, Map.copyOf(options)));
+      return this;
+    }
+
+    /**
+     * Greylists with a postgrey of the instance's own (its database in the instance's directory),
+     * asked at every {@code RCPT TO}: a (client /24, sender, recipient) triplet seen for the first
+     * time gets {@code 450 4.2.0 <recipient>: Recipient address rejected: Greylisted, …} and passes
+     * when it comes back after {@code delay} (whole seconds, at least one; postgrey compares whole
+     * seconds, so a retry is sure to pass one second after that). Needs postgrey installed.
+     */
+    public Builder greylisting(Duration delay) {
+      if (delay.toSeconds() < 1) {
+        throw new IllegalArgumentException("postgrey's delay is whole seconds, at least 1: " + delay);
+      }
+      this.greylistDelay = delay;
       return this;
     }
 

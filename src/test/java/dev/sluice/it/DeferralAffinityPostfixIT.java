@@ -3,7 +3,6 @@ package dev.sluice.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sluice.testing.PostfixPair;
-import dev.sluice.testing.Postgrey;
 import dev.sluice.testing.PrometheusText;
 import dev.sluice.testing.SluiceFixture;
 import dev.sluice.testing.SmtpClients;
@@ -24,30 +23,18 @@ import org.junit.jupiter.api.Test;
 @Tag("integration")
 class DeferralAffinityPostfixIT {
   static final Duration DELAY = Duration.ofSeconds(2);
-  static Postgrey greyA;
-  static Postgrey greyB;
   static PostfixPair pair;
   SluiceFixture sluice;
 
   @BeforeAll
   static void start() throws Exception {
-    greyA = Postgrey.start(DELAY);
-    greyB = Postgrey.start(DELAY);
-    pair = PostfixPair.start("grey",
-        b -> b.mainCf("smtpd_recipient_restrictions", greyA.restriction()),
-        b -> b.mainCf("smtpd_recipient_restrictions", greyB.restriction()));
+    pair = PostfixPair.start("grey", b -> b.greylisting(DELAY));
   }
 
   @AfterAll
   static void stop() {
     if (pair != null) {
       pair.close();
-    }
-    if (greyA != null) {
-      greyA.close();
-    }
-    if (greyB != null) {
-      greyB.close();
     }
   }
 

@@ -1,5 +1,6 @@
 package dev.sluice.testing;
 
+import dev.sluice.lab.PeerDaemon;
 import java.io.IOException;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
