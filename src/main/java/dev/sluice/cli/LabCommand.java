@@ -20,8 +20,9 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code sluice lab --scenario NAME}: reproduces one of the seed's pitfalls in this process. The
- * same scripted traffic (one gateway address, twenty applications) goes through several Sluice
- * configurations in turn, against real SMTP servers on loopback, and the per-server counts and
+ * same scripted traffic (one gateway address, twenty applications; in {@code greylisting} many
+ * senders whose every message is retried until accepted) goes through several Sluice configurations
+ * in turn, against real SMTP servers on loopback, and the per-server counts and
  * what the senders were told are printed as a table with the lesson, as JSON, and optionally as a
  * bar chart. The servers are the embedded SMTP server, or with {@code --backend postfix} real Postfix
  * instances (throwaway, loopback only, stopped and deleted on exit, also on Ctrl-C). Exit 0 when
@@ -29,11 +30,12 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "lab", mixinStandardHelpOptions = true,
     description = {"Reproduce a seed scenario under several configurations and compare the per-server outcome.",
-        "Scenarios: imbalance, weights, backpressure, open-relay, all.",
-        "Backends: embedded (default) or postfix (real Postfix on loopback; needs Postfix and root)."})
+        "Scenarios: imbalance, weights, backpressure, open-relay, greylisting, all.",
+        "Backends: embedded (default) or postfix (real Postfix on loopback; needs Postfix and root,"
+            + " and postgrey for greylisting)."})
 public final class LabCommand implements Callable<Integer> {
   @Option(names = "--scenario", required = true, paramLabel = "NAME",
-      description = "imbalance | weights | backpressure | open-relay | all")
+      description = "imbalance | weights | backpressure | open-relay | greylisting | all")
   String scenario;
 
   @Option(names = "--json", description = "Print JSON instead of tables.")
@@ -48,7 +50,7 @@ public final class LabCommand implements Callable<Integer> {
 
   @Option(names = "--backend", defaultValue = "embedded", paramLabel = "KIND",
       description = "embedded (default): the built-in SMTP server | postfix: real Postfix instances on"
-          + " 127.0.0.1 (needs Postfix installed and root).")
+          + " 127.0.0.1 (needs Postfix installed and root; greylisting also postgrey).")
   String backend;
 
   /** Why Postfix cannot run here, or empty; replaceable so that tests can play a machine without it. */

@@ -15,7 +15,7 @@ final class EmbeddedBackends implements LabBackends {
   private final EventLoopGroup group = transport.newGroup(1);
 
   @Override
-  public List<LabBackend> start(int count, String trustedRelaySource) throws Exception {
+  public List<LabBackend> start(int count, String trustedRelaySource, boolean greylisting) throws Exception {
     List<LabBackend> servers = new ArrayList<>();
     try {
       for (int i = 1; i <= count; i++) {
@@ -24,7 +24,10 @@ final class EmbeddedBackends implements LabBackends {
           // The seed's "Internal Relay" connector: only that address may relay.
           s.relayControl(List.of(Cidr.parse(trustedRelaySource + "/32")), List.of(LOCAL_DOMAIN));
         }
-        servers.add(new Embedded(s.start(new InetSocketAddress("127.0.0.1", 0), group, transport)));
+        if (greylisting) {
+          s.greylist();
+        }
+        servers.add(new Embedded(s.start(new InetSocketAddress("127.0.0.1", 0), group, transport), greylisting));
       }
       return servers;
     } catch (Exception | Error e) {
@@ -43,6 +46,12 @@ final class EmbeddedBackends implements LabBackends {
     return Duration.ofMillis(250);
   }
 
+  /** The embedded server greylists without a delay: the next attempt passes. */
+  @Override
+  public Duration greylistDelay() {
+    return Duration.ZERO;
+  }
+
   @Override
   public void close() {
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
@@ -51,10 +60,12 @@ final class EmbeddedBackends implements LabBackends {
   /** The embedded server counts in memory, the moment it answers 250: nothing to settle. */
   private static final class Embedded implements LabBackend {
     private final EmbeddedSmtpServer server;
+    private final boolean greylisting;
     private long base;
 
-    Embedded(EmbeddedSmtpServer server) {
+    Embedded(EmbeddedSmtpServer server, boolean greylisting) {
       this.server = server;
+      this.greylisting = greylisting;
     }
 
     @Override
@@ -70,6 +81,9 @@ final class EmbeddedBackends implements LabBackends {
     @Override
     public void reset() {
       server.setBackPressure(false);
+      if (greylisting) {
+        server.greylist(); // a fresh memory: what the last run taught it must not spare this run's mail
+      }
       base = server.messages();
     }
 

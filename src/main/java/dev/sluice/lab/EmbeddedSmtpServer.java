@@ -117,7 +117,7 @@ public final class EmbeddedSmtpServer implements AutoCloseable {
   /**
    * Turns on greylisting as postgrey does it, without the delay: the first RCPT TO of a sender and
    * recipient pair gets {@code 450 4.2.0 … Greylisted}, and the pair passes from then on. This
-   * server's memory only, as each real backend keeps its own.
+   * server's memory only, as each real backend keeps its own. Called again, it forgets every pair.
    */
   public EmbeddedSmtpServer greylist() {
     greylistSeen = java.util.concurrent.ConcurrentHashMap.newKeySet();

@@ -23,6 +23,10 @@ import org.slf4j.LoggerFactory;
  * the counts on both sides (what each server accepted, what the senders were told). Runs share the
  * backends' processes but no counts and no Sluice state, so one run cannot leak into the next.
  *
+ * <p>The greylisting scenario sends {@link GreylistTraffic} instead of the seed's traffic: every
+ * message retried until accepted, in queue runs the backends' {@link LabBackends#greylistDelay()
+ * greylisting delay} apart.
+ *
  * <p>Back pressure is switched by message count, not by time: after a third of the messages the
  * last server refuses outside senders, after two thirds it recovers, and each time the run waits
  * until the internet listener's probe has looked at that server twice (the second probe started
@@ -69,7 +73,8 @@ public final class Lab {
     try {
       // Open relay: the seed's "Internal Relay" connector, only the relay listener's address may relay.
       servers = source.start(scenario.servers(),
-          scenario.episode() == Scenario.Episode.RELAY_ATTEMPTS ? Scenario.TRUSTED_SOURCE : null);
+          scenario.episode() == Scenario.Episode.RELAY_ATTEMPTS ? Scenario.TRUSTED_SOURCE : null,
+          scenario.episode() == Scenario.Episode.GREYLISTING);
       List<RunResult> results = new ArrayList<>();
       for (LabRun run : scenario.runs()) {
         String unavailable = run.config().internetTransparent() ? Transport.best().transparentUnavailable() : null;
@@ -78,7 +83,7 @@ public final class Lab {
           log.warn("{} {}: skipped, transparent mode is not available here: {}", scenario.id(), run.name(), unavailable);
           continue;
         }
-        results.add(run(scenario, run, servers, source.probeTimeout()));
+        results.add(run(scenario, run, servers, source));
       }
       return new ScenarioResult(scenario, results, source.description());
     } finally {
@@ -89,25 +94,36 @@ public final class Lab {
     }
   }
 
-  private RunResult run(Scenario scenario, LabRun run, List<LabBackend> servers, Duration probeTimeout)
+  private RunResult run(Scenario scenario, LabRun run, List<LabBackend> servers, LabBackends source)
       throws Exception {
     long t0 = System.nanoTime();
     servers.forEach(LabBackend::reset);
     long t1 = System.nanoTime();
-    SluiceServer sluice = start(run, servers, probeTimeout);
+    SluiceServer sluice = start(run, servers, source.probeTimeout());
     long t2 = System.nanoTime();
     try {
-      ScriptedTraffic traffic = new ScriptedTraffic(sluice.listener("internet").boundAddress(),
-          sluice.listener("relay").boundAddress());
-      LabBackend victim = servers.get(servers.size() - 1);
-      ScriptedTraffic.Outcome client = traffic.send(messages, sent -> {
-        if (scenario.episode() == Scenario.Episode.BACK_PRESSURE && (sent == messages / 3 || sent == 2 * messages / 3)) {
-          victim.setBackPressure(sent == messages / 3);
-          awaitTwoProbes(sluice, victim.name());
-        }
-      });
-      int attempts = scenario.episode() == Scenario.Episode.RELAY_ATTEMPTS ? relayAttempts() : 0;
-      int relayed = traffic.relayAttempts(attempts);
+      ScriptedTraffic.Outcome client;
+      GreylistTraffic.Retries retries = null;
+      int attempts = 0;
+      int relayed = 0;
+      if (scenario.episode() == Scenario.Episode.GREYLISTING) {
+        GreylistTraffic.Outcome o = new GreylistTraffic(sluice.listener("internet").boundAddress(),
+            source.greylistDelay()).send(messages);
+        client = o.client();
+        retries = o.retries();
+      } else {
+        ScriptedTraffic traffic = new ScriptedTraffic(sluice.listener("internet").boundAddress(),
+            sluice.listener("relay").boundAddress());
+        LabBackend victim = servers.get(servers.size() - 1);
+        client = traffic.send(messages, sent -> {
+          if (scenario.episode() == Scenario.Episode.BACK_PRESSURE && (sent == messages / 3 || sent == 2 * messages / 3)) {
+            victim.setBackPressure(sent == messages / 3);
+            awaitTwoProbes(sluice, victim.name());
+          }
+        });
+        attempts = scenario.episode() == Scenario.Episode.RELAY_ATTEMPTS ? relayAttempts() : 0;
+        relayed = traffic.relayAttempts(attempts);
+      }
       long t3 = System.nanoTime();
       Map<String, Long> perServer = new LinkedHashMap<>();
       for (LabBackend s : servers) {
@@ -116,7 +132,8 @@ public final class Lab {
       }
       log.debug("{} {}: reset {} ms, Sluice up {} ms, traffic {} ms, settle {} ms", scenario.id(), run.name(),
           ms(t1 - t0), ms(t2 - t1), ms(t3 - t2), ms(System.nanoTime() - t3));
-      return new RunResult(run.name(), run.config().summary(scenario.servers()), perServer, client, attempts, relayed);
+      return new RunResult(run.name(), run.config().summary(scenario.servers()), perServer, client, attempts, relayed,
+          retries);
     } finally {
       sluice.shutdown(Duration.ofSeconds(1));
     }

@@ -22,8 +22,17 @@ public interface LabBackends extends AutoCloseable {
    *
    * @param trustedRelaySource the one client address allowed to relay to domains other than {@link
    *     #LOCAL_DOMAIN} (the seed's relay connector), or null to let every client relay
+   * @param greylisting whether every server greylists, each with its own memory: the first {@code RCPT
+   *     TO} of a sender and recipient pair gets {@code 450 4.2.0 … Greylisted}, a retry after {@link
+   *     #greylistDelay()} passes
    */
-  List<LabBackend> start(int count, String trustedRelaySource) throws Exception;
+  List<LabBackend> start(int count, String trustedRelaySource, boolean greylisting) throws Exception;
+
+  /**
+   * How long a greylisted sender must wait before its retry passes: zero for the embedded server,
+   * which lets the next attempt through; postgrey's shortest delay for Postfix.
+   */
+  Duration greylistDelay();
 
   /** A few words for the table header: {@code embedded}, {@code Postfix}. */
   String description();

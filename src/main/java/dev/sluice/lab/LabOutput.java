@@ -11,8 +11,9 @@ import java.util.Map;
 
 /**
  * Renders lab results: one aligned table per scenario with its lesson, or JSON
- * ({@code {"scenario": S, "runs": [{"name", "config", "per_server", "client", "relayed"}]}}; several
- * scenarios as {@code {"scenarios": [...]}}). Stateless.
+ * ({@code {"scenario": S, "runs": [{"name", "config", "per_server", "client", "relay_attempts",
+ * "relayed"}]}}, and {@code "retries"} in runs whose senders retry; several scenarios as {@code
+ * {"scenarios": [...]}}). Stateless.
  */
 public final class LabOutput {
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -25,23 +26,34 @@ public final class LabOutput {
     StringBuilder sb = new StringBuilder();
     // "2 servers" for the embedded server (the default), "2 Postfix servers" for real ones.
     String kind = "embedded".equals(result.backend()) ? "" : result.backend() + " ";
-    sb.append(String.format(Locale.ROOT, "%s: %d messages per run, %d %sservers; gateway %s sends 4 in 5 over %d long"
-            + " connections, applications 127.0.0.101-120 one per connection%n", s.id(), messages, s.servers(), kind,
-        ScriptedTraffic.GATEWAY_ADDRESS, ScriptedTraffic.GATEWAY_CONNECTIONS));
+    boolean greylisting = s.episode() == Scenario.Episode.GREYLISTING;
+    String traffic = greylisting ? GreylistTraffic.description() : String.format("gateway %s sends 4 in 5 over %d long"
+        + " connections, applications 127.0.0.101-120 one per connection", ScriptedTraffic.GATEWAY_ADDRESS,
+        ScriptedTraffic.GATEWAY_CONNECTIONS);
+    sb.append(String.format(Locale.ROOT, "%s: %d messages per run, %d %sservers; %s%n", s.id(), messages, s.servers(),
+        kind, traffic));
     if (s.episode() == Scenario.Episode.BACK_PRESSURE) {
       sb.append(String.format("  server%d refuses outside senders (452 4.3.1) from message %d to %d%n", s.servers(),
           messages / 3, 2 * messages / 3));
+    }
+    if (greylisting) {
+      sb.append(String.format("  every server greylists on its own: the first RCPT of a sender and recipient pair gets"
+          + " 450 4.2.0 Greylisted, the retry passes there%n"));
     }
     List<String> servers = new ArrayList<>(result.runs().get(0).perServer().keySet());
     int nameWidth = Math.max(4, result.runs().stream().mapToInt(r -> r.name().length()).max().orElse(4));
     sb.append(String.format("  %-" + nameWidth + "s", "run"));
     servers.forEach(name -> sb.append(String.format(" %14s", name)));
-    sb.append(String.format(" %9s %9s %9s %8s%n", "accepted", "deferred", "rejected", "relayed"));
+    sb.append(String.format(" %9s %9s %9s %8s", "accepted", "deferred", "rejected", "relayed"));
+    sb.append(greylisting ? String.format(" %12s %13s%n", "attempts/msg", "greylisted 2+") : String.format("%n"));
     for (RunResult r : result.runs()) {
       sb.append(String.format("  %-" + nameWidth + "s", r.name()));
       servers.forEach(name -> sb.append(String.format(Locale.ROOT, " %6d (%4.1f%%)", r.perServer().get(name), r.share(name))));
-      sb.append(String.format(" %9d %9d %9d %8s%n", r.client().accepted(), r.client().deferred(), r.client().rejected(),
+      sb.append(String.format(" %9d %9d %9d %8s", r.client().accepted(), r.client().deferred(), r.client().rejected(),
           r.relayAttempts() == 0 ? "-" : r.relayed() + "/" + r.relayAttempts()));
+      GreylistTraffic.Retries retries = r.retries();
+      sb.append(retries == null ? String.format("%n") : String.format(Locale.ROOT, " %12.2f %13d%n",
+          retries.attemptsPerMessage(), retries.greylistedMoreThanOnce()));
     }
     for (RunResult r : result.runs()) {
       sb.append(String.format("  %-" + nameWidth + "s  %s%n", r.name(), r.config()));
@@ -76,9 +88,24 @@ public final class LabOutput {
       run.put("client", client);
       run.put("relay_attempts", r.relayAttempts());
       run.put("relayed", r.relayed());
+      if (r.retries() != null) {
+        run.put("retries", retries(r.retries()));
+      }
       runs.add(run);
     }
     m.put("runs", runs);
+    return m;
+  }
+
+  private static Map<String, Object> retries(GreylistTraffic.Retries r) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("messages", r.messages());
+    m.put("attempts", r.attempts());
+    m.put("attempts_per_message", Math.round(r.attemptsPerMessage() * 100) / 100.0);
+    m.put("greylisted", r.greylisted());
+    m.put("greylisted_more_than_once", r.greylistedMoreThanOnce());
+    m.put("most_attempts", r.mostAttempts());
+    m.put("undelivered", r.undelivered());
     return m;
   }
 }

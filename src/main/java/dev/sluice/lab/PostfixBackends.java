@@ -16,13 +16,15 @@ import java.util.concurrent.Future;
  * foreign one, is delivered by {@code virtual(8)} into the instance's Maildir, where {@link
  * LabBackend#messages()} counts it. Relaying follows {@code mynetworks} ({@code
  * permit_mynetworks, reject_unauth_destination}); back pressure is a policy service asked at every
- * {@code MAIL FROM}. Instances are stopped and deleted on {@link LabBackend#close()}, and by a
+ * {@code MAIL FROM}; greylisting is a postgrey per instance, asked at every {@code RCPT TO}. Instances are stopped and deleted on {@link LabBackend#close()}, and by a
  * shutdown hook if the JVM ends first (Ctrl-C).
  */
 final class PostfixBackends implements LabBackends {
+  /** postgrey's shortest delay. */
+  private static final Duration POSTGREY_DELAY = Duration.ofSeconds(1);
 
   @Override
-  public List<LabBackend> start(int count, String trustedRelaySource) throws Exception {
+  public List<LabBackend> start(int count, String trustedRelaySource, boolean greylisting) throws Exception {
     String mynetworks = trustedRelaySource == null ? "127.0.0.0/8" : trustedRelaySource + "/32";
     ExecutorService starter = Executors.newFixedThreadPool(count, r -> {
       Thread t = new Thread(r, "postfix-start");
@@ -41,6 +43,14 @@ final class PostfixBackends implements LabBackends {
             // Relayed mail stays here too: delivered into the Maildir like local mail.
             .mainCf("default_transport", "virtual")
             .mainCf("relay_transport", "virtual");
+        if (greylisting) {
+          b.greylisting(POSTGREY_DELAY)
+              // Every greylisting 450 is an error to smtpd, which would slow down (1 s a reply after
+              // 10) and hang up (after 20) on a balancer's session that carries many senders' mail.
+              .mainCf("smtpd_soft_error_limit", "1000")
+              .mainCf("smtpd_hard_error_limit", "1000")
+              .mainCf("smtpd_error_sleep_time", "0s");
+        }
         starting.add(starter.submit(b::start));
       }
       List<LabBackend> servers = new ArrayList<>();
@@ -74,6 +84,12 @@ final class PostfixBackends implements LabBackends {
     return Duration.ofSeconds(1);
   }
 
+  /** postgrey compares whole seconds: one more second makes sure a retry passes. */
+  @Override
+  public Duration greylistDelay() {
+    return POSTGREY_DELAY.plusSeconds(1);
+  }
+
   @Override
   public void close() {}
 
@@ -100,6 +116,7 @@ final class PostfixBackends implements LabBackends {
     @Override
     public void reset() {
       pf.setBackPressure(false);
+      pf.forgetGreylisting();
       settle();
       base = pf.deliveredCount();
     }

@@ -26,9 +26,11 @@ import java.util.List;
  * @param relaySource the relay listener's {@code source_address}, or null for the default
  * @param internetTransparent whether the internet listener connects from each client's own address
  *     ({@code client_identity: transparent}) instead of a source address
+ * @param deferralAffinity whether the pool sends a sender that a server deferred back to that server
+ *     (Sluice's default); in smtp mode only, tcp mode never sees a reply
  */
 public record RunConfig(String internetMode, boolean deepHealth, boolean sourcePersistence, List<Integer> weights,
-    String internetSource, String relaySource, boolean internetTransparent) {
+    String internetSource, String relaySource, boolean internetTransparent, boolean deferralAffinity) {
 
   public RunConfig {
     weights = List.copyOf(weights);
@@ -36,32 +38,44 @@ public record RunConfig(String internetMode, boolean deepHealth, boolean sourceP
 
   /** The seed's balancer: tcp mode, round robin, no persistence, even weights, banner-only health. */
   public static RunConfig seedBalancer() {
-    return new RunConfig("tcp", false, false, List.of(), null, null, false);
+    return new RunConfig("tcp", false, false, List.of(), null, null, false, true);
   }
 
   public RunConfig smtpMode() {
-    return new RunConfig("smtp", deepHealth, sourcePersistence, weights, internetSource, relaySource, internetTransparent);
+    return new RunConfig("smtp", deepHealth, sourcePersistence, weights,
+        internetSource, relaySource, internetTransparent, deferralAffinity);
   }
 
   public RunConfig withDeepHealth() {
-    return new RunConfig(internetMode, true, sourcePersistence, weights, internetSource, relaySource, internetTransparent);
+    return new RunConfig(internetMode, true, sourcePersistence, weights,
+        internetSource, relaySource, internetTransparent, deferralAffinity);
   }
 
   public RunConfig withSourcePersistence() {
-    return new RunConfig(internetMode, deepHealth, true, weights, internetSource, relaySource, internetTransparent);
+    return new RunConfig(internetMode, deepHealth, true, weights,
+        internetSource, relaySource, internetTransparent, deferralAffinity);
   }
 
   public RunConfig withWeights(Integer... w) {
-    return new RunConfig(internetMode, deepHealth, sourcePersistence, List.of(w), internetSource, relaySource, internetTransparent);
+    return new RunConfig(internetMode, deepHealth, sourcePersistence, List.of(w),
+        internetSource, relaySource, internetTransparent, deferralAffinity);
   }
 
   public RunConfig withSources(String internet, String relay) {
-    return new RunConfig(internetMode, deepHealth, sourcePersistence, weights, internet, relay, internetTransparent);
+    return new RunConfig(internetMode, deepHealth, sourcePersistence, weights,
+        internet, relay, internetTransparent, deferralAffinity);
   }
 
   /** The internet listener connects from each client's own address instead of a source address. */
   public RunConfig withTransparentInternet() {
-    return new RunConfig(internetMode, deepHealth, sourcePersistence, weights, null, relaySource, true);
+    return new RunConfig(internetMode, deepHealth, sourcePersistence, weights,
+        null, relaySource, true, deferralAffinity);
+  }
+
+  /** {@code deferral_affinity: none}: every transaction is balanced afresh, retries included. */
+  public RunConfig withoutDeferralAffinity() {
+    return new RunConfig(internetMode, deepHealth, sourcePersistence, weights, internetSource, relaySource,
+        internetTransparent, false);
   }
 
   private int weight(int i) {
@@ -71,7 +85,12 @@ public record RunConfig(String internetMode, boolean deepHealth, boolean sourceP
   /** One line for tables and JSON: the knobs that differ between runs. */
   public String summary(int servers) {
     List<String> parts = new ArrayList<>();
-    parts.add("internet " + internetMode + ("smtp".equals(internetMode) ? " per transaction, retries 2" : " per connection"));
+    boolean smtp = "smtp".equals(internetMode);
+    parts.add("internet " + internetMode + (smtp ? " per transaction, retries 2" : " per connection"));
+    if (smtp) {
+      // Only smtp mode sees the replies that deferral affinity follows.
+      parts.add(deferralAffinity ? "deferral affinity on" : "deferral_affinity: none");
+    }
     parts.add((deepHealth ? "MAIL FROM" : "banner-only") + " health");
     parts.add("round_robin" + (sourcePersistence ? " + source_ip persistence" : ""));
     List<String> w = new ArrayList<>();
@@ -103,7 +122,11 @@ public record RunConfig(String internetMode, boolean deepHealth, boolean sourceP
     // The relay listener's own probe: as an inside sender, which back pressure never refuses.
     profile(sb, "internal", true, "health@corp.example", probeTimeout);
     sb.append("pools:\n  hub:\n    algorithm: round_robin\n    persistence: ")
-        .append(sourcePersistence ? "{ mode: source_ip, ttl: 30m }" : "none").append("\n    backends:\n");
+        .append(sourcePersistence ? "{ mode: source_ip, ttl: 30m }" : "none").append('\n');
+    if (!deferralAffinity) {
+      sb.append("    deferral_affinity: none\n");
+    }
+    sb.append("    backends:\n");
     for (int i = 0; i < backends.size(); i++) {
       InetSocketAddress a = backends.get(i);
       sb.append("      - { name: server").append(i + 1).append(", address: ").append(a.getHostString()).append(':')

@@ -12,12 +12,20 @@ import java.util.Map;
  * @param client what the senders were told
  * @param relayAttempts relay attempts made from outside (0 when the scenario makes none)
  * @param relayed relay attempts whose foreign recipient a server accepted
+ * @param retries what retrying every message until accepted cost the senders, in a scenario whose
+ *     senders retry (greylisting); else null
  */
 public record RunResult(String name, String config, Map<String, Long> perServer, ScriptedTraffic.Outcome client,
-    int relayAttempts, int relayed) {
+    int relayAttempts, int relayed, GreylistTraffic.Retries retries) {
 
   public RunResult {
     perServer = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(perServer));
+  }
+
+  /** A run whose senders do not retry. */
+  public RunResult(String name, String config, Map<String, Long> perServer, ScriptedTraffic.Outcome client,
+      int relayAttempts, int relayed) {
+    this(name, config, perServer, client, relayAttempts, relayed, null);
   }
 
   /** Messages all servers accepted. */

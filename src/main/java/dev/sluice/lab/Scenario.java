@@ -37,7 +37,18 @@ public enum Scenario {
           RunConfig.seedBalancer().withSources(Scenario.INTERNET_SOURCE, Scenario.TRUSTED_SOURCE)),
       // Exchange's way: no protocol carries the client, the connection itself comes from it.
       new LabRun("c-transparent-internet",
-          RunConfig.seedBalancer().withSources(null, Scenario.TRUSTED_SOURCE).withTransparentInternet()));
+          RunConfig.seedBalancer().withSources(null, Scenario.TRUSTED_SOURCE).withTransparentInternet())),
+  /**
+   * The cost of per-message balancing: every server greylists on its own, so a retry balanced afresh
+   * meets a server that never saw the message and is greylisted again.
+   */
+  GREYLISTING(3, Episode.GREYLISTING,
+      "Balanced per message, a greylisted retry meets servers that never saw it; deferral affinity sends it back"
+          + " to the one that did, source-IP persistence only while the retry comes from the same address.",
+      new LabRun("a-per-message-no-affinity", RunConfig.seedBalancer().smtpMode().withoutDeferralAffinity()),
+      // What an ordinary balancer offers: pin the client address, so that its retry meets the same server.
+      new LabRun("b-source-ip-persistence", RunConfig.seedBalancer().withSourcePersistence()),
+      new LabRun("c-deferral-affinity", RunConfig.seedBalancer().smtpMode()));
 
   /** The relay listener's source address; the servers' relay connector trusts it. */
   static final String TRUSTED_SOURCE = "127.0.0.22";
@@ -50,7 +61,12 @@ public enum Scenario {
     /** The last server refuses outside senders with 452 4.3.1 for the middle third of the messages. */
     BACK_PRESSURE,
     /** Servers guard relaying; an outside host tries to relay through the internet listener. */
-    RELAY_ATTEMPTS
+    RELAY_ATTEMPTS,
+    /**
+     * Servers greylist, each with its own memory; {@link GreylistTraffic} replaces the seed's traffic:
+     * many senders, every message retried until accepted.
+     */
+    GREYLISTING
   }
 
   private final int servers;

@@ -36,12 +36,52 @@ public final class ScriptedTraffic {
   private final InetSocketAddress relay;
   private final LabSmtpClient[] gateway = new LabSmtpClient[GATEWAY_CONNECTIONS];
   private final int[] sentOnConnection = new int[GATEWAY_CONNECTIONS];
-  private long accepted;
-  private long deferred;
-  private long rejected;
+  private final Tally tally = new Tally();
 
   /** What the senders were told. */
   public record Outcome(long accepted, long deferred, long rejected) {}
+
+  /**
+   * Counts what senders are told, as a real sender judges it: 2xx after data accepted, 4xx (and a
+   * connection that failed or a refused banner, which a sender also retries later) deferred, 5xx
+   * rejected. Shared by the lab's scripts; not thread-safe.
+   */
+  static final class Tally {
+    private long accepted;
+    private long deferred;
+    private long rejected;
+
+    void count(SmtpReply r) {
+      if (r.isPositive()) {
+        accepted++;
+      } else if (r.isTransient()) {
+        deferred++;
+      } else {
+        rejected++;
+      }
+    }
+
+    /** A connection that failed: the sender tries again later. */
+    void deferred() {
+      deferred++;
+    }
+
+    /** Connects from {@code source} and greets; a refused banner counts as deferred, null returned. */
+    LabSmtpClient open(InetSocketAddress target, String source, String helo) throws IOException {
+      LabSmtpClient c = LabSmtpClient.connect(target, address(source), TIMEOUT);
+      if (!c.banner().isPositive()) {
+        deferred++;
+        c.close();
+        return null;
+      }
+      c.command("EHLO " + helo);
+      return c;
+    }
+
+    Outcome outcome() {
+      return new Outcome(accepted, deferred, rejected);
+    }
+  }
 
   /**
    * @param internet the listener the gateway sends to (internet mail)
@@ -74,35 +114,35 @@ public final class ScriptedTraffic {
         closeGateway(c);
       }
     }
-    return new Outcome(accepted, deferred, rejected);
+    return tally.outcome();
   }
 
   private void gateway(int c, int n) {
     try {
       if (gateway[c] == null) {
-        gateway[c] = open(internet, GATEWAY_ADDRESS, "gateway.lab.invalid");
+        gateway[c] = tally.open(internet, GATEWAY_ADDRESS, "gateway.lab.invalid");
         if (gateway[c] == null) {
           return;
         }
       }
-      count(gateway[c].send("news" + n + "@internet.example", "user" + (n % 50) + "@corp.example", body(n)));
+      tally.count(gateway[c].send("news" + n + "@internet.example", "user" + (n % 50) + "@corp.example", body(n)));
       if (++sentOnConnection[c] == MESSAGES_PER_GATEWAY_CONNECTION) {
         closeGateway(c);
       }
     } catch (IOException e) {
-      deferred++;
+      tally.deferred();
       closeGateway(c);
     }
   }
 
   /** An application's message: to a partner outside the organisation, relayed by the hub servers. */
   private void application(int app, int n) {
-    try (LabSmtpClient c = open(relay, "127.0.0." + app, "app" + app + ".corp.example")) {
+    try (LabSmtpClient c = tally.open(relay, "127.0.0." + app, "app" + app + ".corp.example")) {
       if (c != null) {
-        count(c.send("app" + app + "@corp.example", "customer" + n + "@partner.example", body(n)));
+        tally.count(c.send("app" + app + "@corp.example", "customer" + n + "@partner.example", body(n)));
       }
     } catch (IOException e) {
-      deferred++;
+      tally.deferred();
     }
   }
 
@@ -133,18 +173,6 @@ public final class ScriptedTraffic {
     return relayed;
   }
 
-  /** Connects and greets; a refused banner is a deferral (the sender tries later), null returned. */
-  private LabSmtpClient open(InetSocketAddress target, String source, String helo) throws IOException {
-    LabSmtpClient c = LabSmtpClient.connect(target, address(source), TIMEOUT);
-    if (!c.banner().isPositive()) {
-      deferred++;
-      c.close();
-      return null;
-    }
-    c.command("EHLO " + helo);
-    return c;
-  }
-
   private void closeGateway(int c) {
     if (gateway[c] != null) {
       gateway[c].close();
@@ -153,21 +181,12 @@ public final class ScriptedTraffic {
     sentOnConnection[c] = 0;
   }
 
-  private void count(SmtpReply r) {
-    if (r.isPositive()) {
-      accepted++;
-    } else if (r.isTransient()) {
-      deferred++;
-    } else {
-      rejected++;
-    }
-  }
-
-  private static String body(int n) {
+  /** A small message body, with a Message-ID unique within a run. */
+  static String body(int n) {
     return "Subject: lab message " + n + "\nMessage-ID: <lab." + n + "@lab.invalid>\n\nHello from the Sluice lab.\n";
   }
 
-  private static InetAddress address(String literal) {
+  static InetAddress address(String literal) {
     try {
       return InetAddress.getByName(literal);
     } catch (UnknownHostException e) {

@@ -13,7 +13,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** The embedded server's relay control, as an Exchange relay connector would answer. */
+/**
+ * The embedded server's relay control, as an Exchange relay connector would answer, and its
+ * greylisting, as postgrey would.
+ */
 class EmbeddedSmtpServerTest {
   private final Transport transport = Transport.best();
   private EventLoopGroup group;
@@ -47,5 +50,19 @@ class EmbeddedSmtpServerTest {
     assertThat(rcpt("127.0.0.66", "x@elsewhere.example")).startsWith("554 5.7.1 Relay access denied");
     assertThat(rcpt("127.0.0.66", "user@corp.example")).startsWith("250");
     assertThat(server.relayDenied()).isEqualTo(1);
+  }
+
+  @Test
+  void greylistingDefersAPairOnceAndForgetsEveryPairWhenTurnedOnAgain() throws Exception {
+    server.greylist();
+    assertThat(rcpt("127.0.0.60", "user@corp.example")).startsWith("450 4.2.0 <user@corp.example>")
+        .endsWith("Greylisted");
+    assertThat(rcpt("127.0.0.61", "user@corp.example")).as("the retry, from anywhere").startsWith("250");
+    assertThat(rcpt("127.0.0.60", "other@corp.example")).as("another pair").startsWith("450");
+
+    server.greylist(); // what the lab does between runs
+
+    assertThat(rcpt("127.0.0.60", "user@corp.example")).as("forgotten").startsWith("450");
+    assertThat(server.greylisted()).isEqualTo(3);
   }
 }

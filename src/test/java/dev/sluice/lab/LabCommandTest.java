@@ -140,6 +140,68 @@ class LabCommandTest {
   }
 
   @Test
+  void greylistingRetriesMeetServersThatNeverSawThemUnlessAffinitySendsThemBack() throws Exception {
+    Result r = lab("--scenario", "greylisting", "--messages", "60", "--json");
+    assertThat(r.code()).as(r.err()).isZero();
+    assertGreylistingShows(r.json(), 60);
+  }
+
+  /**
+   * The must-show for greylisting: with deferral affinity every message is greylisted exactly once
+   * and the spread stays even; without it, retries are greylisted again and cost attempts; in every
+   * run every message is delivered exactly once.
+   */
+  static void assertGreylistingShows(JsonNode s, int messages) {
+    assertThat(s.get("scenario").asText()).isEqualTo("greylisting");
+    for (JsonNode r : s.get("runs")) {
+      // Exactly once: the senders were told 250 once per message (they stop retrying then), and the
+      // servers counted as many (assertAcceptedWereDelivered): no message lost, none twice.
+      assertThat(r.get("client").get("accepted").asLong()).as(r.toString()).isEqualTo(messages);
+      assertThat(r.get("client").get("rejected").asLong()).as(r.toString()).isZero();
+      assertThat(r.get("retries").get("messages").asInt()).isEqualTo(messages);
+      assertThat(r.get("retries").get("undelivered").asInt()).as(r.toString()).isZero();
+      // Every deferral the senders saw was a server's greylisting, not Sluice's own 4xx.
+      assertThat(r.get("retries").get("greylisted").asLong()).as(r.toString())
+          .isEqualTo(r.get("client").get("deferred").asLong());
+    }
+    assertAcceptedWereDelivered(s);
+
+    JsonNode on = run(s, "c-deferral-affinity").get("retries");
+    assertThat(on.get("greylisted").asLong()).as("each message greylisted once, %s", on).isEqualTo(messages);
+    assertThat(on.get("greylisted_more_than_once").asInt()).as(on.toString()).isZero();
+    assertThat(on.get("attempts").asLong()).as(on.toString()).isEqualTo(2L * messages);
+    assertThat(on.get("most_attempts").asInt()).as(on.toString()).isEqualTo(2);
+    List<Long> spread = counts(run(s, "c-deferral-affinity"));
+    double even = 100.0 / spread.size();
+    for (long n : spread) {
+      assertThat(100.0 * n / messages).as("share with deferral affinity, %s", spread).isBetween(even - 10, even + 10);
+    }
+
+    JsonNode off = run(s, "a-per-message-no-affinity").get("retries");
+    // A retry balanced afresh over three servers meets the one that deferred it about one time in
+    // three: most messages are greylisted again, none more often than there are servers.
+    assertThat(off.get("attempts").asLong()).as(off.toString()).isGreaterThan(on.get("attempts").asLong());
+    assertThat(off.get("greylisted_more_than_once").asInt()).as(off.toString()).isGreaterThan(messages / 3);
+    assertThat(off.get("most_attempts").asInt()).as(off.toString()).isBetween(3, 4);
+
+    // Persistence pins each address, but the retry leaves from another one: greylisted again.
+    JsonNode persistence = run(s, "b-source-ip-persistence").get("retries");
+    assertThat(persistence.get("greylisted_more_than_once").asInt()).as(persistence.toString())
+        .isGreaterThan(messages / 3);
+  }
+
+  @Test
+  void greylistingTableAddsAttemptsPerMessageAndMessagesGreylistedAgain() {
+    RunResult run = new RunResult("c-deferral-affinity", "internet smtp", java.util.Map.of("server1", 30L),
+        new ScriptedTraffic.Outcome(30, 30, 0), 0, 0, new GreylistTraffic.Retries(30, 60, 30, 0, 2, 0));
+    String text = LabOutput.text(new ScenarioResult(Scenario.GREYLISTING, List.of(run)), 30);
+    assertThat(text).contains("greylisting: 30 messages per run, 3 servers; each message from its own sender")
+        .containsPattern("run\\s+server1\\s+accepted\\s+deferred\\s+rejected\\s+relayed\\s+attempts/msg\\s+greylisted 2\\+")
+        .containsPattern("c-deferral-affinity\\s+30 \\(100\\.0%\\)\\s+30\\s+30\\s+0\\s+-\\s+2\\.00\\s+0\\R");
+    assertThat(LabOutput.text(new ScenarioResult(Scenario.WEIGHTS, List.of(run)), 30)).doesNotContain("attempts/msg");
+  }
+
+  @Test
   void jsonHasTheDocumentedShape() throws Exception {
     Result r = lab("--scenario", "weights", "--messages", "30", "--json");
     assertThat(r.code()).as(r.err()).isZero();
@@ -177,7 +239,7 @@ class LabCommandTest {
   void usageErrorsExitTwoAndSayWhatIsValid() {
     Result unknown = lab("--scenario", "nosuch");
     assertThat(unknown.code()).isEqualTo(2);
-    assertThat(unknown.err()).contains("imbalance, weights, backpressure, open-relay, all");
+    assertThat(unknown.err()).contains("imbalance, weights, backpressure, open-relay, greylisting, all");
     assertThat(lab("--scenario", "weights", "--messages", "10").code()).isEqualTo(2);
     Result backend = lab("--scenario", "weights", "--backend", "exchange");
     assertThat(backend.code()).isEqualTo(2);

@@ -53,4 +53,11 @@ class LabPostfixIT {
     JsonNode s = labOnPostfix("open-relay", 30).json();
     LabCommandTest.assertOpenRelayShows(s, 30);
   }
+
+  @Test
+  void greylistingOnPostfix() throws Exception {
+    // Each server's own postgrey; queue runs wait postgrey's delay, so few messages.
+    JsonNode s = labOnPostfix("greylisting", 30).json();
+    LabCommandTest.assertGreylistingShows(s, 30);
+  }
 }
