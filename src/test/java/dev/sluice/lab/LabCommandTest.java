@@ -47,6 +47,13 @@ class LabCommandTest {
     }
   }
 
+  /** {@code sluice lab --scenario SCENARIO --messages N --json}, which must exit 0; its JSON. */
+  private static JsonNode labJson(String scenario, int messages) throws Exception {
+    Result r = lab("--scenario", scenario, "--messages", Integer.toString(messages), "--json");
+    assertThat(r.code()).as(r.err()).isZero();
+    return r.json();
+  }
+
   private static JsonNode run(JsonNode scenario, String name) {
     for (JsonNode r : scenario.get("runs")) {
       if (r.get("name").asText().equals(name)) {
@@ -72,9 +79,7 @@ class LabCommandTest {
 
   @Test
   void imbalancePersistencePinsTheGatewayAndPerTransactionIsEven() throws Exception {
-    Result r = lab("--scenario", "imbalance", "--messages", "60", "--json");
-    assertThat(r.code()).as(r.err()).isZero();
-    assertImbalanceShows(r.json(), 60);
+    assertImbalanceShows(labJson("imbalance", 60), 60);
   }
 
   /** The must-show for imbalance: (a) ≥ 70% on one server, (c) within 10 points of even. */
@@ -87,21 +92,22 @@ class LabCommandTest {
     assertThat(100.0 * persistence.stream().mapToLong(Long::longValue).max().orElseThrow() / total)
         .as("largest share under source-IP persistence, %s", persistence).isGreaterThanOrEqualTo(70.0);
 
-    List<Long> perTransaction = counts(run(s, "c-smtp-per-transaction"));
-    long all = perTransaction.stream().mapToLong(Long::longValue).sum();
-    double even = 100.0 / perTransaction.size();
-    for (long n : perTransaction) {
-      assertThat(100.0 * n / all).as("share under per-transaction balancing, %s", perTransaction)
-          .isBetween(even - 10, even + 10);
-    }
+    assertEvenSpread(counts(run(s, "c-smtp-per-transaction")), "under per-transaction balancing");
     assertAcceptedWereDelivered(s);
+  }
+
+  /** Every server's share within 10 points of an even split. */
+  private static void assertEvenSpread(List<Long> counts, String what) {
+    long all = counts.stream().mapToLong(Long::longValue).sum();
+    double even = 100.0 / counts.size();
+    for (long n : counts) {
+      assertThat(100.0 * n / all).as("share %s, %s", what, counts).isBetween(even - 10, even + 10);
+    }
   }
 
   @Test
   void backPressureDefersMailBehindABannerProbeAndNoneInSmtpMode() throws Exception {
-    Result r = lab("--scenario", "backpressure", "--messages", "60", "--json");
-    assertThat(r.code()).as(r.err()).isZero();
-    assertBackPressureShows(r.json(), 60);
+    assertBackPressureShows(labJson("backpressure", 60), 60);
   }
 
   /** The must-show for backpressure: (a) defers mail, (c) defers none. */
@@ -114,9 +120,7 @@ class LabCommandTest {
 
   @Test
   void sharedSourceAddressRelaysAndSeparateAddressesDoNot() throws Exception {
-    Result r = lab("--scenario", "open-relay", "--messages", "30", "--json");
-    assertThat(r.code()).as(r.err()).isZero();
-    assertOpenRelayShows(r.json(), 30);
+    assertOpenRelayShows(labJson("open-relay", 30), 30);
   }
 
   /** The must-show for open-relay: the seed layout relays, the separated layout does not. */
@@ -141,9 +145,7 @@ class LabCommandTest {
 
   @Test
   void greylistingRetriesMeetServersThatNeverSawThemUnlessAffinitySendsThemBack() throws Exception {
-    Result r = lab("--scenario", "greylisting", "--messages", "60", "--json");
-    assertThat(r.code()).as(r.err()).isZero();
-    assertGreylistingShows(r.json(), 60);
+    assertGreylistingShows(labJson("greylisting", 60), 60);
   }
 
   /**
@@ -171,11 +173,7 @@ class LabCommandTest {
     assertThat(on.get("greylisted_more_than_once").asInt()).as(on.toString()).isZero();
     assertThat(on.get("attempts").asLong()).as(on.toString()).isEqualTo(2L * messages);
     assertThat(on.get("most_attempts").asInt()).as(on.toString()).isEqualTo(2);
-    List<Long> spread = counts(run(s, "c-deferral-affinity"));
-    double even = 100.0 / spread.size();
-    for (long n : spread) {
-      assertThat(100.0 * n / messages).as("share with deferral affinity, %s", spread).isBetween(even - 10, even + 10);
-    }
+    assertEvenSpread(counts(run(s, "c-deferral-affinity")), "with deferral affinity");
 
     JsonNode off = run(s, "a-per-message-no-affinity").get("retries");
     // A retry balanced afresh over three servers meets the one that deferred it about one time in
