@@ -594,6 +594,33 @@ public final class PostfixInstance implements AutoCloseable {
     }
   }
 
+  /**
+   * Submits {@code message} (headers, a blank line, the body) from {@code from} to {@code to} with
+   * Postfix's own {@code sendmail} and this instance's configuration: local mail, which postdrop
+   * puts in the maildrop and pickup hands to cleanup, as a cron job's or a script's would go. No
+   * smtpd sees it, so the maillog names no client for it.
+   */
+  public void sendmail(String from, String to, String message) {
+    checkOpen();
+    Path file = null;
+    try {
+      file = Files.createTempFile("sluice-sendmail-", ".eml");
+      Files.writeString(file, message, StandardCharsets.UTF_8);
+      ExternalCommand.run(Duration.ofSeconds(30), file,
+          List.of(ExternalCommand.tool("sendmail"), "-C", etc.toString(), "-f", from, "--", to)).orThrow();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the message for sendmail", e);
+    } finally {
+      if (file != null) {
+        try {
+          Files.deleteIfExists(file);
+        } catch (IOException ignored) {
+          // a temp file; nothing useful to do
+        }
+      }
+    }
+  }
+
   /** All maillog lines written so far (empty if none yet). */
   public List<String> maillog() {
     if (!Files.exists(maillogFile)) {
