@@ -48,7 +48,7 @@ import java.util.regex.Pattern;
  * answers at MAIL unless {@code smtpd_delay_reject} moves it to RCPT), smtpd's {@code
  * proxy-reject:} (a before-queue content filter's reply at END-OF-MESSAGE) and cleanup's refusals of
  * whole messages (Milters at END-OF-MESSAGE, header and body checks), attributed to the syslog host
- * and the client. XFORWARD's {@code
+ * and the client (none for a content check's refusal of local mail: {@link #CONTENT_ACTION}). XFORWARD's {@code
  * orig_client=} fills {@code original_client_ip}. Delivery rows and cleanup's refusals of a message
  * smtpd opened carry its session and client, also when they are in a later file of the log than
  * the {@code client=} line: the parser of that file takes over what the previous one left in the
@@ -87,14 +87,19 @@ final class PostfixLogParser {
           + NAMED_TOKEN + ": (?<text>.*?);(?: from=<(?<from>.*?)>)?(?: to=<(?<to>.*?)>)?(?: proto=\\S+)?(?: helo=<.*>)?$");
   /**
    * cleanup's header_checks and body_checks actions: {@code QUEUEID: ACTION: header|body CONTENT
-   * from name[addr]; from=<> to=<> proto= helo=<>}, then {@code : TEXT} when the rule gave one
-   * ({@code 5.7.1 message content rejected}). CONTENT is the header or body line and may hold
-   * anything, so the client is the last {@code from name[addr];} followed by that tail. Its groups
-   * are named as {@link #ACTION}'s.
+   * from ORIGIN; from=<> to=<> proto= helo=<>}, then {@code : TEXT} when the rule gave one
+   * ({@code 5.7.1 message content rejected}). ORIGIN is the client, {@code name[addr]}, for mail
+   * smtpd received (also for pickup's copy of it after {@code postsuper -r}); for mail that no smtpd
+   * sent it is a bare word without an address: {@code local} for pickup's (sendmail, a cron job's
+   * mail), {@code unknown} when cleanup was told no origin; such a line has no {@code proto=} or
+   * {@code helo=}. CONTENT is the header or body line and may hold anything, so the origin is the
+   * last {@code from ORIGIN;} followed by that tail. Its groups are named as {@link #ACTION}'s, and
+   * {@code origin} holds the bare word ({@code name} and {@code addr} are then null).
    */
   private static final Pattern CONTENT_ACTION = Pattern.compile(
-      "^(?<qid>[0-9A-Za-z]{5,}): (?<action>reject|hold|discard): (?<stage>\\S+) .* from " + NAMED_TOKEN
-          + ";(?: from=<(?<from>[^>]*)>)?(?: to=<(?<to>[^>]*)>)?(?: proto=\\S+)?(?: helo=<[^>]*>)?(?:: (?<text>.*))?$");
+      "^(?<qid>[0-9A-Za-z]{5,}): (?<action>reject|hold|discard): (?<stage>\\S+) .* from (?:" + NAMED_TOKEN
+          + "|(?<origin>local|unknown));(?: from=<(?<from>[^>]*)>)?(?: to=<(?<to>[^>]*)>)?(?: proto=\\S+)?"
+          + "(?: helo=<[^>]*>)?(?:: (?<text>.*))?$");
   /**
    * smtpd's verdict of a before-queue content filter ({@code smtpd_proxy_filter}) on the message:
    * {@code QUEUEID: proxy-reject: END-OF-MESSAGE: TEXT; from=<> to=<> proto= helo=<>}, where TEXT is
@@ -784,8 +789,14 @@ final class PostfixLogParser {
       // opened the queue id.
       if (refuses(a)) {
         Message m = pending.get(key(host, queueId));
-        sink.message(refusal(a, ts, host, queueId, m == null ? null : m.row.sessionId, a.group("name"), a.group("addr"),
-            lineNo));
+        MessageRow r = refusal(a, ts, host, queueId, m == null ? null : m.row.sessionId, a.group("name"),
+            a.group("addr"), lineNo);
+        if (r.clientIp == null) {
+          // A content check refused mail no smtpd received (only a CONTENT_ACTION line names no
+          // client): no client was answered, and pickup's is the local submission that sendmail made.
+          r.source = "local".equals(a.group("origin")) ? "PICKUP" : null;
+        }
+        sink.message(r);
       } else {
         sink.ignored(lineNo);
       }
