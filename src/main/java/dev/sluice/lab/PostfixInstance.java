@@ -621,6 +621,43 @@ public final class PostfixInstance implements AutoCloseable {
     }
   }
 
+  /**
+   * Runs {@code postsuper -c DIR ARGS} on this instance's queue ({@code -r ALL}, {@code -d QUEUEID},
+   * …) and returns what it reported (it reports on stderr), one line each, without the program
+   * name: {@code Requeued: 3 messages}.
+   */
+  public String postsuper(String... args) {
+    checkOpen();
+    List<String> cmd = new ArrayList<>(List.of(ExternalCommand.tool("postsuper"), "-c", etc.toString()));
+    cmd.addAll(Arrays.asList(args));
+    return ExternalCommand.run(Duration.ofSeconds(30), cmd).orThrow().stderr().trim()
+        .replaceAll("(?m)^postsuper: ", "");
+  }
+
+  /**
+   * Has pickup look into the maildrop now ({@code postkick public pickup W}) rather than at its
+   * next minute: local mail and messages {@code postsuper -r} requeued go on at once.
+   */
+  public void kickPickup() {
+    checkOpen();
+    ExternalCommand.run(Duration.ofSeconds(30), ExternalCommand.tool("postkick"), "-c", etc.toString(), "public",
+        "pickup", "W").orThrow();
+  }
+
+  /**
+   * Waits (at most 30 s) until {@code n} messages are in the queue ({@link #queuedCount()}) and
+   * none is in the active queue: nothing moves between queues then unless a retry is due, so
+   * postsuper finds each message where the test put it.
+   */
+  public void awaitSettled(int n) {
+    Path active = queue.resolve("active");
+    poll(n + " messages settled in the queue of " + this, Duration.ofSeconds(30), () -> {
+      try (Stream<Path> files = Files.list(active)) {
+        return queuedCount() == n && files.findAny().isEmpty();
+      }
+    });
+  }
+
   /** All maillog lines written so far (empty if none yet). */
   public List<String> maillog() {
     if (!Files.exists(maillogFile)) {
