@@ -207,7 +207,7 @@ class PostsuperMassReportTest {
 
   @Test
   void aRequeuedMessagesCopyIsTheClientsMessageInALaterFileToo() throws Exception {
-    // Lines as Postfix 3.7 wrote them (RequeuedCopyPostfixIT): one message held, three deferred;
+    // Lines as Postfix 3.7 wrote them (PostsuperMassPostfixIT): one message held, three deferred;
     // then the held one requeued by queue id and the others with -r ALL, after the header checks
     // changed. The log rotated between the two runs.
     ReportTestSupport.maillog(dir, "maillog.1", log(List.of(
