@@ -76,6 +76,14 @@ public final class ExternalCommand {
 
   /** Runs {@code command} with the given timeout, standard input empty. */
   public static Result run(Duration timeout, List<String> command) {
+    return run(timeout, Path.of("/dev/null"), command);
+  }
+
+  /**
+   * Runs {@code command} with the given timeout, standard input read from {@code input} (a program
+   * that reads a message from it, such as {@code sendmail}).
+   */
+  public static Result run(Duration timeout, Path input, List<String> command) {
     List<String> cmd = List.copyOf(command);
     Path out = null;
     Path err = null;
@@ -84,7 +92,7 @@ public final class ExternalCommand {
       out = Files.createTempFile("sluice-cmd-", ".out");
       err = Files.createTempFile("sluice-cmd-", ".err");
       ProcessBuilder pb = new ProcessBuilder(new ArrayList<>(cmd));
-      pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+      pb.redirectInput(ProcessBuilder.Redirect.from(input.toFile()));
       pb.redirectOutput(out.toFile());
       pb.redirectError(err.toFile());
       Process p = pb.start();

@@ -621,6 +621,70 @@ public final class PostfixInstance implements AutoCloseable {
     }
   }
 
+  /**
+   * Submits {@code message} (headers, a blank line, the body) from {@code from} to {@code to} with
+   * Postfix's own {@code sendmail} and this instance's configuration: local mail, which postdrop
+   * puts in the maildrop and pickup hands to cleanup, as a cron job's or a script's would go. No
+   * smtpd sees it, so the maillog names no client for it.
+   */
+  public void sendmail(String from, String to, String message) {
+    checkOpen();
+    Path file = null;
+    try {
+      file = Files.createTempFile("sluice-sendmail-", ".eml");
+      Files.writeString(file, message, StandardCharsets.UTF_8);
+      ExternalCommand.run(Duration.ofSeconds(30), file,
+          List.of(ExternalCommand.tool("sendmail"), "-C", etc.toString(), "-f", from, "--", to)).orThrow();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the message for sendmail", e);
+    } finally {
+      if (file != null) {
+        try {
+          Files.deleteIfExists(file);
+        } catch (IOException ignored) {
+          // a temp file; nothing useful to do
+        }
+      }
+    }
+  }
+
+  /**
+   * Runs {@code postsuper -c DIR ARGS} on this instance's queue ({@code -r ALL}, {@code -d QUEUEID},
+   * …) and returns what it reported (it reports on stderr), one line each, without the program
+   * name: {@code Requeued: 3 messages}.
+   */
+  public String postsuper(String... args) {
+    checkOpen();
+    List<String> cmd = new ArrayList<>(List.of(ExternalCommand.tool("postsuper"), "-c", etc.toString()));
+    cmd.addAll(Arrays.asList(args));
+    return ExternalCommand.run(Duration.ofSeconds(30), cmd).orThrow().stderr().trim()
+        .replaceAll("(?m)^postsuper: ", "");
+  }
+
+  /**
+   * Has pickup look into the maildrop now ({@code postkick public pickup W}) rather than at its
+   * next minute: local mail and messages {@code postsuper -r} requeued go on at once.
+   */
+  public void kickPickup() {
+    checkOpen();
+    ExternalCommand.run(Duration.ofSeconds(30), ExternalCommand.tool("postkick"), "-c", etc.toString(), "public",
+        "pickup", "W").orThrow();
+  }
+
+  /**
+   * Waits (at most 30 s) until {@code n} messages are in the queue ({@link #queuedCount()}) and
+   * none is in the active queue: nothing moves between queues then unless a retry is due, so
+   * postsuper finds each message where the test put it.
+   */
+  public void awaitSettled(int n) {
+    Path active = queue.resolve("active");
+    poll(n + " messages settled in the queue of " + this, Duration.ofSeconds(30), () -> {
+      try (Stream<Path> files = Files.list(active)) {
+        return queuedCount() == n && files.findAny().isEmpty();
+      }
+    });
+  }
+
   /** All maillog lines written so far (empty if none yet). */
   public List<String> maillog() {
     if (!Files.exists(maillogFile)) {

@@ -48,11 +48,12 @@ import java.util.regex.Pattern;
  * answers at MAIL unless {@code smtpd_delay_reject} moves it to RCPT), smtpd's {@code
  * proxy-reject:} (a before-queue content filter's reply at END-OF-MESSAGE) and cleanup's refusals of
  * whole messages (Milters at END-OF-MESSAGE, header and body checks), attributed to the syslog host
- * and the client. XFORWARD's {@code
+ * and the client (none for a content check's refusal of local mail: {@link #CONTENT_ACTION}). XFORWARD's {@code
  * orig_client=} fills {@code original_client_ip}. Delivery rows and cleanup's refusals of a message
  * smtpd opened carry its session and client, also when they are in a later file of the log than
  * the {@code client=} line: the parser of that file takes over what the previous one left in the
- * queue ({@link #remaining}, {@link PostfixQueueJoin}).
+ * queue ({@link #remaining}, {@link PostfixQueueJoin}). So do those of pickup's copy of a message
+ * that {@code postsuper -r} requeued ({@link Message#copy}).
  *
  * <p>Classic syslog timestamps carry no year or zone: they are read as local time of {@code year},
  * stepping back a year for months after {@code referenceMonth} (a December log read in January).
@@ -87,14 +88,19 @@ final class PostfixLogParser {
           + NAMED_TOKEN + ": (?<text>.*?);(?: from=<(?<from>.*?)>)?(?: to=<(?<to>.*?)>)?(?: proto=\\S+)?(?: helo=<.*>)?$");
   /**
    * cleanup's header_checks and body_checks actions: {@code QUEUEID: ACTION: header|body CONTENT
-   * from name[addr]; from=<> to=<> proto= helo=<>}, then {@code : TEXT} when the rule gave one
-   * ({@code 5.7.1 message content rejected}). CONTENT is the header or body line and may hold
-   * anything, so the client is the last {@code from name[addr];} followed by that tail. Its groups
-   * are named as {@link #ACTION}'s.
+   * from ORIGIN; from=<> to=<> proto= helo=<>}, then {@code : TEXT} when the rule gave one
+   * ({@code 5.7.1 message content rejected}). ORIGIN is the client, {@code name[addr]}, for mail
+   * smtpd received (also for pickup's copy of it after {@code postsuper -r}); for mail that no smtpd
+   * sent it is a bare word without an address: {@code local} for pickup's (sendmail, a cron job's
+   * mail), {@code unknown} when cleanup was told no origin; such a line has no {@code proto=} or
+   * {@code helo=}. CONTENT is the header or body line and may hold anything, so the origin is the
+   * last {@code from ORIGIN;} followed by that tail. Its groups are named as {@link #ACTION}'s, and
+   * {@code origin} holds the bare word ({@code name} and {@code addr} are then null).
    */
   private static final Pattern CONTENT_ACTION = Pattern.compile(
-      "^(?<qid>[0-9A-Za-z]{5,}): (?<action>reject|hold|discard): (?<stage>\\S+) .* from " + NAMED_TOKEN
-          + ";(?: from=<(?<from>[^>]*)>)?(?: to=<(?<to>[^>]*)>)?(?: proto=\\S+)?(?: helo=<[^>]*>)?(?:: (?<text>.*))?$");
+      "^(?<qid>[0-9A-Za-z]{5,}): (?<action>reject|hold|discard): (?<stage>\\S+) .* from (?:" + NAMED_TOKEN
+          + "|(?<origin>local|unknown));(?: from=<(?<from>[^>]*)>)?(?: to=<(?<to>[^>]*)>)?(?: proto=\\S+)?"
+          + "(?: helo=<[^>]*>)?(?:: (?<text>.*))?$");
   /**
    * smtpd's verdict of a before-queue content filter ({@code smtpd_proxy_filter}) on the message:
    * {@code QUEUEID: proxy-reject: END-OF-MESSAGE: TEXT; from=<> to=<> proto= helo=<>}, where TEXT is
@@ -159,9 +165,9 @@ final class PostfixLogParser {
   /**
    * Messages smtpd created a queue file for, by syslog host and queue id, until qmgr removes them:
    * those the previous file of the same log left (a log rotated mid-message, or mail deferred
-   * across the rotation), then this file's. Lines about any other queue id (local submissions,
-   * bounces, messages whose {@code client=} line precedes every file read) join nothing and are
-   * not kept.
+   * across the rotation), then this file's; and pickup's copies of them after {@code postsuper -r}
+   * ({@link Message#copy}). Lines about any other queue id (local submissions, bounces, messages
+   * whose {@code client=} line precedes every file read) join nothing and are not kept.
    */
   private final LinkedHashMap<String, Message> pending;
   /**
@@ -217,7 +223,10 @@ final class PostfixLogParser {
 
   /** What became of a message smtpd created a queue file for, as far as the log has said. */
   enum Fate {
-    /** Nothing yet: still in smtpd/cleanup, or the client left before the end of DATA. */
+    /**
+     * Nothing yet: still in smtpd/cleanup (a {@link Message#copy}: pickup/cleanup), or the client
+     * left before the end of DATA.
+     */
     OPEN,
     /** qmgr took it into the active queue: the server received it. */
     QUEUED,
@@ -279,11 +288,33 @@ final class PostfixLogParser {
      * of that deletion only ({@link #massDeletion}), not again in a later one's.
      */
     boolean mayBeDeleted;
+    /**
+     * pickup's copy of a message {@code postsuper -r} requeued ({@code NEWID: uid=… orig_id=OLDID}):
+     * the client's message under a new queue id, whose lines (cleanup's again, qmgr's, the
+     * deliveries) are the client's, with the original's session. The original's {@code RECEIVE}
+     * row counts the message; the copy has none of its own.
+     */
+    final boolean copy;
 
     Message(MessageRow row, String file) {
+      this(row, file, false);
+    }
+
+    private Message(MessageRow row, String file, boolean copy) {
       this.row = row;
       this.file = file;
       this.opened = row.tsMicros;
+      this.copy = copy;
+    }
+
+    /**
+     * The copy pickup made of this message under {@code queueId}: its row (session, client, sender,
+     * size, Message-ID), to be decided afresh by cleanup and qmgr, which see it as a new queue file.
+     */
+    Message copyAs(String queueId) {
+      MessageRow r = row.copy();
+      r.queueId = queueId;
+      return new Message(r, file, true);
     }
 
     /**
@@ -332,6 +363,11 @@ final class PostfixLogParser {
 
     boolean received() {
       return fate == Fate.QUEUED || fate == Fate.HELD;
+    }
+
+    /** Whether the message's {@code RECEIVE} row is to be loaded: received, and no {@link #copy}. */
+    boolean loadsRow() {
+      return received() && !copy;
     }
 
     /**
@@ -784,8 +820,14 @@ final class PostfixLogParser {
       // opened the queue id.
       if (refuses(a)) {
         Message m = pending.get(key(host, queueId));
-        sink.message(refusal(a, ts, host, queueId, m == null ? null : m.row.sessionId, a.group("name"), a.group("addr"),
-            lineNo));
+        MessageRow r = refusal(a, ts, host, queueId, m == null ? null : m.row.sessionId, a.group("name"),
+            a.group("addr"), lineNo);
+        if (r.clientIp == null) {
+          // A content check refused mail no smtpd received (only a CONTENT_ACTION line names no
+          // client): no client was answered, and pickup's is the local submission that sendmail made.
+          r.source = "local".equals(a.group("origin")) ? "PICKUP" : null;
+        }
+        sink.message(r);
       } else {
         sink.ignored(lineNo);
       }
@@ -870,8 +912,9 @@ final class PostfixLogParser {
   /**
    * {@code postsuper}'s per queue id lines ({@code QUEUEID: removed}, {@code requeued}, {@code
    * placed on hold}, {@code released from hold}, {@code expired}) confirm that the message was
-   * received; removed or requeued (pickup copies it to a new queue file under another queue id), it
-   * is no longer in the queue under this one, and later lines about a reused queue id are not its.
+   * received; removed, it is no longer in the queue, and later lines about a reused queue id are not
+   * its. A requeued one goes to the maildrop, where pickup copies it to a new queue file under
+   * another queue id and names this one ({@link #pickup}); it is kept until then.
    * A run with {@code ALL} ({@code -d ALL}, {@code -h ALL}, {@code -H ALL}, {@code -r ALL}) logs no
    * such lines, only its counts ({@code Deleted: 5 messages}). A mass requeue is named message by
    * message later, by pickup ({@link #pickup}); a mass hold or release changes nothing the report
@@ -894,14 +937,14 @@ final class PostfixLogParser {
     String action = q.group(2);
     if (action.equals("removed")) {
       removedByPostsuper.merge(run, 1, Integer::sum);
-    }
-    if (action.equals("removed") || action.equals("requeued")) {
       gone(host, q.group(1), true);
       return;
     }
+    // A requeued message waits in the maildrop until pickup copies it and names it (orig_id=): kept
+    // until then, so that the copy is known as the client's.
     Message m = pending.get(key(host, q.group(1)));
-    if (m != null && (action.equals("placed on hold") || action.equals("released from hold")
-        || action.equals("expired"))) {
+    if (m != null && (action.equals("requeued") || action.equals("placed on hold")
+        || action.equals("released from hold") || action.equals("expired"))) {
       m.mayBeDeleted = false;
       m.found();
     }
@@ -943,15 +986,17 @@ final class PostfixLogParser {
   /**
    * pickup made a queue file: a message kept under the same queue id is no longer in the queue
    * (its file went unlogged and the queue id was reused); one named as {@code orig_id=} was requeued
-   * ({@code postsuper -r}, the only record of it after {@code -r ALL}) and left its queue id.
+   * ({@code postsuper -r}, the only record of it after {@code -r ALL}) and left its queue id for the
+   * new one: the new file is its {@link Message#copy}, kept in its place.
    */
   private void pickup(long lineNo, String host, String text) {
     sink.ignored(lineNo);
     Matcher p = PICKUP.matcher(text);
     if (p.matches()) {
       gone(host, p.group(1), false);
-      if (p.group(2) != null) {
-        gone(host, p.group(2), true);
+      Message original = p.group(2) == null ? null : gone(host, p.group(2), true);
+      if (original != null) {
+        pending.put(key(host, p.group(1)), original.copyAs(p.group(1)));
       }
     }
   }
@@ -959,9 +1004,9 @@ final class PostfixLogParser {
   /**
    * The message kept under {@code queueId}, if any, left the queue or the queue id: it is closed as
    * decided so far, after postsuper or pickup found its queue file ({@code found}: it was complete,
-   * so received).
+   * so received). Returns it, or null.
    */
-  private void gone(String host, String queueId, boolean found) {
+  private Message gone(String host, String queueId, boolean found) {
     Message m = pending.remove(key(host, queueId));
     if (m != null) {
       if (found) {
@@ -969,13 +1014,14 @@ final class PostfixLogParser {
       }
       close(m);
     }
+    return m;
   }
 
   /** A message leaves {@link #pending}: its row is loaded if the server received it. */
   private void close(Message m) {
     m.closed = true;
     m.settle();
-    if (!m.received()) {
+    if (!m.loadsRow()) {
       return;
     }
     if (m.file.equals(file)) {

@@ -55,12 +55,13 @@ final class PostfixQueueJoin {
 
   /**
    * The messages still not removed after the last file of a log: settled with what was read ({@link
-   * PostfixLogParser.Message#settle}), the received ones' rows to be loaded.
+   * PostfixLogParser.Message#settle}), the received ones' rows to be loaded (not a requeued
+   * message's copy's: the original's row counts it).
    */
   synchronized void finish(Collection<PostfixLogParser.Message> messages) {
     for (PostfixLogParser.Message m : messages) {
       m.settle();
-      if (m.received()) {
+      if (m.loadsRow()) {
         late(m.file, m.row);
       }
     }

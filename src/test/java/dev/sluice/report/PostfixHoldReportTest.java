@@ -130,8 +130,14 @@ class PostfixHoldReportTest {
         "Jun  4 09:00:00 mx1 postfix/postsuper[3101]: Deleted: 2 messages",
         "Jun  4 09:01:00 mx1 postfix/postsuper[3102]: 7A8B9CADBE: requeued",
         "Jun  4 09:01:00 mx1 postfix/postsuper[3102]: Requeued: 1 message",
-        "Jun  4 09:01:01 mx1 postfix/pickup[950]: 8B9CADBECF: uid=0 from=<a@example.org>",
+        // pickup copies it and names it; the header check holds the copy again, and the admin deletes it.
+        "Jun  4 09:01:01 mx1 postfix/pickup[950]: 8B9CADBECF: uid=102 from=<a@example.org> orig_id=7A8B9CADBE",
+        "Jun  4 09:01:01 mx1 postfix/cleanup[2106]: 8B9CADBECF: hold: header X-Spam-Flag: YES from"
+            + " client.example.org[192.0.2.40]; from=<a@example.org> to=<b@example.net> proto=ESMTP"
+            + " helo=<client.example.org>",
         "Jun  4 09:01:01 mx1 postfix/cleanup[2106]: 8B9CADBECF: message-id=<p3@example.org>",
+        "Jun  4 09:01:30 mx1 postfix/postsuper[3104]: 8B9CADBECF: removed",
+        "Jun  4 09:01:30 mx1 postfix/postsuper[3104]: Deleted: 1 message",
         // Held a day ago, released now: the delivery is of the client's message.
         "Jun  4 09:02:00 mx1 postfix/postsuper[3103]: 9CADBECFD0: released from hold",
         "Jun  4 09:02:00 mx1 postfix/postsuper[3103]: Released from hold: 1 message",

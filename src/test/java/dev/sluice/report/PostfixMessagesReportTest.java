@@ -2,6 +2,7 @@ package dev.sluice.report;
 
 import static dev.sluice.report.ReportTestSupport.counts;
 import static dev.sluice.report.ReportTestSupport.load;
+import static dev.sluice.report.ReportTestSupport.rows;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
@@ -200,6 +201,71 @@ class PostfixMessagesReportTest {
       // Held, then refused by a body check: refused. Held alone: received.
       assertThat(db.query("q", "", "SELECT queue_id, ts, sender, message_id FROM messages WHERE event = 'RECEIVE'")
           .rows()).extracting(Object::toString).containsExactly("[2B3C4D5E6F, 2025-06-03T10:00:04, a@example.org, h1@example.org]");
+    }
+  }
+
+  @Test
+  void contentChecksOfMailNoSmtpdSentNameNoClientAndOnlyAReject() throws Exception {
+    // Local mail (sendmail, then pickup) and a client's, through header checks; lines as Postfix 3.7
+    // wrote them (ContentChecksPostfixIT). For local mail cleanup logs "from local;", no client.
+    maillog("maillog",
+        "Jun  3 10:00:00 mx1 postfix/pickup[10000]: 9930620C6B1: uid=0 from=<root@corp.example>",
+        "Jun  3 10:00:00 mx1 postfix/cleanup[10007]: 9930620C6B1: reject: header Subject: spam local from local;"
+            + " from=<root@corp.example> to=<u@example.test>: 5.7.1 no spam",
+        "Jun  3 10:00:00 mx1 postfix/cleanup[10007]: 9930620C6B1: message-id=<20250603100000.9930620C6B1@mx1.sluice.test>",
+        // Refused local mail is bounced to its sender; cleanup logs that itself.
+        "Jun  3 10:00:00 mx1 postfix/cleanup[10007]: 9930620C6B1: to=<u@example.test>, relay=none, delay=0.03,"
+            + " delays=0.03/0/0/0, dsn=5.7.1, status=bounced (no spam)",
+        "Jun  3 10:00:00 mx1 postfix/bounce[10009]: 9930620C6B1: sender non-delivery notification: A6CC620C6F4",
+        "Jun  3 10:00:01 mx1 postfix/pickup[10000]: A7FDC20C6A2: uid=0 from=<root@corp.example>",
+        "Jun  3 10:00:01 mx1 postfix/cleanup[10014]: A7FDC20C6A2: discard: header Subject: drop local from local;"
+            + " from=<root@corp.example> to=<u@example.test>: dropped",
+        "Jun  3 10:00:02 mx1 postfix/pickup[10000]: AE0EF20C6B1: uid=0 from=<root@corp.example>",
+        "Jun  3 10:00:02 mx1 postfix/cleanup[10014]: AE0EF20C6B1: hold: header Subject: hold local from local;"
+            + " from=<root@corp.example> to=<u@example.test>: held",
+        "Jun  3 10:00:02 mx1 postfix/cleanup[10014]: AE0EF20C6B1: message-id=<20250603100002.AE0EF20C6B1@mx1.sluice.test>",
+        "Jun  3 10:00:03 mx1 postfix/pickup[10000]: BD75C20C238: uid=0 from=<root@corp.example>",
+        "Jun  3 10:00:03 mx1 postfix/cleanup[10007]: BD75C20C238: redirect: header Subject: redir local from local;"
+            + " from=<root@corp.example> to=<u@example.test>: other@example.test",
+        "Jun  3 10:00:04 mx1 postfix/pickup[10000]: C67C620C23D: uid=0 from=<root@corp.example>",
+        "Jun  3 10:00:04 mx1 postfix/cleanup[10014]: C67C620C23D: warning: header Subject: warn local from local;"
+            + " from=<root@corp.example> to=<u@example.test>: warned",
+        // A rule's 4.x.x text (REJECT 4.7.1 later).
+        "Jun  3 10:00:05 mx1 postfix/pickup[10000]: CB1BD20C033: uid=0 from=<root@corp.example>",
+        "Jun  3 10:00:05 mx1 postfix/cleanup[10007]: CB1BD20C033: reject: header Subject: tempfail local from local;"
+            + " from=<root@corp.example> to=<u@example.test>: 4.7.1 later",
+        // cleanup writes "unknown" when it was told no origin at all (Postfix's own mail, with
+        // internal_mail_filter_classes); this one is after cleanup_act_log(), not seen on a test server.
+        "Jun  3 10:00:06 mx1 postfix/cleanup[10007]: D2C3B4A5F6: reject: body click here from unknown; from=<>"
+            + " to=<root@corp.example>",
+        // A client's mail: a warning and a redirect decide nothing; both messages are received.
+        "Jun  3 10:01:00 mx1 postfix/smtpd[10003]: connect from unknown[127.0.0.51]",
+        "Jun  3 10:01:00 mx1 postfix/smtpd[10003]: 0963320C054: client=unknown[127.0.0.51]",
+        "Jun  3 10:01:00 mx1 postfix/cleanup[10007]: 0963320C054: redirect: header Subject: redir net from"
+            + " unknown[127.0.0.51]; from=<a@corp.example> to=<u@example.test> proto=ESMTP helo=<swaks.sluice.test>:"
+            + " other@example.test",
+        "Jun  3 10:01:00 mx1 postfix/cleanup[10007]: 0963320C054: message-id=<20250603100100.010038@vm>",
+        "Jun  3 10:01:00 mx1 postfix/qmgr[10001]: 0963320C054: from=<a@corp.example>, size=409, nrcpt=1 (queue active)",
+        "Jun  3 10:01:00 mx1 postfix/smtpd[10003]: 1807F20C054: client=unknown[127.0.0.51]",
+        "Jun  3 10:01:00 mx1 postfix/cleanup[10014]: 1807F20C054: warning: header Subject: warn net from"
+            + " unknown[127.0.0.51]; from=<a@corp.example> to=<u@example.test> proto=ESMTP helo=<swaks.sluice.test>:"
+            + " warned",
+        "Jun  3 10:01:00 mx1 postfix/cleanup[10014]: 1807F20C054: message-id=<20250603100100.010039@vm>",
+        "Jun  3 10:01:00 mx1 postfix/qmgr[10001]: 1807F20C054: from=<a@corp.example>, size=408, nrcpt=1 (queue active)",
+        "Jun  3 10:01:01 mx1 postfix/smtpd[10003]: disconnect from unknown[127.0.0.51] ehlo=1 mail=2 rcpt=2 data=2"
+            + " quit=1 commands=8");
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
+      // No client was answered: no client, no session.
+      assertThat(rows(db, "SELECT queue_id, client_ip, source, session_id, sender, recipients, status, dsn"
+          + " FROM messages WHERE event = 'REJECT' ORDER BY source_line")).containsExactly(
+          "[9930620C6B1, null, PICKUP, null, root@corp.example, u@example.test, 5.7.1 no spam, 5.7.1]",
+          "[CB1BD20C033, null, PICKUP, null, root@corp.example, u@example.test, 4.7.1 later, 4.7.1]",
+          "[D2C3B4A5F6, null, null, null, , root@corp.example, null, null]");
+      assertThat(counts(db, "SELECT event || ' ' || coalesce(client_ip, '-'), count(*) FROM messages GROUP BY 1"))
+          .isEqualTo(Map.of("REJECT -", 3L, "RECEIVE 127.0.0.51", 2L));
+      assertThat(TrafficReport.build(db, Thresholds.DEFAULTS).section("servers").rows()).extracting(Object::toString)
+          .containsExactly("[mx1, 1, 100.0, 2]");
     }
   }
 

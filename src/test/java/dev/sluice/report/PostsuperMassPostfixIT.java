@@ -1,7 +1,10 @@
 package dev.sluice.report;
 
 import static dev.sluice.report.ReportTestSupport.counts;
+import static dev.sluice.report.ReportTestSupport.deferringPostfix;
 import static dev.sluice.report.ReportTestSupport.load;
+import static dev.sluice.report.ReportTestSupport.queueIds;
+import static dev.sluice.report.ReportTestSupport.rows;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -15,7 +18,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,6 +27,21 @@ import org.junit.jupiter.api.io.TempDir;
  * its maillog against what Postfix did: which messages it received from which client, which it
  * delivered, how many it deleted without naming them and how many were in its queue then. A run
  * with {@code ALL} logs only its count; a requeued message is named by pickup ({@code orig_id=}).
+ *
+ * <p>{@code postsuper -r}, per queue id and with {@code ALL}: pickup copies each requeued message to
+ * a new queue file and names the one it came from ({@code 9C9AF20C87A: uid=102 from=<a@corp.example>
+ * orig_id=6227820C872}); the copy's deliveries, and a header check's refusal of it, are the original
+ * client's. Postfix 3.7 wrote, for a copy refused by a header check added after the message was
+ * received:
+ *
+ * <pre>
+ * postfix/pickup[11626]: A255A20C85B: uid=102 from=&lt;a@corp.example&gt; orig_id=4B79C20C866
+ * postfix/cleanup[11725]: A255A20C85B: reject: header Subject: later spam from unknown[127.0.0.63]; from=&lt;a@corp.example&gt; to=&lt;u@example.test&gt; proto=ESMTP helo=&lt;swaks.sluice.test&gt;: 5.7.1 no spam
+ * postfix/cleanup[11725]: A255A20C85B: message-id=&lt;20261202072735.011610@vm&gt;
+ * postfix/cleanup[11725]: A255A20C85B: to=&lt;u@example.test&gt;, relay=none, delay=9.4, delays=9.4/0/0/0, dsn=5.7.1, status=bounced (no spam)
+ * </pre>
+ *
+ * <p>(the copy keeps the client's attributes, so cleanup names the client, not {@code local}).
  */
 @Tag("integration")
 class PostsuperMassPostfixIT {
@@ -34,14 +51,7 @@ class PostsuperMassPostfixIT {
 
   @Test
   void theReportCountsWhatPostfixDidWhenPostsuperWorkedOnAllMessages() throws Exception {
-    PostfixInstance built = PostfixInstance.builder("mass")
-        .mainCf("header_checks", "regexp:$config_directory/header_checks")
-        // Mail that is not held waits in the deferred queue until a flush, and qmgr leaves it there
-        // meanwhile: no file moves between queues while postsuper walks them.
-        .mainCf("defer_transports", "virtual")
-        .mainCf("minimal_backoff_time", "3600s")
-        .mainCf("maximal_backoff_time", "3600s")
-        .build();
+    PostfixInstance built = deferringPostfix("mass").build();
     int deletedUnnamed;
     int inQueueThen;
     try (PostfixInstance pf = built) {
@@ -50,8 +60,8 @@ class PostsuperMassPostfixIT {
 
       // -H ALL: two held messages released, then delivered with the next flush.
       send(pf, "127.0.0.41", "hold a", 2);
-      awaitSettled(pf, 2);
-      assertThat(postsuper(pf, "-H", "ALL")).isEqualTo("Released from hold: 2 messages");
+      pf.awaitSettled(2);
+      assertThat(pf.postsuper("-H", "ALL")).isEqualTo("Released from hold: 2 messages");
       await().atMost(WAIT).until(() -> {
         pf.flush();
         return pf.deliveredCount() == 2;
@@ -64,9 +74,9 @@ class PostsuperMassPostfixIT {
       for (String qid : queueIds(pf, "127.0.0.44")) {
         pf.awaitMaillog(qid + ": to=<u@example.test>");
       }
-      awaitSettled(pf, 4);
+      pf.awaitSettled(4);
       inQueueThen = pf.queuedCount();
-      String deleted = postsuper(pf, "-d", "ALL");
+      String deleted = pf.postsuper("-d", "ALL");
       assertThat(deleted).matches("Deleted: \\d+ messages");
       deletedUnnamed = Integer.parseInt(deleted.replaceAll("\\D", ""));
       assertThat(pf.queuedCount()).isZero();
@@ -74,14 +84,13 @@ class PostsuperMassPostfixIT {
       // -r ALL: a held message requeued; pickup copies it (held again by the header check) and
       // names the queue id it left. That copy is then deleted.
       send(pf, "127.0.0.45", "hold c", 1);
-      awaitSettled(pf, 1);
-      assertThat(postsuper(pf, "-r", "ALL")).isEqualTo("Requeued: 1 message");
-      ExternalCommand.run(WAIT, ExternalCommand.tool("postkick"), "-c", pf.configDirectory().toString(), "public",
-          "pickup", "W").orThrow();
+      pf.awaitSettled(1);
+      assertThat(pf.postsuper("-r", "ALL")).isEqualTo("Requeued: 1 message");
+      pf.kickPickup();
       String copy = pf.awaitMaillog("orig_id=" + queueIds(pf, "127.0.0.45").get(0));
       pf.awaitMaillog(copy.replaceAll(".*: ([0-9A-F]+): uid=.*", "$1") + ": message-id=");
-      awaitSettled(pf, 1);
-      assertThat(postsuper(pf, "-d", "ALL")).isEqualTo("Deleted: 1 message");
+      pf.awaitSettled(1);
+      assertThat(pf.postsuper("-d", "ALL")).isEqualTo("Deleted: 1 message");
       pf.awaitMaillog("Deleted: 1 message");
       Files.copy(pf.maillogFile(), dir.resolve("maillog"));
       assertThat(pf.deliveredCount()).isEqualTo(2);
@@ -97,19 +106,88 @@ class PostsuperMassPostfixIT {
           + " WHERE event NOT IN ('RECEIVE', 'DEFER') GROUP BY 1")).isEqualTo(Map.of("127.0.0.41 true", 2L));
       TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
       assertThat(r.section("servers").rows()).extracting(row -> row.get(0) + "=" + row.get(3)).containsExactly("mass=7");
-      // One deletion could have taken messages the report follows: the -d ALL, with Postfix's count and
-      // the queue's content then. The last -d ALL took only pickup's copy of the requeued message.
+      // Both deletions could have taken messages the report follows, each noted with Postfix's count
+      // and the queue's content then: the first -d ALL, and the last, which took pickup's copy of the
+      // requeued message (the client's message, held again).
       Matcher line = Pattern.compile("^\\w{3} [ \\d]\\d (\\d\\d:\\d\\d:\\d\\d) (\\S+) postfix/postsuper\\[\\d+\\]: "
-          + "Deleted: " + deletedUnnamed + " messages$", Pattern.MULTILINE).matcher(Files.readString(dir.resolve("maillog")));
-      assertThat(line.find()).isTrue();
+          + "Deleted: (\\d+) messages?$", Pattern.MULTILINE).matcher(Files.readString(dir.resolve("maillog")));
+      StringBuilder note = new StringBuilder();
+      for (String inQueue : new String[] {inQueueThen + " messages", "1 message"}) {
+        assertThat(line.find()).isTrue();
+        note.append(note.isEmpty() ? "" : "; ").append(Pattern.quote(line.group(2) + " ")).append("\\d{4}-\\d\\d-\\d\\d ")
+            .append(Pattern.quote(line.group(1) + ": postsuper deleted " + line.group(3) + " message"
+                + (line.group(3).equals("1") ? "" : "s") + " without naming them (-d ALL); " + inQueue + " received from"
+                + " clients " + (inQueue.startsWith("1 ") ? "was" : "were") + " in the queue then, as far as the log"
+                + " shows, and may be among them"));
+      }
       assertThat(db.query("q", "", "SELECT note FROM files").rows()).extracting(row -> (String) row.get(0))
-          .singleElement().asString().matches(Pattern.quote(line.group(2) + " ") + "\\d{4}-\\d\\d-\\d\\d "
-              + Pattern.quote(line.group(1) + ": postsuper deleted " + deletedUnnamed + " messages without naming them"
-                  + " (-d ALL); " + inQueueThen + " messages received from clients were in the queue then, as far as"
-                  + " the log shows, and may be among them"));
+          .singleElement().asString().matches(note.toString());
     }
     assertThat(deletedUnnamed).isEqualTo(4);
     assertThat(inQueueThen).isEqualTo(4);
+  }
+
+  @Test
+  void aRequeuedMessagesCopyIsDeliveredForItsClient() throws Exception {
+    // Mail that is not held waits in the deferred queue until it is requeued.
+    PostfixInstance built = deferringPostfix("requeue").build();
+    try (PostfixInstance pf = built) {
+      Path checks = pf.configDirectory().resolve("header_checks");
+      Files.writeString(checks, "/^Subject: hold/ HOLD held\n");
+      pf.start();
+      send(pf, "127.0.0.72", "hold one", 1);
+      send(pf, "127.0.0.73", "deferred one", 1);
+      send(pf, "127.0.0.74", "later spam", 1);
+      send(pf, "127.0.0.75", "deferred two", 1);
+      for (String client : List.of("127.0.0.73", "127.0.0.74", "127.0.0.75")) {
+        pf.awaitMaillog(queueIds(pf, client).get(0) + ": to=<u@example.test>");
+      }
+      pf.awaitSettled(4);
+
+      // Now deliver, and refuse what the new header check finds; the held message is not held again.
+      Files.writeString(checks, "/^Subject: later spam/ REJECT no spam\n");
+      ExternalCommand.run(WAIT, ExternalCommand.tool("postconf"), "-c", pf.configDirectory().toString(), "-e",
+          "defer_transports =").orThrow();
+      pf.reload();
+      assertThat(pf.postsuper("-r", queueIds(pf, "127.0.0.72").get(0))).endsWith("Requeued: 1 message");
+      // pickup copies it, and it is delivered, before the next run, which would otherwise requeue it
+      // again (in the maildrop or the active queue).
+      pf.kickPickup();
+      pf.awaitDelivered(1);
+      pf.awaitSettled(3);
+      assertThat(pf.postsuper("-r", "ALL")).isEqualTo("Requeued: 3 messages");
+      pf.kickPickup();
+      // Three delivered, and the bounce of the refused one to its sender.
+      await().atMost(WAIT).until(() -> {
+        pf.flush();
+        return pf.deliveredCount() == 4;
+      });
+      pf.awaitQueueEmpty();
+      for (String client : List.of("127.0.0.72", "127.0.0.73", "127.0.0.74", "127.0.0.75")) {
+        pf.awaitMaillog("orig_id=" + queueIds(pf, client).get(0));
+      }
+      Files.copy(pf.maillogFile(), dir.resolve("maillog"));
+    }
+
+    try (ReportDatabase db = load(LogFormat.AUTO, dir)) {
+      assertThat(rows(db, "SELECT reason, text FROM rejects")).isEmpty();
+      // Received once each, when the client sent it: a copy is no new message.
+      assertThat(counts(db, "SELECT client_ip, count(*) FROM messages WHERE event = 'RECEIVE' GROUP BY 1"))
+          .isEqualTo(Map.of("127.0.0.72", 1L, "127.0.0.73", 1L, "127.0.0.74", 1L, "127.0.0.75", 1L));
+      // Postfix's four deliveries: the three copies', each with the session that sent the original,
+      // and the bounce, which is no client's.
+      assertThat(rows(db, """
+          SELECT d.client_ip, r.client_ip, d.queue_id <> r.queue_id, d.message_id = r.message_id
+          FROM messages d LEFT JOIN messages r ON r.event = 'RECEIVE' AND r.session_id = d.session_id
+          WHERE d.event IN ('SEND', 'DELIVER') ORDER BY d.client_ip NULLS LAST""")).containsExactly(
+          "[127.0.0.72, 127.0.0.72, true, true]", "[127.0.0.73, 127.0.0.73, true, true]",
+          "[127.0.0.75, 127.0.0.75, true, true]", "[null, null, null, null]");
+      // The copy's refusal by the new check, as cleanup logged it: the client's, in its session.
+      assertThat(rows(db, "SELECT client_ip, session_id IS NOT NULL, status FROM messages WHERE event = 'REJECT'"))
+          .containsExactly("[127.0.0.74, true, 5.7.1 no spam]");
+      TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
+      assertThat(r.section("servers").rows()).extracting(row -> row.get(0) + "=" + row.get(3)).containsExactly("requeue=4");
+    }
   }
 
   private static void send(PostfixInstance pf, String client, String subject, int n) {
@@ -118,30 +196,5 @@ class PostsuperMassPostfixIT {
           "--header", "Subject: " + subject + i);
       assertThat(r.succeeded()).as(r.transcript()).isTrue();
     }
-  }
-
-  /** Waits until {@code n} messages are in the queue and none is in the active queue. */
-  private static void awaitSettled(PostfixInstance pf, int n) {
-    Path active = pf.directory().resolve("queue").resolve("active");
-    await().atMost(WAIT).until(() -> {
-      try (Stream<Path> files = Files.list(active)) {
-        return pf.queuedCount() == n && files.findAny().isEmpty();
-      }
-    });
-  }
-
-  /** Runs postsuper on the instance's queue and returns its report (stderr) without the program name. */
-  private static String postsuper(PostfixInstance pf, String... args) {
-    List<String> cmd = new java.util.ArrayList<>(List.of(ExternalCommand.tool("postsuper"), "-c",
-        pf.configDirectory().toString()));
-    cmd.addAll(List.of(args));
-    ExternalCommand.Result r = ExternalCommand.run(WAIT, cmd).orThrow();
-    return r.stderr().trim().replaceFirst("^postsuper: ", "");
-  }
-
-  /** The queue ids smtpd gave the messages of {@code client}, in the maillog's order. */
-  private static List<String> queueIds(PostfixInstance pf, String client) {
-    Pattern p = Pattern.compile("postfix/smtpd\\[\\d+\\]: ([0-9A-F]+): client=unknown\\[" + Pattern.quote(client) + "\\]");
-    return pf.maillog().stream().map(p::matcher).filter(Matcher::find).map(m -> m.group(1)).toList();
   }
 }

@@ -192,14 +192,72 @@ class PostsuperMassReportTest {
             "Jun  3 11:00:30 mx1 postfix/qmgr[9259]: 268AE20C20C: from=<a@corp.example>, size=520, nrcpt=1 (queue active)",
             "Jun  3 11:00:30 mx1 postfix/error[9269]: 268AE20C20C: to=<u@example.test>, relay=none, delay=1.6,"
                 + " delays=1.6/0/0/0, dsn=4.3.2, status=deferred (deferred transport)",
-            // Whatever a later postsuper -d ALL takes, none of the client's messages is under these queue ids.
+            // The copies are the client's messages: a later postsuper -d ALL may take them.
             "Jun  3 11:01:00 mx1 postfix/postsuper[9343]: Deleted: 2 messages"))));
-    assertThat(p.remaining()).isEmpty();
-    assertThat(p.note()).isNull();
-    // Received once each; the copies' lines are a local submission's, as after a per queue id requeue.
-    assertThat(sink.rows).extracting(r -> r.event + " " + r.queueId + " " + r.clientIp).containsExactly(
-        "DEFER 917CF20C603 127.0.0.35", "RECEIVE 7862820C600 127.0.0.35", "RECEIVE 917CF20C603 127.0.0.35",
-        "DEFER 268AE20C20C null");
+    // Each copy stands in for its original, which left its queue id.
+    assertThat(p.remaining().keySet()).containsExactly("mx1 2638E20C60A", "mx1 268AE20C20C");
+    assertThat(p.note()).isEqualTo("mx1 2025-06-03 11:01:00: postsuper deleted 2 messages without naming them"
+        + " (-d ALL); 2 messages received from clients were in the queue then, as far as the log shows, and may be"
+        + " among them");
+    // Received once each, when the client sent it; the copy's delivery attempt is the client's.
+    assertThat(sink.rows).extracting(r -> r.event + " " + r.queueId + " " + r.clientIp + " " + r.sessionId).containsExactly(
+        "DEFER 917CF20C603 127.0.0.35 mx1/3361/6", "RECEIVE 7862820C600 127.0.0.35 mx1/3361/1",
+        "RECEIVE 917CF20C603 127.0.0.35 mx1/3361/6", "DEFER 268AE20C20C 127.0.0.35 mx1/3361/6");
+  }
+
+  @Test
+  void aRequeuedMessagesCopyIsTheClientsMessageInALaterFileToo() throws Exception {
+    // Lines as Postfix 3.7 wrote them (PostsuperMassPostfixIT): one message held, three deferred;
+    // then the held one requeued by queue id and the others with -r ALL, after the header checks
+    // changed. The log rotated between the two runs.
+    ReportTestSupport.maillog(dir, "maillog.1", log(List.of(
+        received("07:27:35", "11602", "127.0.0.61", "307D220C85B", true),
+        received("07:27:35", "11602", "127.0.0.62", "3DE2F20C85D", false),
+        received("07:27:35", "11602", "127.0.0.63", "4B79C20C866", false),
+        received("07:27:35", "11602", "127.0.0.64", "5773420C86D", false),
+        List.of("Jun  3 07:27:42 mx1 postfix/postsuper[11720]: 307D220C85B: requeued",
+            "Jun  3 07:27:42 mx1 postfix/postsuper[11720]: Requeued: 1 message"))).toArray(String[]::new));
+    ReportTestSupport.maillog(dir, "maillog", log(List.of(
+        List.of("Jun  3 07:27:44 mx1 postfix/postsuper[11723]: Requeued: 3 messages",
+            // Discarded by the new header check: cleanup names the client, as for the original.
+            "Jun  3 07:27:44 mx1 postfix/pickup[11626]: 9FA9320C872: uid=102 from=<a@corp.example> orig_id=5773420C86D",
+            "Jun  3 07:27:44 mx1 postfix/cleanup[11725]: 9FA9320C872: discard: header Subject: later drop from"
+                + " unknown[127.0.0.64]; from=<a@corp.example> to=<u@example.test> proto=ESMTP helo=<swaks.sluice.test>:"
+                + " dropped",
+            "Jun  3 07:27:44 mx1 postfix/pickup[11626]: A104320C87E: uid=102 from=<a@corp.example> orig_id=307D220C85B",
+            "Jun  3 07:27:44 mx1 postfix/cleanup[11725]: A104320C87E: message-id=<307D220C85B@client.example>"),
+        delivered("07:27:44", "A104320C87E", "a@corp.example", "u@example.test"),
+        // Refused by the new header check: bounced to the sender, who was told 250 long ago.
+        List.of("Jun  3 07:27:44 mx1 postfix/pickup[11626]: A255A20C85B: uid=102 from=<a@corp.example> orig_id=4B79C20C866",
+            "Jun  3 07:27:44 mx1 postfix/cleanup[11725]: A255A20C85B: reject: header Subject: later spam from"
+                + " unknown[127.0.0.63]; from=<a@corp.example> to=<u@example.test> proto=ESMTP helo=<swaks.sluice.test>:"
+                + " 5.7.1 no spam",
+            "Jun  3 07:27:44 mx1 postfix/cleanup[11725]: A255A20C85B: message-id=<4B79C20C866@client.example>",
+            "Jun  3 07:27:44 mx1 postfix/cleanup[11725]: A255A20C85B: to=<u@example.test>, relay=none, delay=9.4,"
+                + " delays=9.4/0/0/0, dsn=5.7.1, status=bounced (no spam)",
+            "Jun  3 07:27:44 mx1 postfix/cleanup[11731]: A61CB20C87E: message-id=<20250603072744.A61CB20C87E@mx1.sluice.test>",
+            "Jun  3 07:27:44 mx1 postfix/bounce[11729]: A255A20C85B: sender non-delivery notification: A61CB20C87E"),
+        delivered("07:27:44", "A61CB20C87E", "", "a@corp.example"),
+        List.of("Jun  3 07:27:44 mx1 postfix/pickup[11626]: A6C5320C85B: uid=102 from=<a@corp.example> orig_id=3DE2F20C85D",
+            "Jun  3 07:27:44 mx1 postfix/cleanup[11731]: A6C5320C85B: message-id=<3DE2F20C85D@client.example>"),
+        delivered("07:27:44", "A6C5320C85B", "a@corp.example", "u@example.test"))).toArray(String[]::new));
+    try (ReportDatabase db = ReportTestSupport.load(LogFormat.AUTO, dir)) {
+      assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
+      // Received once each, in the file of the client= line; the copies add no message.
+      assertThat(rows(db, "SELECT client_ip, source_file LIKE '%.1' FROM messages WHERE event = 'RECEIVE'"
+          + " ORDER BY client_ip")).containsExactly("[127.0.0.61, true]", "[127.0.0.62, true]", "[127.0.0.63, true]",
+          "[127.0.0.64, true]");
+      // The copies' lines carry the session that sent the original; the bounce is no client's.
+      assertThat(rows(db, "SELECT d.event, d.queue_id, d.client_ip, d.message_id, d.session_id = r.session_id"
+          + " FROM messages d LEFT JOIN messages r ON r.event = 'RECEIVE' AND r.client_ip = d.client_ip"
+          + " WHERE d.event <> 'RECEIVE' AND d.source_file NOT LIKE '%.1' ORDER BY d.source_line")).containsExactly(
+          "[DELIVER, A104320C87E, 127.0.0.61, 307D220C85B@client.example, true]",
+          "[REJECT, A255A20C85B, 127.0.0.63, null, true]",
+          "[DELIVER, A61CB20C87E, null, null, null]",
+          "[DELIVER, A6C5320C85B, 127.0.0.62, 3DE2F20C85D@client.example, true]");
+      TrafficReport r = TrafficReport.build(db, Thresholds.DEFAULTS);
+      assertThat(r.section("servers").rows()).extracting(row -> row.get(0) + "=" + row.get(3)).containsExactly("mx1=4");
+    }
   }
 
   @Test

@@ -1,6 +1,7 @@
 package dev.sluice.report;
 
 import dev.sluice.cli.ReportCommand;
+import dev.sluice.lab.PostfixInstance;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -12,6 +13,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import picocli.CommandLine;
 
 /** Shared helpers for the report tests: load into a database, run the command, read a table into a map. */
@@ -67,6 +70,26 @@ final class ReportTestSupport {
   /** The rows of {@code sql}, each as {@code [a, b, …]}. */
   static List<String> rows(ReportDatabase db, String sql) throws Exception {
     return db.query("q", "", sql).rows().stream().map(Object::toString).toList();
+  }
+
+  /**
+   * A Postfix for the postsuper tests: header checks from {@code header_checks} in its config
+   * directory (written before it starts), and mail that is not held waits in the deferred queue (an
+   * hour's backoff) until a flush or a requeue, so no file moves between queues while postsuper
+   * walks them.
+   */
+  static PostfixInstance.Builder deferringPostfix(String name) {
+    return PostfixInstance.builder(name)
+        .mainCf("header_checks", "regexp:$config_directory/header_checks")
+        .mainCf("defer_transports", "virtual")
+        .mainCf("minimal_backoff_time", "3600s")
+        .mainCf("maximal_backoff_time", "3600s");
+  }
+
+  /** The queue ids smtpd gave the messages of {@code client} ({@code unknown[client]}), in the maillog's order. */
+  static List<String> queueIds(PostfixInstance pf, String client) {
+    Pattern p = Pattern.compile("postfix/smtpd\\[\\d+\\]: ([0-9A-F]+): client=unknown\\[" + Pattern.quote(client) + "\\]");
+    return pf.maillog().stream().map(p::matcher).filter(Matcher::find).map(m -> m.group(1)).toList();
   }
 
   record Run(int exit, String out, String err) {}
