@@ -294,6 +294,23 @@ class DeferralAffinityEdgeTest {
     assertThat(other(deferring).mails).hasValue(0);
   }
 
+  /**
+   * A message to many greylisted recipients is one deferral of its sender: recorded once (one
+   * protocol log line, one count in sluice_deferral_affinity_total), not once per recipient.
+   */
+  @Test
+  void aTransactionWithSeveralRecipientsDeferredIsRecordedOnce() throws Exception {
+    greylisting("", "");
+    try (RawSmtpClient r = greeted("127.0.0.89")) {
+      r.send(group("list@internet.example", "grey1@corp.example", "grey2@corp.example", "grey3@corp.example"));
+      assertThat(replies(r, 5)).filteredOn(x -> x.startsWith("450 4.2.0")).hasSize(3);
+      r.send("RSET\r\n");
+      r.expect("250");
+    }
+    assertThat(events).hasSize(1);
+    assertThat(events.get(0)).endsWith("deferred <list@internet.example>; its retries from this network go back there");
+  }
+
   /** milter-greylist and the like defer at DATA or after the body: that is remembered as well. */
   @ParameterizedTest
   @ValueSource(strings = {"DATA", "END"})
