@@ -109,6 +109,17 @@ class DeferralAffinityTest {
     assertThat(p.deferralAffinityEntries()).isEqualTo(50);
   }
 
+  /**
+   * The usual case, no deferral remembered, costs a MAIL nothing: no key is built (one from these
+   * arguments would throw), and nothing is looked up.
+   */
+  @Test
+  void an_empty_table_answers_without_building_a_key() {
+    PoolBalancer p = pool(100);
+
+    assertThat(p.deferral(new byte[0], null)).isNull();
+  }
+
   @Test
   void off_remembers_nothing() {
     PoolBalancer p = pool(DeferralAffinity.OFF, Persistence.NONE, backends, null);

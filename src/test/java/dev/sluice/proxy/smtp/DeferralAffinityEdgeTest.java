@@ -327,11 +327,16 @@ class DeferralAffinityEdgeTest {
         assertThat(replies(r, 3)).last().asString().startsWith("451 4.7.1");
       } else {
         assertThat(replies(r, 3)).last().asString().startsWith("354");
-        r.send(BODY);
+        // The next sender's MAIL in the same write as the end of the body, which it must not take.
+        r.send(BODY + "MAIL FROM:<next@internet.example>\r\n");
         assertThat(r.reply()).startsWith("451 4.7.1");
+        r.expect("250");
+        r.send("RSET\r\n");
+        r.expect("250");
       }
       String deferring = remembered("127.0.0.92", "bulk@internet.example");
       assertThat(deferring).as("remembered, case-folded").isNotNull();
+      assertThat(remembered("127.0.0.92", "next@internet.example")).isNull();
 
       // The retry on the same connection, after RSET as a client does.
       r.send("RSET\r\n" + group(sender, "u@corp.example") + BODY);
