@@ -3,6 +3,7 @@ package dev.sluice.proxy.smtp;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.sluice.balance.Backend;
 import dev.sluice.balance.DeferralTable;
 import dev.sluice.balance.PoolBalancer;
 import dev.sluice.config.ConfigLoader;
@@ -25,6 +26,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -409,6 +411,18 @@ class DeferralAffinityEdgeTest {
       return;
     }
     throw new AssertionError("AUTH never went to the other backend");
+  }
+
+  /** A drained or disabled backend takes nothing new, a deferred sender's retry neither. */
+  @ParameterizedTest
+  @EnumSource(value = Backend.AdminState.class, names = {"DRAINING", "DISABLED"})
+  void aDrainedOrDisabledBackendIsNotFollowed(Backend.AdminState state) throws Exception {
+    greylisting("", "");
+    String deferring = greylistedAt("127.0.0.103", "s@internet.example");
+    pool().backends().stream().filter(x -> x.name().equals(deferring)).findFirst().orElseThrow().setAdminState(state);
+
+    assertThat(greylistedAt("127.0.0.103", "s@internet.example")).isEqualTo(other(byName(deferring)).name);
+    assertThat(events.get(1)).endsWith("but cannot take this transaction now; balanced afresh");
   }
 
   /**
