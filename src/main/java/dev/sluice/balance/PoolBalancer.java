@@ -59,8 +59,8 @@ public final class PoolBalancer {
   /**
    * A balancer that keeps what {@code previous} (the pool's balancer before a reload, or null)
    * remembers, where the two configs agree on the table: persistence and deferral affinity
-   * survive a reload. An entry whose backend is not among {@code backends} (removed, or changed
-   * and so a new object) is ignored.
+   * survive a reload. An entry whose backend was removed or changed (its address or priority) is
+   * ignored; one whose backend only moved to another position follows it.
    */
   public PoolBalancer(PoolConfig config, List<Backend> backends, LongSupplier nanoClock,
       RandomGenerator random, PoolBalancer previous) {
@@ -124,12 +124,15 @@ public final class PoolBalancer {
   public Backend select(SelectionKey key, Eligibility eligibility, Predicate<Backend> excluded) {
     ClientKey client = persistence == null ? null : new ClientKey(key.clientAddress());
     if (client != null) {
-      Backend remembered = persistence.getIfPresent(client); // refreshes the entry's ttl
+      Backend stored = persistence.getIfPresent(client); // refreshes the entry's ttl
+      Backend remembered = current(stored);
       if (remembered != null
-          && owns(remembered)
           && remembered.weight() > 0
           && !excluded.test(remembered)
           && eligibility.eligibleSince(remembered) != Eligibility.NOT_ELIGIBLE) {
+        if (remembered != stored) {
+          persistence.put(client, remembered); // moved by a reload: found without a scan next time
+        }
         return remembered;
       }
     }
@@ -188,6 +191,24 @@ public final class PoolBalancer {
   }
 
   /**
+   * {@code b} (remembered, perhaps before a reload) as this pool has it now, or null when a reload
+   * removed or changed it. A reload reuses a backend only at the same position, so removing or
+   * inserting one rebuilds those after it: one with the same name, address and priority is the same
+   * server, with the same memory (its greylisting database, say), and what is remembered of it stays.
+   */
+  private Backend current(Backend b) {
+    if (b == null || owns(b)) {
+      return b; // the usual case: no scan
+    }
+    for (Backend x : backends) {
+      if (x.name().equals(b.name()) && x.address().equals(b.address()) && x.priority() == b.priority()) {
+        return x;
+      }
+    }
+    return null;
+  }
+
+  /**
    * The backend of this pool that deferred {@code sender} from {@code clientAddress}'s network
    * within the pool's {@code deferral_affinity} ttl, and when ({@link DeferralTable}); null if
    * none, or when the affinity is off. Whether that backend may take the transaction now is the
@@ -198,7 +219,8 @@ public final class PoolBalancer {
       return null;
     }
     DeferralTable.Deferral d = deferrals.lookup(clientAddress, sender);
-    return d != null && owns(d.backend()) ? d : null;
+    Backend b = d == null ? null : current(d.backend());
+    return b == null ? null : b == d.backend() ? d : new DeferralTable.Deferral(b, d.atNanos());
   }
 
   /**

@@ -4,12 +4,16 @@ import static dev.sluice.balance.Pools.weighted;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sluice.balance.Pools.FakeClock;
+import dev.sluice.config.BackendConfig;
+import dev.sluice.config.HostPort;
+import dev.sluice.config.Location;
 import dev.sluice.config.PoolConfig;
 import dev.sluice.config.PoolConfig.Algorithm;
 import dev.sluice.config.PoolConfig.DeferralAffinity;
 import dev.sluice.config.PoolConfig.Persistence;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -105,6 +109,17 @@ class DeferralAffinityTest {
     assertThat(p.deferralAffinityEntries()).isEqualTo(50);
   }
 
+  /**
+   * The usual case, no deferral remembered, costs a MAIL nothing: no key is built (one from these
+   * arguments would throw), and nothing is looked up.
+   */
+  @Test
+  void an_empty_table_answers_without_building_a_key() {
+    PoolBalancer p = pool(100);
+
+    assertThat(p.deferral(new byte[0], null)).isNull();
+  }
+
   @Test
   void off_remembers_nothing() {
     PoolBalancer p = pool(DeferralAffinity.OFF, Persistence.NONE, backends, null);
@@ -115,25 +130,63 @@ class DeferralAffinityTest {
     assertThat(p.deferralAffinityEntries()).isZero();
   }
 
+  private static final Persistence PERSISTENCE = new Persistence(Persistence.Mode.SOURCE_IP, TTL, 100);
+  private static final DeferralAffinity AFFINITY = new DeferralAffinity(TTL, 100);
+
+  /** The backend {@code p} chooses for client 10.0.0.{@code n}, every backend eligible. */
+  private static Backend select(PoolBalancer p, int n) {
+    return p.select(new SelectionKey(new byte[] {10, 0, 0, (byte) n}), x -> Eligibility.ALWAYS, x -> false);
+  }
+
+  /** Backend {@code name} at {@code address}, {@code index} in its pool, weight and priority 1. */
+  private static Backend backendAt(String name, HostPort address, int index) {
+    return new Backend("pool", new BackendConfig(name, address, 1, 1, Map.of(), Location.NONE), index);
+  }
+
   @Test
   void a_reload_keeps_what_the_pool_remembers_for_the_backends_it_keeps() {
-    Persistence persistence = new Persistence(Persistence.Mode.SOURCE_IP, TTL, 100);
-    DeferralAffinity affinity = new DeferralAffinity(TTL, 100);
-    PoolBalancer before = pool(affinity, persistence, backends, null);
+    PoolBalancer before = pool(AFFINITY, PERSISTENCE, backends, null);
     before.deferred(CLIENT, "to-a@example.com", a);
     before.deferred(CLIENT, "to-b@example.com", b);
-    byte[] persistent = {10, 0, 0, 1};
-    assertThat(before.select(new SelectionKey(persistent), x -> Eligibility.ALWAYS, x -> false).name()).isEqualTo("a");
+    assertThat(select(before, 1).name()).isEqualTo("a");
 
     // b's address changed: a new Backend object at its index, which the old entries do not name.
-    Backend newB = Pools.backend("b", 1, 1, 1);
-    PoolBalancer after = pool(affinity, persistence, List.of(a, newB), before);
+    Backend newB = backendAt("b", new HostPort("127.0.0.1", 2599), 1);
+    PoolBalancer after = pool(AFFINITY, PERSISTENCE, List.of(a, newB), before);
 
     assertThat(backendOf(after.deferral(CLIENT, "to-a@example.com"))).isEqualTo("a");
     assertThat(after.deferral(CLIENT, "to-b@example.com")).as("b is another backend now").isNull();
     for (int i = 0; i < 3; i++) {
-      assertThat(after.select(new SelectionKey(persistent), x -> Eligibility.ALWAYS, x -> false).name())
-          .as("persistence carried over").isEqualTo("a");
+      assertThat(select(after, 1).name()).as("persistence carried over").isEqualTo("a");
+    }
+  }
+
+  /**
+   * Removing or inserting a backend moves the ones after it: the reload rebuilds them at their new
+   * positions, but they are the same servers, with the same memory, and what the pool remembers of
+   * them stays.
+   */
+  @Test
+  void a_reload_keeps_what_the_pool_remembers_for_a_backend_that_only_moved() {
+    PoolBalancer before = pool(AFFINITY, PERSISTENCE, backends, null);
+    before.deferred(CLIENT, "to-b@example.com", b);
+    clock.advance(Duration.ofMinutes(5));
+    select(before, 1); // a
+    assertThat(select(before, 2).name()).isEqualTo("b");
+
+    // a replaced by c and d, listed before b: b, unchanged, moves from position 1 to 2, a new
+    // Backend object. Round robin alone would start with c.
+    Backend movedB = backendAt("b", b.address(), 2);
+    PoolBalancer after = pool(AFFINITY, PERSISTENCE,
+        List.of(Pools.backend("c", 1, 1, 0), Pools.backend("d", 1, 1, 1), movedB), before);
+
+    DeferralTable.Deferral d = after.deferral(CLIENT, "to-b@example.com");
+    assertThat(d).isNotNull();
+    assertThat(d.backend()).isSameAs(movedB);
+    assertThat(Duration.ofNanos(clock.getAsLong() - d.atNanos())).as("still timed from the deferral")
+        .isEqualTo(Duration.ofMinutes(5));
+    for (int i = 0; i < 3; i++) {
+      assertThat(select(after, 2)).as("persistence carried over").isSameAs(movedB);
     }
   }
 

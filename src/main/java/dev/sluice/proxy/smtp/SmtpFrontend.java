@@ -100,6 +100,11 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private SelectionKey key;
   /** The sender of the transaction being opened or relayed (its MAIL's path), for deferral affinity. */
   private String sender = "";
+  /**
+   * This transaction's deferral is remembered already: a message to many greylisted recipients is
+   * one deferral of its sender, one protocol log line and one count, not one per recipient.
+   */
+  private boolean deferralNoted;
   private ByteBuf input;
   private boolean busy;
   private boolean discardingLongLine;
@@ -940,6 +945,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     startTrying();
     refusedBy = null;
     sender = mail.path();
+    deferralNoted = false;
     SmtpReply refusal = null;
     if (session.authenticated()) {
       if (!authenticatedServerReady()) {
@@ -1246,7 +1252,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
    * backend will recognise on the sender's retry, such as greylisting's.
    */
   private void noteDeferral(SmtpReply backendReply, Backend b) {
-    if (backendReply.isRememberedDeferral() && route.balancer().deferralAffinityOn()) {
+    if (!deferralNoted && backendReply.isRememberedDeferral() && route.balancer().deferralAffinityOn()) {
+      deferralNoted = true;
       route.balancer().deferred(key.clientAddress(), sender, b);
       route.observer().deferralAffinity(info, b, Affinity.RECORDED, sender, Duration.ZERO);
     }
