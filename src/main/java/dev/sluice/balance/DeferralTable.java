@@ -29,7 +29,15 @@ import java.util.function.LongSupplier;
  */
 public final class DeferralTable {
   /** A remembered deferral: by {@code backend}, at {@code atNanos} on the injected clock. */
-  public record Deferral(Backend backend, long atNanos) {}
+  public record Deferral(Backend backend, long atNanos, int times) {}
+
+  /**
+   * Deferrals in a row of one sender by one backend after which the sender is no longer sent back
+   * there. Greylisting lets the retry through once its delay has passed, so a backend that still
+   * defers the sender's third attempt is deferring for another reason (its own trouble, a rate
+   * limit, a policy that will not change), and another backend may do better.
+   */
+  public static final int MAX_DEFERRALS_IN_A_ROW = 3;
 
   /** A sender from a client network; see the class comment. */
   record Key(long network, boolean ipv6, String sender) {
@@ -68,15 +76,23 @@ public final class DeferralTable {
 
   /**
    * Backend {@code b} deferred a transaction of {@code sender} from {@code clientAddress}: the
-   * sender's retries from that network go back to it.
+   * sender's retries from that network go back to it, unless this is the {@link
+   * #MAX_DEFERRALS_IN_A_ROW}th deferral by {@code b} within ttl, which ends the affinity.
    *
    * @param clientAddress the client's address bytes (4 or 16)
    * @param sender the {@code MAIL FROM} address without angle brackets, empty for the null sender
+   * @return whether the sender's retries go back to {@code b}
    */
-  public void deferred(byte[] clientAddress, String sender, Backend b) {
+  public boolean deferred(byte[] clientAddress, String sender, Backend b) {
     long now = nanoClock.getAsLong();
-    table.asMap().compute(Key.of(clientAddress, sender), (k, old) ->
-        old != null && old.backend() == b && now - old.atNanos() < ttlNanos ? old : new Deferral(b, now));
+    Deferral d = table.asMap().compute(Key.of(clientAddress, sender), (k, old) -> {
+      if (old == null || old.backend() != b || now - old.atNanos() >= ttlNanos) {
+        return new Deferral(b, now, 1);
+      }
+      // The time runs from the first deferral: a backend that defers everything is not followed longer.
+      return old.times() + 1 >= MAX_DEFERRALS_IN_A_ROW ? null : new Deferral(b, old.atNanos(), old.times() + 1);
+    });
+    return d != null;
   }
 
   /**

@@ -220,17 +220,17 @@ public final class PoolBalancer {
     }
     DeferralTable.Deferral d = deferrals.lookup(clientAddress, sender);
     Backend b = d == null ? null : current(d.backend());
-    return b == null ? null : b == d.backend() ? d : new DeferralTable.Deferral(b, d.atNanos());
+    return b == null ? null : b == d.backend() ? d : new DeferralTable.Deferral(b, d.atNanos(), d.times());
   }
 
   /**
    * Backend {@code b} deferred a transaction of {@code sender} from {@code clientAddress}: remembered
-   * when the pool's {@code deferral_affinity} is on.
+   * when the pool's {@code deferral_affinity} is on ({@link DeferralTable#deferred}).
+   *
+   * @return whether the sender's retries go back to {@code b}
    */
-  public void deferred(byte[] clientAddress, String sender, Backend b) {
-    if (deferrals != null) {
-      deferrals.deferred(clientAddress, sender, b);
-    }
+  public boolean deferred(byte[] clientAddress, String sender, Backend b) {
+    return deferrals != null && deferrals.deferred(clientAddress, sender, b);
   }
 
   /** Whether the pool's {@code deferral_affinity} is on. */

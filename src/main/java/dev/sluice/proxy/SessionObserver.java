@@ -2,6 +2,7 @@ package dev.sluice.proxy;
 
 import dev.sluice.proxy.smtp.SmtpReply;
 import dev.sluice.balance.Backend;
+import dev.sluice.balance.DeferralTable;
 import dev.sluice.proxy.identity.ClientName;
 import java.time.Duration;
 
@@ -98,7 +99,12 @@ public interface SessionObserver {
     /** The transaction goes to the backend that deferred its sender. */
     FOLLOWED,
     /** The backend that deferred the sender cannot take the transaction now: balanced afresh. */
-    UNAVAILABLE
+    UNAVAILABLE,
+    /**
+     * The backend deferred the sender again, the third time in a row: no longer followed, since
+     * greylisting would have let the retry through by now.
+     */
+    RELEASED
   }
 
   /**
@@ -113,6 +119,8 @@ public interface SessionObserver {
       case FOLLOWED -> b.name() + " deferred <" + sender + "> " + since + " ago; this transaction goes there";
       case UNAVAILABLE -> b.name() + " deferred <" + sender + "> " + since
           + " ago but cannot take this transaction now; balanced afresh";
+      case RELEASED -> b.name() + " deferred <" + sender + "> again, " + DeferralTable.MAX_DEFERRALS_IN_A_ROW
+          + " times in a row; its retries are balanced afresh";
     });
   }
 

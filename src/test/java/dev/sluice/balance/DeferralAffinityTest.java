@@ -88,6 +88,22 @@ class DeferralAffinityTest {
   }
 
   @Test
+  void a_backend_that_defers_the_same_sender_three_times_in_a_row_is_no_longer_followed() {
+    PoolBalancer p = pool(100);
+    assertThat(p.deferred(CLIENT, "s@example.com", a)).isTrue();
+    clock.advance(Duration.ofMinutes(5));
+    assertThat(p.deferred(CLIENT, "s@example.com", a)).as("the retry came too early, say").isTrue();
+    assertThat(p.deferral(CLIENT, "s@example.com").times()).isEqualTo(2);
+    clock.advance(Duration.ofMinutes(10));
+
+    assertThat(p.deferred(CLIENT, "s@example.com", a)).as("greylisting would have passed it by now").isFalse();
+    assertThat(p.deferral(CLIENT, "s@example.com")).isNull();
+
+    assertThat(p.deferred(CLIENT, "s@example.com", b)).as("wherever it lands next starts anew").isTrue();
+    assertThat(backendOf(p.deferral(CLIENT, "s@example.com"))).isEqualTo("b");
+  }
+
+  @Test
   void a_deferral_by_another_backend_replaces_the_entry() {
     PoolBalancer p = pool(100);
     p.deferred(CLIENT, "s@example.com", a);

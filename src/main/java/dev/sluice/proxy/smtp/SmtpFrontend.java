@@ -1254,8 +1254,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private void noteDeferral(SmtpReply backendReply, Backend b) {
     if (!deferralNoted && backendReply.isRememberedDeferral() && route.balancer().deferralAffinityOn()) {
       deferralNoted = true;
-      route.balancer().deferred(key.clientAddress(), sender, b);
-      route.observer().deferralAffinity(info, b, Affinity.RECORDED, sender, Duration.ZERO);
+      boolean followed = route.balancer().deferred(key.clientAddress(), sender, b);
+      route.observer().deferralAffinity(info, b, followed ? Affinity.RECORDED : Affinity.RELEASED, sender, Duration.ZERO);
     }
   }
 
