@@ -33,6 +33,7 @@ public final class ConfigChanges {
     for (PoolConfig p : after.pools().values()) {
       PoolConfig old = before.pools().get(p.name());
       if (old != null) {
+        forgottenTables(out, old, p);
         named(out, "backend " + p.name() + "/", byName(old.backends()), byName(p.backends()), Set.of());
       }
     }
@@ -48,6 +49,25 @@ public final class ConfigChanges {
     describe(out, "admin (applies at the next start)", before.admin(), after.admin(), Set.of());
     describe(out, "log (applies at the next start)", before.log(), after.log(), Set.of());
     return out;
+  }
+
+  /**
+   * A pool keeps what it remembers across a reload only while the table's settings stay the same
+   * (PoolBalancer): said, so that nobody wonders why a client or a greylisted sender was balanced
+   * afresh after the reload.
+   */
+  private static void forgottenTables(List<String> out, PoolConfig before, PoolConfig after) {
+    List<String> forgotten = new ArrayList<>();
+    if (!before.persistence().equals(after.persistence()) && after.persistence() != PoolConfig.Persistence.NONE) {
+      forgotten.add("persistence");
+    }
+    if (!before.deferralAffinity().equals(after.deferralAffinity()) && after.deferralAffinity().enabled()) {
+      forgotten.add("deferral affinity");
+    }
+    if (!forgotten.isEmpty()) {
+      out.add("pool " + after.name() + ": " + String.join(" and ", forgotten)
+          + (forgotten.size() == 1 ? " starts" : " start") + " with an empty table");
+    }
   }
 
   private static Map<String, BackendConfig> byName(List<BackendConfig> backends) {

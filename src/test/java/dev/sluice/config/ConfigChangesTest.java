@@ -128,6 +128,23 @@ class ConfigChangesTest {
   }
 
   @Test
+  void aPoolWhoseTablesChangeSaysTheyStartEmpty() throws Exception {
+    String after = BEFORE.replace("algorithm: round_robin",
+        "algorithm: round_robin\n    persistence: { mode: source_ip, ttl: 1h }\n    deferral_affinity: { ttl: 30m }");
+    assertThat(ConfigChanges.between(parse(BEFORE), parse(after))).containsExactly(
+        "pool hub: persistence.mode none -> source_ip, persistence.ttl 0s -> 1h, persistence.max_entries 0 -> 100000,"
+            + " deferral_affinity.ttl 1h -> 30m",
+        "pool hub: persistence and deferral affinity start with an empty table");
+    String off = BEFORE.replace("algorithm: round_robin", "algorithm: round_robin\n    deferral_affinity: none");
+    assertThat(ConfigChanges.between(parse(BEFORE), parse(off))).containsExactly(
+        "pool hub: deferral_affinity.ttl 1h -> 0s, deferral_affinity.max_entries 100000 -> 0");
+    String size = BEFORE.replace("algorithm: round_robin", "algorithm: round_robin\n    deferral_affinity: { max_entries: 5 }");
+    assertThat(ConfigChanges.between(parse(BEFORE), parse(size))).containsExactly(
+        "pool hub: deferral_affinity.max_entries 100000 -> 5",
+        "pool hub: deferral affinity starts with an empty table");
+  }
+
+  @Test
   void adminAndLogChangesSayTheyWaitForARestart() throws Exception {
     String after = "admin: { listen: 127.0.0.1:8026 }\nlog: { protocol_level: verbose }\n" + BEFORE;
     String before = "admin: { listen: 127.0.0.1:8025 }\n" + BEFORE;
