@@ -488,7 +488,8 @@ class DeferralAffinityEdgeTest {
 
     config.set(yaml("    deferral_affinity: { ttl: 30m }\n", "", b, c));
     SluiceServer.ReloadResult changed = f.server().reload();
-    assertThat(changed.changes()).containsExactly("pool p: deferral_affinity.ttl 1h -> 30m");
+    assertThat(changed.changes()).containsExactly("pool p: deferral_affinity.ttl 1h -> 30m",
+        "pool p: deferral affinity starts with an empty table");
     assertThat(pool().deferralAffinityEntries()).isZero();
   }
 
