@@ -864,8 +864,13 @@ public final class PostfixInstance implements AutoCloseable {
   }
 
   private boolean portOpen() {
+    return portOpen(address, port, 500);
+  }
+
+  /** Whether something accepts TCP connections on {@code host:port} within {@code timeoutMillis}. */
+  static boolean portOpen(String host, int port, int timeoutMillis) {
     try (Socket s = new Socket()) {
-      s.connect(new InetSocketAddress(address, port), 500);
+      s.connect(new InetSocketAddress(host, port), timeoutMillis);
       return true;
     } catch (IOException e) {
       return false;

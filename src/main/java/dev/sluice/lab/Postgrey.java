@@ -2,8 +2,6 @@ package dev.sluice.lab;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.UserPrincipalLookupService;
@@ -61,7 +59,7 @@ final class Postgrey {
       List<String> cmd = List.of(PeerDaemon.binary("postgrey", "postgrey"), "--inet=127.0.0.1:" + port,
           "--dbdir=" + dir, "--delay=" + delay.toSeconds(), "--auto-whitelist-clients=0",
           "--pidfile=" + dir.resolve("pid"));
-      daemon = PeerDaemon.start(cmd, dir, Duration.ofSeconds(30), this::listens);
+      daemon = PeerDaemon.start(cmd, dir, Duration.ofSeconds(30), () -> PostfixInstance.portOpen("127.0.0.1", port, 300));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot start postgrey in " + dir, e);
     }
@@ -94,15 +92,6 @@ final class Postgrey {
     }
     if (running) {
       start();
-    }
-  }
-
-  private boolean listens() {
-    try (Socket s = new Socket()) {
-      s.connect(new InetSocketAddress("127.0.0.1", port), 300);
-      return true;
-    } catch (IOException e) {
-      return false;
     }
   }
 }

@@ -1,6 +1,7 @@
 package dev.sluice.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.sluice.testing.PostfixPair;
 import dev.sluice.testing.PrometheusText;
@@ -8,6 +9,7 @@ import dev.sluice.testing.SluiceFixture;
 import dev.sluice.testing.SmtpClients;
 import dev.sluice.testing.SmtpClients.SwaksResult;
 import java.time.Duration;
+import java.time.Instant;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -80,6 +82,15 @@ class DeferralAffinityPostfixIT {
     return SmtpClients.swaks("127.0.0.1", port, sender, "user@example.test", client);
   }
 
+  /**
+   * Waits until postgrey's delay has passed since the first attempt ended (postgrey counts whole
+   * seconds, so with a margin): a retry then passes where the triplet is known.
+   */
+  static void awaitRetryInterval(Instant firstAt) {
+    Instant due = firstAt.plus(DELAY).plusMillis(1500);
+    await().atMost(DELAY.plusSeconds(30)).pollInterval(Duration.ofMillis(100)).until(() -> Instant.now().isAfter(due));
+  }
+
   static boolean greylisted(SwaksResult r) {
     return r.serverReplies().stream().anyMatch(l -> l.startsWith("450 4.") && l.contains("Greylisted"));
   }
@@ -89,8 +100,9 @@ class DeferralAffinityPostfixIT {
     int port = start("");
 
     SwaksResult first = send(port, "127.0.0.70", "news@internet.example");
+    Instant firstAt = Instant.now(); // postgrey has seen the triplet by now
     assertThat(greylisted(first)).as(first.transcript()).isTrue();
-    Thread.sleep(DELAY.plusMillis(1500).toMillis()); // the sender's retry interval, shortened
+    awaitRetryInterval(firstAt); // the sender's retry interval, shortened
     // The retry comes from another address of the client's /24, as large senders' retries do;
     // postgrey groups clients by /24 too.
     SwaksResult retry = send(port, "127.0.0.71", "news@internet.example");
@@ -99,9 +111,7 @@ class DeferralAffinityPostfixIT {
     pair.assertNothingLost(1);
     assertThat(pair.deliveredA() + pair.deliveredB()).isEqualTo(1);
     String deferring = pair.deliveredA() == 1 ? "a" : "b";
-    java.io.ByteArrayOutputStream page = new java.io.ByteArrayOutputStream();
-    sluice.server().metrics().write(page);
-    PrometheusText m = PrometheusText.parse(page.toString(java.nio.charset.StandardCharsets.UTF_8));
+    PrometheusText m = sluice.metrics();
     assertThat(m.sum("sluice_deferral_affinity_total", "backend", deferring, "event", "recorded")).isEqualTo(1);
     assertThat(m.sum("sluice_deferral_affinity_total", "backend", deferring, "event", "followed")).isEqualTo(1);
     assertThat(m.sum("sluice_deferral_affinity_total")).as("nothing else").isEqualTo(2);
@@ -112,8 +122,9 @@ class DeferralAffinityPostfixIT {
     int port = start("    deferral_affinity: none");
 
     SwaksResult first = send(port, "127.0.0.80", "offers@internet.example");
+    Instant firstAt = Instant.now(); // postgrey has seen the triplet by now
     assertThat(greylisted(first)).as(first.transcript()).isTrue();
-    Thread.sleep(DELAY.plusMillis(1500).toMillis());
+    awaitRetryInterval(firstAt);
     SwaksResult retry = send(port, "127.0.0.80", "offers@internet.example");
 
     // Round robin sends the retry to the other Postfix, whose postgrey never saw the triplet:

@@ -37,6 +37,13 @@ public final class SluiceFixture implements AutoCloseable {
     return server;
   }
 
+  /** The server's metrics now, as a scrape of {@code /metrics} would read them. */
+  public PrometheusText metrics() throws java.io.IOException {
+    java.io.ByteArrayOutputStream page = new java.io.ByteArrayOutputStream();
+    server.metrics().write(page);
+    return PrometheusText.parse(page.toString(java.nio.charset.StandardCharsets.UTF_8));
+  }
+
   /** The bound address of a listener. */
   public InetSocketAddress address(String listener) {
     return server.listener(listener).boundAddress();

@@ -193,9 +193,10 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     info = SessionAttributes.session(ctx.channel());
     key = new SelectionKey(info.remote().getAddress().getAddress());
     ServerTls tls = route.tls();
+    boolean starttls = tls != null && !tls.implicit();
     session = new ClientSession(new ClientSession.Settings(config().hostname(), config().limits().maxMessageSize(),
-        config().limits().maxRecipients(), ERROR_LIMIT, tls != null && !tls.implicit(), authMechanisms(),
-        config().capabilities(), tls != null && !tls.implicit() && tls.required()));
+        config().limits().maxRecipients(), ERROR_LIMIT, starttls, authMechanisms(),
+        config().capabilities(), starttls && tls.required()));
     if (ctx.pipeline().get(SslHandler.class) != null) {
       session.implicitTls();
       route.observer().tlsStarted(info, true);

@@ -192,9 +192,6 @@ class SmtpTlsTest {
 
   /** {@code sluice_client_tls_total} of listener l for {@code how}. */
   double tlsSessions(String how) throws Exception {
-    java.io.ByteArrayOutputStream page = new java.io.ByteArrayOutputStream();
-    sluice.server().metrics().write(page);
-    return dev.sluice.testing.PrometheusText.parse(page.toString(java.nio.charset.StandardCharsets.UTF_8))
-        .sum("sluice_client_tls_total", "listener", "l", "how", how);
+    return sluice.metrics().sum("sluice_client_tls_total", "listener", "l", "how", how);
   }
 }
