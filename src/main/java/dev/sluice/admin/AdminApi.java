@@ -87,7 +87,7 @@ final class AdminApi {
         return notAllowed(method, path);
       }
       server.setAdminState(pool, name, state);
-      return ok(backend(b));
+      return ok(actionAnswer(b));
     }
     if (action.equals("weight")) {
       if (!method.equals(HttpMethod.PUT)) {
@@ -99,7 +99,7 @@ final class AdminApi {
             error("body must be {\"weight\": N} or a plain number N, with N >= 0; got: " + body.strip()));
       }
       server.setWeight(pool, name, weight);
-      return ok(backend(b));
+      return ok(actionAnswer(b));
     }
     return Response.json(HttpResponseStatus.NOT_FOUND, error("no such action '" + action
         + "' (drain, enable, disable, weight)"));
@@ -171,6 +171,16 @@ final class AdminApi {
     }
     root.put("protocolLogDropped", server.protocolLogDropped());
     return root;
+  }
+
+  /** The backend after an action, and why the action could not be saved to admin.state_file if it could not. */
+  private ObjectNode actionAnswer(Backend b) {
+    ObjectNode n = backend(b);
+    String unsaved = server.stateFileError();
+    if (unsaved != null) {
+      n.put("stateFileError", unsaved);
+    }
+    return n;
   }
 
   private ObjectNode backend(Backend b) {

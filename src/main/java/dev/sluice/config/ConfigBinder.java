@@ -40,7 +40,7 @@ import java.util.regex.Pattern;
  */
 final class ConfigBinder {
   private static final Set<String> TOP_KEYS = Section.keys("admin", "log", "resolver", "health", "pools", "listeners");
-  private static final Set<String> ADMIN_KEYS = Section.keys("listen", "token_file", "acknowledge");
+  private static final Set<String> ADMIN_KEYS = Section.keys("listen", "token_file", "state_file", "acknowledge");
   private static final Set<String> LOG_KEYS = Section.keys("protocol_dir", "protocol_level");
   private static final Set<String> RESOLVER_KEYS = Section.keys("servers", "timeout");
   private static final Set<String> HEALTH_KEYS =
@@ -173,7 +173,10 @@ final class ConfigBinder {
     s.refuseNoValue("token_file", "write the path of a file holding the bearer token, or leave the key out"
         + " (then admin.listen must be a loopback address)");
     Path token = path(s, "token_file", null);
-    return new AdminConfig(listen, token, s.acknowledge(), s.keyLocation());
+    s.refuseNoValue("state_file", "write the path of the file that keeps drains and API weights across restarts,"
+        + " e.g. state_file: /var/lib/sluice/state.json, or leave the key out");
+    Path state = path(s, "state_file", null);
+    return new AdminConfig(listen, token, state, s.acknowledge(), s.keyLocation());
   }
 
   private LogConfig bindLog(Section top) {

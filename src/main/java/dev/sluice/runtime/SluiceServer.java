@@ -38,6 +38,7 @@ import dev.sluice.proxy.tls.BackendTlsContext;
 import dev.sluice.proxy.tls.PemKeyPair;
 import dev.sluice.proxy.tls.ServerTls;
 import dev.sluice.admin.AdminServer;
+import dev.sluice.admin.AdminStateFile;
 import dev.sluice.config.LogConfig;
 import dev.sluice.config.Location;
 import dev.sluice.observe.CompositeObserver;
@@ -46,12 +47,15 @@ import dev.sluice.observe.ProtocolLog;
 import dev.sluice.observe.TrafficSeries;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
@@ -89,9 +93,11 @@ public final class SluiceServer implements AutoCloseable {
   /** Admin states set through the API, by {@code pool/backend}; outlive reloads. */
   private final Map<String, Backend.AdminState> adminStates = new ConcurrentHashMap<>();
   /** Weights set through the API by (pool/name), with the config's weight when each was set. */
-  private final Map<String, ApiWeight> apiWeights = new ConcurrentHashMap<>();
-
-  private record ApiWeight(int weight, int configWeight) {}
+  private final Map<String, AdminStateFile.Weight> apiWeights = new ConcurrentHashMap<>();
+  /** Where {@link #adminStates} and {@link #apiWeights} are kept across restarts; null without one. */
+  private AdminStateFile stateFile;
+  /** Why the last write of {@link #stateFile} failed; null when it succeeded. */
+  private volatile String stateFileError;
   private final Transport transport = Transport.best();
   private DefaultSource auditRoutes = DefaultSource.UNKNOWN;
   private boolean auditAtRun = true;
@@ -170,6 +176,7 @@ public final class SluiceServer implements AutoCloseable {
     }
     Map<String, ListenerTls> tls = loadTls(config);
     String adminToken = AdminServer.readToken(config.admin());
+    restoreAdminState();
     List<InetSocketAddress> nameServers = nameServers(config.resolver());
     workers = transport.newSessionGroup();
     health = new HealthMonitor(new SmtpProbe(workers, transport::clientChannelFactory), workers, System::nanoTime, seed.split());
@@ -385,7 +392,7 @@ public final class SluiceServer implements AutoCloseable {
     if (remembered != null) {
       b.setAdminState(remembered);
     }
-    ApiWeight w = apiWeights.get(pool + '/' + bc.name());
+    AdminStateFile.Weight w = apiWeights.get(pool + '/' + bc.name());
     if (w != null && w.configWeight() == bc.weight()) {
       b.setWeight(w.weight()); // rebuilt (moved, say), but its weight in the config is the same
     }
@@ -540,7 +547,9 @@ public final class SluiceServer implements AutoCloseable {
     config = next;
     health.retainOnly(plan.targets());
     // The config's own weight for a backend, once changed, replaces a weight set through the API.
-    apiWeights.entrySet().removeIf(e -> configWeight(next, e.getKey()) != e.getValue().configWeight());
+    if (apiWeights.entrySet().removeIf(e -> configWeight(next, e.getKey()) != e.getValue().configWeight())) {
+      saveAdminState();
+    }
     retired.removeIf(l -> l.activeSessions() == 0);
     log.info("reloaded {}: {}", next.file(), changes.isEmpty() ? "no changes" : String.join("; ", changes));
     reportAudit(next);
@@ -611,6 +620,7 @@ public final class SluiceServer implements AutoCloseable {
     b.setAdminState(state);
     adminStates.put(pool + '/' + name, state);
     log.info("backend {}: admin state {}", b, state);
+    saveAdminState();
     return true;
   }
 
@@ -627,9 +637,99 @@ public final class SluiceServer implements AutoCloseable {
     }
     int before = b.weight();
     b.setWeight(weight);
-    apiWeights.put(pool + '/' + name, new ApiWeight(weight, configWeight(config, pool + '/' + name)));
+    apiWeights.put(pool + '/' + name, new AdminStateFile.Weight(weight, configWeight(config, pool + '/' + name)));
     log.info("backend {}: weight {} -> {} (admin API)", b, before, weight);
+    saveAdminState();
     return true;
+  }
+
+  /**
+   * Reads {@code admin.state_file} into the admin states and API weights that backends are built
+   * with, keeping what still fits the configuration (a weight only while the configuration's weight
+   * for its backend is the one it was set against, as on a reload), then writes the file back,
+   * which also proves it can be written. A file that is not a state file is moved aside and Sluice
+   * starts without it: a broken file must not keep mail from flowing.
+   *
+   * @throws StartupException when the file cannot be read or written (a missing directory, say)
+   */
+  private void restoreAdminState() throws StartupException {
+    Path file = config.admin().stateFile();
+    if (file == null || config.admin().listen() == null) {
+      return;
+    }
+    stateFile = new AdminStateFile(file);
+    String where = config.admin().location() + ": admin.state_file " + file;
+    AdminStateFile.Contents saved;
+    try {
+      saved = stateFile.read();
+    } catch (AdminStateFile.Unreadable e) {
+      try {
+        log.warn("{}; moved to {}; starting without the admin states it held", e.getMessage(), stateFile.setAside());
+      } catch (IOException moveFailed) {
+        throw new StartupException(where + " is not a state file (" + e.getMessage() + ") and cannot be moved aside: "
+            + moveFailed);
+      }
+      saved = AdminStateFile.Contents.EMPTY;
+    } catch (IOException e) {
+      throw new StartupException(where + " cannot be read: " + e);
+    }
+    List<String> restored = new ArrayList<>();
+    saved.states().forEach((key, state) -> {
+      if (configWeight(config, key) < 0) {
+        log.info("admin state of {} in {} dropped: no such backend in the configuration", key, file);
+      } else {
+        adminStates.put(key, state);
+        restored.add(key + " " + state.name().toLowerCase(Locale.ROOT));
+      }
+    });
+    saved.weights().forEach((key, w) -> {
+      int now = configWeight(config, key);
+      if (now < 0) {
+        log.info("API weight of {} in {} dropped: no such backend in the configuration", key, file);
+      } else if (now != w.configWeight()) {
+        log.info("API weight {} of {} in {} dropped: the configuration's weight changed ({} -> {}) since it was set",
+            w.weight(), key, file, w.configWeight(), now);
+      } else {
+        apiWeights.put(key, w);
+        restored.add(key + " weight " + w.weight());
+      }
+    });
+    if (!restored.isEmpty()) {
+      log.info("restored from {}: {}", file, String.join(", ", restored));
+    }
+    try {
+      stateFile.write(adminStateNow(), Instant.now());
+    } catch (IOException e) {
+      throw new StartupException(where + " cannot be written: " + e);
+    }
+  }
+
+  private AdminStateFile.Contents adminStateNow() {
+    return new AdminStateFile.Contents(adminStates, apiWeights);
+  }
+
+  /**
+   * Writes the admin states and API weights to {@code admin.state_file}, if there is one. A failed
+   * write is logged and kept for the API to report ({@link #stateFileError()}); what was set stays
+   * in force until the next restart.
+   */
+  private synchronized void saveAdminState() {
+    if (stateFile == null) {
+      return;
+    }
+    try {
+      stateFile.write(adminStateNow(), Instant.now());
+      stateFileError = null;
+    } catch (IOException e) {
+      stateFileError = "admin.state_file " + stateFile.path() + " cannot be written: " + e
+          + "; the change holds until Sluice restarts";
+      log.warn("{}", stateFileError);
+    }
+  }
+
+  /** Why the last write of {@code admin.state_file} failed, or null when it did not (or there is none). */
+  public String stateFileError() {
+    return stateFileError;
   }
 
   /** The weight {@code config} gives backend "pool/name", or -1 when it has no such backend. */
@@ -798,8 +898,9 @@ public final class SluiceServer implements AutoCloseable {
     for (ProbeTarget t : health.all()) {
       Backend b = t.backend();
       String last = t.lastResult() == null ? "" : t.lastResult().reason();
-      sb.append(String.format("  %-10s %-12s %-22s weight %-3d prio %d  %-8s %s (%s)%n",
-          b.pool(), b.name(), b.address(), b.weight(), b.priority(), t.state(), t.key(), last));
+      String admin = b.adminState() == Backend.AdminState.ENABLED ? "" : " " + b.adminState().name().toLowerCase(Locale.ROOT);
+      sb.append(String.format("  %-10s %-12s %-22s weight %-3d prio %d  %-8s %s (%s)%s%n",
+          b.pool(), b.name(), b.address(), b.weight(), b.priority(), t.state(), t.key(), last, admin));
     }
     return sb.toString();
   }

@@ -247,6 +247,64 @@ class RunCommandTest {
   }
 
   @Test
+  void aDrainMadeWithCurlOutlivesARestartWithAStateFile() throws Exception {
+    EmbeddedSmtpServer b2 = new EmbeddedSmtpServer("b2", null).start(new InetSocketAddress("127.0.0.1", 0), group, Transport.NIO);
+    try {
+      int port = Loopback.freePort();
+      int adminPort = Loopback.freePort();
+      Path cfg = dir.resolve("sluice.yaml");
+      Files.writeString(cfg, """
+          admin:
+            listen: 127.0.0.1:%d
+            state_file: state/sluice-state.json
+          pools:
+            hub:
+              backends:
+                - { name: b1, address: 127.0.0.1:%d }
+                - { name: b2, address: 127.0.0.1:%d }
+          listeners:
+            mx:
+              listen: 127.0.0.1:%d
+              mode: smtp
+              pool: hub
+          """.formatted(adminPort, backend.port(), b2.port(), port));
+      Files.createDirectory(dir.resolve("state")); // relative to the config file
+      process = start("run", "-c", cfg.toString());
+      await().atMost(Duration.ofSeconds(20)).until(() -> out().contains("b2"));
+      assertThat(curl("-X", "POST", "http://127.0.0.1:" + adminPort + "/api/pools/hub/backends/b1/drain"))
+          .contains("\"adminState\":\"draining\"");
+      process.destroy();
+      assertThat(process.waitFor(20, TimeUnit.SECONDS)).isTrue();
+      assertThat(Files.readString(dir.resolve("state/sluice-state.json"))).contains("\"backend\" : \"b1\"", "draining");
+
+      process = start("run", "-c", cfg.toString());
+      await().atMost(Duration.ofSeconds(20)).until(() -> out().contains("b2"));
+      assertThat(out()).containsPattern("b1 .* draining");
+      assertThat(err()).contains("restored from " + dir.resolve("state/sluice-state.json") + ": hub/b1 draining");
+      assertThat(curl("http://127.0.0.1:" + adminPort + "/api/state")).contains("\"adminState\":\"draining\"");
+      long b1Before = backend.messages();
+      for (int i = 0; i < 4; i++) {
+        sendThrough(port);
+      }
+      assertThat(backend.messages()).isEqualTo(b1Before);
+      assertThat(b2.messages()).isEqualTo(4);
+    } finally {
+      b2.close();
+    }
+  }
+
+  /** What curl prints for {@code args} (a real HTTP client, as operators drive the API). */
+  private static String curl(String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of("curl", "-sS", "--max-time", "10"));
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as("curl %s: %s", args, out).isZero();
+    return out;
+  }
+
+  @Test
   void adminOffLoopbackWithoutATokenExitsTwo() throws Exception {
     String err = runExpectingExitTwo("admin.yaml", """
         admin: { listen: "0.0.0.0:0" }
