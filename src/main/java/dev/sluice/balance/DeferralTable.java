@@ -19,10 +19,14 @@ import java.util.function.LongSupplier;
  *
  * <p>The key is the client's network (its /24 for IPv4, its /64 for IPv6: large senders retry from
  * another address of the same range, and postgrey keys its triplets by /24 as well) and the
- * sender's address, case-folded. The recipients are not in it: the backend is chosen at {@code MAIL
- * FROM}, before any is known. The time runs from the deferral and is not renewed by a later one
- * from the same backend, so a backend that defers everything keeps a sender for {@code ttl} at
- * most; a deferral by another backend replaces the entry.
+ * sender's address, case-folded. The recipients are not in it: a sender's whole transaction follows
+ * the entry, and its other recipients lose nothing by going to the server that deferred one. The
+ * null sender is the exception: it is every bounce and delivery report a network sends, so keyed
+ * alone, one greylisted bounce would send all of that network's bounces to one backend for {@code
+ * ttl}. Its key also has the transaction's first recipient (a bounce has one), as greylisting's
+ * triplet has. The time runs from the deferral and is not renewed by a later one from the same
+ * backend, so a backend that defers everything keeps a sender for {@code ttl} at most; a deferral
+ * by another backend replaces the entry.
  *
  * <p>Pure: time comes from the injected nano clock. Thread-safe (event loops record and look up
  * concurrently); the table is bounded by {@code max_entries}.
@@ -39,15 +43,23 @@ public final class DeferralTable {
    */
   public static final int MAX_DEFERRALS_IN_A_ROW = 3;
 
-  /** A sender from a client network; see the class comment. */
-  record Key(long network, boolean ipv6, String sender) {
-    static Key of(byte[] clientAddress, String sender) {
+  /**
+   * A sender from a client network, and for the null sender the first recipient; see the class
+   * comment. Null when there is no key yet: the null sender before its first recipient.
+   */
+  record Key(long network, boolean ipv6, String sender, String recipient) {
+    static Key of(byte[] clientAddress, String sender, String firstRecipient) {
+      boolean nullSender = sender.isEmpty();
+      if (nullSender && firstRecipient == null) {
+        return null;
+      }
       boolean v6 = clientAddress.length == 16;
       long network = 0;
       for (int i = 0; i < (v6 ? 8 : 3); i++) { // the /64 or the /24
         network = (network << 8) | (clientAddress[i] & 0xff);
       }
-      return new Key(network, v6, sender.toLowerCase(Locale.ROOT));
+      return new Key(network, v6, sender.toLowerCase(Locale.ROOT),
+          nullSender ? firstRecipient.toLowerCase(Locale.ROOT) : null);
     }
   }
 
@@ -81,11 +93,17 @@ public final class DeferralTable {
    *
    * @param clientAddress the client's address bytes (4 or 16)
    * @param sender the {@code MAIL FROM} address without angle brackets, empty for the null sender
+   * @param firstRecipient the transaction's first {@code RCPT TO} address; only the null sender's
+   *     key has it, and without it the null sender's deferral is not remembered
    * @return whether the sender's retries go back to {@code b}
    */
-  public boolean deferred(byte[] clientAddress, String sender, Backend b) {
+  public boolean deferred(byte[] clientAddress, String sender, String firstRecipient, Backend b) {
+    Key key = Key.of(clientAddress, sender, firstRecipient);
+    if (key == null) {
+      return false;
+    }
     long now = nanoClock.getAsLong();
-    Deferral d = table.asMap().compute(Key.of(clientAddress, sender), (k, old) -> {
+    Deferral d = table.asMap().compute(key, (k, old) -> {
       if (old == null || old.backend() != b || now - old.atNanos() >= ttlNanos) {
         return new Deferral(b, now, 1);
       }
@@ -96,14 +114,16 @@ public final class DeferralTable {
   }
 
   /**
-   * The backend that deferred {@code sender} from {@code clientAddress}'s network less than {@code
-   * ttl} ago, and when; null if none.
+   * The backend that deferred {@code sender} (for the null sender: to {@code firstRecipient}) from
+   * {@code clientAddress}'s network less than {@code ttl} ago, and when; null if none, and for the
+   * null sender before its first recipient is known.
    */
-  public Deferral lookup(byte[] clientAddress, String sender) {
+  public Deferral lookup(byte[] clientAddress, String sender, String firstRecipient) {
     if (table.estimatedSize() == 0) {
       return null; // the usual case, and no key is built for it
     }
-    Deferral d = table.getIfPresent(Key.of(clientAddress, sender));
+    Key key = Key.of(clientAddress, sender, firstRecipient);
+    Deferral d = key == null ? null : table.getIfPresent(key);
     return d != null && nanoClock.getAsLong() - d.atNanos() < ttlNanos ? d : null;
   }
 

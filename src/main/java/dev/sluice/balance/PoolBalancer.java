@@ -209,16 +209,17 @@ public final class PoolBalancer {
   }
 
   /**
-   * The backend of this pool that deferred {@code sender} from {@code clientAddress}'s network
-   * within the pool's {@code deferral_affinity} ttl, and when ({@link DeferralTable}); null if
-   * none, or when the affinity is off. Whether that backend may take the transaction now is the
-   * caller's to check, as for any other choice it would make.
+   * The backend of this pool that deferred {@code sender} (the null sender: to {@code
+   * firstRecipient}) from {@code clientAddress}'s network within the pool's {@code
+   * deferral_affinity} ttl, and when ({@link DeferralTable}); null if none, or when the affinity is
+   * off. Whether that backend may take the transaction now is the caller's to check, as for any
+   * other choice it would make.
    */
-  public DeferralTable.Deferral deferral(byte[] clientAddress, String sender) {
+  public DeferralTable.Deferral deferral(byte[] clientAddress, String sender, String firstRecipient) {
     if (deferrals == null) {
       return null;
     }
-    DeferralTable.Deferral d = deferrals.lookup(clientAddress, sender);
+    DeferralTable.Deferral d = deferrals.lookup(clientAddress, sender, firstRecipient);
     Backend b = d == null ? null : current(d.backend());
     return b == null ? null : b == d.backend() ? d : new DeferralTable.Deferral(b, d.atNanos(), d.times());
   }
@@ -229,8 +230,8 @@ public final class PoolBalancer {
    *
    * @return whether the sender's retries go back to {@code b}
    */
-  public boolean deferred(byte[] clientAddress, String sender, Backend b) {
-    return deferrals != null && deferrals.deferred(clientAddress, sender, b);
+  public boolean deferred(byte[] clientAddress, String sender, String firstRecipient, Backend b) {
+    return deferrals != null && deferrals.deferred(clientAddress, sender, firstRecipient, b);
   }
 
   /** Whether the pool's {@code deferral_affinity} is on. */

@@ -75,9 +75,9 @@ public final class CompositeObserver implements SessionObserver {
   }
 
   @Override
-  public void deferralAffinity(SessionInfo s, Backend b, Affinity what, String sender, Duration ago) {
+  public void deferralAffinity(SessionInfo s, Backend b, Affinity what, String transaction, Duration ago) {
     for (SessionObserver m : members) {
-      m.deferralAffinity(s, b, what, sender, ago);
+      m.deferralAffinity(s, b, what, transaction, ago);
     }
   }
 

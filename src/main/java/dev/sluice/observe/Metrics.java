@@ -246,7 +246,7 @@ public final class Metrics implements SessionObserver {
   }
 
   @Override
-  public void deferralAffinity(SessionInfo s, Backend b, Affinity what, String sender, Duration ago) {
+  public void deferralAffinity(SessionInfo s, Backend b, Affinity what, String transaction, Duration ago) {
     deferralAffinity.labelValues(s.listener(), b.pool(), b.name(), lower(what)).inc();
   }
 

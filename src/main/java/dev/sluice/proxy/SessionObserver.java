@@ -108,18 +108,19 @@ public interface SessionObserver {
   }
 
   /**
-   * Deferral affinity (a pool's {@code deferral_affinity}) for the transaction of {@code sender}
-   * ({@code ""}: the null sender): {@code b} deferred it {@code ago} before (zero for RECORDED), and
-   * {@code what} followed. By default an informational event saying so.
+   * Deferral affinity (a pool's {@code deferral_affinity}) for {@code transaction}, as its table
+   * knows it ({@code <sender>}, or {@code <> to <first recipient>} for the null sender): {@code b}
+   * deferred it {@code ago} before (zero for RECORDED), and {@code what} followed. By default an
+   * informational event saying so.
    */
-  default void deferralAffinity(SessionInfo s, Backend b, Affinity what, String sender, Duration ago) {
+  default void deferralAffinity(SessionInfo s, Backend b, Affinity what, String transaction, Duration ago) {
     String since = ago.toSeconds() < 120 ? ago.toSeconds() + "s" : ago.toMinutes() + "m";
     info(s, "deferral affinity: " + switch (what) {
-      case RECORDED -> b.name() + " deferred <" + sender + ">; its retries from this network go back there";
-      case FOLLOWED -> b.name() + " deferred <" + sender + "> " + since + " ago; this transaction goes there";
-      case UNAVAILABLE -> b.name() + " deferred <" + sender + "> " + since
+      case RECORDED -> b.name() + " deferred " + transaction + "; its retries from this network go back there";
+      case FOLLOWED -> b.name() + " deferred " + transaction + " " + since + " ago; this transaction goes there";
+      case UNAVAILABLE -> b.name() + " deferred " + transaction + " " + since
           + " ago but cannot take this transaction now; balanced afresh";
-      case RELEASED -> b.name() + " deferred <" + sender + "> again, " + DeferralTable.MAX_DEFERRALS_IN_A_ROW
+      case RELEASED -> b.name() + " deferred " + transaction + " again, " + DeferralTable.MAX_DEFERRALS_IN_A_ROW
           + " times in a row; its retries are balanced afresh";
     });
   }

@@ -43,12 +43,12 @@ class DeferralAffinityTest {
   @Test
   void a_deferred_sender_is_remembered_for_its_client_network_whatever_the_case_of_its_address() {
     PoolBalancer p = pool(100);
-    p.deferred(CLIENT, "News@Example.COM", b);
+    p.deferred(CLIENT, "News@Example.COM", null, b);
 
-    assertThat(backendOf(p.deferral(new byte[] {(byte) 192, 0, 2, (byte) 200}, "news@example.com")))
+    assertThat(backendOf(p.deferral(new byte[] {(byte) 192, 0, 2, (byte) 200}, "news@example.com", null)))
         .as("same /24").isEqualTo("b");
-    assertThat(p.deferral(new byte[] {(byte) 192, 0, 3, 10}, "news@example.com")).as("another /24").isNull();
-    assertThat(p.deferral(CLIENT, "other@example.com")).as("another sender").isNull();
+    assertThat(p.deferral(new byte[] {(byte) 192, 0, 3, 10}, "news@example.com", null)).as("another /24").isNull();
+    assertThat(p.deferral(CLIENT, "other@example.com", null)).as("another sender").isNull();
   }
 
   @Test
@@ -63,54 +63,74 @@ class DeferralAffinityTest {
     sameNetwork[8] = 7;
     byte[] otherNetwork = one.clone();
     otherNetwork[7] = 1;
-    p.deferred(one, "", a); // the null sender
+    p.deferred(one, "", "postmaster@corp.example", a); // the null sender
 
-    assertThat(backendOf(p.deferral(sameNetwork, ""))).isEqualTo("a");
-    assertThat(p.deferral(otherNetwork, "")).isNull();
+    assertThat(backendOf(p.deferral(sameNetwork, "", "postmaster@corp.example"))).isEqualTo("a");
+    assertThat(p.deferral(otherNetwork, "", "postmaster@corp.example")).isNull();
+  }
+
+  /**
+   * The null sender is every bounce a network sends: one greylisted bounce must not send all of
+   * them to one backend, so its key has the first recipient too, as greylisting's triplet has.
+   */
+  @Test
+  void the_null_sender_is_remembered_per_first_recipient() {
+    PoolBalancer p = pool(100);
+    assertThat(p.deferred(CLIENT, "", "Alice@Corp.Example", a)).isTrue();
+
+    assertThat(backendOf(p.deferral(CLIENT, "", "alice@corp.example"))).as("its retry, case-folded").isEqualTo("a");
+    assertThat(p.deferral(CLIENT, "", "bob@corp.example")).as("another bounce from that network").isNull();
+    assertThat(p.deferral(CLIENT, "", null)).as("before the first recipient is known").isNull();
+    assertThat(p.deferred(CLIENT, "", null, b)).as("no key without a recipient").isFalse();
+    assertThat(p.deferralAffinityEntries()).isEqualTo(1);
+
+    p.deferred(CLIENT, "news@example.com", "alice@corp.example", b);
+    assertThat(backendOf(p.deferral(CLIENT, "news@example.com", "zoe@corp.example")))
+        .as("a sender's key has no recipient").isEqualTo("b");
   }
 
   @Test
   void the_time_runs_from_the_first_deferral_and_another_by_the_same_backend_does_not_renew_it() {
     PoolBalancer p = pool(100);
-    p.deferred(CLIENT, "s@example.com", a);
+    p.deferred(CLIENT, "s@example.com", null, a);
     clock.advance(Duration.ofMinutes(50));
-    p.deferred(CLIENT, "s@example.com", a); // a defers everything: it must not keep the sender
+    p.deferred(CLIENT, "s@example.com", null, a); // a defers everything: it must not keep the sender
 
-    DeferralTable.Deferral d = p.deferral(CLIENT, "s@example.com");
+    DeferralTable.Deferral d = p.deferral(CLIENT, "s@example.com", null);
     assertThat(backendOf(d)).isEqualTo("a");
     assertThat(Duration.ofNanos(clock.getAsLong() - d.atNanos())).isEqualTo(Duration.ofMinutes(50));
 
     clock.advance(Duration.ofMinutes(10));
-    assertThat(p.deferral(CLIENT, "s@example.com")).as("ttl after the first deferral").isNull();
+    assertThat(p.deferral(CLIENT, "s@example.com", null)).as("ttl after the first deferral").isNull();
 
-    p.deferred(CLIENT, "s@example.com", a);
-    assertThat(backendOf(p.deferral(CLIENT, "s@example.com"))).as("a deferral after it ended starts anew").isEqualTo("a");
+    p.deferred(CLIENT, "s@example.com", null, a);
+    assertThat(backendOf(p.deferral(CLIENT, "s@example.com", null))).as("a deferral after it ended starts anew").isEqualTo("a");
   }
 
   @Test
   void a_backend_that_defers_the_same_sender_three_times_in_a_row_is_no_longer_followed() {
     PoolBalancer p = pool(100);
-    assertThat(p.deferred(CLIENT, "s@example.com", a)).isTrue();
+    assertThat(p.deferred(CLIENT, "s@example.com", null, a)).isTrue();
     clock.advance(Duration.ofMinutes(5));
-    assertThat(p.deferred(CLIENT, "s@example.com", a)).as("the retry came too early, say").isTrue();
-    assertThat(p.deferral(CLIENT, "s@example.com").times()).isEqualTo(2);
+    assertThat(p.deferred(CLIENT, "s@example.com", null, a)).as("the retry came too early, say").isTrue();
+    assertThat(p.deferral(CLIENT, "s@example.com", null).times()).isEqualTo(2);
     clock.advance(Duration.ofMinutes(10));
 
-    assertThat(p.deferred(CLIENT, "s@example.com", a)).as("greylisting would have passed it by now").isFalse();
-    assertThat(p.deferral(CLIENT, "s@example.com")).isNull();
+    assertThat(p.deferred(CLIENT, "s@example.com", null, a)).as("greylisting would have passed it by now").isFalse();
+    assertThat(p.deferral(CLIENT, "s@example.com", null)).isNull();
 
-    assertThat(p.deferred(CLIENT, "s@example.com", b)).as("wherever it lands next starts anew").isTrue();
-    assertThat(backendOf(p.deferral(CLIENT, "s@example.com"))).isEqualTo("b");
+    assertThat(p.deferred(CLIENT, "s@example.com", null, b)).as("wherever it lands next starts anew").isTrue();
+    assertThat(backendOf(p.deferral(CLIENT, "s@example.com", null))).isEqualTo("b");
   }
 
   @Test
   void a_deferral_by_another_backend_replaces_the_entry() {
     PoolBalancer p = pool(100);
-    p.deferred(CLIENT, "s@example.com", a);
+    p.deferred(CLIENT, "s@example.com", null, a);
     clock.advance(Duration.ofMinutes(30));
-    p.deferred(CLIENT, "s@example.com", b);
+    p.deferred(CLIENT, "s@example.com", null, b);
 
-    DeferralTable.Deferral d = p.deferral(CLIENT, "s@example.com");
+    DeferralTable.Deferral d = p.deferral(CLIENT, "s@example.com", null);
     assertThat(backendOf(d)).isEqualTo("b");
     assertThat(d.atNanos()).isEqualTo(clock.getAsLong());
   }
@@ -119,7 +139,7 @@ class DeferralAffinityTest {
   void the_table_is_bounded_by_max_entries() {
     PoolBalancer p = pool(50);
     for (int i = 0; i < 1000; i++) {
-      p.deferred(CLIENT, "sender" + i + "@example.com", a);
+      p.deferred(CLIENT, "sender" + i + "@example.com", null, a);
     }
 
     assertThat(p.deferralAffinityEntries()).isEqualTo(50);
@@ -133,16 +153,16 @@ class DeferralAffinityTest {
   void an_empty_table_answers_without_building_a_key() {
     PoolBalancer p = pool(100);
 
-    assertThat(p.deferral(new byte[0], null)).isNull();
+    assertThat(p.deferral(new byte[0], null, null)).isNull();
   }
 
   @Test
   void off_remembers_nothing() {
     PoolBalancer p = pool(DeferralAffinity.OFF, Persistence.NONE, backends, null);
-    p.deferred(CLIENT, "s@example.com", a);
+    p.deferred(CLIENT, "s@example.com", null, a);
 
     assertThat(p.deferralAffinityOn()).isFalse();
-    assertThat(p.deferral(CLIENT, "s@example.com")).isNull();
+    assertThat(p.deferral(CLIENT, "s@example.com", null)).isNull();
     assertThat(p.deferralAffinityEntries()).isZero();
   }
 
@@ -162,16 +182,16 @@ class DeferralAffinityTest {
   @Test
   void a_reload_keeps_what_the_pool_remembers_for_the_backends_it_keeps() {
     PoolBalancer before = pool(AFFINITY, PERSISTENCE, backends, null);
-    before.deferred(CLIENT, "to-a@example.com", a);
-    before.deferred(CLIENT, "to-b@example.com", b);
+    before.deferred(CLIENT, "to-a@example.com", null, a);
+    before.deferred(CLIENT, "to-b@example.com", null, b);
     assertThat(select(before, 1).name()).isEqualTo("a");
 
     // b's address changed: a new Backend object at its index, which the old entries do not name.
     Backend newB = backendAt("b", new HostPort("127.0.0.1", 2599), 1);
     PoolBalancer after = pool(AFFINITY, PERSISTENCE, List.of(a, newB), before);
 
-    assertThat(backendOf(after.deferral(CLIENT, "to-a@example.com"))).isEqualTo("a");
-    assertThat(after.deferral(CLIENT, "to-b@example.com")).as("b is another backend now").isNull();
+    assertThat(backendOf(after.deferral(CLIENT, "to-a@example.com", null))).isEqualTo("a");
+    assertThat(after.deferral(CLIENT, "to-b@example.com", null)).as("b is another backend now").isNull();
     for (int i = 0; i < 3; i++) {
       assertThat(select(after, 1).name()).as("persistence carried over").isEqualTo("a");
     }
@@ -185,7 +205,7 @@ class DeferralAffinityTest {
   @Test
   void a_reload_keeps_what_the_pool_remembers_for_a_backend_that_only_moved() {
     PoolBalancer before = pool(AFFINITY, PERSISTENCE, backends, null);
-    before.deferred(CLIENT, "to-b@example.com", b);
+    before.deferred(CLIENT, "to-b@example.com", null, b);
     clock.advance(Duration.ofMinutes(5));
     select(before, 1); // a
     assertThat(select(before, 2).name()).isEqualTo("b");
@@ -196,7 +216,7 @@ class DeferralAffinityTest {
     PoolBalancer after = pool(AFFINITY, PERSISTENCE,
         List.of(Pools.backend("c", 1, 1, 0), Pools.backend("d", 1, 1, 1), movedB), before);
 
-    DeferralTable.Deferral d = after.deferral(CLIENT, "to-b@example.com");
+    DeferralTable.Deferral d = after.deferral(CLIENT, "to-b@example.com", null);
     assertThat(d).isNotNull();
     assertThat(d.backend()).isSameAs(movedB);
     assertThat(Duration.ofNanos(clock.getAsLong() - d.atNanos())).as("still timed from the deferral")
@@ -209,10 +229,10 @@ class DeferralAffinityTest {
   @Test
   void a_reload_that_changes_the_table_starts_it_empty() {
     PoolBalancer before = pool(100);
-    before.deferred(CLIENT, "s@example.com", a);
+    before.deferred(CLIENT, "s@example.com", null, a);
 
     PoolBalancer after = pool(new DeferralAffinity(Duration.ofMinutes(30), 100), Persistence.NONE, backends, before);
 
-    assertThat(after.deferral(CLIENT, "s@example.com")).isNull();
+    assertThat(after.deferral(CLIENT, "s@example.com", null)).isNull();
   }
 }

@@ -101,6 +101,11 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   /** The sender of the transaction being opened or relayed (its MAIL's path), for deferral affinity. */
   private String sender = "";
   /**
+   * The transaction's first recipient relayed, null before it: part of the null sender's deferral
+   * affinity key ({@link DeferralTable}), since the null sender is every bounce of a network.
+   */
+  private String firstRecipient;
+  /**
    * This transaction's deferral is remembered already: a message to many greylisted recipients is
    * one deferral of its sender, one protocol log line and one count, not one per recipient.
    */
@@ -946,6 +951,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     startTrying();
     refusedBy = null;
     sender = mail.path();
+    firstRecipient = null;
     deferralNoted = false;
     SmtpReply refusal = null;
     if (session.authenticated()) {
@@ -976,6 +982,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
    */
   private void rcptWithHeldMail(Step rcpt) {
     relayStage = Stage.RCPT;
+    firstRecipient = rcpt.command().path();
     if (mailRefused != null) {
       relayReply(mailRefused); // (a line that went ahead is dropped by executeLine)
       return;
@@ -987,11 +994,19 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
 
   /**
    * Sends the held MAIL with {@link #heldRcpt}: to the backend chosen for it while it would still
-   * be chosen (eligible, weight above 0), else to one chosen afresh.
+   * be chosen (eligible, weight above 0), else to one chosen afresh. A null sender's MAIL goes
+   * where deferral affinity sends its first recipient, now known, if anywhere.
    */
   private void sendHeldMail() {
     Backend b = heldBackend;
     heldBackend = null;
+    if (sender.isEmpty() && !session.authenticated()) {
+      Backend followed = deferralAffinity();
+      if (followed != null) {
+        b = followed;
+        pinned = followed;
+      }
+    }
     if (session.authenticated()) {
       mailOnAuthenticatedSession(heldMail);
     } else if (b != null && route.balancer().effectiveWeight(b, route.eligibility()) > 0) {
@@ -1237,13 +1252,13 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
    * transaction is balanced as any other. Not once it has failed this transaction: a retry goes on.
    */
   private Backend deferralAffinity() {
-    DeferralTable.Deferral d = route.balancer().deferral(key.clientAddress(), sender);
+    DeferralTable.Deferral d = route.balancer().deferral(key.clientAddress(), sender, firstRecipient);
     if (d == null || alreadyTried.test(d.backend())) {
       return null;
     }
     Backend b = d.backend();
     boolean available = route.balancer().effectiveWeight(b, route.eligibility()) > 0;
-    route.observer().deferralAffinity(info, b, available ? Affinity.FOLLOWED : Affinity.UNAVAILABLE, sender,
+    route.observer().deferralAffinity(info, b, available ? Affinity.FOLLOWED : Affinity.UNAVAILABLE, affinityKey(),
         Duration.ofNanos(System.nanoTime() - d.atNanos()));
     return available ? b : null;
   }
@@ -1255,9 +1270,18 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private void noteDeferral(SmtpReply backendReply, Backend b) {
     if (!deferralNoted && backendReply.isRememberedDeferral() && route.balancer().deferralAffinityOn()) {
       deferralNoted = true;
-      boolean followed = route.balancer().deferred(key.clientAddress(), sender, b);
-      route.observer().deferralAffinity(info, b, followed ? Affinity.RECORDED : Affinity.RELEASED, sender, Duration.ZERO);
+      if (sender.isEmpty() && firstRecipient == null) {
+        return; // (cannot happen: a held MAIL goes to a backend with its first RCPT)
+      }
+      boolean followed = route.balancer().deferred(key.clientAddress(), sender, firstRecipient, b);
+      route.observer().deferralAffinity(info, b, followed ? Affinity.RECORDED : Affinity.RELEASED, affinityKey(),
+          Duration.ZERO);
     }
+  }
+
+  /** The transaction as deferral affinity knows it, for the log: {@code <sender>}, or {@code <> to <recipient>}. */
+  private String affinityKey() {
+    return sender.isEmpty() ? "<> to <" + firstRecipient + ">" : "<" + sender + ">";
   }
 
   private void failed(Backend b, String why) {

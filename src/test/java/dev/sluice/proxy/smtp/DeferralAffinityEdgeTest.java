@@ -201,7 +201,7 @@ class DeferralAffinityEdgeTest {
 
   /** The backend remembered for {@code sender} from {@code client}'s network, or null. */
   String remembered(String client, String sender) throws Exception {
-    DeferralTable.Deferral d = pool().deferral(InetAddress.getByName(client).getAddress(), sender);
+    DeferralTable.Deferral d = pool().deferral(InetAddress.getByName(client).getAddress(), sender, "grey@corp.example");
     return d == null ? null : d.backend().name();
   }
 
@@ -505,6 +505,32 @@ class DeferralAffinityEdgeTest {
     try (RawSmtpClient r = greeted("::1")) {
       deliveredAt(r, "", "grey@corp.example", deferring);
     }
+  }
+
+  /**
+   * The null sender is every bounce a network sends: a greylisted bounce brings back its own retry
+   * (same first recipient), pipelined with its MAIL, while the network's other bounces are spread as
+   * before.
+   */
+  @Test
+  void aNullSendersDeferralFollowsItsRecipientNotEveryBounceOfTheNetwork() throws Exception {
+    greylisting("", "");
+    String deferring = greylistedAt("127.0.0.110", "");
+    assertThat(deferring).isNotNull();
+    List<String> others = new ArrayList<>();
+    try (RawSmtpClient r = greeted("127.0.0.111")) { // the same /24
+      for (int i = 0; i < 4; i++) {
+        r.send(group("", "user" + i + "@corp.example") + BODY);
+        String last = replies(r, 4).get(3);
+        assertThat(last).startsWith("250 2.0.0 Ok: queued at ");
+        others.add(last.substring(last.lastIndexOf(' ') + 1));
+      }
+      assertThat(others).as("the network's other bounces").contains("a", "b");
+      deliveredAt(r, "", "grey@corp.example", deferring); // the retry, followed (the events below)
+    }
+    assertThat(events).containsExactly(
+        "deferral affinity: " + deferring + " deferred <> to <grey@corp.example>; its retries from this network go back there",
+        "deferral affinity: " + deferring + " deferred <> to <grey@corp.example> 0s ago; this transaction goes there");
   }
 
   /**
