@@ -205,8 +205,12 @@ public final class ProbeCommand implements Runnable {
     @Option(names = "--starttls", description = "Upgrade with STARTTLS and report the certificate.")
     boolean starttls;
 
+    @Option(names = "--tls", description = "Shake hands over TLS first, before the banner (implicit TLS, port 465),"
+        + " and report the certificate.")
+    boolean implicitTls;
+
     @Option(names = "--cert-warn-days", defaultValue = "14",
-        description = "With --starttls: warn when the certificate expires within this many days (default: ${DEFAULT-VALUE}).")
+        description = "With --starttls or --tls: warn when the certificate expires within this many days (default: ${DEFAULT-VALUE}).")
     int certWarnDays;
 
     @Option(names = "--source", description = "Local address to probe from (as a listener's source_address).")
@@ -269,6 +273,9 @@ public final class ProbeCommand implements Runnable {
         }
         if (transparent && from == null) {
           throw new UsageError("--transparent needs --source: the client address to connect from");
+        }
+        if (implicitTls && starttls) {
+          throw new UsageError("--tls and --starttls: give one (--tls for port 465, where TLS comes first)");
         }
       } catch (UsageError e) {
         System.err.println("sluice probe backend: " + e.getMessage());
@@ -342,7 +349,9 @@ public final class ProbeCommand implements Runnable {
         }
       }
       List<Step> steps = new ArrayList<>(List.of(Step.CONNECT, Step.BANNER, Step.EHLO));
-      if (starttls) {
+      if (implicitTls) {
+        steps.add(1, Step.TLS);
+      } else if (starttls) {
         steps.add(Step.STARTTLS);
       }
       steps.add(Step.MAIL_FROM);

@@ -55,7 +55,8 @@ final class ConfigBinder {
   private static final Set<String> LISTENER_KEYS =
       Section.keys("listen", "mode", "balance", "pool", "health", "trust", "source_address",
           "client_identity", "accept_proxy", "allow", "deny", "hostname", "retries", "bare_newline",
-          "auth", "backend_tls", "backend_tls_ca", "backend_tls_verify", "tls", "capabilities", "received_header", "limits", "timeouts", "acknowledge");
+          "auth", "backend_tls", "backend_tls_ca", "backend_tls_verify", "tls", "implicit_tls", "capabilities", "received_header",
+          "limits", "timeouts", "acknowledge");
   /** Listener keys that configure the SMTP conversation, meaningless when relaying bytes. */
   private static final List<String> SMTP_ONLY_KEYS =
       List.of("balance", "hostname", "retries", "bare_newline", "auth", "backend_tls", "backend_tls_ca",
@@ -261,6 +262,10 @@ final class ConfigBinder {
         return;
       }
     }
+    if (steps.contains(Step.TLS) && steps.contains(Step.STARTTLS)) {
+      s.error("steps", at, where + " has both tls and starttls; after tls the session is encrypted already",
+          "tls is for servers that speak TLS from the first byte (port 465), starttls for the others; keep one");
+    }
     if (steps.contains(Step.RCPT_TO) && !steps.contains(Step.MAIL_FROM)) {
       s.error("steps", at, where + ": a rcpt_to step needs a mail_from step before it",
           "e.g. steps: [connect, banner, ehlo, mail_from, rcpt_to, quit]");
@@ -410,7 +415,8 @@ final class ConfigBinder {
       for (String key : SMTP_ONLY_KEYS) {
         if (s.has(key)) {
           s.error(key, s.locationOfKey(key), "'" + key + "' does not apply to " + s.description() + ", which has mode: tcp",
-              "'" + key + "' is only valid with mode: smtp; remove it or set mode: smtp");
+              "'" + key + "' is only valid with mode: smtp; remove it or set mode: smtp"
+                  + (key.equals("tls") ? " (to pass TLS through to servers on port 465, write implicit_tls: true)" : ""));
         }
       }
     }
@@ -440,6 +446,7 @@ final class ConfigBinder {
     Path backendTlsCa = path(s, "backend_tls_ca", null);
     boolean backendTlsVerify = s.bool("backend_tls_verify", true);
     Tls tls = bindTls(s);
+    boolean implicitTls = bindImplicitTls(s, mode, health == null ? HealthProfile.DEFAULT : profiles.get(health));
     Set<String> capabilities = new java.util.LinkedHashSet<>(s.listOf("capabilities", List.of(), t -> {
       String c = t.trim().toUpperCase(java.util.Locale.ROOT);
       if (!ListenerConfig.OPTIONAL_CAPABILITIES.contains(c)) {
@@ -451,8 +458,43 @@ final class ConfigBinder {
     Limits limits = bindLimits(s);
     ListenerConfig.Timeouts timeouts = bindTimeouts(s);
     return new ListenerConfig(name, listen, mode, balance, pool, health, trust, source, identity, acceptProxy, allow,
-        deny, hostname, retries, bareNewline, auth, backendTls, backendTlsCa, backendTlsVerify, tls, capabilities,
+        deny, hostname, retries, bareNewline, auth, backendTls, backendTlsCa, backendTlsVerify, tls, implicitTls, capabilities,
         receivedHeader, limits, timeouts, s.acknowledge(), s.keyLocation());
+  }
+
+  /**
+   * {@code implicit_tls} of a tcp listener: its clients and servers speak TLS from the first byte
+   * (port 465), which passes through. Its probes must shake hands first (a {@code tls} step), or
+   * they wait for a banner these servers send only inside TLS; and only such a listener may use a
+   * profile with a {@code tls} step, since an smtp listener and a plain tcp one expect a banner in
+   * plain text. {@code profile} is null when the listener names an unknown one (reported already).
+   */
+  private static boolean bindImplicitTls(Section s, Mode mode, HealthProfile profile) {
+    boolean implicitTls = s.bool("implicit_tls", false);
+    if (s.has("implicit_tls") && mode == Mode.SMTP && s.ok("implicit_tls")) {
+      s.error("implicit_tls", s.locationOfKey("implicit_tls"), "'implicit_tls' applies to mode: tcp, where TLS passes"
+          + " through to the servers; " + s.description() + " has mode: smtp",
+          "an smtp listener ends TLS itself: tls: { cert: ..., key: ..., implicit: true }; or set mode: tcp");
+      return false;
+    }
+    if (profile == null) {
+      return implicitTls;
+    }
+    boolean shakesHands = profile.steps().contains(Step.TLS);
+    String which = "health profile '" + profile.name() + "'";
+    if (implicitTls && !shakesHands) {
+      s.error("implicit_tls", s.locationOfValue("implicit_tls"), s.description() + " has implicit_tls: true but its "
+          + which + " does not start with tls; its probes would wait for a banner that these servers send only"
+          + " inside TLS", s.has("health")
+              ? "add tls after connect in that profile: steps: [connect, tls, banner, ehlo, mail_from, quit]"
+              : "name a health profile whose steps are [connect, tls, banner, ehlo, mail_from, quit]");
+    } else if (!implicitTls && shakesHands) {
+      s.error("health", s.locationOfValue("health"), s.description() + " uses " + which + ", whose tls step is for"
+          + " servers that speak TLS from the first byte (port 465), but the listener expects a banner in plain text",
+          mode == Mode.TCP ? "set implicit_tls: true if the servers are on port 465, or use a profile without tls"
+              : "use a profile without the tls step (starttls probes a server's STARTTLS)");
+    }
+    return implicitTls;
   }
 
   /** A reference to a named section; an unknown name is an error listing the defined ones. */

@@ -69,6 +69,8 @@ public record HealthProfile(
   /** One step of a probe, in the order written in {@code steps}. */
   public enum Step {
     CONNECT,
+    /** A TLS handshake straight after connecting: servers that speak TLS from the first byte (port 465). */
+    TLS,
     BANNER,
     EHLO,
     STARTTLS,

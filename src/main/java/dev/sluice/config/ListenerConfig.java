@@ -13,7 +13,9 @@ import java.util.Set;
  *
  * <p>{@code health} is null when the listener uses the built-in default profile; {@code
  * sourceAddress}, {@code tls} and {@code backendTlsCa} are null when not set ({@code backendTlsCa}
- * null: the JDK's trusted CAs). {@code backendTlsVerify} is false only in labs. Immutable.
+ * null: the JDK's trusted CAs). {@code backendTlsVerify} is false only in labs. {@code implicitTls}
+ * (tcp mode only): clients and servers speak TLS from the first byte, which passes through, so no
+ * banner is read before the client is joined. Immutable.
  */
 public record ListenerConfig(
     String name,
@@ -36,6 +38,7 @@ public record ListenerConfig(
     Path backendTlsCa,
     boolean backendTlsVerify,
     Tls tls,
+    boolean implicitTls,
     Set<String> capabilities,
     boolean receivedHeader,
     Limits limits,

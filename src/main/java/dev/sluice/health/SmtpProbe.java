@@ -173,12 +173,21 @@ public final class SmtpProbe {
             + local.getPort() + " -> " + backend + ")");
         channel.writeAndFlush(ProxyHeaders.of(key.proxyVersion() == 2, local, (InetSocketAddress) channel.remoteAddress()));
       }
+      boolean implicitTls = !todo.isEmpty() && todo.get(0) == Step.TLS;
+      if (implicitTls) {
+        todo.remove(0);
+      }
       if (todo.isEmpty() || todo.get(0) != Step.BANNER) {
         // A connect-only probe still reads the banner silently so QUIT is not sent into nothing.
         todo.add(0, Step.BANNER);
       }
       todo.remove(0);
-      awaitReply("banner");
+      if (implicitTls) {
+        // Port 465: the server greets only inside TLS (RFC 8314 §3.3); the PROXY header went before it.
+        startTls(() -> awaitReply("banner"));
+      } else {
+        awaitReply("banner");
+      }
     }
 
     private void awaitReply(String what) {
@@ -247,7 +256,8 @@ public final class SmtpProbe {
             fail(ProbeOutcome.FAILED, "STARTTLS refused: " + reply, true);
             return;
           }
-          startTls();
+          // RFC 3207 §4.2: after TLS the client must discard what it knew and EHLO again.
+          startTls(() -> send("EHLO " + profile.helo(), "EHLO"));
           return;
         }
         case "XCLIENT" -> {
@@ -350,7 +360,8 @@ public final class SmtpProbe {
       return ((InetSocketAddress) channel.localAddress()).getAddress().getHostAddress();
     }
 
-    private void startTls() {
+    /** Shakes hands over TLS, then runs {@code then}. */
+    private void startTls(Runnable then) {
       // The listener's own TLS context when it has backend_tls: a certificate that live sessions
       // would refuse fails the probe too. Otherwise (a profile's starttls step) the certificate is
       // only reported.
@@ -370,8 +381,7 @@ public final class SmtpProbe {
                 }
                 tlsUp = true;
                 recordCertificate(ssl);
-                // RFC 3207 §4.2: after TLS the client must discard what it knew and EHLO again.
-                send("EHLO " + profile.helo(), "EHLO");
+                then.run();
               });
     }
 

@@ -323,6 +323,7 @@ public final class PostfixInstance implements AutoCloseable {
         virtual    unix  - n n -     - virtual
         anvil      unix  - - n -     1 anvil
         scache     unix  - - n -     1 scache
+        tlsmgr     unix  - - n 1000? 1 tlsmgr
         postlog    unix-dgram n - n - 1 postlogd
         """);
     return sb.toString();

@@ -173,6 +173,17 @@ class ProbeCommandTest {
   }
 
   @Test
+  void tlsShakesHandsBeforeTheBannerForPort465() throws Exception {
+    TestCertificates.Issued cert = certificate("smtps.valid.test", Duration.ofDays(200).plusHours(1));
+    try (ScriptedPeer peer = new ScriptedPeer(ScriptedPeer.implicitTlsServer(cert.serverContext()))) {
+      assertThat(probe("127.0.0.1:" + peer.port(), "--tls")).as(out).isZero();
+      assertThat(out).containsSubsequence("*: TLS TLSv1.", "S: 220 smtps.scripted ESMTP", "C: EHLO probe.sluice.invalid",
+          "UP: all steps answered").contains("certificate: CN=smtps.valid.test, expires ").doesNotContain("STARTTLS");
+      assertThat(probe("127.0.0.1:" + peer.port(), "--tls", "--starttls")).isEqualTo(2);
+    }
+  }
+
+  @Test
   void certificateExpiringWithinCertWarnDaysIsAWarningNotAFailure() throws Exception {
     TestCertificates.Issued cert = certificate("mx.soon.test", Duration.ofDays(5).plusHours(1));
     try (ScriptedPeer peer = new ScriptedPeer(ScriptedPeer.startTlsServer(cert.serverContext()))) {

@@ -442,8 +442,40 @@ class ConfigErrorsTest {
     assertThat(errors).anySatisfy(e -> {
       assertThat(e.location()).isEqualTo(new Location("t.yaml", 7, 5));
       assertThat(e.message()).contains("'tls' does not apply to listener 'relay'");
-      assertThat(e.hint()).contains("only valid with mode: smtp");
+      assertThat(e.hint()).contains("only valid with mode: smtp").contains("implicit_tls: true");
     });
+  }
+
+  @Test
+  void implicitTlsPassesThroughOnlyInTcpModeAndItsProbesShakeHandsFirst() throws ConfigException {
+    String pools = "pools: { hub: { backends: [127.0.0.1:10465] } }\n";
+    String tlsFirst = "health:\n  smtps: { steps: [connect, tls, banner, ehlo, mail_from, quit] }\n";
+    SluiceConfig ok = ConfigLoader.parse(tlsFirst + pools + "listeners:\n  subm: { listen: 127.0.0.1:465, mode: tcp,"
+        + " pool: hub, health: smtps, implicit_tls: true }\n", "t.yaml");
+    assertThat(ok.listeners().get("subm").implicitTls()).isTrue();
+
+    ConfigError smtp = single(pools + "listeners:\n  subm: { listen: 127.0.0.1:465, pool: hub, implicit_tls: true }\n", 3, 45);
+    assertThat(smtp.message()).contains("'implicit_tls' applies to mode: tcp").contains("has mode: smtp");
+    assertThat(smtp.hint()).contains("tls: { cert: ..., key: ..., implicit: true }");
+
+    ConfigError noHandshake = single(pools + "listeners:\n  subm: { listen: 127.0.0.1:465, mode: tcp, pool: hub,"
+        + " implicit_tls: true }\n", 3, 70);
+    assertThat(noHandshake.message()).contains("implicit_tls: true but its health profile 'default' does not start with tls");
+    assertThat(noHandshake.hint()).contains("name a health profile whose steps are [connect, tls, banner");
+
+    ConfigError plainListener = single(tlsFirst + pools + "listeners:\n  mx: { listen: 127.0.0.1:25, mode: tcp, pool: hub,"
+        + " health: smtps }\n", 5, 61);
+    assertThat(plainListener.message()).contains("uses health profile 'smtps', whose tls step is for servers that speak TLS"
+        + " from the first byte");
+    assertThat(plainListener.hint()).contains("set implicit_tls: true");
+
+    ConfigError both = single("health:\n  p: { steps: [connect, tls, banner, ehlo, starttls, quit] }\n" + pools
+        + "listeners:\n  subm: { listen: 127.0.0.1:465, mode: tcp, pool: hub, health: p, implicit_tls: true }\n", 2, 15);
+    assertThat(both.message()).contains("has both tls and starttls");
+
+    ConfigError order = single("health:\n  p: { steps: [connect, banner, tls, quit] }\n" + pools
+        + "listeners:\n  subm: { listen: 127.0.0.1:465, mode: tcp, pool: hub, health: p, implicit_tls: true }\n", 2, 15);
+    assertThat(order.message()).contains("'tls' cannot come after 'banner'");
   }
 
   @Test

@@ -234,6 +234,32 @@ class SmtpProbeTest {
   }
 
   @Test
+  void aTlsStepShakesHandsBeforeTheBannerAsOnPort465() throws Exception {
+    Instant notAfter = Instant.now().plus(Duration.ofDays(30)).plusSeconds(3600);
+    TestCertificates.Issued cert = TestCertificates.selfSigned("smtps.valid.test", Instant.now().minus(Duration.ofDays(1)), notAfter);
+    HealthProfile smtps = profile(List.of(CONNECT, HealthProfile.Step.TLS, BANNER, EHLO, MAIL_FROM, QUIT),
+        "probe@internet.example", null, Duration.ofSeconds(5));
+    try (ScriptedPeer peer = new ScriptedPeer(ScriptedPeer.implicitTlsServer(cert.serverContext()))) {
+      ProbeResult r = run(peer.address(), smtps);
+      assertThat(r.outcome()).as(r.transcript().toString()).isEqualTo(ProbeOutcome.OK);
+      assertThat(r.certificate().subject()).isEqualTo("CN=smtps.valid.test");
+      assertThat(r.certificate().daysLeft()).isEqualTo(30);
+      assertThat(r.transcript().get(0)).startsWith("*: TLS TLSv1.");
+      assertThat(r.transcript().get(1)).isEqualTo("S: 220 smtps.scripted ESMTP");
+      assertThat(peer.received()).containsExactly("EHLO probe.test", "MAIL FROM:<probe@internet.example>", "RSET", "QUIT");
+    }
+    // A server that greets in plain text is not on an implicit-TLS port: the handshake fails.
+    try (ScriptedPeer plain = new ScriptedPeer(c -> {
+      c.say("220 plain.scripted ESMTP");
+      c.serveRest();
+    })) {
+      ProbeResult r = run(plain.address(), smtps);
+      assertThat(r.outcome()).isEqualTo(ProbeOutcome.FAILED);
+      assertThat(r.reason()).startsWith("TLS handshake failed");
+    }
+  }
+
+  @Test
   void expiredCertificateIsReportedButDoesNotFailTheProbe() throws Exception {
     Instant now = Instant.now();
     TestCertificates.Issued cert = TestCertificates.selfSigned("mx.expired.test", now.minus(Duration.ofDays(400)),

@@ -101,6 +101,18 @@ public final class ScriptedPeer implements AutoCloseable {
     };
   }
 
+  /**
+   * A script for an SMTP server on an implicit-TLS port (465): TLS from the first byte with {@code
+   * tls}, then the banner and the rest of the session ({@link Conversation#serveRest()}) inside it.
+   */
+  public static Script implicitTlsServer(SSLContext tls) {
+    return c -> {
+      c.startTls(tls);
+      c.say("220 smtps.scripted ESMTP");
+      c.serveRest();
+    };
+  }
+
   public InetSocketAddress address() {
     return (InetSocketAddress) server.getLocalSocketAddress();
   }

@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
  * listener's source address, read the backend's banner. A failed connect or a 4xx/5xx banner moves
  * on to the next eligible backend (never the same one twice for this client) before the client sees
  * anything; the first 2xx banner is passed to the client and from then on bytes are relayed both
- * ways. With no eligible backend left Sluice itself answers {@code 421 4.3.2} and closes, so the
+ * ways. With {@code implicit_tls} (port 465) the server's banner comes only inside TLS, so the
+ * client is joined as soon as a connection is up, and only a failed connect moves on. With no eligible backend left Sluice itself answers {@code 421 4.3.2} and closes, so the
  * sender retries later and nothing is lost.
  *
  * <p>Threading: the client channel and its backend channel share one event loop; all state here is
@@ -94,7 +95,10 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
       return;
     }
     tried.add(backend);
-    BannerGate gate = new BannerGate(this, backend, config().timeouts().banner());
+    // implicit_tls: the server says nothing before the client's TLS handshake, so there is no banner
+    // to wait for; the client is joined as soon as the connection is up.
+    BannerGate gate = config().implicitTls() ? null : new BannerGate(this, backend, config().timeouts().banner());
+    long connectStart = System.nanoTime();
     connector
         .connect(
             client.eventLoop(),
@@ -109,15 +113,17 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
                 if (proxyVersion() != 0) {
                   ch.pipeline().addLast("proxy", HAProxyMessageEncoder.INSTANCE);
                 }
-                ch.pipeline().addLast("lines", new LineBasedFrameDecoder(MAX_BANNER_LINE, true, true));
-                ch.pipeline().addLast("banner", gate);
+                if (gate != null) {
+                  ch.pipeline().addLast("lines", new LineBasedFrameDecoder(MAX_BANNER_LINE, true, true));
+                  ch.pipeline().addLast("banner", gate);
+                }
               }
             })
         .addListener(
             (GenericFutureListener<Future<Channel>>)
                 f -> {
                   if (!f.isSuccess()) {
-                    if (!gate.claimFailure()) {
+                    if (gate != null && !gate.claimFailure()) {
                       // The gate already failed this attempt (an error on the channel before the
                       // connect completed, which then closed it) and moved on to the next backend.
                       return;
@@ -130,11 +136,16 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
                     backendChannel = f.getNow();
                     if (!client.isActive()) {
                       backendChannel.close();
-                    } else if (proxyVersion() != 0) {
-                      // PROXY protocol: one header before any other byte; the backend waits for it.
-                      backendChannel.writeAndFlush(ProxyHeaders.of(proxyVersion() == 2,
-                          info.remote(), info.local()),
-                          backendChannel.voidPromise());
+                    } else {
+                      if (proxyVersion() != 0) {
+                        // PROXY protocol: one header before any other byte; the backend waits for it.
+                        backendChannel.writeAndFlush(ProxyHeaders.of(proxyVersion() == 2,
+                            info.remote(), info.local()),
+                            backendChannel.voidPromise());
+                      }
+                      if (gate == null) {
+                        join(backendChannel, backend, null, System.nanoTime() - connectStart);
+                      }
                     }
                   }
                 });
@@ -142,6 +153,15 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
 
   /** The backend's banner was a 2xx: pass it on and start relaying. */
   void bannerAccepted(Channel backend, Backend chosen, SmtpReply banner, long latencyNanos) {
+    join(backend, chosen, banner, latencyNanos);
+  }
+
+  /**
+   * Joins the client to {@code backend} and starts relaying, after passing on its {@code banner}
+   * (null with implicit_tls, where the server has sent nothing yet). {@code latencyNanos}: until the
+   * banner, or with implicit_tls until the connection was up.
+   */
+  private void join(Channel backend, Backend chosen, SmtpReply banner, long latencyNanos) {
     if (!client.isActive()) {
       backend.close();
       return;
@@ -151,7 +171,9 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
     info.backend(chosen.name());
     route.observer().backendChosen(info, chosen);
     chosen.acquire();
-    client.write(banner.encode(client.alloc()));
+    if (banner != null) {
+      client.write(banner.encode(client.alloc()));
+    }
     ByteBuf pending = early;
     early = null; // handed to the backend below, not released with this handler
     client.pipeline().remove(this);
@@ -159,9 +181,11 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
       chosen.release();
       route.observer().bytes(info, chosen, fromClient, toClient);
     }, clientInputEnded, config().limits().idleTimeout());
-    // Removing the line decoder hands any bytes that arrived after the banner to the relay.
-    backend.pipeline().remove("banner");
-    backend.pipeline().remove("lines");
+    if (banner != null) {
+      // Removing the line decoder hands any bytes that arrived after the banner to the relay.
+      backend.pipeline().remove("banner");
+      backend.pipeline().remove("lines");
+    }
     client.flush();
     if (pending != null && ProxyHeaders.looksLikeHeader(pending)) {
       log.info("{}: {} sent a PROXY header but is not in accept_proxy; closing", listener.name(), info.remote());
