@@ -56,7 +56,8 @@ public final class Auditor {
         new ClientNamesRule(),
         new GuessLimitRule(),
         new TransparentFamilyRule(),
-        new RequiredTlsRule());
+        new RequiredTlsRule(),
+        new ImplicitTlsPortRule());
   }
 
   /** Exit status with an unacknowledged error. */

@@ -73,7 +73,9 @@ class RulesTest {
             INTERNET_HEAD.replace("10.0.0.5:25", "'[::]:25'") + "    client_identity: transparent"),
         // The MX refusing senders that cannot do TLS (RFC 3207 §4).
         Arguments.of("SL026", "tls: { cert: tls/cert.pem, key: tls/key.pem }",
-            "tls: { cert: tls/cert.pem, key: tls/key.pem, required: true }"));
+            "tls: { cert: tls/cert.pem, key: tls/key.pem, required: true }"),
+        // Port 465 greets only inside TLS: a tcp listener there without implicit_tls, an smtp one sending there.
+        Arguments.of("SL027", "listen: 10.0.0.5:2526", "listen: 10.0.0.5:465"));
   }
 
   /** CLEAN's internet listener from its listen address to just before its client_identity. */
@@ -90,6 +92,18 @@ class RulesTest {
   @MethodSource("mistakes")
   void ruleIsQuietOnTheFixedConfig(String code, String clean, String broken) {
     assertThat(codes(CLEAN)).doesNotContain(code);
+  }
+
+  @Test
+  void serversOnPort465AreReportedForEveryListenerThatCannotReachThem() {
+    String broken = with(CLEAN, "address: 10.0.0.12:25 }", "address: 10.0.0.12:465 }");
+    assertThat(audit(broken)).filteredOn(f -> f.code().equals("SL027")).extracting(Finding::title).containsExactlyInAnyOrder(
+        "port 465 without implicit TLS: smtp listener 'internet' sends to servers on port 465",
+        "port 465 without implicit TLS: tcp listener 'relay' relays port 465 but has no implicit_tls");
+    String fixed = with(broken, "    allow: [10.0.0.0/8]", "    allow: [10.0.0.0/8]\n    implicit_tls: true")
+        .replace("  internal:\n    steps: [connect, banner,", "  internal:\n    steps: [connect, tls, banner,");
+    assertThat(audit(fixed)).filteredOn(f -> f.code().equals("SL027")).extracting(Finding::title)
+        .containsExactly("port 465 without implicit TLS: smtp listener 'internet' sends to servers on port 465");
   }
 
   @Test
