@@ -195,6 +195,29 @@ public final class AdminStateFile {
   }
 
   /**
+   * What would keep {@code sluice run} from using this file, for {@code sluice check}: a directory
+   * that does not exist or cannot be written, or a file that is not a state file (which run would
+   * set aside, starting without the states it holds); null when there is nothing to say.
+   */
+  public String problem() {
+    Path dir = file.toAbsolutePath().getParent();
+    if (!Files.isDirectory(dir)) {
+      return "its directory " + dir + " does not exist";
+    }
+    if (!Files.isWritable(dir)) {
+      return "its directory " + dir + " cannot be written";
+    }
+    try {
+      read();
+      return null;
+    } catch (Unreadable e) {
+      return "is not a state file (" + e.getMessage() + "); sluice run would move it aside and start without it";
+    } catch (IOException e) {
+      return "cannot be read: " + e;
+    }
+  }
+
+  /**
    * Moves an unreadable file aside (to {@code NAME.unreadable}), so that the next write does not
    * destroy what an operator may want to look at.
    *

@@ -37,7 +37,7 @@ public final class CheckCommand implements Callable<Integer> {
   private Path config;
 
   @Option(names = "--no-files", description = "Do not read the files the config names (TLS certificates and keys,"
-      + " CA, admin token), e.g. on a machine that does not have them.")
+      + " CA, admin token, admin state file), e.g. on a machine that does not have them.")
   private boolean noFiles;
 
   @Override

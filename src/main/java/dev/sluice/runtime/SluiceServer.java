@@ -840,6 +840,12 @@ public final class SluiceServer implements AutoCloseable {
     } catch (StartupException e) {
       problems.add(e.getMessage());
     }
+    if (c.admin().stateFile() != null && c.admin().listen() != null) {
+      String problem = new AdminStateFile(c.admin().stateFile()).problem();
+      if (problem != null) {
+        problems.add(c.admin().location() + ": admin.state_file " + c.admin().stateFile() + " " + problem);
+      }
+    }
     return problems;
   }
 

@@ -89,6 +89,27 @@ class CheckCommandTest {
     assertThat(run("-c", file.toString())).as(err.toString()).isZero();
   }
 
+  @Test
+  void aStateFileThatRunCouldNotUseIsAnError(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("state.yaml");
+    Files.writeString(file, """
+        admin: { listen: 127.0.0.1:8025, state_file: state/sluice.json }
+        pools: { hub: { backends: [127.0.0.1:10025] } }
+        listeners: { mx: { listen: 127.0.0.1:2525, pool: hub } }
+        """);
+    assertThat(run("-c", file.toString())).isEqualTo(2);
+    assertThat(err.toString()).startsWith(file + ":1:").contains("admin.state_file " + dir.resolve("state/sluice.json"))
+        .contains("its directory " + dir.resolve("state") + " does not exist");
+    assertThat(run("-c", file.toString(), "--no-files")).isZero();
+
+    Files.createDirectory(dir.resolve("state"));
+    err.getBuffer().setLength(0);
+    assertThat(run("-c", file.toString())).as(err.toString()).isZero();
+    Files.writeString(dir.resolve("state/sluice.json"), "{ not json");
+    assertThat(run("-c", file.toString())).isEqualTo(2);
+    assertThat(err.toString()).contains("is not a state file").contains("sluice run would move it aside");
+  }
+
   /** A config whose one listener uses {@code cert} and {@code key}; the tls line is line 3. */
   private static Path tlsConfig(Path dir, String cert, String key) throws Exception {
     Path file = dir.resolve("tls.yaml");
