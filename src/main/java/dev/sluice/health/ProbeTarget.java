@@ -17,6 +17,8 @@ public final class ProbeTarget {
   private volatile HealthState state = HealthState.UNKNOWN;
   private volatile long eligibleSince = Eligibility.NOT_ELIGIBLE;
   private volatile ProbeResult last;
+  /** The certificate the last probe that saw one saw; kept through probes that fail before TLS. */
+  private volatile ProbeResult.CertificateInfo certificate;
   private volatile boolean decided;
   /**
    * The certificate expiry last warned about, so a certificate near or past expiry is logged once
@@ -50,6 +52,15 @@ public final class ProbeTarget {
   /** The last finished probe, or null before the first one. */
   public ProbeResult lastResult() {
     return last;
+  }
+
+  /**
+   * The backend's TLS certificate as the last probe that shook hands saw it (a {@code starttls} or
+   * {@code tls} step, or the listener's {@code backend_tls}); null when no probe has. A probe that
+   * fails before TLS leaves it as it was: a server that is down still has its certificate.
+   */
+  public ProbeResult.CertificateInfo certificate() {
+    return certificate;
   }
 
   /** Whether at least one probe has finished. */
@@ -94,6 +105,9 @@ public final class ProbeTarget {
   /** Applies a probe result; returns the previous state when the state changed, else null. */
   HealthState apply(ProbeResult result, long nowNanos) {
     last = result;
+    if (result.certificate() != null) {
+      certificate = result.certificate();
+    }
     HealthState previous = tracker.record(result.outcome(), nowNanos);
     decided = true;
     if (previous != null) {

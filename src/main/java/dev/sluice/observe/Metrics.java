@@ -18,9 +18,11 @@ import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.time.Duration;
+import java.time.Instant;
 import java.io.OutputStream;
 import java.util.Collection;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
@@ -42,7 +44,7 @@ import java.util.function.Supplier;
 public final class Metrics implements SessionObserver {
   /** Where the scrape-time gauges read live state; suppliers, so a reload is seen at once. */
   public record Sources(Supplier<Collection<ProbeTarget>> probeTargets, Supplier<Collection<Backend>> backends,
-      LongSupplier protocolLogDrops) {}
+      LongSupplier protocolLogDrops, Supplier<Map<String, Instant>> listenerCertificates) {}
 
   private static final java.util.regex.Pattern REPLY_CODE = java.util.regex.Pattern.compile("\\b([45])\\d\\d\\b");
 
@@ -132,6 +134,24 @@ public final class Metrics implements SessionObserver {
     GaugeWithCallback.builder().name("sluice_backend_active").help("Sessions or transactions in flight")
         .labelNames("pool", "backend")
         .callback(cb -> sources.backends().get().forEach(b -> cb.call(b.active(), b.pool(), b.name())))
+        .register(registry);
+    // As the blackbox exporter's probe_ssl_earliest_cert_expiry: alert on the time left, e.g.
+    // sluice_listener_certificate_expiry_timestamp_seconds - time() < 14 * 86400.
+    GaugeWithCallback.builder().name("sluice_listener_certificate_expiry_timestamp_seconds")
+        .help("When the listener's own TLS certificate expires (Unix time), as loaded now (renewals included)")
+        .labelNames("listener")
+        .callback(cb -> sources.listenerCertificates().get().forEach((listener, notAfter) ->
+            cb.call(notAfter.getEpochSecond(), listener)))
+        .register(registry);
+    GaugeWithCallback.builder().name("sluice_backend_certificate_expiry_timestamp_seconds")
+        .help("When the backend's TLS certificate expires (Unix time), as the last probe that shook hands saw it")
+        .labelNames("pool", "backend", "profile")
+        .callback(cb -> sources.probeTargets().get().forEach(t -> {
+          ProbeResult.CertificateInfo c = t.certificate();
+          if (c != null) {
+            cb.call(c.notAfter().getEpochSecond(), t.backend().pool(), t.backend().name(), t.key().toString());
+          }
+        }))
         .register(registry);
     CounterWithCallback.builder().name("sluice_protocol_log_dropped_total")
         .help("Protocol-log events dropped because the writer fell behind")

@@ -590,9 +590,21 @@ public final class SluiceServer implements AutoCloseable {
       log.info("protocol log ({}) in {}", lc.protocolLevel().name().toLowerCase(), lc.protocolDir());
     }
     metrics = new Metrics(new Metrics.Sources(health::all, this::backends,
-        this::protocolLogDropped));
+        this::protocolLogDropped, this::listenerCertificateExpiries));
     health.onProbe(metrics::probed);
     observer = CompositeObserver.of(java.util.Arrays.asList(protocolLog, metrics, traffic, extraObserver));
+  }
+
+  /** When each listener's own TLS certificate expires, by listener; listeners without TLS left out. */
+  private Map<String, Instant> listenerCertificateExpiries() {
+    Map<String, Instant> out = new LinkedHashMap<>();
+    for (Listener l : listeners) {
+      ServerTls tls = l.route().tls();
+      if (tls != null) {
+        out.put(l.name(), tls.certificateExpiry());
+      }
+    }
+    return out;
   }
 
   /** Every backend of every pool. */

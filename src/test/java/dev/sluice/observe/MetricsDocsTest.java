@@ -23,7 +23,7 @@ class MetricsDocsTest {
   private static final Pattern HISTOGRAM_SERIES = Pattern.compile("_(bucket|sum|count)$");
 
   private static SortedSet<String> registered() {
-    return new Metrics(new Metrics.Sources(List::of, List::of, () -> 0)).registeredNames();
+    return new Metrics(new Metrics.Sources(List::of, List::of, () -> 0, java.util.Map::of)).registeredNames();
   }
 
   private static SortedSet<String> namesIn(Path file, Set<String> registered) throws Exception {

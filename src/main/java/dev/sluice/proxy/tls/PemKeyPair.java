@@ -66,8 +66,10 @@ public final class PemKeyPair {
   /**
    * Reads both files and checks that the certificate chain parses and that the key is an
    * unencrypted PKCS#8 key of the leaf certificate's public key.
+   *
+   * @return the leaf certificate
    */
-  public static void check(Path cert, Path key) throws BadFileException {
+  public static X509Certificate check(Path cert, Path key) throws BadFileException {
     X509Certificate leaf = leaf(cert, read(Part.CERT, cert));
     PrivateKey privateKey = privateKey(key, read(Part.KEY, key), leaf.getPublicKey().getAlgorithm());
     if (!belongTogether(privateKey, leaf.getPublicKey())) {
@@ -76,6 +78,7 @@ public final class PemKeyPair {
           "use the key the certificate was issued for; compare 'openssl x509 -noout -pubkey -in CERT' with "
               + "'openssl pkey -pubout -in KEY'");
     }
+    return leaf;
   }
 
   private static String read(Part part, Path file) throws BadFileException {

@@ -1,6 +1,7 @@
 package dev.sluice.proxy.tls;
 
 import dev.sluice.config.ListenerConfig;
+import dev.sluice.health.ProbeResult;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
@@ -8,6 +9,8 @@ import io.netty.handler.ssl.SslHandler;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.attribute.FileTime;
+import java.security.cert.X509Certificate;
+import java.time.Instant;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,15 +27,21 @@ public final class ServerTls {
   private static final long RECHECK_NANOS = 1_000_000_000L;
   private static final String[] PROTOCOLS = {"TLSv1.3", "TLSv1.2"};
 
+  /** Days before expiry from which loading a certificate is logged as a warning (as cert_warn_days' default). */
+  static final int WARN_DAYS = 14;
+
   private final ListenerConfig.Tls config;
   private volatile SslContext context;
+  /** When the certificate in use expires. */
+  private volatile Instant notAfter;
   private volatile FileTime certTime;
   private volatile FileTime keyTime;
   private volatile long checkedAt;
 
-  private ServerTls(ListenerConfig.Tls config, SslContext context, FileTime certTime, FileTime keyTime) {
+  private ServerTls(ListenerConfig.Tls config, SslContext context, Instant notAfter, FileTime certTime, FileTime keyTime) {
     this.config = config;
     this.context = context;
+    this.notAfter = notAfter;
     this.certTime = certTime;
     this.keyTime = keyTime;
     this.checkedAt = System.nanoTime();
@@ -45,16 +54,29 @@ public final class ServerTls {
    * @throws IOException when TLS cannot be set up with them for another reason
    */
   public static ServerTls load(ListenerConfig.Tls config) throws IOException {
-    PemKeyPair.check(config.cert(), config.key()); // before the file times, so a missing file is named as such
+    // Before the file times, so that a missing file is named as such.
+    X509Certificate leaf = PemKeyPair.check(config.cert(), config.key());
     FileTime c = Files.getLastModifiedTime(config.cert());
     FileTime k = Files.getLastModifiedTime(config.key());
-    return new ServerTls(config, context(config), c, k);
+    ServerTls tls = new ServerTls(config, context(config), leaf.getNotAfter().toInstant(), c, k);
+    warnIfExpiring(config, leaf, Instant.now());
+    return tls;
   }
 
-  /** A context from files not checked yet (a renewal). */
-  private static SslContext build(ListenerConfig.Tls config) throws IOException {
-    PemKeyPair.check(config.cert(), config.key());
-    return context(config);
+  /** When the certificate in use expires (for the expiry metric; a renewal shows once it is loaded). */
+  public Instant certificateExpiry() {
+    return notAfter;
+  }
+
+  /**
+   * Says so when a certificate being put in use expires within {@link #WARN_DAYS} or has expired:
+   * senders that verify (MTA-STS, DANE) stop delivering once it has, so the warning comes first.
+   */
+  static void warnIfExpiring(ListenerConfig.Tls config, X509Certificate leaf, Instant now) {
+    ProbeResult.CertificateInfo c = ProbeResult.CertificateInfo.of(leaf, now);
+    if (c.expiresWithin(WARN_DAYS)) {
+      log.warn("TLS certificate {} ({}) {}", config.cert(), c.subject(), c.describeExpiry());
+    }
   }
 
   private static SslContext context(ListenerConfig.Tls config) throws IOException {
@@ -97,8 +119,11 @@ public final class ServerTls {
       // Remember the new times first: a half-written renewal is reported once, not every second.
       certTime = c;
       keyTime = k;
-      context = build(config);
+      X509Certificate leaf = PemKeyPair.check(config.cert(), config.key());
+      context = context(config);
+      notAfter = leaf.getNotAfter().toInstant();
       log.info("TLS certificate {} reloaded", config.cert());
+      warnIfExpiring(config, leaf, Instant.now());
     } catch (IOException e) {
       log.warn("TLS certificate changed but cannot be used; keeping the previous one: {}", e.getMessage());
     }
