@@ -37,8 +37,9 @@ import org.slf4j.LoggerFactory;
  * on to the next eligible backend (never the same one twice for this client) before the client sees
  * anything; the first 2xx banner is passed to the client and from then on bytes are relayed both
  * ways. With {@code implicit_tls} (port 465) the server's banner comes only inside TLS, so the
- * client is joined as soon as a connection is up, and only a failed connect moves on. With no eligible backend left Sluice itself answers {@code 421 4.3.2} and closes, so the
- * sender retries later and nothing is lost.
+ * client is joined as soon as a connection is up, and only a failed connect moves on. With no
+ * eligible backend left Sluice itself answers {@code 421 4.3.2} and closes, so the sender retries
+ * later and nothing is lost.
  *
  * <p>Threading: the client channel and its backend channel share one event loop; all state here is
  * confined to it.
