@@ -28,7 +28,7 @@ public final class ServerTls {
   private static final String[] PROTOCOLS = {"TLSv1.3", "TLSv1.2"};
 
   /** Days before expiry from which loading a certificate is logged as a warning (as cert_warn_days' default). */
-  static final int WARN_DAYS = 14;
+  private static final int WARN_DAYS = 14;
 
   private final ListenerConfig.Tls config;
   private volatile SslContext context;
@@ -72,7 +72,7 @@ public final class ServerTls {
    * Says so when a certificate being put in use expires within {@link #WARN_DAYS} or has expired:
    * senders that verify (MTA-STS, DANE) stop delivering once it has, so the warning comes first.
    */
-  static void warnIfExpiring(ListenerConfig.Tls config, X509Certificate leaf, Instant now) {
+  private static void warnIfExpiring(ListenerConfig.Tls config, X509Certificate leaf, Instant now) {
     ProbeResult.CertificateInfo c = ProbeResult.CertificateInfo.of(leaf, now);
     if (c.expiresWithin(WARN_DAYS)) {
       log.warn("TLS certificate {} ({}) {}", config.cert(), c.subject(), c.describeExpiry());
