@@ -152,6 +152,9 @@ final class AdminApi {
       n.put("pool", c.pool());
       n.put("health", server.config().profileFor(c).name());
       n.put("activeSessions", l.activeSessions());
+      if (l.route().tls() != null) {
+        n.put("certificateExpiry", l.route().tls().certificateExpiry().toString());
+      }
       Double index = balanceIndex(c.name(), l.route().balancer().backends());
       if (index == null) {
         n.putNull("balanceIndex");
@@ -211,6 +214,12 @@ final class AdminApi {
       ObjectNode h = health.addObject();
       h.put("profile", t.key().toString());
       h.put("state", t.state().name());
+      ProbeResult.CertificateInfo cert = t.certificate();
+      if (cert != null) {
+        ObjectNode c = h.putObject("certificate");
+        c.put("subject", cert.subject());
+        c.put("notAfter", cert.notAfter().toString());
+      }
       ProbeResult r = t.lastResult();
       if (r != null) {
         ObjectNode last = h.putObject("lastProbe");

@@ -6,7 +6,10 @@ import static org.awaitility.Awaitility.await;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sluice.proxy.tls.ServerTls;
+import dev.sluice.testing.AdminClient;
 import dev.sluice.testing.PrometheusText;
 import dev.sluice.testing.RawSmtpClient;
 import dev.sluice.testing.ScriptedPeer;
@@ -68,6 +71,7 @@ class CertificateExpiryMetricsTest {
       c.serveRest();
     });
     sluice = SluiceFixture.start("""
+        admin: { listen: 127.0.0.1:0 }
         health:
           basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s }
         pools: { p: { backends: [ "127.0.0.1:%d" ] } }
@@ -79,6 +83,10 @@ class CertificateExpiryMetricsTest {
     assertThat(m.samples("sluice_listener_certificate_expiry_timestamp_seconds").get(0).label("listener")).isEqualTo("mx");
     assertThat(only(m, "sluice_listener_certificate_expiry_timestamp_seconds"))
         .isEqualTo(soon.certificate().getNotAfter().toInstant().getEpochSecond());
+    JsonNode listener = new ObjectMapper().readTree(new AdminClient(sluice.server().admin().boundAddress())
+        .get("/api/state").body()).get("listeners").get(0);
+    assertThat(Instant.parse(listener.get("certificateExpiry").asText()))
+        .isEqualTo(soon.certificate().getNotAfter().toInstant());
     assertThat(logged.list).anySatisfy(e -> assertThat(e.getFormattedMessage())
         .contains("TLS certificate " + certFile + " (CN=mx.soon.test) expires").contains("(5 days)"));
 
@@ -105,6 +113,7 @@ class CertificateExpiryMetricsTest {
     TestCertificates.Issued backendCert = cert("mx.backend.test", Duration.ofDays(40));
     peer = new ScriptedPeer(ScriptedPeer.startTlsServer(backendCert.serverContext()));
     sluice = SluiceFixture.start("""
+        admin: { listen: 127.0.0.1:0 }
         health:
           tls: { steps: [connect, banner, ehlo, starttls, quit], interval: 1s, timeout: 900ms }
         pools: { p: { backends: [ { name: b1, address: "127.0.0.1:%d" } ] } }
@@ -118,6 +127,11 @@ class CertificateExpiryMetricsTest {
     assertThat(s.label("backend")).isEqualTo("b1");
     assertThat(s.label("profile")).isEqualTo("tls");
     assertThat(sluice.metrics().samples("sluice_listener_certificate_expiry_timestamp_seconds")).isEmpty();
+    JsonNode state = new ObjectMapper().readTree(new AdminClient(sluice.server().admin().boundAddress()).get("/api/state").body());
+    JsonNode seen = state.get("pools").get(0).get("backends").get(0).get("health").get(0).get("certificate");
+    assertThat(seen.get("subject").asText()).isEqualTo("CN=mx.backend.test");
+    assertThat(Instant.parse(seen.get("notAfter").asText()).getEpochSecond()).isEqualTo(notAfter);
+    assertThat(state.get("listeners").get(0).has("certificateExpiry")).as("no tls on this listener").isFalse();
 
     // The server goes away: its probes fail before TLS, and its certificate is still the one it had.
     peer.close();
