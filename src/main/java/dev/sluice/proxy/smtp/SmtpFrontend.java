@@ -1270,9 +1270,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private void noteDeferral(SmtpReply backendReply, Backend b) {
     if (!deferralNoted && backendReply.isRememberedDeferral() && route.balancer().deferralAffinityOn()) {
       deferralNoted = true;
-      if (sender.isEmpty() && firstRecipient == null) {
-        return; // (cannot happen: a held MAIL goes to a backend with its first RCPT)
-      }
+      // firstRecipient is set: a held MAIL reaches a backend only with its first RCPT.
       boolean followed = route.balancer().deferred(key.clientAddress(), sender, firstRecipient, b);
       route.observer().deferralAffinity(info, b, followed ? Affinity.RECORDED : Affinity.RELEASED, affinityKey(),
           Duration.ZERO);

@@ -60,7 +60,7 @@ final class BannerGate extends SimpleChannelInboundHandler<ByteBuf> {
     done = true;
     timer.cancel(false);
     if (reply.isPositive()) {
-      session.bannerAccepted(ctx.channel(), backend, reply, System.nanoTime() - connectedAt);
+      session.join(ctx.channel(), backend, reply, System.nanoTime() - connectedAt);
     } else {
       // Be polite to a server that refused us: it expects QUIT (RFC 5321 §3.1).
       ctx.writeAndFlush(ByteBufUtil.writeAscii(ctx.alloc(), "QUIT\r\n"));

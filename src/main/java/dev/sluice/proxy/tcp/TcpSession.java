@@ -152,17 +152,13 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
                 });
   }
 
-  /** The backend's banner was a 2xx: pass it on and start relaying. */
-  void bannerAccepted(Channel backend, Backend chosen, SmtpReply banner, long latencyNanos) {
-    join(backend, chosen, banner, latencyNanos);
-  }
-
   /**
-   * Joins the client to {@code backend} and starts relaying, after passing on its {@code banner}
-   * (null with implicit_tls, where the server has sent nothing yet). {@code latencyNanos}: until the
-   * banner, or with implicit_tls until the connection was up.
+   * Joins the client to {@code backend} and starts relaying, after passing on its {@code banner}:
+   * the 2xx {@link BannerGate} accepted, or null with implicit_tls, where the server has sent
+   * nothing yet. {@code latencyNanos}: until the banner, or with implicit_tls until the connection
+   * was up.
    */
-  private void join(Channel backend, Backend chosen, SmtpReply banner, long latencyNanos) {
+  void join(Channel backend, Backend chosen, SmtpReply banner, long latencyNanos) {
     if (!client.isActive()) {
       backend.close();
       return;
