@@ -79,6 +79,25 @@ class LauncherTest {
   }
 
   @Test
+  void transparentHugePagesAreAskedForOnlyWhenTheKernelGivesThemOnRequest() throws Exception {
+    Path home = jdk("jdk17", "unused", "17.0.15");
+    Path setting = dir.resolve("enabled");
+    // The kernel's file marks the active choice in brackets.
+    Files.writeString(setting, "always [madvise] never\n");
+    assertThat(launch(home, Map.of("SLUICE_PRINT_JVM_FLAGS", "1", "SLUICE_THP_FILE", setting.toString())).out())
+        .contains("-XX:+UseTransparentHugePages");
+    for (String other : List.of("[always] madvise never\n", "always madvise [never]\n")) {
+      Files.writeString(setting, other);
+      assertThat(launch(home, Map.of("SLUICE_PRINT_JVM_FLAGS", "1", "SLUICE_THP_FILE", setting.toString())).out())
+          .as(other).contains("-XX:+UseG1GC").doesNotContain("HugePages");
+    }
+    Run noFile = launch(home, Map.of("SLUICE_PRINT_JVM_FLAGS", "1", "SLUICE_THP_FILE", dir.resolve("absent").toString()));
+    assertThat(noFile.exit()).isZero();
+    assertThat(noFile.out()).doesNotContain("HugePages");
+    assertThat(noFile.err()).isEmpty();
+  }
+
+  @Test
   void withoutAReleaseFileTheVersionComesFromJavaDashVersion() throws Exception {
     Run r = launch(jdk("jdk24", "openjdk version \"24.0.1\" 2025-04-15", null), Map.of("SLUICE_PRINT_JVM_FLAGS", "1"));
     assertThat(r.exit()).isZero();
