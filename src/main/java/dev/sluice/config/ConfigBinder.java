@@ -277,6 +277,7 @@ final class ConfigBinder {
   }
 
   private PoolConfig bindPool(String name, Section s) {
+    refuseUnaddressableName(s, "pools", s.keyLocation(), "pool name '" + name + "'", name);
     Algorithm algorithm = s.enumValue("algorithm", Algorithm.class, Algorithm.ROUND_ROBIN);
     Persistence persistence = bindPersistence(s);
     DeferralAffinity deferralAffinity = bindDeferralAffinity(s);
@@ -402,7 +403,29 @@ final class ConfigBinder {
       return null;
     }
     Location at = s.has("name") ? s.locationOfValue("name") : item.location();
+    if (name != null) {
+      refuseUnaddressableName(pool, "backends", at, "backend name '" + name + "' in " + pool.description(), name);
+    }
     return new BackendConfig(name, address, weight, priority, s.acknowledge(), at);
+  }
+
+  /**
+   * Pool and backend names are path segments of the admin API ({@code /api/pools/POOL/backends/NAME/drain})
+   * and halves of the {@code pool/name} keys that drains and API weights are remembered by across
+   * reloads and restarts: a '/' would make a backend unreachable through the API and its key
+   * ambiguous. Whitespace and control characters would split the protocol log's backend entries,
+   * which {@code sluice report} reads back.
+   */
+  private static void refuseUnaddressableName(Section s, String key, Location at, String what, String name) {
+    for (int i = 0; i < name.length(); i++) {
+      char c = name.charAt(i);
+      if (c == '/' || Character.isWhitespace(c) || Character.isISOControl(c)) {
+        s.error(key, at, what + " contains " + (c == '/' ? "'/'" : "a space or control character"),
+            "names are used in the admin API's paths (/api/pools/POOL/backends/NAME/drain), in metrics labels and"
+                + " in the protocol log; use letters, digits and . - _ :, e.g. mx1 or edge-pool");
+        return;
+      }
+    }
   }
 
   private ListenerConfig bindListener(

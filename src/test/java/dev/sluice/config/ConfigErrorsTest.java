@@ -323,6 +323,55 @@ class ConfigErrorsTest {
   }
 
   @Test
+  void backendNameWithASlashIsRefusedAtTheName() {
+    ConfigError e = single("""
+        pools:
+          hub:
+            backends:
+              - { name: dc1/mx1, address: 127.0.0.1:10025 }
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        """, 4, 17);
+    assertThat(e.message()).isEqualTo("backend name 'dc1/mx1' in pool 'hub' contains '/'");
+    assertThat(e.hint()).contains("/api/pools/POOL/backends/NAME/drain").contains("e.g. mx1");
+  }
+
+  @Test
+  void backendNameWithASpaceIsRefused() {
+    ConfigError e = single("""
+        pools:
+          hub:
+            backends:
+              - { name: "mx 1", address: 127.0.0.1:10025 }
+        listeners: { in: { listen: 127.0.0.1:2525, pool: hub } }
+        """, 4, 17);
+    assertThat(e.message()).isEqualTo("backend name 'mx 1' in pool 'hub' contains a space or control character");
+  }
+
+  @Test
+  void poolNameWithASlashIsRefusedAtItsKey() {
+    ConfigError e = single("""
+        pools:
+          edge/in:
+            backends: [ 127.0.0.1:10025 ]
+        listeners: { in: { listen: 127.0.0.1:2525, pool: edge/in } }
+        """, 2, 3);
+    assertThat(e.message()).isEqualTo("pool name 'edge/in' contains '/'");
+  }
+
+  @Test
+  void namesWithDotsDashesUnderscoresAndColonsAreFine() throws Exception {
+    assertThat(ConfigLoader.parse("""
+        pools:
+          edge_pool-1.a:
+            backends:
+              - { name: mx-1.dc_a, address: 127.0.0.1:10025 }
+              - 127.0.0.1:10026
+              - "[::1]:10027"
+        listeners: { in: { listen: 127.0.0.1:2525, pool: edge_pool-1.a } }
+        """, "t.yaml").pools()).containsKey("edge_pool-1.a");
+  }
+
+  @Test
   void duplicateScalarBackend() {
     ConfigError e = single("""
         pools:
