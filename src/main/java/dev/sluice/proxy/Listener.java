@@ -185,4 +185,18 @@ public final class Listener {
   public enum SessionEnd {
     INSTANCE
   }
+
+  /**
+   * Tells every open session that the operator has drained or disabled a backend, so sessions
+   * that cannot move off it by themselves (smtp mode, authenticated) end at a transaction boundary.
+   * Any thread; each session handles it on its own event loop.
+   */
+  public void backendTakenOutOfService() {
+    sessions.forEach(ch -> ch.pipeline().fireUserEventTriggered(BackendOutOfService.INSTANCE));
+  }
+
+  /** Fired into each session when a backend was drained or disabled ({@link #backendTakenOutOfService}). */
+  public enum BackendOutOfService {
+    INSTANCE
+  }
 }

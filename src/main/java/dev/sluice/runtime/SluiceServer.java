@@ -633,6 +633,9 @@ public final class SluiceServer implements AutoCloseable {
     adminStates.put(pool + '/' + name, state);
     log.info("backend {}: admin state {}", b, state);
     saveAdminState();
+    if (state != Backend.AdminState.ENABLED) {
+      listeners.forEach(Listener::backendTakenOutOfService);
+    }
     return true;
   }
 

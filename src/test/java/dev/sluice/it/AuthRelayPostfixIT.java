@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sluice.lab.ExternalCommand;
 import dev.sluice.lab.LabSmtpClient;
+import dev.sluice.balance.Backend;
 import dev.sluice.lab.PostfixInstance;
 import dev.sluice.testing.RawSmtpClient;
 import dev.sluice.testing.SluiceFixture;
@@ -81,6 +82,33 @@ class AuthRelayPostfixIT {
         pf.close();
       }
     }
+  }
+
+  /**
+   * Draining the server a client logged in at: the message in flight is delivered there, and the
+   * client's next MAIL FROM gets 421, so it reconnects and logs in at a server in service instead
+   * of holding the drained one busy.
+   */
+  @Test
+  void drainingTheServerAClientLoggedInAtAsksItToReconnectOnceItsMessageIsDone() throws Exception {
+    String name = withSasl.address() + ":" + withSasl.port();
+    int before = withSasl.deliveredCount();
+    try (RawSmtpClient c = RawSmtpClient.connect(sluice.address("submission"), null)) {
+      c.expect("220");
+      c.send("EHLO client.example\r\n").expect("250");
+      c.send("AUTH PLAIN AGJvYgBzZWNyZXQ=\r\n").expect("235 2.7.0");
+      c.send("MAIL FROM:<bob@corp.example>\r\n").expect("250");
+      c.send("RCPT TO:<drain@example.test>\r\n").expect("250");
+      c.send("DATA\r\n").expect("354");
+      c.send("Subject: drained mid-message\r\n\r\nfirst half\r\n");
+      assertThat(sluice.server().setAdminState("p", name, Backend.AdminState.DRAINING)).isTrue();
+      c.send("second half\r\n.\r\n").expect("250");
+      c.send("MAIL FROM:<bob@corp.example>\r\n");
+      assertThat(c.reply()).startsWith("421 4.3.2").contains("log in again");
+    } finally {
+      sluice.server().setAdminState("p", name, Backend.AdminState.ENABLED);
+    }
+    assertThat(withSasl.awaitDelivered(before + 1)).isEqualTo(before + 1);
   }
 
   /** swaks authenticates through Sluice every time, whichever backend round robin offers first. */

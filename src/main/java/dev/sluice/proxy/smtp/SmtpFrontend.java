@@ -372,6 +372,10 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
           replyAndClose(shuttingDown(), Stage.MAIL);
           return;
         }
+        if (authenticatedServerOutOfService()) {
+          askToLogInElsewhere(Stage.MAIL);
+          return;
+        }
         holdMail(step.command());
       }
       case RELAY_RCPT -> {
@@ -1034,6 +1038,29 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     return authSession != null && authSession.idle();
   }
 
+  /** Whether this session logged in at a backend the operator has since drained or disabled. */
+  private boolean authenticatedServerOutOfService() {
+    return session.authenticated() && authSession != null
+        && authSession.backend().adminState() != Backend.AdminState.ENABLED;
+  }
+
+  /**
+   * Ends an authenticated session whose backend was drained or disabled, at a transaction boundary.
+   * Such a session cannot move: only that backend checked its credentials, and Sluice does not keep
+   * them to log in elsewhere. Left alone, it would hold the backend busy for as long as the client
+   * stays connected, and a drain would never end. {@code 421} (RFC 5321 §3.8) makes the client
+   * reconnect and log in again, at a backend in service.
+   */
+  private void askToLogInElsewhere(Stage stage) {
+    Backend b = authSession.backend();
+    String state = b.adminState() == Backend.AdminState.DRAINING ? "draining" : "disabled";
+    log.info("{}: {} logged in at {}, which is {}: asking it to reconnect", listener.name(), info.remote(), b, state);
+    route.observer().info(info, "authenticated at " + b.name() + ", which is " + state + "; asked the client to reconnect");
+    replyAndClose(SmtpReply.of(421, "4.3.2 " + hostname()
+        + " Service not available: the mail server this session logged in to is being taken out of service;"
+        + " reconnect and log in again"), stage);
+  }
+
   private SmtpReply authenticatedServerGone() {
     return SmtpReply.of(451, "4.3.0 " + hostname()
         + " Error: the mail server that authenticated this session is gone; reconnect and try again");
@@ -1484,6 +1511,14 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       inputEnded = true;
       if (session != null && input != null) {
         drive();
+      }
+      return;
+    }
+    if (evt == Listener.BackendOutOfService.INSTANCE) {
+      // Between transactions only; one in flight finishes, and its session's next MAIL is answered.
+      if (session != null && session.phase() == ClientSession.Phase.READY && !busy && tx == null
+          && authenticatedServerOutOfService()) {
+        askToLogInElsewhere(Stage.OTHER);
       }
       return;
     }
