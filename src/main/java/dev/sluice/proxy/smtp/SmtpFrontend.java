@@ -1127,7 +1127,11 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         failed(b, "MAIL FROM: " + failure.getMessage());
         schedule(mail, lastTransient);
       } else if (r.isTransient()) {
-        failed(b, "MAIL FROM answered " + r);
+        if (r.isRememberedDeferral()) {
+          deferredSender(b, "MAIL FROM answered " + r);
+        } else {
+          failed(b, "MAIL FROM answered " + r);
+        }
         refusedBy = b;
         schedule(mail, r);
       } else if (r.isPositive()) {
@@ -1312,6 +1316,24 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   private void failed(Backend b, String why) {
     log.warn("{}: backend {} failed for {}: {}", listener.name(), b, info.remote(), why);
     route.liveFailure(info, b, why, budgetLeft(), alreadyTried);
+    leave(b);
+  }
+
+  /**
+   * {@code b} deferred this sender, not all mail: a 4xx about the address, the mailbox or policy
+   * (RFC 3463 subjects 1, 2 and 7, such as Postfix's {@code 450 4.1.8} for a sender domain it
+   * cannot look up, or a policy service's {@code 451 4.7.1} rate limit). Another backend is tried
+   * as for a failure, but the backend's passive health is not touched: otherwise one sender
+   * retrying such mail could get healthy backends ejected from the listener.
+   */
+  private void deferredSender(Backend b, String why) {
+    log.info("{}: backend {} deferred the sender of {}: {}", listener.name(), b, info.remote(), why);
+    route.passOver(info, b, why, budgetLeft(), alreadyTried);
+    leave(b);
+  }
+
+  /** Ends this client's session to {@code b} after a failed or deferred MAIL FROM. */
+  private void leave(Backend b) {
     BackendSession s = sessions.remove(b);
     if (s != null) {
       s.quit();
