@@ -1,12 +1,12 @@
 package dev.sluice.proxy;
 
 import dev.sluice.config.ListenerConfig;
+import dev.sluice.proxy.smtp.ClientSession;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.codec.haproxy.HAProxyMessageDecoder;
 import java.net.InetSocketAddress;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,9 +35,13 @@ public final class AdmissionGate extends ChannelInboundHandlerAdapter {
   public static void install(Listener listener, ChannelPipeline pipeline) {
     AdmissionGate gate = new AdmissionGate(listener);
     InetSocketAddress peer = (InetSocketAddress) pipeline.channel().remoteAddress();
-    if (listener.route().listener().acceptProxy().stream().anyMatch(c -> c.contains(peer.getAddress()))) {
-      pipeline.addLast("proxy-decoder", new HAProxyMessageDecoder());
-      pipeline.addLast("proxy-header", new ProxyHeaderReceiver(a -> gate.client = a));
+    ListenerConfig config = listener.route().listener();
+    if (config.acceptProxy().stream().anyMatch(c -> c.contains(peer.getAddress()))) {
+      // An smtp listener may greet before the header (some proxies send it only with the client's
+      // first bytes); not over implicit TLS, where the client speaks first anyway.
+      boolean greetEarly = config.mode() == ListenerConfig.Mode.SMTP && (config.tls() == null || !config.tls().implicit());
+      ProxyHeaderReceiver.install(pipeline, a -> gate.client = a,
+          greetEarly ? ClientSession.greeting(config.hostname()) : null, config.limits().idleTimeout());
     }
     pipeline.addLast("gate", gate);
   }

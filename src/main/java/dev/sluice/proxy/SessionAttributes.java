@@ -1,5 +1,6 @@
 package dev.sluice.proxy;
 
+import dev.sluice.proxy.smtp.SmtpReply;
 import io.netty.channel.Channel;
 import io.netty.util.AttributeKey;
 
@@ -9,6 +10,13 @@ public final class SessionAttributes {
 
   /** The admitted session (its remote is the real client, after a trusted PROXY header). */
   public static final AttributeKey<SessionInfo> SESSION = AttributeKey.valueOf("sluice.session");
+
+  /**
+   * The greeting Sluice already sent, when it greeted a client before its trusted proxy's PROXY
+   * header arrived ({@link ProxyHeaderReceiver}); unset otherwise. The smtp session does not greet
+   * again.
+   */
+  public static final AttributeKey<SmtpReply> GREETED_EARLY = AttributeKey.valueOf("sluice.greetedEarly");
 
   public static SessionInfo session(Channel ch) {
     return ch.attr(SESSION).get();

@@ -197,6 +197,27 @@ class ClientIdentityPostfixIT {
     pf.awaitMaillog("client=unknown[127.0.0.95]");
   }
 
+  /**
+   * As behind AWS's Network Load Balancer or Traefik, which send the PROXY header only in front of
+   * the client's first bytes: Sluice greets first, and Postfix still learns the client's address.
+   */
+  @Test
+  void aHeaderThatComesWithTheFirstCommandStillCarriesTheClientToPostfix() throws Exception {
+    var at = sluice.address("behindproxy");
+    try (var c = dev.sluice.testing.RawSmtpClient.connect(at, "127.0.0.9")) {
+      c.expect("220"); // before any byte from the proxy
+      c.send("PROXY TCP4 127.0.0.97 127.0.0.8 40000 25\r\nEHLO late.header.test\r\n"
+          + "MAIL FROM:<a@internet.example>\r\nRCPT TO:<user@example.test>\r\nDATA\r\n");
+      c.expect("250");
+      c.expect("250");
+      c.expect("250");
+      c.expect("354");
+      c.send("Subject: header with the first bytes\r\n\r\nhello\r\n.\r\nQUIT\r\n");
+      c.expect("250");
+    }
+    pf.awaitMaillog("client=unknown[127.0.0.97]");
+  }
+
   @Test
   void probeBackendSpeaksProxyToAProxyPort() {
     java.io.PrintStream original = System.out;

@@ -7,6 +7,7 @@ import dev.sluice.lab.EmbeddedSmtpServer;
 import dev.sluice.lab.LabSmtpClient;
 import dev.sluice.proxy.identity.ProxyHeaders;
 import dev.sluice.runtime.Transport;
+import dev.sluice.testing.RawSmtpClient;
 import dev.sluice.testing.SluiceFixture;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
@@ -124,6 +125,39 @@ class AdmissionTest {
       assertThat(c.banner().code()).isEqualTo(421);
       assertThat(c.banner().text()).startsWith("4.7.0");
     }
+  }
+
+  /**
+   * AWS's Network Load Balancer and Traefik send the PROXY header only in front of the client's
+   * first bytes, and an SMTP client sends nothing before the greeting. An smtp listener greets a
+   * trusted peer that stays silent, then takes the header that comes with the first command; the
+   * ACL still judges the address in the header.
+   */
+  @ParameterizedTest
+  @ValueSource(booleans = {true, false})
+  void aProxyThatSendsTheHeaderWithTheFirstCommandIsGreetedFirst(boolean v2) throws Exception {
+    InetSocketAddress at = sluice("smtp", "    accept_proxy: [127.0.0.9/32]\n    allow: [127.0.0.90/32]\n");
+    for (String client : List.of("127.0.0.90", "127.0.0.91")) {
+      try (RawSmtpClient c = RawSmtpClient.connect(at, "127.0.0.9")) {
+        assertThat(c.reply()).isEqualTo("220 mx.test ESMTP Sluice"); // unprompted
+        byte[] header = v2 ? v2Header(client)
+            : ("PROXY TCP4 " + client + " 127.0.0.1 4000 25\r\n").getBytes(StandardCharsets.US_ASCII);
+        c.send(new String(header, StandardCharsets.ISO_8859_1) + "EHLO c.test\r\n");
+        if (client.equals("127.0.0.90")) {
+          assertThat(c.replyLines()).startsWith("250-mx.test"); // the EHLO reply: no second greeting
+          c.send("QUIT\r\n").expect("221");
+        } else {
+          assertThat(c.reply()).startsWith("554 5.7.1"); // the ACL, on the carried address
+        }
+      }
+    }
+  }
+
+  /** A tcp listener cannot greet (the backend does), so a silent trusted peer is closed as before. */
+  @org.junit.jupiter.api.Test
+  void aSilentTrustedPeerOfATcpListenerIsClosedWithoutABanner() throws Exception {
+    InetSocketAddress at = sluice("tcp", "    accept_proxy: [127.0.0.9/32]\n");
+    assertThat(firstReply(at, "127.0.0.9", null)).isNull();
   }
 
   @ParameterizedTest

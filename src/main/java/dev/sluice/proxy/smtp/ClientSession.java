@@ -231,7 +231,12 @@ public final class ClientSession {
 
   /** The greeting to send when the client connects. */
   public SmtpReply greeting() {
-    return SmtpReply.of(220, settings.hostname() + " ESMTP Sluice");
+    return greeting(settings.hostname());
+  }
+
+  /** The greeting a listener named {@code hostname} gives (also before a late PROXY header, see the admission stage). */
+  public static SmtpReply greeting(String hostname) {
+    return SmtpReply.of(220, hostname + " ESMTP Sluice");
   }
 
   public Phase phase() {

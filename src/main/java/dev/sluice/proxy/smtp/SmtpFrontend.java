@@ -209,8 +209,15 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     input = ctx.alloc().buffer(256);
     idleWatch = IdleWatch.start(ctx.executor(), config().limits().idleTimeout(), () -> clientReads, this::idleTimedOut);
     lookUpClientName();
-    send(session.greeting(), Stage.CONNECT);
-    ctx.flush();
+    SmtpReply greetedEarly = ctx.channel().attr(SessionAttributes.GREETED_EARLY).get();
+    if (greetedEarly == null) {
+      send(session.greeting(), Stage.CONNECT);
+      ctx.flush();
+    } else {
+      // Greeted before the upstream proxy's PROXY header, which came with the client's first command.
+      route.observer().sent(info, Stage.CONNECT, greetedEarly);
+      route.observer().info(info, "greeted before the PROXY header, which came with the client's first bytes");
+    }
     ctx.channel().config().setAutoRead(true);
   }
 
