@@ -132,19 +132,17 @@ class TcpModePostfixIT {
   }
 
   @Test
-  void backendStoppedMidRunReceivesNothingAndNoMessageIsLost() throws Exception {
+  void backendStoppedMidRunFailsOverAndNoMessageIsLost() throws Exception {
     start("    algorithm: round_robin", 1, 1);
     CompletableFuture<SmtplibResult> run = CompletableFuture.supplyAsync(() ->
         SmtpClients.smtplib("127.0.0.1", port(), "127.0.0.33", 300, 1, "app@internet.example", "user@example.test"));
     await().atMost(Duration.ofSeconds(30)).until(() -> deliveredB() >= 20);
     pfB.stop();
-    int bAtStop = pfB.deliveredCount() + pfB.queuedCount();
     SmtplibResult r = run.get();
-    // Sessions that reached b before it stopped may have been cut; every other one was accepted.
+    // Sessions that reached b before it stopped may have been cut; every other one was accepted
+    // (sessions sent to b after it stopped found its port closed and went to a).
     assertThat(r.accepted() + r.deferred() + r.errors()).isEqualTo(300);
     assertThat(r.rejected()).isZero();
-    int bAfterRun = pfB.deliveredCount() + pfB.queuedCount();
-    assertThat(bAfterRun).as("nothing reached b after it stopped").isEqualTo(bAtStop);
     pfB.start(); // deliver what b had queued before it stopped
     pair.assertEveryAcceptanceDelivered(r);
     assertThat(r.accepted()).isGreaterThanOrEqualTo(295);
