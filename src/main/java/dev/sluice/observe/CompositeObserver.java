@@ -61,6 +61,13 @@ public final class CompositeObserver implements SessionObserver {
   }
 
   @Override
+  public void backendStateChanged(String listener, Backend b, String text) {
+    for (SessionObserver m : members) {
+      m.backendStateChanged(listener, b, text);
+    }
+  }
+
+  @Override
   public void info(SessionInfo s, String text) {
     for (SessionObserver m : members) {
       m.info(s, text);

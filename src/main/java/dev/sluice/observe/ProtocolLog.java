@@ -52,7 +52,7 @@ public final class ProtocolLog implements SessionObserver, AutoCloseable {
   private static final DateTimeFormatter TIME =
       DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'", Locale.ROOT).withZone(ZoneOffset.UTC);
   /** Sentinel that tells the writer to flush and stop. */
-  private static final Entry STOP = new Entry(Instant.EPOCH, null, 0, null, '*', "", "");
+  private static final Entry STOP = new Entry(Instant.EPOCH, null, null, 0, null, '*', "", "");
 
   private final Path dir;
   private final ProtocolLevel level;
@@ -66,8 +66,13 @@ public final class ProtocolLog implements SessionObserver, AutoCloseable {
   private Writer out;
   private long droppedReported;
 
-  /** One event, stamped on the event loop; everything else is done by the writer. */
-  private record Entry(Instant at, SessionInfo s, int seq, String backend, char event, String data, String context) {}
+  /**
+   * One event, stamped on the event loop; everything else is done by the writer. {@code s} is null
+   * for an event that is not a session's ({@link #backendStateChanged}): then {@code listener} names
+   * the listener.
+   */
+  private record Entry(Instant at, String listener, SessionInfo s, int seq, String backend, char event, String data,
+      String context) {}
 
   /** A log writing to {@code dir} at {@code level}, its writer thread started. */
   public ProtocolLog(Path dir, ProtocolLevel level) {
@@ -180,7 +185,22 @@ public final class ProtocolLog implements SessionObserver, AutoCloseable {
       return;
     }
     // The sequence number is taken on the event loop, so it follows the session's own order.
-    Entry e = new Entry(clock.instant(), s, s.nextSequence(), backend, event, data, context);
+    offer(new Entry(clock.instant(), null, s, s.nextSequence(), backend, event, data, context));
+  }
+
+  /**
+   * A row of its own, outside any session (empty session-id, sequence number and endpoints),
+   * context {@code state}: the backend's state changed for {@code listener}, so a traffic shift in
+   * the log has its cause next to it.
+   */
+  @Override
+  public void backendStateChanged(String listener, Backend b, String text) {
+    if (level != ProtocolLevel.NONE) {
+      offer(new Entry(clock.instant(), listener, null, 0, b.name(), '*', text, "state"));
+    }
+  }
+
+  private void offer(Entry e) {
     if (!queue.offer(e)) {
       dropped.incrementAndGet();
     }
@@ -247,6 +267,11 @@ public final class ProtocolLog implements SessionObserver, AutoCloseable {
 
   private void write(Entry e) {
     SessionInfo s = e.s();
+    if (s == null) {
+      writeLine(e.at(), String.join(",", TIME.format(e.at()), csv(e.listener()), "", "", "", "", csv(e.backend()),
+          String.valueOf(e.event()), csv(e.data()), csv(e.context())));
+      return;
+    }
     writeLine(e.at(), String.join(",", TIME.format(e.at()), csv(s.listener()), s.idText(), Integer.toString(e.seq()),
         endpoint(s.local()), endpoint(s.remote()), csv(e.backend() == null ? "" : e.backend()), String.valueOf(e.event()),
         csv(e.data()), csv(e.context())));

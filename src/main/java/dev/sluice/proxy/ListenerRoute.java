@@ -44,8 +44,9 @@ public record ListenerRoute(
    */
   public void liveFailure(SessionInfo info, Backend backend, String why, boolean budgetLeft, Predicate<Backend> tried) {
     if (passive.failure(backend) == PassiveHealth.Verdict.EJECTED) {
-      log.warn("{}: backend {} ejected for {} after consecutive failures in live traffic", listener.name(), backend,
-          passive.remainingText(backend));
+      String ejected = "ejected for " + passive.remainingText(backend) + " after consecutive failures in live traffic";
+      log.warn("{}: backend {} {}", listener.name(), backend, ejected);
+      observer.backendStateChanged(listener.name(), backend, ejected + " (last: " + why + ")");
     }
     passOver(info, backend, why, budgetLeft, tried);
   }
@@ -69,6 +70,7 @@ public record ListenerRoute(
     if (eligibility.probes(t) && passive.endEjection(t.backend())) {
       log.info("{}: backend {} returns before its ejection ends: its probes under {} saw it recover",
           listener.name(), t.backend(), t.key());
+      observer.backendStateChanged(listener.name(), t.backend(), "ejection ended early: the probes saw it recover");
     }
   }
 }

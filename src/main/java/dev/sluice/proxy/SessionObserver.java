@@ -33,6 +33,13 @@ public interface SessionObserver {
   /** A client connected and was admitted. */
   default void connected(SessionInfo s) {}
 
+  /**
+   * Not a session's event: a backend changed state as {@code listener} sees it (its health under
+   * the listener's profile, its admin state, a passive ejection and its end), in {@code text}.
+   * Called on whichever thread made the change.
+   */
+  default void backendStateChanged(String listener, Backend b, String text) {}
+
   /** A client was refused before any backend saw it ({@code reason}: acl, limit, rate, …). */
   default void rejected(SessionInfo s, String reason) {}
 

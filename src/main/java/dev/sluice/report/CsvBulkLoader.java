@@ -41,7 +41,8 @@ final class CsvBulkLoader {
   private CsvBulkLoader() {}
 
   /** What the pre-scan learned about a file the fast path can take. */
-  record Plan(int headerLines, long lines, int width, Map<String, Integer> columns, String logType) {
+  /** {@code outside}: Sluice rows outside any session, left out of the events (known after the load). */
+  record Plan(int headerLines, long lines, int width, Map<String, Integer> columns, String logType, long outside) {
     int col(String name) {
       return columns.getOrDefault(name, -1);
     }
@@ -70,7 +71,9 @@ final class CsvBulkLoader {
     if (plan == null) {
       return Optional.empty();
     }
-    return stageAndInsert(conn, path, sourceFile, gzip(file), plan) ? Optional.of(plan) : Optional.empty();
+    long outside = stageAndInsert(conn, path, sourceFile, gzip(file), plan);
+    return outside < 0 ? Optional.empty() : Optional.of(new Plan(plan.headerLines(), plan.lines(), plan.width(),
+        plan.columns(), plan.logType(), outside));
   }
 
   static boolean gzip(Path file) {
@@ -131,7 +134,7 @@ final class CsvBulkLoader {
       if (len > 0 && (line[len - 1] == '\r' || !endLine(line, 0, len))) {
         return null; // a CR at the very end: keep that oddity with the parser
       }
-      return plan == null ? null : new Plan(plan.headerLines(), lines, plan.width(), plan.columns(), plan.logType());
+      return plan == null ? null : new Plan(plan.headerLines(), lines, plan.width(), plan.columns(), plan.logType(), 0);
     }
 
     private void append(byte[] from, int start, int end) {
@@ -353,7 +356,9 @@ final class CsvBulkLoader {
       }
       roles = new byte[width];
       roles[columns.get("date-time")] = TIME;
-      roles[columns.get("session-id")] = REQUIRED;
+      // Sluice's own rows outside any session (a backend's state change, a note of dropped events)
+      // have no session-id; the load below leaves them out, as the parser does.
+      roles[columns.get("session-id")] = format == LogFormat.SLUICE ? ANY : REQUIRED;
       roles[columns.get("event")] = REQUIRED;
       columns.computeIfPresent("sequence-number", (k, i) -> {
         roles[i] = SEQ;
@@ -365,12 +370,15 @@ final class CsvBulkLoader {
           return i;
         });
       }
-      return new Plan((int) headerLines, 0, width, columns, logType);
+      return new Plan((int) headerLines, 0, width, columns, logType, 0);
     }
   }
 
-  /** Stages and transforms. False (and nothing loaded) when the Java parser must do it. */
-  private static boolean stageAndInsert(Connection conn, String path, String sourceFile, boolean gzip, Plan plan)
+  /**
+   * Stages and transforms; returns how many rows were left out as outside any session, or -1 (and
+   * nothing loaded) when the Java parser must do it.
+   */
+  private static long stageAndInsert(Connection conn, String path, String sourceFile, boolean gzip, Plan plan)
       throws SQLException {
     StringJoiner types = new StringJoiner(", ", "{", "}");
     for (int i = 0; i < plan.width(); i++) {
@@ -393,10 +401,24 @@ final class CsvBulkLoader {
         try (ResultSet rs = st.executeQuery("SELECT count(*) FROM " + stage)) {
           rs.next();
           if (rs.getLong(1) != plan.lines() - plan.headerLines()) {
-            return false; // DuckDB read the lines differently from the pre-scan
+            return -1; // DuckDB read the lines differently from the pre-scan
           }
         }
         boolean sluice = "sluice".equals(plan.logType());
+        String sid = c(plan, "session-id");
+        long outside = 0;
+        if (sluice) {
+          // Only information rows may lack a session; any other such line is malformed, and the
+          // parser says so.
+          try (ResultSet rs = st.executeQuery("SELECT count(*) FILTER (WHERE " + c(plan, "event") + " <> '*'),"
+              + " count(*) FROM " + stage + " WHERE " + sid + " IS NULL")) {
+            rs.next();
+            if (rs.getLong(1) > 0) {
+              return -1;
+            }
+            outside = rs.getLong(2);
+          }
+        }
         String connector = c(plan, sluice ? "listener" : "connector-id");
         String server = sluice ? c(plan, "backend")
             : "CASE WHEN strpos(" + connector + ", '\\') > 0 THEN substr(" + connector + ", 1, strpos(" + connector
@@ -405,10 +427,11 @@ final class CsvBulkLoader {
             + ", " + connector + ", " + c(plan, "session-id") + ", CASE WHEN " + seq + " IS NULL THEN -1 ELSE CAST("
             + seq + " AS INTEGER) END, " + ip(local) + ", " + port(local) + ", " + ip(remote) + ", " + port(remote)
             + ", " + c(plan, "event") + ", " + c(plan, "data") + ", " + c(plan, "context") + ", rowid + "
-            + (plan.headerLines() + 1) + ", " + literal(plan.logType()) + " FROM " + stage);
-        return true;
+            + (plan.headerLines() + 1) + ", " + literal(plan.logType()) + " FROM " + stage + " WHERE " + sid
+            + " IS NOT NULL");
+        return outside;
       } catch (SQLException e) {
-        return false; // a line DuckDB's reader or a cast rejects: the Java parser reports it
+        return -1; // a line DuckDB's reader or a cast rejects: the Java parser reports it
       }
     } finally {
       // A statement that failed is closed by the driver, so the cleanup gets its own.

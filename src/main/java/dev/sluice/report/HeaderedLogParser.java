@@ -146,6 +146,10 @@ final class HeaderedLogParser {
     String seq = get(cSeq);
     e.seq = seq == null ? -1 : parseIntOr(seq, Integer.MIN_VALUE);
     e.event = get(cEvent);
+    if (e.sessionId == null && format == LogFormat.SLUICE && "*".equals(e.event)) {
+      sink.ignored(lineNo); // not a session's event: a backend's state change, or a note of dropped events
+      return;
+    }
     if (e.sessionId == null || e.event == null || e.seq == Integer.MIN_VALUE) {
       sink.malformed(lineNo, e.sessionId == null ? "missing session-id" : e.event == null ? "missing event" : "bad sequence-number", line);
       return;

@@ -319,8 +319,8 @@ public final class LogLoader {
         if (plan.isPresent()) {
           CsvBulkLoader.Plan p = plan.get();
           bytes.accept(size);
-          return new FileResult(name, f.cliName(), p.lines(), p.lines() - p.headerLines(), 0, 0, p.headerLines(), size,
-              null);
+          return new FileResult(name, f.cliName(), p.lines(), p.lines() - p.headerLines() - p.outside(), 0, 0,
+              p.headerLines() + p.outside(), size, null);
         }
       }
       try (ReportDatabase.FileSink sink = db.sink(name); BufferedReader in = open(file, bytes)) {

@@ -24,6 +24,7 @@ import dev.sluice.health.HealthState;
 import dev.sluice.health.ListenerEligibility;
 import dev.sluice.health.PassiveHealth;
 import dev.sluice.health.ProbeKey;
+import dev.sluice.health.ProbeResult;
 import dev.sluice.health.ProbeTarget;
 import dev.sluice.health.SmtpProbe;
 import dev.sluice.proxy.BackendConnector;
@@ -182,6 +183,13 @@ public final class SluiceServer implements AutoCloseable {
     health = new HealthMonitor(new SmtpProbe(workers, transport::clientChannelFactory), workers, System::nanoTime, seed.split());
     startObservers();
     health.onStateChange((t, previous) -> {
+      for (Listener l : listeners) {
+        if (l.route().eligibility().probes(t)) {
+          ProbeResult r = t.lastResult();
+          observer.backendStateChanged(l.name(), t.backend(), "health " + lower(previous) + " -> " + lower(t.state())
+              + (r == null ? "" : ": " + r.reason()));
+        }
+      }
       if (t.state() == HealthState.UP && previous != HealthState.UNKNOWN) {
         listeners.forEach(l -> l.route().probesSawRecovery(t));
       }
@@ -595,6 +603,10 @@ public final class SluiceServer implements AutoCloseable {
     observer = CompositeObserver.of(java.util.Arrays.asList(protocolLog, metrics, traffic, extraObserver));
   }
 
+  private static String lower(Enum<?> e) {
+    return e.name().toLowerCase(Locale.ROOT);
+  }
+
   /** When each listener's own TLS certificate expires, by listener; listeners without TLS left out. */
   private Map<String, Instant> listenerCertificateExpiries() {
     Map<String, Instant> out = new LinkedHashMap<>();
@@ -633,6 +645,11 @@ public final class SluiceServer implements AutoCloseable {
     adminStates.put(pool + '/' + name, state);
     log.info("backend {}: admin state {}", b, state);
     saveAdminState();
+    for (Listener l : listeners) {
+      if (l.route().balancer().backends().contains(b)) {
+        observer.backendStateChanged(l.name(), b, "admin state " + lower(state) + " (admin API)");
+      }
+    }
     if (state != Backend.AdminState.ENABLED) {
       listeners.forEach(Listener::backendTakenOutOfService);
     }

@@ -151,6 +151,23 @@ class ProtocolLogTest {
   }
 
   @Test
+  void aBackendsStateChangeIsARowOfItsOwnOutsideAnySession() throws Exception {
+    ProtocolLog p = new ProtocolLog(dir, ProtocolLevel.BASIC, new MovableClock(Instant.parse("2026-11-30T10:00:00Z")), 100);
+    p.start();
+    SessionInfo s = session();
+    p.connected(s);
+    p.backendStateChanged("internet", backend("server1"), "health up -> degraded: MAIL FROM answered 452 4.3.1 full, try later");
+    p.disconnected(s);
+    p.close();
+    List<List<String>> rows = rows(dir.resolve("sluice-2026-11-30.log"));
+    assertThat(rows).hasSize(3);
+    assertThat(rows.get(1)).containsExactly("2026-11-30T10:00:00.000Z", "internet", "", "", "", "", "server1", "*",
+        "health up -> degraded: MAIL FROM answered 452 4.3.1 full, try later", "state");
+    // The session's own sequence numbers are untouched by it.
+    assertThat(rows.get(2).get(3)).isEqualTo("1");
+  }
+
+  @Test
   void rollsOverAtMidnightUtcWithAFreshHeader() throws Exception {
     MovableClock clock = new MovableClock(Instant.parse("2026-11-30T23:59:59.900Z"));
     ProtocolLog p = new ProtocolLog(dir, ProtocolLevel.BASIC, clock, 100);

@@ -105,4 +105,58 @@ class ProtocolLogTrafficTest {
     assertThat(servers.get(0).get("sessions").asLong()).isEqualTo(2);
     assertThat(servers.get(0).get("messages").asLong()).isEqualTo(1);
   }
+  /**
+   * A backend's state changes as a listener sees them (its health under the listener's profile,
+   * its admin state) are rows of their own, with the listener and the backend but no session, so
+   * a shift in traffic has its cause beside it; {@code sluice report} loads the file around them.
+   */
+  @Test
+  void backendStateChangesAreRowsOfTheirOwnThatTheReportLeavesAside() throws Exception {
+    EventLoopGroup group = Transport.NIO.newGroup(1);
+    Path logs = dir.resolve("logs");
+    try (EmbeddedSmtpServer a = new EmbeddedSmtpServer("a", "corp.example").start(new InetSocketAddress("127.0.0.1", 0),
+        group, Transport.NIO)) {
+      String yaml = "log:\n  protocol_dir: " + logs + "\n  protocol_level: basic\n"
+          + "health:\n  deep:\n    steps: [connect, banner, ehlo, mail_from, quit]\n    mail_from: probe@internet.example\n"
+          + "    interval: 1s\n    timeout: 900ms\n    rise: 1\n    fall: 1\n"
+          + "pools:\n  p:\n    backends:\n      - { name: a, address: 127.0.0.1:" + a.port() + " }\n"
+          + "listeners:\n  l:\n    listen: 127.0.0.1:0\n    mode: smtp\n    pool: p\n    health: deep\n    hostname: mx.test\n";
+      try (SluiceFixture f = SluiceFixture.start(yaml)) {
+        try (LabSmtpClient c = LabSmtpClient.connect(f.address("l"), client(78), TIMEOUT)) {
+          c.command("EHLO logged");
+          assertThat(c.send("x@internet.example", "y@corp.example", "Subject: s\r\n\r\nhi").code()).isEqualTo(250);
+        }
+        a.setBackPressure(true);
+        var target = f.server().health().all().get(0);
+        await().atMost(TIMEOUT).until(() -> target.state() == dev.sluice.health.HealthState.DEGRADED);
+        assertThat(f.server().setAdminState("p", "a", dev.sluice.balance.Backend.AdminState.DRAINING)).isTrue();
+      } // closing flushes the log
+    } finally {
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+    Path file = logs.resolve("sluice-" + LocalDate.now(ZoneOffset.UTC) + ".log");
+    List<List<String>> rows;
+    try (Stream<String> lines = Files.lines(file)) {
+      rows = lines.filter(l -> !l.startsWith("#")).map(ProtocolLogTest::parseCsv).toList();
+    }
+    List<List<String>> state = rows.stream().filter(r -> r.get(9).equals("state")).toList();
+    assertThat(state).allSatisfy(r -> {
+      assertThat(r.subList(1, 8)).containsExactly("l", "", "", "", "", "a", "*");
+    });
+    assertThat(state).extracting(r -> r.get(8)).satisfiesExactly(
+        d -> assertThat(d).startsWith("health up -> degraded: ").contains("452"),
+        d -> assertThat(d).isEqualTo("admin state draining (admin API)"));
+
+    StringWriter json = new StringWriter();
+    CommandLine cl = new CommandLine(new ReportCommand());
+    cl.setOut(new PrintWriter(json));
+    cl.setErr(new PrintWriter(new StringWriter()));
+    assertThat(cl.execute(file.toString(), "--format", "sluice", "--json", "--sql",
+        "SELECT (SELECT count(*) FROM events) AS events, (SELECT sum(malformed) FROM files) AS malformed,"
+            + " (SELECT count(DISTINCT session_id) FROM events) AS sessions")).isZero();
+    JsonNode n = new ObjectMapper().readTree(json.toString()).get(0);
+    assertThat(n.get("events").asLong()).isEqualTo(rows.size() - state.size());
+    assertThat(n.get("malformed").asLong()).isZero();
+    assertThat(n.get("sessions").asLong()).isEqualTo(1);
+  }
 }

@@ -126,6 +126,43 @@ class CsvBulkLoaderTest {
     assertSameAsParser(dir);
   }
 
+  /**
+   * Sluice's rows outside any session (a backend's state change, a note of dropped events) have no
+   * session-id: both paths leave them out, without calling them malformed. Any other line without
+   * one is malformed, and the fast path hands such a file to the parser, which says so.
+   */
+  @Test
+  void sluiceRowsOutsideASessionAreLeftOutAndOnlyThey() throws Exception {
+    String head = """
+        #Software: Sluice
+        #Version: 0.1.0
+        #Log-type: Sluice Protocol Log
+        #Date: 2026-11-30T10:00:00.000Z
+        #Fields: date-time,listener,session-id,sequence-number,local-endpoint,remote-endpoint,backend,event,data,context
+        """;
+    String session = """
+        2026-11-30T10:00:00.100Z,internet,18C1F2A3B4C50001,0,127.0.0.1:2525,192.0.2.7:40001,,+,,
+        2026-11-30T10:00:00.300Z,internet,18C1F2A3B4C50001,1,127.0.0.1:2525,192.0.2.7:40001,,-,,
+        """;
+    String state = "2026-11-30T10:00:00.200Z,internet,,,,,server1,*,\"health up -> degraded: 452 4.3.1 full, later\",state\n"
+        + "2026-11-30T10:00:00.250Z,,,,,,,*,3 events dropped,protocol-log\n";
+    Path ok = write("sluice-ok.log", head + session + state);
+    assertThat(scan(ok)).isNotNull();
+    assertSameAsParser(ok);
+    try (ReportDatabase db = new ReportDatabase()) {
+      new LogLoader(db, LogFormat.AUTO, 2, true).load(List.of(ok), n -> {});
+      assertThat(db.count("SELECT count(*) FROM events")).isEqualTo(2);
+      assertThat(db.count("SELECT count(*) FROM rejects")).isZero();
+    }
+    Path bad = write("sluice-bad.log",
+        head + session + "2026-11-30T10:00:00.200Z,internet,,,,,,<,EHLO x,\n");
+    assertSameAsParser(bad);
+    try (ReportDatabase db = new ReportDatabase()) {
+      new LogLoader(db, LogFormat.AUTO, 2, true).load(List.of(bad), n -> {});
+      assertThat(db.count("SELECT count(*) FROM rejects")).isEqualTo(1);
+    }
+  }
+
   private Path write(String name, String text) throws Exception {
     return Files.writeString(dir.resolve(name), text, StandardCharsets.UTF_8);
   }
