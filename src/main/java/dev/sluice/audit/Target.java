@@ -5,7 +5,9 @@ import dev.sluice.config.BackendConfig;
 import dev.sluice.config.HealthProfile;
 import dev.sluice.config.ListenerConfig;
 import dev.sluice.config.Location;
+import dev.sluice.config.LogConfig;
 import dev.sluice.config.PoolConfig;
+import dev.sluice.config.ResolverConfig;
 import dev.sluice.config.SluiceConfig;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,6 +32,8 @@ public record Target(Kind kind, String name, Target enclosing, Location location
   /** The sorts of objects that may carry {@code acknowledge}. */
   public enum Kind {
     ADMIN("the admin section"),
+    LOG("the log section"),
+    RESOLVER("the resolver section"),
     HEALTH_PROFILE("health profile"),
     POOL("pool"),
     BACKEND("backend"),
@@ -49,6 +53,14 @@ public record Target(Kind kind, String name, Target enclosing, Location location
 
   static Target admin(AdminConfig a) {
     return new Target(Kind.ADMIN, "admin", null, a.location(), a.acknowledge());
+  }
+
+  static Target log(LogConfig l) {
+    return new Target(Kind.LOG, "log", null, l.location(), l.acknowledge());
+  }
+
+  static Target resolver(ResolverConfig r) {
+    return new Target(Kind.RESOLVER, "resolver", null, r.location(), r.acknowledge());
   }
 
   static Target profile(HealthProfile p) {
@@ -71,6 +83,8 @@ public record Target(Kind kind, String name, Target enclosing, Location location
   static List<Target> all(SluiceConfig c) {
     List<Target> out = new ArrayList<>();
     out.add(admin(c.admin()));
+    out.add(log(c.log()));
+    out.add(resolver(c.resolver()));
     c.health().values().forEach(p -> out.add(profile(p)));
     for (PoolConfig p : c.pools().values()) {
       out.add(pool(p));
@@ -99,7 +113,7 @@ public record Target(Kind kind, String name, Target enclosing, Location location
   @Override
   public String toString() {
     return switch (kind) {
-      case ADMIN -> kind.label();
+      case ADMIN, LOG, RESOLVER -> kind.label();
       case BACKEND -> kind.label() + " " + name + " of " + enclosing;
       default -> kind.label() + " " + Rule.q(name);
     };

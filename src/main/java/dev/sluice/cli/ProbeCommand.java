@@ -177,7 +177,7 @@ public final class ProbeCommand implements Runnable {
         }
       }
       Duration t = timeout != null ? timeout : base.timeout();
-      return new ResolverConfig(true, chosen, t, Location.NONE);
+      return new ResolverConfig(true, chosen, t, java.util.Map.of(), Location.NONE);
     }
   }
 

@@ -41,16 +41,17 @@ import java.util.regex.Pattern;
 final class ConfigBinder {
   private static final Set<String> TOP_KEYS = Section.keys("admin", "log", "resolver", "health", "pools", "listeners");
   private static final Set<String> ADMIN_KEYS = Section.keys("listen", "token_file", "state_file", "acknowledge");
-  private static final Set<String> LOG_KEYS = Section.keys("protocol_dir", "protocol_level");
-  private static final Set<String> RESOLVER_KEYS = Section.keys("servers", "timeout");
+  private static final Set<String> LOG_KEYS = Section.keys("protocol_dir", "protocol_level", "acknowledge");
+  private static final Set<String> RESOLVER_KEYS = Section.keys("servers", "timeout", "acknowledge");
   private static final Set<String> HEALTH_KEYS =
       Section.keys("steps", "helo", "mail_from", "rcpt_to", "interval", "timeout", "rise", "fall",
           "cert_warn_days", "acknowledge");
   private static final Set<String> POOL_KEYS =
       Section.keys("algorithm", "persistence", "deferral_affinity", "slow_start", "passive", "backends", "acknowledge");
-  private static final Set<String> PERSISTENCE_KEYS = Section.keys("mode", "ttl", "max_entries");
-  private static final Set<String> DEFERRAL_AFFINITY_KEYS = Section.keys("ttl", "max_entries");
-  private static final Set<String> PASSIVE_KEYS = Section.keys("consecutive_failures", "eject_for", "max_eject_for");
+  private static final Set<String> PERSISTENCE_KEYS = Section.keys("mode", "ttl", "max_entries", "acknowledge");
+  private static final Set<String> DEFERRAL_AFFINITY_KEYS = Section.keys("ttl", "max_entries", "acknowledge");
+  private static final Set<String> PASSIVE_KEYS =
+      Section.keys("consecutive_failures", "eject_for", "max_eject_for", "acknowledge");
   private static final Set<String> BACKEND_KEYS = Section.keys("name", "address", "weight", "priority", "acknowledge");
   private static final Set<String> LISTENER_KEYS =
       Section.keys("listen", "mode", "balance", "pool", "health", "trust", "source_address",
@@ -61,11 +62,11 @@ final class ConfigBinder {
   private static final List<String> SMTP_ONLY_KEYS =
       List.of("balance", "hostname", "retries", "bare_newline", "auth", "backend_tls", "backend_tls_ca",
           "backend_tls_verify", "capabilities", "received_header", "tls");
-  private static final Set<String> TLS_KEYS = Section.keys("cert", "key", "implicit", "required");
-  private static final Set<String> TIMEOUT_KEYS = Section.keys("connect", "banner", "command", "end_of_data");
+  private static final Set<String> TLS_KEYS = Section.keys("cert", "key", "implicit", "required", "acknowledge");
+  private static final Set<String> TIMEOUT_KEYS = Section.keys("connect", "banner", "command", "end_of_data", "acknowledge");
   private static final Set<String> LIMITS_KEYS =
       Section.keys("max_connections", "max_connections_per_client", "connection_rate",
-          "max_message_size", "max_recipients", "idle_timeout", "auth_failures");
+          "max_message_size", "max_recipients", "idle_timeout", "auth_failures", "acknowledge");
 
   private static final Duration DEFAULT_PERSISTENCE_TTL = Duration.ofMinutes(30);
   private static final int DEFAULT_PERSISTENCE_ENTRIES = 100_000;
@@ -184,7 +185,7 @@ final class ConfigBinder {
     Section s = top.section("log", "'log'", LOG_KEYS);
     Path dir = path(s, "protocol_dir", baseDir.resolve("logs"));
     LogConfig.ProtocolLevel level = s.enumValue("protocol_level", LogConfig.ProtocolLevel.class, LogConfig.ProtocolLevel.BASIC);
-    return new LogConfig(dir, level, top.has("log") ? s.keyLocation() : Location.NONE);
+    return new LogConfig(dir, level, s.acknowledge(), top.has("log") ? s.keyLocation() : Location.NONE);
   }
 
   /**
@@ -208,7 +209,7 @@ final class ConfigBinder {
           "the first transaction of a session waits for the lookup; a few seconds is what resolvers take (default 5s)");
       timeout = ResolverConfig.DEFAULT_TIMEOUT;
     }
-    return new ResolverConfig(true, servers, timeout, top.locationOfKey("resolver"));
+    return new ResolverConfig(true, servers, timeout, s.acknowledge(), top.locationOfKey("resolver"));
   }
 
   private HealthProfile bindHealth(String name, Section s) {
@@ -284,7 +285,8 @@ final class ConfigBinder {
     Duration slowStart = s.duration("slow_start", Duration.ZERO);
     Passive passive = bindPassive(s);
     List<BackendConfig> backends = bindBackends(s);
-    return new PoolConfig(name, algorithm, persistence, deferralAffinity, slowStart, passive, backends, s.acknowledge(), s.keyLocation());
+    return new PoolConfig(name, algorithm, persistence, deferralAffinity, slowStart, passive, backends,
+        s.acknowledgeWithin("persistence", "deferral_affinity", "passive"), s.keyLocation());
   }
 
   private Persistence bindPersistence(Section pool) {
@@ -482,7 +484,7 @@ final class ConfigBinder {
     ListenerConfig.Timeouts timeouts = bindTimeouts(s);
     return new ListenerConfig(name, listen, mode, balance, pool, health, trust, source, identity, acceptProxy, allow,
         deny, hostname, retries, bareNewline, auth, backendTls, backendTlsCa, backendTlsVerify, tls, implicitTls, capabilities,
-        receivedHeader, limits, timeouts, s.acknowledge(), s.keyLocation());
+        receivedHeader, limits, timeouts, s.acknowledgeWithin("tls", "limits", "timeouts"), s.keyLocation());
   }
 
   /**

@@ -2,6 +2,7 @@ package dev.sluice.config;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The {@code resolver:} section: the DNS servers Sluice asks for its clients' host names, which it
@@ -13,7 +14,8 @@ import java.util.List;
  * {@code timeout} bounds the whole lookup of one client (PTR, then the forward check of the name).
  * Immutable.
  */
-public record ResolverConfig(boolean enabled, List<HostPort> servers, Duration timeout, Location location) {
+public record ResolverConfig(boolean enabled, List<HostPort> servers, Duration timeout, Map<String, Location> acknowledge,
+    Location location) {
   /** Default time one client's lookup may take before its name is {@code [TEMPUNAVAIL]}. */
   public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(5);
 
@@ -21,13 +23,14 @@ public record ResolverConfig(boolean enabled, List<HostPort> servers, Duration t
   public static final Duration MAX_TIMEOUT = Duration.ofMinutes(1);
 
   /** No {@code resolver:} section: no lookups. */
-  public static final ResolverConfig NONE = new ResolverConfig(false, List.of(), DEFAULT_TIMEOUT, Location.NONE);
+  public static final ResolverConfig NONE = new ResolverConfig(false, List.of(), DEFAULT_TIMEOUT, Map.of(), Location.NONE);
 
   /** DNS port, for servers written without one. */
   public static final int DNS_PORT = 53;
 
   public ResolverConfig {
     servers = List.copyOf(servers);
+    acknowledge = Ordered.copyOf(acknowledge);
   }
 
   /** Whether {@code other} asks as this one does: the same settings, wherever each is written. */

@@ -322,6 +322,25 @@ final class Section {
     return out;
   }
 
+  /**
+   * The {@code acknowledge} lists of this section and of its sub-sections {@code keys}, merged in
+   * file order. Any object may carry one (DESIGN §3), but findings point at named objects (a
+   * listener, a pool): an entry in a listener's {@code limits} or a pool's {@code passive} counts
+   * as that listener's or pool's. A code in two of these lists is kept once, at its first place.
+   * The sub-sections' keys are checked where they are bound, not here.
+   */
+  Map<String, Location> acknowledgeWithin(String... keys) {
+    Map<String, Location> out = acknowledge();
+    for (String key : keys) {
+      YamlNode.Entry e = map.entry(key);
+      if (e != null && e.value() instanceof YamlNode.MapNode sub && sub.entry("acknowledge") != null) {
+        new Section(sub, e.keyLocation(), "'" + key + "' of " + description, false, errors).acknowledge()
+            .forEach(out::putIfAbsent);
+      }
+    }
+    return out;
+  }
+
   private static String parseAckCode(String t) {
     String code = t.trim();
     if (!ACK_CODE.matcher(code).matches()) {

@@ -456,6 +456,36 @@ class AuditorTest {
         "26 unused acknowledgement: SL002 on listener 'internet' silences nothing");
   }
 
+  /**
+   * DESIGN §3: any object may carry {@code acknowledge}. An entry in a listener's or a pool's own
+   * settings ({@code tls}, {@code limits}, {@code timeouts}; {@code persistence}, {@code passive},
+   * {@code deferral_affinity}) counts as that listener's or pool's, whose findings it may silence.
+   * An entry in {@code log} or {@code resolver}, which no finding is about, is reported unused.
+   */
+  @Test
+  void anyObjectMayCarryAcknowledgeAndItsEntriesCountForTheObjectEnclosingIt() {
+    String inLimits = with(with(CLEAN, "client_identity: xclient", "client_identity: none"),
+        "tls: { cert: tls/cert.pem, key: tls/key.pem }",
+        "tls: { cert: tls/cert.pem, key: tls/key.pem }\n    limits: { max_recipients: 50, acknowledge: [SL002] }");
+    List<Finding> findings = audit(inLimits);
+    assertThat(only(findings, "SL002").acknowledged()).isTrue();
+    assertThat(codes(inLimits)).doesNotContain("SL022");
+    String inTls = with(with(CLEAN, "client_identity: xclient", "client_identity: none"),
+        "tls: { cert: tls/cert.pem, key: tls/key.pem }", "tls: { cert: tls/cert.pem, key: tls/key.pem, acknowledge: [SL002] }");
+    assertThat(only(audit(inTls), "SL002").acknowledged()).isTrue();
+    String inPassive = with(with(CLEAN, "address: 10.0.0.12:25 }", "address: 10.0.0.12:25, priority: 2 }"),
+        "persistence: none", "persistence: none\n    passive: { consecutive_failures: 3, acknowledge: [SL013] }");
+    assertThat(only(audit(inPassive), "SL013").acknowledged()).isTrue();
+
+    String inLog = with(CLEAN, "admin:\n", "log:\n  protocol_level: basic\n  acknowledge: [SL004]\nadmin:\n");
+    Finding unused = only(audit(inLog), "SL022");
+    assertThat(unused.target()).hasToString("the log section");
+    assertThat(unused.location().line()).isEqualTo(lineOf(inLog, "  acknowledge: [SL004]"));
+    String inResolver = with(CLEAN, "  servers: [10.0.0.53]\n", "  servers: [10.0.0.53]\n  acknowledge: [SL023]\n");
+    assertThat(only(audit(inResolver), "SL022").title())
+        .isEqualTo("unused acknowledgement: SL023 on the resolver section silences nothing");
+  }
+
   @Test
   void anAcknowledgementInUseIsNotReported() {
     String yaml = with(with(CLEAN, "client_identity: xclient", "client_identity: none"),

@@ -55,7 +55,7 @@ class DnsClientNamesTest {
   /** Asking {@code servers} in order, over NIO (UDP, and TCP for truncated answers). */
   static DnsClientNames resolver(Duration timeout, InetSocketAddress... servers) {
     List<HostPort> hostPorts = Arrays.stream(servers).map(a -> new HostPort(a.getHostString(), a.getPort())).toList();
-    ResolverConfig config = new ResolverConfig(true, hostPorts, timeout, Location.NONE);
+    ResolverConfig config = new ResolverConfig(true, hostPorts, timeout, java.util.Map.of(), Location.NONE);
     return new DnsClientNames(config, DnsClientNames.nameServers(config, Path.of("/nonexistent")), NioDatagramChannel::new,
         NioSocketChannel::new);
   }
@@ -148,7 +148,7 @@ class DnsClientNamesTest {
         options edns0
         nameserver 10.0.0.2
         """);
-    ResolverConfig system = new ResolverConfig(true, List.of(), Duration.ofSeconds(5), Location.NONE);
+    ResolverConfig system = new ResolverConfig(true, List.of(), Duration.ofSeconds(5), java.util.Map.of(), Location.NONE);
     assertThat(DnsClientNames.nameServers(system, conf)).extracting(a -> a.getAddress().getHostAddress() + " " + a.getPort())
         .containsExactly("127.0.0.53 53", "fe80:0:0:0:0:0:0:1%1 53", "10.0.0.2 53");
     Files.writeString(conf, "search corp.example\n");
@@ -159,7 +159,7 @@ class DnsClientNamesTest {
   @Test
   void aLinkLocalServerMustNameAnInterfaceOfThisHost() {
     ResolverConfig config = new ResolverConfig(true, List.of(new HostPort("fe80::1%no-such-if", 53)), Duration.ofSeconds(5),
-        Location.NONE);
+        java.util.Map.of(), Location.NONE);
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> DnsClientNames.nameServers(config, Path.of("/nonexistent")))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no interface no-such-if on this host");
   }
