@@ -300,8 +300,15 @@ public final class PostfixInstance implements AutoCloseable {
     sb.append(address).append(':').append(port).append(" inet n - n - - smtpd\n");
     b.smtpdOptions.forEach((k, v) -> sb.append("  -o ").append(k).append('=').append(v).append('\n'));
     for (Listener l : b.extraListeners) {
-      sb.append(address).append(':').append(l.port()).append(" inet n - n - - smtpd\n");
+      sb.append(address).append(':').append(l.port()).append(l.postscreen() ? " inet n - n - 1 postscreen\n" : " inet n - n - - smtpd\n");
       l.options().forEach((k, v) -> sb.append("  -o ").append(k).append('=').append(v).append('\n'));
+    }
+    if (b.extraListeners.stream().anyMatch(Listener::postscreen)) {
+      // What postscreen hands clients to, and its helpers (postscreen(8)).
+      sb.append("smtpd      pass  - - n -     - smtpd\n");
+      b.smtpdOptions.forEach((k, v) -> sb.append("  -o ").append(k).append('=').append(v).append('\n'));
+      sb.append("dnsblog    unix  - - n -     0 dnsblog\n");
+      sb.append("tlsproxy   unix  - - n -     0 tlsproxy\n");
     }
     sb.append(
         """
@@ -1051,7 +1058,7 @@ public final class PostfixInstance implements AutoCloseable {
 
   // ------------------------------------------------------------------ builder
 
-  private record Listener(int port, Map<String, String> options) {}
+  private record Listener(int port, Map<String, String> options, boolean postscreen) {}
 
   /** Builder for {@link PostfixInstance}; {@link #build()} writes the config but does not start. */
   public static final class Builder {
@@ -1136,7 +1143,17 @@ public final class PostfixInstance implements AutoCloseable {
      * Map.of("smtpd_upstream_proxy_protocol", "haproxy"))}.
      */
     public Builder additionalListener(int port, Map<String, String> options) {
-      extraListeners.add(new Listener(port, Map.copyOf(options)));
+      extraListeners.add(new Listener(port, Map.copyOf(options), false));
+      return this;
+    }
+
+    /**
+     * Adds a postscreen(8) service on {@code address():port} with its own {@code -o} overrides
+     * (e.g. {@code postscreen_upstream_proxy_protocol=haproxy}), handing the clients it passes to
+     * an smtpd with the main service's overrides.
+     */
+    public Builder postscreenListener(int port, Map<String, String> options) {
+      extraListeners.add(new Listener(port, Map.copyOf(options), true));
       return this;
     }
 
