@@ -61,6 +61,13 @@ public final class CompositeObserver implements SessionObserver {
   }
 
   @Override
+  public void transaction(SessionInfo s, Backend b, Outcome outcome, long bytes, SmtpReply reply) {
+    for (SessionObserver m : members) {
+      m.transaction(s, b, outcome, bytes, reply);
+    }
+  }
+
+  @Override
   public void backendStateChanged(String listener, Backend b, String text) {
     for (SessionObserver m : members) {
       m.backendStateChanged(listener, b, text);

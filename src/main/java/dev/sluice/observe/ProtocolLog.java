@@ -170,6 +170,18 @@ public final class ProtocolLog implements SessionObserver, AutoCloseable {
         b == null ? "" : b.name());
   }
 
+  /**
+   * As the four-argument form, with the reply that decided the transaction after the size: {@code
+   * accepted 1834 bytes: 250 2.0.0 Ok: queued as 4XyZ1}. The queue id there finds the message in
+   * the server's own log.
+   */
+  @Override
+  public void transaction(SessionInfo s, Backend b, Outcome outcome, long bytes, SmtpReply reply) {
+    List<String> lines = reply.lines();
+    add(s, '*', outcome.name().toLowerCase(Locale.ROOT) + " " + bytes + " bytes: " + lines.get(lines.size() - 1),
+        "transaction", b == null ? "" : b.name());
+  }
+
   @Override
   public void bytes(SessionInfo s, Backend b, long fromClient, long toClient) {
     add(s, '*', fromClient + " bytes from client, " + toClient + " bytes to client", "bytes", b.name());

@@ -135,6 +135,15 @@ public interface SessionObserver {
   /** A transaction ended. {@code bytes} is the message size relayed (0 when no body was sent). */
   default void transaction(SessionInfo s, Backend b, Outcome outcome, long bytes) {}
 
+  /**
+   * A transaction ended with {@code reply}, the reply that decided it as the client got it (the
+   * backend's reply after the end of data, with its queue id, or the refusal). By default {@link
+   * #transaction(SessionInfo, Backend, Outcome, long)}: only the protocol log records the reply.
+   */
+  default void transaction(SessionInfo s, Backend b, Outcome outcome, long bytes, SmtpReply reply) {
+    transaction(s, b, outcome, bytes);
+  }
+
   /** Bytes relayed in tcp mode, per direction, reported when the session ends. */
   default void bytes(SessionInfo s, Backend b, long fromClient, long toClient) {}
 

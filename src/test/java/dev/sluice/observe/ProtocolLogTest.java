@@ -137,6 +137,21 @@ class ProtocolLogTest {
   }
 
   @Test
+  void aTransactionsRowCarriesTheReplyThatDecidedItWithTheServersQueueId() throws Exception {
+    ProtocolLog p = new ProtocolLog(dir, ProtocolLevel.BASIC, new MovableClock(Instant.parse("2026-11-30T10:00:00Z")), 100);
+    p.start();
+    SessionInfo s = session();
+    p.transaction(s, backend("server1"), Outcome.ACCEPTED, 1834, SmtpReply.of(250, "2.0.0 Ok: queued as 4XyZ1"));
+    p.transaction(s, null, Outcome.DEFERRED, 0,
+        new SmtpReply(451, List.of("451-4.3.0 mx.test Error: no mail server available", "451 4.3.0 try again later")));
+    p.close();
+    List<List<String>> rows = rows(dir.resolve("sluice-2026-11-30.log"));
+    assertThat(rows).extracting(r -> r.get(6) + "|" + r.get(8) + "|" + r.get(9)).containsExactly(
+        "server1|accepted 1834 bytes: 250 2.0.0 Ok: queued as 4XyZ1|transaction",
+        "|deferred 0 bytes: 451 4.3.0 try again later|transaction");
+  }
+
+  @Test
   void basicLeavesOutCommandsAndReplies() throws Exception {
     ProtocolLog p = new ProtocolLog(dir, ProtocolLevel.BASIC, new MovableClock(Instant.parse("2026-11-30T10:00:00Z")), 100);
     p.start();

@@ -977,7 +977,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     }
     if (refusal != null) {
       session.mailAnswered(refusal);
-      route.observer().transaction(info, null, outcomeOf(refusal), 0);
+      route.observer().transaction(info, null, outcomeOf(refusal), 0, refusal);
       send(refusal, Stage.MAIL);
       return;
     }
@@ -1410,7 +1410,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       relay(rcpt, Stage.RCPT); // its answer may be in already (sent ahead), or it goes now
     } else {
       mailRefused = r;
-      route.observer().transaction(info, refusedBy, outcomeOf(r), 0);
+      route.observer().transaction(info, refusedBy, outcomeOf(r), 0, r);
       relayReply(r);
       dropLineAhead(); // the RCPT went ahead to a backend that refused the MAIL: wait for its answer
     }
@@ -1429,7 +1429,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     }
     if (s != null || !ended) {
       // (A client gone mid-message left tx null, its transaction already counted as aborted.)
-      route.observer().transaction(info, s == null ? null : s.backend(), outcomeOf(reply), bytes);
+      route.observer().transaction(info, s == null ? null : s.backend(), outcomeOf(reply), bytes, reply);
     }
     endTransaction();
     if (!keepBackend && s != null) {
