@@ -196,6 +196,7 @@ final class AdminApi {
       n.put("resolvedAddress", at.isUnresolved() ? null : at.getAddress().getHostAddress());
     }
     n.put("weight", b.weight());
+    n.put("configWeight", server.configWeight(b)); // differs from weight when set through the API
     n.put("priority", b.priority());
     n.put("adminState", lower(b.adminState()));
     n.put("active", b.active());

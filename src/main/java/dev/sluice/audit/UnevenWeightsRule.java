@@ -1,14 +1,13 @@
 package dev.sluice.audit;
 
+import dev.sluice.balance.Shares;
 import dev.sluice.config.BackendConfig;
 import dev.sluice.config.PoolConfig;
 import dev.sluice.config.SluiceConfig;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.SortedMap;
-import java.util.stream.Collectors;
 
 /**
  * SL004: backends of one priority tier carry different weights, so one server takes more of the
@@ -57,16 +56,6 @@ final class UnevenWeightsRule extends ConfigRule {
 
   /** {@code server1 75% (3/4), server2 25% (1/4)}. */
   private static String shares(List<BackendConfig> tier) {
-    int sum = tier.stream().mapToInt(BackendConfig::weight).sum();
-    return tier.stream()
-        .map(b -> b.name() + " " + percent(b.weight(), sum) + " (" + b.weight() + "/" + sum + ")")
-        .collect(Collectors.joining(", "));
-  }
-
-  /** {@code 75%} or {@code 33.3%}: one decimal only where it says something. */
-  static String percent(int part, int whole) {
-    double p = 100.0 * part / whole;
-    String s = String.format(Locale.ROOT, "%.1f", p);
-    return (s.endsWith(".0") ? s.substring(0, s.length() - 2) : s) + "%";
+    return Shares.of(tier, BackendConfig::name, BackendConfig::weight);
   }
 }

@@ -7,6 +7,7 @@ import dev.sluice.audit.DefaultSource;
 import dev.sluice.audit.Finding;
 import dev.sluice.audit.Severity;
 import dev.sluice.balance.Backend;
+import dev.sluice.balance.Shares;
 import dev.sluice.balance.PoolBalancer;
 import dev.sluice.config.BackendConfig;
 import dev.sluice.config.ConfigChanges;
@@ -670,9 +671,31 @@ public final class SluiceServer implements AutoCloseable {
     int before = b.weight();
     b.setWeight(weight);
     apiWeights.put(pool + '/' + name, new AdminStateFile.Weight(weight, configWeight(config, pool + '/' + name)));
-    log.info("backend {}: weight {} -> {} (admin API)", b, before, weight);
+    String shares = tierShares(pools.get(pool).backends(), b.priority());
+    log.info("backend {}: weight {} -> {} (admin API); its tier now expects {}", b, before, weight, shares);
+    for (Listener l : listeners) {
+      if (l.route().balancer().backends().contains(b)) {
+        observer.backendStateChanged(l.name(), b, "weight " + before + " -> " + weight + " (admin API); its tier now"
+            + " expects " + shares);
+      }
+    }
     saveAdminState();
     return true;
+  }
+
+  /**
+   * {@code server1 75% (3/4), server2 25% (1/4)}: the share of new traffic each backend of the
+   * tier {@code priority} expects, as the audit's SL004 prints it for the file. A weight set through
+   * the API outlives reloads (and restarts, with a state file), while {@code sluice audit} reads
+   * only the file, so the log says what the pool now does.
+   */
+  static String tierShares(List<Backend> backends, int priority) {
+    return Shares.of(backends.stream().filter(x -> x.priority() == priority).toList(), Backend::name, Backend::weight);
+  }
+
+  /** The weight the configuration gives {@code b}, or -1 when it has no such backend. */
+  public int configWeight(Backend b) {
+    return configWeight(config, b.pool() + '/' + b.name());
   }
 
   /**

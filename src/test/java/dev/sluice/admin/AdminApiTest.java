@@ -87,6 +87,30 @@ class AdminApiTest extends AdminTestBase {
     assertThat(admin.get("/api/nothing").statusCode()).isEqualTo(404);
   }
 
+  /**
+   * A weight set through the API outlives reloads, but the audit reads only the file: the state
+   * shows both weights, and the running tier's new shares are logged.
+   */
+  @Test
+  void theStateShowsAWeightSetThroughTheApiNextToTheConfigurations() throws Exception {
+    EmbeddedSmtpServer a = backend("a"), b = backend("b");
+    java.util.List<String> changes = new java.util.concurrent.CopyOnWriteArrayList<>();
+    SluiceFixture f = SluiceFixture.start(yaml("", SMTP_LISTENER, a, b), new dev.sluice.proxy.SessionObserver() {
+      @Override
+      public void backendStateChanged(String listener, dev.sluice.balance.Backend backend, String text) {
+        changes.add(listener + " " + backend.name() + ": " + text);
+      }
+    });
+    toClose.add(f);
+    AdminClient admin = admin(f);
+    assertThat(admin.put("/api/pools/p/backends/a/weight", "3").statusCode()).isEqualTo(200);
+    JsonNode state = json(admin.get("/api/state"));
+    assertThat(backendNode(state, "a").get("weight").asInt()).isEqualTo(3);
+    assertThat(backendNode(state, "a").get("configWeight").asInt()).isEqualTo(1);
+    assertThat(backendNode(state, "b").get("configWeight").asInt()).isEqualTo(1);
+    assertThat(changes).containsExactly("l a: weight 1 -> 3 (admin API); its tier now expects a 75% (3/4), b 25% (1/4)");
+  }
+
   @Test
   void aMalformedUriIsTheClientsError() throws Exception {
     EmbeddedSmtpServer a = backend("a");
