@@ -90,6 +90,11 @@ class DashboardBrowserIT extends AdminTestBase {
     await().untilAsserted(() -> row("b").findElement(By.cssSelector("button.enable")).click());
     await().atMost(TIMEOUT).until(() -> backendB.adminState() == Backend.AdminState.ENABLED);
 
+    // A weight set through the API shows beside the configuration's.
+    assertThat(f.server().setWeight("p", "c", 3)).isTrue();
+    await().atMost(TIMEOUT).untilAsserted(() -> assertThat(row("c").getText()).contains("3 (config 1)"));
+    assertThat(row("a").getText()).doesNotContain("(config");
+
     await().untilAsserted(() -> row("a").findElement(By.cssSelector(".badge")).click());
     await().untilAsserted(() ->
         assertThat(browser.findElement(By.id("probe")).getText()).contains("MAIL FROM:<probe@internet.example>"));
