@@ -61,11 +61,16 @@ class AuthRelayDrainTest {
   }
 
   static void sendMessage(RawSmtpClient c) throws IOException {
+    startMessage(c);
+    c.send("Subject: t\r\n\r\nhi\r\n.\r\n").expect("250 2.0.0 queued at");
+  }
+
+  /** MAIL, RCPT and DATA, pipelined, up to the 354. */
+  static void startMessage(RawSmtpClient c) throws IOException {
     c.send("MAIL FROM:<bob@corp.example>\r\nRCPT TO:<x@example.test>\r\nDATA\r\n");
     c.expect("250");
     c.expect("250");
     c.expect("354");
-    c.send("Subject: t\r\n\r\nhi\r\n.\r\n").expect("250 2.0.0 queued at");
   }
 
   /** The backend the one message so far went to, by name. */
@@ -98,10 +103,7 @@ class AuthRelayDrainTest {
     try (RawSmtpClient c = loggedIn()) {
       sendMessage(c);
       String first = servedBy();
-      c.send("MAIL FROM:<bob@corp.example>\r\nRCPT TO:<x@example.test>\r\nDATA\r\n");
-      c.expect("250");
-      c.expect("250");
-      c.expect("354");
+      startMessage(c);
       c.send("Subject: t\r\n\r\nfirst half\r\n");
       assertThat(f.server().setAdminState("p", first, state)).isTrue();
       c.send("second half\r\n.\r\n").expect("250 2.0.0 queued at " + first); // in flight: it finishes there
