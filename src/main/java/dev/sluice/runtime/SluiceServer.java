@@ -7,8 +7,8 @@ import dev.sluice.audit.DefaultSource;
 import dev.sluice.audit.Finding;
 import dev.sluice.audit.Severity;
 import dev.sluice.balance.Backend;
-import dev.sluice.balance.Shares;
 import dev.sluice.balance.PoolBalancer;
+import dev.sluice.balance.Shares;
 import dev.sluice.config.BackendConfig;
 import dev.sluice.config.ConfigChanges;
 import dev.sluice.config.ConfigError;
@@ -646,11 +646,7 @@ public final class SluiceServer implements AutoCloseable {
     adminStates.put(pool + '/' + name, state);
     log.info("backend {}: admin state {}", b, state);
     saveAdminState();
-    for (Listener l : listeners) {
-      if (l.route().balancer().backends().contains(b)) {
-        observer.backendStateChanged(l.name(), b, "admin state " + lower(state) + " (admin API)");
-      }
-    }
+    operatorChanged(b, "admin state " + lower(state) + " (admin API)");
     if (state != Backend.AdminState.ENABLED) {
       listeners.forEach(Listener::backendTakenOutOfService);
     }
@@ -673,14 +669,18 @@ public final class SluiceServer implements AutoCloseable {
     apiWeights.put(pool + '/' + name, new AdminStateFile.Weight(weight, configWeight(config, pool + '/' + name)));
     String shares = tierShares(pools.get(pool).backends(), b.priority());
     log.info("backend {}: weight {} -> {} (admin API); its tier now expects {}", b, before, weight, shares);
-    for (Listener l : listeners) {
-      if (l.route().balancer().backends().contains(b)) {
-        observer.backendStateChanged(l.name(), b, "weight " + before + " -> " + weight + " (admin API); its tier now"
-            + " expects " + shares);
-      }
-    }
+    operatorChanged(b, "weight " + before + " -> " + weight + " (admin API); its tier now expects " + shares);
     saveAdminState();
     return true;
+  }
+
+  /** Tells the observers (the protocol log's state rows) of every listener whose pool has {@code b}. */
+  private void operatorChanged(Backend b, String text) {
+    for (Listener l : listeners) {
+      if (l.route().balancer().backends().contains(b)) {
+        observer.backendStateChanged(l.name(), b, text);
+      }
+    }
   }
 
   /**
