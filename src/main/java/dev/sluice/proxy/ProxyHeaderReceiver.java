@@ -122,6 +122,15 @@ final class ProxyHeaderReceiver extends ChannelInboundHandlerAdapter {
     }
   }
 
+  /** The peer left before its header (a load balancer's connect-only health check): nothing to wait for. */
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    if (timer != null) {
+      timer.cancel(false);
+    }
+    ctx.fireChannelInactive();
+  }
+
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     log.info("{}: bad PROXY header: {}", ctx.channel().remoteAddress(), NetErrors.describe(cause));
