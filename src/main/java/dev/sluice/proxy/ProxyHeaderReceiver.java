@@ -4,6 +4,7 @@ import dev.sluice.proxy.smtp.SmtpReply;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.haproxy.HAProxyCommand;
 import io.netty.handler.codec.haproxy.HAProxyMessage;
 import io.netty.handler.codec.haproxy.HAProxyMessageDecoder;
@@ -122,7 +123,21 @@ final class ProxyHeaderReceiver extends ChannelInboundHandlerAdapter {
     }
   }
 
-  /** The peer left before its header (a load balancer's connect-only health check): nothing to wait for. */
+  /**
+   * The peer left before its header (a load balancer's connect-only health check): nothing to wait
+   * for, and no greeting to give. A FIN arrives as the end of input (client channels allow half
+   * closure), a reset as the channel going inactive.
+   */
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof ChannelInputShutdownEvent) {
+      timer.cancel(false);
+      ctx.close();
+      return;
+    }
+    ctx.fireUserEventTriggered(evt);
+  }
+
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     if (timer != null) {

@@ -153,6 +153,22 @@ class AdmissionTest {
     }
   }
 
+  /**
+   * A load balancer's connect-only health check closes (FIN) without a header: Sluice closes too,
+   * without a greeting, rather than greeting it and waiting for a header that cannot come.
+   */
+  @org.junit.jupiter.api.Test
+  void aTrustedPeerThatClosesBeforeItsHeaderIsClosedWithoutAGreeting() throws Exception {
+    InetSocketAddress at = sluice("smtp", "    accept_proxy: [127.0.0.9/32]\n");
+    try (Socket s = new Socket()) {
+      s.bind(new InetSocketAddress("127.0.0.9", 0));
+      s.connect(at);
+      s.setSoTimeout(10_000);
+      s.shutdownOutput();
+      assertThat(s.getInputStream().read()).isEqualTo(-1); // closed, and not greeted (a silent peer is, after 1 s)
+    }
+  }
+
   /** A tcp listener cannot greet (the backend does), so a silent trusted peer is closed as before. */
   @org.junit.jupiter.api.Test
   void aSilentTrustedPeerOfATcpListenerIsClosedWithoutABanner() throws Exception {
