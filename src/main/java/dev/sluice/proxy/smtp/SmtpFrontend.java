@@ -1045,10 +1045,22 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     return authSession != null && authSession.idle();
   }
 
-  /** Whether this session logged in at a backend the operator has since drained or disabled. */
+  /**
+   * Whether this session logged in at a backend the operator has since drained or disabled. Its
+   * state is read from the listener's current pool: a reload may have rebuilt the backend (a new
+   * object) since the session logged in.
+   */
   private boolean authenticatedServerOutOfService() {
-    return session.authenticated() && authSession != null
-        && authSession.backend().adminState() != Backend.AdminState.ENABLED;
+    if (!session.authenticated() || authSession == null) {
+      return false;
+    }
+    Backend b = authSession.backend();
+    for (Backend now : listener.route().balancer().backends()) {
+      if (now.pool().equals(b.pool()) && now.name().equals(b.name())) {
+        return now.adminState() != Backend.AdminState.ENABLED;
+      }
+    }
+    return b.adminState() != Backend.AdminState.ENABLED;
   }
 
   /**
@@ -1458,6 +1470,19 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
     busy = false;
     if (ctx.channel().isActive()) {
       drive();
+      askToLogInElsewhereWhenIdle();
+    }
+  }
+
+  /**
+   * Between transactions, a session logged in at a backend the operator has drained or disabled
+   * is asked to reconnect at once ({@link #askToLogInElsewhere}): when the drain begins, and
+   * after the step in flight then (a message, a NOOP) is done.
+   */
+  private void askToLogInElsewhereWhenIdle() {
+    if (session != null && session.phase() == ClientSession.Phase.READY && !busy && tx == null
+        && authenticatedServerOutOfService()) {
+      askToLogInElsewhere(Stage.OTHER);
     }
   }
 
@@ -1544,11 +1569,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       return;
     }
     if (evt == Listener.BackendOutOfService.INSTANCE) {
-      // Between transactions only; one in flight finishes, and its session's next MAIL is answered.
-      if (session != null && session.phase() == ClientSession.Phase.READY && !busy && tx == null
-          && authenticatedServerOutOfService()) {
-        askToLogInElsewhere(Stage.OTHER);
-      }
+      askToLogInElsewhereWhenIdle(); // else when the step in flight is done (resume)
       return;
     }
     if (evt == Listener.SessionEnd.INSTANCE) {
