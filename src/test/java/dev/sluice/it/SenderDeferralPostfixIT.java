@@ -15,9 +15,9 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * A 4xx at MAIL FROM about the sender (RFC 3463 subject 1, 2 or 7) is not a failure of the server:
- * two real Postfix backends defer one sender with Postfix's own {@code check_sender_access}, as a
- * policy rate limit or an unverifiable sender domain would. Sluice still tries the other backend
+ * A 4xx at MAIL FROM about the sender's address (RFC 3463 subject 1 or 2) is not a failure of the
+ * server: two real Postfix backends defer one sender with Postfix's own {@code check_sender_access},
+ * as for a sender domain they cannot look up. Sluice still tries the other backend
  * for that sender, and the sender gets the deferral. But the backends stay in service even with
  * {@code consecutive_failures: 1}; counted as failures, these refusals would let one sender
  * get healthy servers ejected.
@@ -31,7 +31,7 @@ class SenderDeferralPostfixIT {
   @BeforeAll
   static void start() throws Exception {
     pair = PostfixPair.start("sndr", b -> b.mainCf("smtpd_sender_restrictions",
-        "check_sender_access inline:{ { " + THROTTLED + " = 451 4.7.1 Sender throttled, try later } }"));
+        "check_sender_access inline:{ { " + THROTTLED + " = 450 4.1.8 Sender domain not found, try later } }"));
     sluice = SluiceFixture.start("""
         health:
           basic: { steps: [connect, banner, ehlo, quit], interval: 30s, timeout: 2s }
@@ -64,13 +64,13 @@ class SenderDeferralPostfixIT {
       for (int i = 0; i < 3; i++) {
         // Sluice answers MAIL FROM itself; the deferral comes at the first RCPT TO.
         assertThat(c.send(THROTTLED, "user@example.test", "Subject: throttled\n\nhi").toString())
-            .startsWith("451 4.7.1").contains("Sender throttled");
+            .startsWith("450 4.1.8").contains("Sender domain not found");
       }
       assertThat(c.send("someone@sender.test", "user@example.test", "Subject: fine\n\nhi").code()).isEqualTo(250);
     }
     // Both servers were asked: the deferral is retried elsewhere as before.
     for (var pf : List.of(pair.a(), pair.b())) {
-      assertThat(pf.awaitMaillog("Sender throttled")).contains(THROTTLED);
+      assertThat(pf.awaitMaillog("Sender domain not found")).contains(THROTTLED);
     }
     PassiveHealth passive = sluice.server().passive("mx");
     for (Backend b : sluice.server().pools().get("hub").backends()) {

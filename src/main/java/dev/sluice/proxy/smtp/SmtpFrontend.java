@@ -1146,7 +1146,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
         failed(b, "MAIL FROM: " + failure.getMessage());
         schedule(mail, lastTransient);
       } else if (r.isTransient()) {
-        if (r.isRememberedDeferral()) {
+        if (r.isAboutTheSendersAddress()) {
           deferredSender(b, "MAIL FROM answered " + r);
         } else {
           failed(b, "MAIL FROM answered " + r);
@@ -1339,10 +1339,9 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * {@code b} deferred this sender, not all mail: a 4xx about the address, the mailbox or policy
-   * (RFC 3463 subjects 1, 2 and 7, such as Postfix's {@code 450 4.1.8} for a sender domain it
-   * cannot look up, or a policy service's {@code 451 4.7.1} rate limit). Another backend is tried
-   * as for a failure, but the backend's passive health is not touched: otherwise one sender
+   * {@code b} deferred this sender's address, not all mail ({@link SmtpReply#isAboutTheSendersAddress},
+   * such as Postfix's {@code 450 4.1.8} for a sender domain it cannot look up). Another backend is
+   * tried as for a failure, but the backend's passive health is not touched: otherwise one sender
    * retrying such mail could get healthy backends ejected from the listener.
    */
   private void deferredSender(Backend b, String why) {

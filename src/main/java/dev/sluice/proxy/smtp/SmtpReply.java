@@ -67,6 +67,24 @@ public record SmtpReply(int code, List<String> lines) {
     return code == 450;
   }
 
+  /**
+   * A 4xx about the sender's address or mailbox rather than the server: an enhanced status (RFC
+   * 3463) of subject 1 (addressing, {@code 4.1.8} bad sender domain) or 2 (mailbox), or a {@code
+   * 450} without one. Not {@code 4.7.x}: security and policy replies are as often about every client
+   * (Postfix's {@code 450 4.7.1 … cannot find your hostname} behind a broken resolver, Exchange's
+   * {@code 451 4.7.0} proxy errors) as about one sender.
+   */
+  public boolean isAboutTheSendersAddress() {
+    if (!isTransient()) {
+      return false;
+    }
+    String first = lines.get(0);
+    if (first.length() > 7 && first.charAt(4) == '4' && first.charAt(5) == '.' && first.charAt(7) == '.') {
+      return first.charAt(6) == '1' || first.charAt(6) == '2';
+    }
+    return code == 450 && !(first.length() > 5 && Character.isDigit(first.charAt(4)) && first.charAt(5) == '.');
+  }
+
   /** 5xx: permanent negative. */
   public boolean isPermanent() {
     return code >= 500 && code < 600;
