@@ -35,15 +35,21 @@ class AuthRelayDrainTest {
   void start() throws Exception {
     a = AuthRelayTest.authServer("one", one);
     b = AuthRelayTest.authServer("two", two);
-    f = SluiceFixture.start("""
+    f = SluiceFixture.start(config(false));
+  }
+
+  /** The pool of both servers; {@code swapped}: listed the other way round. */
+  String config(boolean swapped) {
+    String first = "      - { name: one, address: \"127.0.0.1:" + a.port() + "\" }\n";
+    String second = "      - { name: two, address: \"127.0.0.1:" + b.port() + "\" }\n";
+    return """
         health: { basic: { steps: [connect, banner, ehlo, quit], interval: 60s, timeout: 5s } }
         pools:
           p:
             backends:
-              - { name: one, address: "127.0.0.1:%d" }
-              - { name: two, address: "127.0.0.1:%d" }
+        %s
         listeners: { l: { listen: "127.0.0.1:0", mode: smtp, pool: p, health: basic, auth: relay } }
-        """.formatted(a.port(), b.port()));
+        """.formatted((swapped ? second + first : first + second).stripTrailing());
   }
 
   @AfterEach
@@ -119,5 +125,23 @@ class AuthRelayDrainTest {
     }
     // Both on the backend that authenticated the session.
     assertThat(List.of(one.get(), two.get())).containsExactlyInAnyOrder(2, 0);
+  }
+
+  /**
+   * A reload that rebuilds the backend a session logged in at (here it moves in the pool's list)
+   * leaves the session with the backend as it was; draining the rebuilt one still reaches it.
+   */
+  @org.junit.jupiter.api.Test
+  void aSessionThatLoggedInBeforeAReloadRebuiltItsBackendIsAskedToGoToo() throws Exception {
+    try (RawSmtpClient c = loggedIn()) {
+      sendMessage(c);
+      String first = servedBy();
+      Backend before = f.server().backend("p", first);
+      f.server().configSource(() -> dev.sluice.config.ConfigLoader.parse(config(true), "reload.yaml"));
+      assertThat(f.server().reload().ok()).isTrue();
+      assertThat(f.server().backend("p", first)).isNotSameAs(before); // rebuilt
+      assertThat(f.server().setAdminState("p", first, Backend.AdminState.DRAINING)).isTrue();
+      assertThat(c.reply()).startsWith("421 4.3.2 ");
+    }
   }
 }
