@@ -166,7 +166,7 @@ public final class ProtocolLog implements SessionObserver, AutoCloseable {
 
   @Override
   public void transaction(SessionInfo s, Backend b, Outcome outcome, long bytes) {
-    add(s, '*', outcome.name().toLowerCase(Locale.ROOT) + " " + bytes + " bytes", "transaction",
+    add(s, '*', outcomeAndSize(outcome, bytes), "transaction",
         b == null ? "" : b.name());
   }
 
@@ -178,8 +178,13 @@ public final class ProtocolLog implements SessionObserver, AutoCloseable {
   @Override
   public void transaction(SessionInfo s, Backend b, Outcome outcome, long bytes, SmtpReply reply) {
     List<String> lines = reply.lines();
-    add(s, '*', outcome.name().toLowerCase(Locale.ROOT) + " " + bytes + " bytes: " + lines.get(lines.size() - 1),
+    add(s, '*', outcomeAndSize(outcome, bytes) + ": " + lines.get(lines.size() - 1),
         "transaction", b == null ? "" : b.name());
+  }
+
+  /** {@code accepted 1834 bytes}: how a transaction row starts. */
+  private static String outcomeAndSize(Outcome outcome, long bytes) {
+    return outcome.name().toLowerCase(Locale.ROOT) + " " + bytes + " bytes";
   }
 
   @Override
