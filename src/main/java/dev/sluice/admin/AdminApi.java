@@ -198,6 +198,9 @@ final class AdminApi {
     n.put("weight", b.weight());
     n.put("configWeight", server.configWeight(b)); // differs from weight when set through the API
     n.put("priority", b.priority());
+    if (b.clientIdentity() != null) { // its own client_identity, which overrides each listener's
+      n.put("clientIdentity", lower(b.clientIdentity()));
+    }
     n.put("adminState", lower(b.adminState()));
     n.put("active", b.active());
     n.put("latencyMs", b.latencyEwmaNanos() / 1e6);

@@ -8,7 +8,8 @@ import dev.sluice.config.SluiceConfig;
 import java.util.List;
 
 /**
- * SL023: an external smtp listener passes the client on with XCLIENT or XFORWARD, or names it in
+ * SL023: an external smtp listener passes the client on with XCLIENT or XFORWARD (to any of its
+ * backends: a backend's own {@code client_identity} counts), or names it in
  * its Received line ({@code received_header}), but the configuration has no {@code resolver:}, so
  * every client's host name is {@code [UNAVAILABLE]} (or {@code unknown} in the line): the
  * client's address survives the balancer, its name does not (seed pitfall 3, one step further).
@@ -24,7 +25,8 @@ final class ClientNamesRule extends ConfigRule {
       return;
     }
     for (ListenerConfig l : listeners(c, Trust.EXTERNAL)) {
-      boolean carriesIdentity = l.clientIdentity() == ClientIdentity.XCLIENT || l.clientIdentity() == ClientIdentity.XFORWARD;
+      java.util.Set<ClientIdentity> identities = c.clientIdentitiesOf(l);
+      boolean carriesIdentity = identities.contains(ClientIdentity.XCLIENT) || identities.contains(ClientIdentity.XFORWARD);
       if (l.mode() != Mode.SMTP) {
         continue;
       }
@@ -40,7 +42,7 @@ final class ClientNamesRule extends ConfigRule {
         }
         continue;
       }
-      String command = l.clientIdentity() == ClientIdentity.XCLIENT ? "XCLIENT" : "XFORWARD";
+      String command = identities.contains(ClientIdentity.XCLIENT) ? "XCLIENT" : "XFORWARD";
       out.add(finding(Target.listener(l),
           "external listener " + q(l.name()) + " sends " + command + " with NAME=[UNAVAILABLE] for every client",
           "Without a resolver: section Sluice looks up no host names, so the servers log every client as "

@@ -105,12 +105,12 @@ public abstract class Rule {
   }
 
   /**
-   * Whether the servers learn each client's own address from {@code l} ({@code xclient}, {@code
-   * proxy_v1}, {@code proxy_v2}, or {@code transparent}: the connection comes from it) and judge
-   * relaying by it. {@code xforward} only changes their logs.
+   * Whether a server learns each client's own address through {@code identity} ({@code xclient},
+   * {@code proxy_v1}, {@code proxy_v2}, or {@code transparent}: the connection comes from it) and
+   * judges relaying by it. {@code xforward} only changes its logs.
    */
-  static boolean carriesClientAddress(ListenerConfig l) {
-    return switch (l.clientIdentity()) {
+  static boolean carriesClientAddress(ListenerConfig.ClientIdentity identity) {
+    return switch (identity) {
       case XCLIENT, PROXY_V1, PROXY_V2, TRANSPARENT -> true;
       case NONE, XFORWARD -> false;
     };

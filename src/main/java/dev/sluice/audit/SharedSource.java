@@ -1,7 +1,6 @@
 package dev.sluice.audit;
 
 import dev.sluice.config.BackendConfig;
-import dev.sluice.config.HostPort;
 import dev.sluice.config.IpLiteral;
 import dev.sluice.config.ListenerConfig;
 import dev.sluice.config.ListenerConfig.ClientIdentity;
@@ -38,34 +37,60 @@ final class SharedSource {
    *     listener's pool order
    * @param source that source, as the explanation says it ("10.0.0.21", "the host's default
    *     address ...", or the address and why the listener without one uses it)
+   * @param trustedAlike the connections of one listener come from its clients' own addresses
+   *     (transparent), and the other's from inside the client ranges it admits
    */
-  record Shared(List<String> backends, String source) {}
+  record Shared(List<String> backends, String source, boolean trustedAlike) {}
 
   private SharedSource() {}
 
   /**
-   * The backends {@code a} and {@code b} both reach from one source address, if any. When {@code
-   * b} is transparent the servers see its clients' own addresses, so what they trust for it is the
-   * client ranges it admits ({@code allow}): then the backends {@code a} reaches from an address
-   * inside those ranges. Likewise with {@code a} transparent and {@code b} not (its {@code
-   * source_address} and default address say nothing about where its connections come from).
+   * The backends {@code a} and {@code b} both reach from one source address, among those that
+   * {@code hiding} (one of the two) does not hand the client's address to ({@link
+   * Rule#carriesClientAddress}, judged per backend: a backend's own {@code client_identity} overrides
+   * the listener's). When {@code b} is transparent towards a backend the servers see its clients'
+   * own addresses, so what they trust for it is the client ranges it admits ({@code allow}): then
+   * the backends {@code a} reaches from an address inside those ranges. Likewise with {@code a}
+   * transparent and {@code b} not (its {@code source_address} and default address say nothing about
+   * where its connections come from). One result per such case that has backends; usually one.
    */
-  static Optional<Shared> between(SluiceConfig c, ListenerConfig a, ListenerConfig b, DefaultSource routes) {
-    Map<String, String> hosts = backendHosts(c, a);
-    hosts.keySet().retainAll(backendHosts(c, b).keySet());
-    if (b.clientIdentity() == ClientIdentity.TRANSPARENT) {
+  static List<Shared> between(SluiceConfig c, ListenerConfig a, ListenerConfig b, ListenerConfig hiding,
+      DefaultSource routes) {
+    Map<String, BackendConfig> ofA = backendsByAddress(c, a);
+    Map<String, BackendConfig> ofB = backendsByAddress(c, b);
+    // The shared backends, grouped by whether a and b are transparent towards each.
+    Map<List<Boolean>, Map<String, String>> groups = new LinkedHashMap<>();
+    ofA.forEach((key, backendOfA) -> {
+      BackendConfig backendOfB = ofB.get(key);
+      if (backendOfB == null
+          || Rule.carriesClientAddress(hiding.clientIdentityTowards(hiding == a ? backendOfA : backendOfB))) {
+        return;
+      }
+      List<Boolean> transparent = List.of(a.clientIdentityTowards(backendOfA) == ClientIdentity.TRANSPARENT,
+          b.clientIdentityTowards(backendOfB) == ClientIdentity.TRANSPARENT);
+      groups.computeIfAbsent(transparent, t -> new LinkedHashMap<>()).put(key, backendOfA.address().host());
+    });
+    List<Shared> out = new ArrayList<>();
+    groups.forEach((transparent, hosts) -> within(hosts, a, b, transparent.get(0), transparent.get(1), routes)
+        .ifPresent(out::add));
+    return out;
+  }
+
+  private static Optional<Shared> within(Map<String, String> hosts, ListenerConfig a, ListenerConfig b,
+      boolean aTransparent, boolean bTransparent, DefaultSource routes) {
+    if (bTransparent) {
       return insideAdmittedRanges(hosts, a, b, routes);
     }
-    if (a.clientIdentity() == ClientIdentity.TRANSPARENT) {
+    if (aTransparent) {
       return insideAdmittedRanges(hosts, b, a, routes);
     }
     InetAddress sa = a.sourceAddress();
     InetAddress sb = b.sourceAddress();
     if (sa == null && sb == null) {
-      return shared(List.copyOf(hosts.keySet()), BOTH_DEFAULT);
+      return shared(List.copyOf(hosts.keySet()), BOTH_DEFAULT, false);
     }
     if (sa != null && sb != null) {
-      return sa.equals(sb) ? shared(List.copyOf(hosts.keySet()), sa.getHostAddress()) : Optional.empty();
+      return sa.equals(sb) ? shared(List.copyOf(hosts.keySet()), sa.getHostAddress(), false) : Optional.empty();
     }
     ListenerConfig unset = sa == null ? a : b;
     ListenerConfig set = sa == null ? b : a;
@@ -80,7 +105,7 @@ final class SharedSource {
     });
     return shared(backends, source.getHostAddress() + " (" + Rule.q(unset.name()) + " sets no source_address, and the "
         + "host's routing picks " + source.getHostAddress() + ", the source_address of " + Rule.q(set.name())
-        + ", for its connections to " + String.join(", ", towards) + ")");
+        + ", for its connections to " + String.join(", ", towards) + ")", false);
   }
 
   private static Optional<Shared> insideAdmittedRanges(Map<String, String> hosts, ListenerConfig a,
@@ -98,7 +123,7 @@ final class SharedSource {
         + (a.sourceAddress() == null ? " (the host's default address)" : "") + ", and " + Rule.q(transparent.name())
         + " from its clients' own addresses (client_identity: transparent), within "
         + transparent.allow().stream().map(Object::toString).collect(java.util.stream.Collectors.joining(", "))
-        + ", which include " + String.join(", ", from));
+        + ", which include " + String.join(", ", from), true);
   }
 
   /**
@@ -123,16 +148,15 @@ final class SharedSource {
     return routes.towards(destination);
   }
 
-  private static Optional<Shared> shared(List<String> backends, String source) {
-    return backends.isEmpty() ? Optional.empty() : Optional.of(new Shared(backends, source));
+  private static Optional<Shared> shared(List<String> backends, String source, boolean trustedAlike) {
+    return backends.isEmpty() ? Optional.empty() : Optional.of(new Shared(backends, source, trustedAlike));
   }
 
-  /** The pool's backend addresses as keys ({@link Rule#addressKey}), each with its host, in pool order. */
-  private static Map<String, String> backendHosts(SluiceConfig c, ListenerConfig l) {
-    Map<String, String> out = new LinkedHashMap<>();
+  /** The pool's backends by address ({@link Rule#addressKey}), in pool order; the first of each address. */
+  private static Map<String, BackendConfig> backendsByAddress(SluiceConfig c, ListenerConfig l) {
+    Map<String, BackendConfig> out = new LinkedHashMap<>();
     for (BackendConfig b : Rule.poolOf(c, l).backends()) {
-      HostPort a = b.address();
-      out.putIfAbsent(Rule.addressKey(a), a.host());
+      out.putIfAbsent(Rule.addressKey(b.address()), b);
     }
     return out;
   }

@@ -15,7 +15,9 @@ import java.util.Set;
  * the source of a connection to an IPv4 server), so every such client is told no server is
  * available. A listener on {@code [::]} admits both families (Linux's default dual-stack socket);
  * its {@code allow} ranges narrow that. Backends written as names are not resolved: a pool with
- * one counts as reaching both families, so the rule stays silent rather than guess.
+ * one counts as reaching both families, so the rule stays silent rather than guess. A listener that
+ * is transparent towards some backends only (a backend's own {@code client_identity}) can serve
+ * either family through the others, so it is reported only when all are transparent.
  */
 final class TransparentFamilyRule extends ConfigRule {
   private enum Family { IPV4, IPV6 }
@@ -27,14 +29,15 @@ final class TransparentFamilyRule extends ConfigRule {
   @Override
   protected void check(SluiceConfig c, List<Finding> out) {
     for (ListenerConfig l : c.listeners().values()) {
-      if (l.clientIdentity() != ClientIdentity.TRANSPARENT) {
+      if (!c.clientIdentitiesOf(l).contains(ClientIdentity.TRANSPARENT)) {
         continue;
       }
       Set<Family> missing = admitted(l);
       for (BackendConfig b : poolOf(c, l).backends()) {
         byte[] bytes = IpLiteral.parse(b.address().host());
-        if (bytes == null) {
-          missing.clear(); // a name: could be either family
+        if (bytes == null || l.clientIdentityTowards(b) != ClientIdentity.TRANSPARENT) {
+          // a name: could be either family; a backend that is not transparent takes either family
+          missing.clear();
         } else {
           missing.remove(bytes.length == 4 ? Family.IPV4 : Family.IPV6);
         }

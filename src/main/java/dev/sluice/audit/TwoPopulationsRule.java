@@ -16,9 +16,9 @@ import java.util.stream.Collectors;
  * internal applications, the servers see its clients and every internet sender as one address, and
  * whatever relay permission one gets, the other gets (seed pitfall 5).
  *
- * <p>Reported at the narrow listener, once per internet listener. Not reported when the internet
- * listener hands each client's own address to the servers ({@code xclient}, {@code proxy_v1},
- * {@code proxy_v2}), as for SL001; identity on the narrow listener alone does not help, since
+ * <p>Reported at the narrow listener, once per internet listener. Not reported for a backend that
+ * the internet listener hands each client's own address to ({@code xclient}, {@code proxy_v1},
+ * {@code proxy_v2}, the listener's or the backend's own), as for SL001; identity on the narrow listener alone does not help, since
  * internet mail still arrives from the shared address. Two listeners that both admit the internet,
  * or both only chosen networks, serve one population as far as the internet is concerned and are
  * not reported. An internal narrow listener is SL001's, an internal open one SL014's.
@@ -45,39 +45,41 @@ final class TwoPopulationsRule extends ConfigRule {
         continue;
       }
       for (ListenerConfig open : external) {
-        if (narrow(open) || carriesClientAddress(open)) {
+        if (narrow(open)) {
           continue;
         }
-        SharedSource.Shared shared = SharedSource.between(c, narrow, open, routes).orElse(null);
-        if (shared == null) {
-          continue;
+        for (SharedSource.Shared shared : SharedSource.between(c, narrow, open, open, routes)) {
+          report(narrow, open, shared, out);
         }
-        boolean transparent = narrow.clientIdentity() == ListenerConfig.ClientIdentity.TRANSPARENT;
-        out.add(finding(Target.listener(narrow),
-            q(narrow.name()) + " (" + scope(narrow) + ") and " + q(open.name()) + " (the internet) reach "
-                + String.join(", ", shared.backends())
-                + (transparent ? " from addresses the servers trust alike" : " from the same source address"),
-            q(narrow.name()) + " " + admits(narrow) + ", so it looks meant for internal hosts, but it has no trust: "
-                + "internal, and " + (transparent ? "the servers trust the address of " : "it connects from the same address as ")
-                + q(open.name()) + " (line "
-                + open.location().line() + "), which takes mail from the whole internet and does not hand the "
-                + "client's address on: both connect from " + shared.source() + ". A server tells its clients "
-                + "apart by the connecting address only, so whatever it grants the clients of " + q(narrow.name())
-                + ", relay permission above all (an Exchange relay connector, Postfix mynetworks), it grants every "
-                + "internet sender too: the seed's open relay.",
-            (transparent
-                // Its connections come from its clients' addresses: only the internet listener's can move.
-                ? "Give " + q(open.name()) + " a source_address outside the client ranges " + q(narrow.name())
-                    + " admits (and outside what the servers let relay), and mark " + q(narrow.name())
-                    + " trust: internal so the audit checks it as a relay listener. If"
-                : "Give " + q(narrow.name()) + " a source_address of its own (e.g. 10.0.0.22, with 10.0.0.21 on "
-                    + q(open.name()) + "), let only that address relay, and mark it trust: internal so the audit "
-                    + "checks it as a relay listener. If")
-                + " both listeners carry the same kind of mail (say, " + q(narrow.name())
-                + " takes internet mail from a gateway) and the servers grant that address nothing, acknowledge "
-                + code() + " on " + q(narrow.name()) + "."));
       }
     }
+  }
+
+  private void report(ListenerConfig narrow, ListenerConfig open, SharedSource.Shared shared, List<Finding> out) {
+    boolean transparent = shared.trustedAlike();
+    out.add(finding(Target.listener(narrow),
+        q(narrow.name()) + " (" + scope(narrow) + ") and " + q(open.name()) + " (the internet) reach "
+            + String.join(", ", shared.backends())
+            + (transparent ? " from addresses the servers trust alike" : " from the same source address"),
+        q(narrow.name()) + " " + admits(narrow) + ", so it looks meant for internal hosts, but it has no trust: "
+            + "internal, and " + (transparent ? "the servers trust the address of " : "it connects from the same address as ")
+            + q(open.name()) + " (line "
+            + open.location().line() + "), which takes mail from the whole internet and does not hand the "
+            + "client's address on: both connect from " + shared.source() + ". A server tells its clients "
+            + "apart by the connecting address only, so whatever it grants the clients of " + q(narrow.name())
+            + ", relay permission above all (an Exchange relay connector, Postfix mynetworks), it grants every "
+            + "internet sender too: the seed's open relay.",
+        (transparent
+            // Its connections come from its clients' addresses: only the internet listener's can move.
+            ? "Give " + q(open.name()) + " a source_address outside the client ranges " + q(narrow.name())
+                + " admits (and outside what the servers let relay), and mark " + q(narrow.name())
+                + " trust: internal so the audit checks it as a relay listener. If"
+            : "Give " + q(narrow.name()) + " a source_address of its own (e.g. 10.0.0.22, with 10.0.0.21 on "
+                + q(open.name()) + "), let only that address relay, and mark it trust: internal so the audit "
+                + "checks it as a relay listener. If")
+            + " both listeners carry the same kind of mail (say, " + q(narrow.name())
+            + " takes internet mail from a gateway) and the servers grant that address nothing, acknowledge "
+            + code() + " on " + q(narrow.name()) + "."));
   }
 
   /** Whether {@code l} serves chosen hosts only: on loopback, or admitting less than the internet. */

@@ -3,6 +3,8 @@ package dev.sluice.balance;
 import dev.sluice.config.BackendConfig;
 import dev.sluice.config.HostPort;
 import dev.sluice.config.IpLiteral;
+import dev.sluice.config.ListenerConfig;
+import dev.sluice.config.ListenerConfig.ClientIdentity;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -23,6 +25,7 @@ public final class Backend {
   private final String name;
   private final HostPort address;
   private final int priority;
+  private final ClientIdentity clientIdentity;
   private final int index;
   private final long nameHash;
   private volatile int weight;
@@ -54,6 +57,7 @@ public final class Backend {
     this.name = config.name();
     this.address = config.address();
     this.priority = config.priority();
+    this.clientIdentity = config.clientIdentity();
     this.weight = config.weight();
     this.index = index;
     this.nameHash = StableHash.hash64(name.getBytes(StandardCharsets.UTF_8), 0);
@@ -96,6 +100,16 @@ public final class Backend {
 
   public int priority() {
     return priority;
+  }
+
+  /** The backend's own {@code client_identity}, or null when it takes the listener's. */
+  public ClientIdentity clientIdentity() {
+    return clientIdentity;
+  }
+
+  /** How this backend learns the client's address from listener {@code l}. */
+  public ClientIdentity clientIdentityFrom(ListenerConfig l) {
+    return l.clientIdentityTowards(clientIdentity);
   }
 
   public int index() {

@@ -52,7 +52,7 @@ final class ConfigBinder {
   private static final Set<String> DEFERRAL_AFFINITY_KEYS = Section.keys("ttl", "max_entries", "acknowledge");
   private static final Set<String> PASSIVE_KEYS =
       Section.keys("consecutive_failures", "eject_for", "max_eject_for", "acknowledge");
-  private static final Set<String> BACKEND_KEYS = Section.keys("name", "address", "weight", "priority", "acknowledge");
+  private static final Set<String> BACKEND_KEYS = Section.keys("name", "address", "weight", "priority", "client_identity", "acknowledge");
   private static final Set<String> LISTENER_KEYS =
       Section.keys("listen", "mode", "balance", "pool", "health", "trust", "source_address",
           "client_identity", "accept_proxy", "allow", "deny", "hostname", "retries", "bare_newline",
@@ -401,6 +401,8 @@ final class ConfigBinder {
     int weight = s.integer("weight", 1, 1, 1_000_000,
         "weight is a share and must be at least 1; to take a server out of service, drain it instead");
     int priority = s.integer("priority", 1, 1, 1000, "priority is a tier: 1 = first, 2 = used only when tier 1 has no eligible backend");
+    // null: whatever each listener sending to this backend sets (ListenerConfig.clientIdentityTowards).
+    ClientIdentity identity = s.enumValue("client_identity", ClientIdentity.class, null);
     if (address == null) {
       return null;
     }
@@ -408,7 +410,7 @@ final class ConfigBinder {
     if (name != null) {
       refuseUnaddressableName(pool, "backends", at, "backend name '" + name + "' in " + pool.description(), name);
     }
-    return new BackendConfig(name, address, weight, priority, s.acknowledge(), at);
+    return new BackendConfig(name, address, weight, priority, identity, s.acknowledge(), at);
   }
 
   /**
@@ -457,6 +459,9 @@ final class ConfigBinder {
           "client_identity " + lower(identity) + " is an SMTP command and needs mode: smtp",
           "with mode: tcp use none, proxy_v1, proxy_v2 or transparent; or set mode: smtp");
     }
+    if (mode == Mode.TCP && pool != null && pools.get(pool) != null) { // null: a pool that failed to bind
+      refuseSmtpIdentityOfBackends(s, pools.get(pool));
+    }
     List<Cidr> acceptProxy = s.listOf("accept_proxy", List.of(), Cidr::parse, ConfigValues.CIDR_HINT);
     s.refuseNoValue("allow", "write the client ranges to admit, e.g. allow: [10.0.0.0/8], or leave the key out"
         + " to admit every client");
@@ -485,6 +490,24 @@ final class ConfigBinder {
     return new ListenerConfig(name, listen, mode, balance, pool, health, trust, source, identity, acceptProxy, allow,
         deny, hostname, retries, bareNewline, auth, backendTls, backendTlsCa, backendTlsVerify, tls, implicitTls, capabilities,
         receivedHeader, limits, timeouts, s.acknowledgeWithin("tls", "limits", "timeouts"), s.keyLocation());
+  }
+
+  /**
+   * A tcp listener relays bytes, so it cannot send XCLIENT or XFORWARD to a backend whose own
+   * {@code client_identity} asks for one: reported at the listener's {@code pool}, since the
+   * backend is right for the smtp listeners that share the pool.
+   */
+  private static void refuseSmtpIdentityOfBackends(Section s, PoolConfig pool) {
+    for (BackendConfig b : pool.backends()) {
+      ClientIdentity own = b.clientIdentity();
+      if (own == ClientIdentity.XCLIENT || own == ClientIdentity.XFORWARD) {
+        s.error("pool", s.locationOfValue("pool"),
+            s.description() + " has mode: tcp, but backend '" + b.name() + "' of pool '" + pool.name() + "' (line "
+                + b.location().line() + ") has client_identity: " + lower(own) + ", an SMTP command",
+            "give this listener mode: smtp, or a pool whose backends take none, proxy_v1, proxy_v2 or transparent");
+        return;
+      }
+    }
   }
 
   /**

@@ -120,7 +120,7 @@ public final class ConfigChanges {
       if (a instanceof Record ra && b instanceof Record rb && ra.getClass() == rb.getClass() && !simple(a)) {
         changes(changed, name + ".", ra, rb, Set.of());
       } else {
-        changed.add(simple(a) && simple(b) ? name + " " + text(a) + " -> " + text(b) : name + " changed");
+        changed.add(simple(a) && simple(b) ? name + " " + text(name, a) + " -> " + text(name, b) : name + " changed");
       }
     }
   }
@@ -197,9 +197,10 @@ public final class ConfigChanges {
         || v instanceof Duration || v instanceof HostPort || v instanceof Path;
   }
 
-  private static String text(Object v) {
+  private static String text(String name, Object v) {
     if (v == null) {
-      return "none";
+      // A backend without client_identity of its own takes each listener's; "none" is a value there.
+      return name.equals("client_identity") ? "the listener's" : "none";
     }
     if (v instanceof Enum<?> e) {
       return e.name().toLowerCase(Locale.ROOT);

@@ -72,6 +72,22 @@ public record ListenerConfig(
     return false;
   }
 
+  /**
+   * How a backend learns the client's address from this listener: the backend's own {@code
+   * client_identity} when it sets one ({@code backendOwn}, not null), else the listener's. A
+   * server's port either requires a PROXY header or refuses one, and takes XCLIENT only where it is
+   * configured to, so what a connection sends is the server's fact; the listener's value is the
+   * default for the servers that do not say.
+   */
+  public ClientIdentity clientIdentityTowards(ClientIdentity backendOwn) {
+    return backendOwn != null ? backendOwn : clientIdentity;
+  }
+
+  /** {@link #clientIdentityTowards(ClientIdentity)} for a configured backend. */
+  public ClientIdentity clientIdentityTowards(BackendConfig b) {
+    return clientIdentityTowards(b.clientIdentity());
+  }
+
   /** {@code mode}: speak SMTP to the client, or relay bytes. */
   public enum Mode {
     SMTP,

@@ -1,7 +1,10 @@
 package dev.sluice.config;
 
+import dev.sluice.config.ListenerConfig.ClientIdentity;
 import java.nio.file.Path;
+import java.util.EnumSet;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A whole, validated Sluice configuration: the immutable snapshot that the runtime swaps atomically
@@ -31,5 +34,18 @@ public record SluiceConfig(
       return HealthProfile.DEFAULT;
     }
     return health.get(listener.health());
+  }
+
+  /**
+   * The client identities {@code listener} uses towards the backends of its pool: its own {@code
+   * client_identity}, and each backend's own where one sets it ({@link
+   * ListenerConfig#clientIdentityTowards}).
+   */
+  public Set<ClientIdentity> clientIdentitiesOf(ListenerConfig listener) {
+    Set<ClientIdentity> out = EnumSet.noneOf(ClientIdentity.class);
+    for (BackendConfig b : pools.get(listener.pool()).backends()) {
+      out.add(listener.clientIdentityTowards(b));
+    }
+    return out;
   }
 }

@@ -8,8 +8,9 @@ import java.net.InetAddress;
 
 /**
  * Who a probe pretends to be, and how it sets up its session, as the listener's traffic does: a
- * health profile sent from a source address, with the listener's client identity (a PROXY header
- * first, or XCLIENT/XFORWARD after EHLO) and its TLS towards backends. A backend that refuses
+ * health profile sent from a source address, with the client identity the backend takes from the
+ * listener (a PROXY header first, or XCLIENT/XFORWARD after EHLO; the backend's own {@code
+ * client_identity} or the listener's) and the listener's TLS towards backends. A backend that refuses
  * what every live session needs (XCLIENT from Sluice's address, a certificate Sluice cannot
  * verify) is DOWN for that listener, not UP while each message fails. Listeners sharing all of
  * these share one set of probes; a listener with its own source address gets its own, because a
@@ -32,11 +33,16 @@ public record ProbeKey(String profile, InetAddress source, ClientIdentity identi
     this(profile, source, ClientIdentity.NONE, BackendTls.NONE, null);
   }
 
-  /** The probes of listener {@code l} under {@code profile}; {@code tls} is its backend TLS context. */
-  public static ProbeKey of(String profile, ListenerConfig l, BackendTlsContext tls) {
-    // A transparent listener's probes have no client to speak for: they come from source_address
+  /**
+   * The probes of listener {@code l} under {@code profile} towards a backend whose own {@code
+   * client_identity} is {@code backendOwn} (null: the listener's); {@code tls} is the listener's
+   * backend TLS context.
+   */
+  public static ProbeKey of(String profile, ListenerConfig l, ClientIdentity backendOwn, BackendTlsContext tls) {
+    ClientIdentity towards = l.clientIdentityTowards(backendOwn);
+    // A transparent connection's probes have no client to speak for: they come from source_address
     // (or the host's choice) and are the same probes as those of a listener without identity.
-    ClientIdentity identity = l.clientIdentity() == ClientIdentity.TRANSPARENT ? ClientIdentity.NONE : l.clientIdentity();
+    ClientIdentity identity = towards == ClientIdentity.TRANSPARENT ? ClientIdentity.NONE : towards;
     return new ProbeKey(profile, l.sourceAddress(), identity, l.backendTls(), tls);
   }
 

@@ -61,22 +61,22 @@ public final class BackendConnector {
   }
 
   /**
-   * The local address of a session's connections to backends: the client's own with {@code
-   * client_identity: transparent} (the backend then sees the client as if it had connected
-   * directly), else the listener's {@code source_address} (null: the host picks).
+   * The local address of a session's connections to {@code backend}: the client's own when the
+   * backend takes {@code client_identity: transparent} from {@code l} (it then sees the client as if
+   * it had connected directly), else the listener's {@code source_address} (null: the host picks).
    */
-  public static InetAddress sourceFor(ListenerConfig l, InetSocketAddress client) {
-    return l.clientIdentity() == ClientIdentity.TRANSPARENT ? client.getAddress() : l.sourceAddress();
+  public static InetAddress sourceFor(ListenerConfig l, Backend backend, InetSocketAddress client) {
+    return backend.clientIdentityFrom(l) == ClientIdentity.TRANSPARENT ? client.getAddress() : l.sourceAddress();
   }
 
   /**
    * Whether a session of {@code client} can reach {@code backend} through listener {@code l}: always,
-   * except that a transparent listener cannot connect to a backend of the other address family from
+   * except that a transparent connection cannot go to a backend of the other address family from
    * the client's address (an IPv6 client's connection cannot come from an IPv4 address). Such a
    * backend is passed over for that client, never counted as failed.
    */
   public static boolean reachable(ListenerConfig l, InetSocketAddress client, Backend backend) {
-    if (l.clientIdentity() != ClientIdentity.TRANSPARENT) {
+    if (backend.clientIdentityFrom(l) != ClientIdentity.TRANSPARENT) {
       return true;
     }
     InetSocketAddress remote = backend.socketAddress();

@@ -174,7 +174,7 @@ public final class SluiceServer implements AutoCloseable {
   public void start() throws StartupException, InterruptedException {
     for (ListenerConfig l : config.listeners().values()) {
       checkSourceAddress(l);
-      checkTransparent(l);
+      checkTransparent(config, l);
     }
     Map<String, ListenerTls> tls = loadTls(config);
     String adminToken = AdminServer.readToken(config.admin());
@@ -279,7 +279,7 @@ public final class SluiceServer implements AutoCloseable {
 
   /**
    * Pools, probe targets and per-listener routes built from one config, not yet serving. Backends
-   * of the running config that are unchanged (name, address, priority, position) are reused, so
+   * of the running config that are unchanged (name, address, priority, client identity, position) are reused, so
    * their load counters, probe states and admin states carry over; {@code weightUpdates} apply a
    * changed config weight on commit only.
    */
@@ -310,12 +310,11 @@ public final class SluiceServer implements AutoCloseable {
     for (ListenerConfig l : next.listeners().values()) {
       HealthProfile profile = next.profileFor(l);
       ListenerTls listenerTls = tls.get(l.name());
-      ProbeKey key = ProbeKey.of(profile.name(), l, listenerTls.backend());
       wait = Math.max(wait, profile.timeout().toMillis() * (profile.steps().size() + 2) + 1000);
       PoolBalancer balancer = newPools.get(l.pool());
       List<ProbeTarget> listenerTargets = new ArrayList<>();
       for (Backend b : balancer.backends()) {
-        ProbeTarget t = health.register(key, b, profile);
+        ProbeTarget t = health.register(ProbeKey.of(profile.name(), l, b.clientIdentity(), listenerTls.backend()), b, profile);
         listenerTargets.add(t);
         targets.add(t);
       }
@@ -331,7 +330,7 @@ public final class SluiceServer implements AutoCloseable {
           : new PassiveHealth(next.pools().get(l.pool()).passive(), balancer.backends(), System::nanoTime);
       newPassive.put(l.name(), listenerPassive);
       routes.put(l.name(), new ListenerRoute(l, balancer, new ListenerEligibility(listenerTargets, listenerPassive),
-          listenerPassive, observer, listenerTls.server(), listenerTls.backend(), passesNames(l) ? names : null));
+          listenerPassive, observer, listenerTls.server(), listenerTls.backend(), passesNames(next, l) ? names : null));
     }
     return new Plan(next, Map.copyOf(newPools), Map.copyOf(newPassive), routes, targets, weightUpdates, wait);
   }
@@ -341,12 +340,14 @@ public final class SluiceServer implements AutoCloseable {
   }
 
   /**
-   * Whether {@code l}'s clients' names are passed on: smtp mode with XCLIENT or XFORWARD, or in the
-   * listener's own Received line ({@code received_header}), whatever its client identity.
+   * Whether {@code l}'s clients' names are passed on: smtp mode with XCLIENT or XFORWARD towards any
+   * of its backends, or in the listener's own Received line ({@code received_header}), whatever its
+   * client identity.
    */
-  private static boolean passesNames(ListenerConfig l) {
-    return l.mode() == ListenerConfig.Mode.SMTP && (l.clientIdentity() == ListenerConfig.ClientIdentity.XCLIENT
-        || l.clientIdentity() == ListenerConfig.ClientIdentity.XFORWARD || l.receivedHeader());
+  private static boolean passesNames(SluiceConfig c, ListenerConfig l) {
+    java.util.Set<ListenerConfig.ClientIdentity> identities = c.clientIdentitiesOf(l);
+    return l.mode() == ListenerConfig.Mode.SMTP && (identities.contains(ListenerConfig.ClientIdentity.XCLIENT)
+        || identities.contains(ListenerConfig.ClientIdentity.XFORWARD) || l.receivedHeader());
   }
 
   /** The name servers client names are asked of; none without a {@code resolver:}. */
@@ -382,8 +383,10 @@ public final class SluiceServer implements AutoCloseable {
     PoolBalancer running = pools.get(pool);
     if (running != null) {
       for (Backend b : running.backends()) {
+        // A changed client_identity rebuilds the backend: idle sessions opened with the old one
+        // (a PROXY header or not, XCLIENT or not) must not carry the next transaction.
         if (b.name().equals(bc.name()) && b.address().equals(bc.address()) && b.priority() == bc.priority()
-            && b.index() == index) {
+            && b.clientIdentity() == bc.clientIdentity() && b.index() == index) {
           // A weight set through the API stays until the config's own weight for it changes.
           PoolConfig old = config.pools().get(pool);
           boolean changed = old == null || old.backends().stream()
@@ -465,7 +468,7 @@ public final class SluiceServer implements AutoCloseable {
     try {
       for (ListenerConfig l : next.listeners().values()) {
         checkSourceAddress(l);
-        checkTransparent(l);
+        checkTransparent(next, l);
       }
       tls = loadTls(next);
       AdminServer.readToken(next.admin());
@@ -831,14 +834,19 @@ public final class SluiceServer implements AutoCloseable {
     }
   }
 
-  /** A transparent listener needs IP_TRANSPARENT, or every backend connection would fail at run time. */
-  private void checkTransparent(ListenerConfig l) throws StartupException {
-    if (l.clientIdentity() != ListenerConfig.ClientIdentity.TRANSPARENT) {
+  /**
+   * A transparent listener, or one with a transparent backend, needs IP_TRANSPARENT, or every
+   * connection to such a backend would fail at run time.
+   */
+  private void checkTransparent(SluiceConfig c, ListenerConfig l) throws StartupException {
+    if (!c.clientIdentitiesOf(l).contains(ListenerConfig.ClientIdentity.TRANSPARENT)) {
       return;
     }
     String why = transport.transparentUnavailable();
     if (why != null) {
-      throw new StartupException(l.location() + ": listener '" + l.name() + "': client_identity transparent: " + why);
+      throw new StartupException(l.location() + ": listener '" + l.name() + "': client_identity transparent"
+          + (l.clientIdentity() == ListenerConfig.ClientIdentity.TRANSPARENT ? "" : " (of a backend of pool '" + l.pool() + "')")
+          + ": " + why);
     }
   }
 

@@ -571,6 +571,54 @@ class AuditorTest {
     assertThat(codes(SEED.replace(internal, internal + "    client_identity: proxy_v2\n"))).contains("SL001");
   }
 
+  /**
+   * A backend's own client_identity overrides the listener's, so the relay and source-NAT rules
+   * judge each backend by what it is sent: the seed's layout with server1 taking PROXY headers is an
+   * open relay through server2 only, and no longer one once both take them.
+   */
+  @Test
+  void theRelayAndSourceNatRulesJudgeEachBackendByItsOwnClientIdentity() {
+    String server1 = "{ name: server1, address: 10.1.1.21:25, weight: 3 }";
+    String server2 = "{ name: server2, address: 10.1.1.22:25, weight: 1 }";
+    String oneCarries = SEED.replace(server1, server1.replace(" }", ", client_identity: proxy_v2 }"));
+    Finding relay = only(audit(oneCarries), "SL001");
+    assertThat(relay.title()).contains("10.1.1.22:25").doesNotContain("10.1.1.21:25");
+    Finding hidden = only(audit(oneCarries), "SL002");
+    assertThat(hidden.title()).endsWith("has client_identity: none towards backend server2");
+    assertThat(hidden.fix()).contains("on backend server2");
+    String bothCarry = oneCarries.replace(server2, server2.replace(" }", ", client_identity: proxy_v1 }"));
+    assertThat(codes(bothCarry)).doesNotContain("SL001", "SL002");
+    assertThat(codes(bothCarry.replace("    trust: internal\n", ""))).doesNotContain("SL019");
+    // The other way round: the listener carries the address, a backend of its own says none.
+    String listenerCarries = SEED.replace("trust: external\n", "trust: external\n    client_identity: proxy_v2\n")
+        .replace(server2, server2.replace(" }", ", client_identity: none }"));
+    assertThat(only(audit(listenerCarries), "SL001").title()).contains("10.1.1.22:25").doesNotContain("10.1.1.21:25");
+    assertThat(only(audit(listenerCarries), "SL002").title()).endsWith("towards backend server2");
+    assertThat(only(audit(listenerCarries.replace("    trust: internal\n", "")), "SL019").title())
+        .contains("10.1.1.22:25").doesNotContain("10.1.1.21:25");
+  }
+
+  @Test
+  void aBackendsOwnClientIdentityCountsForTheNameAndFamilyRules() {
+    // XCLIENT towards one backend sends NAME=[UNAVAILABLE] there without a resolver.
+    String names = """
+        pools: { hub: { backends: [ { name: pf1, address: "127.0.0.1:25", client_identity: xclient } ] } }
+        listeners:
+          mx: { listen: "127.0.0.1:2525", pool: hub, acknowledge: [SL006, SL008] }
+        """;
+    assertThat(only(audit(names), "SL023").title()).contains("sends XCLIENT");
+    // Transparent towards every backend, set on the backends: as a transparent listener.
+    String family = """
+        pools: { hub: { backends: [ { address: "10.0.0.11:25", client_identity: transparent }, %s ] } }
+        listeners:
+          mx: { listen: "[::]:25", pool: hub }
+        """;
+    String transparentToo = "{ address: \"10.0.0.12:25\", client_identity: transparent }";
+    assertThat(only(audit(family.formatted(transparentToo)), "SL025").title()).contains("admits IPv6 clients");
+    // A backend reached from Sluice's own address takes IPv6 clients as well.
+    assertThat(codes(family.formatted("\"10.0.0.12:25\""))).doesNotContain("SL025");
+  }
+
   @Test
   void theInternetWrittenAsTwoHalvesIsStillTheInternet() {
     assertThat(codes(with(CLEAN, "allow: [10.0.0.0/8]", "allow: [0.0.0.0/1, 128.0.0.0/1]"))).contains("SL014");

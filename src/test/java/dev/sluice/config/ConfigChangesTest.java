@@ -114,6 +114,19 @@ class ConfigChangesTest {
         "listener mx: retries 2 -> 1, limits.max_recipients 1000 -> 50");
   }
 
+  /** A backend without client_identity of its own takes the listener's: said so, not as "none". */
+  @Test
+  void aBackendsOwnClientIdentityIsToldApartFromTheListeners() throws Exception {
+    String after = BEFORE.replace("{ name: a, address: 127.0.0.1:10025 }",
+        "{ name: a, address: 127.0.0.1:10025, client_identity: proxy_v2 }");
+    String none = BEFORE.replace("{ name: a, address: 127.0.0.1:10025 }",
+        "{ name: a, address: 127.0.0.1:10025, client_identity: none }");
+    assertThat(ConfigChanges.between(parse(BEFORE), parse(after)))
+        .containsExactly("backend hub/a: client_identity the listener's -> proxy_v2");
+    assertThat(ConfigChanges.between(parse(after), parse(none)))
+        .containsExactly("backend hub/a: client_identity proxy_v2 -> none");
+  }
+
   @Test
   void addedAndRemovedBackendsPoolsAndProfiles() throws Exception {
     String after = BEFORE

@@ -728,6 +728,37 @@ class ConfigErrorsTest {
     }
   }
 
+  /**
+   * A backend's own client_identity applies to every listener of its pool: XCLIENT on a backend is
+   * refused where a tcp listener uses the pool (at that listener's pool:, since the backend is
+   * right for the smtp ones), and a misspelt value is refused at the backend.
+   */
+  @Test
+  void aBackendsSmtpCommandIdentityIsRefusedWhereATcpListenerUsesItsPool() throws ConfigException {
+    ConfigError e = single("""
+        pools:
+          hub:
+            backends:
+              - { name: pf1, address: 127.0.0.1:10025, client_identity: xclient }
+        listeners:
+          in: { listen: 127.0.0.1:2525, pool: hub }
+          relay: { listen: 127.0.0.1:2526, pool: hub, mode: tcp }
+        """, 7, 42);
+    assertThat(e.message()).contains("listener 'relay'").contains("backend 'pf1' of pool 'hub' (line 4)")
+        .contains("client_identity: xclient");
+    assertThat(e.hint()).contains("mode: smtp");
+    ConfigError typo = single("""
+        pools:
+          hub:
+            backends:
+              - { name: ex1, address: 127.0.0.1:10025, client_identity: transparnet }
+        listeners:
+          in: { listen: 127.0.0.1:2525, pool: hub }
+        """, 4, 65);
+    assertThat(typo.message()).contains("'client_identity'").contains("transparnet");
+    assertThat(typo.hint()).contains("transparent");
+  }
+
   @Test
   void describeListsEveryErrorWithItsHint() {
     ConfigException e = catchThrowableOfType(ConfigException.class, () ->

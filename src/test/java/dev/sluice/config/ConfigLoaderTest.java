@@ -312,6 +312,32 @@ class ConfigLoaderTest {
     assertThat(l.admits(InetAddress.getByName("198.51.100.9"))).isTrue();
   }
 
+  /**
+   * A pool that mixes Exchange (neither XCLIENT nor PROXY) with Postfix: each backend may say how it
+   * learns the client's address; one that does not takes the listener's.
+   */
+  @Test
+  void aBackendsOwnClientIdentityOverridesTheListeners() throws Exception {
+    SluiceConfig c = ConfigLoader.parse("""
+        pools:
+          hub:
+            backends:
+              - { name: ex1, address: 10.0.0.5:25, client_identity: none }
+              - { name: pf1, address: 10.0.0.6:25, client_identity: proxy_v2 }
+              - { name: pf2, address: 10.0.0.7:25 }
+              - 10.0.0.8:25
+        listeners:
+          in: { listen: 0.0.0.0:25, pool: hub, client_identity: xclient }
+        """, "t.yaml");
+    ListenerConfig l = c.listeners().get("in");
+    assertThat(c.pools().get("hub").backends()).extracting(BackendConfig::clientIdentity)
+        .containsExactly(ClientIdentity.NONE, ClientIdentity.PROXY_V2, null, null);
+    assertThat(c.pools().get("hub").backends()).extracting(l::clientIdentityTowards)
+        .containsExactly(ClientIdentity.NONE, ClientIdentity.PROXY_V2, ClientIdentity.XCLIENT, ClientIdentity.XCLIENT);
+    assertThat(c.clientIdentitiesOf(l))
+        .containsExactlyInAnyOrder(ClientIdentity.NONE, ClientIdentity.PROXY_V2, ClientIdentity.XCLIENT);
+  }
+
   @Test
   void aKeyWithNoValueIsTheSameAsLeavingItOut() throws Exception {
     SluiceConfig empty = ConfigLoader.parse("""

@@ -1204,7 +1204,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       return;
     }
     String line = "MAIL FROM:<" + mail.path() + ">" + params(mail);
-    if (config().clientIdentity() != ListenerConfig.ClientIdentity.XFORWARD) {
+    if (s.backend().clientIdentityFrom(config()) != ListenerConfig.ClientIdentity.XFORWARD) {
       mailFrom(s, line, handler);
       return;
     }
@@ -1385,8 +1385,8 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       // awaits it (a failure would count against the backend).
       return clientName.thenCompose(name -> clientGone() ? new CompletableFuture<BackendSession>() : openSession(b));
     }
-    return BackendSession.open(ctx.channel().eventLoop(), connector, b, BackendConnector.sourceFor(config(), info.remote()),
-            config().clientIdentity(),
+    return BackendSession.open(ctx.channel().eventLoop(), connector, b, BackendConnector.sourceFor(config(), b, info.remote()),
+            b.clientIdentityFrom(config()),
             clientInfo(), hostname(), config().backendTls(), route.backendTls(), config().timeouts())
         .thenApply(opened -> {
           sessions.put(b, opened);

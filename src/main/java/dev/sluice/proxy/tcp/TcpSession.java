@@ -96,6 +96,7 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
       return;
     }
     tried.add(backend);
+    ListenerConfig.ClientIdentity identity = backend.clientIdentityFrom(config());
     // implicit_tls: the server says nothing before the client's TLS handshake, so there is no banner
     // to wait for; the client is joined as soon as the connection is up.
     BannerGate gate = config().implicitTls() ? null : new BannerGate(this, backend, config().timeouts().banner());
@@ -104,14 +105,14 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
         .connect(
             client.eventLoop(),
             backend,
-            BackendConnector.sourceFor(config(), info.remote()),
-            config().clientIdentity() == ListenerConfig.ClientIdentity.TRANSPARENT,
+            BackendConnector.sourceFor(config(), backend, info.remote()),
+            identity == ListenerConfig.ClientIdentity.TRANSPARENT,
             true,
             config().timeouts().connect(),
             new ChannelInitializer<Channel>() {
               @Override
               protected void initChannel(Channel ch) {
-                if (proxyVersion() != 0) {
+                if (identity.proxyVersion() != 0) {
                   ch.pipeline().addLast("proxy", HAProxyMessageEncoder.INSTANCE);
                 }
                 if (gate != null) {
@@ -138,9 +139,9 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
                     if (!client.isActive()) {
                       backendChannel.close();
                     } else {
-                      if (proxyVersion() != 0) {
+                      if (identity.proxyVersion() != 0) {
                         // PROXY protocol: one header before any other byte; the backend waits for it.
-                        backendChannel.writeAndFlush(ProxyHeaders.of(proxyVersion() == 2,
+                        backendChannel.writeAndFlush(ProxyHeaders.of(identity.proxyVersion() == 2,
                             info.remote(), info.local()),
                             backendChannel.voidPromise());
                       }
@@ -209,10 +210,6 @@ public final class TcpSession extends ChannelInboundHandlerAdapter {
     backend.close();
     backendChannel = null;
     tryNextBackend();
-  }
-
-  private int proxyVersion() {
-    return config().clientIdentity().proxyVersion();
   }
 
   private void answerAndClose(String line) {
