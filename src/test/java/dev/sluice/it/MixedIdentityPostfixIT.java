@@ -118,15 +118,7 @@ class MixedIdentityPostfixIT {
    */
   @Test
   void everyServerGetsMailAndTheOnesThatCanLearnTheClientLogIt() {
-    awaitAllUp();
-    int before = pf.maillog().size();
-    for (int i = 0; i < 9; i++) {
-      SwaksResult ok = send("mx", "127.0.0." + (60 + i));
-      assertThat(ok.succeeded()).as(ok.transcript()).isTrue();
-    }
-    Map<String, List<String>> clients = Awaitility.await().atMost(Duration.ofSeconds(20))
-        .until(() -> queuedClients(pf.maillog().subList(before, pf.maillog().size())),
-            m -> m.values().stream().mapToInt(List::size).sum() == 9);
+    Map<String, List<String>> clients = sendAndCollect("mx", 60, 9);
     assertThat(clients.get("postfix-plain")).isNotEmpty().allMatch("127.0.0.41"::equals);
     assertThat(clients.get("postfix-proxy")).isNotEmpty().allMatch(c -> c.matches("127\\.0\\.0\\.6[0-8]"));
     assertThat(clients.get("postfix-xclient")).isNotEmpty().allMatch(c -> c.matches("127\\.0\\.0\\.6[0-8]"));
@@ -135,15 +127,7 @@ class MixedIdentityPostfixIT {
   /** tcp mode: a PROXY header goes to the backend that asks for one, and to no other. */
   @Test
   void aTcpListenerSendsAProxyHeaderOnlyToTheBackendThatTakesOne() {
-    awaitAllUp();
-    int before = pf.maillog().size();
-    for (int i = 0; i < 4; i++) {
-      SwaksResult ok = send("relay", "127.0.0." + (70 + i));
-      assertThat(ok.succeeded()).as(ok.transcript()).isTrue();
-    }
-    Map<String, List<String>> clients = Awaitility.await().atMost(Duration.ofSeconds(20))
-        .until(() -> queuedClients(pf.maillog().subList(before, pf.maillog().size())),
-            m -> m.values().stream().mapToInt(List::size).sum() == 4);
+    Map<String, List<String>> clients = sendAndCollect("relay", 70, 4);
     assertThat(clients.get("postfix-plain")).isNotEmpty().allMatch("127.0.0.42"::equals);
     assertThat(clients.get("postfix-proxy")).isNotEmpty().allMatch(c -> c.matches("127\\.0\\.0\\.7[0-3]"));
     assertThat(clients).doesNotContainKey("postfix-xclient");
@@ -165,6 +149,23 @@ class MixedIdentityPostfixIT {
     pf.awaitMaillog("postfix-strict/smtpd");
     assertThat(pf.maillog()).anyMatch(l -> l.contains("reject: RCPT from unknown[127.0.0.78]"))
         .noneMatch(l -> l.contains("postfix-strict") && l.contains("[127.0.0.43]") && l.contains("client="));
+  }
+
+  /**
+   * Sends {@code n} messages through {@code listener}, from 127.0.0.{@code first} onwards, each
+   * accepted; returns the client address of each message the servers queued meanwhile, by server,
+   * once there are {@code n} of them.
+   */
+  private static Map<String, List<String>> sendAndCollect(String listener, int first, int n) {
+    awaitAllUp();
+    int before = pf.maillog().size();
+    for (int i = 0; i < n; i++) {
+      SwaksResult ok = send(listener, "127.0.0." + (first + i));
+      assertThat(ok.succeeded()).as(ok.transcript()).isTrue();
+    }
+    return Awaitility.await().atMost(Duration.ofSeconds(20))
+        .until(() -> queuedClients(pf.maillog().subList(before, pf.maillog().size())),
+            m -> m.values().stream().mapToInt(List::size).sum() == n);
   }
 
   private static void awaitAllUp() {
