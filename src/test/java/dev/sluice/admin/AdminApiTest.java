@@ -44,7 +44,8 @@ class AdminApiTest extends AdminTestBase {
   @Test
   void stateShowsListenersPoolsBackendsAndTheLastProbeDialogue() throws Exception {
     EmbeddedSmtpServer a = backend("a"), b = backend("b");
-    SluiceFixture f = sluice(yaml("", SMTP_LISTENER, a, b));
+    // b sets a client_identity of its own, which the state shows; a takes the listener's.
+    SluiceFixture f = sluice(yaml("", SMTP_LISTENER, a, b).replace("{ name: b,", "{ client_identity: none, name: b,"));
     HttpResponse<String> r = admin(f).get("/api/state");
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.headers().firstValue("Content-Type")).hasValue("application/json; charset=utf-8");
@@ -58,6 +59,8 @@ class AdminApiTest extends AdminTestBase {
     assertThat(l.get("activeSessions").asInt()).isZero();
     JsonNode ba = backendNode(s, "a");
     assertThat(ba.get("weight").asInt()).isEqualTo(1);
+    assertThat(ba.has("clientIdentity")).isFalse();
+    assertThat(backendNode(s, "b").get("clientIdentity").asText()).isEqualTo("none");
     assertThat(ba.get("effectiveWeight").get("l").asDouble()).isEqualTo(1.0);
     assertThat(ba.get("adminState").asText()).isEqualTo("enabled");
     assertThat(ba.get("active").asInt()).isZero();
