@@ -43,8 +43,13 @@ final class ClientNamesRule extends ConfigRule {
         continue;
       }
       String command = identities.contains(ClientIdentity.XCLIENT) ? "XCLIENT" : "XFORWARD";
+      // Named when only some backends get the command (their own client_identity, or the listener's).
+      List<String> told = poolOf(c, l).backends().stream()
+          .filter(b -> l.clientIdentityTowards(b).name().equals(command)).map(dev.sluice.config.BackendConfig::name).toList();
+      String to = told.size() == poolOf(c, l).backends().size() ? ""
+          : " to backend" + (told.size() == 1 ? " " : "s ") + String.join(", ", told);
       out.add(finding(Target.listener(l),
-          "external listener " + q(l.name()) + " sends " + command + " with NAME=[UNAVAILABLE] for every client",
+          "external listener " + q(l.name()) + " sends " + command + to + " with NAME=[UNAVAILABLE] for every client",
           "Without a resolver: section Sluice looks up no host names, so the servers log every client as "
               + "unknown[address], and host-name restrictions judge every client as nameless: with XCLIENT, "
               + "Postfix's reject_unknown_client_hostname and reject_unknown_reverse_client_hostname defer "

@@ -52,23 +52,27 @@ final class SharedSource {
    * own addresses, so what they trust for it is the client ranges it admits ({@code allow}): then
    * the backends {@code a} reaches from an address inside those ranges. Likewise with {@code a}
    * transparent and {@code b} not (its {@code source_address} and default address say nothing about
-   * where its connections come from). One result per such case that has backends; usually one.
+   * where its connections come from). One result per such case that has backends: usually one, two
+   * when some shared backends are reached transparently and others are not.
    */
   static List<Shared> between(SluiceConfig c, ListenerConfig a, ListenerConfig b, ListenerConfig hiding,
       DefaultSource routes) {
-    Map<String, BackendConfig> ofA = backendsByAddress(c, a);
-    Map<String, BackendConfig> ofB = backendsByAddress(c, b);
-    // The shared backends, grouped by whether a and b are transparent towards each.
+    Map<String, List<BackendConfig>> ofA = backendsByAddress(c, a);
+    Map<String, List<BackendConfig>> ofB = backendsByAddress(c, b);
+    // The shared addresses, grouped by whether a and b are transparent towards them. A pool may list
+    // one address twice with different identities: each pair of entries counts on its own.
     Map<List<Boolean>, Map<String, String>> groups = new LinkedHashMap<>();
-    ofA.forEach((key, backendOfA) -> {
-      BackendConfig backendOfB = ofB.get(key);
-      if (backendOfB == null
-          || Rule.carriesClientAddress(hiding.clientIdentityTowards(hiding == a ? backendOfA : backendOfB))) {
-        return;
+    ofA.forEach((key, entriesOfA) -> {
+      for (BackendConfig backendOfA : entriesOfA) {
+        for (BackendConfig backendOfB : ofB.getOrDefault(key, List.of())) {
+          if (Rule.carriesClientAddress(hiding.clientIdentityTowards(hiding == a ? backendOfA : backendOfB))) {
+            continue;
+          }
+          List<Boolean> transparent = List.of(a.clientIdentityTowards(backendOfA) == ClientIdentity.TRANSPARENT,
+              b.clientIdentityTowards(backendOfB) == ClientIdentity.TRANSPARENT);
+          groups.computeIfAbsent(transparent, t -> new LinkedHashMap<>()).put(key, backendOfA.address().host());
+        }
       }
-      List<Boolean> transparent = List.of(a.clientIdentityTowards(backendOfA) == ClientIdentity.TRANSPARENT,
-          b.clientIdentityTowards(backendOfB) == ClientIdentity.TRANSPARENT);
-      groups.computeIfAbsent(transparent, t -> new LinkedHashMap<>()).put(key, backendOfA.address().host());
     });
     List<Shared> out = new ArrayList<>();
     groups.forEach((transparent, hosts) -> within(hosts, a, b, transparent.get(0), transparent.get(1), routes)
@@ -152,11 +156,11 @@ final class SharedSource {
     return backends.isEmpty() ? Optional.empty() : Optional.of(new Shared(backends, source, trustedAlike));
   }
 
-  /** The pool's backends by address ({@link Rule#addressKey}), in pool order; the first of each address. */
-  private static Map<String, BackendConfig> backendsByAddress(SluiceConfig c, ListenerConfig l) {
-    Map<String, BackendConfig> out = new LinkedHashMap<>();
+  /** The pool's backends by address ({@link Rule#addressKey}), in pool order. */
+  private static Map<String, List<BackendConfig>> backendsByAddress(SluiceConfig c, ListenerConfig l) {
+    Map<String, List<BackendConfig>> out = new LinkedHashMap<>();
     for (BackendConfig b : Rule.poolOf(c, l).backends()) {
-      out.putIfAbsent(Rule.addressKey(b.address()), b);
+      out.computeIfAbsent(Rule.addressKey(b.address()), k -> new ArrayList<>()).add(b);
     }
     return out;
   }

@@ -834,20 +834,26 @@ public final class SluiceServer implements AutoCloseable {
     }
   }
 
-  /**
-   * A transparent listener, or one with a transparent backend, needs IP_TRANSPARENT, or every
-   * connection to such a backend would fail at run time.
-   */
   private void checkTransparent(SluiceConfig c, ListenerConfig l) throws StartupException {
+    String problem = transparentProblem(c, l, transport);
+    if (problem != null) {
+      throw new StartupException(problem);
+    }
+  }
+
+  /**
+   * Why {@code l} cannot be served over {@code transport}, or null: a transparent listener, or one
+   * with a transparent backend, needs IP_TRANSPARENT, or every connection to such a backend would
+   * fail at run time.
+   */
+  static String transparentProblem(SluiceConfig c, ListenerConfig l, Transport transport) {
     if (!c.clientIdentitiesOf(l).contains(ListenerConfig.ClientIdentity.TRANSPARENT)) {
-      return;
+      return null;
     }
     String why = transport.transparentUnavailable();
-    if (why != null) {
-      throw new StartupException(l.location() + ": listener '" + l.name() + "': client_identity transparent"
-          + (l.clientIdentity() == ListenerConfig.ClientIdentity.TRANSPARENT ? "" : " (of a backend of pool '" + l.pool() + "')")
-          + ": " + why);
-    }
+    return why == null ? null : l.location() + ": listener '" + l.name() + "': client_identity transparent"
+        + (l.clientIdentity() == ListenerConfig.ClientIdentity.TRANSPARENT ? "" : " (of a backend of pool '" + l.pool() + "')")
+        + ": " + why;
   }
 
   /** A listener's TLS contexts: towards clients (null without {@code tls:}) and towards backends (null with none). */

@@ -236,6 +236,44 @@ class ReloadTest extends AdminTestBase {
   }
 
   /**
+   * A backend's own client_identity changed by a reload rebuilds it: a session opened with the old
+   * one (a PROXY header or not, XCLIENT or not) must not carry the next transaction, so the idle
+   * one a gateway holds to it is closed and the next transaction there opens a new one.
+   */
+  @Test
+  void aBackendWhoseClientIdentityChangesIsRebuiltAndItsIdleSessionsClosed() throws Exception {
+    EmbeddedSmtpServer a = backend("a"), b = backend("b");
+    List<EmbeddedSmtpServer> all = List.of(a, b);
+    String plain = config(all, List.of("a:1", "b:1"), "round_robin", "");
+    AtomicReference<String> yaml = new AtomicReference<>(plain.replace("{ name: b,", "{ client_identity: none, name: b,"));
+    SluiceFixture f = sluice(yaml.get());
+    f.server().configSource(() -> ConfigLoader.parse(yaml.get(), "reload.yaml"));
+    AdminClient admin = admin(f);
+    try (LabSmtpClient gateway = LabSmtpClient.connect(f.address("l"), client(43), TIMEOUT)) {
+      gateway.command("EHLO gateway");
+      for (int i = 0; i < 2; i++) { // round robin: one each
+        assertThat(gateway.send("x@internet.example", "y@corp.example", "before").code()).isEqualTo(250);
+      }
+      await().atMost(TIMEOUT).until(() -> b.openSessions() == 1);
+      Backend first = backend(f, "b");
+      long sessionsBefore = b.sessions();
+
+      yaml.set(plain); // b now takes the listener's client_identity
+      reloadOk(admin, "backend p/b: client_identity none -> the listener's");
+      assertThat(backend(f, "b")).isNotSameAs(first);
+      long bBefore = b.messages();
+      for (int i = 0; i < 2; i++) {
+        assertThat(gateway.send("x@internet.example", "y@corp.example", "after").code()).isEqualTo(250);
+      }
+      assertThat(b.messages()).isEqualTo(bBefore + 1);
+      // The rebuilt backend's first probe, and a new session for the transaction: the old one was
+      // not reused (a reused backend gets neither).
+      assertThat(b.sessions() - sessionsBefore).isGreaterThanOrEqualTo(2);
+      await().atMost(TIMEOUT).until(() -> b.openSessions() == 1);
+    }
+  }
+
+  /**
    * Lines added above a health profile move it in the file, not its probes: the backends keep their
    * probe targets (rise/fall progress, eligible-since) and nothing is reported. A changed probe
    * setting does start new ones.

@@ -598,6 +598,34 @@ class AuditorTest {
         .contains("10.1.1.22:25").doesNotContain("10.1.1.21:25");
   }
 
+  /**
+   * One address listed twice with different identities: the entry that hides the client is an
+   * open relay whatever the other carries (a port that refuses PROXY leaves only that entry UP).
+   * And a pair that shares backends of both kinds, some reached transparently and some from the
+   * shared address, gets one finding per kind, each with its own fix.
+   */
+  @Test
+  void theRelayRulesJudgeEachEntryAndEachKindOfSharedBackend() {
+    String twice = """
+        pools:
+          a: { backends: [ { name: x1, address: "10.1.1.21:25", client_identity: proxy_v2 }, { name: x2, address: "10.1.1.21:25" } ] }
+        listeners:
+          internet: { listen: "10.0.0.5:25", pool: a, trust: external, mode: tcp }
+          relay: { listen: "10.0.0.5:2525", pool: a, trust: internal, allow: [10.0.0.0/8], mode: tcp }
+        """;
+    assertThat(only(audit(twice), "SL001").title()).contains("10.1.1.21:25");
+    String mixed = """
+        pools: { hub: { backends: [ "127.0.0.1:25", { name: y, address: "127.0.0.2:25", client_identity: none } ] } }
+        listeners:
+          internet: { listen: "10.0.0.5:25", pool: hub, trust: external }
+          relay: { listen: "10.0.0.5:2525", pool: hub, trust: internal, allow: [127.0.0.0/8], client_identity: transparent }
+        """;
+    List<Finding> relay = audit(mixed).stream().filter(f -> f.code().equals("SL001")).toList();
+    assertThat(relay).extracting(Finding::title).containsExactlyInAnyOrder(
+        "open relay risk: external listener 'internet' and internal listener 'relay' reach 127.0.0.1:25 from addresses the servers trust alike",
+        "open relay risk: external listener 'internet' and internal listener 'relay' reach 127.0.0.2:25 from the same source address");
+  }
+
   @Test
   void aBackendsOwnClientIdentityCountsForTheNameAndFamilyRules() {
     // XCLIENT towards one backend sends NAME=[UNAVAILABLE] there without a resolver.
@@ -606,7 +634,10 @@ class AuditorTest {
         listeners:
           mx: { listen: "127.0.0.1:2525", pool: hub, acknowledge: [SL006, SL008] }
         """;
-    assertThat(only(audit(names), "SL023").title()).contains("sends XCLIENT");
+    assertThat(only(audit(names), "SL023").title())
+        .isEqualTo("client names not looked up: external listener 'mx' sends XCLIENT with NAME=[UNAVAILABLE] for every client");
+    String some = names.replace("] } }", ", { name: ex1, address: \"127.0.0.2:25\", client_identity: none }] } }");
+    assertThat(only(audit(some), "SL023").title()).contains("sends XCLIENT to backend pf1 with NAME=[UNAVAILABLE]");
     // Transparent towards every backend, set on the backends: as a transparent listener.
     String family = """
         pools: { hub: { backends: [ { address: "10.0.0.11:25", client_identity: transparent }, %s ] } }

@@ -51,6 +51,8 @@ public final class BackendSession {
   private static final String END_OF_DATA = "end of data";
 
   private final Backend backend;
+  /** How this session told the backend who the client is; a reload does not change it. */
+  private final ClientIdentity identity;
   private final Timeouts timeouts;
   private final ArrayDeque<Pending> pending = new ArrayDeque<>(2);
   private final ReplyAssembler assembler = new ReplyAssembler();
@@ -95,8 +97,9 @@ public final class BackendSession {
     void answered(SmtpReply reply, BackendFailure failure);
   }
 
-  private BackendSession(Backend backend, Timeouts timeouts) {
+  private BackendSession(Backend backend, ClientIdentity identity, Timeouts timeouts) {
     this.backend = backend;
+    this.identity = identity;
     this.timeouts = timeouts;
   }
 
@@ -112,7 +115,7 @@ public final class BackendSession {
   public static CompletableFuture<BackendSession> open(EventLoop loop, BackendConnector connector, Backend backend,
       InetAddress source, ClientIdentity identity, ClientInfo client, String ownName, BackendTls tlsMode,
       BackendTlsContext tls, Timeouts timeouts) {
-    BackendSession s = new BackendSession(backend, timeouts);
+    BackendSession s = new BackendSession(backend, identity, timeouts);
     CompletableFuture<BackendSession> ready = new CompletableFuture<>();
     long start = System.nanoTime();
     CompletableFuture<SmtpReply> banner = new CompletableFuture<>();
@@ -251,6 +254,11 @@ public final class BackendSession {
 
   public Backend backend() {
     return backend;
+  }
+
+  /** The client identity this session was opened with (XFORWARD, for one, goes before each MAIL). */
+  public ClientIdentity identity() {
+    return identity;
   }
 
   /** The attributes this backend's XFORWARD takes (its EHLO reply), for {@link ClientInfo#xforward}. */

@@ -1204,7 +1204,7 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
       return;
     }
     String line = "MAIL FROM:<" + mail.path() + ">" + params(mail);
-    if (s.backend().clientIdentityFrom(config()) != ListenerConfig.ClientIdentity.XFORWARD) {
+    if (s.identity() != ListenerConfig.ClientIdentity.XFORWARD) {
       mailFrom(s, line, handler);
       return;
     }
@@ -1378,15 +1378,19 @@ public final class SmtpFrontend extends ChannelInboundHandlerAdapter {
   }
 
   private CompletableFuture<BackendSession> openSession(Backend b) {
-    if (clientName != null && !clientName.isDone()) {
+    ListenerConfig.ClientIdentity identity = b.clientIdentityFrom(config());
+    boolean namesClient = identity == ListenerConfig.ClientIdentity.XCLIENT
+        || identity == ListenerConfig.ClientIdentity.XFORWARD || config().receivedHeader();
+    if (namesClient && clientName != null && !clientName.isDone()) {
       // The name goes in XCLIENT/XFORWARD and the Received line: wait for it (bounded by the
-      // resolver's timeout), so it is known when the backend's 354 brings the line.
+      // resolver's timeout), so it is known when the backend's 354 brings the line. A backend
+      // told nothing of the client (none, PROXY, transparent) need not wait for it.
       // A client that left meanwhile gets nothing opened for it: the future stays pending, as no one
       // awaits it (a failure would count against the backend).
       return clientName.thenCompose(name -> clientGone() ? new CompletableFuture<BackendSession>() : openSession(b));
     }
     return BackendSession.open(ctx.channel().eventLoop(), connector, b, BackendConnector.sourceFor(config(), b, info.remote()),
-            b.clientIdentityFrom(config()),
+            identity,
             clientInfo(), hostname(), config().backendTls(), route.backendTls(), config().timeouts())
         .thenApply(opened -> {
           sessions.put(b, opened);
